@@ -1,0 +1,30 @@
+"""nablanet: neural networks on NumPy, with every derivative its own.
+
+The public API: the Tensor and its transforms (reverse and forward mode automatic differentiation),
+and tools to look inside a computation.
+"""
+
+from nablanet.autodiff import (
+    OPS,
+    OpCount,
+    Tensor,
+    count_ops,
+    enable_grad,
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    no_grad,
+    to_dot,
+    value_and_grad,
+    vjp,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS",
+]

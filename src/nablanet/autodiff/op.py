@@ -1,0 +1,131 @@
+"""The Op contract: one primitive = forward + reverse rule (VJP) + forward rule (JVP), and the registry."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from nablanet.autodiff import state
+from nablanet.autodiff.tensor import Tensor
+
+OPS: dict[str, type[Op]] = {}
+
+
+class Op:
+    """A primitive operation of the engine.
+
+    Subclasses define, as plain functions in the class body (no ``self``):
+
+    - ``forward(*inputs, **settings)``: ndarrays in, ndarray out.
+    - ``vjp(grad_out, out, *inputs, **settings)``: one gradient per input (``None`` = no gradient).
+      It may return gradients in the broadcast shape; the engine sums them back to each input's shape.
+      If it accepts a keyword ``needs`` it receives a tuple of booleans, one per input, saying which
+      gradients are wanted, so that it can skip work (the input gradient of the first layer, the
+      gradient of a constant exponent).
+    - ``jvp(*input_dots, out, *inputs, **settings)``: the output tangent. An input without a tangent
+      gets zeros of its shape; a rule that accepts ``needs`` also learns which inputs had one.
+
+    Both rules are written with nablanet's own functions and operators, never raw NumPy calls, so
+    they work on plain ndarrays (fast first-order pass) and on Tensors (when a derivative of a
+    derivative is wanted, they are recorded like any other computation).
+
+    Class attributes: ``domain`` says where the generic gradient tests sample inputs ("real",
+    "positive", "above_minus_one", "unit", "nonzero"); ``differentiable = False`` marks ops whose
+    output is piecewise constant (comparisons, sign): their results are never traced.
+    """
+
+    name: str = ""
+    domain: str = "real"
+    differentiable: bool = True
+    _vjp_takes_needs: bool = False
+    _jvp_takes_needs: bool = False
+
+    def forward(*inputs, **settings):
+        raise NotImplementedError
+
+    def vjp(grad_out, out, *inputs, **settings):
+        raise NotImplementedError
+
+    def jvp(*args, **settings):
+        raise NotImplementedError
+
+    def flops(out, *inputs, **settings):
+        """Floating-point operations of the forward computation (count_ops): one per output element."""
+        return int(np.size(out))
+
+    @classmethod
+    def apply(cls, *args, **settings):
+        """Run the op on Tensors or arrays, recording it where a derivative may be asked for."""
+        has_tensor = False
+        traced = False
+        for a in args:
+            if isinstance(a, Tensor):
+                has_tensor = True
+                if a._requires_grad or a._tangents:
+                    traced = True
+        if has_tensor:
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        else:
+            raw = args
+        try:
+            out_data = cls.forward(*raw, **settings)
+        except (ValueError, IndexError) as err:
+            shapes = " and ".join(str(np.shape(r)) for r in raw)
+            raise ValueError(f"{cls.name}: cannot apply to inputs of shape {shapes}: {err}") from None
+        if state.counter is not None:
+            state.counter.record(cls, out_data, raw, settings)
+        if not has_tensor:
+            return out_data
+        out = Tensor(out_data)
+        if not traced or not cls.differentiable:
+            return out
+        if state.grad_enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args):
+            out._requires_grad = True
+            out._op = cls
+            out._inputs = args
+            out._settings = settings
+        if state.jvp_levels:
+            _push_tangents(cls, out, args, settings)
+        return out
+
+
+def _push_tangents(op, out, args, settings):
+    """Forward mode: give ``out`` a tangent for every active level whose tangent reaches an input.
+
+    A level's rule is evaluated with that level and all inner ones switched off, so the tangent it
+    produces can carry outer tangents (nested jvp) but is never confused with its own level.
+    """
+    levels = state.jvp_levels
+    for depth, level in enumerate(levels):
+        dots = [a._tangents.get(level) if isinstance(a, Tensor) else None for a in args]
+        if all(d is None for d in dots):
+            continue
+        needs = tuple(d is not None for d in dots)
+        dots = [_zeros_like(a, out) if d is None else d for a, d in zip(args, dots)]
+        saved = state.jvp_levels
+        state.jvp_levels = levels[:depth]
+        try:
+            if op._jvp_takes_needs:
+                out._tangents[level] = op.jvp(*dots, out, *args, needs=needs, **settings)
+            else:
+                out._tangents[level] = op.jvp(*dots, out, *args, **settings)
+        finally:
+            state.jvp_levels = saved
+
+
+def _zeros_like(a, out):
+    # The dtype comes from the output so that a constant operand never promotes a float32 tangent.
+    return np.zeros(np.shape(a._data if isinstance(a, Tensor) else a), dtype=out._data.dtype)
+
+
+def register(cls):
+    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS."""
+    if not cls.name:
+        cls.name = cls.__name__.lower()
+    if cls.name in OPS:
+        raise ValueError(f"an op named {cls.name!r} is already registered")
+    cls._vjp_takes_needs = "needs" in inspect.signature(cls.vjp).parameters
+    cls._jvp_takes_needs = "needs" in inspect.signature(cls.jvp).parameters
+    OPS[cls.name] = cls
+    return cls

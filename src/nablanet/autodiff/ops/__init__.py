@@ -1,0 +1,9 @@
+"""The primitives and the public functions built on them (each file: one family of ops)."""
+
+from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
+from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
+from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
+from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
+from nablanet.autodiff.ops import elementwise, linalg, reduce, shape
+
+__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__]

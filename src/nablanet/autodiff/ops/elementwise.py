@@ -1,0 +1,544 @@
+"""Elementwise primitives: arithmetic, exp/log family, trigonometric, tanh, sigmoid, maximum, where, clip."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.op import Op, register
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "log1p", "expm1",
+    "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "maximum", "minimum", "where", "clip",
+    "identity", "astype", "sign", "square", "reciprocal", "absolute", "true_divide", "logaddexp",
+]
+
+
+def _as_mask(condition, like):
+    """A boolean condition as a 0/1 array of like's dtype, so that masks never upcast float32."""
+    return np.asarray(condition).astype(like.dtype)
+
+
+@register
+class Add(Op):
+    """z = x + y.   dz/dx = 1,  dz/dy = 1."""
+
+    def forward(x, y):
+        return np.add(x, y)
+
+    def vjp(grad_out, out, x, y):
+        return grad_out, grad_out
+
+    def jvp(x_dot, y_dot, out, x, y):
+        return x_dot + y_dot
+
+
+@register
+class Subtract(Op):
+    """z = x - y.   dz/dx = 1,  dz/dy = -1."""
+
+    def forward(x, y):
+        return np.subtract(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        return grad_out, (-grad_out if needs[1] else None)
+
+    def jvp(x_dot, y_dot, out, x, y):
+        return x_dot - y_dot
+
+
+@register
+class Multiply(Op):
+    """z = x y.   dz/dx = y,  dz/dy = x."""
+
+    def forward(x, y):
+        return np.multiply(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        return (grad_out * y if needs[0] else None), (grad_out * x if needs[1] else None)
+
+    def jvp(x_dot, y_dot, out, x, y):
+        return x_dot * y + x * y_dot
+
+
+@register
+class Divide(Op):
+    """z = x / y.   dz/dx = 1/y,  dz/dy = -x/y^2 = -z/y."""
+
+    domain = "nonzero"
+
+    def forward(x, y):
+        return np.divide(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        grad_x = grad_out / y if needs[0] else None
+        grad_y = -grad_out * out / y if needs[1] else None
+        return grad_x, grad_y
+
+    def jvp(x_dot, y_dot, out, x, y):
+        return (x_dot - out * y_dot) / y
+
+
+@register
+class Negative(Op):
+    """z = -x."""
+
+    def forward(x):
+        return np.negative(x)
+
+    def vjp(grad_out, out, x):
+        return (-grad_out,)
+
+    def jvp(x_dot, out, x):
+        return -x_dot
+
+
+@register
+class Power(Op):
+    """z = x^y.   dz/dx = y x^(y-1),  dz/dy = z log x.
+
+    The exponent's gradient is computed only when asked for, so x**2 of a negative x stays finite;
+    at x = 0 it is taken as 0 (the limit of z log x for y > 0), as PyTorch does.
+    """
+
+    domain = "positive"
+
+    def forward(x, y):
+        return np.power(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        grad_x = grad_out * (y * x ** (y - 1)) if needs[0] else None
+        grad_y = grad_out * (out * _log_or_zero(x)) if needs[1] else None
+        return grad_x, grad_y
+
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
+        out_dot = x_dot * (y * x ** (y - 1)) if needs[0] else 0.0
+        if needs[1]:
+            out_dot = out_dot + y_dot * (out * _log_or_zero(x))
+        return out_dot
+
+
+def _log_or_zero(x):
+    zero = np.equal(x._data if hasattr(x, "_data") else x, 0)
+    return where(zero, 0.0, log(where(zero, 1.0, x)))
+
+
+@register
+class Exp(Op):
+    """z = e^x.   dz/dx = e^x = z."""
+
+    def forward(x):
+        return np.exp(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * out,)
+
+    def jvp(x_dot, out, x):
+        return x_dot * out
+
+
+@register
+class Log(Op):
+    """z = ln x.   dz/dx = 1/x."""
+
+    domain = "positive"
+
+    def forward(x):
+        return np.log(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out / x,)
+
+    def jvp(x_dot, out, x):
+        return x_dot / x
+
+
+@register
+class Log1p(Op):
+    """z = ln(1 + x), accurate for tiny x.   dz/dx = 1/(1 + x)."""
+
+    domain = "above_minus_one"
+
+    def forward(x):
+        return np.log1p(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out / (1.0 + x),)
+
+    def jvp(x_dot, out, x):
+        return x_dot / (1.0 + x)
+
+
+@register
+class Expm1(Op):
+    """z = e^x - 1, accurate for tiny x.   dz/dx = e^x = z + 1."""
+
+    def forward(x):
+        return np.expm1(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * (out + 1.0),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * (out + 1.0)
+
+
+@register
+class Sqrt(Op):
+    """z = sqrt(x).   dz/dx = 1/(2 z)."""
+
+    domain = "positive"
+
+    def forward(x):
+        return np.sqrt(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out / (2.0 * out),)
+
+    def jvp(x_dot, out, x):
+        return x_dot / (2.0 * out)
+
+
+@register
+class Sign(Op):
+    """z = sign(x): piecewise constant, so its derivative is zero wherever it exists."""
+
+    differentiable = False
+
+    def forward(x):
+        return np.sign(x)
+
+
+@register
+class Abs(Op):
+    """z = |x|.   dz/dx = sign(x) (0 at x = 0, the subgradient PyTorch and JAX pick)."""
+
+    def forward(x):
+        return np.abs(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * sign(x),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * sign(x)
+
+
+@register
+class Sin(Op):
+    """z = sin x.   dz/dx = cos x."""
+
+    def forward(x):
+        return np.sin(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * cos(x),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * cos(x)
+
+
+@register
+class Cos(Op):
+    """z = cos x.   dz/dx = -sin x."""
+
+    def forward(x):
+        return np.cos(x)
+
+    def vjp(grad_out, out, x):
+        return (-grad_out * sin(x),)
+
+    def jvp(x_dot, out, x):
+        return -x_dot * sin(x)
+
+
+@register
+class Tanh(Op):
+    """z = tanh x.   dz/dx = 1 - z^2."""
+
+    def forward(x):
+        return np.tanh(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * (1.0 - out * out),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * (1.0 - out * out)
+
+
+@register
+class Sigmoid(Op):
+    """The logistic function sigma(x) = 1 / (1 + e^-x).   d sigma/dx = sigma (1 - sigma).
+
+    A primitive for stability: it is evaluated as 1/(1 + e^-|x|) or e^-|x|/(1 + e^-|x|) by sign, so
+    e^-x never overflows (x = -1000 gives 0, not a warning and NaN) and tiny values keep their
+    relative precision.
+    """
+
+    def forward(x):
+        e = np.exp(-np.abs(x))
+        return np.where(np.asarray(x) >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(e.dtype, copy=False)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * (out * (1.0 - out)),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * (out * (1.0 - out))
+
+
+def _maximum_share(x, y, out):
+    """Share of the gradient that goes to x in max(x, y): 1 where x wins, 1/2 on ties."""
+    xr, yr = (v._data if hasattr(v, "_data") else v for v in (x, y))
+    return _as_mask(np.greater(xr, yr) + 0.5 * np.equal(xr, yr), out)
+
+
+@register
+class Maximum(Op):
+    """z = max(x, y) elementwise. On ties the gradient is split evenly (as in PyTorch and JAX)."""
+
+    def forward(x, y):
+        return np.maximum(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        share = _maximum_share(x, y, out)
+        return (grad_out * share if needs[0] else None), (grad_out * (1.0 - share) if needs[1] else None)
+
+    def jvp(x_dot, y_dot, out, x, y):
+        share = _maximum_share(x, y, out)
+        return x_dot * share + y_dot * (1.0 - share)
+
+
+@register
+class Minimum(Op):
+    """z = min(x, y) elementwise. On ties the gradient is split evenly."""
+
+    def forward(x, y):
+        return np.minimum(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        share = _maximum_share(y, x, out)
+        return (grad_out * share if needs[0] else None), (grad_out * (1.0 - share) if needs[1] else None)
+
+    def jvp(x_dot, y_dot, out, x, y):
+        share = _maximum_share(y, x, out)
+        return x_dot * share + y_dot * (1.0 - share)
+
+
+@register
+class Where(Op):
+    """z = x where condition else y. The condition is a constant: it gets no gradient."""
+
+    def forward(x, y, *, condition):
+        return np.where(condition, x, y)
+
+    def vjp(grad_out, out, x, y, *, condition, needs):
+        grad_x = where(condition, grad_out, 0.0) if needs[0] else None
+        grad_y = where(condition, 0.0, grad_out) if needs[1] else None
+        return grad_x, grad_y
+
+    def jvp(x_dot, y_dot, out, x, y, *, condition):
+        return where(condition, x_dot, y_dot)
+
+
+@register
+class Clip(Op):
+    """z = min(max(x, a_min), a_max).   dz/dx = 1 on [a_min, a_max] (bounds included, as PyTorch), else 0."""
+
+    def forward(x, *, a_min, a_max):
+        return np.clip(x, a_min, a_max)
+
+    def vjp(grad_out, out, x, *, a_min, a_max):
+        return (grad_out * _inside(x, a_min, a_max, out),)
+
+    def jvp(x_dot, out, x, *, a_min, a_max):
+        return x_dot * _inside(x, a_min, a_max, out)
+
+
+def _inside(x, a_min, a_max, out):
+    xr = x._data if hasattr(x, "_data") else np.asarray(x)
+    inside = np.ones(xr.shape, dtype=bool)
+    if a_min is not None:
+        inside &= xr >= a_min
+    if a_max is not None:
+        inside &= xr <= a_max
+    return _as_mask(inside, out)
+
+
+@register
+class Identity(Op):
+    """z = x. Marks where a transform starts, so that nested transforms never confuse their inputs."""
+
+    def forward(x):
+        return x
+
+    def flops(out, x):
+        return 0
+
+    def vjp(grad_out, out, x):
+        return (grad_out,)
+
+    def jvp(x_dot, out, x):
+        return x_dot
+
+
+@register
+class AsType(Op):
+    """z = x converted to another floating dtype; the gradient is converted back to x's dtype."""
+
+    name = "astype"
+
+    def flops(out, x, *, dtype):
+        return 0
+
+    def forward(x, *, dtype):
+        return np.asarray(x).astype(dtype)
+
+    def vjp(grad_out, out, x, *, dtype):
+        return (astype(grad_out, np.asarray(x._data if hasattr(x, "_data") else x).dtype),)
+
+    def jvp(x_dot, out, x, *, dtype):
+        return astype(x_dot, dtype)
+
+
+# --- public functions: primitives ---------------------------------------------------------------
+
+def add(x, y):
+    """x + y elementwise, with broadcasting."""
+    return Add.apply(x, y)
+
+
+def subtract(x, y):
+    """x - y elementwise, with broadcasting."""
+    return Subtract.apply(x, y)
+
+
+def multiply(x, y):
+    """x * y elementwise, with broadcasting."""
+    return Multiply.apply(x, y)
+
+
+def divide(x, y):
+    """x / y elementwise, with broadcasting."""
+    return Divide.apply(x, y)
+
+
+true_divide = divide
+
+
+def negative(x):
+    """-x."""
+    return Negative.apply(x)
+
+
+def power(x, y):
+    """x ** y elementwise, with broadcasting."""
+    return Power.apply(x, y)
+
+
+def exp(x):
+    """e^x."""
+    return Exp.apply(x)
+
+
+def log(x):
+    """Natural logarithm."""
+    return Log.apply(x)
+
+
+def log1p(x):
+    """ln(1 + x), accurate near 0."""
+    return Log1p.apply(x)
+
+
+def expm1(x):
+    """e^x - 1, accurate near 0."""
+    return Expm1.apply(x)
+
+
+def sqrt(x):
+    """Square root."""
+    return Sqrt.apply(x)
+
+
+def sign(x):
+    """-1, 0 or 1 (no derivative: treated as a constant)."""
+    return Sign.apply(x)
+
+
+def abs(x):
+    """|x|."""
+    return Abs.apply(x)
+
+
+absolute = abs
+
+
+def sin(x):
+    """Sine."""
+    return Sin.apply(x)
+
+
+def cos(x):
+    """Cosine."""
+    return Cos.apply(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    """Logistic function 1/(1 + e^-x), stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def maximum(x, y):
+    """Elementwise maximum (gradient split evenly on ties)."""
+    return Maximum.apply(x, y)
+
+
+def minimum(x, y):
+    """Elementwise minimum (gradient split evenly on ties)."""
+    return Minimum.apply(x, y)
+
+
+def where(condition, x, y):
+    """x where condition is true, else y (the condition gets no gradient)."""
+    condition = condition._data if hasattr(condition, "_data") else condition
+    return Where.apply(x, y, condition=np.asarray(condition, dtype=bool))
+
+
+def clip(x, a_min=None, a_max=None):
+    """Limit values to [a_min, a_max]; either bound may be None."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give a_min, a_max or both")
+    return Clip.apply(x, a_min=a_min, a_max=a_max)
+
+
+def identity(x):
+    """x itself, as a new node of the graph."""
+    return Identity.apply(x)
+
+
+def astype(x, dtype):
+    """x converted to dtype; converting a traced value to an integer dtype is an error."""
+    dtype = np.dtype(dtype)
+    if hasattr(x, "_requires_grad") and (x._requires_grad or x._tangents) and not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"astype: cannot convert a differentiated value to the non-float dtype {dtype}")
+    return AsType.apply(x, dtype=dtype)
+
+
+# --- public functions: composites (no rules of their own, so none to get wrong) -----------------
+
+def square(x):
+    """x * x."""
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    """1 / x."""
+    return divide(1.0, x)
+
+
+def logaddexp(x, y):
+    """log(e^x + e^y), without overflow: max(x, y) + log1p(e^-|x - y|)."""
+    return maximum(x, y) + log1p(exp(-abs(x - y)))

@@ -1,0 +1,95 @@
+"""Matrix products: matmul (NumPy semantics: 1-D, 2-D and batched), with dot, outer and inner built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.ops.elementwise import multiply
+from nablanet.autodiff.ops.reduce import sum
+from nablanet.autodiff.ops.shape import expand_dims, reshape, swapaxes
+
+__all__ = ["matmul", "dot", "outer", "inner", "vdot"]
+
+
+def _raw(x):
+    return x._data if hasattr(x, "_data") else np.asarray(x)
+
+
+@register
+class MatMul(Op):
+    """Z = X Y (numpy.matmul).   dC/dX = dC/dZ Y^T,   dC/dY = X^T dC/dZ.
+
+    1-D operands are promoted as NumPy does (a vector on the left is a row, on the right a column)
+    and the promotion is undone on the gradient. Batch dimensions broadcast; the engine sums the
+    gradient back over them.
+    """
+
+    def forward(x, y):
+        return np.matmul(x, y)
+
+    def vjp(grad_out, out, x, y, *, needs):
+        x_is_vector = np.ndim(_raw(x)) == 1
+        y_is_vector = np.ndim(_raw(y)) == 1
+        x2 = expand_dims(x, 0) if x_is_vector else x
+        y2 = expand_dims(y, -1) if y_is_vector else y
+        grad2 = grad_out
+        if x_is_vector:
+            grad2 = expand_dims(grad2, -1 if y_is_vector else -2)
+        if y_is_vector:
+            grad2 = expand_dims(grad2, -1)
+        grad_x = grad_y = None
+        if needs[0]:
+            grad_x = matmul(grad2, swapaxes(y2, -1, -2))
+            if x_is_vector:
+                grad_x = reshape(grad_x, np.shape(grad_x)[:-2] + np.shape(grad_x)[-1:])
+        if needs[1]:
+            grad_y = matmul(swapaxes(x2, -1, -2), grad2)
+            if y_is_vector:
+                grad_y = reshape(grad_y, np.shape(grad_y)[:-1])
+        return grad_x, grad_y
+
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
+        out_dot = matmul(x_dot, y) if needs[0] else None
+        if needs[1]:
+            out_dot = matmul(x, y_dot) if out_dot is None else out_dot + matmul(x, y_dot)
+        return out_dot
+
+    def flops(out, x, y):
+        # 2 m n k: one multiply and one add per term of every inner product.
+        inner_length = np.shape(x)[-1]
+        return 2 * int(np.size(out)) * int(inner_length)
+
+
+def matmul(x, y):
+    """Matrix product with NumPy's rules for 1-D and stacked operands."""
+    if np.ndim(_raw(x)) == 0 or np.ndim(_raw(y)) == 0:
+        raise ValueError(f"matmul: operands must be at least 1-D, got shapes {np.shape(_raw(x))} and {np.shape(_raw(y))}")
+    return MatMul.apply(x, y)
+
+
+def dot(x, y):
+    """numpy.dot for operands of up to two dimensions (a scalar operand multiplies)."""
+    nx, ny = np.ndim(_raw(x)), np.ndim(_raw(y))
+    if nx == 0 or ny == 0:
+        return multiply(x, y)
+    if nx > 2 or ny > 2:
+        raise NotImplementedError(
+            f"dot of arrays with {nx} and {ny} dimensions: use matmul (batched) or tensordot-free reshapes"
+        )
+    return matmul(x, y)
+
+
+def inner(x, y):
+    """Inner product over the last axis: sum(x * y, axis=-1)."""
+    return sum(multiply(x, y), axis=-1)
+
+
+def vdot(x, y):
+    """Dot product of two arrays flattened to vectors."""
+    return sum(multiply(reshape(x, (-1,)), reshape(y, (-1,))))
+
+
+def outer(x, y):
+    """Outer product of two vectors (flattened first, as numpy.outer)."""
+    return multiply(reshape(x, (-1, 1)), reshape(y, (1, -1)))

@@ -1,0 +1,310 @@
+"""Tensor: an ndarray, whether a derivative is wanted of it, and the op that made it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff import state
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    A Tensor made with ``requires_grad=True`` is a leaf: every op applied to it (or to anything made
+    from it) is recorded, and ``backward()`` on a scalar result accumulates dC/dx into each leaf's
+    ``.grad`` (reverse mode, i.e. backpropagation).
+
+    Args:
+        data: anything ``numpy.asarray`` accepts. Python floats become float64; float32 stays float32.
+        requires_grad: record operations on this tensor so its gradient can be taken.
+
+    Example:
+        >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad
+        array([2., 4., 6.])
+    """
+
+    __slots__ = ("_data", "_requires_grad", "_op", "_inputs", "_settings", "_tangents", "grad", "__weakref__")
+    # NumPy defers binary operators and ufuncs on (ndarray, Tensor) to Tensor.
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            data = data._data
+        elif not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+        self._data = data
+        self._op = None
+        self._inputs = ()
+        self._settings = None
+        self._tangents = {}
+        self.grad = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    # --- what it is --------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The underlying ndarray (not tracked: changing it bypasses the recorded graph)."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = np.asarray(value)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool):
+        if flag:
+            check_differentiable(self._data, "requires_grad=True")
+        self._requires_grad = bool(flag)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self._data)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self._data)
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self._data))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.transpose(self)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self._data), separator=", ", prefix="Tensor(")
+        extra = ", requires_grad=True" if self._requires_grad else ""
+        if self._op is not None:
+            extra = f", op={self._op.name}"
+        return f"Tensor({body}{extra})"
+
+    def numpy(self) -> np.ndarray:
+        """The values as an ndarray, detached from the graph."""
+        return self._data
+
+    def item(self) -> float:
+        return self._data.item()
+
+    def __float__(self):
+        return float(self._data)
+
+    def __int__(self):
+        return int(self._data)
+
+    def __bool__(self):
+        return bool(self._data)
+
+    def __index__(self):
+        return int(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._requires_grad or self._tangents:
+            raise TypeError(
+                "a Tensor that carries a derivative was converted to a NumPy array, which would drop "
+                "the derivative: use nablanet.numpy functions on it, or .numpy() / .detach() if the "
+                "value alone is wanted"
+            )
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def detach(self) -> Tensor:
+        """The same values as a new leaf that records nothing."""
+        return Tensor(self._data)
+
+    # --- reverse mode ------------------------------------------------------------------------
+    def backward(self, grad=None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires it.
+
+        Args:
+            grad: upstream gradient, needed when ``self`` is not a scalar (shape of ``self``).
+            create_graph: record the backward pass too, so the gradients can be differentiated.
+        """
+        from nablanet.autodiff.graph import backward
+
+        backward(self, grad, create_graph=create_graph)
+
+    def zero_grad_(self) -> None:
+        self.grad = None
+
+    # --- operators ---------------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "Tensors are immutable: item assignment would silently break recorded derivatives; "
+            "build the new array with nablanet.numpy.where, concatenate or pad instead"
+        )
+
+    # Comparisons have no derivative: they return plain boolean ndarrays.
+    def __lt__(self, other):
+        return self._data < _raw(other)
+
+    def __le__(self, other):
+        return self._data <= _raw(other)
+
+    def __gt__(self, other):
+        return self._data > _raw(other)
+
+    def __ge__(self, other):
+        return self._data >= _raw(other)
+
+    def __eq__(self, other):
+        return self._data == _raw(other)
+
+    def __ne__(self, other):
+        return self._data != _raw(other)
+
+    __hash__ = object.__hash__
+
+    # --- NumPy-style methods -----------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self):
+        return _ops.reshape(self, (-1,))
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def astype(self, dtype):
+        return _ops.astype(self, dtype)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def clip(self, a_min=None, a_max=None):
+        return _ops.clip(self, a_min, a_max)
+
+    def argmax(self, axis=None):
+        return np.argmax(self._data, axis=axis)
+
+    def argmin(self, axis=None):
+        return np.argmin(self._data, axis=axis)
+
+    # --- NumPy protocols: np.exp(t), np.sum(t) ... dispatch to nablanet or fail loudly -------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from nablanet.autodiff.numpy_protocol import dispatch_ufunc
+
+        return dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from nablanet.autodiff.numpy_protocol import dispatch_function
+
+        return dispatch_function(func, args, kwargs)
+
+
+def _raw(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def check_differentiable(data, what: str) -> None:
+    """Raise a clear error if derivatives cannot be taken with respect to ``data``."""
+    dtype = np.asarray(data).dtype
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(
+            f"{what}: cannot differentiate with respect to an array of dtype {dtype}; "
+            "derivatives need floating-point inputs (use x.astype(float) or a float literal such as 1.0)"
+        )
+
+
+from nablanet.autodiff import ops as _ops  # noqa: E402  (ops need Tensor defined first)
