@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nablanet.autodiff import state
+from nablanet.autodiff import ops, state
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -58,13 +58,11 @@ def sum_to_shape(grad, shape: tuple):
     grad_shape = np.shape(grad)
     if grad_shape == tuple(shape):
         return grad
-    from nablanet.autodiff.ops import reshape, sum
-
     extra = len(grad_shape) - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad_shape[extra + i] != 1
     )
-    return reshape(sum(grad, axis=axes), shape)
+    return ops.reshape(ops.sum(grad, axis=axes), shape)
 
 
 def run_backward(
@@ -131,6 +129,9 @@ def run_backward(
             if not need or grad is None:
                 continue
             grad = sum_to_shape(grad, parent.shape)
+            if grad.dtype != parent.dtype:
+                # A float32 input mixed with float64 constants still gets a float32 gradient (as in PyTorch).
+                grad = ops.astype(grad, parent.dtype)
             previous = grads.get(id(parent))
             if previous is None:
                 grads[id(parent)] = grad

@@ -106,15 +106,22 @@ class Power(Op):
         return np.power(x, y)
 
     def vjp(grad_out, out, x, y, *, needs):
-        grad_x = grad_out * (y * x ** (y - 1)) if needs[0] else None
+        grad_x = grad_out * _power_slope(x, y) if needs[0] else None
         grad_y = grad_out * (out * _log_or_zero(x)) if needs[1] else None
         return grad_x, grad_y
 
     def jvp(x_dot, y_dot, out, x, y, *, needs):
-        out_dot = x_dot * (y * x ** (y - 1)) if needs[0] else 0.0
+        out_dot = x_dot * _power_slope(x, y) if needs[0] else 0.0
         if needs[1]:
             out_dot = out_dot + y_dot * (out * _log_or_zero(x))
         return out_dot
+
+
+def _power_slope(x, y):
+    """y x^(y-1); for the common constant exponent 2 simply 2 x (no power evaluated)."""
+    if isinstance(y, (int, float)) and y == 2:
+        return 2.0 * x
+    return y * x ** (y - 1)
 
 
 def _log_or_zero(x):

@@ -118,6 +118,8 @@ class GetItem(_ShapeOp):
 class ScatterAdd(_ShapeOp):
     """z = zeros(shape) with x added at index (repeated indices accumulate): the transpose of x[index]."""
 
+    name = "scatter_add"
+
     def forward(x, *, index, shape):
         dtype = np.result_type(x)
         out = np.zeros(shape, dtype=dtype)

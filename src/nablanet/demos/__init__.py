@@ -1,0 +1,1 @@
+"""Runnable demonstrations of the lecture notes' examples (`nablanet demo NAME`)."""
