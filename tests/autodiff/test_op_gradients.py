@@ -125,10 +125,24 @@ CASES = {
         Case(lambda x: np.take(x, [3, 0, 3], axis=1), ((2, 4),), id="take"),
     ],
     "scatter_add": [Case(lambda x: np.scatter_add(x, numpy.array([0, 2, 0]), (4, 2)), ((3, 2),), id="repeats")],
+    "dense": [
+        Case(lambda x, W, b, a=act: np.dense(x, W, b, activation=a), ((5, 3), (3, 4), (4,)), id=act)
+        for act in ("identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh")
+    ] + [
+        Case(lambda x, W: np.dense(x, W, None, activation="tanh"), ((5, 3), (3, 4)), id="no-bias"),
+        Case(lambda x, W, b: np.dense(x, W, b, activation="sigmoid"), ((2, 5, 3), (3, 4), (4,)), id="3d-input"),
+    ],
+    "softmax_cross_entropy": [
+        Case(lambda z: np.softmax_cross_entropy(z, numpy.array([0, 2, 1, 2])), ((4, 3),), id="labels"),
+        Case(lambda z: np.softmax_cross_entropy(z, numpy.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])), ((2, 3),), id="probabilities"),
+    ],
+    "erf": unary(np.erf),
 }
 
 # Ops that are piecewise constant: their derivative is zero wherever it exists.
 CONSTANT_OPS = {"sign"}
+# Ops whose derivative is refused with an error (see test_heaviside_refuses_derivatives).
+FORWARD_ONLY_OPS = {"heaviside"}
 
 
 def all_cases():
@@ -138,7 +152,7 @@ def all_cases():
 
 
 def test_every_op_has_cases():
-    missing = sorted(set(OPS) - set(CASES) - CONSTANT_OPS)
+    missing = sorted(set(OPS) - set(CASES) - CONSTANT_OPS - FORWARD_ONLY_OPS)
     assert not missing, f"ops without gradient-check cases: {missing}"
 
 
@@ -166,3 +180,14 @@ def test_float32_stays_float32(case):
 
 def test_sign_has_zero_derivative():
     assert grad(lambda x: np.sum(np.sign(x) * x))(numpy.array([-2.0, 3.0])).tolist() == [-1.0, 1.0]
+
+
+def test_heaviside_refuses_derivatives():
+    from nablanet.autodiff.ops.nn import HeavisideDerivativeError
+
+    x = numpy.array([-1.0, 0.0, 2.0])
+    assert np.heaviside(x).tolist() == [0.0, 1.0, 1.0]
+    with pytest.raises(HeavisideDerivativeError, match="perceptron learning rule"):
+        grad(lambda v: np.sum(np.heaviside(v)))(x)
+    with pytest.raises(HeavisideDerivativeError):
+        jvp(np.heaviside, (x,), (numpy.ones(3),))

@@ -1,0 +1,8 @@
+"""Networks: Module and Parameter, layers, activations and losses (functional), initializers, regularizers."""
+
+from nablanet.nn import functional, init, regularizers
+from nablanet.nn.layers import *  # noqa: F401,F403
+from nablanet.nn.layers import __all__ as _layers_all
+from nablanet.nn.module import Module, Parameter, functional_call
+
+__all__ = ["Module", "Parameter", "functional_call", "functional", "init", "regularizers", *_layers_all]

@@ -1,0 +1,10 @@
+"""Layer families, one per file; each file's __all__ is re-exported by nablanet.nn."""
+
+from nablanet.nn.layers.activation import *  # noqa: F401,F403
+from nablanet.nn.layers.container import *  # noqa: F401,F403
+from nablanet.nn.layers.dense import *  # noqa: F401,F403
+from nablanet.nn.layers.dropout import *  # noqa: F401,F403
+from nablanet.nn.layers.norm import *  # noqa: F401,F403
+from nablanet.nn.layers import activation, container, dense, dropout, norm
+
+__all__ = [*activation.__all__, *container.__all__, *dense.__all__, *dropout.__all__, *norm.__all__]

@@ -1,0 +1,113 @@
+"""Activation functions as layers, for use in Sequential."""
+
+from __future__ import annotations
+
+from nablanet.nn import functional as F
+from nablanet.nn.module import Module
+
+__all__ = ["Activation", "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "GELU", "Softmax",
+           "Heaviside"]
+
+
+class Activation(Module):
+    """Any activation by name or function: Activation("tanh"), Activation("leaky_relu", alpha=0.1).
+
+    Example:
+        >>> import numpy as np
+        >>> Activation("relu")(np.array([-1.0, 2.0]))
+        array([0., 2.])
+    """
+
+    def __init__(self, activation, **options):
+        self.name = activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")
+        self.fn = F.get_activation(activation)
+        self.options = options
+
+    def forward(self, z):
+        return self.fn(z, **self.options)
+
+    def extra_repr(self) -> str:
+        options = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return self.name + (f", {options}" if options else "")
+
+
+class Identity(Module):
+    """a = z."""
+
+    def forward(self, z):
+        return z
+
+
+class Sigmoid(Module):
+    """a = 1 / (1 + e^-z)."""
+
+    def forward(self, z):
+        return F.sigmoid(z)
+
+
+class Tanh(Module):
+    """a = tanh z."""
+
+    def forward(self, z):
+        return F.tanh(z)
+
+
+class ReLU(Module):
+    """a = max(0, z)."""
+
+    def forward(self, z):
+        return F.relu(z)
+
+
+class LeakyReLU(Module):
+    """a = z for z > 0, alpha z otherwise."""
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = alpha
+
+    def forward(self, z):
+        return F.leaky_relu(z, self.alpha)
+
+
+class ELU(Module):
+    """a = z for z > 0, alpha (e^z - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def forward(self, z):
+        return F.elu(z, self.alpha)
+
+
+class Softplus(Module):
+    """a = log(1 + e^z)."""
+
+    def forward(self, z):
+        return F.softplus(z)
+
+
+class GELU(Module):
+    """a = z Phi(z) (exact, or approximate="tanh")."""
+
+    def __init__(self, approximate: str = "none"):
+        self.approximate = approximate
+
+    def forward(self, z):
+        return F.gelu(z, self.approximate)
+
+
+class Softmax(Module):
+    """a_k = e^{z_k} / sum_j e^{z_j} along axis."""
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, z):
+        return F.softmax(z, self.axis)
+
+
+class Heaviside(Module):
+    """a = 1 if z >= 0 else 0: forward only (a gradient through it raises an error)."""
+
+    def forward(self, z):
+        return F.heaviside(z)

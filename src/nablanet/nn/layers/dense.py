@@ -1,0 +1,122 @@
+"""Fully connected layers: Dense (the notes' z = W a + b, a = sigma(z)) and the radial basis function layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.autodiff import ops
+from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, dense
+from nablanet.nn import functional as F
+from nablanet.nn.init import get_initializer, make_rng
+from nablanet.nn.module import Module, Parameter
+
+__all__ = ["Dense", "RBF"]
+
+_RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
+_DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+class Dense(Module):
+    """Fully connected layer: a = sigma(x W + b).
+
+    With one sample per row this is the notes' z^l = (W^l)^T a^{l-1} + b^l, a^l = sigma(z^l). For the
+    activations relu, leaky_relu, elu, sigmoid, tanh and identity the whole layer is one fused
+    primitive whose VJP is the notes' back-propagation equations; any other activation (by name or
+    a function of Tensors) is applied after it.
+
+    Args:
+        in_features: n_in, the size of each input row.
+        out_features: n_out, the number of units.
+        activation: a name from nablanet.nn.functional.ACTIVATIONS, a function, or None (identity).
+        bias: whether to add b.
+        init: weight initializer (name, number or function). Default: "he_uniform" for ReLU-family
+            activations (He et al., 2015), "glorot_uniform" otherwise (Glorot & Bengio, 2010).
+        bias_init: bias initializer (default zeros).
+        alpha: slope of leaky_relu (default 0.01) or scale of elu (default 1.0).
+        rng: numpy Generator or int seed for the initial weights.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        input (..., in_features) -> output (..., out_features).
+
+    Attributes:
+        W: (in_features, out_features) weights, drawn from ``init``.
+        b: (out_features,) biases, from ``bias_init`` (None when bias=False).
+
+    Example:
+        >>> layer = Dense(3, 2, activation="relu", rng=0)
+        >>> layer(np.ones((4, 3), dtype=np.float32)).shape
+        (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, activation=None, *, bias: bool = True, init=None,
+                 bias_init="zeros", alpha: float | None = None, rng=None, dtype=np.float32):
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Dense needs positive sizes, got in_features={in_features}, out_features={out_features}")
+        rng = make_rng(rng)
+        self.activation = activation if activation is not None else "identity"
+        name = self.activation if isinstance(self.activation, str) else None
+        if init is None:
+            init = "he_uniform" if name in _RELU_FAMILY else "glorot_uniform"
+        self.alpha = _DEFAULT_ALPHA.get(name, 0.01) if alpha is None else float(alpha)
+        self.W = Parameter(get_initializer(init)((in_features, out_features), rng, dtype))
+        self.b = Parameter(get_initializer(bias_init)((out_features,), rng, dtype), regularize=False) if bias else None
+        if name in DENSE_ACTIVATIONS:
+            self._fused, self._after = name, None
+        else:
+            self._fused, self._after = "identity", F.get_activation(self.activation)
+
+    def forward(self, x):
+        a = dense(x, self.W, self.b, activation=self._fused, alpha=self.alpha)
+        return a if self._after is None else self._after(a)
+
+    def extra_repr(self) -> str:
+        act = self.activation if isinstance(self.activation, str) else getattr(self.activation, "__name__", "custom")
+        return f"{self.W.shape[0]} -> {self.W.shape[1]}, activation={act}, bias={self.b is not None}"
+
+
+class RBF(Module):
+    """Radial basis function layer: Gaussian units with learnable centres c_j and widths s_j.
+
+        phi_j(x) = exp(-||x - c_j||^2 / (2 s_j^2))
+
+    A radial basis function network is RBF followed by a linear Dense layer.
+
+    Args:
+        in_features: size of each input row.
+        units: number of Gaussian units.
+        centers: initial centres (units, in_features); default N(0, 1) draws from rng.
+        width: initial width s of every unit.
+        rng: numpy Generator or int seed.
+        dtype: parameter dtype.
+
+    Shape:
+        input (N, in_features) -> output (N, units).
+
+    Example:
+        >>> RBF(2, 5, rng=0)(np.zeros((3, 2), dtype=np.float32)).shape
+        (3, 5)
+    """
+
+    def __init__(self, in_features: int, units: int, *, centers=None, width: float = 1.0, rng=None, dtype=np.float32):
+        rng = make_rng(rng)
+        if centers is None:
+            centers = rng.standard_normal((units, in_features))
+        centers = np.asarray(centers, dtype=dtype)
+        if centers.shape != (units, in_features):
+            raise ValueError(f"RBF: centers must have shape {(units, in_features)}, got {centers.shape}")
+        if width <= 0:
+            raise ValueError(f"RBF: width must be positive, got {width}")
+        self.centers = Parameter(centers, regularize=False)
+        self.widths = Parameter(np.full(units, width, dtype=dtype), regularize=False)
+
+    def forward(self, x):
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, one matrix product instead of an (N, units, in) array;
+        # rounding can make it slightly negative, hence the floor at zero.
+        squared = (ops.sum(x * x, axis=1, keepdims=True) - 2.0 * (x @ self.centers.T)
+                   + ops.sum(self.centers * self.centers, axis=1))
+        squared = ops.maximum(squared, 0.0)
+        return ops.exp(-squared / (2.0 * self.widths * self.widths))
+
+    def extra_repr(self) -> str:
+        return f"{self.centers.shape[1]} -> {self.centers.shape[0]} Gaussian units"

@@ -1,0 +1,233 @@
+"""Module and Parameter: networks as Python objects whose trainable arrays are found automatically."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from nablanet.autodiff.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A trainable array of a Module: a leaf Tensor that always requires a gradient.
+
+    Args:
+        data: the initial values.
+        regularize: whether L1/L2 penalties apply to it (True for weights; layers create biases,
+            BatchNorm scales and shifts with False).
+
+    Example:
+        >>> w = Parameter(np.zeros((2, 3)))
+        >>> w.requires_grad, w.shape
+        (True, (2, 3))
+    """
+
+    def __init__(self, data, regularize: bool = True):
+        super().__init__(data, requires_grad=True)
+        self.regularize = regularize
+
+    def __repr__(self):
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class Module:
+    """Base class of layers and networks (as torch.nn.Module and equinox.Module).
+
+    Assign Parameters, Modules, or lists/tuples/dicts of them as attributes in ``__init__`` and they
+    are found by ``parameters()``; write ``forward`` with nablanet ops and functional calls only (a
+    module never contains backward code). ``train()`` and ``eval()`` switch the mode that Dropout
+    and BatchNorm read from ``self.training``.
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> class TwoLayer(nn.Module):
+        ...     def __init__(self, rng):
+        ...         self.hidden = nn.Dense(2, 4, activation="tanh", rng=rng)
+        ...         self.output = nn.Dense(4, 1, rng=rng)
+        ...     def forward(self, x):
+        ...         return self.output(self.hidden(x))
+        >>> model = TwoLayer(np.random.default_rng(0))
+        >>> [name for name, _ in model.named_parameters()]
+        ['hidden.W', 'hidden.b', 'output.W', 'output.b']
+    """
+
+    training: bool = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- what it holds ----------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for the modules held directly, in attribute order."""
+        for name, value in vars(self).items():
+            yield from _named_of_type(name, value, Module)
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, Parameter) for every parameter, each once, in a stable order."""
+        seen = set()
+        for name, value in vars(self).items():
+            for sub_name, item in _named_of_type(name, value, (Parameter, Module)):
+                full = f"{prefix}{sub_name}"
+                if isinstance(item, Parameter):
+                    if id(item) not in seen:
+                        seen.add(id(item))
+                        yield full, item
+                else:
+                    for deep_name, p in item.named_parameters(prefix=f"{full}."):
+                        if id(p) not in seen:
+                            seen.add(id(p))
+                            yield deep_name, p
+
+    def parameters(self) -> list[Parameter]:
+        """Every Parameter of this module and its children."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self):
+        """This module and all modules inside it, depth first."""
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # --- modes ------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training mode: Dropout drops, BatchNorm uses batch statistics."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: Dropout is the identity, BatchNorm uses its running statistics."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # --- state as plain arrays (saving, copying weights) --------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """Parameters and buffers (e.g. BatchNorm running statistics) as name -> ndarray copies."""
+        state = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        for module_name, module in self._named_modules():
+            for buffer_name in getattr(module, "_buffers", ()):
+                key = f"{module_name}{buffer_name}"
+                state[key] = np.array(getattr(module, buffer_name), copy=True)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters and buffers; names and shapes must match exactly."""
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for name, p in self.named_parameters():
+            _copy_checked(name, p.data, state[name])
+        for module_name, module in self._named_modules():
+            for buffer_name in getattr(module, "_buffers", ()):
+                target = getattr(module, buffer_name)
+                _copy_checked(f"{module_name}{buffer_name}", target, state[f"{module_name}{buffer_name}"])
+
+    def _named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child._named_modules(f"{prefix}{name}.")
+
+    def __repr__(self):
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _named_of_type(name, value, kinds):
+    if isinstance(value, kinds):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _named_of_type(f"{name}.{i}", item, kinds)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _named_of_type(f"{name}.{key}", item, kinds)
+
+
+def _copy_checked(name, target: np.ndarray, source) -> None:
+    source = np.asarray(source)
+    if source.shape != target.shape:
+        raise ValueError(f"load_state_dict: {name} has shape {source.shape} in the state but {target.shape} in the model")
+    np.copyto(target, source, casting="same_kind")
+
+
+def functional_call(module: Module, values: dict, *args, **kwargs):
+    """Call ``module(*args)`` with some parameters replaced by the given arrays or Tensors.
+
+    This turns a module into a function of its parameters, so the transforms (grad, jacobian,
+    check_grads) can differentiate with respect to them, as torch.func.functional_call does.
+
+    Args:
+        module: the module.
+        values: dotted parameter name (as in named_parameters) -> replacement value.
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> from nablanet import grad
+        >>> layer = nn.Dense(2, 1, rng=0, dtype=np.float64)
+        >>> x = np.ones((1, 2))
+        >>> def output(W):
+        ...     return functional_call(layer, {"W": W}, x).sum()
+        >>> grad(output)(layer.W.data).ravel().tolist()
+        [1.0, 1.0]
+    """
+    known = dict(module.named_parameters())
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise KeyError(f"functional_call: no parameters named {unknown}; the module has {sorted(known)}")
+    saved = []
+    try:
+        for name, value in values.items():
+            owner, key = _locate(module, name)
+            saved.append((owner, key, _get(owner, key)))
+            _set(owner, key, value if isinstance(value, Tensor) else Tensor(value))
+        return module(*args, **kwargs)
+    finally:
+        for owner, key, original in reversed(saved):
+            _set(owner, key, original)
+
+
+def _locate(module, dotted: str):
+    parts = dotted.split(".")
+    owner = module
+    for part in parts[:-1]:
+        owner = _get(owner, part)
+    return owner, parts[-1]
+
+
+def _get(owner, key):
+    if isinstance(owner, (list, tuple)):
+        return owner[int(key)]
+    if isinstance(owner, dict):
+        return owner[key]
+    return getattr(owner, key)
+
+
+def _set(owner, key, value):
+    if isinstance(owner, list):
+        owner[int(key)] = value
+    elif isinstance(owner, dict):
+        owner[key] = value
+    else:
+        object.__setattr__(owner, key, value)
