@@ -8,44 +8,44 @@ from nablanet.autodiff import ops, state
 from nablanet.autodiff.tensor import Tensor
 
 
-def topological_order(root: Tensor, stop: frozenset = frozenset()) -> list[Tensor]:
-    """Tensors that ``root`` depends on through recorded ops, inputs before the results made from them.
+def collect(root: Tensor, stop: frozenset = frozenset()) -> tuple[list[Tensor], list[Tensor]]:
+    """The recorded graph below ``root``: (op results, in reverse creation order; leaves reached).
 
-    Only tensors that require gradients are visited; the walk does not go past tensors in ``stop``
-    (the inputs a gradient is wanted for) nor past leaves. Iterative, so deep graphs (long RNN
-    unrolls) do not hit Python's recursion limit.
+    Only tensors that require gradients are followed; the walk stops at leaves and at tensors in
+    ``stop`` (the inputs a gradient is wanted for), which are returned with the leaves. Iterative, so
+    deep graphs (long RNN unrolls) do not hit Python's recursion limit. Results are ordered by their
+    creation number, newest first: every consumer of a value then comes before the value itself.
     """
-    order = []
-    visited = set()
-    stack = [(root, False)]
+    nodes = []
+    leaves = []
+    seen = {id(root)}
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
+        node = stack.pop()
         if node._op is None or id(node) in stop:
+            leaves.append(node)
             continue
+        nodes.append(node)
+        for parent, need in zip(node._inputs, node._needs):
+            if need and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    nodes.sort(key=_creation_number, reverse=True)
+    return nodes, leaves
+
+
+def _creation_number(node: Tensor) -> int:
+    return node._seq
+
+
+def _reaching(nodes: list[Tensor], targets: frozenset) -> set:
+    """ids of the tensors through which a gradient can reach one of ``targets``."""
+    reaching = set(targets)
+    for node in reversed(nodes):
         for parent in node._inputs:
-            if isinstance(parent, Tensor) and parent._requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-
-
-def _depends_on(order: list[Tensor], targets: frozenset) -> set:
-    """ids of the tensors in ``order`` through which a gradient can reach one of ``targets``."""
-    reaching = set()
-    for node in order:
-        if id(node) in targets:
-            reaching.add(id(node))
-        elif node._op is not None:
-            for parent in node._inputs:
-                if isinstance(parent, Tensor) and id(parent) in reaching:
-                    reaching.add(id(node))
-                    break
+            if id(parent) in reaching:
+                reaching.add(id(node))
+                break
     return reaching
 
 
@@ -88,29 +88,23 @@ def run_backward(
         dict mapping id(tensor) -> (tensor, gradient), for the targets (or the leaves) reached.
     """
     target_ids = frozenset(id(t) for t in targets) if targets is not None else frozenset()
-    order = topological_order(root, target_ids)
-    if targets is not None:
-        reaching = _depends_on(order, target_ids)
-    else:
-        reaching = None
+    nodes, leaves = collect(root, target_ids)
+    # Filtering is needed only when other leaves (say, parameters the function closes over) are reached.
+    needs_filter = targets is not None and any(id(leaf) not in target_ids for leaf in leaves)
+    reaching = _reaching(nodes, target_ids) if needs_filter else None
     wrap = create_graph or box
     grads = {id(root): seed}
-    results = {}
-    for node in reversed(order):
+    for node in nodes:
         grad_out = grads.pop(id(node), None)
         if grad_out is None:
             continue
-        if node._op is None or id(node) in target_ids:
-            results[id(node)] = (node, grad_out)
-            continue
         op = node._op
         inputs = node._inputs
-        needs = tuple(
-            isinstance(a, Tensor) and a._requires_grad and (reaching is None or id(a) in reaching)
-            for a in inputs
-        )
-        if not any(needs):
-            continue
+        needs = node._needs
+        if reaching is not None:
+            needs = [need and id(a) in reaching for need, a in zip(needs, inputs)]
+            if not any(needs):
+                continue
         if create_graph:
             out, args = node, inputs
         elif box:
@@ -119,8 +113,7 @@ def run_backward(
             if not isinstance(grad_out, Tensor):
                 grad_out = Tensor(grad_out)
         else:
-            out = node._data
-            args = [a._data if isinstance(a, Tensor) else a for a in inputs]
+            out, args = node._data, node._raw
         if op._vjp_takes_needs:
             input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
         else:
@@ -128,18 +121,21 @@ def run_backward(
         for parent, need, grad in zip(inputs, needs, input_grads):
             if not need or grad is None:
                 continue
-            grad = sum_to_shape(grad, parent.shape)
-            if grad.dtype != parent.dtype:
+            expected = parent._data
+            if grad.shape != expected.shape:
+                grad = sum_to_shape(grad, expected.shape)
+            if grad.dtype != expected.dtype:
                 # A float32 input mixed with float64 constants still gets a float32 gradient (as in PyTorch).
-                grad = ops.astype(grad, parent.dtype)
-            previous = grads.get(id(parent))
+                grad = ops.astype(grad, expected.dtype)
+            key = id(parent)
+            previous = grads.get(key)
             if previous is None:
-                grads[id(parent)] = grad
+                grads[key] = grad
             else:
                 if state.counter is not None and not wrap:
                     state.counter.record_accumulate(grad)
-                grads[id(parent)] = previous + grad
-    return results
+                grads[key] = previous + grad
+    return {id(leaf): (leaf, grads[id(leaf)]) for leaf in leaves if id(leaf) in grads}
 
 
 def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet.autodiff import state
-from nablanet.autodiff.graph import run_backward, topological_order
+from nablanet.autodiff.graph import collect, run_backward
 from nablanet.autodiff.tensor import Tensor, check_differentiable
 
 
@@ -133,7 +133,8 @@ def to_dot(f, *args, argnums=None, names=None) -> str:
         lines.append("}")
         return "\n".join(lines)
     ids = {}
-    for node in topological_order(out):
+    nodes, leaves = collect(out)
+    for node in leaves + nodes[::-1]:
         ids[id(node)] = f"n{len(ids)}"
         shape = "x".join(map(str, node.shape)) or "scalar"
         if node._op is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 
 import numpy as np
 
 from nablanet.autodiff import state
-from nablanet.autodiff.tensor import Tensor
+from nablanet.autodiff.tensor import Tensor, new_tensor
 
 OPS: dict[str, type[Op]] = {}
 
@@ -57,37 +58,59 @@ class Op:
     @classmethod
     def apply(cls, *args, **settings):
         """Run the op on Tensors or arrays, recording it where a derivative may be asked for."""
-        has_tensor = False
-        traced = False
         for a in args:
             if isinstance(a, Tensor):
-                has_tensor = True
-                if a._requires_grad or a._tangents:
-                    traced = True
-        if has_tensor:
-            raw = [a._data if isinstance(a, Tensor) else a for a in args]
+                break
         else:
-            raw = args
-        try:
-            out_data = cls.forward(*raw, **settings)
-        except (ValueError, IndexError) as err:
-            shapes = " and ".join(str(np.shape(r)) for r in raw)
-            raise ValueError(f"{cls.name}: cannot apply to inputs of shape {shapes}: {err}") from None
+            # Plain arrays (the rules' own fast path): compute, count, nothing to record.
+            out_data = _forward(cls, args, settings)
+            if state.counter is not None:
+                state.counter.record(cls, out_data, args, settings)
+            return out_data
+        raw = []
+        needs = []
+        traced = requires = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                needs.append(a._requires_grad)
+                if a._requires_grad:
+                    requires = traced = True
+                elif a._tangents:
+                    traced = True
+            else:
+                raw.append(a)
+                needs.append(False)
+        out_data = _forward(cls, raw, settings)
         if state.counter is not None:
             state.counter.record(cls, out_data, raw, settings)
-        if not has_tensor:
-            return out_data
-        out = Tensor(out_data)
+        out = new_tensor(out_data)
         if not traced or not cls.differentiable:
             return out
-        if state.grad_enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args):
+        if requires and state.grad_enabled:
             out._requires_grad = True
             out._op = cls
             out._inputs = args
+            out._raw = raw
+            out._needs = needs
             out._settings = settings
+            out._seq = next(_sequence)
         if state.jvp_levels:
             _push_tangents(cls, out, args, settings)
         return out
+
+
+# Recorded nodes are numbered in creation order: a result is always numbered after its inputs, so
+# decreasing numbers are a valid order for the reverse pass (as in PyTorch's engine).
+_sequence = itertools.count(1)
+
+
+def _forward(cls, raw, settings):
+    try:
+        return cls.forward(*raw, **settings)
+    except (ValueError, IndexError) as err:
+        shapes = " and ".join(str(np.shape(r)) for r in raw)
+        raise ValueError(f"{cls.name}: cannot apply to inputs of shape {shapes}: {err}") from None
 
 
 def _push_tangents(op, out, args, settings):
@@ -107,9 +130,10 @@ def _push_tangents(op, out, args, settings):
         state.jvp_levels = levels[:depth]
         try:
             if op._jvp_takes_needs:
-                out._tangents[level] = op.jvp(*dots, out, *args, needs=needs, **settings)
+                out_dot = op.jvp(*dots, out, *args, needs=needs, **settings)
             else:
-                out._tangents[level] = op.jvp(*dots, out, *args, **settings)
+                out_dot = op.jvp(*dots, out, *args, **settings)
+            out._tangents = {**out._tangents, level: out_dot}
         finally:
             state.jvp_levels = saved
 

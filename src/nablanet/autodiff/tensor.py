@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from nablanet.autodiff import state
@@ -26,7 +28,8 @@ class Tensor:
         array([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_requires_grad", "_op", "_inputs", "_settings", "_tangents", "grad", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "_op", "_inputs", "_raw", "_needs", "_settings", "_seq", "_tangents",
+                 "grad", "__weakref__")
     # NumPy defers binary operators and ufuncs on (ndarray, Tensor) to Tensor.
     __array_priority__ = 1000
 
@@ -37,9 +40,7 @@ class Tensor:
             data = np.asarray(data)
         self._data = data
         self._op = None
-        self._inputs = ()
-        self._settings = None
-        self._tangents = {}
+        self._tangents = NO_TANGENTS
         self.grad = None
         self._requires_grad = False
         if requires_grad:
@@ -295,6 +296,24 @@ class Tensor:
 
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+# Shared by every tensor without tangents; read-only so that tangents are always set by assignment.
+NO_TANGENTS = MappingProxyType({})
+
+
+def new_tensor(data) -> Tensor:
+    """A Tensor around an ndarray the engine just computed, skipping __init__'s conversions and checks."""
+    t = _new(Tensor)
+    t._data = data
+    t._op = None
+    t._tangents = NO_TANGENTS
+    t.grad = None
+    t._requires_grad = False
+    return t
+
+
+_new = object.__new__
 
 
 def check_differentiable(data, what: str) -> None:
