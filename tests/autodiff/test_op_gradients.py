@@ -137,6 +137,14 @@ CASES = {
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])), ((2, 3),), id="probabilities"),
     ],
     "erf": unary(np.erf),
+    "im2col": [
+        Case(lambda x: np.im2col(x, 3), ((2, 2, 7),), id="1d"),
+        Case(lambda x: np.im2col(x, (2, 3), stride=(2, 1), dilation=(1, 2)), ((2, 3, 5, 7),), id="2d-stride-dilation"),
+    ],
+    "col2im": [
+        Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 18, 6),), id="2d-stride"),
+        Case(lambda c: np.col2im(c, (1, 2, 6), 3, dilation=2), ((1, 6, 2),), id="1d-dilation"),
+    ],
 }
 
 # Ops that are piecewise constant: their derivative is zero wherever it exists.

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.ops.conv import conv_output_size, im2col
 from nablanet.autodiff.ops.nn import dense, erf, heaviside, softmax_cross_entropy
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "heaviside", "dense", "get_activation", "ACTIVATIONS",
     "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge",
     "get_loss", "LOSSES",
+    "conv", "max_pool", "avg_pool", "global_avg_pool",
 ]
 
 
@@ -201,3 +203,121 @@ def get_loss(spec):
     if spec in LOSSES:
         return LOSSES[spec]
     raise ValueError(f"unknown loss {spec!r}; choose one of {sorted(LOSSES)}")
+
+
+# --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------
+
+def _spatial_tuple(value, n: int, name: str) -> tuple:
+    values = (value,) * n if np.ndim(value) == 0 else tuple(value)
+    if len(values) != n:
+        raise ValueError(f"{name} needs 1 or {n} values for {n} spatial dimensions, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _padding_widths(padding, kernel, stride, dilation):
+    """(before, after) per spatial axis for an int, a tuple, 'valid' or 'same' (stride 1, as PyTorch)."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' needs stride 1 (as in PyTorch); give the padding as integers instead")
+            # Any odd total goes on the right, as PyTorch does.
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"padding must be 'valid', 'same' or integers, got {padding!r}")
+    widths = _spatial_tuple(padding, n, "padding")
+    if any(w < 0 for w in widths):
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
+    return tuple((w, w) for w in widths)
+
+
+def _pad_spatial(x, widths, value=0.0):
+    if not any(before or after for before, after in widths):
+        return x
+    return ops.pad(x, ((0, 0), (0, 0)) + tuple(widths), constant_values=value)
+
+
+def conv(x, W, b=None, stride=1, padding=0, dilation=1):
+    """Convolution (cross-correlation, as PyTorch) of x (N, C_in, *spatial) with W (C_out, C_in, *kernel).
+
+        z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]   (after padding)
+
+    Computed as the notes' matrix form: the receptive fields of x become the columns of a matrix
+    (im2col) and the convolution is one matrix product with W reshaped to (C_out, C_in * prod(kernel));
+    the gradient with respect to x goes back through col2im, adding overlapping fields.
+
+    Args:
+        x: input, (N, C_in, L) or (N, C_in, H, W).
+        W: kernels, (C_out, C_in, *kernel).
+        b: biases (C_out,) or None.
+        stride, dilation: ints or one per spatial axis.
+        padding: 'valid', 'same' (stride 1), or ints (zeros on both sides), one per spatial axis.
+
+    Returns:
+        (N, C_out, *out_spatial).
+    """
+    x_shape, W_shape = np.shape(_values(x)), np.shape(_values(W))
+    n_spatial = len(W_shape) - 2
+    if len(x_shape) != n_spatial + 2 or x_shape[1] != W_shape[1]:
+        raise ValueError(f"conv: input of shape {x_shape} does not fit kernels of shape {W_shape} "
+                         f"(expected (N, {W_shape[1]}, {n_spatial} spatial dimensions))")
+    kernel = tuple(W_shape[2:])
+    stride = _spatial_tuple(stride, n_spatial, "stride")
+    dilation = _spatial_tuple(dilation, n_spatial, "dilation")
+    widths = _padding_widths(padding, kernel, stride, dilation)
+    x = _pad_spatial(x, widths)
+    padded = np.shape(_values(x))[2:]
+    out_spatial = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(padded, kernel, stride, dilation))
+    columns = im2col(x, kernel, stride, dilation)
+    z = ops.matmul(ops.reshape(W, (W_shape[0], -1)), columns)
+    z = ops.reshape(z, (x_shape[0], W_shape[0]) + out_spatial)
+    if b is not None:
+        z = z + ops.reshape(b, (W_shape[0],) + (1,) * n_spatial)
+    return z
+
+
+def _pool(x, kernel, stride, padding, reduce, pad_value, name):
+    x_shape = np.shape(_values(x))
+    n_spatial = len(x_shape) - 2
+    if n_spatial < 1:
+        raise ValueError(f"{name}: expected input of shape (N, C, *spatial), got {x_shape}")
+    kernel = _spatial_tuple(kernel, n_spatial, "kernel_size")
+    stride = kernel if stride is None else _spatial_tuple(stride, n_spatial, "stride")
+    widths = _padding_widths(padding, kernel, stride, (1,) * n_spatial)
+    if any(before > k // 2 for (before, _), k in zip(widths, kernel)):
+        raise ValueError(f"{name}: padding must be at most half the kernel size, got {padding!r} for kernel {kernel}")
+    n, c = x_shape[:2]
+    spatial = tuple(m + before + after for m, (before, after) in zip(x_shape[2:], widths))
+    out = tuple(conv_output_size(m, k, s, 1) for m, k, s in zip(spatial, kernel, stride))
+    x = _pad_spatial(x, widths, pad_value)
+    if kernel == stride:
+        # Non-overlapping windows: crop the remainder (floor mode, as PyTorch), then a reshape exposes
+        # each window as its own axes; no patch matrix is copied.
+        crop = (slice(None), slice(None)) + tuple(slice(0, o * k) for o, k in zip(out, kernel))
+        x = x[crop] if any(o * k != m for o, k, m in zip(out, kernel, spatial)) else x
+        windows = ops.reshape(x, (n, c) + tuple(v for o, k in zip(out, kernel) for v in (o, k)))
+        return reduce(windows, axis=tuple(3 + 2 * i for i in range(n_spatial)))
+    columns = im2col(ops.reshape(x, (n * c, 1) + spatial), kernel, stride)
+    return ops.reshape(reduce(columns, axis=1), (n, c) + out)
+
+
+def max_pool(x, kernel_size, stride=None, padding=0):
+    """Maximum over windows of each channel (N, C, *spatial); stride defaults to the kernel size.
+
+    Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window share the
+    gradient evenly.
+    """
+    return _pool(x, kernel_size, stride, padding, ops.max, -np.inf, "max_pool")
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0):
+    """Mean over windows of each channel; padded zeros count in the mean (PyTorch's count_include_pad)."""
+    return _pool(x, kernel_size, stride, padding, ops.mean, 0.0, "avg_pool")
+
+
+def global_avg_pool(x):
+    """Mean over all spatial positions: (N, C, *spatial) -> (N, C)."""
+    n_spatial = len(np.shape(_values(x))) - 2
+    return ops.mean(x, axis=tuple(range(2, 2 + n_spatial)))

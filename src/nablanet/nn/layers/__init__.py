@@ -2,9 +2,12 @@
 
 from nablanet.nn.layers.activation import *  # noqa: F401,F403
 from nablanet.nn.layers.container import *  # noqa: F401,F403
+from nablanet.nn.layers.conv import *  # noqa: F401,F403
 from nablanet.nn.layers.dense import *  # noqa: F401,F403
 from nablanet.nn.layers.dropout import *  # noqa: F401,F403
 from nablanet.nn.layers.norm import *  # noqa: F401,F403
-from nablanet.nn.layers import activation, container, dense, dropout, norm
+from nablanet.nn.layers.pool import *  # noqa: F401,F403
+from nablanet.nn.layers import activation, container, conv, dense, dropout, norm, pool
 
-__all__ = [*activation.__all__, *container.__all__, *dense.__all__, *dropout.__all__, *norm.__all__]
+__all__ = [*activation.__all__, *container.__all__, *conv.__all__, *dense.__all__, *dropout.__all__, *norm.__all__,
+           *pool.__all__]

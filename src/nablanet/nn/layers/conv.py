@@ -1,0 +1,95 @@
+"""Convolutional layers: Conv1d and Conv2d (channels first, as PyTorch)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nablanet.nn import functional as F
+from nablanet.nn.init import get_initializer, make_rng
+from nablanet.nn.module import Module, Parameter
+
+__all__ = ["Conv1d", "Conv2d"]
+
+
+def _make_kernels(module, in_channels, out_channels, kernel, bias, init, rng, dtype):
+    if in_channels < 1 or out_channels < 1:
+        raise ValueError(f"channels must be positive, got in_channels={in_channels}, out_channels={out_channels}")
+    rng = make_rng(rng)
+    module.W = Parameter(get_initializer(init)((out_channels, in_channels) + kernel, rng, dtype))
+    module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
+
+
+class Conv1d(Module):
+    """1-D convolution over signals (N, C_in, L): z[n, o, t] = b[o] + sum_{c,k} W[o, c, k] x[n, c, t s + k d].
+
+    Args:
+        in_channels, out_channels: C_in, C_out.
+        kernel_size: K.
+        stride, dilation: positive ints.
+        padding: 'valid', 'same' (stride 1) or an int of zeros on each side.
+        bias: add a bias per output channel.
+        init: kernel initializer (default "he_uniform": fan_in = C_in K).
+        rng: numpy Generator or int seed.  dtype: parameter dtype.
+
+    Shape:
+        (N, C_in, L) -> (N, C_out, L_out), L_out = floor((L + 2 padding - d (K - 1) - 1) / s) + 1.
+
+    Attributes:
+        W: (C_out, C_in, K).  b: (C_out,) zeros.
+
+    Example:
+        >>> Conv1d(1, 4, 3, padding="same", rng=0)(np.zeros((2, 1, 10), dtype=np.float32)).shape
+        (2, 4, 10)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding=0,
+                 dilation: int = 1, bias: bool = True, init="he_uniform", rng=None, dtype=np.float32):
+        _make_kernels(self, in_channels, out_channels, (int(kernel_size),), bias, init, rng, dtype)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def forward(self, x):
+        return F.conv(x, self.W, self.b, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        c_out, c_in, k = self.W.shape
+        return f"{c_in} -> {c_out}, kernel_size={k}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}"
+
+
+class Conv2d(Module):
+    """2-D convolution over images (N, C_in, H, W), computed as im2col + one matrix product.
+
+        z[n, o, i, j] = b[o] + sum_{c, p, q} W[o, c, p, q] x[n, c, i s_h + p d_h, j s_w + q d_w]
+
+    Args:
+        in_channels, out_channels: C_in, C_out.
+        kernel_size: an int or (K_h, K_w).
+        stride, dilation: ints or pairs.
+        padding: 'valid', 'same' (stride 1), an int or a pair (zeros on both sides).
+        bias: add a bias per output channel.
+        init: kernel initializer (default "he_uniform": fan_in = C_in K_h K_w).
+        rng: numpy Generator or int seed.  dtype: parameter dtype.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, H_out, W_out) with H_out = floor((H + 2 p_h - d_h (K_h - 1) - 1) / s_h) + 1.
+
+    Attributes:
+        W: (C_out, C_in, K_h, K_w).  b: (C_out,) zeros.
+
+    Example:
+        >>> Conv2d(1, 16, 3, padding=1, rng=0)(np.zeros((2, 1, 28, 28), dtype=np.float32)).shape
+        (2, 16, 28, 28)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
+                 bias: bool = True, init="he_uniform", rng=None, dtype=np.float32):
+        kernel = (int(kernel_size),) * 2 if np.ndim(kernel_size) == 0 else tuple(int(k) for k in kernel_size)
+        _make_kernels(self, in_channels, out_channels, kernel, bias, init, rng, dtype)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def forward(self, x):
+        return F.conv(x, self.W, self.b, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        c_out, c_in, kh, kw = self.W.shape
+        return (f"{c_in} -> {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}")

@@ -1,0 +1,76 @@
+"""Pooling and reshaping layers: max and average pooling (1-D, 2-D), global average pooling, Flatten."""
+
+from __future__ import annotations
+
+from nablanet.autodiff import ops
+from nablanet.nn import functional as F
+from nablanet.nn.module import Module
+
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool", "Flatten"]
+
+
+class MaxPool1d(Module):
+    """Maximum over windows of length kernel_size of (N, C, L); stride defaults to kernel_size.
+
+    Example:
+        >>> import numpy as np
+        >>> MaxPool1d(2)(np.arange(6.0).reshape(1, 1, 6)).tolist()
+        [[[1.0, 3.0, 5.0]]]
+    """
+
+    def __init__(self, kernel_size: int, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.max_pool(x, (self.kernel_size,), self.stride, self.padding)
+
+
+class MaxPool2d(Module):
+    """Maximum over kernel_size windows of (N, C, H, W); stride defaults to kernel_size.
+
+    A 2x2 pool with stride 2 is a reshape and a maximum (no patch matrix is built).
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.max_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
+
+
+class AvgPool1d(Module):
+    """Mean over windows of length kernel_size of (N, C, L)."""
+
+    def __init__(self, kernel_size: int, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.avg_pool(x, (self.kernel_size,), self.stride, self.padding)
+
+
+class AvgPool2d(Module):
+    """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.avg_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
+
+
+class GlobalAvgPool(Module):
+    """Mean over every spatial position: (N, C, *spatial) -> (N, C)."""
+
+    def forward(self, x):
+        return F.global_avg_pool(x)
+
+
+class Flatten(Module):
+    """(N, *rest) -> (N, prod(rest)), to go from convolutional to dense layers."""
+
+    def forward(self, x):
+        return ops.reshape(x, (x.shape[0], -1))
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)

@@ -1,0 +1,150 @@
+"""Convolution and pooling: finite-difference gradient checks and equality with PyTorch (float64, 1e-8)."""
+
+import numpy
+import pytest
+import torch
+
+import nablanet.nn as nn
+from nablanet import Tensor
+from nablanet.nn import functional as F
+from nablanet.testing import check_grads
+
+# (C_in, C_out, kernel, stride, padding, dilation, input spatial shape, bias)
+CONV2D_CASES = [
+    (1, 2, 3, 1, 0, 1, (5, 6), True),
+    (2, 3, 3, 2, 1, 1, (7, 6), True),
+    (3, 2, (2, 3), (2, 1), (1, 0), (1, 2), (6, 7), False),
+    (2, 2, 3, 1, "same", 2, (5, 5), True),
+    (2, 4, 1, 1, "valid", 1, (3, 4), True),
+    (1, 1, 3, 3, 2, 1, (8, 7), True),
+]
+CONV1D_CASES = [
+    (1, 3, 3, 1, 0, 1, (9,), True),
+    (2, 2, 4, 2, 1, 1, (11,), False),
+    (3, 2, 3, 1, "same", 3, (10,), True),
+    (2, 5, 5, 3, 2, 2, (13,), True),
+]
+
+
+def make_conv(c_in, c_out, kernel, stride, padding, dilation, bias, dims):
+    cls = nn.Conv2d if dims == 2 else nn.Conv1d
+    return cls(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias, rng=0,
+               dtype=numpy.float64)
+
+
+def torch_conv(layer, dims, padding, stride, dilation):
+    weight = torch.tensor(layer.W.data, requires_grad=True)
+    bias = torch.tensor(layer.b.data, requires_grad=True) if layer.b is not None else None
+    fn = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
+    return weight, bias, lambda x: fn(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+@pytest.mark.parametrize("case", CONV2D_CASES + CONV1D_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_conv_equals_torch_outputs_and_gradients(case):
+    c_in, c_out, kernel, stride, padding, dilation, spatial, bias = case
+    dims = len(spatial)
+    layer = make_conv(c_in, c_out, kernel, stride, padding, dilation, bias, dims)
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((3, c_in) + spatial)
+    ours_x = Tensor(x, requires_grad=True)
+    out = layer(ours_x)
+    weights = rng.standard_normal(out.shape)
+    (out * weights).sum().backward()
+
+    weight, torch_bias, fn = torch_conv(layer, dims, padding, stride, dilation)
+    theirs_x = torch.tensor(x, requires_grad=True)
+    reference = fn(theirs_x)
+    (reference * torch.tensor(weights)).sum().backward()
+    numpy.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-8, atol=1e-10)
+    numpy.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), rtol=1e-8, atol=1e-10)
+    numpy.testing.assert_allclose(layer.W.grad, weight.grad.numpy(), rtol=1e-8, atol=1e-10)
+    if bias:
+        numpy.testing.assert_allclose(layer.b.grad, torch_bias.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CONV2D_CASES[:3] + CONV1D_CASES[:3], ids=lambda c: "-".join(map(str, c)))
+def test_conv_gradients_match_finite_differences(case):
+    c_in, c_out, kernel, stride, padding, dilation, spatial, bias = case
+    layer = make_conv(c_in, c_out, kernel, stride, padding, dilation, bias, len(spatial))
+    x = numpy.random.default_rng(1).standard_normal((2, c_in) + spatial)
+    names = [name for name, _ in layer.named_parameters()]
+    check_grads(lambda x, *params: nn.functional_call(layer, dict(zip(names, params)), x),
+                [x] + [p.data for p in layer.parameters()], order=2, rtol=1e-6)
+
+
+# (pool, kernel, stride, padding, spatial)
+POOL_CASES = [
+    ("max", 2, None, 0, (6, 8)),
+    ("max", 2, None, 0, (7, 5)),
+    ("max", 3, 2, 1, (7, 6)),
+    ("max", (2, 3), (1, 2), 0, (5, 7)),
+    ("avg", 2, None, 0, (6, 6)),
+    ("avg", 3, 2, 1, (7, 8)),
+    ("avg", (3, 2), 1, (1, 0), (5, 5)),
+    ("max", 2, None, 0, (9,)),
+    ("max", 3, 2, 1, (10,)),
+    ("avg", 3, 1, 1, (8,)),
+    ("avg", 2, None, 0, (7,)),
+]
+
+TORCH_POOLS = {
+    ("max", 1): torch.nn.functional.max_pool1d, ("max", 2): torch.nn.functional.max_pool2d,
+    ("avg", 1): torch.nn.functional.avg_pool1d, ("avg", 2): torch.nn.functional.avg_pool2d,
+}
+
+
+def our_pool(kind, kernel, stride, padding, dims):
+    layers = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d, ("avg", 2): nn.AvgPool2d}
+    return layers[(kind, dims)](kernel, stride, padding)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_pooling_equals_torch_outputs_and_gradients(case):
+    kind, kernel, stride, padding, spatial = case
+    dims = len(spatial)
+    # Distinct values, so each window has a unique maximum and the derivative is well defined.
+    size = 2 * 3 * int(numpy.prod(spatial))
+    x = numpy.random.default_rng(2).permutation(size).reshape((2, 3) + spatial) * 0.1
+    ours_x = Tensor(x, requires_grad=True)
+    out = our_pool(kind, kernel, stride, padding, dims)(ours_x)
+    weights = numpy.random.default_rng(3).standard_normal(out.shape)
+    (out * weights).sum().backward()
+    theirs_x = torch.tensor(x, requires_grad=True)
+    reference = TORCH_POOLS[(kind, dims)](theirs_x, kernel, stride, padding)
+    (reference * torch.tensor(weights)).sum().backward()
+    numpy.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-12)
+    numpy.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", POOL_CASES[:4] + POOL_CASES[5:7], ids=lambda c: "-".join(map(str, c)))
+def test_pooling_gradients_match_finite_differences(case):
+    kind, kernel, stride, padding, spatial = case
+    x = numpy.random.default_rng(4).permutation(2 * int(numpy.prod(spatial))).reshape((1, 2) + spatial) * 0.3
+    check_grads(our_pool(kind, kernel, stride, padding, len(spatial)), [x], order=2, rtol=1e-6)
+
+
+def test_global_average_pooling_and_flatten():
+    x = numpy.random.default_rng(5).standard_normal((2, 3, 4, 5))
+    numpy.testing.assert_allclose(nn.GlobalAvgPool()(x), x.mean(axis=(2, 3)), rtol=1e-14)
+    assert nn.Flatten()(x).shape == (2, 60)
+    check_grads(nn.GlobalAvgPool(), [x], order=1)
+
+
+def test_small_cnn_trains_float32_end_to_end():
+    rng = numpy.random.default_rng(6)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Dense(4 * 4 * 4, 3, rng=2))
+    x = rng.standard_normal((8, 1, 8, 8)).astype(numpy.float32)
+    loss = F.cross_entropy(model(x), rng.integers(0, 3, 8))
+    loss.backward()
+    assert loss.dtype == numpy.float32
+    assert all(p.grad.dtype == numpy.float32 for p in model.parameters())
+
+
+def test_conv_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r"input of shape \(2, 3, 8, 8\) does not fit kernels of shape \(4, 1, 3, 3\)"):
+        nn.Conv2d(1, 4, 3, rng=0)(numpy.zeros((2, 3, 8, 8), dtype=numpy.float32))
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        nn.Conv2d(1, 1, 3, stride=2, padding="same", rng=0)(numpy.zeros((1, 1, 8, 8), dtype=numpy.float32))
+    with pytest.raises(ValueError, match="spans 5 positions, more than the input's 4"):
+        nn.Conv1d(1, 1, 5, rng=0)(numpy.zeros((1, 1, 4), dtype=numpy.float32))
