@@ -7,7 +7,8 @@ from nablanet.nn.layers.dense import *  # noqa: F401,F403
 from nablanet.nn.layers.dropout import *  # noqa: F401,F403
 from nablanet.nn.layers.norm import *  # noqa: F401,F403
 from nablanet.nn.layers.pool import *  # noqa: F401,F403
-from nablanet.nn.layers import activation, container, conv, dense, dropout, norm, pool
+from nablanet.nn.layers.recurrent import *  # noqa: F401,F403
+from nablanet.nn.layers import activation, container, conv, dense, dropout, norm, pool, recurrent
 
 __all__ = [*activation.__all__, *container.__all__, *conv.__all__, *dense.__all__, *dropout.__all__, *norm.__all__,
-           *pool.__all__]
+           *pool.__all__, *recurrent.__all__]

@@ -1,0 +1,219 @@
+"""Recurrent layers: RNN (Elman, tanh), GRU and LSTM, batch first; backpropagation through time is the engine's.
+
+Weights follow the (in, out) layout of Dense, with the gates side by side in PyTorch's order
+([r, z, n] for GRU, [i, f, g, o] for LSTM), so PyTorch weights copy across with a transpose.
+Inside a layer a sequence is a list of (N, features) arrays, one per time step: no step slices a
+sequence-long array, so no step's gradient is scattered into one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nablanet.autodiff import ops
+from nablanet.nn.init import make_rng
+from nablanet.nn.module import Module, Parameter
+
+__all__ = ["RNN", "GRU", "LSTM"]
+
+
+def _uniform(shape, bound, rng, dtype):
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+class _Weights(Module):
+    """One direction of one layer: W_ih (in, G H), W_hh (H, G H), b_ih, b_hh (G H,), G = number of gates."""
+
+    def __init__(self, input_size, hidden_size, gates, rng, dtype):
+        # U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as PyTorch's recurrent layers.
+        bound = 1.0 / math.sqrt(hidden_size)
+        self.W_ih = Parameter(_uniform((input_size, gates * hidden_size), bound, rng, dtype))
+        self.W_hh = Parameter(_uniform((hidden_size, gates * hidden_size), bound, rng, dtype))
+        self.b_ih = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
+        self.b_hh = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
+
+
+def _rnn_cell(w, x_t, state, hidden_size):
+    """Elman: h' = tanh(x W_ih + b_ih + h W_hh + b_hh)."""
+    h = state
+    return ops.tanh(x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh)
+
+
+def _gru_cell(w, x_t, state, hidden_size):
+    """GRU (Cho et al., 2014, as PyTorch):
+        r = sigma(x W_ir + b_ir + h W_hr + b_hr),  z = sigma(x W_iz + b_iz + h W_hz + b_hz),
+        n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h.
+    """
+    h = state
+    H = hidden_size
+    gx = x_t @ w.W_ih + w.b_ih
+    gh = h @ w.W_hh + w.b_hh
+    rz = ops.sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    n = ops.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+    return n + z * (h - n)
+
+
+def _lstm_cell(w, x_t, state, hidden_size):
+    """LSTM (Hochreiter & Schmidhuber, 1997, as PyTorch):
+        [i, f, g, o] = [sigma, sigma, tanh, sigma](x W_ih + b_ih + h W_hh + b_hh),
+        c' = f * c + i * g,  h' = o * tanh(c').
+    """
+    h, c = state
+    H = hidden_size
+    gates = x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh
+    ifo = ops.sigmoid(ops.concatenate([gates[:, : 2 * H], gates[:, 3 * H:]], axis=1))
+    i, f, o = ifo[:, :H], ifo[:, H: 2 * H], ifo[:, 2 * H:]
+    c_new = f * c + i * ops.tanh(gates[:, 2 * H: 3 * H])
+    return o * ops.tanh(c_new), c_new
+
+
+class _Recurrent(Module):
+    """Shared driver of RNN, GRU and LSTM: layers, directions, initial states, outputs."""
+
+    _gates = 1
+    _cell = staticmethod(_rnn_cell)
+    _has_cell_state = False
+
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bidirectional: bool = False,
+                 return_sequences: bool = True, return_state: bool = False, rng=None, dtype=np.float32):
+        if input_size < 1 or hidden_size < 1 or num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: sizes must be positive, got input_size={input_size}, "
+                             f"hidden_size={hidden_size}, num_layers={num_layers}")
+        rng = make_rng(rng)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.directions = 2 if bidirectional else 1
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.cells = [
+            [_Weights(input_size if layer == 0 else hidden_size * self.directions, hidden_size, self._gates, rng, dtype)
+             for _ in range(self.directions)]
+            for layer in range(num_layers)
+        ]
+
+    def _zero_state(self, batch, dtype):
+        zeros = np.zeros((batch, self.hidden_size), dtype=dtype)
+        return (zeros, zeros) if self._has_cell_state else zeros
+
+    def forward(self, x, initial_state=None):
+        """Run the sequence x (N, T, input_size).
+
+        Args:
+            x: the input sequence, batch first.
+            initial_state: h0 (or (h0, c0) for LSTM) of shape (num_layers * directions, N, H), as in
+                PyTorch; zeros when None.
+
+        Returns:
+            The outputs of the last layer, (N, T, directions * H) with return_sequences, else the last
+            step's (N, directions * H) (for the backward direction, its state after reading the whole
+            sequence). With return_state, also the final states, (num_layers * directions, N, H)
+            (a pair (h, c) for LSTM).
+        """
+        shape = np.shape(x.data if hasattr(x, "_data") else x)
+        if len(shape) != 3 or shape[2] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (N, T, {self.input_size}), got {shape}")
+        batch, steps = shape[0], shape[1]
+        dtype = self.cells[0][0].W_ih.dtype
+        states = self._initial_states(initial_state, batch, dtype)
+        sequence = [x[:, t] for t in range(steps)]
+        final_states = []
+        for layer, directions in enumerate(self.cells):
+            outputs_by_direction = []
+            for direction, weights in enumerate(directions):
+                state = states[layer * self.directions + direction]
+                order = range(steps) if direction == 0 else range(steps - 1, -1, -1)
+                outputs = [None] * steps
+                for t in order:
+                    state = self._cell(weights, sequence[t], state, self.hidden_size)
+                    outputs[t] = state[0] if self._has_cell_state else state
+                outputs_by_direction.append(outputs)
+                final_states.append(state)
+            if self.directions == 1:
+                sequence = outputs_by_direction[0]
+            else:
+                sequence = [ops.concatenate([f, b], axis=1) for f, b in zip(*outputs_by_direction)]
+        if self.return_sequences:
+            output = ops.stack(sequence, axis=1)
+        else:
+            last = final_states[-self.directions:]
+            hidden = [s[0] if self._has_cell_state else s for s in last]
+            output = hidden[0] if self.directions == 1 else ops.concatenate(hidden, axis=1)
+        if not self.return_state:
+            return output
+        if self._has_cell_state:
+            return output, (ops.stack([s[0] for s in final_states]), ops.stack([s[1] for s in final_states]))
+        return output, ops.stack(final_states)
+
+    def _initial_states(self, initial_state, batch, dtype):
+        count = self.num_layers * self.directions
+        if initial_state is None:
+            return [self._zero_state(batch, dtype)] * count
+        expected = (count, batch, self.hidden_size)
+        parts = initial_state if self._has_cell_state else (initial_state,)
+        for part in parts:
+            got = np.shape(part.data if hasattr(part, "_data") else part)
+            if got != expected:
+                raise ValueError(f"{type(self).__name__}: initial state of shape {got}, expected {expected} "
+                                 "(num_layers * directions, N, hidden_size)")
+        if self._has_cell_state:
+            h0, c0 = initial_state
+            return [(h0[k], c0[k]) for k in range(count)]
+        return [initial_state[k] for k in range(count)]
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size} -> {self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.directions == 2}, return_sequences={self.return_sequences}")
+
+
+class RNN(_Recurrent):
+    """Elman recurrent layer: h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh).
+
+    Args:
+        input_size, hidden_size: feature sizes of x_t and h_t.
+        num_layers: stacked layers (each reads the previous one's outputs).
+        bidirectional: also read the sequence backwards; outputs are [forward, backward] concatenated.
+        return_sequences: output every step (N, T, D H) or only the last (N, D H).
+        return_state: also return the final states (num_layers * D, N, H).
+        rng: numpy Generator or int seed; weights U(-1/sqrt(H), 1/sqrt(H)) as PyTorch.
+        dtype: parameter dtype.
+
+    Shape:
+        (N, T, input_size) -> (N, T, D * hidden_size) or (N, D * hidden_size).
+
+    Example:
+        >>> RNN(3, 5, rng=0)(np.zeros((2, 7, 3), dtype=np.float32)).shape
+        (2, 7, 5)
+    """
+
+    _gates = 1
+    _cell = staticmethod(_rnn_cell)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_cell for the equations).
+
+    Arguments and shapes as RNN.
+
+    Example:
+        >>> GRU(1, 6, bidirectional=True, return_sequences=False, rng=0)(np.zeros((4, 40, 1), dtype=np.float32)).shape
+        (4, 12)
+    """
+
+    _gates = 3
+    _cell = staticmethod(_gru_cell)
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory layer (gates [i, f, g, o] as PyTorch; see _lstm_cell for the equations).
+
+    Arguments and shapes as RNN; the state is a pair (h, c), and so is initial_state.
+
+    Example:
+        >>> LSTM(2, 4, rng=0)(np.zeros((3, 5, 2), dtype=np.float32)).shape
+        (3, 5, 4)
+    """
+
+    _gates = 4
+    _cell = staticmethod(_lstm_cell)
+    _has_cell_state = True
