@@ -22,9 +22,11 @@ from nablanet.autodiff import (
     vjp,
 )
 
+from nablanet import nn, optim
+
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
-    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim",
 ]

@@ -1,0 +1,451 @@
+"""First-order optimizers, in increasing complexity: SGD (= GD, Momentum, Nesterov), Adagrad, RMSprop, Adam, AdamW.
+
+Symbols (the lecture notes'): eta_t the learning rate at update t (a float or a schedule, see
+``optim.schedules``), theta the parameters, g_t the gradient of the cost at theta_{t-1}, t = 1, 2, ...
+the update number; products, squares, square roots and divisions of arrays are elementwise.
+
+Each update rule is written once, as a module-level function ``_<name>_rule`` whose array arguments
+are inputs and ``out_*`` buffers (they may be the same arrays: the rule reads each input before writing
+its output). ``Optimizer.update`` passes fresh outputs (pure), ``Optimizer.step`` passes the state's and
+the parameter's own arrays (in place). Every rule needs one scratch array and, per step, only Python
+floats, so float32 parameters and states stay float32. Defaults and the placement of eps are PyTorch
+2.13's; the test suite checks every rule step by step against ``torch.optim`` in float64.
+
+Example (the stateful use; ``update`` is the functional one):
+    >>> import numpy as np
+    >>> from nablanet import Tensor
+    >>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> for _ in range(100):
+    ...     opt.zero_grad()
+    ...     loss = ((w - 3.0) * (w - 3.0)).sum()
+    ...     loss.backward()
+    ...     opt.step()
+    >>> bool(np.all(np.abs(w.data - 3.0) < 0.2))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nablanet.optim.base import Optimizer, check_nonnegative, check_unit_interval
+
+__all__ = [
+    "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
+    "SGDState", "AdagradState", "RMSpropState", "AdamState",
+]
+
+
+# --- the rules: one function each, NumPy ufuncs with out= ------------------------------------------
+def _sgd_rule(g, theta, velocity, out_velocity, out_theta, scratch, *, lr, momentum, grad_coef, nesterov):
+    """Equations (2)-(4) of SGD; ``velocity`` is None when momentum = 0."""
+    if velocity is None:
+        np.multiply(g, lr, out=scratch)
+        np.subtract(theta, scratch, out=out_theta)
+        return
+    np.multiply(velocity, momentum, out=out_velocity)
+    if grad_coef == 1.0:
+        np.add(out_velocity, g, out=out_velocity)
+    else:
+        np.multiply(g, grad_coef, out=scratch)
+        np.add(out_velocity, scratch, out=out_velocity)
+    if nesterov:
+        # theta - eta (g + mu v) written as two subtractions, so no second scratch array is needed.
+        np.multiply(out_velocity, lr * momentum, out=scratch)
+        np.subtract(theta, scratch, out=out_theta)
+        np.multiply(g, lr, out=scratch)
+        np.subtract(out_theta, scratch, out=out_theta)
+    else:
+        np.multiply(out_velocity, lr, out=scratch)
+        np.subtract(theta, scratch, out=out_theta)
+
+
+def _adagrad_rule(g, theta, G, out_G, out_theta, scratch, *, lr, eps):
+    """Equations (2) and (4) of Adagrad."""
+    np.multiply(g, g, out=scratch)
+    np.add(G, scratch, out=out_G)
+    np.sqrt(out_G, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    np.divide(g, scratch, out=scratch)
+    np.multiply(scratch, lr, out=scratch)
+    np.subtract(theta, scratch, out=out_theta)
+
+
+def _rmsprop_rule(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, *,
+                  lr, alpha, eps, momentum):
+    """Equations (2)-(5) of RMSprop; ``m`` is None unless centered, ``velocity`` None unless momentum > 0."""
+    np.multiply(g, g, out=scratch)
+    np.multiply(scratch, 1.0 - alpha, out=scratch)
+    np.multiply(v, alpha, out=out_v)
+    np.add(out_v, scratch, out=out_v)
+    if m is not None:
+        np.multiply(g, 1.0 - alpha, out=scratch)
+        np.multiply(m, alpha, out=out_m)
+        np.add(out_m, scratch, out=out_m)
+        np.multiply(out_m, out_m, out=scratch)
+        np.subtract(out_v, scratch, out=scratch)
+        np.sqrt(scratch, out=scratch)
+    else:
+        np.sqrt(out_v, out=scratch)
+    np.add(scratch, eps, out=scratch)
+    np.divide(g, scratch, out=scratch)
+    if velocity is not None:
+        np.multiply(velocity, momentum, out=out_velocity)
+        np.add(out_velocity, scratch, out=out_velocity)
+        np.multiply(out_velocity, lr, out=scratch)
+    else:
+        np.multiply(scratch, lr, out=scratch)
+    np.subtract(theta, scratch, out=out_theta)
+
+
+def _adam_rule(g, theta, m, v, v_max, out_m, out_v, out_v_max, out_theta, scratch, *,
+               beta1, beta2, step_size, eps_hat, decay):
+    """Equations (2)-(5) of Adam (and AdamW's decay factor); ``v_max`` is None unless amsgrad.
+
+    12 passes over memory (13 with decoupled weight decay): 3 for m, 4 for v, 5 for theta.
+    """
+    np.multiply(g, 1.0 - beta1, out=scratch)
+    np.multiply(m, beta1, out=out_m)
+    np.add(out_m, scratch, out=out_m)
+    np.multiply(g, g, out=scratch)
+    np.multiply(scratch, 1.0 - beta2, out=scratch)
+    np.multiply(v, beta2, out=out_v)
+    np.add(out_v, scratch, out=out_v)
+    second_moment = out_v
+    if v_max is not None:
+        np.maximum(v_max, out_v, out=out_v_max)
+        second_moment = out_v_max
+    np.sqrt(second_moment, out=scratch)
+    np.add(scratch, eps_hat, out=scratch)
+    np.divide(out_m, scratch, out=scratch)
+    np.multiply(scratch, step_size, out=scratch)
+    if decay != 1.0:
+        np.multiply(theta, decay, out=out_theta)
+        theta = out_theta
+    np.subtract(theta, scratch, out=out_theta)
+
+
+# --- states ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SGDState:
+    """velocity: the momentum buffer v per parameter (None when momentum = 0); t: updates done."""
+
+    velocity: tuple | None = None
+    t: int = 0
+
+
+@dataclass(frozen=True)
+class AdagradState:
+    """G: the running sum of squared gradients per parameter (G_t of Duchi et al.); t: updates done."""
+
+    G: tuple | None = None
+    t: int = 0
+
+
+@dataclass(frozen=True)
+class RMSpropState:
+    """v: mean square of g; m: mean of g (centered only); velocity: momentum buffer (momentum > 0 only)."""
+
+    v: tuple | None = None
+    m: tuple | None = None
+    velocity: tuple | None = None
+    t: int = 0
+
+
+@dataclass(frozen=True)
+class AdamState:
+    """m, v: first and second moment estimates; v_max: running max of v (amsgrad only); t: updates done."""
+
+    m: tuple | None = None
+    v: tuple | None = None
+    v_max: tuple | None = None
+    t: int = 0
+
+
+# --- optimizers ------------------------------------------------------------------------------------
+class SGD(Optimizer):
+    """Gradient descent, full batch or mini-batch, with optional (Nesterov) momentum and L2 weight decay.
+
+    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}          (lambda = weight_decay)
+    (2) v_t     = mu v_{t-1} + (1 - tau) g_t,    v_1 = g_1               (mu = momentum, tau = dampening)
+    (3) d_t     = g_t + mu v_t  (nesterov),   v_t (momentum),   g_t (momentum = 0)
+    (4) theta_t = theta_{t-1} - eta_t d_t
+
+    Plain gradient descent (GD) and SGD are the same update: GD when each gradient is computed on the
+    whole training set, SGD when on a mini-batch; the trainer chooses the batch size. ``GD`` is an
+    alias of this class; ``Momentum`` and ``Nesterov`` are this class with other defaults.
+
+    Args:
+        params: iterable of Parameters, or None for functional use.
+        lr: eta, a float or a schedule. Default 1e-3 (PyTorch's).
+        momentum: mu in [0, 1). Default 0 (plain SGD).
+        dampening: tau in [0, 1]. Default 0.
+        nesterov: use (3) with the look-ahead term; needs momentum > 0 and dampening = 0.
+        weight_decay: lambda >= 0, the L2 penalty (lambda / 2) ||theta||^2 added to the cost.
+        clip_value, clip_norm: gradient clipping before (1), see ``Optimizer``.
+
+    References:
+        Robbins & Monro, 1951 (SGD); Polyak, 1964 (momentum); Sutskever, Martens, Dahl & Hinton, 2013,
+        eq. (3)-(4) (Nesterov momentum written at theta_{t-1}, as PyTorch's SGD).
+
+    Notes:
+        Deviation from the lecture notes, which write momentum as v_t = gamma v_{t-1} + eta g_t,
+        theta_t = theta_{t-1} - v_t: here (as PyTorch) eta multiplies the velocity when it is used.
+        The two give the same iterates for a constant eta (v differs by the factor eta) but not under a
+        schedule, where this form makes a change of eta act at once. As PyTorch, v_1 = g_1 (no
+        dampening at the first step).
+    """
+
+    State = SGDState
+
+    def __init__(self, params=None, *, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
+                 weight_decay=0.0, clip_value=None, clip_norm=None):
+        momentum = check_unit_interval("momentum", momentum)
+        dampening = float(dampening)
+        if not 0.0 <= dampening <= 1.0:
+            raise ValueError(f"dampening must be in [0, 1], got {dampening}")
+        if nesterov and (momentum == 0.0 or dampening != 0.0):
+            raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum}, dampening={dampening}")
+        super().__init__(params, lr=lr, clip_value=clip_value, clip_norm=clip_norm, momentum=momentum,
+                         dampening=dampening, nesterov=bool(nesterov),
+                         weight_decay=check_nonnegative("weight_decay", weight_decay))
+
+    def _buffer_names(self):
+        return ("velocity",) if self.momentum != 0.0 else ()
+
+    def _scalars(self, t, lr):
+        # v_1 = g_1 exactly as PyTorch: with v_0 = 0 and coefficient 1, (2) gives 0 * mu + g_1 = g_1.
+        grad_coef = 1.0 if t == 0 else 1.0 - self.dampening
+        return {"lr": lr, "momentum": self.momentum, "grad_coef": grad_coef, "nesterov": self.nesterov}
+
+    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+        velocity, out_velocity = (buffers[0], out_buffers[0]) if buffers else (None, None)
+        _sgd_rule(g, theta, velocity, out_velocity, out_theta, scratch, **scalars)
+
+
+#: Full-batch gradient descent is SGD fed the whole training set: one update rule, two uses.
+GD = SGD
+
+
+class Momentum(SGD):
+    """Gradient descent with (heavy-ball) momentum: ``SGD`` with momentum = 0.9 by default.
+
+    See ``SGD`` for the equations ((2) and (4) with d_t = v_t). Reference: Polyak, 1964.
+    """
+
+    def __init__(self, params=None, *, lr=1e-3, momentum=0.9, dampening=0.0, weight_decay=0.0,
+                 clip_value=None, clip_norm=None):
+        if momentum == 0:
+            raise ValueError("momentum must be positive for Momentum, got 0 (use SGD for plain gradient descent)")
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=False,
+                         weight_decay=weight_decay, clip_value=clip_value, clip_norm=clip_norm)
+
+
+class Nesterov(SGD):
+    """Nesterov accelerated gradient: ``SGD`` with nesterov=True and momentum = 0.9 by default.
+
+    See ``SGD`` for the equations ((2)-(4) with d_t = g_t + mu v_t). Reference: Nesterov, 1983, in the
+    form of Sutskever et al., 2013 (as PyTorch).
+    """
+
+    def __init__(self, params=None, *, lr=1e-3, momentum=0.9, weight_decay=0.0, clip_value=None, clip_norm=None):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=0.0, nesterov=True,
+                         weight_decay=weight_decay, clip_value=clip_value, clip_norm=clip_norm)
+
+
+class Adagrad(Optimizer):
+    """Adagrad: a per-coordinate step size that shrinks with the sum of the squared gradients.
+
+    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}
+    (2) G_t     = G_{t-1} + g_t^2,              G_0 = initial_accumulator_value
+    (3) eta'_t  = eta_t / (1 + (t - 1) lr_decay)
+    (4) theta_t = theta_{t-1} - eta'_t g_t / (sqrt(G_t) + eps)
+
+    Args:
+        lr: eta, default 1e-2; lr_decay: default 0; weight_decay: lambda, default 0;
+        initial_accumulator_value: default 0; eps: default 1e-10 (all PyTorch's defaults).
+        clip_value, clip_norm: gradient clipping before (1).
+
+    References:
+        Duchi, Hazan & Singer, 2011 (the diagonal version, Figure 1 with G_t = diag of sum g g^T).
+
+    Notes:
+        eps is added outside the square root (as PyTorch; the paper has delta I + diag(G_t)^(1/2)).
+        lr_decay is PyTorch's extension, not in the paper.
+    """
+
+    State = AdagradState
+
+    def __init__(self, params=None, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10, clip_value=None, clip_norm=None):
+        super().__init__(params, lr=lr, clip_value=clip_value, clip_norm=clip_norm,
+                         lr_decay=check_nonnegative("lr_decay", lr_decay),
+                         weight_decay=check_nonnegative("weight_decay", weight_decay),
+                         initial_accumulator_value=check_nonnegative("initial_accumulator_value",
+                                                                     initial_accumulator_value),
+                         eps=check_nonnegative("eps", eps))
+
+    def _buffer_names(self):
+        return ("G",)
+
+    def _initial_value(self, name):
+        return self.initial_accumulator_value
+
+    def _scalars(self, t, lr):
+        return {"lr": lr / (1.0 + t * self.lr_decay), "eps": self.eps}
+
+    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+        _adagrad_rule(g, theta, buffers[0], out_buffers[0], out_theta, scratch, **scalars)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root mean square of recent gradients.
+
+    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}
+    (2) v_t     = alpha v_{t-1} + (1 - alpha) g_t^2
+    (3) centered: m_t = alpha m_{t-1} + (1 - alpha) g_t,  r_t = v_t - m_t^2;   otherwise r_t = v_t
+    (4) u_t     = g_t / (sqrt(r_t) + eps)
+    (5) momentum: b_t = mu b_{t-1} + u_t, theta_t = theta_{t-1} - eta_t b_t;
+        otherwise theta_t = theta_{t-1} - eta_t u_t
+
+    Args:
+        lr: eta, default 1e-2; alpha: default 0.99; eps: default 1e-8; weight_decay: lambda, default 0;
+        momentum: mu, default 0; centered: default False (all PyTorch's defaults).
+        clip_value, clip_norm: gradient clipping before (1).
+
+    References:
+        Tieleman & Hinton, Lecture 6.5 of "Neural Networks for Machine Learning", 2012; centered
+        version and momentum: Graves, 2013, eq. (38)-(45).
+
+    Notes:
+        eps is added outside the square root, as PyTorch (TensorFlow and Graves put it inside). The
+        lecture notes call alpha "rho" or "beta" and often use 0.9; PyTorch's default is 0.99.
+    """
+
+    State = RMSpropState
+
+    def __init__(self, params=None, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, clip_value=None, clip_norm=None):
+        super().__init__(params, lr=lr, clip_value=clip_value, clip_norm=clip_norm,
+                         alpha=check_unit_interval("alpha", alpha), eps=check_nonnegative("eps", eps),
+                         weight_decay=check_nonnegative("weight_decay", weight_decay),
+                         momentum=check_unit_interval("momentum", momentum), centered=bool(centered))
+
+    def _buffer_names(self):
+        return ("v",) + (("m",) if self.centered else ()) + (("velocity",) if self.momentum != 0.0 else ())
+
+    def _scalars(self, t, lr):
+        return {"lr": lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
+
+    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+        named = dict(zip(self._buffer_names(), zip(buffers, out_buffers)))
+        v, out_v = named["v"]
+        m, out_m = named.get("m", (None, None))
+        velocity, out_velocity = named.get("velocity", (None, None))
+        _rmsprop_rule(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, **scalars)
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient (m) divided by the root of a running mean of its square (v).
+
+    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}        (L2 weight decay, as PyTorch Adam)
+    (2) m_t     = beta1 m_{t-1} + (1 - beta1) g_t
+    (3) v_t     = beta2 v_{t-1} + (1 - beta2) g_t^2
+    (4) amsgrad: v_t <- max(v_max_{t-1}, v_t) =: v_max_t in (5)
+    (5) theta_t = theta_{t-1} - eta_t [m_t / (1 - beta1^t)] / (sqrt(v_t / (1 - beta2^t)) + eps)
+
+    (5) is computed as theta_{t-1} - alpha_t m_t / (sqrt(v_t) + eps_hat_t) with the scalars
+    alpha_t = eta_t sqrt(1 - beta2^t) / (1 - beta1^t) and eps_hat_t = eps sqrt(1 - beta2^t), which is
+    algebraically identical to (5) (eps where PyTorch puts it) and costs two fewer passes over memory.
+
+    Args:
+        lr: eta, default 1e-3; beta1, beta2: default 0.9, 0.999 (or ``betas=(beta1, beta2)``);
+        eps: default 1e-8; weight_decay: lambda, default 0; amsgrad: default False
+        (all PyTorch's and the paper's defaults). clip_value, clip_norm: gradient clipping before (1).
+
+    References:
+        Algorithm 1 of Kingma & Ba, 2014; amsgrad: Reddi, Kale & Kumar, 2018, Algorithm 2.
+
+    Notes:
+        The paper's Section 2 suggests the cheaper form with a constant eps_hat; that changes the
+        result, so eps_hat_t here follows t and reproduces Algorithm 1 exactly. amsgrad takes the max of
+        the uncorrected v_t and then applies the bias correction, as PyTorch (Reddi et al. have no bias
+        correction). Weight decay here is an L2 term in the gradient, which Adam's normalisation weakens;
+        use AdamW for decoupled decay.
+    """
+
+    State = AdamState
+
+    def __init__(self, params=None, *, lr=1e-3, beta1=0.9, beta2=0.999, betas=None, eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, clip_value=None, clip_norm=None):
+        if betas is not None:
+            betas = tuple(betas)
+            if len(betas) != 2:
+                raise ValueError(f"betas must be a pair (beta1, beta2), got {betas}")
+            if (beta1, beta2) != (0.9, 0.999) and (beta1, beta2) != betas:
+                raise ValueError(f"give either betas or beta1/beta2, got betas={betas} and "
+                                 f"beta1={beta1}, beta2={beta2}")
+            beta1, beta2 = betas
+        super().__init__(params, lr=lr, clip_value=clip_value, clip_norm=clip_norm,
+                         beta1=check_unit_interval("beta1", beta1), beta2=check_unit_interval("beta2", beta2),
+                         eps=check_nonnegative("eps", eps),
+                         weight_decay=check_nonnegative("weight_decay", weight_decay),
+                         amsgrad=bool(amsgrad))
+
+    def _buffer_names(self):
+        return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
+
+    def _scalars(self, t, lr):
+        t = t + 1  # the paper's t: number of this update
+        root_correction2 = math.sqrt(1.0 - self.beta2**t)
+        return {
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "step_size": lr * root_correction2 / (1.0 - self.beta1**t),
+            "eps_hat": self.eps * root_correction2,
+            "decay": 1.0,
+        }
+
+    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+        m, v, *v_max = buffers
+        out_m, out_v, *out_v_max = out_buffers
+        _adam_rule(g, theta, m, v, v_max[0] if v_max else None, out_m, out_v, out_v_max[0] if out_v_max else None,
+                   out_theta, scratch, **scalars)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: theta shrinks by a factor, outside the adaptive scaling.
+
+    (1) g_t     = dC/dtheta (theta_{t-1})                             (no L2 term)
+    (2)-(4)     as Adam
+    (5) theta_t = (1 - eta_t lambda) theta_{t-1} - eta_t [m_t / (1 - beta1^t)] / (sqrt(v_t / (1 - beta2^t)) + eps)
+
+    Args:
+        as Adam, but weight_decay (lambda) defaults to 1e-2 (PyTorch's default).
+
+    References:
+        Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019, Algorithm 2.
+
+    Notes:
+        Deviation from the paper (the same as PyTorch's): the decay is eta_t lambda theta, tied to the
+        learning rate, where the paper multiplies lambda by the schedule multiplier only.
+    """
+
+    def __init__(self, params=None, *, lr=1e-3, beta1=0.9, beta2=0.999, betas=None, eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, clip_value=None, clip_norm=None):
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, clip_value=clip_value, clip_norm=clip_norm)
+
+    @property
+    def _l2_weight_decay(self):
+        return 0.0
+
+    def _scalars(self, t, lr):
+        scalars = super()._scalars(t, lr)
+        scalars["decay"] = 1.0 - lr * self.weight_decay
+        return scalars
