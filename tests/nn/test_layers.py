@@ -205,3 +205,35 @@ def test_heaviside_layer_refuses_gradients():
     x = Tensor(numpy.array([-1.0, 1.0]), requires_grad=True)
     with pytest.raises(HeavisideDerivativeError):
         nn.Heaviside()(x).sum().backward()
+
+
+ARCHITECTURES = {
+    "mlp": lambda: nn.Sequential(nn.Dense(4, 8, activation="relu", rng=0), nn.BatchNorm(8), nn.Dropout(0.1, rng=1),
+                                 nn.Dense(8, 3, activation="gelu", rng=2), nn.Activation("leaky_relu", alpha=0.2)),
+    "cnn": lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding="same", rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                 nn.Dense(2 * 2 * 2, 3, rng=1)),
+    "rnn": lambda: nn.GRU(4, 3, num_layers=2, bidirectional=True, return_sequences=False, rng=0),
+    "rbf": lambda: nn.Sequential(nn.RBF(4, 5, width=0.5, rng=0), nn.Dense(5, 1, bias=False, rng=1, dtype=numpy.float64)),
+}
+ARCHITECTURE_INPUTS = {"mlp": (6, 4), "cnn": (2, 1, 4, 4), "rnn": (2, 5, 4), "rbf": (6, 4)}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_config_round_trips_through_json(name):
+    import json
+
+    model = ARCHITECTURES[name]()
+    rebuilt = nn.module_from_config(json.loads(json.dumps(model.config())))
+    rebuilt.load_state_dict(model.state_dict())
+    x = numpy.random.default_rng(0).standard_normal(ARCHITECTURE_INPUTS[name]).astype(numpy.float32)
+    model.eval()
+    rebuilt.eval()
+    numpy.testing.assert_array_equal(numpy.asarray(model(x).data), numpy.asarray(rebuilt(x).data))
+    assert repr(rebuilt) == repr(model)
+
+
+def test_config_refuses_what_it_cannot_record_or_rebuild():
+    with pytest.raises(TypeError, match="give activations, losses and initializers by name"):
+        nn.Dense(2, 2, activation=lambda z: z, rng=0).config()
+    with pytest.raises(ValueError, match="unknown module class 'Evil'"):
+        nn.module_from_config({"class": "Evil", "arguments": {}})

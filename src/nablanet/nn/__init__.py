@@ -3,6 +3,6 @@
 from nablanet.nn import functional, init, regularizers
 from nablanet.nn.layers import *  # noqa: F401,F403
 from nablanet.nn.layers import __all__ as _layers_all
-from nablanet.nn.module import Module, Parameter, functional_call
+from nablanet.nn.module import Module, Parameter, functional_call, module_from_config
 
-__all__ = ["Module", "Parameter", "functional_call", "functional", "init", "regularizers", *_layers_all]
+__all__ = ["Module", "Parameter", "functional_call", "module_from_config", "functional", "init", "regularizers", *_layers_all]

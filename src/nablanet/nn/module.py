@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import OrderedDict
 
 import numpy as np
@@ -54,6 +56,20 @@ class Module:
 
     training: bool = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_arguments(cls.__init__)
+
+    def config(self) -> dict:
+        """The architecture as JSON-ready data: class name and constructor arguments, nested for children.
+
+        Arrays are not part of it (see state_dict); a random generator is recorded as None, since the
+        weights it drew are saved separately. ``module_from_config`` rebuilds the module.
+        """
+        arguments = getattr(self, "_arguments", {})
+        return {"class": type(self).__name__, "arguments": {k: _to_config(v) for k, v in arguments.items()}}
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
@@ -63,13 +79,13 @@ class Module:
     # --- what it holds ----------------------------------------------------------------------
     def named_children(self):
         """(name, module) for the modules held directly, in attribute order."""
-        for name, value in vars(self).items():
+        for name, value in _attributes(self):
             yield from _named_of_type(name, value, Module)
 
     def named_parameters(self, prefix: str = ""):
         """(dotted name, Parameter) for every parameter, each once, in a stable order."""
         seen = set()
-        for name, value in vars(self).items():
+        for name, value in _attributes(self):
             for sub_name, item in _named_of_type(name, value, (Parameter, Module)):
                 full = f"{prefix}{sub_name}"
                 if isinstance(item, Parameter):
@@ -154,6 +170,11 @@ class Module:
         return ""
 
 
+def _attributes(module):
+    # The recorded constructor arguments may hold the same child modules: they are not children twice.
+    return ((name, value) for name, value in vars(module).items() if name != "_arguments")
+
+
 def _named_of_type(name, value, kinds):
     if isinstance(value, kinds):
         yield name, value
@@ -231,3 +252,96 @@ def _set(owner, key, value):
         owner[key] = value
     else:
         object.__setattr__(owner, key, value)
+
+
+def _recording_arguments(init):
+    """Wrap a Module's __init__ so the arguments of the outermost call are kept (for config())."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapped(self, *args, **kwargs):
+        if "_arguments" not in self.__dict__:
+            bound = signature.bind(self, *args, **kwargs)
+            arguments = dict(bound.arguments)
+            arguments.pop(next(iter(signature.parameters)))
+            self.__dict__["_arguments"] = arguments
+        init(self, *args, **kwargs)
+
+    return wrapped
+
+
+def _to_config(value):
+    if isinstance(value, Module):
+        return {"module": value.config()}
+    if isinstance(value, (list, tuple)):
+        return [_to_config(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_config(v) for k, v in value.items()}
+    if isinstance(value, np.random.Generator):
+        return None
+    if isinstance(value, (np.dtype, type)) and np.issubdtype(np.dtype(value), np.generic):
+        return {"dtype": np.dtype(value).name}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if callable(value):
+        name = getattr(value, "__name__", None)
+        raise TypeError(f"config: the argument {name or value!r} is a function; give activations, losses and "
+                        "initializers by name so that the architecture can be saved")
+    raise TypeError(f"config: cannot record an argument of type {type(value).__name__} ({value!r})")
+
+
+def _from_config(value, classes):
+    if isinstance(value, list):
+        return [_from_config(v, classes) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"module"}:
+            return module_from_config(value["module"], classes)
+        if set(value) == {"dtype"}:
+            return np.dtype(value["dtype"])
+        return {k: _from_config(v, classes) for k, v in value.items()}
+    return value
+
+
+def module_from_config(config: dict, custom_objects: dict | None = None) -> Module:
+    """Rebuild a module from ``Module.config()`` data (fresh weights; load a state_dict for trained ones).
+
+    Only nablanet's own layers and the classes passed in ``custom_objects`` (name -> class) can be
+    built: a file never decides what code runs.
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> model = nn.Sequential(nn.Dense(3, 4, activation="relu", rng=0), nn.Dropout(0.1))
+        >>> module_from_config(model.config())
+        Sequential(
+          (layers.0): Dense(3 -> 4, activation=relu, bias=True)
+          (layers.1): Dropout(p=0.1)
+        )
+    """
+    import nablanet.nn as nn_package
+
+    classes = {name: getattr(nn_package, name) for name in nn_package.__all__
+               if isinstance(getattr(nn_package, name), type) and issubclass(getattr(nn_package, name), Module)}
+    classes.update(custom_objects or {})
+    if not isinstance(config, dict) or "class" not in config or "arguments" not in config:
+        raise ValueError("module_from_config: expected a dict with 'class' and 'arguments'")
+    name = config["class"]
+    if name not in classes:
+        raise ValueError(f"module_from_config: unknown module class {name!r}; pass it in custom_objects={{'{name}': {name}}}")
+    cls = classes[name]
+    arguments = {k: _from_config(v, custom_objects) for k, v in config["arguments"].items()}
+    parameters = inspect.signature(cls.__init__).parameters
+    positional = []
+    keywords = {}
+    for key, value in arguments.items():
+        kind = parameters[key].kind if key in parameters else inspect.Parameter.KEYWORD_ONLY
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            positional.extend(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            keywords.update(value)
+        elif kind is inspect.Parameter.POSITIONAL_ONLY:
+            positional.append(value)
+        else:
+            keywords[key] = value
+    return cls(*positional, **keywords)
