@@ -361,7 +361,8 @@ class Clip(Op):
 
 def _inside(x, a_min, a_max, out):
     xr = x._data if hasattr(x, "_data") else np.asarray(x)
-    inside = np.ones(xr.shape, dtype=bool)
+    # In the output's shape: array bounds may broadcast x to a larger one; the engine sums back.
+    inside = np.ones(np.shape(out._data if hasattr(out, "_data") else out), dtype=bool)
     if a_min is not None:
         inside &= xr >= a_min
     if a_max is not None:

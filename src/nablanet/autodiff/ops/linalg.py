@@ -7,7 +7,7 @@ import numpy as np
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.elementwise import multiply
 from nablanet.autodiff.ops.reduce import sum
-from nablanet.autodiff.ops.shape import expand_dims, reshape, swapaxes
+from nablanet.autodiff.ops.shape import expand_dims, reshape
 
 __all__ = ["matmul", "dot", "outer", "inner", "vdot"]
 
@@ -29,24 +29,28 @@ class MatMul(Op):
         return np.matmul(x, y)
 
     def vjp(grad_out, out, x, y, *, needs):
-        x_is_vector = np.ndim(_raw(x)) == 1
-        y_is_vector = np.ndim(_raw(y)) == 1
-        x2 = expand_dims(x, 0) if x_is_vector else x
-        y2 = expand_dims(y, -1) if y_is_vector else y
+        # Methods shared by ndarrays and Tensors (.swapaxes, .reshape): NumPy's own in the first-order
+        # pass, recorded ops when a higher derivative is wanted.
+        if x.ndim >= 2 and y.ndim >= 2:
+            grad_x = grad_out @ y.swapaxes(-1, -2) if needs[0] else None
+            grad_y = x.swapaxes(-1, -2) @ grad_out if needs[1] else None
+            return grad_x, grad_y
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
         grad2 = grad_out
-        if x_is_vector:
-            grad2 = expand_dims(grad2, -1 if y_is_vector else -2)
-        if y_is_vector:
+        if x.ndim == 1:
+            grad2 = expand_dims(grad2, -1 if y.ndim == 1 else -2)
+        if y.ndim == 1:
             grad2 = expand_dims(grad2, -1)
         grad_x = grad_y = None
         if needs[0]:
-            grad_x = matmul(grad2, swapaxes(y2, -1, -2))
-            if x_is_vector:
-                grad_x = reshape(grad_x, np.shape(grad_x)[:-2] + np.shape(grad_x)[-1:])
+            grad_x = grad2 @ y2.swapaxes(-1, -2)
+            if x.ndim == 1:
+                grad_x = grad_x.reshape(np.shape(grad_x)[:-2] + np.shape(grad_x)[-1:])
         if needs[1]:
-            grad_y = matmul(swapaxes(x2, -1, -2), grad2)
-            if y_is_vector:
-                grad_y = reshape(grad_y, np.shape(grad_y)[:-1])
+            grad_y = x2.swapaxes(-1, -2) @ grad2
+            if y.ndim == 1:
+                grad_y = grad_y.reshape(np.shape(grad_y)[:-1])
         return grad_x, grad_y
 
     def jvp(x_dot, y_dot, out, x, y, *, needs):

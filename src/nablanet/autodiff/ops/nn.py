@@ -13,10 +13,9 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import _as_mask, exp, where
+from nablanet.autodiff.ops.elementwise import exp, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, sum
-from nablanet.autodiff.ops.shape import reshape, swapaxes
 
 __all__ = ["dense", "softmax_cross_entropy", "erf", "heaviside", "DENSE_ACTIVATIONS"]
 
@@ -109,15 +108,19 @@ class Dense(Op):
         return DENSE_ACTIVATIONS[activation][0](z, alpha)
 
     def vjp(grad_out, out, x, W, *bias, activation, alpha, needs):
+        # Written with methods that ndarrays and Tensors share (.T, .reshape, .sum): in the first-order
+        # pass they are NumPy's own, with no dispatch cost; on Tensors they are recorded ops.
         slope = DENSE_ACTIVATIONS[activation][1]
         delta = grad_out if slope is None else grad_out * slope(out, alpha)
-        n_in, n_out = np.shape(_raw(W))
-        grad_x = matmul(delta, swapaxes(W, 0, 1)) if needs[0] else None
-        grad_W = grad_b = None
-        if needs[1]:
-            grad_W = matmul(swapaxes(reshape(x, (-1, n_in)), 0, 1), reshape(delta, (-1, n_out)))
-        if bias and needs[2]:
-            grad_b = sum(reshape(delta, (-1, n_out)), axis=0)
+        if x.ndim != 2:
+            n_in, n_out = W.shape
+            x = x.reshape(-1, n_in)
+            delta_rows = delta.reshape(-1, n_out)
+        else:
+            delta_rows = delta
+        grad_x = delta @ W.T if needs[0] else None
+        grad_W = x.T @ delta_rows if needs[1] else None
+        grad_b = delta_rows.sum(axis=0) if bias and needs[2] else None
         return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
 
     def jvp(x_dot, W_dot, *rest, activation, alpha, needs):
