@@ -22,11 +22,11 @@ from nablanet.autodiff import (
     vjp,
 )
 
-from nablanet import nn, optim
+from nablanet import datasets, nn, optim, preprocessing
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
-    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing",
 ]
