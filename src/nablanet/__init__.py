@@ -22,11 +22,12 @@ from nablanet.autodiff import (
     vjp,
 )
 
-from nablanet import datasets, nn, optim, preprocessing
+from nablanet import datasets, nn, optim, preprocessing, train
+from nablanet.train import evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
-    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate",
 ]

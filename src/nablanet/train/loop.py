@@ -1,0 +1,673 @@
+"""fit(), predict() and evaluate(): epochs of minibatch training with callbacks, history and safeguards.
+
+One training step of ``fit`` is, for a minibatch (X_b, y_b)::
+
+    C = loss(model(X_b), y_b) + l1 sum |W| + l2 sum W^2     (the penalty only if l1 or l2 > 0)
+    C.backward()                                              (fills p.grad of every parameter)
+    optimizer.step()                                          (updates p.data in place)
+
+``batch_size=None`` gives one batch of all samples per epoch, i.e. plain gradient descent. All the
+randomness of the loop (the validation split and the order of the batches) comes from one
+``numpy.random.Generator`` made from ``seed``, so a run with an integer seed is reproducible bit for
+bit, given a model built with a fixed ``rng`` (initial weights and dropout masks come from the
+model's own generators, not from the loop's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nablanet.autodiff.state import no_grad
+from nablanet.autodiff.tensor import Tensor
+from nablanet.nn.functional import get_loss
+from nablanet.nn.regularizers import penalty
+from nablanet.optim.base import flush_denormals
+from nablanet.train.callbacks import Callback, ProgressBar
+from nablanet.train.data import minibatch_indices, train_validation_split
+from nablanet.train.metrics import get_metric
+
+__all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
+
+# Loss names (the functions' __name__ in nablanet.nn.functional) whose meaning fit needs to know:
+# losses that compare predictions with class labels (N,) rather than with targets of their own shape,
+_LABEL_LOSSES = frozenset({"cross_entropy"})
+# losses that need targets of the predictions' shape,
+_VALUE_LOSSES = frozenset({"mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge"})
+# classification losses, for which accuracy is reported by default,
+_CLASSIFICATION_LOSSES = frozenset({"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge"})
+# and losses whose one-column outputs are logits or margins, so a class is decided at 0 rather than 0.5.
+_LOGIT_LOSSES = frozenset({"binary_cross_entropy_with_logits", "hinge"})
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite; the model holds the parameters from before the bad step.
+
+    Attributes:
+        epoch: the epoch (from 0) in which the loss was not finite.
+        batch: the batch (from 0) within that epoch.
+        loss: the offending value (nan, inf or -inf).
+        history: the History of the epochs completed before it.
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, loss: float, history: History):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.loss = loss
+        self.history = history
+
+
+class History:
+    """What fit() recorded: one list per quantity, one entry per epoch (as Keras' History).
+
+    Keys, in this order: ``loss`` (the cost the optimizer saw: data loss plus penalty), ``data_loss``,
+    ``penalty`` (the L1/L2 term, 0.0 without regularization), one key per metric, then with
+    validation ``val_loss`` and ``val_<metric>``, and ``lr`` when the optimizer reports ``lr_now`` (the
+    learning rate its next step will use, which differs from the last one under a schedule).
+
+    Training figures are averages over the epoch's batches, weighted by batch size, measured
+    while the weights change and in training mode (dropout on), as Keras reports them; validation
+    figures are computed after the epoch in evaluation mode. ``val_loss`` is the data loss alone:
+    the penalty does not depend on the data (add ``penalty`` for the total).
+
+    Attributes:
+        history: dict name -> list of per-epoch values.
+        epoch: the epoch numbers recorded, from 0.
+        params: the run's settings (epochs, batch_size, steps_per_epoch, samples, validation_samples).
+
+    Example:
+        >>> history = History()
+        >>> history.append(0, {"loss": 0.5, "accuracy": 0.75})
+        >>> history["loss"], history.epoch
+        ([0.5], [0])
+    """
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+        self.params: dict = {}
+
+    def append(self, epoch: int, logs: dict) -> None:
+        """Record one epoch's values."""
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> list:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def keys(self):
+        return self.history.keys()
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def __repr__(self):
+        last = {k: v[-1] for k, v in self.history.items() if v and np.ndim(v[-1]) == 0}
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
+        return f"History({len(self.epoch)} epochs; last: {shown})"
+
+
+@dataclass
+class TrainingRun:
+    """The state of a fit() call that callbacks may read, and ``stop_training``, which they may set.
+
+    Attributes:
+        model: the Module being trained.
+        optimizer: its optimizer.
+        history: the History so far (complete epochs only).
+        epochs: the number of epochs asked for.
+        steps_per_epoch: minibatches per epoch.
+        stop_training: set True to end training after the current batch.
+        epoch: the current epoch, from 0.
+        callbacks: all callbacks of the run, in the order they are called (including the progress bar).
+    """
+
+    model: object
+    optimizer: object
+    history: History
+    epochs: int
+    steps_per_epoch: int
+    stop_training: bool = False
+    epoch: int = 0
+    callbacks: list = field(default_factory=list)
+
+
+def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 32, shuffle: bool = True,
+        validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
+        l2: float = 0.0, seed=None, progress: bool = True, dtype=None, flush_subnormals: bool = True) -> History:
+    """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
+
+    Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
+    each batch takes the step ``C = loss + penalty; C.backward(); optimizer.step()``. After the
+    epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``.
+
+    Args:
+        model: a nablanet.nn.Module.
+        X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters.
+        y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
+            labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
+            to ``(N, 1)``. Anything else is an error before training starts.
+        loss: a name (``"mse"``, ``"cross_entropy"``, ...) or a function ``(predictions, targets) ->
+            scalar Tensor``; see nablanet.nn.functional.get_loss.
+        optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``.
+        epochs: number of passes over the training data.
+        batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
+        shuffle: reshuffle the samples every epoch (and split the validation set at random).
+        validation_split: fraction of (X, y) held out for validation; a random subset when
+            ``shuffle``, else the last rows (as Keras).
+        validation_data: ``(X_val, y_val)``, instead of validation_split.
+        metrics: names or functions ``(predictions, targets) -> value`` (see nablanet.train.metrics).
+            Default ``None``: ``("accuracy",)`` for classification losses (cross_entropy, binary
+            cross-entropies, hinge), none otherwise. For one-column outputs accuracy decides
+            classes at 0 for binary_cross_entropy_with_logits and hinge, at 0.5 otherwise.
+        callbacks: Callback objects, run in this order (see nablanet.train.callbacks).
+        l1, l2: strengths of the L1 and L2 penalties on the weights (not biases), added to the cost
+            the optimizer minimizes and reported separately as ``penalty``.
+        seed: int seed, numpy Generator or None (fresh entropy) for shuffling and splitting.
+        progress: show a tqdm progress bar on stderr; ``False`` prints nothing.
+        dtype: the floating dtype to compute in; default and only allowed value: the model's
+            parameter dtype (float32 for nablanet layers unless built with ``dtype=np.float64``).
+        flush_subnormals: train inside nablanet.optim.flush_denormals() where the platform supports
+            it. In long float32 runs with Adam about a tenth of the moment estimates decay into
+            subnormal numbers (below 1.2e-38), on which x86 arithmetic is many times slower;
+            flushing them to zero changes no result a network can feel.
+
+    Returns:
+        A History (see its docstring for the keys).
+
+    Raises:
+        TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
+            (and buffers such as BatchNorm statistics) are restored to their values before the
+            optimizer step that led to it; the optimizer's own state is not restored.
+        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings.
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> from nablanet.optim import Adam
+        >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+        >>> y = np.array([0, 1, 1, 1])
+        >>> model = nn.Sequential(nn.Dense(2, 1, rng=0))
+        >>> history = fit(model, X, y, loss="binary_cross_entropy_with_logits", optimizer=Adam(model.parameters(), lr=0.1),
+        ...               epochs=100, batch_size=None, seed=0, progress=False)
+        >>> history["accuracy"][-1]
+        1.0
+
+    Notes:
+        Per batch the loop adds only constant work to the forward and backward pass: the batch is
+        gathered from one permutation drawn per epoch, the loss is read as one scalar to check that
+        it is finite, and the parameters are copied into preallocated buffers so that a divergent
+        step can be undone (one memory copy of the parameters, no allocation).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"penalty strengths must be non-negative, got l1={l1}, l2={l2}")
+    if validation_data is not None and validation_split:
+        raise ValueError("pass validation_data or validation_split, not both")
+    loss_fn = get_loss(loss)
+    dtype = _compute_dtype(model, dtype)
+    rng = np.random.default_rng(seed)
+    X = _as_inputs(X, dtype, "X")
+    if validation_data is not None:
+        X_val, y_val = _unpack_validation(validation_data)
+        X_val = _as_inputs(X_val, dtype, "validation X")
+    elif validation_split:
+        X, X_val, y, y_val = train_validation_split(X, _as_array(y, "y"), validation_split,
+                                                    rng=rng if shuffle else None)
+    else:
+        X_val = y_val = None
+    output_shape = _output_shape(model, X)
+    y = _as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
+    if X_val is not None:
+        y_val = _as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
+    metric_fns = _resolve_metrics(metrics, loss_fn)
+
+    n_samples = X.shape[0]
+    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))
+    history = History()
+    history.params = {"epochs": int(epochs), "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
+                      "samples": n_samples, "validation_samples": 0 if X_val is None else X_val.shape[0]}
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+    if progress:
+        callbacks.append(ProgressBar())
+    run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
+    step = _Step(model, optimizer, loss_fn, l1, l2, keep_predictions=bool(metric_fns))
+
+    with _subnormals_flushed(flush_subnormals):
+        try:
+            for callback in callbacks:
+                callback.on_train_begin(run)
+            for epoch in range(epochs):
+                run.epoch = epoch
+                for callback in callbacks:
+                    callback.on_epoch_begin(run, epoch)
+                model.train()
+                batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
+                logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
+                if X_val is not None:
+                    logs.update(_scores(model, X_val, y_val, loss_fn, metric_fns, batch_size, prefix="val_"))
+                learning_rate = _learning_rate(optimizer)
+                if learning_rate is not None:
+                    logs["lr"] = learning_rate
+                history.append(epoch, logs)
+                for callback in callbacks:
+                    callback.on_epoch_end(run, epoch, logs)
+                if run.stop_training:
+                    break
+            for callback in callbacks:
+                callback.on_train_end(run)
+        except BaseException:
+            # on_train_end is not called on errors (as Keras), but a half-drawn bar must still be closed.
+            for callback in callbacks:
+                if isinstance(callback, ProgressBar):
+                    callback.close()
+            raise
+    return history
+
+
+def _subnormals_flushed(enabled: bool) -> contextlib.ExitStack:
+    """flush_denormals() when enabled and supported; otherwise nothing (training is only slower)."""
+    stack = contextlib.ExitStack()
+    if enabled:
+        try:
+            stack.enter_context(flush_denormals())
+        except NotImplementedError:
+            pass
+    return stack
+
+
+class _Step:
+    """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one."""
+
+    def __init__(self, model, optimizer, loss_fn, l1: float, l2: float, keep_predictions: bool):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.l1, self.l2 = l1, l2
+        self.penalized = bool(l1 or l2)
+        self.keep_predictions = keep_predictions
+        # The model's structure is fixed during fit, so its modules are walked once, here.
+        self.parameters = model.parameters()
+        self.snapshot = _StateSnapshot(self.parameters, _buffer_owners(model))
+
+    def __call__(self, X_batch, y_batch) -> tuple[float, float, np.ndarray | None]:
+        """Take the step; return (data loss, penalty, predictions or None), or raise _NonFinite."""
+        for parameter in self.parameters:
+            parameter.grad = None
+        predictions = self.model(X_batch)
+        data_loss = self.loss_fn(predictions, y_batch)
+        if self.penalized:
+            penalty_term = penalty(self.model, l1=self.l1, l2=self.l2)
+            cost = data_loss + penalty_term
+            penalty_value = penalty_term.item()
+        else:
+            cost, penalty_value = data_loss, 0.0
+        cost_value = cost.item()
+        if not math.isfinite(cost_value):
+            # Checked before backward(): a NaN cost would only fill the gradients with NaN.
+            raise _NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+        cost.backward()
+        self.snapshot.save()
+        self.optimizer.step()
+        data_loss_value = data_loss.item() if self.penalized else cost_value
+        # A copy, because the output array of a layer may be a buffer that a later op reuses.
+        kept = np.array(predictions.data, copy=True) if self.keep_predictions else None
+        return data_loss_value, penalty_value, kept
+
+    def check_parameters(self) -> None:
+        """Raise _NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
+
+        The next batch's loss would reveal it, but after the last batch of a run there is none.
+        """
+        for parameter in self.parameters:
+            # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
+            if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
+                raise _NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
+                                 self.snapshot.restore())
+
+
+class _NonFinite(Exception):
+    """Raised inside an epoch; fit turns it into a TrainingDivergedError naming the epoch and batch."""
+
+    def __init__(self, what: str, value: float, restored: bool):
+        super().__init__(what)
+        self.what, self.value, self.restored = what, value, restored
+
+
+def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
+    """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
+    weighted_data_loss = weighted_penalty = 0.0
+    samples_seen = 0
+    batch_predictions, batch_targets = [], []
+    batch = 0
+    try:
+        for batch, rows in enumerate(batches):
+            X_batch, y_batch = X[rows], y[rows]
+            data_loss, penalty_value, predictions = step(X_batch, y_batch)
+            size = len(y_batch)
+            weighted_data_loss += data_loss * size
+            weighted_penalty += penalty_value * size
+            samples_seen += size
+            if predictions is not None:
+                batch_predictions.append(predictions)
+                batch_targets.append(y_batch)
+            batch_logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value,
+                          "size": size}
+            for callback in run.callbacks:
+                callback.on_batch_end(run, batch, batch_logs)
+            if run.stop_training:
+                break
+        step.check_parameters()
+    except _NonFinite as error:
+        raise TrainingDivergedError(
+            _divergence_message(error, run.epoch, batch, run.steps_per_epoch, run.optimizer),
+            epoch=run.epoch, batch=batch, loss=error.value, history=run.history,
+        ) from None
+    data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
+    logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
+    if metric_fns:
+        predictions, targets = np.concatenate(batch_predictions), np.concatenate(batch_targets)
+        for name, metric in metric_fns:
+            logs[name] = metric(predictions, targets)
+    return logs
+
+
+def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarray:
+    """The model's outputs for ``X``, in evaluation mode and without recording a graph.
+
+    Dropout is off and BatchNorm uses its running statistics while predicting; each module's mode
+    is put back as it was afterwards.
+
+    Args:
+        model: a nablanet.nn.Module.
+        X: inputs ``(N, ...)``, cast to the model's parameter dtype.
+        batch_size: rows per forward pass (to bound memory); ``None``: all at once.
+        dtype: as in fit: must match the parameters' dtype if given.
+
+    Returns:
+        An ndarray ``(N, ...)`` of outputs (logits, if the network ends without an activation).
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> model = nn.Sequential(nn.Dense(3, 2, rng=0), nn.Dropout(0.5, rng=0))
+        >>> predict(model, np.ones((5, 3)), batch_size=2).shape
+        (5, 2)
+    """
+    dtype = _compute_dtype(model, dtype)
+    X = _as_inputs(X, dtype, "X", check_finite=False)
+    return _predict_array(model, X, batch_size)
+
+
+def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None) -> dict:
+    """Loss and metrics of ``model`` on ``(X, y)``, computed on the outputs of ``predict``.
+
+    Args:
+        model: a nablanet.nn.Module.
+        X: inputs ``(N, ...)``.
+        y: targets, as in fit.
+        loss: a loss name or function, or None to report metrics only.
+        metrics: names or functions; default as in fit (accuracy for classification losses).
+        batch_size: rows per forward pass; ``None``: all at once.
+        dtype: as in fit.
+
+    Returns:
+        A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty).
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> model = nn.Sequential(nn.Dense(2, 3, rng=0))
+        >>> scores = evaluate(model, np.zeros((4, 2)), np.array([0, 1, 2, 0]), "cross_entropy")
+        >>> sorted(scores), round(scores["loss"], 4)  # zero inputs: equal logits, loss = log 3
+        (['accuracy', 'loss'], 1.0986)
+    """
+    dtype = _compute_dtype(model, dtype)
+    X = _as_inputs(X, dtype, "X", check_finite=False)
+    loss_fn = None if loss is None else get_loss(loss)
+    y = _as_targets(y, X.shape[0], _output_shape(model, X), dtype, loss_fn, "y")
+    return _scores(model, X, y, loss_fn, _resolve_metrics(metrics, loss_fn), batch_size)
+
+
+# --- steps of the loop ---------------------------------------------------------------------------
+
+def _scores(model, X, y, loss_fn, metric_fns, batch_size, prefix: str = "") -> dict:
+    predictions = _predict_array(model, X, batch_size)
+    scores = {}
+    if loss_fn is not None:
+        with no_grad():
+            scores[prefix + "loss"] = float(loss_fn(Tensor(predictions), y).item())
+    for name, metric in metric_fns:
+        scores[prefix + name] = metric(predictions, y)
+    return scores
+
+
+def _predict_array(model, X: np.ndarray, batch_size) -> np.ndarray:
+    modes = [(module, module.training) for module in _modules(model)]
+    model.eval()
+    try:
+        with no_grad():
+            if batch_size is None or batch_size >= X.shape[0]:
+                return _values(model(X))
+            outputs = [_values(model(X[rows])) for rows in minibatch_indices(X.shape[0], batch_size)]
+    finally:
+        for module, training in modes:
+            module.training = training
+    return np.concatenate(outputs)
+
+
+def _output_shape(model, X: np.ndarray) -> tuple:
+    """The shape of the model's output for all of X, found from one sample (in evaluation mode)."""
+    one_sample_output = _predict_array(model, X[:1], None)
+    return (X.shape[0],) + one_sample_output.shape[1:]
+
+
+class _StateSnapshot:
+    """Copies of the model's parameters and buffers in preallocated arrays, to undo a divergent step.
+
+    ``save`` copies into the same buffers every time (no allocation); ``restore`` copies back and
+    reports whether there was anything saved (nothing before the first step).
+    """
+
+    def __init__(self, parameters: list, buffer_owners: list):
+        # The model's structure is fixed during fit, so the walk over its modules is done once here.
+        self._parameters = parameters
+        self._buffer_owners = buffer_owners
+        self._saved = None
+
+    def _arrays(self) -> list:
+        # The arrays themselves are looked up on every call: an optimizer or a layer may assign new
+        # arrays rather than update in place.
+        arrays = [p.data for p in self._parameters]
+        arrays.extend(getattr(module, name) for module, name in self._buffer_owners)
+        return arrays
+
+    def save(self) -> None:
+        arrays = self._arrays()
+        if self._saved is None:
+            self._saved = [np.empty_like(array) for array in arrays]
+        for saved, array in zip(self._saved, arrays):
+            np.copyto(saved, array)
+
+    def restore(self) -> bool:
+        if self._saved is None:
+            return False
+        for saved, array in zip(self._saved, self._arrays()):
+            np.copyto(array, saved)
+        return True
+
+
+def _divergence_message(error: _NonFinite, epoch, batch, steps_per_epoch, optimizer) -> str:
+    if error.restored:
+        kept = "the model's parameters were restored to their values before the optimizer step that led to it"
+    else:
+        kept = "no optimizer step had been taken yet, so the model keeps its initial parameters"
+    learning_rate = _learning_rate(optimizer)
+    lr_text = f" (now {learning_rate:g})" if learning_rate is not None else ""
+    return (
+        f"training diverged: {error.what} at epoch {epoch}, batch {batch} (counting from 0; "
+        f"{steps_per_epoch} batches per epoch); {kept}. Remedies: a smaller learning rate{lr_text}; gradient "
+        "clipping (the optimizer's clip_norm= or clip_value=); scaling the inputs (standardize X to mean 0, "
+        "variance 1); for cross-entropy, a loss computed from logits (cross_entropy, "
+        "binary_cross_entropy_with_logits) rather than from probabilities."
+    )
+
+
+def _learning_rate(optimizer):
+    value = getattr(optimizer, "lr_now", None)
+    if callable(value):
+        value = value()
+    return None if value is None else float(value)
+
+
+# --- checking and converting inputs --------------------------------------------------------------
+
+def _compute_dtype(model, dtype) -> np.dtype:
+    """The parameters' floating dtype (float32 for a model without parameters)."""
+    parameter_dtypes = {p.data.dtype for p in model.parameters()}
+    if len(parameter_dtypes) > 1:
+        raise ValueError(f"the model mixes parameter dtypes {sorted(str(d) for d in parameter_dtypes)}; use one")
+    model_dtype = parameter_dtypes.pop() if parameter_dtypes else np.dtype(np.float32)
+    if dtype is None:
+        return model_dtype
+    dtype = np.dtype(dtype)
+    if dtype != model_dtype:
+        raise ValueError(
+            f"dtype={dtype} but the model's parameters are {model_dtype}: build the model in {dtype} "
+            f"(e.g. nn.Dense(..., dtype=np.{dtype})) rather than mixing precisions"
+        )
+    return dtype
+
+
+def _as_array(values, what: str) -> np.ndarray:
+    array = np.asarray(values._data if isinstance(values, Tensor) else values)
+    if array.ndim == 0:
+        raise ValueError(f"{what} must have samples along axis 0, got a scalar")
+    return array
+
+
+def _as_inputs(X, dtype: np.dtype, what: str, check_finite: bool = True) -> np.ndarray:
+    """X as an array of the compute dtype (no copy when it already is one), checked to be finite."""
+    X = _as_array(X, what)
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} has no samples")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise ValueError(f"{what} must be numeric, got dtype {X.dtype}")
+    X = X.astype(dtype, copy=False)
+    if check_finite:
+        _check_finite(X, what)
+    return X
+
+
+def _check_finite(array: np.ndarray, what: str) -> None:
+    # One float64 sum is finite exactly when every entry is (short of overflowing 1e308), and it
+    # needs no N-sized temporary; only when it fails are the offending rows located.
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(np.sum(array, dtype=np.float64)):
+        bad_rows = np.flatnonzero(~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1))
+        if bad_rows.size:
+            raise ValueError(f"{what} contains NaN or infinite values, in rows {bad_rows[:10].tolist()}"
+                             f"{' ...' if bad_rows.size > 10 else ''}")
+
+
+def _loss_name(loss_fn) -> str:
+    return getattr(loss_fn, "__name__", type(loss_fn).__name__)
+
+
+def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, what: str) -> np.ndarray:
+    """Targets shaped and typed for the loss once, before training, or an error naming both shapes.
+
+    Float targets take the compute dtype (so float32 predictions never meet float64 targets, which
+    would upcast the whole loss); class labels become int64.
+    """
+    y = _as_array(y, what)
+    if y.shape[0] != n_rows:
+        raise ValueError(f"{what} has {y.shape[0]} rows but the inputs have {n_rows}; they must match")
+    loss_name = _loss_name(loss_fn) if loss_fn is not None else None
+    output_tail, target_tail = tuple(output_shape[1:]), y.shape[1:]
+    predictions_text = f"the model's predictions have shape {(n_rows,) + output_tail}"
+    if target_tail == output_tail:
+        targets = y
+    elif output_tail == (1,) and target_tail == ():
+        targets = y[:, None]
+    elif output_tail == () and target_tail == (1,):
+        targets = y[:, 0]
+    elif len(output_tail) == 1 and output_tail[0] >= 2 and target_tail in ((), (1,)):
+        if loss_name in _VALUE_LOSSES:
+            raise ValueError(
+                f"{what} has shape {y.shape} but {predictions_text}: {loss_name} needs targets of the "
+                f"predictions' shape (for {output_tail[0]} classes, use cross_entropy with these labels, or "
+                "one-hot targets)"
+            )
+        return _class_labels(y.reshape(n_rows), output_tail[0], what)
+    else:
+        hint = " or integer class labels (N,)" if len(output_tail) == 1 and output_tail[0] >= 2 else ""
+        raise ValueError(f"{what} has shape {y.shape} but {predictions_text}; "
+                         f"{loss_name or 'the loss'} needs targets of shape {(n_rows,) + output_tail}{hint}")
+    if loss_name in _LABEL_LOSSES and targets.ndim >= 1 and output_tail == (1,):
+        raise ValueError(f"{loss_name} needs at least two output columns (one per class); {predictions_text}")
+    if not (np.issubdtype(targets.dtype, np.number) or targets.dtype == bool):
+        raise ValueError(f"{what} must be numeric, got dtype {targets.dtype}")
+    targets = targets.astype(dtype, copy=False)
+    _check_finite(targets, what)
+    return targets
+
+
+def _class_labels(labels: np.ndarray, num_classes: int, what: str) -> np.ndarray:
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+            raise ValueError(f"{what} of shape {labels.shape} must be integer class labels 0 .. {num_classes - 1} "
+                             f"(or one-hot rows of shape {(labels.shape[0], num_classes)})")
+    labels = labels.astype(np.int64, copy=False)
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{what} has class labels from {low} to {high}, but the model has {num_classes} "
+                         f"outputs (classes 0 .. {num_classes - 1})")
+    return labels
+
+
+def _unpack_validation(validation_data):
+    try:
+        X_val, y_val = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data must be a pair (X_val, y_val)") from None
+    return X_val, y_val
+
+
+def _resolve_metrics(metrics, loss_fn) -> list:
+    """[(name, function)] for the metrics asked for, with accuracy's threshold chosen from the loss."""
+    loss_name = _loss_name(loss_fn) if loss_fn is not None else None
+    if metrics is None:
+        metrics = ("accuracy",) if loss_name in _CLASSIFICATION_LOSSES else ()
+    elif isinstance(metrics, str) or callable(metrics):
+        metrics = (metrics,)
+    resolved = []
+    for spec in metrics:
+        metric = get_metric(spec, from_logits=loss_name in _LOGIT_LOSSES)
+        name = getattr(metric, "__name__", None) or type(metric).__name__
+        if name in ("loss", "data_loss", "penalty", "lr") or name in dict(resolved):
+            raise ValueError(f"metric name {name!r} clashes with another entry of the History")
+        resolved.append((name, metric))
+    return resolved
+
+
+def _buffer_owners(model) -> list:
+    """(module, attribute name) of every buffer (e.g. BatchNorm running statistics) in the model."""
+    return [(module, name) for module in _modules(model) for name in getattr(module, "_buffers", ())]
+
+
+def _modules(model):
+    return list(model.modules()) if hasattr(model, "modules") else []
+
+
+def _values(output) -> np.ndarray:
+    return output._data if isinstance(output, Tensor) else np.asarray(output)

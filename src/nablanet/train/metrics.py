@@ -1,0 +1,250 @@
+"""Metrics on plain arrays: accuracy, confusion matrix, mean squared error, R^2 (NumPy only).
+
+Every metric takes ``(predictions, targets)``, the argument order of nablanet's losses (scikit-learn's
+metrics take ``(y_true, y_pred)``: mind the order when comparing). Predictions and targets may be
+ndarrays or Tensors; the result is a Python float (an int array for the confusion matrix).
+
+How class labels are read from predictions (accuracy and confusion matrix):
+
+- **several columns** ``(N, K)``, ``K >= 2``, logits or probabilities alike: the predicted class is
+  the argmax of each row (softmax does not change the argmax, so logits need no conversion);
+- **one column** ``(N,)`` or ``(N, 1)`` of floats: a binary decision, class 1 where the prediction
+  is ``> threshold``. Use ``threshold=0.5`` for probabilities (the output of a sigmoid; the
+  default) and ``threshold=0.0`` for logits or margin scores (``binary_cross_entropy_with_logits``,
+  ``hinge``). ``fit`` and ``evaluate`` pick it from the loss; called directly, say which you have.
+- **integer or boolean** predictions: already class labels, compared as they are.
+
+Targets are class labels ``(N,)`` (or ``(N, 1)``), or one-hot rows ``(N, K)`` read with argmax. Against
+one-column float predictions the targets are binary and class 1 is ``target > 0.5``, which reads
+labels 0/1, labels -1/+1 (hinge) and probabilistic targets alike.
+
+The implementations are NumPy only, so nablanet does not depend on scikit-learn; the tests check them
+against ``sklearn.metrics``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric", "METRICS"]
+
+
+def accuracy(predictions, targets, *, threshold: float = 0.5) -> float:
+    """Fraction of samples whose predicted class equals the target class.
+
+    accuracy = (1/N) sum_i [predicted_i == target_i]
+
+    Args:
+        predictions: ``(N, K)`` logits or probabilities, ``(N,)`` / ``(N, 1)`` binary probabilities or
+            logits, or integer labels. See the module docstring for how classes are read.
+        targets: integer labels ``(N,)``, one-hot ``(N, K)``, or binary targets.
+        threshold: decision threshold for one-column float predictions: 0.5 for probabilities, 0.0
+            for logits and margin scores.
+
+    Returns:
+        A float in [0, 1].
+
+    Example:
+        >>> accuracy(np.array([[2.0, -1.0], [0.1, 0.3], [5.0, 4.0]]), np.array([0, 1, 1]))
+        0.6666666666666666
+        >>> accuracy(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 0]))          # probabilities
+        0.6666666666666666
+        >>> accuracy(np.array([1.3, -0.2, 0.4]), np.array([1, 0, 0]), threshold=0.0)  # logits
+        0.6666666666666666
+    """
+    predicted, true = _class_labels(predictions, targets, threshold)
+    return float(np.mean(predicted == true))
+
+
+def confusion_matrix(predictions, targets, *, num_classes: int | None = None, threshold: float = 0.5) -> np.ndarray:
+    """Counts C[i, j] of samples of true class i predicted as class j (scikit-learn's convention).
+
+    Classes are read as in ``accuracy``; they must be the integers ``0 .. num_classes-1`` (binary
+    classes are 0 and 1).
+
+    Args:
+        predictions: as for ``accuracy``.
+        targets: as for ``accuracy``.
+        num_classes: K; default: the number of prediction columns (2 for one column), or more if a
+            larger label occurs.
+        threshold: as for ``accuracy``.
+
+    Returns:
+        An int64 array of shape ``(K, K)``; rows are true classes, columns predicted classes.
+
+    Example:
+        >>> confusion_matrix(np.array([0.9, 0.2, 0.6, 0.1]), np.array([1, 0, 0, 0]))
+        array([[2, 1],
+               [0, 1]])
+    """
+    predicted, true = _class_labels(predictions, targets, threshold)
+    prediction_values = _values(predictions)
+    columns = prediction_values.shape[1] if prediction_values.ndim == 2 else 1
+    smallest = min(predicted.min(initial=0), true.min(initial=0))
+    if smallest < 0:
+        raise ValueError(f"confusion_matrix: class labels must be 0 .. K-1, got label {smallest}")
+    needed = max(columns, 2, int(predicted.max(initial=0)) + 1, int(true.max(initial=0)) + 1)
+    if num_classes is None:
+        num_classes = needed
+    elif num_classes < needed:
+        raise ValueError(f"confusion_matrix: num_classes={num_classes} but labels up to {needed - 1} occur")
+    # Each (true, predicted) pair becomes one index of a K*K histogram: one bincount, no Python loop.
+    counts = np.bincount(true * num_classes + predicted, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+
+
+def mse(predictions, targets) -> float:
+    """Mean squared error (1/n) sum (y - t)^2 over all elements, as a Python float.
+
+    Example:
+        >>> mse(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0]))
+        0.3333333333333333
+    """
+    predicted, true = _regression_pair(predictions, targets)
+    return float(np.mean(np.square(predicted - true)))
+
+
+def mae(predictions, targets) -> float:
+    """Mean absolute error (1/n) sum |y - t| over all elements, as a Python float.
+
+    Example:
+        >>> mae(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 2.0]))
+        0.6666666666666666
+    """
+    predicted, true = _regression_pair(predictions, targets)
+    return float(np.mean(np.abs(predicted - true)))
+
+
+def r2(predictions, targets) -> float:
+    """Coefficient of determination R^2 = 1 - sum (t - y)^2 / sum (t - mean t)^2, per output, averaged.
+
+    As ``sklearn.metrics.r2_score`` with its defaults (``multioutput="uniform_average"``,
+    ``force_finite=True``): an output whose targets are constant scores 1.0 if predicted exactly,
+    else 0.0, instead of dividing by zero. Note the argument order, predictions first.
+
+    Shape:
+        predictions and targets (N,) or (N, K) (an (N,) against an (N, 1) is one output).
+
+    Example:
+        >>> r2(np.array([2.5, 0.0, 2.0, 8.0]), np.array([3.0, -0.5, 2.0, 7.0]))
+        0.9486081370449679
+    """
+    predicted, true = _regression_pair(predictions, targets)
+    if predicted.shape[0] < 2:
+        raise ValueError(f"r2 needs at least two samples, got {predicted.shape[0]}")
+    predicted = predicted.reshape(predicted.shape[0], -1)
+    true = true.reshape(true.shape[0], -1)
+    residual = np.sum(np.square(true - predicted), axis=0)
+    total = np.sum(np.square(true - true.mean(axis=0)), axis=0)
+    constant = total == 0
+    # Outputs with constant targets follow scikit-learn's force_finite rule instead of 0/0 or x/0.
+    scores = np.where(constant, np.where(residual == 0, 1.0, 0.0), 1.0 - residual / np.where(constant, 1.0, total))
+    return float(np.mean(scores))
+
+
+METRICS = {
+    "accuracy": accuracy, "acc": accuracy,
+    "confusion_matrix": confusion_matrix,
+    "mse": mse, "mean_squared_error": mse,
+    "mae": mae, "mean_absolute_error": mae,
+    "r2": r2, "r2_score": r2,
+}
+
+# Metrics that read classes from one-column outputs and so need to know the decision threshold.
+_THRESHOLDED = (accuracy, confusion_matrix)
+
+
+def get_metric(spec, *, from_logits: bool = False):
+    """A metric function from its name (see ``METRICS``) or a callable (returned as is).
+
+    Args:
+        spec: a name such as ``"accuracy"``, ``"r2"``, or a function ``(predictions, targets) -> value``.
+        from_logits: one-column outputs are logits or margin scores, so the class threshold of
+            accuracy and confusion_matrix is 0.0 instead of 0.5. Ignored by the other metrics.
+
+    Returns:
+        A function ``(predictions, targets) -> value`` with a ``__name__``.
+
+    Example:
+        >>> get_metric("acc").__name__
+        'accuracy'
+        >>> get_metric("accuracy", from_logits=True)(np.array([0.3, -0.2]), np.array([1, 0]))
+        1.0
+    """
+    if callable(spec):
+        return spec
+    if spec not in METRICS:
+        raise ValueError(f"unknown metric {spec!r}; choose one of {sorted(METRICS)} or pass a function")
+    metric = METRICS[spec]
+    if from_logits and metric in _THRESHOLDED:
+        with_threshold = functools.partial(metric, threshold=0.0)
+        functools.update_wrapper(with_threshold, metric)
+        return with_threshold
+    return metric
+
+
+# --- reading the inputs ------------------------------------------------------------------------------
+
+def _values(x) -> np.ndarray:
+    """The array behind a Tensor (or anything array-like), without copying."""
+    return np.asarray(x._data if hasattr(x, "_data") else x)
+
+
+def _class_labels(predictions, targets, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted classes, true classes) as two int arrays of shape (N,); rules in the module docstring."""
+    prediction_values = _values(predictions)
+    target_values = _values(targets)
+    if prediction_values.ndim == 2 and prediction_values.shape[1] > 1:
+        predicted = np.argmax(prediction_values, axis=1)
+        true = _integer_labels(target_values)
+    else:
+        prediction_values = _one_column(prediction_values, "predictions")
+        if np.issubdtype(prediction_values.dtype, np.integer) or prediction_values.dtype == bool:
+            predicted = prediction_values.astype(np.intp)
+            true = _integer_labels(target_values)
+        else:
+            predicted = (prediction_values > threshold).astype(np.intp)
+            true = (_one_column(target_values, "binary targets") > 0.5).astype(np.intp)
+    if predicted.shape != true.shape:
+        raise ValueError(
+            f"predictions give {predicted.shape[0]} classes but targets give {true.shape[0]}: "
+            f"shapes {np.shape(prediction_values)} and {np.shape(target_values)}"
+        )
+    return predicted, true
+
+
+def _one_column(values: np.ndarray, what: str) -> np.ndarray:
+    if values.ndim == 1:
+        return values
+    if values.ndim == 2 and values.shape[1] == 1:
+        return values[:, 0]
+    raise ValueError(f"expected {what} of shape (N,) or (N, 1), got {values.shape}")
+
+
+def _integer_labels(target_values: np.ndarray) -> np.ndarray:
+    """Class labels from integer labels (N,) / (N, 1) or one-hot rows (N, K)."""
+    if target_values.ndim == 2 and target_values.shape[1] > 1:
+        return np.argmax(target_values, axis=1)
+    labels = _one_column(target_values, "class labels")
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
+        if not np.all(labels == np.round(labels)):
+            raise ValueError("class labels must be whole numbers (or one-hot rows), got fractional values")
+    return labels.astype(np.intp)
+
+
+def _regression_pair(predictions, targets) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets of one shape, in float64 so the reported figure is not rounded.
+
+    An (N,) against an (N, 1) is read as one output: NumPy would otherwise broadcast the pair to
+    (N, N) and return a meaningless number without complaint.
+    """
+    predicted = _values(predictions).astype(np.float64, copy=False)
+    true = _values(targets).astype(np.float64, copy=False)
+    if predicted.shape != true.shape:
+        if predicted.size == true.size and predicted.shape[:1] == true.shape[:1] and max(predicted.ndim, true.ndim) <= 2:
+            predicted, true = predicted.reshape(-1), true.reshape(-1)
+        else:
+            raise ValueError(f"predictions of shape {predicted.shape} and targets of shape {true.shape} differ")
+    return predicted, true

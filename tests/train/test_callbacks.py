@@ -1,0 +1,230 @@
+"""Callbacks: hook order, stopping from a callback, early stopping (patience, min_delta, restore), progress bar."""
+
+import numpy as np
+import pytest
+
+import nablanet.nn as nn
+from nablanet.optim import SGD, Adam
+from nablanet.train import Callback, EarlyStopping, LambdaCallback, ProgressBar, fit
+
+
+def _regression_data(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5], dtype=np.float32))[:, None]
+    return X, y
+
+
+def _linear_model(seed=0):
+    return nn.Sequential(nn.Dense(3, 1, rng=seed))
+
+
+class Recorder(Callback):
+    """Writes every hook call into a shared list as (name, hook, arguments)."""
+
+    def __init__(self, name, events):
+        self.name, self.events = name, events
+
+    def on_train_begin(self, run):
+        self.events.append((self.name, "train_begin"))
+
+    def on_epoch_begin(self, run, epoch):
+        self.events.append((self.name, "epoch_begin", epoch))
+
+    def on_batch_end(self, run, batch, logs):
+        self.events.append((self.name, "batch_end", batch))
+
+    def on_epoch_end(self, run, epoch, logs):
+        self.events.append((self.name, "epoch_end", epoch))
+
+    def on_train_end(self, run):
+        self.events.append((self.name, "train_end"))
+
+
+def test_hooks_run_in_order_and_callbacks_in_the_order_given():
+    X, y = _regression_data(n=10)
+    model = _linear_model()
+    events = []
+    fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2, batch_size=4,
+        callbacks=[Recorder("a", events), Recorder("b", events)], seed=0, progress=False)
+    expected = [("train_begin",)]
+    for epoch in range(2):
+        expected.append(("epoch_begin", epoch))
+        expected.extend(("batch_end", batch) for batch in range(3))  # 10 rows in batches of 4: 3 batches
+        expected.append(("epoch_end", epoch))
+    expected.append(("train_end",))
+    expected_events = [(name, *hook) for hook in expected for name in ("a", "b")]
+    assert events == expected_events
+
+
+def test_logs_given_to_the_hooks():
+    X, y = _regression_data(n=10)
+    model = _linear_model()
+    batch_logs, epoch_logs = [], []
+    recorder = LambdaCallback(on_batch_end=lambda run, batch, logs: batch_logs.append(dict(logs)),
+                              on_epoch_end=lambda run, epoch, logs: epoch_logs.append(dict(logs)))
+    history = fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=1, batch_size=4,
+                  l2=0.1, callbacks=[recorder], seed=0, progress=False)
+    assert [logs["size"] for logs in batch_logs] == [4, 4, 2]
+    for logs in batch_logs:
+        assert logs["loss"] == pytest.approx(logs["data_loss"] + logs["penalty"])
+    # The epoch's loss is the batch losses weighted by batch size.
+    weighted = sum(logs["loss"] * logs["size"] for logs in batch_logs) / 10
+    assert history["loss"][0] == pytest.approx(weighted)
+    assert epoch_logs == [{key: values[0] for key, values in history.history.items()}]
+
+
+def test_a_callback_can_stop_training_mid_epoch():
+    X, y = _regression_data(n=10)
+    model = _linear_model()
+    events = []
+
+    def stop_after_second_batch(run, batch, logs):
+        if batch == 1:
+            run.stop_training = True
+
+    history = fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=5, batch_size=4,
+                  callbacks=[LambdaCallback(on_batch_end=stop_after_second_batch), Recorder("r", events)],
+                  seed=0, progress=False)
+    assert history.epoch == [0]
+    assert [e[1:] for e in events] == [("train_begin",), ("epoch_begin", 0), ("batch_end", 0), ("batch_end", 1),
+                                       ("epoch_end", 0), ("train_end",)]
+
+
+class _StubModel:
+    """Just enough of a Module for EarlyStopping: a state that can be saved and loaded."""
+
+    def __init__(self):
+        self.value = 0
+
+    def state_dict(self):
+        return {"value": np.array(self.value)}
+
+    def load_state_dict(self, state):
+        self.value = int(state["value"])
+
+
+class _StubRun:
+    def __init__(self):
+        self.model = _StubModel()
+        self.stop_training = False
+
+
+def _drive(stopper, values, key="val_loss"):
+    """Feed EarlyStopping a sequence of monitored values; the stub model's state is the epoch number."""
+    run = _StubRun()
+    stopper.on_train_begin(run)
+    for epoch, value in enumerate(values):
+        run.model.value = epoch
+        stopper.on_epoch_end(run, epoch, {key: value})
+        if run.stop_training:
+            break
+    stopper.on_train_end(run)
+    return run
+
+
+def test_early_stopping_waits_patience_epochs_without_improvement():
+    stopper = EarlyStopping("val_loss", patience=2)
+    _drive(stopper, [5.0, 4.0, 4.5, 4.2, 3.0, 2.0])
+    # best 4.0 at epoch 1; epochs 2 and 3 do not improve: stop after epoch 3.
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (4.0, 1, 3)
+
+
+def test_early_stopping_patience_zero_stops_at_the_first_non_improvement():
+    stopper = EarlyStopping("loss", patience=0)
+    _drive(stopper, [3.0, 2.0, 2.0, 1.0], key="loss")
+    assert stopper.stopped_epoch == 2
+
+
+def test_early_stopping_min_delta_and_mode_max():
+    stopper = EarlyStopping("val_accuracy", patience=1, min_delta=0.01)
+    assert stopper.mode == "max"
+    # 0.905 is not > 0.9 + 0.01: no improvement, and with patience 1 training stops there.
+    _drive(stopper, [0.8, 0.9, 0.905, 0.99], key="val_accuracy")
+    assert (stopper.best, stopper.best_epoch, stopper.stopped_epoch) == (0.9, 1, 2)
+
+
+def test_early_stopping_nan_is_never_an_improvement():
+    stopper = EarlyStopping("val_loss", patience=1)
+    _drive(stopper, [1.0, float("nan"), 0.5])
+    assert stopper.stopped_epoch == 1 and stopper.best == 1.0
+
+
+def test_early_stopping_restore_best_weights_on_a_stub():
+    stopper = EarlyStopping("val_loss", patience=3, restore_best_weights=True)
+    run = _drive(stopper, [3.0, 1.0, 2.0, 2.5, 2.2, 0.1])
+    assert stopper.stopped_epoch == 4
+    assert run.model.value == 1  # the state saved at the best epoch
+
+
+def test_early_stopping_restores_the_best_weights_in_fit():
+    X, y = _regression_data(n=40)
+    model = _linear_model()
+    weights_after = []
+    record = LambdaCallback(on_epoch_end=lambda run, epoch, logs: weights_after.append(run.model.state_dict()))
+    stopper = EarlyStopping("val_loss", patience=2, restore_best_weights=True)
+    # Validating against the negated targets: the better the fit to y, the worse val_loss, so the
+    # best epoch is the first and training stops after epoch 0 + patience.
+    history = fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=0.05), epochs=50, batch_size=8,
+                  validation_data=(X, -y), callbacks=[record, stopper], seed=0, progress=False)
+    assert history.epoch == [0, 1, 2]
+    assert (stopper.best_epoch, stopper.stopped_epoch) == (0, 2)
+    assert history["val_loss"][1] > history["val_loss"][0]
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, weights_after[0][name])
+        assert not np.array_equal(value, weights_after[-1][name])
+
+
+def test_early_stopping_on_a_missing_key_says_what_is_there():
+    X, y = _regression_data()
+    model = _linear_model()
+    with pytest.raises(KeyError, match="validation_data"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2,
+            callbacks=[EarlyStopping("val_loss")], progress=False)
+
+
+def test_early_stopping_checks_its_settings():
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+    with pytest.raises(ValueError, match="min_delta"):
+        EarlyStopping(min_delta=-0.1)
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="up")
+
+
+def test_progress_false_prints_nothing(capsys):
+    X, y = _regression_data()
+    model = _linear_model()
+    fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=3, batch_size=4,
+        validation_split=0.25, seed=0, progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_progress_true_draws_one_tqdm_bar_on_stderr(capsys):
+    X, y = _regression_data()
+    model = _linear_model()
+    fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2, batch_size=4,
+        seed=0, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "epoch 2/2" in captured.err and "6/6" in captured.err and "loss=" in captured.err
+
+
+def test_progress_bar_per_epoch(capsys):
+    X, y = _regression_data()
+    model = _linear_model()
+    fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2, batch_size=4,
+        callbacks=[ProgressBar(per="epoch")], seed=0, progress=False)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "3/3" in err
+    with pytest.raises(ValueError, match="per"):
+        ProgressBar(per="batch")
+
+
+def test_callbacks_must_be_callback_instances():
+    X, y = _regression_data()
+    model = _linear_model()
+    with pytest.raises(TypeError, match="Callback"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
+            callbacks=[lambda *args: None], progress=False)
