@@ -74,7 +74,34 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in self.__dict__.get("_forward_hooks", ()):
+            hook(self, args, output)
+        return output
+
+    def register_forward_hook(self, hook) -> _HookHandle:
+        """Call ``hook(module, inputs, output)`` after every forward pass of this module.
+
+        For looking inside a network while it runs (activation statistics, dead units) without
+        changing its code, as torch.nn.Module.register_forward_hook.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import nablanet.nn as nn
+            >>> layer = nn.Dense(2, 3, activation="relu", rng=0)
+            >>> shapes = []
+            >>> handle = layer.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
+            >>> _ = layer(np.ones((4, 2), dtype=np.float32))
+            >>> handle.remove()
+            >>> _ = layer(np.ones((4, 2), dtype=np.float32))
+            >>> shapes
+            [(4, 3)]
+        """
+        hooks = self.__dict__.setdefault("_forward_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     # --- what it holds ----------------------------------------------------------------------
     def named_children(self):
@@ -170,9 +197,20 @@ class Module:
         return ""
 
 
+class _HookHandle:
+    """Returned by register_forward_hook; remove() unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
 def _attributes(module):
-    # The recorded constructor arguments may hold the same child modules: they are not children twice.
-    return ((name, value) for name, value in vars(module).items() if name != "_arguments")
+    # The recorded constructor arguments hold the same child modules (not children twice); hooks are not state.
+    return ((name, value) for name, value in vars(module).items() if name not in ("_arguments", "_forward_hooks"))
 
 
 def _named_of_type(name, value, kinds):
