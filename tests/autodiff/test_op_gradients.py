@@ -137,13 +137,26 @@ CASES = {
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])), ((2, 3),), id="probabilities"),
     ],
     "erf": unary(np.erf),
+    "relu": unary(np.relu, "nonzero"),
+    "max_pool": [
+        Case(lambda x: np.max_pool_windows(x, (2, 2)), ((2, 3, 4, 6),), ("distinct",), id="2d"),
+        Case(lambda x: np.max_pool_windows(x, (3,)), ((2, 2, 9),), ("distinct",), id="1d"),
+    ],
+    "window_select": [Case(lambda x: np.window_select(x, (2, 2), tuple(numpy.eye(4, dtype=bool)[[0, 3, 1, 2]].reshape(4, 1, 1, 2, 2))[:4]),
+                           ((1, 1, 4, 4),), id="2d")],
+    "window_spread": [Case(lambda g: np.window_spread(g, (2,), (numpy.array([[[True, False]]]), numpy.array([[[False, True]]])), (1, 1, 4)),
+                           ((1, 1, 2),), id="1d")],
+    "avg_pool": [
+        Case(lambda x: np.avg_pool_windows(x, (2, 3)), ((2, 3, 4, 6),), id="2d"),
+        Case(lambda x: np.avg_pool_windows(x, (2,)), ((1, 2, 8),), id="1d"),
+    ],
     "im2col": [
         Case(lambda x: np.im2col(x, 3), ((2, 2, 7),), id="1d"),
         Case(lambda x: np.im2col(x, (2, 3), stride=(2, 1), dilation=(1, 2)), ((2, 3, 5, 7),), id="2d-stride-dilation"),
     ],
     "col2im": [
-        Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 18, 6),), id="2d-stride"),
-        Case(lambda c: np.col2im(c, (1, 2, 6), 3, dilation=2), ((1, 6, 2),), id="1d-dilation"),
+        Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 6, 18),), id="2d-stride"),
+        Case(lambda c: np.col2im(c, (1, 2, 6), 3, dilation=2), ((1, 2, 6),), id="1d-dilation"),
     ],
 }
 

@@ -120,3 +120,38 @@ def test_cross_entropy_rejects_labels_that_do_not_match():
         F.cross_entropy(logits, numpy.array([0, 1]))
     with pytest.raises(ValueError, match="probability targets of shape"):
         F.cross_entropy(logits, numpy.zeros((3, 5)))
+
+
+def test_relu_primitive_equals_where_composition_to_second_order():
+    x = numpy.array([[-1.5, 0.0, 0.3], [2.0, -0.2, 1.1]])
+    numpy.testing.assert_array_equal(np.relu(x), np.where(x > 0, x, 0.0))
+    weights = numpy.arange(6.0).reshape(2, 3)
+    primitive = grad(lambda v: np.sum(np.relu(v) * weights))(x)
+    composed = grad(lambda v: np.sum(np.where(v > 0, v, 0.0) * weights))(x)
+    numpy.testing.assert_array_equal(primitive, composed)
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (2, 3), (3,)])
+def test_window_pooling_primitives_equal_reductions_over_windows(kernel):
+    rng = numpy.random.default_rng(4)
+    shape = (2, 3) + tuple(4 * k for k in kernel)
+    x = rng.permutation(int(numpy.prod(shape))).reshape(shape) * 0.1
+    split = (2, 3) + tuple(v for k in kernel for v in (4, k))
+    axes = tuple(3 + 2 * i for i in range(len(kernel)))
+    for primitive, reduction in ((np.max_pool_windows, np.max), (np.avg_pool_windows, np.mean)):
+        numpy.testing.assert_allclose(primitive(x, kernel), reduction(np.reshape(x, split), axis=axes), rtol=1e-14)
+        weights = rng.standard_normal(primitive(x, kernel).shape)
+        # Distinct values: the first maximum is the only one, so both definitions agree.
+        ours = grad(lambda v: np.sum(primitive(v, kernel) * weights))(x)
+        composed = grad(lambda v: np.sum(reduction(np.reshape(v, split), axis=axes) * weights))(x)
+        numpy.testing.assert_allclose(ours, composed, rtol=1e-14)
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum_like_torch():
+    import torch
+
+    x = numpy.array([[[[0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 2.0, 2.0]]]])
+    ours = grad(lambda v: np.sum(np.max_pool_windows(v, (2, 2)) * numpy.array([[[[3.0, 5.0]]]])))(x)
+    theirs = torch.tensor(x, requires_grad=True)
+    (torch.nn.functional.max_pool2d(theirs, 2) * torch.tensor([[[[3.0, 5.0]]]], dtype=torch.float64)).sum().backward()
+    numpy.testing.assert_array_equal(ours, theirs.grad.numpy())

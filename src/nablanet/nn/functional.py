@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.autodiff.ops.conv import conv_output_size, im2col
+from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense, erf, heaviside, softmax_cross_entropy
 
 __all__ = [
@@ -41,7 +41,7 @@ def tanh(z):
 
 def relu(z):
     """sigma(z) = max(0, z).   sigma' = 1 for z > 0, else 0 (0 at z = 0, as PyTorch)."""
-    return ops.where(_values(z) > 0, z, 0.0)
+    return ops.relu(z)
 
 
 def leaky_relu(z, alpha: float = 0.01):
@@ -239,14 +239,17 @@ def _pad_spatial(x, widths, value=0.0):
     return ops.pad(x, ((0, 0), (0, 0)) + tuple(widths), constant_values=value)
 
 
-def conv(x, W, b=None, stride=1, padding=0, dilation=1):
+def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "identity", alpha: float = 0.01):
     """Convolution (cross-correlation, as PyTorch) of x (N, C_in, *spatial) with W (C_out, C_in, *kernel).
 
         z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]   (after padding)
+        a = sigma(z)
 
-    Computed as the notes' matrix form: the receptive fields of x become the columns of a matrix
-    (im2col) and the convolution is one matrix product with W reshaped to (C_out, C_in * prod(kernel));
-    the gradient with respect to x goes back through col2im, adding overlapping fields.
+    Computed in the notes' matrix form: the receptive fields of x become the rows of a patch matrix
+    (im2col), and the convolution is that matrix times the kernels reshaped to (C_in * prod(kernel),
+    C_out), with the bias and activation applied in place: the fused dense primitive, whose VJP gives
+    dW in one matrix product. The gradient with respect to x goes back through col2im, adding
+    overlapping fields. The result is laid out channels-last in memory and viewed channels-first.
 
     Args:
         x: input, (N, C_in, L) or (N, C_in, H, W).
@@ -254,6 +257,8 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1):
         b: biases (C_out,) or None.
         stride, dilation: ints or one per spatial axis.
         padding: 'valid', 'same' (stride 1), or ints (zeros on both sides), one per spatial axis.
+        activation: fused activation, one of nablanet.autodiff.ops.nn.DENSE_ACTIVATIONS.
+        alpha: slope of leaky_relu or scale of elu.
 
     Returns:
         (N, C_out, *out_spatial).
@@ -270,15 +275,13 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1):
     x = _pad_spatial(x, widths)
     padded = np.shape(_values(x))[2:]
     out_spatial = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(padded, kernel, stride, dilation))
-    columns = im2col(x, kernel, stride, dilation)
-    z = ops.matmul(ops.reshape(W, (W_shape[0], -1)), columns)
-    z = ops.reshape(z, (x_shape[0], W_shape[0]) + out_spatial)
-    if b is not None:
-        z = z + ops.reshape(b, (W_shape[0],) + (1,) * n_spatial)
-    return z
+    rows = im2col(x, kernel, stride, dilation)
+    kernels = ops.transpose(ops.reshape(W, (W_shape[0], -1)))
+    z = dense(rows, kernels, b, activation=activation, alpha=alpha)
+    return ops.reshape(ops.transpose(z, (0, 2, 1)), (x_shape[0], W_shape[0]) + out_spatial)
 
 
-def _pool(x, kernel, stride, padding, reduce, pad_value, name):
+def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
     x_shape = np.shape(_values(x))
     n_spatial = len(x_shape) - 2
     if n_spatial < 1:
@@ -293,14 +296,13 @@ def _pool(x, kernel, stride, padding, reduce, pad_value, name):
     out = tuple(conv_output_size(m, k, s, 1) for m, k, s in zip(spatial, kernel, stride))
     x = _pad_spatial(x, widths, pad_value)
     if kernel == stride:
-        # Non-overlapping windows: crop the remainder (floor mode, as PyTorch), then a reshape exposes
-        # each window as its own axes; no patch matrix is copied.
+        # Non-overlapping windows: crop the remainder (floor mode, as PyTorch) and pool with the
+        # window primitives; no patch matrix is copied.
         crop = (slice(None), slice(None)) + tuple(slice(0, o * k) for o, k in zip(out, kernel))
         x = x[crop] if any(o * k != m for o, k, m in zip(out, kernel, spatial)) else x
-        windows = ops.reshape(x, (n, c) + tuple(v for o, k in zip(out, kernel) for v in (o, k)))
-        return reduce(windows, axis=tuple(3 + 2 * i for i in range(n_spatial)))
-    columns = im2col(ops.reshape(x, (n * c, 1) + spatial), kernel, stride)
-    return ops.reshape(reduce(columns, axis=1), (n, c) + out)
+        return window_reduce(x, kernel)
+    rows = im2col(ops.reshape(x, (n * c, 1) + spatial), kernel, stride)
+    return ops.reshape(reduce(rows, axis=2), (n, c) + out)
 
 
 def max_pool(x, kernel_size, stride=None, padding=0):
@@ -309,12 +311,12 @@ def max_pool(x, kernel_size, stride=None, padding=0):
     Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window share the
     gradient evenly.
     """
-    return _pool(x, kernel_size, stride, padding, ops.max, -np.inf, "max_pool")
+    return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
 
 
 def avg_pool(x, kernel_size, stride=None, padding=0):
     """Mean over windows of each channel; padded zeros count in the mean (PyTorch's count_include_pad)."""
-    return _pool(x, kernel_size, stride, padding, ops.mean, 0.0, "avg_pool")
+    return _pool(x, kernel_size, stride, padding, ops.mean, avg_pool_windows, 0.0, "avg_pool")
 
 
 def global_avg_pool(x):

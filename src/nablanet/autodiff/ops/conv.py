@@ -1,10 +1,12 @@
 """im2col and col2im: the patch matrices that turn a convolution into one matrix product.
 
 A convolution with kernel W is multiplication by a banded Toeplitz matrix (the notes' view). Rather
-than forming that matrix, im2col copies every receptive field of x into one column; the convolution
-is then W_2d @ columns. The transpose, col2im, adds columns back into an image (overlapping fields
-accumulate): it is im2col's VJP, and im2col is col2im's. Both are linear, so each is its own JVP.
-Works for any number of spatial dimensions (1-D signals, 2-D images).
+than forming that matrix, im2col copies every receptive field of x into one row of a patch matrix;
+the convolution is then that matrix times the kernels, W reshaped to (C_in * prod(kernel), C_out):
+the same product as a dense layer, and it is computed by the fused dense primitive. The transpose,
+col2im, adds rows back into an image (overlapping fields accumulate): it is im2col's VJP, and im2col
+is col2im's. Both are linear, so each is its own JVP. Works for any number of spatial dimensions
+(1-D signals, 2-D images).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.ops.reduce import sum
+from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, reshape
 
-__all__ = ["im2col", "col2im", "conv_output_size"]
+__all__ = ["im2col", "col2im", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -41,16 +45,19 @@ def _raw(x):
 
 @register
 class Im2Col(Op):
-    """columns[n, (c, *k), p] = x[n, c, p * stride + k * dilation]: every receptive field as one column.
+    """rows[n, p, (c, *k)] = x[n, c, p * stride + k * dilation]: every receptive field as one row.
 
-    Shape: x (N, C, *spatial) -> (N, C * prod(kernel), prod(out_spatial)).
+    Shape: x (N, C, *spatial) -> (N, prod(out_spatial), C * prod(kernel)).
     """
 
     def forward(x, *, kernel, stride, dilation):
         view, out = _patch_view(np.asarray(x), kernel, stride, dilation)
         n, c = view.shape[:2]
-        # The one copy a convolution needs: the patches become contiguous columns for the GEMM.
-        return view.reshape(n, c * int(np.prod(kernel)), int(np.prod(out)))
+        d = len(kernel)
+        # (N, C, *k, *out) -> (N, *out, C, *k): the one copy a convolution needs makes each receptive
+        # field a contiguous row for the matrix product.
+        rows = view.transpose((0,) + tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)))
+        return rows.reshape(n, int(np.prod(out)), c * int(np.prod(kernel)))
 
     def vjp(grad_out, out, x, *, kernel, stride, dilation):
         return (col2im(grad_out, np.shape(_raw(x)), kernel, stride, dilation),)
@@ -64,21 +71,24 @@ class Im2Col(Op):
 
 @register
 class Col2Im(Op):
-    """The transpose of im2col: columns added back at their receptive fields (overlaps accumulate).
+    """The transpose of im2col: rows added back at their receptive fields (overlaps accumulate).
 
-    Shape: columns (N, C * prod(kernel), prod(out_spatial)) -> (N, C, *spatial).
+    Shape: rows (N, prod(out_spatial), C * prod(kernel)) -> (N, C, *spatial).
     """
 
     def forward(columns, *, shape, kernel, stride, dilation):
         image = np.zeros(shape, dtype=columns.dtype)
         spatial = shape[2:]
+        d = len(kernel)
         out = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
-        blocks = columns.reshape(shape[:2] + tuple(kernel) + out)
+        # (N, *out, C, *k) -> (N, C, *k, *out) as a view, so each offset's block lines up with the image.
+        blocks = columns.reshape((shape[0],) + out + (shape[1],) + tuple(kernel))
+        blocks = blocks.transpose((0, 1 + d) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d)))
         # One strided add per kernel offset (9 for a 3x3 kernel), each over the whole batch: no
         # Python loop over pixels, and overlapping fields accumulate as they must.
         for offset in itertools.product(*(range(k) for k in kernel)):
             target = (slice(None), slice(None)) + tuple(
-                slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, stride, out))
+                slice(o * dd, o * dd + s * (m - 1) + 1, s) for o, dd, s, m in zip(offset, dilation, stride, out))
             image[target] += blocks[(slice(None), slice(None)) + offset]
         return image
 
@@ -100,7 +110,7 @@ def _tuple(value, n: int, name: str) -> tuple:
 
 
 def im2col(x, kernel, stride=1, dilation=1):
-    """The receptive fields of x (N, C, *spatial) as columns (N, C * prod(kernel), prod(out_spatial))."""
+    """The receptive fields of x (N, C, *spatial) as rows (N, prod(out_spatial), C * prod(kernel))."""
     shape = np.shape(_raw(x))
     n_spatial = len(shape) - 2
     if n_spatial < 1:
@@ -116,8 +126,174 @@ def im2col(x, kernel, stride=1, dilation=1):
 
 
 def col2im(columns, shape, kernel, stride=1, dilation=1):
-    """Add columns (N, C * prod(kernel), prod(out_spatial)) back into an array of ``shape`` (N, C, *spatial)."""
+    """Add rows (N, prod(out_spatial), C * prod(kernel)) back into an array of ``shape`` (N, C, *spatial)."""
     shape = tuple(int(n) for n in shape)
     n_spatial = len(shape) - 2
     return Col2Im.apply(columns, shape=shape, kernel=_tuple(kernel, n_spatial, "kernel_size"),
                         stride=_tuple(stride, n_spatial, "stride"), dilation=_tuple(dilation, n_spatial, "dilation"))
+
+
+# --- pooling over non-overlapping windows (kernel == stride), the common case ------------------------
+
+def _window_shape(shape, kernel):
+    """(N, C, o1, k1, o2, k2, ...): x's shape with each spatial axis split into (windows, kernel)."""
+    split = []
+    for size, k in zip(shape[2:], kernel):
+        split += [size // k, k]
+    return tuple(shape[:2]) + tuple(split)
+
+
+def _kernel_axes(n_spatial: int) -> tuple:
+    return tuple(3 + 2 * i for i in range(n_spatial))
+
+
+def _window_slices(kernel):
+    """For every offset inside a window, the strided slice of x holding that offset of every window."""
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        yield (slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offset, kernel))
+
+
+def _first_max_masks(x, out, kernel) -> tuple:
+    """Per offset inside a window, where that offset holds the window's first maximum (row-major order).
+
+    One element per window is chosen, so ties (all-zero windows after a ReLU) send the whole
+    gradient to one input, as PyTorch and JAX do.
+    """
+    xr, outr = _raw(x), _raw(out)
+    masks = []
+    taken = None
+    for index in _window_slices(kernel):
+        hit = xr[index] == outr
+        if taken is None:
+            taken = hit.copy()
+        else:
+            hit &= ~taken
+            taken |= hit
+        masks.append(hit)
+    return tuple(masks)
+
+
+@register
+class WindowSelect(Op):
+    """z = sum over window offsets o of mask_o * x[offset o of every window]: one chosen element per window.
+
+    With the first-maximum masks this is max pooling as a linear map; its transpose is window_spread.
+    """
+
+    name = "window_select"
+
+    def forward(x, *, kernel, masks):
+        slices = _window_slices(kernel)
+        out = np.multiply(x[next(slices)], masks[0])
+        for index, mask in zip(slices, masks[1:]):
+            out += x[index] * mask
+        return out
+
+    def vjp(grad_out, out, x, *, kernel, masks):
+        return (window_spread(grad_out, kernel, masks, x.shape),)
+
+    def jvp(x_dot, out, x, *, kernel, masks):
+        return window_select(x_dot, kernel, masks)
+
+
+@register
+class WindowSpread(Op):
+    """The transpose of window_select: each window's value goes to its chosen element, zeros elsewhere."""
+
+    name = "window_spread"
+
+    def forward(g, *, kernel, masks, shape):
+        # In the memory order of the pooled input (the masks have it): a convolution's output is
+        # channels-last in memory, and mixing layouts would make every strided write slow.
+        spread = np.empty_like(masks[0], dtype=np.result_type(g), shape=shape)
+        # The offsets partition the array, so every element is written exactly once, straight into
+        # its strided place by the multiply (no zero fill, no separate copy).
+        for index, mask in zip(_window_slices(kernel), masks):
+            np.multiply(g, mask, out=spread[index])
+        return spread
+
+    def vjp(grad_out, out, g, *, kernel, masks, shape):
+        return (window_select(grad_out, kernel, masks),)
+
+    def jvp(g_dot, out, g, *, kernel, masks, shape):
+        return window_spread(g_dot, kernel, masks, shape)
+
+
+def window_select(x, kernel, masks):
+    """One element per non-overlapping window of x, chosen by masks (one boolean array per offset)."""
+    return WindowSelect.apply(x, kernel=tuple(kernel), masks=tuple(masks))
+
+
+def window_spread(g, kernel, masks, shape):
+    """Values per window placed at the elements the masks choose, zeros elsewhere, in an array of shape."""
+    return WindowSpread.apply(g, kernel=tuple(kernel), masks=tuple(masks), shape=tuple(shape))
+
+
+@register
+class MaxPool(Op):
+    """z = the maximum of each non-overlapping window (kernel == stride) of x (N, C, *spatial).
+
+    A primitive for speed: the forward pass is a running maximum over the k^d strided slices (no
+    reduction over short strided axes, no patch matrix), and its VJP writes each window's gradient
+    straight into its first maximum (window_spread); ties go to the first maximum in row-major order,
+    as PyTorch and JAX. Spatial sizes must be multiples of the kernel (the caller crops the remainder,
+    as PyTorch's floor mode).
+    """
+
+    name = "max_pool"
+
+    def forward(x, *, kernel):
+        slices = _window_slices(kernel)
+        # order="K": keep x's memory order (channels-last after a convolution) for fast strided passes.
+        out = np.array(x[next(slices)], copy=True, order="K")
+        for index in slices:
+            np.maximum(out, x[index], out=out)
+        return out
+
+    def vjp(grad_out, out, x, *, kernel):
+        return (window_spread(grad_out, kernel, _first_max_masks(x, out, kernel), x.shape),)
+
+    def jvp(x_dot, out, x, *, kernel):
+        return window_select(x_dot, kernel, _first_max_masks(x, out, kernel))
+
+    def flops(out, x, *, kernel):
+        return int(np.size(x))
+
+
+@register
+class AvgPool(Op):
+    """z = the mean of each non-overlapping window (kernel == stride) of x (N, C, *spatial).
+
+    A primitive for speed, as MaxPool: a sum of strided slices forward, a broadcast backward.
+    """
+
+    name = "avg_pool"
+
+    def forward(x, *, kernel):
+        slices = _window_slices(kernel)
+        out = np.array(x[next(slices)], copy=True, order="K")
+        for index in slices:
+            out += x[index]
+        out *= out.dtype.type(1.0 / np.prod(kernel))
+        return out
+
+    def vjp(grad_out, out, x, *, kernel):
+        shape = x.shape
+        spread = expand_dims(grad_out * (1.0 / float(np.prod(kernel))), _kernel_axes(len(kernel)))
+        return (reshape(broadcast_to(spread, _window_shape(shape, kernel)), shape),)
+
+    def jvp(x_dot, out, x, *, kernel):
+        return avg_pool_windows(x_dot, kernel)
+
+    def flops(out, x, *, kernel):
+        return int(np.size(x))
+
+
+def max_pool_windows(x, kernel):
+    """Maximum over non-overlapping windows of size ``kernel`` (spatial sizes must be multiples of it)."""
+    return MaxPool.apply(x, kernel=tuple(int(k) for k in kernel))
+
+
+def avg_pool_windows(x, kernel):
+    """Mean over non-overlapping windows of size ``kernel`` (spatial sizes must be multiples of it)."""
+    return AvgPool.apply(x, kernel=tuple(int(k) for k in kernel))

@@ -17,7 +17,7 @@ from nablanet.autodiff.ops.elementwise import exp, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, sum
 
-__all__ = ["dense", "softmax_cross_entropy", "erf", "heaviside", "DENSE_ACTIVATIONS"]
+__all__ = ["dense", "softmax_cross_entropy", "erf", "heaviside", "relu", "DENSE_ACTIVATIONS"]
 
 
 def _raw(x):
@@ -241,6 +241,31 @@ def softmax_cross_entropy(logits, targets):
     else:
         raise ValueError(f"cross-entropy: targets must be integer labels or float probabilities, got dtype {targets.dtype}")
     return SoftmaxCrossEntropy.apply(logits, targets=targets)
+
+
+@register
+class ReLU(Op):
+    """a = max(z, 0).   da/dz = 1 where z > 0, else 0 (0 at z = 0, as PyTorch).
+
+    A primitive for speed: one pass forward (where(z > 0, z, 0) takes a comparison and a select) and
+    a boolean mask backward; a test checks it equals the where() composition.
+    """
+
+    name = "relu"
+
+    def forward(x):
+        return np.maximum(x, 0)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * (_raw(out) > 0),)
+
+    def jvp(x_dot, out, x):
+        return x_dot * (_raw(out) > 0)
+
+
+def relu(x):
+    """max(x, 0), with derivative 0 at 0."""
+    return ReLU.apply(x)
 
 
 @register

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.nn import functional as F
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.module import Module, Parameter
@@ -19,6 +20,21 @@ def _make_kernels(module, in_channels, out_channels, kernel, bias, init, rng, dt
     module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
 
 
+def _set_activation(module, activation, alpha):
+    module.activation = activation if activation is not None else "identity"
+    name = module.activation if isinstance(module.activation, str) else None
+    module.alpha = {"leaky_relu": 0.01, "elu": 1.0}.get(name, 0.01) if alpha is None else float(alpha)
+    if name in DENSE_ACTIVATIONS:
+        module._fused, module._after = name, None
+    else:
+        module._fused, module._after = "identity", F.get_activation(module.activation)
+
+
+def _convolve(module, x):
+    a = F.conv(x, module.W, module.b, module.stride, module.padding, module.dilation, module._fused, module.alpha)
+    return a if module._after is None else module._after(a)
+
+
 class Conv1d(Module):
     """1-D convolution over signals (N, C_in, L): z[n, o, t] = b[o] + sum_{c,k} W[o, c, k] x[n, c, t s + k d].
 
@@ -28,6 +44,9 @@ class Conv1d(Module):
         stride, dilation: positive ints.
         padding: 'valid', 'same' (stride 1) or an int of zeros on each side.
         bias: add a bias per output channel.
+        activation: applied to the output; relu, leaky_relu, elu, sigmoid, tanh are fused into the
+            convolution's matrix product (no extra pass), any other name or function follows it.
+        alpha: slope of leaky_relu (0.01) or scale of elu (1.0).
         init: kernel initializer (default "he_uniform": fan_in = C_in K).
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
@@ -43,12 +62,14 @@ class Conv1d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding=0,
-                 dilation: int = 1, bias: bool = True, init="he_uniform", rng=None, dtype=np.float32):
+                 dilation: int = 1, bias: bool = True, activation=None, alpha: float | None = None,
+                 init="he_uniform", rng=None, dtype=np.float32):
         _make_kernels(self, in_channels, out_channels, (int(kernel_size),), bias, init, rng, dtype)
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        _set_activation(self, activation, alpha)
 
     def forward(self, x):
-        return F.conv(x, self.W, self.b, self.stride, self.padding, self.dilation)
+        return _convolve(self, x)
 
     def extra_repr(self) -> str:
         c_out, c_in, k = self.W.shape
@@ -66,6 +87,8 @@ class Conv2d(Module):
         stride, dilation: ints or pairs.
         padding: 'valid', 'same' (stride 1), an int or a pair (zeros on both sides).
         bias: add a bias per output channel.
+        activation: applied to the output, fused as in Conv1d.
+        alpha: slope of leaky_relu (0.01) or scale of elu (1.0).
         init: kernel initializer (default "he_uniform": fan_in = C_in K_h K_w).
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
@@ -81,13 +104,15 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
-                 bias: bool = True, init="he_uniform", rng=None, dtype=np.float32):
+                 bias: bool = True, activation=None, alpha: float | None = None, init="he_uniform", rng=None,
+                 dtype=np.float32):
         kernel = (int(kernel_size),) * 2 if np.ndim(kernel_size) == 0 else tuple(int(k) for k in kernel_size)
         _make_kernels(self, in_channels, out_channels, kernel, bias, init, rng, dtype)
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        _set_activation(self, activation, alpha)
 
     def forward(self, x):
-        return F.conv(x, self.W, self.b, self.stride, self.padding, self.dilation)
+        return _convolve(self, x)
 
     def extra_repr(self) -> str:
         c_out, c_in, kh, kw = self.W.shape
