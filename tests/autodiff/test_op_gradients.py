@@ -146,6 +146,7 @@ CASES = {
                            ((1, 1, 4, 4),), id="2d")],
     "window_spread": [Case(lambda g: np.window_spread(g, (2,), (numpy.array([[[True, False]]]), numpy.array([[[False, True]]])), (1, 1, 4)),
                            ((1, 1, 2),), id="1d")],
+    "gru_cell": [Case(np.gru_cell, ((4, 3), (4, 2), (3, 6), (2, 6), (6,), (6,)), id="in3-h2")],
     "avg_pool": [
         Case(lambda x: np.avg_pool_windows(x, (2, 3)), ((2, 3, 4, 6),), id="2d"),
         Case(lambda x: np.avg_pool_windows(x, (2,)), ((1, 2, 8),), id="1d"),

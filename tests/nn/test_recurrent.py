@@ -113,3 +113,36 @@ def test_recurrent_errors_name_the_problem():
         nn.GRU(3, 4, rng=0)(numpy.zeros((2, 5), dtype=numpy.float32))
     with pytest.raises(ValueError, match=r"initial state of shape \(2, 4\), expected \(1, 2, 4\)"):
         nn.RNN(3, 4, rng=0)(numpy.zeros((2, 5, 3), dtype=numpy.float32), numpy.zeros((2, 4)))
+
+
+def composed_gru_cell(x, h, W_ih, W_hh, b_ih, b_hh):
+    """The GRU step written with elementary primitives: the reference the fused gru_cell must equal."""
+    import nablanet.numpy as np
+
+    hidden = W_hh.shape[0]
+    gx = x @ W_ih + b_ih
+    gh = h @ W_hh + b_hh
+    rz = np.sigmoid(gx[:, : 2 * hidden] + gh[:, : 2 * hidden])
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    n = np.tanh(gx[:, 2 * hidden:] + r * gh[:, 2 * hidden:])
+    return n + z * (h - n)
+
+
+def test_fused_gru_cell_equals_elementary_cell_to_second_order():
+    import nablanet.numpy as np
+    from nablanet import grad, hessian, jvp
+
+    rng = numpy.random.default_rng(5)
+    args = [rng.standard_normal(s) for s in [(4, 3), (4, 2), (3, 6), (2, 6), (6,), (6,)]]
+    weights = rng.standard_normal((4, 2))
+    numpy.testing.assert_allclose(np.gru_cell(*args), composed_gru_cell(*args), rtol=1e-14)
+    for i in range(6):
+        fused = grad(lambda *a: np.sum(np.gru_cell(*a) * weights), argnums=i)(*args)
+        plain = grad(lambda *a: np.sum(composed_gru_cell(*a) * weights), argnums=i)(*args)
+        numpy.testing.assert_allclose(fused, plain, rtol=1e-12, atol=1e-14)
+    tangents = [rng.standard_normal(a.shape) for a in args]
+    numpy.testing.assert_allclose(jvp(np.gru_cell, args, tangents)[1], jvp(composed_gru_cell, args, tangents)[1],
+                                  rtol=1e-12, atol=1e-14)
+    fused_h = hessian(lambda h: np.sum(np.gru_cell(args[0], h, *args[2:]) ** 2))(args[1])
+    plain_h = hessian(lambda h: np.sum(composed_gru_cell(args[0], h, *args[2:]) ** 2))(args[1])
+    numpy.testing.assert_allclose(fused_h, plain_h, rtol=1e-11, atol=1e-13)

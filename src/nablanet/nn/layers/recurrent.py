@@ -42,18 +42,11 @@ def _rnn_cell(w, x_t, state, hidden_size):
 
 
 def _gru_cell(w, x_t, state, hidden_size):
-    """GRU (Cho et al., 2014, as PyTorch):
+    """GRU (Cho et al., 2014, as PyTorch), one fused primitive per step (see ops.recurrent.GRUCell):
         r = sigma(x W_ir + b_ir + h W_hr + b_hr),  z = sigma(x W_iz + b_iz + h W_hz + b_hz),
         n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h.
     """
-    h = state
-    H = hidden_size
-    gx = x_t @ w.W_ih + w.b_ih
-    gh = h @ w.W_hh + w.b_hh
-    rz = ops.sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])
-    r, z = rz[:, :H], rz[:, H:]
-    n = ops.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
-    return n + z * (h - n)
+    return ops.gru_cell(x_t, state, w.W_ih, w.W_hh, w.b_ih, w.b_hh)
 
 
 def _lstm_cell(w, x_t, state, hidden_size):
