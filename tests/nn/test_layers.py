@@ -237,3 +237,10 @@ def test_config_refuses_what_it_cannot_record_or_rebuild():
         nn.Dense(2, 2, activation=lambda z: z, rng=0).config()
     with pytest.raises(ValueError, match="unknown module class 'Evil'"):
         nn.module_from_config({"class": "Evil", "arguments": {}})
+
+
+def test_layers_added_later_are_part_of_the_config():
+    model = nn.Sequential(nn.Dense(2, 3, rng=0))
+    model.add(nn.ReLU()).add(nn.Dense(3, 1, rng=1))
+    rebuilt = nn.module_from_config(model.config())
+    assert repr(rebuilt) == repr(model)

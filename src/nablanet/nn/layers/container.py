@@ -30,6 +30,8 @@ class Sequential(Module):
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.add: {type(layer).__name__} is not a Module")
         self.layers.append(layer)
+        # The recorded constructor arguments describe the architecture (config(), model files).
+        self._arguments["layers"] = tuple(self.layers)
         return self
 
     def forward(self, x):
