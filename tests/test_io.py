@@ -213,8 +213,9 @@ class Blocks(nn.Module):
 
 
 def _grown_sequential():
+    # Appending to .layers directly bypasses Sequential.add, which keeps the recorded arguments in step.
     model = nn.Sequential(nn.Dense(2, 2, rng=0))
-    model.add(nn.Dense(2, 1, rng=1))
+    model.layers.append(nn.Dense(2, 1, rng=1))
     return model
 
 
@@ -233,7 +234,7 @@ SAVE_ERRORS = {
     "not_a_module": (lambda: ([1, 2], {}), TypeError, "must be a nablanet.nn.Module"),
     "unrecordable_function_argument": (
         lambda: (nn.Dense(2, 2, activation=lambda x: x, rng=0), {}), TypeError, "is a function"),
-    "changed_after_construction": (lambda: (_grown_sequential(), {}), ValueError, "Sequential.add"),
+    "changed_after_construction": (lambda: (_grown_sequential(), {}), ValueError, "changed after construction"),
     "unwritable_name": (lambda: (Blocks(), {}), ValueError, "cannot write the parameter or buffer name 'blocks.a b.W'"),
     "optimizer_of_other_parameters": (_optimizer_of_other_parameters, ValueError,
                                       r"must be built for model.parameters\(\)"),

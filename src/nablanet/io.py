@@ -213,7 +213,7 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
 def _check_architecture_rebuilds(model: Module, architecture: dict, weights: dict) -> None:
     """Refuse to write a file that would not load: config() must rebuild arrays of the same names and shapes.
 
-    (A module changed after construction, e.g. by Sequential.add, is not described by its recorded
+    (A module changed after construction, e.g. by appending to Sequential.layers, is not described by its recorded
     constructor arguments.) The classes of the model itself are allowed, so custom modules pass here;
     loading them needs ``custom_objects``.
     """
@@ -227,7 +227,7 @@ def _check_architecture_rebuilds(model: Module, architecture: dict, weights: dic
     if expected != actual:
         differences = sorted(name for name in set(expected) | set(actual) if expected.get(name) != actual.get(name))
         raise ValueError(f"save: model.config() rebuilds a model whose arrays differ from this one's in {differences[:5]} "
-                         "(was the model changed after construction, e.g. with Sequential.add?)")
+                         "(was the model changed after construction, e.g. by appending to Sequential.layers?)")
     if [slot[0] for slot in _generator_slots(rebuilt)] != [slot[0] for slot in _generator_slots(model)]:
         raise ValueError("save: model.config() rebuilds a model that holds its random generators in other places")
 
