@@ -22,7 +22,8 @@ from nablanet.autodiff import (
     vjp,
 )
 
-from nablanet import datasets, nn, optim, preprocessing, train
+from nablanet import datasets, diagnostics, nn, optim, preprocessing, train
+from nablanet.diagnostics import gradcheck
 from nablanet.train import evaluate, fit, predict
 from nablanet.io import load, load_checkpoint, save
 
@@ -30,5 +31,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
-    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
 ]

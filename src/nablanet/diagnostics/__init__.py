@@ -1,0 +1,22 @@
+"""Seeing inside training: a monitor for fit, a whole-model gradient check, the chain rule by hand, an LR finder.
+
+- ``TrainingMonitor``: a fit callback recording per layer and epoch the gradient norms, update-to-weight
+  ratios, activation statistics, saturated sigmoid/tanh units and dead ReLUs, warning (TrainingWarning)
+  about vanishing and exploding gradients, dead and saturated units; ``report()`` and ``plot()``.
+- ``gradcheck``: every parameter's gradient against central differences in float64, as a table.
+- ``chain_rule_trace``: the notes' back-propagation equations for one sample, checked against the engine.
+- ``compare_modes``: operation counts of forward mode (n JVPs) and reverse mode (m VJPs) for a Jacobian.
+- ``lr_find``: the learning-rate range test (Smith, 2017), restoring the model and optimizer afterwards.
+"""
+
+from nablanet.diagnostics.gradcheck import GradcheckResult, GradcheckRow, GradcheckWarning, gradcheck
+from nablanet.diagnostics.lr_finder import LRFinderResult, lr_find
+from nablanet.diagnostics.monitor import TrainingMonitor, TrainingWarning
+from nablanet.diagnostics.trace import ChainRuleTrace, ModeComparison, chain_rule_trace, compare_modes, flat_loss
+
+__all__ = [
+    "TrainingMonitor", "TrainingWarning",
+    "gradcheck", "GradcheckResult", "GradcheckRow", "GradcheckWarning",
+    "chain_rule_trace", "ChainRuleTrace", "compare_modes", "ModeComparison", "flat_loss",
+    "lr_find", "LRFinderResult",
+]

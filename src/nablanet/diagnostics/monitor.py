@@ -1,0 +1,617 @@
+"""TrainingMonitor: per-layer gradient norms, update ratios and activation statistics while fit() runs.
+
+It watches for the failure modes of the lecture notes' "Vanishing gradients", "Exploding gradients"
+and "The ReLU function family" sections and says so, once per cause, with a TrainingWarning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import deque
+
+import numpy as np
+
+from nablanet.diagnostics._common import (
+    find_layers,
+    format_number,
+    format_percent,
+    format_table,
+    output_array,
+)
+from nablanet.train.callbacks import Callback
+
+__all__ = ["TrainingMonitor", "TrainingWarning"]
+
+# Activations with bounded outputs, and their bounds: a unit is saturated when its output is near one.
+_SATURATING = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+class TrainingWarning(UserWarning):
+    """A problem seen while training: vanishing or exploding gradients, dead ReLUs, saturated units.
+
+    Silence them with ``TrainingMonitor(warn=False)`` (they are still collected in
+    ``monitor.warnings``) or with the warnings module: ``warnings.simplefilter("ignore", TrainingWarning)``.
+
+    Attributes:
+        cause: ``"vanishing"``, ``"exploding"``, ``"dead"`` or ``"saturated"``.
+        layer: the layer's dotted name, or None for a cause of the whole network.
+        epoch: the epoch (from 0) in which it was seen.
+        step: the optimizer step (from 0, counted over the whole run) in which it was seen, or None
+            when it was judged at the end of the epoch.
+    """
+
+    def __init__(self, message: str, *, cause: str, layer: str | None = None, epoch: int | None = None,
+                 step: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.cause, self.layer, self.epoch, self.step = cause, layer, epoch, step
+
+    def __str__(self):
+        return self.message
+
+
+class _Moments:
+    """Count, mean and sum of squared deviations of a stream of batches (Chan et al.'s parallel update)."""
+
+    __slots__ = ("count", "mean", "m2")
+
+    def __init__(self):
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        n = values.size
+        if n == 0:
+            return
+        # NumPy's pairwise summation keeps float32 sums accurate to about 1e-7 here, with no float64 copy.
+        batch_mean = float(values.mean())
+        batch_m2 = float(values.var()) * n
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += batch_m2 + delta * delta * self.count * n / total
+        self.count = total
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count) if self.count else math.nan
+
+
+class TrainingMonitor(Callback):
+    """Records, per layer and per epoch, what the lecture notes say to look at when training fails.
+
+    Pass it to fit: ``fit(..., callbacks=[monitor])``. For each layer (a module with parameters, or
+    an activation layer; see ``monitor.layers``) and each epoch it records:
+
+    - ``grad_norm.<p>``: ||dC/dp|| for each parameter p (``W``, ``b``, ...), the mean over the epoch's
+      sampled steps of the norm after ``backward()``;
+    - ``update_ratio.<p>``: ||p_after - p_before|| / ||p_before|| of one optimizer step, averaged over
+      the sampled steps (a rule of thumb for SGD puts healthy values near 1e-3); NaN while ||p|| = 0;
+    - ``activation_mean`` and ``activation_std``: mean and standard deviation of the layer's output
+      over all units and samples of the sampled batches;
+    - ``saturated`` (sigmoid and tanh layers): the fraction of outputs within ``saturation_tol`` of the
+      activation's bounds (0 and 1 for sigmoid, -1 and 1 for tanh), where sigma'(z) is nearly 0;
+    - ``dead`` (ReLU layers): the fraction of units whose output was 0 for every sample of the epoch.
+      A running "ever positive" mask per unit is kept across all the epoch's batches (sampled or not),
+      since a unit is dead only if no sample at all makes it fire.
+
+    Per sampled step it also keeps the global gradient norm in ``monitor.steps``.
+
+    It warns (a TrainingWarning, also collected in ``monitor.warnings``) when:
+
+    - a layer's weight-gradient norm is below ``vanishing_ratio`` times the largest layer's (vanishing
+      gradients, judged at the end of each epoch; one warning names the first such layer and lists
+      the others);
+    - the global gradient norm grows by ``exploding_factor`` within ``exploding_window`` sampled steps
+      (exploding gradients);
+    - at least ``dead_fraction`` of a ReLU layer's units are dead;
+    - at least ``saturated_fraction`` of a sigmoid/tanh layer's outputs are saturated.
+
+    Each cause is warned about once per run: vanishing and exploding gradients once for the network,
+    dead and saturated units once per layer.
+
+    Args:
+        every: sample every k-th optimizer step (counted over the whole run, from step 0) for the
+            gradient, update and activation statistics; 1 samples every step.
+        saturation_tol: how close to a bound an output must be to count as saturated.
+        warn: emit Python warnings; with False the warnings are only collected.
+        vanishing_ratio, exploding_factor, exploding_window, dead_fraction, saturated_fraction: the
+            thresholds above.
+
+    Attributes:
+        layers: the Layer records (index l from 1, dotted name, module, activation, parameters).
+        history: dict layer name -> dict quantity -> list of per-epoch values.
+        epochs: the epochs recorded.
+        steps: dict with lists ``step``, ``epoch`` and ``grad_norm`` (the global norm), one entry per
+            sampled step.
+        warnings: the TrainingWarning objects raised, in order.
+
+    Example:
+        >>> import numpy as np
+        >>> import nablanet.nn as nn
+        >>> from nablanet.optim import SGD
+        >>> from nablanet.train import fit
+        >>> model = nn.Sequential(nn.Dense(2, 4, activation="tanh", rng=0), nn.Dense(4, 1, rng=1))
+        >>> monitor = TrainingMonitor()
+        >>> X, y = np.ones((8, 2), dtype=np.float32), np.zeros((8, 1), dtype=np.float32)
+        >>> _ = fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=3,
+        ...         batch_size=4, callbacks=[monitor], progress=False)
+        >>> sorted(monitor.history["layers.0"])
+        ['activation_mean', 'activation_std', 'grad_norm.W', 'grad_norm.b', 'saturated', 'update_ratio.W', 'update_ratio.b']
+        >>> len(monitor.history["layers.0"]["grad_norm.W"])
+        3
+
+    Notes:
+        The cost per sampled step is one norm per parameter, one copy of the parameters (for the
+        update ratio; taken after the step before a sampled one) and a mean, a variance and, for
+        sigmoid/tanh, two comparisons per layer output; per batch, one comparison per ReLU output.
+        Statistics come from the forward passes in training mode only (validation, in evaluation
+        mode, is not counted). Forward hooks are removed when training ends; if fit stops with an
+        error, call ``remove_hooks()``.
+    """
+
+    def __init__(self, *, every: int = 1, saturation_tol: float = 1e-2, warn: bool = True,
+                 vanishing_ratio: float = 1e-6, exploding_factor: float = 1e3, exploding_window: int = 10,
+                 dead_fraction: float = 0.5, saturated_fraction: float = 0.5):
+        _check_positive_int("every", every)
+        if not 0 < saturation_tol < 1:
+            raise ValueError(f"saturation_tol must be in (0, 1), got {saturation_tol}")
+        if not 0 < vanishing_ratio < 1:
+            raise ValueError(f"vanishing_ratio must be in (0, 1), got {vanishing_ratio}")
+        if not exploding_factor > 1:
+            raise ValueError(f"exploding_factor must be > 1, got {exploding_factor}")
+        _check_positive_int("exploding_window", exploding_window)
+        for name, value in (("dead_fraction", dead_fraction), ("saturated_fraction", saturated_fraction)):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        self.every = int(every)
+        self.saturation_tol = float(saturation_tol)
+        self.warn = warn
+        self.vanishing_ratio = float(vanishing_ratio)
+        self.exploding_factor = float(exploding_factor)
+        self.exploding_window = int(exploding_window)
+        self.dead_fraction = float(dead_fraction)
+        self.saturated_fraction = float(saturated_fraction)
+        self._handles = []
+        self._reset()
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.layers = []
+        self.history = {}
+        self.epochs = []
+        self.steps = {"step": [], "epoch": [], "grad_norm": []}
+        self.warnings = []
+        self._seen_causes = set()
+        self._step = 0
+        self._epoch = 0
+        self._before = None
+        # The sampled steps before the current one that the growth is measured against.
+        self._recent = deque(maxlen=self.exploding_window)
+
+    def _sampled(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def _start_epoch_accumulators(self) -> None:
+        self._grad_sums = {layer.name: {name: [0.0, 0] for name, _ in layer.parameters} for layer in self.layers}
+        self._ratio_sums = {layer.name: {name: [0.0, 0] for name, _ in layer.parameters} for layer in self.layers}
+        self._moments = {layer.name: _Moments() for layer in self.layers}
+        self._saturated = {layer.name: [0, 0] for layer in self.layers if layer.activation in _SATURATING}
+        self._ever_positive = {layer.name: None for layer in self.layers if layer.activation == "relu"}
+
+    def remove_hooks(self) -> None:
+        """Unregister the forward hooks (done when training ends; call it if fit raised an error)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    # --- hooks of fit --------------------------------------------------------------------------
+    def on_train_begin(self, run) -> None:
+        self.remove_hooks()
+        self._reset()
+        self.layers = find_layers(run.model)
+        self.history = {layer.name: {} for layer in self.layers}
+        self._owners = [layer for layer in self.layers for _ in layer.parameters]
+        self._parameter_names = [name for layer in self.layers for name, _ in layer.parameters]
+        self._parameters = [p for layer in self.layers for _, p in layer.parameters]
+        for layer in self.layers:
+            self._handles.append(layer.module.register_forward_hook(self._make_hook(layer)))
+        self._start_epoch_accumulators()
+        self._save_parameters()
+
+    def on_epoch_begin(self, run, epoch: int) -> None:
+        self._epoch = epoch
+        self._start_epoch_accumulators()
+
+    def _make_hook(self, layer):
+        def hook(module, inputs, output):
+            # Validation and predict() run in evaluation mode; only training batches are counted.
+            if not module.training:
+                return
+            values = output_array(output)
+            if values is None or values.ndim == 0:
+                return
+            if layer.name in self._ever_positive:
+                self._update_ever_positive(layer, values)
+            if self._sampled(self._step):
+                self._moments[layer.name].add(values)
+                if layer.name in self._saturated:
+                    low, high = _SATURATING[layer.activation]
+                    tol = self.saturation_tol
+                    count = int(np.count_nonzero(values <= low + tol)) + int(np.count_nonzero(values >= high - tol))
+                    self._saturated[layer.name][0] += count
+                    self._saturated[layer.name][1] += values.size
+
+        return hook
+
+    def _update_ever_positive(self, layer, values: np.ndarray) -> None:
+        axis = layer.unit_axis % values.ndim if values.ndim > 1 else 0
+        other_axes = tuple(k for k in range(values.ndim) if k != axis) if values.ndim > 1 else ()
+        fired = np.any(values > 0, axis=other_axes) if other_axes else values > 0
+        mask = self._ever_positive[layer.name]
+        self._ever_positive[layer.name] = fired if mask is None else (mask | fired)
+
+    def on_batch_end(self, run, batch: int, logs: dict) -> None:
+        step = self._step
+        if self._sampled(step):
+            self._record_step(step)
+        self._step = step + 1
+        if self._sampled(self._step):
+            self._save_parameters()
+
+    def _save_parameters(self) -> None:
+        # Only before a sampled step: the copy is what makes the update ratio, and it costs one
+        # memory pass over the parameters.
+        if self._before is None or any(b.shape != p.data.shape for b, p in zip(self._before, self._parameters)):
+            self._before = [np.array(p.data, copy=True) for p in self._parameters]
+        else:
+            for saved, p in zip(self._before, self._parameters):
+                np.copyto(saved, p.data)
+
+    def _record_step(self, step: int) -> None:
+        squared_total = 0.0
+        # One overflow guard for all the norms: float32 squares overflow past 1.8e19, and _norm then
+        # redoes that norm in float64.
+        with np.errstate(over="ignore"):
+            for layer, name, p, before in zip(self._owners, self._parameter_names, self._parameters, self._before):
+                if p.grad is None:
+                    continue
+                grad_norm = _norm(p.grad)
+                squared_total += grad_norm * grad_norm
+                sums = self._grad_sums[layer.name][name]
+                sums[0] += grad_norm
+                sums[1] += 1
+                weight_norm = _norm(before)
+                if weight_norm > 0:
+                    # The saved copy is not needed after this step: the update goes into its buffer.
+                    update_norm = _norm(np.subtract(p.data, before, out=before))
+                    ratio = self._ratio_sums[layer.name][name]
+                    ratio[0] += update_norm / weight_norm
+                    ratio[1] += 1
+        total = math.sqrt(squared_total)
+        self.steps["step"].append(step)
+        self.steps["epoch"].append(self._epoch)
+        self.steps["grad_norm"].append(total)
+        self._check_exploding(step, total)
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        self.epochs.append(epoch)
+        for layer in self.layers:
+            record = self.history[layer.name]
+            for name, _ in layer.parameters:
+                total, count = self._grad_sums[layer.name][name]
+                record.setdefault(f"grad_norm.{name}", []).append(total / count if count else math.nan)
+                total, count = self._ratio_sums[layer.name][name]
+                record.setdefault(f"update_ratio.{name}", []).append(total / count if count else math.nan)
+            moments = self._moments[layer.name]
+            record.setdefault("activation_mean", []).append(moments.mean if moments.count else math.nan)
+            record.setdefault("activation_std", []).append(moments.std)
+            if layer.name in self._saturated:
+                count, size = self._saturated[layer.name]
+                record.setdefault("saturated", []).append(count / size if size else math.nan)
+            if layer.name in self._ever_positive:
+                mask = self._ever_positive[layer.name]
+                record.setdefault("dead", []).append(float(np.mean(~mask)) if mask is not None else math.nan)
+        self._check_epoch(epoch)
+
+    def on_train_end(self, run) -> None:
+        self.remove_hooks()
+
+    # --- diagnoses -----------------------------------------------------------------------------
+    def _raise(self, key, message: str, *, cause: str, layer: str | None = None, step: int | None = None) -> None:
+        if key in self._seen_causes:
+            return
+        self._seen_causes.add(key)
+        warning = TrainingWarning(message, cause=cause, layer=layer, epoch=self._epoch, step=step)
+        self.warnings.append(warning)
+        if self.warn:
+            warnings.warn(warning, stacklevel=3)
+
+    def _check_exploding(self, step: int, norm: float) -> None:
+        if math.isnan(norm):
+            return
+        earlier = [(s, value) for s, value in self._recent if value > 0 and math.isfinite(value)]
+        self._recent.append((step, norm))
+        if not earlier:
+            return
+        first_step, smallest = min(earlier, key=lambda item: item[1])
+        growth = norm / smallest
+        if growth >= self.exploding_factor:
+            self._raise(
+                ("exploding",),
+                f"gradient norm grew {growth:.3g}x in {step - first_step} steps (from {smallest:.3g} at step "
+                f"{first_step} to {norm:.3g} at step {step}): exploding gradients (try clipping: clip_norm= or "
+                "clip_value= on the optimizer; or a smaller learning rate)",
+                cause="exploding", step=step)
+
+    def _check_epoch(self, epoch: int) -> None:
+        self._check_vanishing(epoch)
+        for layer in self.layers:
+            record = self.history[layer.name]
+            dead = record.get("dead", [math.nan])[-1]
+            if not math.isnan(dead) and dead >= self.dead_fraction:
+                self._raise(
+                    ("dead", layer.name),
+                    f"{layer.label}: {100 * dead:.0f}% of ReLUs are dead (output 0 for every sample of epoch "
+                    f"{epoch}): they pass back no gradient and rarely recover (learning rate too large? negative "
+                    "biases? try a smaller learning rate, He init, or leaky ReLU/ELU)",
+                    cause="dead", layer=layer.name)
+            saturated = record.get("saturated", [math.nan])[-1]
+            if not math.isnan(saturated) and saturated >= self.saturated_fraction:
+                low, high = _SATURATING[layer.activation]
+                self._raise(
+                    ("saturated", layer.name),
+                    f"{layer.label}: {100 * saturated:.0f}% of {layer.activation} outputs are saturated (within "
+                    f"{self.saturation_tol:g} of {low:g} or {high:g}), where sigma'(z) is nearly 0 and little "
+                    "gradient flows back (weights too large, e.g. normal(0,1) init; try Glorot init, "
+                    "standardized inputs, or ReLU/ELU)",
+                    cause="saturated", layer=layer.name)
+
+    def _check_vanishing(self, epoch: int) -> None:
+        norms = {}
+        for layer in self.layers:
+            record = self.history[layer.name]
+            weights = [name for name, p in layer.parameters if getattr(p, "regularize", True)]
+            values = [record[f"grad_norm.{name}"][-1] for name in weights]
+            if values and all(math.isfinite(v) for v in values):
+                norms[layer.index] = (layer, math.sqrt(sum(v * v for v in values)))
+        if len(norms) < 2:
+            return
+        reference, largest = max(norms.values(), key=lambda item: item[1])
+        if not largest > 0:
+            return
+        saturating = any(layer.activation in _SATURATING for layer in self.layers)
+        hint = ("sigmoid with normal(0,1) init saturates; try Glorot init or ReLU/ELU" if saturating
+                else "try Glorot/He init, ReLU/ELU, or batch normalization")
+        small = [(layer, norm) for layer, norm in norms.values() if norm < self.vanishing_ratio * largest]
+        if not small:
+            return
+        # One warning names the first such layer (gradients vanish towards the input) and counts the others.
+        layer, norm = small[0]
+        others = f", and so did {_layer_list([other for other, _ in small[1:]])}" if len(small) > 1 else ""
+        self._raise(
+            ("vanishing",),
+            f"{layer.label}: gradient norm fell below {self.vanishing_ratio:g} of layer {reference.index}'s "
+            f"({norm:.3g} vs {largest:.3g} in epoch {epoch}){others}: vanishing gradients ({hint})",
+            cause="vanishing", layer=layer.name)
+
+    # --- reading the record --------------------------------------------------------------------
+    def last(self, layer: str) -> dict:
+        """The last epoch's values of one layer: quantity -> value."""
+        return {key: values[-1] for key, values in self.history[layer].items() if values}
+
+    def report(self, per_epoch: bool = False) -> str:
+        """The record as text: the last epoch's tables (or one table per layer over all epochs) and the warnings.
+
+        Args:
+            per_epoch: one table per layer with a row per epoch, instead of a summary of the last epoch.
+        """
+        if not self.epochs:
+            return "TrainingMonitor: nothing recorded yet (pass it to fit(callbacks=[...]))"
+        sampled = "every step" if self.every == 1 else f"one step in {self.every}"
+        lines = [f"TrainingMonitor: {len(self.epochs)} epochs, {self._step} steps, statistics from {sampled}"]
+        if per_epoch:
+            for layer in self.layers:
+                lines += ["", f"{layer.label}: {layer.kind}", self._epoch_table(layer)]
+        else:
+            lines += ["", f"epoch {self.epochs[-1]} (last): parameters", self._parameter_table(),
+                      "", f"epoch {self.epochs[-1]} (last): outputs", self._activation_table()]
+        lines.append("")
+        if self.warnings:
+            lines.append("warnings:")
+            lines.extend(f"  epoch {w.epoch}{'' if w.step is None else f', step {w.step}'}: {w.message}"
+                         for w in self.warnings)
+        else:
+            lines.append("warnings: none")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.report()
+
+    def _parameter_table(self) -> str:
+        rows = []
+        for layer in self.layers:
+            last = self.last(layer.name)
+            for name, p in layer.parameters:
+                rows.append([layer.index, layer.name, name, "x".join(map(str, p.shape)),
+                             format_number(last.get(f"grad_norm.{name}")),
+                             format_number(last.get(f"update_ratio.{name}"))])
+        return format_table(["l", "layer", "param", "shape", "|dC/dp|", "|dp|/|p|"], rows, align="rllrrr")
+
+    def _activation_table(self) -> str:
+        rows = []
+        for layer in self.layers:
+            last = self.last(layer.name)
+            rows.append([layer.index, layer.name, layer.kind, format_number(last.get("activation_mean")),
+                         format_number(last.get("activation_std")), format_percent(last.get("saturated")),
+                         format_percent(last.get("dead"))])
+        return format_table(["l", "layer", "kind", "mean a", "std a", "saturated", "dead"], rows, align="rllrrrr")
+
+    def _epoch_table(self, layer) -> str:
+        record = self.history[layer.name]
+        keys = list(record)
+        headers = ["epoch"] + [_short_key(key) for key in keys]
+        rows = []
+        for row, epoch in enumerate(self.epochs):
+            cells = [epoch]
+            for key in keys:
+                value = record[key][row]
+                cells.append(format_percent(value) if key in ("saturated", "dead") else format_number(value))
+            rows.append(cells)
+        return format_table(headers, rows, align="r" * len(headers))
+
+    # --- plots ---------------------------------------------------------------------------------
+    def plot(self):
+        """Everything recorded over the epochs, one column of panels per layer.
+
+        Rows: gradient norms (log scale, one line per parameter), update-to-weight ratios (log scale),
+        activation mean with a band of one standard deviation, and the saturated / dead percentages
+        (rows that no layer has are left out).
+
+        Returns:
+            A matplotlib Figure (save it with ``nablanet.plot.save(fig, "monitor.png")``).
+        """
+        if not self.epochs:
+            raise ValueError("TrainingMonitor.plot: nothing recorded yet (pass the monitor to fit first)")
+        figure_class = _figure_class()
+        rows = [row for row in _PLOT_ROWS if any(row.has(self.history[layer.name]) for layer in self.layers)]
+        columns = len(self.layers)
+        figure = figure_class(figsize=(2.9 * columns + 0.6, 2.3 * len(rows) + 0.4), layout="constrained")
+        axes = figure.subplots(len(rows), columns, squeeze=False)
+        epochs = np.asarray(self.epochs) + 1
+        for column, layer in enumerate(self.layers):
+            record = self.history[layer.name]
+            for row_index, row in enumerate(rows):
+                ax = axes[row_index][column]
+                if row.has(record):
+                    row.draw(ax, epochs, record)
+                else:
+                    ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes,
+                            color="0.5", fontsize="small")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                if row_index == 0:
+                    ax.set_title(f"{layer.index}: {layer.name}\n{layer.kind}", fontsize="small")
+                if column == 0:
+                    ax.set_ylabel(row.label, fontsize="small")
+                if row_index == len(rows) - 1:
+                    ax.set_xlabel("epoch")
+                if row.has(record):
+                    ax.xaxis.get_major_locator().set_params(integer=True)
+                ax.tick_params(which="both", labelsize="x-small")
+        return figure
+
+    def plot_gradient_norms(self):
+        """The weight-gradient norm of every layer over the epochs in one panel (nablanet.plot.gradient_norms)."""
+        from nablanet.plot import gradient_norms
+
+        norms = {}
+        for layer in self.layers:
+            for name, _ in layer.parameters:
+                values = self.history[layer.name][f"grad_norm.{name}"]
+                if any(math.isfinite(v) for v in values):
+                    norms[f"{layer.index}: {layer.name}.{name}"] = [v if math.isfinite(v) else 0.0 for v in values]
+        if not norms:
+            raise ValueError("TrainingMonitor.plot_gradient_norms: no gradient norms recorded")
+        return gradient_norms(norms)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _layer_list(layers) -> str:
+    """``layer 3`` or ``layers 2, 3, 5`` (by index l)."""
+    numbers = ", ".join(str(layer.index) for layer in layers)
+    return f"layer {numbers}" if len(layers) == 1 else f"layers {numbers}"
+
+
+def _norm(values) -> float:
+    """The Euclidean norm of an array of any shape; in float64 when float32 squares overflow (call under errstate)."""
+    flat = np.asarray(values).reshape(-1)
+    norm = math.sqrt(float(np.dot(flat, flat)))
+    if math.isinf(norm) and flat.dtype != np.float64:
+        flat = flat.astype(np.float64)
+        norm = math.sqrt(float(np.dot(flat, flat)))
+    return norm
+
+
+def _short_key(key: str) -> str:
+    return (key.replace("grad_norm.", "|dC/d").replace("update_ratio.", "ratio ")
+            .replace("activation_mean", "mean a").replace("activation_std", "std a")
+            + ("|" if key.startswith("grad_norm.") else ""))
+
+
+def _figure_class():
+    # Imported here so that training with a monitor does not need matplotlib; Figure without pyplot
+    # needs no display and keeps no global registry of figures.
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("plotting needs matplotlib, which is not installed: pip install nablanet[plot]") from error
+    return Figure
+
+
+def _log_formatter():
+    from matplotlib.ticker import LogFormatter
+
+    return LogFormatter(labelOnlyBase=False)
+
+
+class _PlotRow:
+    def __init__(self, label, keys, draw):
+        self.label, self.keys, self._draw = label, keys, draw
+
+    def has(self, record: dict) -> bool:
+        return any(self.keys(key) for key in record)
+
+    def draw(self, ax, epochs, record):
+        series = {key: np.asarray(values, dtype=float) for key, values in record.items() if self.keys(key)}
+        self._draw(ax, epochs, series)
+
+
+def _draw_log_lines(prefix):
+    def draw(ax, epochs, series):
+        drawn = False
+        for key, values in series.items():
+            shown = np.where(values > 0, values, np.nan)
+            if np.any(np.isfinite(shown)):
+                ax.plot(epochs, shown, marker="o" if epochs.size <= 20 else None, markersize=3,
+                        label=key[len(prefix):])
+                drawn = True
+        if drawn:
+            ax.set_yscale("log")
+            # Plain-text labels ("0.6", "1e-05"): math-text ones cost most of the drawing time of a grid.
+            ax.yaxis.set_major_formatter(_log_formatter())
+            ax.yaxis.set_minor_formatter(_log_formatter())
+            ax.legend(fontsize="x-small")
+        ax.grid(alpha=0.3, which="both")
+
+    return draw
+
+
+def _draw_activations(ax, epochs, series):
+    mean, std = series["activation_mean"], series["activation_std"]
+    ax.plot(epochs, mean, color="C0", marker="o" if epochs.size <= 20 else None, markersize=3, label="mean")
+    ax.fill_between(epochs, mean - std, mean + std, color="C0", alpha=0.25, label="± std")
+    ax.legend(fontsize="x-small")
+    ax.grid(alpha=0.3)
+
+
+def _draw_fractions(ax, epochs, series):
+    for key, color in (("saturated", "C1"), ("dead", "C3")):
+        if key in series:
+            ax.plot(epochs, 100 * series[key], color=color, marker="o" if epochs.size <= 20 else None,
+                    markersize=3, label=key)
+    ax.set_ylim(-5, 105)
+    ax.legend(fontsize="x-small")
+    ax.grid(alpha=0.3)
+
+
+_PLOT_ROWS = [
+    _PlotRow("gradient norm", lambda key: key.startswith("grad_norm."), _draw_log_lines("grad_norm.")),
+    _PlotRow("|update| / |weight|", lambda key: key.startswith("update_ratio."), _draw_log_lines("update_ratio.")),
+    _PlotRow("activation", lambda key: key in ("activation_mean", "activation_std"), _draw_activations),
+    _PlotRow("saturated / dead (%)", lambda key: key in ("saturated", "dead"), _draw_fractions),
+]
