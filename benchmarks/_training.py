@@ -35,6 +35,38 @@ class Batches:
         return index
 
 
+def nablanet_step(model, optimizer, X, y, batches: Batches):
+    """One timed iteration for nablanet: a minibatch step with softmax cross-entropy; returns the loss."""
+    from nablanet.nn import functional as F
+
+    def step():
+        index = batches.next()
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X[index]), y[index])
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    return step
+
+
+def torch_step(forward, optimizer, X, y, batches: Batches):
+    """One timed iteration for PyTorch: forward(X batch) gives logits; returns the loss."""
+    import torch
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        index = torch.from_numpy(batches.next())
+        optimizer.zero_grad()
+        loss = loss_fn(forward(X[index]), y[index])
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
 def checked_peer(builders: dict, peer: str, threads: int, check_steps: int, whole_epoch_peers=()):
     """Build a peer, run a few steps (their losses go to the parent for comparison), return its step."""
     _harness.limit_threads(threads)

@@ -60,17 +60,7 @@ def nablanet_peer():
     # The ReLUs are fused into the convolutions (activation="relu"): the same computation as conv, ReLU.
     model = nn.Sequential(conv1, nn.MaxPool2d(2), conv2, nn.MaxPool2d(2), nn.Flatten(), dense)
     optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    batches = Batches(N_SAMPLES, BATCH)
-
-    def step():
-        index = batches.next()
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(X[index]), y[index])
-        loss.backward()
-        optimizer.step()
-        return float(loss)
-
-    return step, BATCH
+    return _training.nablanet_step(model, optimizer, X, y, Batches(N_SAMPLES, BATCH)), BATCH
 
 
 def torch_peer():
@@ -89,18 +79,7 @@ def torch_peer():
     model = torch.nn.Sequential(conv1, torch.nn.ReLU(), torch.nn.MaxPool2d(2), conv2, torch.nn.ReLU(),
                                 torch.nn.MaxPool2d(2), torch.nn.Flatten(), dense)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    batches = Batches(N_SAMPLES, BATCH)
-
-    def step():
-        index = torch.from_numpy(batches.next())
-        optimizer.zero_grad()
-        loss = loss_fn(model(X[index]), y[index])
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, BATCH
+    return _training.torch_step(model, optimizer, X, y, Batches(N_SAMPLES, BATCH)), BATCH
 
 
 PEER_BUILDERS = {"nablanet": nablanet_peer, "torch": torch_peer}

@@ -63,17 +63,7 @@ def nablanet_peer():
     head.W.data[...], head.b.data[...] = W, b
     model = nn.Sequential(gru, head)
     optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    batches = Batches(len(X), BATCH)
-
-    def step():
-        index = batches.next()
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(X[index]), y[index])
-        loss.backward()
-        optimizer.step()
-        return float(loss)
-
-    return step, BATCH
+    return _training.nablanet_step(model, optimizer, X, y, Batches(len(X), BATCH)), BATCH
 
 
 def torch_peer():
@@ -94,20 +84,11 @@ def torch_peer():
         head.bias.copy_(torch.from_numpy(b))
     parameters = list(gru.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(parameters, lr=LEARNING_RATE)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    batches = Batches(len(X), BATCH)
+    def forward(x):
+        _, h_n = gru(x)  # (2, N, H): the forward and backward directions' final states
+        return head(torch.cat([h_n[0], h_n[1]], dim=1))
 
-    def step():
-        index = torch.from_numpy(batches.next())
-        optimizer.zero_grad()
-        _, h_n = gru(X[index])                      # (2, N, H): forward and backward final states
-        logits = head(torch.cat([h_n[0], h_n[1]], dim=1))
-        loss = loss_fn(logits, y[index])
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, BATCH
+    return _training.torch_step(forward, optimizer, X, y, Batches(len(X), BATCH)), BATCH
 
 
 PEER_BUILDERS = {"nablanet": nablanet_peer, "torch": torch_peer}

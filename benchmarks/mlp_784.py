@@ -78,17 +78,7 @@ def nablanet_peer():
         layers.append(layer)
     model = nn.Sequential(*layers)
     optimizer = optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    batches = Batches(N_SAMPLES, BATCH)
-
-    def step():
-        index = batches.next()
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(X[index]), y[index])
-        loss.backward()
-        optimizer.step()
-        return float(loss)
-
-    return step, BATCH
+    return _training.nablanet_step(model, optimizer, X, y, Batches(N_SAMPLES, BATCH)), BATCH
 
 
 def torch_peer(fused: bool):
@@ -110,18 +100,7 @@ def torch_peer(fused: bool):
                 layers.append(torch.nn.ReLU())
         model = torch.nn.Sequential(*layers)
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, fused=fused)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        batches = Batches(N_SAMPLES, BATCH)
-
-        def step():
-            index = torch.from_numpy(batches.next())
-            optimizer.zero_grad()
-            loss = loss_fn(model(X[index]), y[index])
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-
-        return step, BATCH
+        return _training.torch_step(model, optimizer, X, y, Batches(N_SAMPLES, BATCH)), BATCH
 
     return build
 

@@ -244,3 +244,13 @@ def test_layers_added_later_are_part_of_the_config():
     model.add(nn.ReLU()).add(nn.Dense(3, 1, rng=1))
     rebuilt = nn.module_from_config(model.config())
     assert repr(rebuilt) == repr(model)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.7])
+def test_elu_derivative_at_zero_is_alpha_like_torch(alpha):
+    from nablanet import grad
+
+    assert grad(lambda z: F.elu(z, alpha))(0.0) == pytest.approx(alpha)
+    reference = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.elu(reference, alpha).backward()
+    assert reference.grad.item() == pytest.approx(alpha)

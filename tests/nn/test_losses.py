@@ -89,3 +89,11 @@ def test_penalties_weigh_weights_not_biases():
     numpy.testing.assert_allclose(model[0].W.grad, 0.1 * numpy.sign(weights[0]) + 0.02 * weights[0], rtol=1e-14)
     assert model[0].b.grad is None
     assert penalty(model) == 0.0
+
+
+def test_binary_cross_entropy_gradient_is_finite_at_saturated_probabilities():
+    for p, t in ((1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):
+        g = grad(lambda q: F.binary_cross_entropy(q, numpy.array([t])))(numpy.array([p]))
+        assert numpy.isfinite(g).all(), (p, t, g)
+    g = grad(lambda z: F.binary_cross_entropy(F.sigmoid(z), numpy.array([1.0])))(numpy.array([40.0]))
+    assert numpy.isfinite(g).all()

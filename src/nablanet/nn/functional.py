@@ -51,8 +51,10 @@ def leaky_relu(z, alpha: float = 0.01):
 
 def elu(z, alpha: float = 1.0):
     """sigma(z) = z for z > 0, alpha (e^z - 1) otherwise (Clevert et al., 2015)."""
-    # expm1 of min(z, 0): the branch not taken must not overflow, or its zero gradient becomes 0 * inf.
-    return ops.where(_values(z) > 0, z, alpha * ops.expm1(ops.minimum(z, 0.0)))
+    # expm1 of z only where z <= 0: the branch not taken must not overflow, or its zero gradient
+    # becomes 0 * inf. A where (not minimum, which splits ties) keeps elu'(0) = alpha, as PyTorch.
+    positive = _values(z) > 0
+    return ops.where(positive, z, alpha * ops.expm1(ops.where(positive, 0.0, z)))
 
 
 def softplus(z):
@@ -147,8 +149,11 @@ def binary_cross_entropy(probabilities, targets):
     loss rather than inf. Prefer binary_cross_entropy_with_logits when the logits are at hand.
     """
     t = _check_binary(_matching_targets(probabilities, targets, "binary_cross_entropy"), "binary_cross_entropy")
-    log_p = ops.maximum(ops.log(probabilities), -100.0)
-    log_not_p = ops.maximum(ops.log1p(-probabilities), -100.0)
+    p = _values(probabilities)
+    # Logarithms only of positive numbers: at p = 0 or 1 the floored branch is taken, and the log's
+    # argument there is a harmless 1, so no 0/0 reaches the gradient (the double-where pattern).
+    log_p = ops.where(p > 0, ops.maximum(ops.log(ops.where(p > 0, probabilities, 1.0)), -100.0), -100.0)
+    log_not_p = ops.where(p < 1, ops.maximum(ops.log1p(-ops.where(p < 1, probabilities, 0.0)), -100.0), -100.0)
     return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
 
 

@@ -47,7 +47,7 @@ def _leaky_relu_slope(a, alpha):
 
 
 def _elu_forward(z, alpha):
-    # expm1 of min(z, 0): the unused branch must not overflow for large positive z.
+    # expm1 only of z <= 0: the unused branch must not overflow for large positive z.
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
 
 
