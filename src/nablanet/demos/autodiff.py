@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import nablanet.numpy as np
-from nablanet import count_ops, grad, jvp
+from nablanet import count_ops, grad, jvp, to_dot
+from nablanet.demos import command_line, output_directory
 
 
 def exp_of_square(x):
@@ -57,9 +58,34 @@ def report(points=(-1.0, 0.5, 2.0)) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    print(report())
+def run(out_dir, quick: bool = False, seed: int = 0) -> dict:
+    """Print the table of derivatives and operation counts; write each example's graph as DOT text.
+
+    Args:
+        out_dir: directory for ``graph_<n>.dot`` (render with ``dot -Tpng``).
+        quick: accepted for the shared demo options; the demo is already instant.
+        seed: unused (nothing here is random).
+
+    Returns:
+        ``{"report": the printed text, "counts": {title: OpCount}, "files": [dot paths]}``.
+    """
+    text = report()
+    print(text)
+    out = output_directory(out_dir)
+    files = []
+    for k, (title, f, _) in enumerate(EXAMPLES, start=1):
+        path = out / f"graph_{k}.dot"
+        path.write_text(to_dot(f, 0.5, names=["x"]) + "\n")
+        files.append(path)
+        print(f"computation graph of f(x) = {title}: {path}")
+    counts = {title: count_ops(f, 0.5) for title, f, _ in EXAMPLES}
+    return {"report": text, "counts": counts, "files": files}
+
+
+def main(argv=None) -> int:
+    """``python -m nablanet.demos.autodiff [--out DIR]``."""
+    return command_line(run, argv, prog="nablanet demo autodiff", description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

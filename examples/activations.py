@@ -1,0 +1,12 @@
+"""The notes' activation functions and their derivatives, the derivatives computed by nablanet's autodiff.
+
+Runs nablanet.demos.activations: prints its tables and writes its PNG files.
+Usage: python examples/activations.py [--out DIR] [--quick] [--seed N]
+"""
+
+import sys
+
+from nablanet.demos import activations
+
+if __name__ == "__main__":
+    sys.exit(activations.main(sys.argv[1:]))
