@@ -1,0 +1,412 @@
+"""The `nablanet` command: the main job's accuracy, each subcommand on real files, config checking, and
+user mistakes ending in one line on stderr (in-process through cli.main, and once in a subprocess)."""
+
+import contextlib
+import csv
+import io
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nablanet import cli, count_ops
+from nablanet import config as cfg
+from nablanet import io as model_io
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "examples" / "configs"
+
+
+def run(argv) -> tuple[int, str, str]:
+    """cli.main(argv) with its exit status, stdout and stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main([str(a) for a in argv])
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+def assert_one_line_error(status, stderr, *fragments):
+    assert status == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """`nablanet train` exactly as the README runs it (defaults, progress bar on), in a temporary folder."""
+    out = tmp_path_factory.mktemp("main_job")
+    previous = Path.cwd()
+    os.chdir(out)
+    try:
+        status, stdout, stderr = run(["train"])
+    finally:
+        os.chdir(previous)
+    runs = list((out / "nablanet-runs").iterdir())
+    return status, stdout, stderr, runs
+
+
+# ----------------------------------------------------------------------------------------------
+# The main job, and the commands on the model it saves
+# ----------------------------------------------------------------------------------------------
+
+def test_main_job_trains_digits_to_97_percent_and_saves_model_and_plots(main_job):
+    status, stdout, stderr, runs = main_job
+    assert status == 0, stderr
+    assert len(runs) == 1 and runs[0].name.startswith("digits-")
+    folder = runs[0]
+    for name in ("model.npz", "learning_curves.png", "confusion_matrix.png", "config.toml", "history.csv"):
+        assert (folder / name).is_file(), name
+    assert (folder / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "epoch 40/40" in stderr  # tqdm's bar
+    assert f"saved in {Path('nablanet-runs') / folder.name}/" in stdout
+    checkpoint = model_io.load_checkpoint(folder / "model.npz")
+    scores = checkpoint.metadata["scores"]
+    assert scores["part"] == "test"
+    assert scores["accuracy"] >= 0.97
+    assert f"accuracy {scores['accuracy']:.4g}" in stdout
+    # The saved config rebuilds the same run: it reads back to the values it was written from.
+    saved = tomllib.loads((folder / "config.toml").read_text())
+    assert saved == checkpoint.metadata["config"]
+    assert saved["name"] == "digits" and saved["model"]["hidden"] == [512]
+
+
+def test_evaluate_reproduces_the_test_split_and_score(main_job):
+    folder = main_job[3][0]
+    expected = model_io.load_checkpoint(folder / "model.npz").metadata["scores"]
+    status, stdout, stderr = run(["evaluate", folder / "model.npz", "digits"])
+    assert status == 0, stderr
+    assert "test part" in stdout and "360 samples" in stdout
+    assert f"accuracy  {expected['accuracy']:.6g}" in stdout
+    assert f"loss      {expected['loss']:.6g}" in stdout
+    status, stdout, _ = run(["evaluate", folder / "model.npz", "digits", "--split", "all"])
+    assert status == 0 and "1797 samples" in stdout
+
+
+def test_predict_writes_classes_and_probabilities(main_job, tmp_path):
+    folder = main_job[3][0]
+    expected = model_io.load_checkpoint(folder / "model.npz").metadata["scores"]["accuracy"]
+    out = tmp_path / "sub" / "predictions.csv"
+    status, stdout, stderr = run(["predict", folder / "model.npz", "digits", "--out", out])
+    assert status == 0, stderr
+    with open(out, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["target", "predicted_class"] + [f"probability_{k}" for k in range(10)]
+    table = np.array(rows[1:], dtype=float)
+    assert table.shape == (360, 12)
+    np.testing.assert_allclose(table[:, 2:].sum(axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(table[:, 1], table[:, 2:].argmax(axis=1))
+    assert np.mean(table[:, 0] == table[:, 1]) == pytest.approx(expected)
+
+
+def test_summary_counts_parameters_and_operations(main_job):
+    path = main_job[3][0] / "model.npz"
+    status, stdout, stderr = run(["summary", path])
+    assert status == 0, stderr
+    # 64 -> 512 -> 10: weights and biases of both Dense layers.
+    assert f"Total params: {64 * 512 + 512 + 512 * 10 + 10:,}" in stdout
+    assert "(None, 512)" in stdout and "(None, 10)" in stdout
+    model = model_io.load(path)
+    counts = count_ops(model, np.zeros((1, 64), dtype=np.float32))
+    assert f"forward {counts.forward_total:,}, backward (gradient) {counts.reverse_total:,}" in stdout
+    # The matrix products alone take 2 n_in n_out operations per sample and layer.
+    assert counts.forward_total >= 2 * 64 * 512 + 2 * 512 * 10
+
+
+# ----------------------------------------------------------------------------------------------
+# Every example config trains (one epoch), and the small ones reach their documented scores
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fake_mnist(tmp_path_factory):
+    """A tiny mnist.npz in Keras' layout: class k has a bright row 2k + 3."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for part, n in (("train", 60), ("test", 20)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), 2 * labels + 3, :] = 250
+        arrays[f"x_{part}"], arrays[f"y_{part}"] = images, labels
+    path = tmp_path_factory.mktemp("mnist") / "mnist.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+EXAMPLES = [
+    # config, extra overrides
+    ("digits.toml", []),
+    ("breast_cancer.toml", []),
+    ("iris.toml", []),
+    ("mnist1d.toml", ["data.n_samples=200"]),
+    ("xor.toml", []),
+    ("polynomial.toml", []),
+    ("franke.toml", ["data.n_samples=100"]),
+    ("moons_csv.toml", []),
+    ("mnist.toml", ["data.source={mnist}"]),
+    ("digits_sweep.toml", []),
+]
+
+
+def test_every_example_config_is_tested():
+    assert sorted(path.name for path in CONFIGS.glob("*.toml")) == sorted(name for name, _ in EXAMPLES)
+
+
+@pytest.mark.parametrize("name, overrides", EXAMPLES)
+def test_example_config_trains_one_epoch(name, overrides, tmp_path, fake_mnist):
+    sets = [item.format(mnist=fake_mnist) for item in overrides + ["train.epochs=1"]]
+    argv = ["train", CONFIGS / name, "--out", tmp_path, "--no-progress"]
+    for item in sets:
+        argv += ["--set", item]
+    status, stdout, stderr = run(argv)
+    assert status == 0, stderr
+    assert (tmp_path / "model.npz").is_file()
+    assert "scores on" in stdout
+
+
+def test_xor_example_solves_xor(tmp_path):
+    status, stdout, stderr = run(["train", CONFIGS / "xor.toml", "--out", tmp_path, "--no-progress"])
+    assert status == 0, stderr
+    # No test part for the four points of a gate: the scores are on the training data, and say so.
+    assert "training scores on 4 samples (there is no test part)" in stdout
+    assert model_io.load_checkpoint(tmp_path / "model.npz").metadata["scores"]["accuracy"] == 1.0
+
+
+def test_csv_model_predicts_on_a_csv_without_the_target_column(tmp_path):
+    status, _, stderr = run(["train", CONFIGS / "moons_csv.toml", "--out", tmp_path / "run", "--no-progress",
+                             "--set", "train.epochs=3"])
+    assert status == 0, stderr
+    features = tmp_path / "points.csv"
+    features.write_text("x1,x2\n0.0,1.0\n1.0,-0.5\n2.0,0.2\n")
+    out = tmp_path / "predictions.csv"
+    status, stdout, stderr = run(["predict", tmp_path / "run" / "model.npz", features, "--out", out])
+    assert status == 0, stderr
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["predicted_class", "probability_0", "probability_1"] and len(rows) == 4
+    # The model's own CSV: the test part by default (75 of 300 rows), with the label as target.
+    status, stdout, _ = run(["evaluate", tmp_path / "run" / "model.npz", REPO / "examples" / "data" / "moons.csv"])
+    assert status == 0 and "75 samples" in stdout and "test part" in stdout
+
+
+# ----------------------------------------------------------------------------------------------
+# sweep
+# ----------------------------------------------------------------------------------------------
+
+SWEEP_CONFIG = """
+seed = 3
+[data]
+source = "iris"
+[model]
+hidden = [8]
+dropout = 0.0
+[train]
+epochs = 2
+batch_size = 16
+validation_split = 0.0
+[sweep]
+folds = 2
+"optimizer.lr" = [1e-3, 1e-1]
+"train.l2" = [0.0, 1e-2]
+"""
+
+
+def test_sweep_in_parallel_equals_serial_and_writes_csv_and_heatmaps(tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(SWEEP_CONFIG)
+    tables = {}
+    for jobs in (2, 1):
+        out = tmp_path / f"jobs{jobs}"
+        status, stdout, stderr = run(["sweep", config, "--jobs", jobs, "--out", out, "--no-progress"])
+        assert status == 0, stderr
+        assert "best by cross-validation" in stdout
+        with open(out / "sweep.csv", newline="") as handle:
+            tables[jobs] = list(csv.DictReader(handle))
+    rows = tables[2]
+    assert list(rows[0]) == ["optimizer.lr", "train.l2", "cv_accuracy_mean", "cv_accuracy_std", "test_accuracy"]
+    assert [(float(r["optimizer.lr"]), float(r["train.l2"])) for r in rows] == [
+        (1e-3, 0.0), (1e-3, 1e-2), (1e-1, 0.0), (1e-1, 1e-2)]
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
+    # Each fit is seeded by the config alone, so the process that ran it changes nothing.
+    assert tables[1] == tables[2]
+    for name in ("heatmap_cv_accuracy_mean.png", "heatmap_test_accuracy.png"):
+        assert (tmp_path / "jobs2" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_random_search_draws_from_distributions():
+    config = cfg.load_config(overrides=["sweep.search=random", "sweep.n_iter=5",
+                                        "sweep.optimizer.lr={loguniform = [1e-4, 1e-1]}",
+                                        "sweep.model.activation=['relu', 'tanh']"])
+    keys, settings = cfg.sweep_settings(config)
+    assert keys == ["optimizer.lr", "model.activation"] and len(settings) == 5
+    assert all(1e-4 <= s["optimizer.lr"] <= 1e-1 and s["model.activation"] in ("relu", "tanh") for s in settings)
+    assert cfg.sweep_settings(config) == (keys, settings)  # drawn from the run's seed
+
+
+# ----------------------------------------------------------------------------------------------
+# Config files and overrides
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("optimizer.lr=1e-2", ("optimizer.lr", 0.01)),
+    ("train.epochs=3", ("train.epochs", 3)),
+    ("data.standardize=false", ("data.standardize", False)),
+    ("data.source=iris", ("data.source", "iris")),          # not TOML: a bare string
+    ('data.source="my file.csv"', ("data.source", "my file.csv")),
+    ("model.hidden=[64, 32]", ("model.hidden", [64, 32])),
+    ("sweep.optimizer.lr=[0.1, 0.2]", ("sweep.optimizer.lr", [0.1, 0.2])),
+])
+def test_set_values_are_read_as_toml(text, expected):
+    assert cfg.parse_override(text) == expected
+
+
+def test_defaults_round_trip_through_toml():
+    values = cfg.load_config().values
+    assert tomllib.loads(cfg.to_toml(values)) == values
+
+
+def test_data_paths_in_a_config_are_relative_to_the_file(tmp_path):
+    (tmp_path / "configs").mkdir()
+    path = tmp_path / "configs" / "c.toml"
+    path.write_text('[data]\nsource = "../data.csv"\n')
+    assert Path(cfg.load_config(path).get("data.source")) == tmp_path / "data.csv"
+    # ... and paths given with --set are relative to the working directory.
+    assert cfg.load_config(path, ["data.source=other.csv"]).get("data.source") == "other.csv"
+
+
+def test_later_overrides_win_and_layers_get_inferred_sizes():
+    config = cfg.load_config(overrides=["optimizer.lr=0.5", "optimizer.lr=0.25", "data.input_shape=[1, 8, 8]",
+                                        'model.layers=[{type = "Conv2d", out_channels = 4, kernel_size = 3}, '
+                                        '{type = "batchnorm"}, {type = "Activation", activation = "relu"}]'])
+    assert config.get("optimizer.lr") == 0.25
+    task = cfg.make_task(config, np.arange(10))
+    model = cfg.build_model(config, (1, 8, 8), task, np.random.default_rng(0))
+    assert [type(layer).__name__ for layer in model.layers] == ["Conv2d", "BatchNorm", "Activation", "Flatten", "Dense"]
+    assert model.layers[-1].W.shape == (4 * 6 * 6, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# User mistakes: one line on stderr, exit status 1, no traceback
+# ----------------------------------------------------------------------------------------------
+
+BAD_CONFIGS = [
+    # file contents, fragments of the message
+    ("[optimzer]\nlr = 0.1\n", ["unknown key 'optimzer'", "optimizer, train"]),
+    ("[optimizer]\nlearning_rate = 0.1\n", ["unknown key 'optimizer.learning_rate'", "the keys of adam are", "lr"]),
+    ("[optimizer]\nname = \"sgd\"\nbeta1 = 0.9\n", ["unknown key 'optimizer.beta1'", "the keys of sgd", "momentum"]),
+    ("[train]\nepoch = 3\n", ["unknown key 'train.epoch'", "epochs"]),
+    ("[train]\nepochs = \"ten\"\n", ["train.epochs must be an integer", '"ten"']),
+    ("[train]\nearly_stopping = {patience = 2, monitr = \"loss\"}\n", ["train.early_stopping.monitr", "monitor"]),
+    ("[model]\nlayers = [{type = \"Dense\", units = 8}]\n", ["unknown key 'units'", "out_features"]),
+    ("[model]\nlayers = [{type = \"Denze\"}]\n", ["model.layers[0] needs type", "Dense"]),
+    ("[model]\nhidden = [8]\nlayers = [{type = \"Dense\", out_features = 8}]\n", ["model.hidden and model.layers"]),
+    ("[model]\nactivation = \"relux\"\n", ["'relux' is not one of", "relu"]),
+    ("[data]\nnoise = 0.1\n", ["data.noise applies to polynomial"]),
+    ("[optimizer]\nschedule = {name = \"step\"}\n", ["the step schedule needs step_size"]),
+    ("[sweep]\n\"optimizer.lr\" = [0.1, -1.0]\n", ["the value -1.0 of sweep.optimizer.lr", "must be positive"]),
+    ("[sweep]\n\"optimizer.lrr\" = [0.1]\n", ["sweep.optimizer.lrr", "unknown key 'optimizer.lrr'"]),
+    ("[data\nsource = 1\n", ["is not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize("text, fragments", BAD_CONFIGS)
+def test_config_mistakes_name_the_key(text, fragments, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    status, stdout, stderr = run(["train", path, "--out", tmp_path / "never"])
+    assert_one_line_error(status, stderr, f"nablanet train: error: {path}", *fragments)
+    assert not (tmp_path / "never").exists()
+
+
+BAD_COMMANDS = [
+    # argv (MODEL stands for the main job's model), fragments of the message
+    (["train", "no/such/config.toml"], ["config file 'no/such/config.toml' does not exist"]),
+    (["train", "--set", "optimizer.lr"], ["--set expects KEY=VALUE"]),
+    (["train", "--set", "data.source=no_such.csv"], ["CSV file 'no_such.csv' does not exist"]),
+    (["train", "--set", "data.source=nothing"], ["'nothing' is neither a built-in data set", "digits, breast_cancer"]),
+    (["train", "--set", "train.loss=binary_cross_entropy"], ["needs binary labels 0/1", "use cross_entropy"]),
+    (["train", "--set", "data.source=franke", "--set", "train.loss=cross_entropy"], ["needs integer class labels"]),
+    (["evaluate", "MODEL", "iris"], ["expects 64 input values per sample", "have 4"]),
+    (["evaluate", "no_such_model.npz", "digits"], ["No such file or directory", "no_such_model.npz"]),
+    (["evaluate", "CONFIG", "digits"], ["not a zip archive"]),
+    (["summary", "MODEL", "--input-shape", "a,b"], ["--input-shape must be integers"]),
+    (["sweep", "CONFIG"], ["[sweep] names no key to vary"]),
+    (["sweep", "CONFIG", "--jobs", "0"], ["--jobs must be at least 1"]),
+    (["demo", "no_such_demo"], ["unknown demo 'no_such_demo'", "gates"]),
+]
+
+
+@pytest.mark.parametrize("argv, fragments", BAD_COMMANDS)
+def test_command_mistakes_end_in_one_line(argv, fragments, main_job, tmp_path):
+    config = tmp_path / "plain.toml"
+    config.write_text("seed = 1\n")
+    replacements = {"MODEL": main_job[3][0] / "model.npz", "CONFIG": config}
+    argv = [replacements.get(a, a) for a in argv]
+    if argv[0] == "sweep":
+        argv += ["--set", "sweep.optimizer.lr=[0.1]"] if "--jobs" in argv else []
+    status, stdout, stderr = run(argv + (["--out", tmp_path / "out"] if argv[0] == "train" else []))
+    assert_one_line_error(status, stderr, f"nablanet {argv[0]}: error:", *fragments)
+
+
+def test_a_diverging_run_is_reported_in_one_line(tmp_path):
+    status, _, stderr = run(["train", "--set", "optimizer.name=sgd", "--set", "optimizer.lr=1e6",
+                             "--set", "train.epochs=1", "--no-progress", "--out", tmp_path])
+    assert_one_line_error(status, stderr, "training diverged", "a smaller learning rate")
+
+
+def test_bugs_keep_their_traceback_and_debug_shows_user_errors(monkeypatch):
+    def broken(config, task_hint=None):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cfg, "load_data", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["train"])
+    with pytest.raises(FileNotFoundError):
+        cli.main(["--debug", "train", "no_such.toml"])
+
+
+def test_errors_through_the_installed_command_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nepoch = 3\n")
+    result = subprocess.run([sys.executable, "-m", "nablanet.cli", "train", str(bad)], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"nablanet train: error: {bad}: unknown key 'train.epoch'; the keys of [train] "
+                                     "are: loss, epochs, batch_size, shuffle, validation_split, l1, l2, metrics, "
+                                     "progress, early_stopping")
+    assert result.stdout == ""
+
+
+# ----------------------------------------------------------------------------------------------
+# demo and help
+# ----------------------------------------------------------------------------------------------
+
+def test_demo_lists_the_demos_and_runs_autodiff(tmp_path):
+    from nablanet.demos import DEMOS
+
+    status, stdout, _ = run(["demo"])
+    assert status == 0
+    assert all(f"  {name} " in stdout for name in DEMOS)
+    for argv in (["autodiff"], ["demo", "autodiff"]):
+        out = tmp_path / argv[-1] / str(len(argv))
+        status, stdout, stderr = run(argv + ["--out", out])  # options after NAME go to the demo
+        assert status == 0, stderr
+        assert "f(x) = exp(x^2)" in stdout and "reverse mode" in stdout
+        assert any(out.iterdir())
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "summary", "sweep", "demo"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: nablanet {command}")
+    if command == "train":
+        assert "optimizer.lr = 0.001" in text and "data.source = \"digits\"" in text
+    if command == "demo":
+        assert "universal_approximation" in text
