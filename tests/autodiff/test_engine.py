@@ -155,3 +155,29 @@ def test_item_assignment_is_refused():
 
 def test_untraced_tensor_converts_to_array():
     numpy.testing.assert_array_equal(numpy.asarray(Tensor([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_a_rule_returning_a_wrong_shaped_gradient_is_refused_by_name():
+    from nablanet import OPS
+    from nablanet.autodiff.op import Op, register
+
+    @register
+    class WrongShapeForTest(Op):
+        name = "wrong_shape_for_test"
+
+        def forward(x):
+            return x * 2.0
+
+        def vjp(grad_out, out, x):
+            return (np.reshape(grad_out, (-1,)),)  # (6,) for an input of shape (2, 3): a wrong rule
+
+        def jvp(x_dot, out, x):
+            return x_dot * 2.0
+
+    try:
+        x = Tensor(numpy.ones((2, 3)), requires_grad=True)
+        with pytest.raises(ValueError, match=r"wrong_shape_for_test: its reverse rule returned a gradient of shape \(6,\) "
+                                             r"for an input of shape \(2, 3\)"):
+            WrongShapeForTest.apply(x).sum().backward()
+    finally:
+        del OPS["wrong_shape_for_test"]

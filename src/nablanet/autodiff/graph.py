@@ -49,16 +49,20 @@ def _reaching(nodes: list[Tensor], targets: frozenset) -> set:
     return reaching
 
 
-def sum_to_shape(grad, shape: tuple):
+def sum_to_shape(grad, shape: tuple, op_name: str = "an op"):
     """Sum a gradient computed in a broadcast shape back to an input's ``shape``.
 
     This is the one place where broadcasting is undone: a rule may return gradients in the broadcast
-    shape of its output and never calls this itself.
+    shape of its output and never calls this itself. A gradient whose shape does not broadcast to the
+    input's is a wrong rule, and is refused rather than reshaped until it fits.
     """
     grad_shape = np.shape(grad)
     if grad_shape == tuple(shape):
         return grad
     extra = len(grad_shape) - len(shape)
+    if extra < 0 or any(g != n and n != 1 for g, n in zip(grad_shape[extra:], shape)):
+        raise ValueError(f"{op_name}: its reverse rule returned a gradient of shape {grad_shape} for an input of "
+                         f"shape {tuple(shape)}, which is not a broadcast of it")
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad_shape[extra + i] != 1
     )
@@ -123,7 +127,7 @@ def run_backward(
                 continue
             expected = parent._data
             if grad.shape != expected.shape:
-                grad = sum_to_shape(grad, expected.shape)
+                grad = sum_to_shape(grad, expected.shape, op.name)
             if grad.dtype != expected.dtype:
                 # A float32 input mixed with float64 constants still gets a float32 gradient (as in PyTorch).
                 grad = ops.astype(grad, expected.dtype)

@@ -129,8 +129,16 @@ def col2im(columns, shape, kernel, stride=1, dilation=1):
     """Add rows (N, prod(out_spatial), C * prod(kernel)) back into an array of ``shape`` (N, C, *spatial)."""
     shape = tuple(int(n) for n in shape)
     n_spatial = len(shape) - 2
-    return Col2Im.apply(columns, shape=shape, kernel=_tuple(kernel, n_spatial, "kernel_size"),
-                        stride=_tuple(stride, n_spatial, "stride"), dilation=_tuple(dilation, n_spatial, "dilation"))
+    kernel = _tuple(kernel, n_spatial, "kernel_size")
+    stride = _tuple(stride, n_spatial, "stride")
+    dilation = _tuple(dilation, n_spatial, "dilation")
+    out = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(shape[2:], kernel, stride, dilation))
+    expected = (shape[0], int(np.prod(out)), shape[1] * int(np.prod(kernel)))
+    got = np.shape(_raw(columns))
+    if got != expected:
+        raise ValueError(f"col2im: rows of shape {got} do not fit an output of shape {shape} with kernel {kernel}, "
+                         f"stride {stride}, dilation {dilation}: expected rows of shape {expected}")
+    return Col2Im.apply(columns, shape=shape, kernel=kernel, stride=stride, dilation=dilation)
 
 
 # --- pooling over non-overlapping windows (kernel == stride), the common case ------------------------
