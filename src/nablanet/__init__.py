@@ -33,3 +33,16 @@ __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
     "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
 ]
+
+
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor", "LinearRegression", "Ridge", "LogisticRegression")
+__all__ += list(_ESTIMATORS)
+
+
+def __getattr__(name):
+    # The scikit-learn estimators are imported on first use: scikit-learn is an optional dependency.
+    if name in _ESTIMATORS:
+        from nablanet import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'nablanet' has no attribute {name!r}")

@@ -254,3 +254,16 @@ def test_elu_derivative_at_zero_is_alpha_like_torch(alpha):
     reference = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
     torch.nn.functional.elu(reference, alpha).backward()
     assert reference.grad.item() == pytest.approx(alpha)
+
+
+def test_models_deep_copy_and_pickle_with_their_weights():
+    import copy
+    import pickle
+
+    model = nn.Sequential(nn.Dense(3, 4, activation="relu", rng=0), nn.BatchNorm(4), nn.Dense(4, 2, rng=1))
+    x = numpy.random.default_rng(0).standard_normal((5, 3)).astype(numpy.float32)
+    model.eval()
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        numpy.testing.assert_array_equal(numpy.asarray(clone(x).data), numpy.asarray(model(x).data))
+        assert clone[0].W is not model[0].W and clone[0].b.regularize is False
+        assert [p.requires_grad for p in clone.parameters()] == [True] * 6

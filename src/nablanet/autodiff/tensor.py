@@ -134,6 +134,11 @@ class Tensor:
             )
         return self._data if dtype is None else self._data.astype(dtype)
 
+    def __reduce__(self):
+        # Pickling and deep copies keep the values and requires_grad (and a Parameter's attributes);
+        # the recorded graph and tangents belong to one computation and are not carried over.
+        return (_restore, (type(self), self._data, self._requires_grad, getattr(self, "__dict__", None)))
+
     def detach(self) -> Tensor:
         """The same values as a new leaf that records nothing."""
         return Tensor(self._data)
@@ -296,6 +301,18 @@ class Tensor:
 
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _restore(cls, data, requires_grad, attributes):
+    t = _new(cls)
+    t._data = data
+    t._op = None
+    t._tangents = NO_TANGENTS
+    t.grad = None
+    t._requires_grad = requires_grad
+    if attributes:
+        t.__dict__.update(attributes)
+    return t
 
 
 # Shared by every tensor without tangents; read-only so that tangents are always set by assignment.
