@@ -410,3 +410,15 @@ def test_every_command_has_help(command, capsys):
         assert "optimizer.lr = 0.001" in text and "data.source = \"digits\"" in text
     if command == "demo":
         assert "universal_approximation" in text
+
+
+def test_train_with_the_monitor_writes_its_report_and_plot(tmp_path):
+    from nablanet.cli import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--no-progress", "--out", str(out), "--set", "train.epochs=2", "--set", "train.monitor=true",
+                 "--set", "model.hidden=[16]"])
+    assert code == 0
+    report = (out / "monitor.txt").read_text()
+    assert "layer" in report and "dead" in report
+    assert (out / "monitor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

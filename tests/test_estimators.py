@@ -495,3 +495,16 @@ def test_logistic_regression_with_a_minibatch_solver():
     reference = sk_linear.LogisticRegression().fit(X, y)
     np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=0.1)
     assert ours.score(X, y) >= reference.score(X, y) - 0.02
+
+
+def test_monitor_option_records_per_layer_diagnostics():
+    from nablanet import MLPClassifier
+    from nablanet.datasets import load_digits
+
+    X, y = load_digits()
+    estimator = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, monitor=True).fit(X / 16.0, y)
+    layers = estimator.monitor_.history
+    assert len(layers) == 2
+    first = next(iter(layers.values()))
+    assert len(first["grad_norm.W"]) == estimator.n_iter_
+    assert "layer" in estimator.monitor_.report()

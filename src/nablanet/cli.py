@@ -272,8 +272,14 @@ def _train_in(out_dir: Path, config, data, task, args) -> int:
     from nablanet import io
     from nablanet.train import evaluate
 
+    monitor = None
+    if config.get("train.monitor"):
+        from nablanet.diagnostics import TrainingMonitor
+
+        monitor = TrainingMonitor()
     model, history, preprocessor = cfg.fit_config(config, data.X_train, data.y_train, task,
-                                                  progress=False if args.no_progress else None)
+                                                  progress=False if args.no_progress else None,
+                                                  callbacks=[monitor] if monitor else ())
     print(f"model: {_describe_model(model)}")
     print(f"trained {len(history)} epochs{_early_stop_note(history, config)}; "
           f"{_format_scores({k: v[-1] for k, v in history.history.items() if k in ('loss', 'val_loss')})}")
@@ -301,10 +307,23 @@ def _train_in(out_dir: Path, config, data, task, args) -> int:
     written.append(out_dir / "config.toml")
     written.append(_write_history(history, out_dir / "history.csv"))
     written.extend(_training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir))
+    if monitor is not None:
+        written.extend(_monitor_files(monitor, out_dir))
     print(f"saved in {out_dir}/: " + ", ".join(path.name for path in written))
     print(f"next: nablanet evaluate {out_dir / _MODEL_FILE} {_data_argument(config)}   |   "
           f"nablanet summary {out_dir / _MODEL_FILE}")
     return 0
+
+
+def _monitor_files(monitor, out_dir: Path) -> list:
+    """The training monitor's report (printed and saved) and its per-layer plot."""
+    from nablanet import plot
+
+    report = monitor.report()
+    print(report)
+    path = out_dir / "monitor.txt"
+    path.write_text(report + "\n", encoding="utf-8")
+    return [path, plot.save(monitor.plot(), out_dir / "monitor.png")]
 
 
 def _portable(config) -> dict:

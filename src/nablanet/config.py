@@ -306,6 +306,9 @@ SCHEMA = {
         "metrics": Option("auto", "str_or_str_list", "metrics: auto (accuracy for classification, r2 for "
                                                      "regression) or a list of names (accuracy, mse, mae, r2)"),
         "progress": Option(True, "bool", "show a progress bar (tqdm) while training"),
+        "monitor": Option(False, "bool", "watch every layer while training (nablanet.diagnostics.TrainingMonitor): "
+                                         "warnings about vanishing or exploding gradients, saturated or dead units, "
+                                         "and monitor.txt / monitor.png in the run folder"),
         "early_stopping": {
             "monitor": Option("val_loss", "str", "the History key to watch"),
             "patience": Option(5, "int", "epochs without improvement before stopping", check=(0, None)),
@@ -1287,7 +1290,8 @@ def _batch_size(config: Config):
     return None if size == "all" else size
 
 
-def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None, validation_data=None):
+def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None, validation_data=None,
+               callbacks=()):
     """Build and train ``config``'s model on raw ``(X, y)``: fit the preprocessing, the network, the optimizer.
 
     Args:
@@ -1296,6 +1300,7 @@ def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None
         task: from make_task.
         progress: show tqdm's bar; None: train.progress.
         validation_data: raw ``(X_val, y_val)`` instead of train.validation_split.
+        callbacks: more callbacks for fit (e.g. a TrainingMonitor), run before early stopping.
 
     Returns:
         ``(model, history, preprocessor)``.
@@ -1317,7 +1322,7 @@ def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None
     batch_size = _batch_size(config)
     steps = train["epochs"] * (1 if batch_size is None else math.ceil(max(n_fit, 1) / batch_size))
     optimizer = build_optimizer(config, model.parameters(), steps)
-    callbacks = []
+    callbacks = list(callbacks)
     if "early_stopping" in train:
         callbacks.append(EarlyStopping(**train["early_stopping"]))
     # A diverging run overflows before fit notices the non-finite loss and stops with

@@ -56,6 +56,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from nablanet import nn, optim, train
 from nablanet.autodiff import no_grad, ops
 from nablanet.nn import functional as F
+from nablanet.diagnostics import TrainingMonitor
 from nablanet.train import Callback, TrainingDivergedError
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearRegression", "Ridge", "LogisticRegression"]
@@ -602,9 +603,15 @@ class _NetworkEstimator(BaseEstimator):
         self.n_iter_ = 0
         try:
             optimizer = _PenalizedSteps(self._optimizer, objective) if objective.penalty else self._optimizer
+            callbacks = [rules]
+            if getattr(self, "monitor", False):
+                # A fresh monitor per fit (or partial_fit): per-layer diagnostics and warnings in monitor_.
+                # (The MLPs offer it; LogisticRegression, which shares this loop, has no layers to watch.)
+                self.monitor_ = TrainingMonitor()
+                callbacks.insert(0, self.monitor_)
             train.fit(self.model_, X, targets, loss=objective, optimizer=optimizer,
                       epochs=1 if incremental else plan.max_iter, batch_size=batch_size, shuffle=plan.shuffle,
-                      metrics=(), callbacks=[rules], seed=random_state.randint(np.iinfo(np.int32).max),
+                      metrics=(), callbacks=callbacks, seed=random_state.randint(np.iinfo(np.int32).max),
                       progress=False)
         except TrainingDivergedError as error:
             raise ValueError(f"Solver produced non-finite parameter weights: {error}") from error
@@ -834,6 +841,7 @@ _MLP_CONSTRAINTS = {
     "init": [None, StrOptions(set(_INITIALIZERS))],
     "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
     "clip_value": [None, Interval(Real, 0, None, closed="neither")],
+    "monitor": ["boolean"],
     "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
 }
 
@@ -881,6 +889,9 @@ _MLP_DOC_PARAMETERS = """
         dtype: None: float64, or float32 when X is float32 (scikit-learn's rule, so that results match
             scikit-learn's MLP to rounding); 'float32' computes in single precision, about twice as
             fast on wide layers and precise enough for minibatch training.
+        monitor: watch every layer while training (minibatch solvers) with
+            nablanet.diagnostics.TrainingMonitor: gradient norms, update ratios, saturated and dead
+            units, warnings in the notes' terms; kept as ``monitor_`` (``print(est.monitor_.report())``).
 """
 
 _MLP_DOC_ATTRIBUTES = """
@@ -985,7 +996,8 @@ class MLPClassifier(_ClassifierNetwork):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000, out_activation=None, loss="log_loss", l1=0.0,
-                 dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None):
+                 dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None,
+                 monitor=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -1018,6 +1030,7 @@ class MLPClassifier(_ClassifierNetwork):
         self.clip_norm = clip_norm
         self.clip_value = clip_value
         self.dtype = dtype
+        self.monitor = monitor
 
     def _plan(self) -> _Plan:
         return _mlp_plan(self, {"softmax", "logistic"})
@@ -1089,7 +1102,8 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, out_activation=None, l1=0.0,
-                 dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None):
+                 dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None,
+                 monitor=False):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1122,6 +1136,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
         self.clip_norm = clip_norm
         self.clip_value = clip_value
         self.dtype = dtype
+        self.monitor = monitor
 
     def _plan(self) -> _Plan:
         return _mlp_plan(self, set(_HIDDEN_ACTIVATIONS) | {"exp"})
