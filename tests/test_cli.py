@@ -377,7 +377,7 @@ def test_errors_through_the_installed_command_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == (f"nablanet train: error: {bad}: unknown key 'train.epoch'; the keys of [train] "
                                      "are: loss, epochs, batch_size, shuffle, validation_split, l1, l2, metrics, "
-                                     "progress, early_stopping")
+                                     "progress, monitor, early_stopping")
     assert result.stdout == ""
 
 
