@@ -234,18 +234,23 @@ class TorchFunctions:
 
     @staticmethod
     def im2col(x, kernel, stride=1, dilation=1):
-        # torch's unfold gives columns (N, C * prod(kernel), positions), nablanet rows (N, positions,
-        # C * prod(kernel)); and it takes 2-D images only: a 1-D signal (N, C, L) is an image of height 1.
+        # torch's unfold gives columns (N, C * prod(kernel), positions), channel-major; nablanet rows
+        # (N, positions, prod(kernel) * C), kernel-major. And unfold takes 2-D images only: a 1-D
+        # signal (N, C, L) is an image of height 1.
         if x.ndim == 3:
             columns = torch_functional.unfold(torch.unsqueeze(x, 2), (1, *kernel),
                                               dilation=(1, *dilation), stride=(1, *stride))
         else:
             columns = torch_functional.unfold(x, kernel, dilation=dilation, stride=stride)
-        return torch.transpose(columns, 1, 2)
+        n, channels, positions = x.shape[0], x.shape[1], columns.shape[2]
+        by_channel = columns.reshape(n, channels, -1, positions)
+        return by_channel.permute(0, 3, 2, 1).reshape(n, positions, -1)
 
     @staticmethod
     def col2im(rows, shape, kernel, stride=1, dilation=1):
-        columns = torch.transpose(rows, 1, 2)
+        n, positions = rows.shape[:2]
+        by_kernel = rows.reshape(n, positions, -1, shape[1])
+        columns = by_kernel.permute(0, 3, 2, 1).reshape(n, -1, positions)
         if len(shape) == 3:
             image = torch_functional.fold(columns, (1, shape[2]), (1, *kernel),
                                           dilation=(1, *dilation), stride=(1, *stride))
@@ -1267,13 +1272,11 @@ def test_clip_bounds_that_broadcast_x_to_a_larger_shape():
 
 
 def test_col2im_rejects_rows_of_the_wrong_shape():
-    """col2im of rows (1, 2, 1) where (N, positions, C * prod(kernel)) = (1, 1, 2) is required.
+    """col2im of rows (1, 2, 1) where (N, positions, prod(kernel) * C) = (1, 1, 2) is required.
 
-    torch's fold rejects the same rows (in its layout, transposed). Known nablanet bug (reported,
-    left failing): Col2Im reshapes any rows with the right number of elements, so the forward pass
-    silently reinterprets them, and the engine's sum_to_shape then reshapes the VJP's (1, 1, 2)
-    gradient to the rows' shape as well: here it fails in an unrelated reshape, and for rows
-    (2, 2, 3) given where (2, 3, 2) is required the gradient comes back silently permuted.
+    torch's fold rejects the same rows (in its layout, transposed), and so must nablanet: a regression
+    test for a bug this file found, where Col2Im reshaped any rows with the right number of elements
+    and the engine's sum_to_shape reshaped the wrong-shaped gradient to fit.
     """
     rows = np.array([[[1.0], [2.0]]])
     settings = {"shape": (1, 1, 1, 2), "kernel": (1, 2), "stride": (2, 2), "dilation": (2, 1)}

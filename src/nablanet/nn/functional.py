@@ -251,7 +251,7 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
         a = sigma(z)
 
     Computed in the notes' matrix form: the receptive fields of x become the rows of a patch matrix
-    (im2col), and the convolution is that matrix times the kernels reshaped to (C_in * prod(kernel),
+    (im2col), and the convolution is that matrix times the kernels reshaped to (prod(kernel) * C_in,
     C_out), with the bias and activation applied in place: the fused dense primitive, whose VJP gives
     dW in one matrix product. The gradient with respect to x goes back through col2im, adding
     overlapping fields. The result is laid out channels-last in memory and viewed channels-first.
@@ -281,7 +281,9 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
     padded = np.shape(_values(x))[2:]
     out_spatial = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(padded, kernel, stride, dilation))
     rows = im2col(x, kernel, stride, dilation)
-    kernels = ops.transpose(ops.reshape(W, (W_shape[0], -1)))
+    # Rows hold (*kernel, C) per receptive field: arrange W (C_out, C_in, *kernel) the same way.
+    kernel_major = ops.transpose(W, (0,) + tuple(range(2, 2 + n_spatial)) + (1,))
+    kernels = ops.transpose(ops.reshape(kernel_major, (W_shape[0], -1)))
     z = dense(rows, kernels, b, activation=activation, alpha=alpha)
     return ops.reshape(ops.transpose(z, (0, 2, 1)), (x_shape[0], W_shape[0]) + out_spatial)
 

@@ -2,7 +2,7 @@
 
 A convolution with kernel W is multiplication by a banded Toeplitz matrix (the notes' view). Rather
 than forming that matrix, im2col copies every receptive field of x into one row of a patch matrix;
-the convolution is then that matrix times the kernels, W reshaped to (C_in * prod(kernel), C_out):
+the convolution is then that matrix times the kernels, W arranged as (prod(kernel) * C_in, C_out):
 the same product as a dense layer, and it is computed by the fused dense primitive. The transpose,
 col2im, adds rows back into an image (overlapping fields accumulate): it is im2col's VJP, and im2col
 is col2im's. Both are linear, so each is its own JVP. Works for any number of spatial dimensions
@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.reduce import sum
@@ -28,15 +27,14 @@ def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _patch_view(x, kernel, stride, dilation):
-    """A strided view of x (N, C, *spatial) with shape (N, C, *kernel, *out_spatial): no copy."""
-    spatial = x.shape[2:]
-    out = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
-    strides = x.strides[2:]
-    shape = x.shape[:2] + tuple(kernel) + out
-    view_strides = x.strides[:2] + tuple(st * d for st, d in zip(strides, dilation)) + tuple(
-        st * s for st, s in zip(strides, stride))
-    return as_strided(x, shape=shape, strides=view_strides, writeable=False), out
+def _offset_slices(offset, kernel, stride, dilation, out):
+    """The strided slice of every spatial axis that kernel offset ``offset`` reads, for all output positions."""
+    return tuple(slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, stride, out))
+
+
+def _channels_last(x):
+    """x (N, C, *spatial) viewed as (N, *spatial, C): no copy; contiguous when x is channels-last in memory."""
+    return np.moveaxis(x, 1, -1)
 
 
 def _raw(x):
@@ -45,19 +43,28 @@ def _raw(x):
 
 @register
 class Im2Col(Op):
-    """rows[n, p, (c, *k)] = x[n, c, p * stride + k * dilation]: every receptive field as one row.
+    """rows[n, p, (*k, c)] = x[n, c, p * stride + k * dilation]: every receptive field as one row.
 
-    Shape: x (N, C, *spatial) -> (N, prod(out_spatial), C * prod(kernel)).
+    Within a row the kernel offset varies slowest and the channel fastest, so each kernel offset
+    copies whole runs of channels (contiguous when x is channels-last in memory, as a convolution's
+    output is); the kernels are arranged to match by the caller.
+
+    Shape: x (N, C, *spatial) -> (N, prod(out_spatial), prod(kernel) * C).
     """
 
     def forward(x, *, kernel, stride, dilation):
-        view, out = _patch_view(np.asarray(x), kernel, stride, dilation)
-        n, c = view.shape[:2]
+        x = np.asarray(x)
+        n, c = x.shape[:2]
+        out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
         d = len(kernel)
-        # (N, C, *k, *out) -> (N, *out, C, *k): the one copy a convolution needs makes each receptive
-        # field a contiguous row for the matrix product.
-        rows = view.transpose((0,) + tuple(range(2 + d, 2 + 2 * d)) + (1,) + tuple(range(2, 2 + d)))
-        return rows.reshape(n, int(np.prod(out)), c * int(np.prod(kernel)))
+        rows = np.empty((n,) + out + tuple(kernel) + (c,), dtype=x.dtype)
+        source = _channels_last(x)
+        # One strided copy per kernel offset (9 for a 3x3 kernel), each over the whole batch: the one
+        # copy a convolution needs, making each receptive field a contiguous row for the product.
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            rows[(slice(None),) * (1 + d) + offset] = source[(slice(None),) + _offset_slices(
+                offset, kernel, stride, dilation, out)]
+        return rows.reshape(n, int(np.prod(out)), int(np.prod(kernel)) * c)
 
     def vjp(grad_out, out, x, *, kernel, stride, dilation):
         return (col2im(grad_out, np.shape(_raw(x)), kernel, stride, dilation),)
@@ -73,24 +80,25 @@ class Im2Col(Op):
 class Col2Im(Op):
     """The transpose of im2col: rows added back at their receptive fields (overlaps accumulate).
 
-    Shape: rows (N, prod(out_spatial), C * prod(kernel)) -> (N, C, *spatial).
+    The image is built channels-last in memory (each offset adds whole runs of channels) and
+    returned as a channels-first view.
+
+    Shape: rows (N, prod(out_spatial), prod(kernel) * C) -> (N, C, *spatial).
     """
 
     def forward(columns, *, shape, kernel, stride, dilation):
-        image = np.zeros(shape, dtype=columns.dtype)
+        n, c = shape[:2]
         spatial = shape[2:]
         d = len(kernel)
-        out = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation))
-        # (N, *out, C, *k) -> (N, C, *k, *out) as a view, so each offset's block lines up with the image.
-        blocks = columns.reshape((shape[0],) + out + (shape[1],) + tuple(kernel))
-        blocks = blocks.transpose((0, 1 + d) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d)))
-        # One strided add per kernel offset (9 for a 3x3 kernel), each over the whole batch: no
-        # Python loop over pixels, and overlapping fields accumulate as they must.
+        out = tuple(conv_output_size(m, k, s, dd) for m, k, s, dd in zip(spatial, kernel, stride, dilation))
+        image = np.zeros((n,) + tuple(spatial) + (c,), dtype=columns.dtype)
+        blocks = columns.reshape((n,) + out + tuple(kernel) + (c,))
+        # One strided add per kernel offset: no Python loop over pixels, and overlapping fields
+        # accumulate as they must.
         for offset in itertools.product(*(range(k) for k in kernel)):
-            target = (slice(None), slice(None)) + tuple(
-                slice(o * dd, o * dd + s * (m - 1) + 1, s) for o, dd, s, m in zip(offset, dilation, stride, out))
-            image[target] += blocks[(slice(None), slice(None)) + offset]
-        return image
+            image[(slice(None),) + _offset_slices(offset, kernel, stride, dilation, out)] += blocks[
+                (slice(None),) * (1 + d) + offset]
+        return np.moveaxis(image, -1, 1)
 
     def vjp(grad_out, out, columns, *, shape, kernel, stride, dilation):
         return (im2col(grad_out, kernel, stride, dilation),)
@@ -110,7 +118,7 @@ def _tuple(value, n: int, name: str) -> tuple:
 
 
 def im2col(x, kernel, stride=1, dilation=1):
-    """The receptive fields of x (N, C, *spatial) as rows (N, prod(out_spatial), C * prod(kernel))."""
+    """The receptive fields of x (N, C, *spatial) as rows (N, prod(out_spatial), prod(kernel) * C)."""
     shape = np.shape(_raw(x))
     n_spatial = len(shape) - 2
     if n_spatial < 1:
@@ -126,14 +134,14 @@ def im2col(x, kernel, stride=1, dilation=1):
 
 
 def col2im(columns, shape, kernel, stride=1, dilation=1):
-    """Add rows (N, prod(out_spatial), C * prod(kernel)) back into an array of ``shape`` (N, C, *spatial)."""
+    """Add rows (N, prod(out_spatial), prod(kernel) * C) back into an array of ``shape`` (N, C, *spatial)."""
     shape = tuple(int(n) for n in shape)
     n_spatial = len(shape) - 2
     kernel = _tuple(kernel, n_spatial, "kernel_size")
     stride = _tuple(stride, n_spatial, "stride")
     dilation = _tuple(dilation, n_spatial, "dilation")
     out = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(shape[2:], kernel, stride, dilation))
-    expected = (shape[0], int(np.prod(out)), shape[1] * int(np.prod(kernel)))
+    expected = (shape[0], int(np.prod(out)), int(np.prod(kernel)) * shape[1])
     got = np.shape(_raw(columns))
     if got != expected:
         raise ValueError(f"col2im: rows of shape {got} do not fit an output of shape {shape} with kernel {kernel}, "

@@ -90,7 +90,12 @@ class Pad(_ShapeOp):
     """z = x surrounded by a constant; the gradient is the inner slice."""
 
     def forward(x, *, pad_width, constant_values):
-        return np.pad(x, pad_width, mode="constant", constant_values=constant_values)
+        # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
+        x = np.asarray(x)
+        shape = tuple(n + before + after for n, (before, after) in zip(x.shape, pad_width))
+        out = np.full_like(x, constant_values, shape=shape)
+        out[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, pad_width))] = x
+        return out
 
     def vjp(grad_out, out, x, *, pad_width, constant_values):
         inner = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(_raw(x))))
