@@ -181,3 +181,24 @@ def test_a_rule_returning_a_wrong_shaped_gradient_is_refused_by_name():
             WrongShapeForTest.apply(x).sum().backward()
     finally:
         del OPS["wrong_shape_for_test"]
+
+
+def test_an_op_without_a_rule_says_which_op_and_mode():
+    from nablanet import OPS
+    from nablanet.autodiff.op import Op, register
+
+    @register
+    class ForwardOnlyForTest(Op):
+        name = "forward_only_for_test"
+
+        def forward(x):
+            return x + 1.0
+
+    try:
+        x = Tensor(numpy.ones(2), requires_grad=True)
+        with pytest.raises(NotImplementedError, match="forward_only_for_test has no reverse-mode"):
+            ForwardOnlyForTest.apply(x).sum().backward()
+        with pytest.raises(NotImplementedError, match="forward_only_for_test has no forward-mode"):
+            nablanet.jvp(ForwardOnlyForTest.apply, (numpy.ones(2),), (numpy.ones(2),))
+    finally:
+        del OPS["forward_only_for_test"]

@@ -143,12 +143,24 @@ def _zeros_like(a, out):
     return np.zeros(np.shape(a._data if isinstance(a, Tensor) else a), dtype=out._data.dtype)
 
 
+def _missing_rule(name: str, mode: str):
+    def missing(*args, **settings):
+        raise NotImplementedError(f"{name} has no {mode} rule, so this derivative cannot be taken")
+
+    return missing
+
+
 def register(cls):
     """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS."""
     if not cls.name:
         cls.name = cls.__name__.lower()
     if cls.name in OPS:
         raise ValueError(f"an op named {cls.name!r} is already registered")
+    # An op without a rule gets one that says which op and which mode lack it, when it is first needed.
+    if cls.vjp is Op.vjp:
+        cls.vjp = _missing_rule(cls.name, "reverse-mode (vjp)")
+    if cls.jvp is Op.jvp:
+        cls.jvp = _missing_rule(cls.name, "forward-mode (jvp)")
     cls._vjp_takes_needs = "needs" in inspect.signature(cls.vjp).parameters
     cls._jvp_takes_needs = "needs" in inspect.signature(cls.jvp).parameters
     OPS[cls.name] = cls
