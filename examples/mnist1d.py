@@ -32,17 +32,17 @@ first 3,200 training signals, score the other 800; logistic 33.3%, MLP 81.8%, CN
 means over seeds 0-2); the test set is used once per final run, to print its accuracy.
 
 Results of ``python examples/mnist1d.py --threads 1`` (test accuracy in %, 4,000 training signals;
-one BLAS thread on a 2-core machine shared with other jobs, load average 1.5-2.5)::
+one BLAS thread on a 2-core machine, nablanet at the commit that added these figures)::
 
     model     paper    ours  vs paper  seed 0 / 1 / 2       epochs   params  wall time per run
-    logistic     32    32.8      +0.8  32.7 / 32.9 / 32.9      150      410             1.18 s
-    mlp          68    82.8     +14.8  84.7 / 82.0 / 81.6      150   15,210             4.34 s
-    cnn          94    97.7      +3.7  97.7 / 97.6 / 97.7       40   25,258               29 s
-    gru          91    96.9      +5.9  96.7 / 97.2 / 96.8       60    7,370               52 s
-    total wall time 259 s (data generation included)
+    logistic     32    32.8      +0.8  32.7 / 32.9 / 32.9      150      410             1.01 s
+    mlp          68    82.8     +14.8  84.7 / 82.0 / 81.6      150   15,210             3.64 s
+    cnn          94    97.7      +3.7  98.0 / 97.6 / 97.5       40   25,258               27 s
+    gru          91    96.9      +5.9  96.7 / 97.2 / 96.8       60    7,370               50 s
+    total wall time 245 s (data generation included)
 
-The accuracies are reproducible bit for bit; an earlier run under a load average of 5-8 gave the
-same figures in 771 s.
+Runs repeat bit for bit on the same code; a change in how the library sums float32 numbers (as the
+convolution's memory layout) moves individual figures by a few tenths.
 
 Run (all four models, seeds 0, 1 and 2: 4-13 minutes on 2 cores, see above)::
 
