@@ -35,9 +35,25 @@ class Batches:
         return index
 
 
+_ENVIRONMENTS = []
+
+
 def nablanet_step(model, optimizer, X, y, batches: Batches):
-    """One timed iteration for nablanet: a minibatch step with softmax cross-entropy; returns the loss."""
+    """One timed iteration for nablanet: a minibatch step with softmax cross-entropy; returns the loss.
+
+    The peer trains in the environment nablanet.fit sets up for training (flushed subnormals, freed
+    memory kept for reuse), entered once for the worker's life.
+    """
+    import contextlib
+
     from nablanet.nn import functional as F
+    from nablanet.optim import flush_denormals
+    from nablanet.train import keep_freed_memory
+
+    environment = contextlib.ExitStack()
+    environment.enter_context(flush_denormals())
+    environment.enter_context(keep_freed_memory())
+    _ENVIRONMENTS.append(environment)  # kept open until the worker exits
 
     def step():
         index = batches.next()

@@ -517,3 +517,25 @@ def test_fit_flushes_subnormals_while_training_and_restores_after():
     assert subnormal_product() != 0.0
     kept = products_seen_while_training(flush_subnormals=False)
     assert all(value != 0.0 for value in kept) and len(kept) == 2
+
+
+def test_fit_keeps_freed_memory_for_reuse_while_training_and_restores_after():
+    import nablanet
+    from nablanet.train import LambdaCallback
+    from nablanet.train.memory import mmapped_bytes
+
+    def mmapped_growth_of_a_large_array():
+        before = mmapped_bytes()
+        large = np.ones(4_000_000, dtype=np.float32)  # 16 MB: above glibc's default mmap threshold
+        grown = mmapped_bytes() - before
+        del large
+        return grown
+
+    growth = []
+    model = nn.Sequential(nn.Dense(2, 1, rng=0))
+    X, y = np.ones((4, 2), dtype=np.float32), np.zeros(4, dtype=np.float32)
+    record = LambdaCallback(on_epoch_end=lambda run, epoch, logs: growth.append(mmapped_growth_of_a_large_array()))
+    nablanet.fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1, callbacks=[record],
+                 progress=False)
+    assert growth == [0]
+    assert mmapped_growth_of_a_large_array() >= 16_000_000

@@ -1,9 +1,10 @@
 """Training: fit / predict / evaluate, minibatches and splits, callbacks (early stopping, progress), metrics."""
 
-from nablanet.train import callbacks, data, metrics
+from nablanet.train import callbacks, data, memory, metrics
 from nablanet.train.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
 from nablanet.train.loop import History, TrainingDivergedError, TrainingRun, evaluate, fit, predict
+from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
 
 __all__ = [
@@ -11,5 +12,5 @@ __all__ = [
     "Callback", "LambdaCallback", "EarlyStopping", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "callbacks", "data", "metrics",
+    "keep_freed_memory", "callbacks", "data", "memory", "metrics",
 ]
