@@ -49,7 +49,6 @@ def initial_weights():
 def nablanet_peer():
     import nablanet.nn as nn
     from nablanet import optim
-    from nablanet.nn import functional as F
 
     X, y = make_data()
     conv1, conv2 = nn.Conv2d(1, 16, 3, padding=1, activation="relu"), nn.Conv2d(16, 32, 3, padding=1, activation="relu")

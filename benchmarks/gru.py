@@ -51,7 +51,6 @@ def initial_weights():
 def nablanet_peer():
     import nablanet.nn as nn
     from nablanet import optim
-    from nablanet.nn import functional as F
 
     X, y = make_data()
     gru = nn.GRU(1, HIDDEN, bidirectional=True, return_sequences=False)

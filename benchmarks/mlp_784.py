@@ -66,7 +66,6 @@ def initial_weights():
 def nablanet_peer():
     import nablanet.nn as nn
     from nablanet import optim
-    from nablanet.nn import functional as F
 
     X, y = make_data()
     layers = []

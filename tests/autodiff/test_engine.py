@@ -202,3 +202,15 @@ def test_an_op_without_a_rule_says_which_op_and_mode():
             nablanet.jvp(ForwardOnlyForTest.apply, (numpy.ones(2),), (numpy.ones(2),))
     finally:
         del OPS["forward_only_for_test"]
+
+
+def test_an_op_without_a_forward_is_refused_at_registration():
+    from nablanet import OPS
+    from nablanet.autodiff.op import Op, register
+
+    with pytest.raises(TypeError, match="op 'no_forward_for_test' defines no forward computation"):
+        @register
+        class NoForwardForTest(Op):
+            name = "no_forward_for_test"
+
+    assert "no_forward_for_test" not in OPS

@@ -42,14 +42,16 @@ class Op:
     _vjp_takes_needs: bool = False
     _jvp_takes_needs: bool = False
 
+    # Placeholders for the contract above: register() refuses an op without forward, and replaces a
+    # missing vjp or jvp with a rule that names the op and the mode when a derivative is asked for.
     def forward(*inputs, **settings):
-        raise NotImplementedError
+        raise NotImplementedError("Op.forward")
 
     def vjp(grad_out, out, *inputs, **settings):
-        raise NotImplementedError
+        raise NotImplementedError("Op.vjp")
 
     def jvp(*args, **settings):
-        raise NotImplementedError
+        raise NotImplementedError("Op.jvp")
 
     def flops(out, *inputs, **settings):
         """Floating-point operations of the forward computation (count_ops): one per output element."""
@@ -156,6 +158,8 @@ def register(cls):
         cls.name = cls.__name__.lower()
     if cls.name in OPS:
         raise ValueError(f"an op named {cls.name!r} is already registered")
+    if cls.forward is Op.forward:
+        raise TypeError(f"op {cls.name!r} defines no forward computation")
     # An op without a rule gets one that says which op and which mode lack it, when it is first needed.
     if cls.vjp is Op.vjp:
         cls.vjp = _missing_rule(cls.name, "reverse-mode (vjp)")

@@ -6,7 +6,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from nablanet.autodiff import state
 
 
 class Tensor:
@@ -304,12 +303,9 @@ def _raw(x):
 
 
 def _restore(cls, data, requires_grad, attributes):
+    """Unpickling: a leaf of class ``cls`` (Tensor or Parameter) with the saved values and attributes."""
     t = _new(cls)
-    t._data = data
-    t._op = None
-    t._tangents = NO_TANGENTS
-    t.grad = None
-    t._requires_grad = requires_grad
+    Tensor.__init__(t, data, requires_grad)
     if attributes:
         t.__dict__.update(attributes)
     return t

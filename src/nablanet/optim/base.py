@@ -123,10 +123,10 @@ class Optimizer:
         return 0.0
 
     def _scalars(self, t: int, lr: float) -> dict:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _scalars (its update rule's step-dependent scalars)")
 
     def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _apply (its update rule)")
 
     @property
     def _l2_weight_decay(self) -> float:

@@ -16,7 +16,6 @@ import itertools
 import numpy as np
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.reduce import sum
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, reshape
 
 __all__ = ["im2col", "col2im", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
