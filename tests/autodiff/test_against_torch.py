@@ -3,7 +3,7 @@
 Hypothesis generates small programs (a DAG of 2-8 primitive applications over 1-3 float64 inputs of
 broadcastable shapes, with constants and Python float literals mixed in), over every registered
 primitive that has a derivative: elementwise, reductions, shape and indexing ops, matmul, and the
-fused ones (dense, softmax cross-entropy, im2col/col2im, pooling, the GRU cell). The program's
+fused ones (dense, softmax cross-entropy, im2col/col2im, the convolution, pooling, the GRU cell). The program's
 outputs are its sinks: every value that depends on the inputs and that no later step uses, so that
 every step matters. Each program is interpreted twice, once with ``nablanet.numpy`` on nablanet
 Tensors and once with the equivalent torch functions on float64 torch tensors, and the two must
@@ -81,6 +81,19 @@ def _torch_dims(x, axis):
     if axis is None:
         return tuple(range(x.ndim))
     return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _torch_activation(z, activation, alpha):
+    """The activations fused into nablanet's dense and convolution primitives, in torch."""
+    activations = {
+        "identity": lambda z: z,
+        "relu": torch_functional.relu,
+        "leaky_relu": lambda z: torch_functional.leaky_relu(z, negative_slope=alpha),
+        "elu": lambda z: torch_functional.elu(z, alpha=alpha),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+    }
+    return activations[activation](z)
 
 
 class TorchFunctions:
@@ -211,15 +224,12 @@ class TorchFunctions:
     @staticmethod
     def dense(x, W, b=None, activation="identity", alpha=0.01):
         z = torch.matmul(x, W) if b is None else torch.matmul(x, W) + b
-        activations = {
-            "identity": lambda z: z,
-            "relu": torch_functional.relu,
-            "leaky_relu": lambda z: torch_functional.leaky_relu(z, negative_slope=alpha),
-            "elu": lambda z: torch_functional.elu(z, alpha=alpha),
-            "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh,
-        }
-        return activations[activation](z)
+        return _torch_activation(z, activation, alpha)
+
+    @staticmethod
+    def convolution(x, W, b=None, stride=1, dilation=1, activation="identity", alpha=0.01):
+        conv = torch_functional.conv1d if x.ndim == 3 else torch_functional.conv2d
+        return _torch_activation(conv(x, W, b, stride=stride, dilation=dilation), activation, alpha)
 
     @staticmethod
     def softmax_cross_entropy(logits, targets):
@@ -879,6 +889,32 @@ class ProgramBuilder:
             stride.append(self.choices.integer(1, 2))
         self.emit(op, [x], kernel=tuple(kernel), stride=tuple(stride), dilation=tuple(dilation))
 
+    def convolution(self, op: str) -> None:
+        # sigma(W * x + b): x (N, C, *spatial) with one or two spatial axes (any other value is
+        # reshaped to that first, and sometimes made channels-last in memory, as a convolution's own
+        # output is), W (C_out, C, *kernel), b (C_out,) or None.
+        x = self.traced_operand()
+        if self.values[x].ndim not in (3, 4) or self.choices.boolean():
+            x = self.emit("reshape", [x], shape=self.split(self.values[x].size, self.choices.integer(3, 4)))
+        if self.choices.boolean():
+            ndim = self.values[x].ndim
+            x = self.emit("transpose", [x], axes=(0, ndim - 1, *range(1, ndim - 1)))
+        shape = self.values[x].shape
+        kernel, stride, dilation = [], [], []
+        for n in shape[2:]:
+            kernel.append(self.choices.integer(1, n))
+            dilation.append(self.choices.choice([d for d in (1, 2) if d * (kernel[-1] - 1) + 1 <= n]))
+            stride.append(self.choices.integer(1, 2))
+        settings = dict(stride=tuple(stride), dilation=tuple(dilation))
+        W = self.operand_of_shape((self.choices.integer(1, 3), shape[1], *kernel))
+        b = None if self.choices.boolean() else self.operand_of_shape((self.values[W].shape[0],))
+        activation = self.choices.choice(["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh"])
+        operands = [x, W] if b is None else [x, W, b]
+        pre_activation = nnp.convolution(*[self.values[i] for i in operands], **settings)
+        if activation in ("relu", "leaky_relu", "elu") and np.min(np.abs(pre_activation)) < KINK_MARGIN:
+            raise Reject
+        self.emit(op, operands, activation=activation, alpha=float(self.rng.uniform(0.05, 1.5)), **settings)
+
     def col2im(self, op: str) -> None:
         # Read a value as rows (N, prod(positions), C * prod(kernel)) of an image whose size
         # follows from the kernel, the number of positions, the stride and the dilation.
@@ -982,6 +1018,7 @@ OPERATIONS = {
     "softmax_cross_entropy": ProgramBuilder.cross_entropy,
     "im2col": ProgramBuilder.im2col,
     "col2im": ProgramBuilder.col2im,
+    "convolution": ProgramBuilder.convolution,
     "max_pool_windows": ProgramBuilder.pool,
     "avg_pool_windows": ProgramBuilder.pool,
     "gru_cell": ProgramBuilder.gru_cell,

@@ -155,6 +155,16 @@ CASES = {
         Case(lambda x: np.im2col(x, 3), ((2, 2, 7),), id="1d"),
         Case(lambda x: np.im2col(x, (2, 3), stride=(2, 1), dilation=(1, 2)), ((2, 3, 5, 7),), id="2d-stride-dilation"),
     ],
+    "convolution": [
+        Case(lambda x, W, b: np.convolution(x, W, b, activation="tanh"), ((2, 3, 5, 6), (4, 3, 3, 2), (4,)), id="2d-tanh"),
+        Case(lambda x, W: np.convolution(x, W, stride=(2, 1), dilation=(1, 2)), ((2, 2, 6, 7), (3, 2, 2, 3)),
+             id="2d-stride-dilation-no-bias"),
+        Case(lambda x, W, b: np.convolution(x, W, b, stride=2, activation="elu"), ((2, 3, 9), (2, 3, 3), (2,)),
+             id="1d-stride-elu"),
+        # x channels-last in memory (as a convolution's output): patch rows are copied in longer runs.
+        Case(lambda x, W, b: np.convolution(np.moveaxis(x, -1, 1), W, b, activation="sigmoid"),
+             ((2, 5, 6, 3), (2, 3, 2, 3), (2,)), id="2d-channels-last-input"),
+    ],
     "col2im": [
         Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 6, 18),), id="2d-stride"),
         Case(lambda c: np.col2im(c, (1, 2, 6), 3, dilation=2), ((1, 2, 6),), id="1d-dilation"),

@@ -31,6 +31,15 @@ class Op:
     they work on plain ndarrays (fast first-order pass) and on Tensors (when a derivative of a
     derivative is wanted, they are recorded like any other computation).
 
+    An op may keep a residual: a by-product of its forward computation that its rules need and that
+    would cost a second pass to rebuild (a convolution's patch matrix, the position of each window's
+    maximum), as JAX's ``custom_vjp`` keeps residuals and PyTorch's ``save_for_backward``. It sets
+    ``keeps_residual = True``, its forward returns ``(out, residual)``, and its rules receive the
+    residual as the keyword ``residual``. The residual is computed from the inputs' values, so it is
+    a constant to the engine: a rule may use it on plain ndarrays (the first-order pass), but on
+    Tensors (a derivative of a derivative) it must recompute what depends on the inputs, or the
+    higher derivative would miss that dependence.
+
     Class attributes: ``domain`` says where the generic gradient tests sample inputs ("real",
     "positive", "above_minus_one", "unit", "nonzero"); ``differentiable = False`` marks ops whose
     output is piecewise constant (comparisons, sign): their results are never traced.
@@ -39,6 +48,7 @@ class Op:
     name: str = ""
     domain: str = "real"
     differentiable: bool = True
+    keeps_residual: bool = False
     _vjp_takes_needs: bool = False
     _jvp_takes_needs: bool = False
 
@@ -66,6 +76,8 @@ class Op:
         else:
             # Plain arrays (the rules' own fast path): compute, count, nothing to record.
             out_data = _forward(cls, args, settings)
+            if cls.keeps_residual:
+                out_data = out_data[0]
             if state.counter is not None:
                 state.counter.record(cls, out_data, args, settings)
             return out_data
@@ -84,11 +96,16 @@ class Op:
                 raw.append(a)
                 needs.append(False)
         out_data = _forward(cls, raw, settings)
+        if cls.keeps_residual:
+            out_data, residual = out_data
         if state.counter is not None:
             state.counter.record(cls, out_data, raw, settings)
         out = new_tensor(out_data)
         if not traced or not cls.differentiable:
             return out
+        if cls.keeps_residual:
+            # Kept with the settings, so both rules receive it as a keyword like any other setting.
+            settings = {**settings, "residual": residual}
         if requires and state.grad_enabled:
             out._requires_grad = True
             out._op = cls
@@ -167,5 +184,11 @@ def register(cls):
         cls.jvp = _missing_rule(cls.name, "forward-mode (jvp)")
     cls._vjp_takes_needs = "needs" in inspect.signature(cls.vjp).parameters
     cls._jvp_takes_needs = "needs" in inspect.signature(cls.jvp).parameters
+    if cls.keeps_residual:
+        for mode, rule in (("vjp", cls.vjp), ("jvp", cls.jvp)):
+            parameters = inspect.signature(rule).parameters
+            takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+            if "residual" not in parameters and not takes_any:
+                raise TypeError(f"op {cls.name!r} keeps a residual, but its {mode} rule takes no 'residual' keyword")
     OPS[cls.name] = cls
     return cls

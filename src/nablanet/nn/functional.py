@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, im2col, max_pool_windows
+from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense, erf, heaviside, softmax_cross_entropy
 
 __all__ = [
@@ -250,10 +250,10 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
         z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]   (after padding)
         a = sigma(z)
 
-    Computed in the notes' matrix form: the receptive fields of x become the rows of a patch matrix
-    (im2col), and the convolution is that matrix times the kernels reshaped to (prod(kernel) * C_in,
-    C_out), with the bias and activation applied in place: the fused dense primitive, whose VJP gives
-    dW in one matrix product. The gradient with respect to x goes back through col2im, adding
+    Computed in the notes' matrix form by the convolution primitive: the receptive fields of x become
+    the rows of a patch matrix (im2col), and the convolution is that matrix times the kernels
+    reshaped to (prod(kernel) * C_in, C_out), with the bias and activation applied in place; dW is
+    one matrix product, and the gradient with respect to x goes back through col2im, adding
     overlapping fields. The result is laid out channels-last in memory and viewed channels-first.
 
     Args:
@@ -278,14 +278,7 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
     dilation = _spatial_tuple(dilation, n_spatial, "dilation")
     widths = _padding_widths(padding, kernel, stride, dilation)
     x = _pad_spatial(x, widths)
-    padded = np.shape(_values(x))[2:]
-    out_spatial = tuple(conv_output_size(n, k, s, d) for n, k, s, d in zip(padded, kernel, stride, dilation))
-    rows = im2col(x, kernel, stride, dilation)
-    # Rows hold (*kernel, C) per receptive field: arrange W (C_out, C_in, *kernel) the same way.
-    kernel_major = ops.transpose(W, (0,) + tuple(range(2, 2 + n_spatial)) + (1,))
-    kernels = ops.transpose(ops.reshape(kernel_major, (W_shape[0], -1)))
-    z = dense(rows, kernels, b, activation=activation, alpha=alpha)
-    return ops.reshape(ops.transpose(z, (0, 2, 1)), (x_shape[0], W_shape[0]) + out_spatial)
+    return convolution(x, W, b, stride=stride, dilation=dilation, activation=activation, alpha=alpha)
 
 
 def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):

@@ -16,9 +16,10 @@ import itertools
 import numpy as np
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, reshape
+from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, add_row_vector, column_sums
+from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
 
-__all__ = ["im2col", "col2im", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
+__all__ = ["im2col", "col2im", "convolution", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -40,6 +41,39 @@ def _raw(x):
     return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
+def _patch_rows(x, kernel, stride, dilation):
+    """im2col on an ndarray: rows (N, prod(out_spatial), prod(kernel) * C), kernel-major, channel-minor."""
+    n, c = x.shape[:2]
+    out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
+    d = len(kernel)
+    rows = np.empty((n,) + out + tuple(kernel) + (c,), dtype=x.dtype)
+    source = _channels_last(x)
+    # One strided copy per kernel offset, each over the whole batch: the one copy a convolution
+    # needs, making each receptive field a contiguous row for the product. NumPy's cost is per
+    # contiguous run, and a run is only C values long; along the last kernel axis with no dilation,
+    # neighbouring offsets read neighbouring channel runs of x (when x is channels-last in memory, as
+    # a convolution's output is), so they are copied together as one run of k * C values.
+    itemsize = x.dtype.itemsize
+    merge_last = (dilation[-1] == 1 and (c == 1 or source.strides[-1] == itemsize)
+                  and source.strides[-2] == c * itemsize)
+    leading = kernel[:-1] if merge_last else kernel
+    if merge_last:
+        # A view of the same memory (rows is contiguous): the last kernel axis merged with channels.
+        merged_rows = rows.reshape((n,) + out + tuple(leading) + (kernel[-1] * c,))
+        shape = (n,) + out + (kernel[-1] * c,)
+        strides = ((source.strides[0],) + tuple(st * s for st, s in zip(source.strides[1:-1], stride))
+                   + (itemsize,))
+    for offset in itertools.product(*(range(k) for k in leading)):
+        if merge_last:
+            start = source[(slice(None),) + tuple(slice(o * dd, None) for o, dd in zip(offset, dilation))]
+            merged_rows[(slice(None),) * (1 + d) + offset] = np.lib.stride_tricks.as_strided(
+                start, shape, strides, writeable=False)
+        else:
+            rows[(slice(None),) * (1 + d) + offset] = source[(slice(None),) + _offset_slices(
+                offset, kernel, stride, dilation, out)]
+    return rows.reshape(n, int(np.prod(out)), int(np.prod(kernel)) * c)
+
+
 @register
 class Im2Col(Op):
     """rows[n, p, (*k, c)] = x[n, c, p * stride + k * dilation]: every receptive field as one row.
@@ -52,18 +86,7 @@ class Im2Col(Op):
     """
 
     def forward(x, *, kernel, stride, dilation):
-        x = np.asarray(x)
-        n, c = x.shape[:2]
-        out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
-        d = len(kernel)
-        rows = np.empty((n,) + out + tuple(kernel) + (c,), dtype=x.dtype)
-        source = _channels_last(x)
-        # One strided copy per kernel offset (9 for a 3x3 kernel), each over the whole batch: the one
-        # copy a convolution needs, making each receptive field a contiguous row for the product.
-        for offset in itertools.product(*(range(k) for k in kernel)):
-            rows[(slice(None),) * (1 + d) + offset] = source[(slice(None),) + _offset_slices(
-                offset, kernel, stride, dilation, out)]
-        return rows.reshape(n, int(np.prod(out)), int(np.prod(kernel)) * c)
+        return _patch_rows(np.asarray(x), kernel, stride, dilation)
 
     def vjp(grad_out, out, x, *, kernel, stride, dilation):
         return (col2im(grad_out, np.shape(_raw(x)), kernel, stride, dilation),)
@@ -146,6 +169,150 @@ def col2im(columns, shape, kernel, stride=1, dilation=1):
         raise ValueError(f"col2im: rows of shape {got} do not fit an output of shape {shape} with kernel {kernel}, "
                          f"stride {stride}, dilation {dilation}: expected rows of shape {expected}")
     return Col2Im.apply(columns, shape=shape, kernel=kernel, stride=stride, dilation=dilation)
+
+
+# --- the convolution as one primitive --------------------------------------------------------------
+
+def _kernel_matrix(W):
+    """W (C_out, C_in, *kernel) as the matrix (prod(kernel) * C_in, C_out) that multiplies im2col's rows."""
+    c_out = W.shape[0]
+    return reshape(moveaxis(W, 1, -1), (c_out, -1)).T
+
+
+@register
+class Convolution(Op):
+    """a = sigma(z), z = W * x + b: a convolution layer's whole computation as one primitive.
+
+        z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]
+
+    with x (N, C_in, *spatial) (padding already applied), W (C_out, C_in, *kernel), b (C_out,), and
+    sigma one of the fused dense activations. Computed in the notes' matrix form: the receptive fields
+    of x as rows (im2col), times W as a (prod(kernel) * C_in, C_out) matrix, bias and activation in
+    place; the result is channels-last in memory, viewed channels-first. The rows are kept as the
+    residual. With delta = dC/da * sigma'(z) (sigma' from a):
+
+        dC/dW = rows^T delta,   dC/db = sum over samples and positions of delta,
+        dC/dx = col2im(delta W^T), computed one kernel offset k at a time: delta W_k^T is added
+                into the positions that offset reads, so each add moves whole image rows of channels
+                rather than the C_in values of one patch row.
+
+    A primitive for speed: against im2col followed by the fused dense op, it keeps the patch matrix
+    once, forms no (N P, prod(kernel) C_in) gradient of it, and needs no reshapes of W. On Tensors
+    (derivatives of derivatives) both rules are written with im2col, col2im and matmul.
+    """
+
+    keeps_residual = True
+
+    def forward(x, W, *bias, stride, dilation, activation, alpha):
+        x = np.asarray(x)
+        kernel = W.shape[2:]
+        rows = _patch_rows(x, kernel, stride, dilation)
+        n, positions, width = rows.shape
+        rows = rows.reshape(n * positions, width)
+        z = rows @ _kernel_matrix(W)
+        if bias:
+            add_row_vector(z, bias[0])
+        a = DENSE_ACTIVATIONS[activation][0](z, alpha)
+        out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
+        return np.moveaxis(a.reshape((n,) + out + (W.shape[0],)), -1, 1), rows
+
+    def vjp(grad_out, out, x, W, *bias, stride, dilation, activation, alpha, needs, residual):
+        slope = DENSE_ACTIVATIONS[activation][1]
+        delta = grad_out if slope is None else grad_out * slope(out, alpha)
+        c_out, kernel = W.shape[0], tuple(W.shape[2:])
+        delta_rows = reshape(moveaxis(delta, 1, -1), (-1, c_out))
+        grad_b = column_sums(delta_rows) if bias and needs[2] else None
+        if not all(isinstance(v, np.ndarray) for v in (delta, x, W)):
+            # Recorded: rows and the input gradient as functions of x and W, so that a second
+            # derivative sees how they depend on them.
+            grad_x = grad_W = None
+            if needs[0]:
+                n = x.shape[0]
+                grad_rows = reshape(delta_rows @ _kernel_matrix(W).T, (n, -1, int(np.prod(kernel)) * x.shape[1]))
+                grad_x = col2im(grad_rows, x.shape, kernel, stride, dilation)
+            if needs[1]:
+                rows = im2col(x, kernel, stride, dilation)
+                grad_matrix = reshape(rows, (-1, rows.shape[-1])).T @ delta_rows
+                grad_W = moveaxis(reshape(grad_matrix.T, (c_out,) + kernel + (x.shape[1],)), -1, 1)
+            return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
+        grad_W = None
+        if needs[1]:
+            grad_matrix = residual.T @ delta_rows
+            grad_W = np.moveaxis(grad_matrix.T.reshape((c_out,) + kernel + (x.shape[1],)), -1, 1)
+        grad_x = _input_gradient(delta_rows, x.shape, W, stride, dilation) if needs[0] else None
+        return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
+
+    def jvp(x_dot, W_dot, *rest, stride, dilation, activation, alpha, needs, residual):
+        # The convolution is bilinear in (x, W): z_dot = W * x_dot + W_dot * x + b_dot.
+        has_bias = len(rest) == 5
+        out, x, W = rest[1:4] if has_bias else rest[:3]
+        settings = dict(stride=stride, dilation=dilation)
+        z_dot = None
+        if needs[0]:
+            z_dot = convolution(x_dot, W, **settings)
+        if needs[1]:
+            term = convolution(x, W_dot, **settings)
+            z_dot = term if z_dot is None else z_dot + term
+        if has_bias and needs[2]:
+            b_dot = reshape(rest[0], (-1,) + (1,) * (len(W.shape) - 2))
+            z_dot = b_dot if z_dot is None else z_dot + b_dot
+        slope = DENSE_ACTIVATIONS[activation][1]
+        return z_dot if slope is None else z_dot * slope(out, alpha)
+
+    def flops(out, x, W, *bias, stride, dilation, activation, alpha):
+        size = int(np.size(out))
+        per_output = int(np.prod(np.shape(W)[1:]))
+        return 2 * size * per_output + size * (len(bias) + (activation != "identity"))
+
+
+def _input_gradient(delta_rows, shape, W, stride, dilation):
+    """dC/dx (N, C_in, *spatial) = col2im(delta W^T), one GEMM and one strided add per kernel offset.
+
+    Built channels-last: for stride 1 each add covers whole image rows of channels (runs of
+    out_width * C_in values), where col2im on delta W^T would move runs of C_in.
+    """
+    n, c_in = shape[:2]
+    kernel = tuple(W.shape[2:])
+    out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(shape[2:], kernel, stride, dilation))
+    image = np.zeros((n,) + tuple(shape[2:]) + (c_in,), dtype=delta_rows.dtype)
+    # Per offset k, W_k^T as a (C_out, C_in) matrix: W (C_out, C_in, *kernel) with the offsets first.
+    per_offset = np.moveaxis(W.reshape(W.shape[0], c_in, -1), -1, 0)
+    product = np.empty((delta_rows.shape[0], c_in), dtype=delta_rows.dtype)
+    for index, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+        np.matmul(delta_rows, per_offset[index], out=product)
+        image[(slice(None),) + _offset_slices(offset, kernel, stride, dilation, out)] += product.reshape(
+            (n,) + out + (c_in,))
+    return np.moveaxis(image, -1, 1)
+
+
+def convolution(x, W, b=None, *, stride=1, dilation=1, activation: str = "identity", alpha: float = 0.01):
+    """sigma(W * x + b): x (N, C_in, *spatial) convolved with W (C_out, C_in, *kernel), as one primitive.
+
+    No padding is added (pad x first); see Convolution for the computation and its rules.
+
+    Returns:
+        (N, C_out, *out_spatial), channels-last in memory.
+    """
+    x_shape, W_shape = np.shape(_raw(x)), np.shape(_raw(W))
+    n_spatial = len(W_shape) - 2
+    if n_spatial < 1 or len(x_shape) != n_spatial + 2 or x_shape[1] != W_shape[1]:
+        raise ValueError(f"convolution: input of shape {x_shape} does not fit kernels of shape {W_shape} "
+                         f"(expected input (N, {W_shape[1] if len(W_shape) > 1 else '?'}, "
+                         f"{max(n_spatial, 1)} spatial dimensions))")
+    if activation not in DENSE_ACTIVATIONS:
+        raise ValueError(f"convolution: activation must be one of {sorted(DENSE_ACTIVATIONS)}, got {activation!r}")
+    kernel = tuple(W_shape[2:])
+    stride = _tuple(stride, n_spatial, "stride")
+    dilation = _tuple(dilation, n_spatial, "dilation")
+    for size, k, d in zip(x_shape[2:], kernel, dilation):
+        if d * (k - 1) + 1 > size:
+            raise ValueError(f"convolution: a kernel of size {k} with dilation {d} spans {d * (k - 1) + 1} "
+                             f"positions, more than the input's {size} (shape {x_shape}); pad the input or "
+                             "use a smaller kernel")
+    if b is not None and np.shape(_raw(b)) != (W_shape[0],):
+        raise ValueError(f"convolution: bias of shape {np.shape(_raw(b))} does not fit {W_shape[0]} output channels")
+    inputs = (x, W) if b is None else (x, W, b)
+    return Convolution.apply(*inputs, stride=stride, dilation=dilation, activation=activation, alpha=float(alpha))
 
 
 # --- pooling over non-overlapping windows (kernel == stride), the common case ------------------------
