@@ -214,3 +214,65 @@ def test_an_op_without_a_forward_is_refused_at_registration():
             name = "no_forward_for_test"
 
     assert "no_forward_for_test" not in OPS
+
+
+def test_an_op_keeping_a_residual_must_take_it_in_both_rules():
+    from nablanet import OPS
+    from nablanet.autodiff.op import Op, register
+
+    with pytest.raises(TypeError, match="op 'residual_for_test' keeps a residual, but its jvp rule takes no 'residual'"):
+        @register
+        class ResidualForTest(Op):
+            name = "residual_for_test"
+            keeps_residual = True
+
+            def forward(x):
+                return x * 2.0, x
+
+            def vjp(grad_out, out, x, residual):
+                return (grad_out * 2.0,)
+
+            def jvp(x_dot, out, x):
+                return x_dot * 2.0
+
+    assert "residual_for_test" not in OPS
+
+
+def test_a_kept_residual_reaches_both_rules_and_stays_out_of_results():
+    from nablanet import OPS
+    from nablanet.autodiff.op import Op, register
+
+    seen = []
+
+    @register
+    class SquareKeepingTwiceXForTest(Op):
+        """y = x^2, keeping 2x for both rules."""
+
+        name = "square_keeping_twice_x_for_test"
+        keeps_residual = True
+
+        def forward(x):
+            return x * x, 2.0 * x
+
+        def vjp(grad_out, out, x, residual):
+            seen.append(("vjp", residual))
+            return (grad_out * residual,)
+
+        def jvp(x_dot, out, x, residual):
+            seen.append(("jvp", residual))
+            return x_dot * residual
+
+    try:
+        x = numpy.array([1.0, -3.0])
+        assert numpy.array_equal(SquareKeepingTwiceXForTest.apply(x), x * x)  # plain arrays: out only
+        t = Tensor(x, requires_grad=True)
+        y = SquareKeepingTwiceXForTest.apply(t)
+        assert numpy.array_equal(y.data, x * x)
+        y.sum().backward()
+        assert numpy.array_equal(t.grad, 2.0 * x)
+        _, tangent = nablanet.jvp(SquareKeepingTwiceXForTest.apply, (x,), (numpy.ones(2),))
+        assert numpy.array_equal(tangent, 2.0 * x)
+        assert [mode for mode, _ in seen] == ["vjp", "jvp"]
+        assert all(numpy.array_equal(residual, 2.0 * x) for _, residual in seen)
+    finally:
+        del OPS["square_keeping_twice_x_for_test"]

@@ -154,6 +154,10 @@ CASES = {
     "im2col": [
         Case(lambda x: np.im2col(x, 3), ((2, 2, 7),), id="1d"),
         Case(lambda x: np.im2col(x, (2, 3), stride=(2, 1), dilation=(1, 2)), ((2, 3, 5, 7),), id="2d-stride-dilation"),
+        # One channel: the patch matrix is built offset-major and returned in column order.
+        Case(lambda x: np.im2col(x, (3, 2), stride=(1, 2)), ((2, 1, 5, 6),), id="2d-one-channel"),
+        # Channels-last in memory: the last kernel axis is copied with the channels in one run.
+        Case(lambda x: np.im2col(np.moveaxis(x, -1, 1), (2, 3), stride=(1, 2)), ((2, 4, 7, 3),), id="2d-channels-last"),
     ],
     "convolution": [
         Case(lambda x, W, b: np.convolution(x, W, b, activation="tanh"), ((2, 3, 5, 6), (4, 3, 3, 2), (4,)), id="2d-tanh"),
@@ -164,6 +168,8 @@ CASES = {
         # x channels-last in memory (as a convolution's output): patch rows are copied in longer runs.
         Case(lambda x, W, b: np.convolution(np.moveaxis(x, -1, 1), W, b, activation="sigmoid"),
              ((2, 5, 6, 3), (2, 3, 2, 3), (2,)), id="2d-channels-last-input"),
+        Case(lambda x, W, b: np.convolution(x, W, b, dilation=(2, 1), activation="tanh"), ((2, 1, 6, 5), (3, 1, 2, 3), (3,)),
+             id="2d-one-channel"),
     ],
     "col2im": [
         Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 6, 18),), id="2d-stride"),

@@ -46,6 +46,15 @@ def _patch_rows(x, kernel, stride, dilation):
     n, c = x.shape[:2]
     out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
     d = len(kernel)
+    if c == 1:
+        # One channel (a network's first layer): a row has only prod(kernel) values, so copying rows
+        # moves a handful of values per run. Built offset-major instead, each offset's copy moves
+        # whole image rows, and returned as the transposed view: the same matrix, in column order,
+        # which BLAS multiplies as readily.
+        columns = np.empty((int(np.prod(kernel)), n) + out, dtype=x.dtype)
+        for index, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+            columns[index] = x[(slice(None), 0) + _offset_slices(offset, kernel, stride, dilation, out)]
+        return columns.reshape(len(columns), n, -1).transpose(1, 2, 0)
     rows = np.empty((n,) + out + tuple(kernel) + (c,), dtype=x.dtype)
     source = _channels_last(x)
     # One strided copy per kernel offset, each over the whole batch: the one copy a convolution
@@ -208,7 +217,7 @@ class Convolution(Op):
         kernel = W.shape[2:]
         rows = _patch_rows(x, kernel, stride, dilation)
         n, positions, width = rows.shape
-        rows = rows.reshape(n * positions, width)
+        rows = rows.reshape(n * positions, width)  # a view: rows are contiguous, or columns are
         z = rows @ _kernel_matrix(W)
         if bias:
             add_row_vector(z, bias[0])
