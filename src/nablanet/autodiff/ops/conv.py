@@ -16,7 +16,7 @@ import itertools
 import numpy as np
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, add_row_vector, column_sums
+from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
 
 __all__ = ["im2col", "col2im", "convolution", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
@@ -41,21 +41,33 @@ def _raw(x):
     return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
-def _patch_rows(x, kernel, stride, dilation):
-    """im2col on an ndarray: rows (N, prod(out_spatial), prod(kernel) * C), kernel-major, channel-minor."""
+def _patch_rows(x, kernel, stride, dilation, ones_column=False):
+    """im2col on an ndarray: rows (N, prod(out_spatial), prod(kernel) * C), kernel-major, channel-minor.
+
+    With ``ones_column`` every row ends with an extra 1, so that a product with the kernels stacked
+    on the biases adds the biases, and the product's gradient holds their gradient, for free.
+    """
     n, c = x.shape[:2]
     out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
     d = len(kernel)
+    width = int(np.prod(kernel)) * c
+    extra = int(ones_column)
     if c == 1:
         # One channel (a network's first layer): a row has only prod(kernel) values, so copying rows
         # moves a handful of values per run. Built offset-major instead, each offset's copy moves
         # whole image rows, and returned as the transposed view: the same matrix, in column order,
         # which BLAS multiplies as readily.
-        columns = np.empty((int(np.prod(kernel)), n) + out, dtype=x.dtype)
+        columns = np.empty((width + extra, n) + out, dtype=x.dtype)
         for index, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
             columns[index] = x[(slice(None), 0) + _offset_slices(offset, kernel, stride, dilation, out)]
+        if ones_column:
+            columns[-1] = 1
         return columns.reshape(len(columns), n, -1).transpose(1, 2, 0)
-    rows = np.empty((n,) + out + tuple(kernel) + (c,), dtype=x.dtype)
+    buffer = np.empty((n, int(np.prod(out)), width + extra), dtype=x.dtype)
+    if ones_column:
+        buffer[..., -1] = 1
+    # A view of buffer (splitting axes never copies) with one axis per kernel offset and channel.
+    rows = buffer[..., :width].reshape((n,) + out + tuple(kernel) + (c,))
     source = _channels_last(x)
     # One strided copy per kernel offset, each over the whole batch: the one copy a convolution
     # needs, making each receptive field a contiguous row for the product. NumPy's cost is per
@@ -67,8 +79,8 @@ def _patch_rows(x, kernel, stride, dilation):
                   and source.strides[-2] == c * itemsize)
     leading = kernel[:-1] if merge_last else kernel
     if merge_last:
-        # A view of the same memory (rows is contiguous): the last kernel axis merged with channels.
-        merged_rows = rows.reshape((n,) + out + tuple(leading) + (kernel[-1] * c,))
+        # A view of the same memory: the last kernel axis merged with the channels.
+        merged_rows = buffer[..., :width].reshape((n,) + out + tuple(leading) + (kernel[-1] * c,))
         shape = (n,) + out + (kernel[-1] * c,)
         strides = ((source.strides[0],) + tuple(st * s for st, s in zip(source.strides[1:-1], stride))
                    + (itemsize,))
@@ -80,7 +92,7 @@ def _patch_rows(x, kernel, stride, dilation):
         else:
             rows[(slice(None),) * (1 + d) + offset] = source[(slice(None),) + _offset_slices(
                 offset, kernel, stride, dilation, out)]
-    return rows.reshape(n, int(np.prod(out)), int(np.prod(kernel)) * c)
+    return buffer
 
 
 @register
@@ -196,11 +208,13 @@ class Convolution(Op):
 
     with x (N, C_in, *spatial) (padding already applied), W (C_out, C_in, *kernel), b (C_out,), and
     sigma one of the fused dense activations. Computed in the notes' matrix form: the receptive fields
-    of x as rows (im2col), times W as a (prod(kernel) * C_in, C_out) matrix, bias and activation in
-    place; the result is channels-last in memory, viewed channels-first. The rows are kept as the
-    residual. With delta = dC/da * sigma'(z) (sigma' from a):
+    of x as rows (im2col), times W as a (prod(kernel) * C_in, C_out) matrix, activation in place; the
+    result is channels-last in memory, viewed channels-first. With a bias, each row ends with a 1 and
+    b is stacked under the kernels, so the one product adds it. The rows are kept as the residual.
+    With delta = dC/da * sigma'(z) (sigma' from a):
 
-        dC/dW = rows^T delta,   dC/db = sum over samples and positions of delta,
+        dC/dW = rows^T delta,   dC/db = sum over samples and positions of delta (the last row of
+                                        the same product, through the column of ones),
         dC/dx = col2im(delta W^T), computed one kernel offset k at a time: delta W_k^T is added
                 into the positions that offset reads, so each add moves whole image rows of channels
                 rather than the C_in values of one patch row.
@@ -215,13 +229,14 @@ class Convolution(Op):
     def forward(x, W, *bias, stride, dilation, activation, alpha):
         x = np.asarray(x)
         kernel = W.shape[2:]
-        rows = _patch_rows(x, kernel, stride, dilation)
+        rows = _patch_rows(x, kernel, stride, dilation, ones_column=bool(bias))
         n, positions, width = rows.shape
         rows = rows.reshape(n * positions, width)  # a view: rows are contiguous, or columns are
-        z = rows @ _kernel_matrix(W)
+        kernels = _kernel_matrix(W)
         if bias:
-            add_row_vector(z, bias[0])
-        a = DENSE_ACTIVATIONS[activation][0](z, alpha)
+            # Rows end with a 1 and the kernels with the biases: the product adds them.
+            kernels = np.concatenate([kernels, bias[0][None, :]])
+        a = DENSE_ACTIVATIONS[activation][0](rows @ kernels, alpha)
         out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
         return np.moveaxis(a.reshape((n,) + out + (W.shape[0],)), -1, 1), rows
 
@@ -230,10 +245,10 @@ class Convolution(Op):
         delta = grad_out if slope is None else grad_out * slope(out, alpha)
         c_out, kernel = W.shape[0], tuple(W.shape[2:])
         delta_rows = reshape(moveaxis(delta, 1, -1), (-1, c_out))
-        grad_b = column_sums(delta_rows) if bias and needs[2] else None
         if not all(isinstance(v, np.ndarray) for v in (delta, x, W)):
             # Recorded: rows and the input gradient as functions of x and W, so that a second
             # derivative sees how they depend on them.
+            grad_b = delta_rows.sum(axis=0) if bias and needs[2] else None
             grad_x = grad_W = None
             if needs[0]:
                 n = x.shape[0]
@@ -244,9 +259,13 @@ class Convolution(Op):
                 grad_matrix = reshape(rows, (-1, rows.shape[-1])).T @ delta_rows
                 grad_W = moveaxis(reshape(grad_matrix.T, (c_out,) + kernel + (x.shape[1],)), -1, 1)
             return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
-        grad_W = None
-        if needs[1]:
+        grad_W = grad_b = None
+        if needs[1] or (bias and needs[2]):
+            # With a bias the rows end with a 1, and the product's last row is dC/db.
             grad_matrix = residual.T @ delta_rows
+            if bias:
+                grad_b = grad_matrix[-1]
+                grad_matrix = grad_matrix[:-1]
             grad_W = np.moveaxis(grad_matrix.T.reshape((c_out,) + kernel + (x.shape[1],)), -1, 1)
         grad_x = _input_gradient(delta_rows, x.shape, W, stride, dilation) if needs[0] else None
         return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
