@@ -90,7 +90,7 @@ def _as_rows(x):
     return x.reshape(-1, x.shape[-1]) if x.ndim != 2 and x.flags.c_contiguous else x
 
 
-def add_row_vector(z, b):
+def _add_row_vector(z, b):
     """z += b in place for every row of z (..., n).
 
     Broadcasting b over rows of a few dozen values makes NumPy's inner loop that short; with z
@@ -104,7 +104,7 @@ def add_row_vector(z, b):
     np.add(z, b, out=z)
 
 
-def column_sums(delta_rows):
+def _column_sums(delta_rows):
     """sum over rows of delta (rows, n).
 
     NumPy sums over axis 0 of a narrow matrix one short row at a time; a product with a vector of
@@ -137,7 +137,7 @@ class Dense(Op):
     def forward(x, W, *bias, activation, alpha):
         z = np.matmul(_as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
         if bias:
-            add_row_vector(z, bias[0])
+            _add_row_vector(z, bias[0])
         return DENSE_ACTIVATIONS[activation][0](z, alpha)
 
     def vjp(grad_out, out, x, W, *bias, activation, alpha, needs):
@@ -154,7 +154,7 @@ class Dense(Op):
             delta_rows = delta
         grad_x = (delta_rows @ W.T).reshape(x_shape) if needs[0] else None
         grad_W = x.T @ delta_rows if needs[1] else None
-        grad_b = column_sums(delta_rows) if bias and needs[2] else None
+        grad_b = _column_sums(delta_rows) if bias and needs[2] else None
         return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
 
     def jvp(x_dot, W_dot, *rest, activation, alpha, needs):
