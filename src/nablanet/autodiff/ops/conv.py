@@ -158,6 +158,11 @@ def _window_shape(shape, kernel):
     return tuple(shape[:2]) + tuple(split)
 
 
+def _pooled_shape(shape, kernel):
+    """(N, C, o1, o2, ...): the number of windows along each spatial axis."""
+    return tuple(shape[:2]) + tuple(size // k for size, k in zip(shape[2:], kernel))
+
+
 def _kernel_axes(n_spatial: int) -> tuple:
     return tuple(3 + 2 * i for i in range(n_spatial))
 
@@ -168,23 +173,45 @@ def _window_slices(kernel):
         yield (slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offset, kernel))
 
 
+def _in_memory_order_of(a, like):
+    """a, or a copy of it laid out in memory as ``like`` is (same shape, a's dtype).
+
+    Gradients arrive in whatever layout the next op produced (C order from a flatten, a cropped
+    view of a padded image); a ufunc whose operands disagree on the memory order walks one of them
+    against its grain in short runs. One copy of the small pooled array costs much less.
+    """
+    arranged = np.empty_like(like, dtype=a.dtype)
+    if a.strides == arranged.strides:
+        return a
+    np.copyto(arranged, a)
+    return arranged
+
+
+def _as_factor(mask):
+    """A boolean mask as uint8 (a free view): float * uint8 is converted faster than float * bool."""
+    return mask.view(np.uint8)
+
+
 def _first_max_masks(x, out, kernel) -> tuple:
     """Per offset inside a window, where that offset holds the window's first maximum (row-major order).
 
     One element per window is chosen, so ties (all-zero windows after a ReLU) send the whole
-    gradient to one input, as PyTorch and JAX do.
+    gradient to one input, as PyTorch and JAX do. The masks take the memory order of ``out``
+    (channels-last after a convolution), so every pass after the comparisons is over contiguous
+    arrays of one layout.
     """
     xr, outr = _raw(x), _raw(out)
-    masks = []
-    taken = None
-    for index in _window_slices(kernel):
-        hit = xr[index] == outr
-        if taken is None:
-            taken = hit.copy()
-        else:
-            hit &= ~taken
-            taken |= hit
+    slices = list(_window_slices(kernel))
+    masks = [np.equal(xr[slices[0]], outr)]
+    taken = masks[0]
+    for k, index in enumerate(slices[1:], start=1):
+        hit = np.equal(xr[index], outr)
+        # For booleans hit > taken is "a maximum here and none at an earlier offset", in one pass.
+        np.greater(hit, taken, out=hit)
         masks.append(hit)
+        if k < len(slices) - 1:
+            # The first update allocates: taken is still the first mask, which must not change.
+            taken = np.logical_or(taken, hit, out=None if k == 1 else taken)
     return tuple(masks)
 
 
@@ -199,10 +226,12 @@ class WindowSelect(Op):
 
     def forward(x, *, kernel, masks):
         slices = _window_slices(kernel)
-        out = np.multiply(x[next(slices)], masks[0])
+        selected = np.multiply(x[next(slices)], _as_factor(masks[0]))
+        term = np.empty_like(selected)
         for index, mask in zip(slices, masks[1:]):
-            out += x[index] * mask
-        return out
+            np.multiply(x[index], _as_factor(mask), out=term)
+            selected += term
+        return selected
 
     def vjp(grad_out, out, x, *, kernel, masks):
         return (window_spread(grad_out, kernel, masks, x.shape),)
@@ -218,13 +247,14 @@ class WindowSpread(Op):
     name = "window_spread"
 
     def forward(g, *, kernel, masks, shape):
-        # In the memory order of the pooled input (the masks have it): a convolution's output is
-        # channels-last in memory, and mixing layouts would make every strided write slow.
-        spread = np.empty_like(masks[0], dtype=np.result_type(g), shape=shape)
+        # Everything in the memory order of the masks (that of the pooled input): a convolution's
+        # output is channels-last in memory, and mixing layouts makes every strided pass slow.
+        g = _in_memory_order_of(np.asarray(g), masks[0])
+        spread = np.empty_like(masks[0], dtype=g.dtype, shape=shape)
         # The offsets partition the array, so every element is written exactly once, straight into
         # its strided place by the multiply (no zero fill, no separate copy).
         for index, mask in zip(_window_slices(kernel), masks):
-            np.multiply(g, mask, out=spread[index])
+            np.multiply(g, _as_factor(mask), out=spread[index])
         return spread
 
     def vjp(grad_out, out, g, *, kernel, masks, shape):
@@ -258,12 +288,24 @@ class MaxPool(Op):
     name = "max_pool"
 
     def forward(x, *, kernel):
-        slices = _window_slices(kernel)
-        # order="K": keep x's memory order (channels-last after a convolution) for fast strided passes.
-        out = np.array(x[next(slices)], copy=True, order="K")
-        for index in slices:
-            np.maximum(out, x[index], out=out)
-        return out
+        windows = np.reshape(x, _window_shape(x.shape, kernel))  # splitting axes: always a view
+        # One kernel axis at a time, the outermost in memory first: the first (largest) passes then
+        # compare whole contiguous runs (rows of W * C values when x is channels-last) instead of
+        # runs of C. Every result keeps x's memory order (ufuncs allocate in the operands' order).
+        order = sorted(range(len(kernel)), key=lambda i: -abs(x.strides[2 + i]))
+        for i in order:
+            axis = 3 + 2 * i
+            # Each reduced axis is kept with length 1, so the axis numbers above stay valid.
+            offsets = [windows[(slice(None),) * axis + (slice(o, o + 1),)] for o in range(kernel[i])]
+            if len(offsets) == 1:
+                continue
+            reduced = np.maximum(offsets[0], offsets[1])
+            for offset in offsets[2:]:
+                np.maximum(reduced, offset, out=reduced)
+            windows = reduced
+        out = windows.reshape(_pooled_shape(x.shape, kernel))
+        # A kernel of ones reduces nothing: the result must still be a new array, not a view of x.
+        return out.copy(order="K") if all(k == 1 for k in kernel) else out
 
     def vjp(grad_out, out, x, *, kernel):
         return (window_spread(grad_out, kernel, _first_max_masks(x, out, kernel), x.shape),)
