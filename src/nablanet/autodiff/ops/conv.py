@@ -187,57 +187,78 @@ def _in_memory_order_of(a, like):
     return arranged
 
 
-def _as_factor(mask):
-    """A boolean mask as uint8 (a free view): float * uint8 is converted faster than float * bool."""
-    return mask.view(np.uint8)
-
-
-def _first_max_masks(x, out, kernel) -> tuple:
-    """Per offset inside a window, where that offset holds the window's first maximum (row-major order).
+def _first_max_choice(x, out, kernel):
+    """For every window, the offset (row-major index inside the window) of its first maximum.
 
     One element per window is chosen, so ties (all-zero windows after a ReLU) send the whole
-    gradient to one input, as PyTorch and JAX do. The masks take the memory order of ``out``
-    (channels-last after a convolution), so every pass after the comparisons is over contiguous
-    arrays of one layout.
+    gradient to one input, as PyTorch and JAX do. A window without any element equal to its
+    maximum (one holding a NaN) gets prod(kernel), an offset no element has: no gradient, as before.
+
+    The index is the number of leading offsets that are not a maximum, counted pass by pass (the
+    last offset needs no pass): only the comparisons read x in strided slices, every other pass runs
+    over contiguous arrays in the memory order of ``out``. One small integer array replaces a
+    boolean mask per offset.
+
+    Shape: x (N, C, *spatial), out (N, C, *windows) -> (N, C, *windows), an unsigned integer type.
     """
     xr, outr = _raw(x), _raw(out)
+    n_offsets = int(np.prod(kernel))
+    choice = np.zeros_like(outr, dtype=np.min_scalar_type(n_offsets))
     slices = list(_window_slices(kernel))
-    masks = [np.equal(xr[slices[0]], outr)]
-    taken = masks[0]
-    for k, index in enumerate(slices[1:], start=1):
-        hit = np.equal(xr[index], outr)
-        # For booleans hit > taken is "a maximum here and none at an earlier offset", in one pass.
-        np.greater(hit, taken, out=hit)
-        masks.append(hit)
-        if k < len(slices) - 1:
-            # The first update allocates: taken is still the first mask, which must not change.
-            taken = np.logical_or(taken, hit, out=None if k == 1 else taken)
-    return tuple(masks)
+    missed = np.empty_like(outr, dtype=bool)
+    still_missed = np.empty_like(missed)
+    for k, index in enumerate(slices[:-1]):
+        np.not_equal(xr[index], outr, out=missed if k == 0 else still_missed)
+        if k > 0:
+            np.logical_and(missed, still_missed, out=missed)
+        # Booleans are bytes 0 and 1: viewed as uint8 they add without a conversion pass.
+        np.add(choice, missed.view(np.uint8), out=choice)
+    if outr.dtype.kind in "fc":
+        # All offsets missed means the last one is the maximum, unless none is (a NaN window).
+        np.add(choice, np.isnan(outr).view(np.uint8), out=choice)
+    return choice
+
+
+def _spread(g, choice, kernel, shape):
+    """An array of ``shape`` holding g at each window's chosen offset and zeros elsewhere.
+
+    Everything in the memory order of ``choice`` (that of the pooled input; channels-last after a
+    convolution): the gradient is rearranged once if it arrives in another layout, and the result
+    is allocated in that order. The offsets partition the array, so every element is written
+    exactly once, straight into its strided place by the multiply (no zero fill, no separate copy).
+    """
+    g = _in_memory_order_of(g, choice)
+    spread = np.empty_like(choice, dtype=g.dtype, shape=shape)
+    chosen = np.empty_like(choice, dtype=bool)
+    for k, index in enumerate(_window_slices(kernel)):
+        np.equal(choice, k, out=chosen)
+        # Booleans viewed as uint8: float * uint8 is converted faster than float * bool.
+        np.multiply(g, chosen.view(np.uint8), out=spread[index])
+    return spread
 
 
 @register
 class WindowSelect(Op):
-    """z = sum over window offsets o of mask_o * x[offset o of every window]: one chosen element per window.
+    """z = x at the chosen offset of each non-overlapping window: sum over offsets o of [choice == o] x[o].
 
-    With the first-maximum masks this is max pooling as a linear map; its transpose is window_spread.
+    With the first-maximum choice this is max pooling as a linear map; its transpose is window_spread.
     """
 
     name = "window_select"
 
-    def forward(x, *, kernel, masks):
-        slices = _window_slices(kernel)
-        selected = np.multiply(x[next(slices)], _as_factor(masks[0]))
+    def forward(x, *, kernel, choice):
+        selected = np.zeros_like(choice, dtype=x.dtype)
         term = np.empty_like(selected)
-        for index, mask in zip(slices, masks[1:]):
-            np.multiply(x[index], _as_factor(mask), out=term)
+        for k, index in enumerate(_window_slices(kernel)):
+            np.multiply(x[index], np.equal(choice, k).view(np.uint8), out=term)
             selected += term
         return selected
 
-    def vjp(grad_out, out, x, *, kernel, masks):
-        return (window_spread(grad_out, kernel, masks, x.shape),)
+    def vjp(grad_out, out, x, *, kernel, choice):
+        return (window_spread(grad_out, kernel, choice, x.shape),)
 
-    def jvp(x_dot, out, x, *, kernel, masks):
-        return window_select(x_dot, kernel, masks)
+    def jvp(x_dot, out, x, *, kernel, choice):
+        return window_select(x_dot, kernel, choice)
 
 
 @register
@@ -246,43 +267,36 @@ class WindowSpread(Op):
 
     name = "window_spread"
 
-    def forward(g, *, kernel, masks, shape):
-        # Everything in the memory order of the masks (that of the pooled input): a convolution's
-        # output is channels-last in memory, and mixing layouts makes every strided pass slow.
-        g = _in_memory_order_of(np.asarray(g), masks[0])
-        spread = np.empty_like(masks[0], dtype=g.dtype, shape=shape)
-        # The offsets partition the array, so every element is written exactly once, straight into
-        # its strided place by the multiply (no zero fill, no separate copy).
-        for index, mask in zip(_window_slices(kernel), masks):
-            np.multiply(g, _as_factor(mask), out=spread[index])
-        return spread
+    def forward(g, *, kernel, choice, shape):
+        return _spread(np.asarray(g), choice, kernel, shape)
 
-    def vjp(grad_out, out, g, *, kernel, masks, shape):
-        return (window_select(grad_out, kernel, masks),)
+    def vjp(grad_out, out, g, *, kernel, choice, shape):
+        return (window_select(grad_out, kernel, choice),)
 
-    def jvp(g_dot, out, g, *, kernel, masks, shape):
-        return window_spread(g_dot, kernel, masks, shape)
+    def jvp(g_dot, out, g, *, kernel, choice, shape):
+        return window_spread(g_dot, kernel, choice, shape)
 
 
-def window_select(x, kernel, masks):
-    """One element per non-overlapping window of x, chosen by masks (one boolean array per offset)."""
-    return WindowSelect.apply(x, kernel=tuple(kernel), masks=tuple(masks))
+def window_select(x, kernel, choice):
+    """x at one offset of every non-overlapping window: ``choice`` (N, C, *windows) holds its row-major index."""
+    return WindowSelect.apply(x, kernel=tuple(kernel), choice=np.asarray(choice))
 
 
-def window_spread(g, kernel, masks, shape):
-    """Values per window placed at the elements the masks choose, zeros elsewhere, in an array of shape."""
-    return WindowSpread.apply(g, kernel=tuple(kernel), masks=tuple(masks), shape=tuple(shape))
+def window_spread(g, kernel, choice, shape):
+    """g (N, C, *windows) placed at the offsets ``choice`` picks in each window, zeros elsewhere, in an array of shape."""
+    return WindowSpread.apply(g, kernel=tuple(kernel), choice=np.asarray(choice), shape=tuple(shape))
 
 
 @register
 class MaxPool(Op):
     """z = the maximum of each non-overlapping window (kernel == stride) of x (N, C, *spatial).
 
-    A primitive for speed: the forward pass is a running maximum over the k^d strided slices (no
-    reduction over short strided axes, no patch matrix), and its VJP writes each window's gradient
-    straight into its first maximum (window_spread); ties go to the first maximum in row-major order,
-    as PyTorch and JAX. Spatial sizes must be multiples of the kernel (the caller crops the remainder,
-    as PyTorch's floor mode).
+    A primitive for speed: the forward pass is a running maximum over strided slices, one kernel
+    axis at a time (no patch matrix), and its VJP writes each window's gradient straight into its
+    first maximum (window_spread at the offsets of _first_max_choice); ties go to the first maximum
+    in row-major order, as PyTorch and JAX. A window holding a NaN passes no gradient (PyTorch sends
+    it to the NaN). Spatial sizes must be multiples of the kernel (the caller crops the remainder,
+    as PyTorch's floor mode). Works in any memory layout; every array it makes follows x's.
     """
 
     name = "max_pool"
@@ -308,10 +322,10 @@ class MaxPool(Op):
         return out.copy(order="K") if all(k == 1 for k in kernel) else out
 
     def vjp(grad_out, out, x, *, kernel):
-        return (window_spread(grad_out, kernel, _first_max_masks(x, out, kernel), x.shape),)
+        return (window_spread(grad_out, kernel, _first_max_choice(x, out, kernel), x.shape),)
 
     def jvp(x_dot, out, x, *, kernel):
-        return window_select(x_dot, kernel, _first_max_masks(x, out, kernel))
+        return window_select(x_dot, kernel, _first_max_choice(x, out, kernel))
 
     def flops(out, x, *, kernel):
         return int(np.size(x))
