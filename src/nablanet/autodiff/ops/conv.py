@@ -158,11 +158,6 @@ def _window_shape(shape, kernel):
     return tuple(shape[:2]) + tuple(split)
 
 
-def _pooled_shape(shape, kernel):
-    """(N, C, o1, o2, ...): the number of windows along each spatial axis."""
-    return tuple(shape[:2]) + tuple(size // k for size, k in zip(shape[2:], kernel))
-
-
 def _kernel_axes(n_spatial: int) -> tuple:
     return tuple(3 + 2 * i for i in range(n_spatial))
 
@@ -291,10 +286,10 @@ def window_spread(g, kernel, choice, shape):
 class MaxPool(Op):
     """z = the maximum of each non-overlapping window (kernel == stride) of x (N, C, *spatial).
 
-    A primitive for speed: the forward pass is a running maximum over strided slices, one kernel
-    axis at a time (no patch matrix), and its VJP writes each window's gradient straight into its
-    first maximum (window_spread at the offsets of _first_max_choice); ties go to the first maximum
-    in row-major order, as PyTorch and JAX. A window holding a NaN passes no gradient (PyTorch sends
+    A primitive for speed: the forward pass is a running maximum over the k^d strided slices (no
+    patch matrix), and its VJP writes each window's gradient straight into its first maximum
+    (window_spread at the offsets of _first_max_choice); ties go to the first maximum in row-major
+    order, as PyTorch and JAX. A window holding a NaN passes no gradient (PyTorch sends
     it to the NaN). Spatial sizes must be multiples of the kernel (the caller crops the remainder,
     as PyTorch's floor mode). Works in any memory layout; every array it makes follows x's.
     """
@@ -302,24 +297,16 @@ class MaxPool(Op):
     name = "max_pool"
 
     def forward(x, *, kernel):
-        windows = np.reshape(x, _window_shape(x.shape, kernel))  # splitting axes: always a view
-        # One kernel axis at a time, the outermost in memory first: the first (largest) passes then
-        # compare whole contiguous runs (rows of W * C values when x is channels-last) instead of
-        # runs of C. Every result keeps x's memory order (ufuncs allocate in the operands' order).
-        order = sorted(range(len(kernel)), key=lambda i: -abs(x.strides[2 + i]))
-        for i in order:
-            axis = 3 + 2 * i
-            # Each reduced axis is kept with length 1, so the axis numbers above stay valid.
-            offsets = [windows[(slice(None),) * axis + (slice(o, o + 1),)] for o in range(kernel[i])]
-            if len(offsets) == 1:
-                continue
-            reduced = np.maximum(offsets[0], offsets[1])
-            for offset in offsets[2:]:
-                np.maximum(reduced, offset, out=reduced)
-            windows = reduced
-        out = windows.reshape(_pooled_shape(x.shape, kernel))
-        # A kernel of ones reduces nothing: the result must still be a new array, not a view of x.
-        return out.copy(order="K") if all(k == 1 for k in kernel) else out
+        slices = _window_slices(kernel)
+        # order="K": keep x's memory order (channels-last after a convolution) for fast strided passes.
+        # One pass per offset reads x once, while a convolution has just left it in cache; reducing
+        # one kernel axis at a time has longer contiguous runs but writes and rereads an
+        # intermediate half the size of x: faster on a warm micro-benchmark, slower inside a
+        # training step (cnn-28: 0.46 against 0.36 ms for the first pool).
+        out = np.array(x[next(slices)], copy=True, order="K")
+        for index in slices:
+            np.maximum(out, x[index], out=out)
+        return out
 
     def vjp(grad_out, out, x, *, kernel):
         return (window_spread(grad_out, kernel, _first_max_choice(x, out, kernel), x.shape),)
