@@ -6,6 +6,7 @@ import torch
 
 import nablanet.nn as nn
 from nablanet import Tensor, jvp
+from nablanet.autodiff.ops import conv as conv_ops
 from nablanet.nn import functional as F
 from nablanet.testing import check_grads
 
@@ -133,6 +134,9 @@ def in_layout(values, layout):
     if layout == "spatial-major":  # (*spatial, N, C) in memory: batch and channels innermost
         order = tuple(range(2, 2 + d)) + (0, 1)
         return numpy.ascontiguousarray(values.transpose(order)).transpose(numpy.argsort(order))
+    if layout == "batch-last":  # (C, *spatial, N) in memory
+        order = (1,) + tuple(range(2, 2 + d)) + (0,)
+        return numpy.ascontiguousarray(values.transpose(order)).transpose(numpy.argsort(order))
     if layout == "cropped":  # the inside of a padded array: strided, contiguous in no axis order
         inside = (slice(None), slice(None)) + (slice(1, -1),) * d
         padded = numpy.zeros(values.shape[:2] + tuple(n + 2 for n in values.shape[2:]))
@@ -148,7 +152,8 @@ def memory_order(a):
 
 # (kernel, spatial): non-overlapping windows, the max pooling primitive's path.
 TIE_CASES = [(2, (8, 6)), ((2, 3), (4, 9)), (3, (9,)), (2, (8,))]
-LAYOUTS = ["C order", "channels-last", "spatial-major", "cropped"]
+# Layout -> the axis whose contiguous runs the pooling code moves whole (None: strided passes).
+LAYOUTS = {"C order": None, "channels-last": 1, "spatial-major": 1, "batch-last": 0, "cropped": None}
 
 
 @pytest.mark.parametrize("kernel, spatial", TIE_CASES, ids=lambda v: str(v))
@@ -181,9 +186,11 @@ def test_max_pool_ties_go_to_the_first_maximum_like_torch_in_any_memory_layout(k
     _, out_dot = jvp(lambda v: F.max_pool(v, kernel), (x,), (tangent,))
     _, torch_out_dot = torch.func.jvp(lambda v: pool(v, kernel), (torch.tensor(values),), (torch.tensor(tangent),))
     numpy.testing.assert_array_equal(out_dot, torch_out_dot.numpy())
-    # The pooled values and the gradient keep the input's memory order (a cropped input's is C order).
+    # The pooled values and the gradient keep the input's memory order (a cropped input's is C order),
+    # and both ways through the pooling code are taken.
     expected = memory_order(x) if x_layout != "cropped" else list(range(x.ndim))
     assert memory_order(out.data) == expected and memory_order(ours_x.grad) == expected
+    assert conv_ops._run_axis(x, out.data) == LAYOUTS[x_layout]
 
 
 def test_max_pool_window_holding_nan_passes_no_gradient():
