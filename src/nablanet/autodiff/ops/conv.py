@@ -220,7 +220,7 @@ def _first_max_choice(x, out, kernel):
 
     One element per window is chosen, so ties (all-zero windows after a ReLU) send the whole
     gradient to one input, as PyTorch and JAX do. A window without any element equal to its
-    maximum (one holding a NaN) gets prod(kernel), an offset no element has: no gradient, as before.
+    maximum (one holding a NaN) gets prod(kernel), an offset no element has, so it passes no gradient.
 
     The index is the number of leading offsets that are not a maximum, counted pass by pass (the
     last offset needs no pass): only the reads of x are strided, every other pass runs over
@@ -343,9 +343,9 @@ class MaxPool(Op):
     A primitive for speed: the forward pass is a running maximum over the k^d strided slices (no
     patch matrix), and its VJP writes each window's gradient straight into its first maximum
     (window_spread at the offsets of _first_max_choice); ties go to the first maximum in row-major
-    order, as PyTorch and JAX. A window holding a NaN passes no gradient (PyTorch sends
-    it to the NaN). Spatial sizes must be multiples of the kernel (the caller crops the remainder,
-    as PyTorch's floor mode). Works in any memory layout; every array it makes follows x's.
+    order, as PyTorch and JAX. A window holding a NaN passes no gradient (PyTorch sends it to the
+    NaN). Spatial sizes must be multiples of the kernel (the caller crops the remainder, as
+    PyTorch's floor mode). Works in any memory layout; every array it makes follows x's.
     """
 
     name = "max_pool"
