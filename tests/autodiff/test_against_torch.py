@@ -1287,7 +1287,19 @@ KINK_CASES = {
     "abs, at 0": (lambda ns, x: ns.abs(x), [TIED]),
     "power, base 0": (lambda ns, x, y: ns.power(x, y), [np.array([0.0, 0.0, 0.0, 2.0]),
                                                         np.array([2.0, 3.0, 1.5, 0.5])]),
+    # Windows after a ReLU: all zero, or a repeated positive maximum; the gradient goes to the first
+    # maximum in row-major order. The input is made channels-last in memory first, the layout a
+    # convolution's output has: merging the W and C axes of (N, H, W, C) copies it in that order.
+    "max pool, tied, channels-last": (
+        lambda ns, x: ns.max_pool_windows(_channels_last_copy(ns, x), (2, 2)),
+        [np.maximum(np.random.default_rng(9).integers(-2, 3, (2, 3, 4, 6)), 0).astype(float)]),
 }
+
+
+def _channels_last_copy(ns, x):
+    n, c, h, w = x.shape
+    rows = ns.reshape(ns.transpose(x, (0, 2, 3, 1)), (n, h, w * c))
+    return ns.transpose(ns.reshape(rows, (n, h, w, c)), (0, 3, 1, 2))
 
 
 @pytest.mark.parametrize("case", KINK_CASES.values(), ids=KINK_CASES.keys())

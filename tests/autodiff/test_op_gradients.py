@@ -142,9 +142,10 @@ CASES = {
         Case(lambda x: np.max_pool_windows(x, (2, 2)), ((2, 3, 4, 6),), ("distinct",), id="2d"),
         Case(lambda x: np.max_pool_windows(x, (3,)), ((2, 2, 9),), ("distinct",), id="1d"),
     ],
-    "window_select": [Case(lambda x: np.window_select(x, (2, 2), tuple(numpy.eye(4, dtype=bool)[[0, 3, 1, 2]].reshape(4, 1, 1, 2, 2))[:4]),
+    # Every window chooses a different offset (row-major index inside the window).
+    "window_select": [Case(lambda x: np.window_select(x, (2, 2), numpy.array([[[[0, 2], [3, 1]]]], dtype=numpy.uint8)),
                            ((1, 1, 4, 4),), id="2d")],
-    "window_spread": [Case(lambda g: np.window_spread(g, (2,), (numpy.array([[[True, False]]]), numpy.array([[[False, True]]])), (1, 1, 4)),
+    "window_spread": [Case(lambda g: np.window_spread(g, (2,), numpy.array([[[0, 1]]], dtype=numpy.uint8), (1, 1, 4)),
                            ((1, 1, 2),), id="1d")],
     "gru_cell": [Case(np.gru_cell, ((4, 3), (4, 2), (3, 6), (2, 6), (6,), (6,)), id="in3-h2")],
     "avg_pool": [

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import nablanet.nn as nn
-from nablanet import Tensor
+from nablanet import Tensor, jvp
+from nablanet.autodiff.ops import conv as conv_ops
 from nablanet.nn import functional as F
 from nablanet.testing import check_grads
 
@@ -121,6 +122,86 @@ def test_pooling_gradients_match_finite_differences(case):
     kind, kernel, stride, padding, spatial = case
     x = numpy.random.default_rng(4).permutation(2 * int(numpy.prod(spatial))).reshape((1, 2) + spatial) * 0.3
     check_grads(our_pool(kind, kernel, stride, padding, len(spatial)), [x], order=2, rtol=1e-6)
+
+
+def in_layout(values, layout):
+    """The same (N, C, *spatial) array stored in the named memory layout."""
+    d = values.ndim - 2
+    if layout == "C order":
+        return numpy.ascontiguousarray(values)
+    if layout == "channels-last":  # a convolution's output: (N, *spatial, C) in memory
+        return numpy.moveaxis(numpy.ascontiguousarray(numpy.moveaxis(values, 1, -1)), -1, 1)
+    if layout == "spatial-major":  # (*spatial, N, C) in memory: batch and channels innermost
+        order = tuple(range(2, 2 + d)) + (0, 1)
+        return numpy.ascontiguousarray(values.transpose(order)).transpose(numpy.argsort(order))
+    if layout == "batch-last":  # (C, *spatial, N) in memory
+        order = (1,) + tuple(range(2, 2 + d)) + (0,)
+        return numpy.ascontiguousarray(values.transpose(order)).transpose(numpy.argsort(order))
+    if layout == "cropped":  # the inside of a padded array: strided, contiguous in no axis order
+        inside = (slice(None), slice(None)) + (slice(1, -1),) * d
+        padded = numpy.zeros(values.shape[:2] + tuple(n + 2 for n in values.shape[2:]))
+        padded[inside] = values
+        return padded[inside]
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def memory_order(a):
+    """Axes from the slowest- to the fastest-varying in memory."""
+    return sorted(range(a.ndim), key=lambda axis: -a.strides[axis])
+
+
+# (kernel, spatial): non-overlapping windows, the max pooling primitive's path.
+TIE_CASES = [(2, (8, 6)), ((2, 3), (4, 9)), (3, (9,)), (2, (8,))]
+# Layout -> the axis whose contiguous runs the pooling code moves whole (None: strided passes).
+LAYOUTS = {"C order": None, "channels-last": 1, "spatial-major": 1, "batch-last": 0, "cropped": None}
+
+
+@pytest.mark.parametrize("kernel, spatial", TIE_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("x_layout", LAYOUTS)
+@pytest.mark.parametrize("g_layout", ["C order", "channels-last", "cropped"])
+def test_max_pool_ties_go_to_the_first_maximum_like_torch_in_any_memory_layout(kernel, spatial, x_layout, g_layout):
+    rng = numpy.random.default_rng(8)
+    # The ReLU of small integers: most windows hold a tie, all-zero or at a repeated positive maximum.
+    values = numpy.maximum(rng.integers(-2, 3, (2, 3) + spatial), 0).astype(numpy.float64)
+    dims = len(spatial)
+    ks = (kernel,) * dims if isinstance(kernel, int) else kernel
+    split = values.reshape((2, 3) + tuple(v for n, k in zip(spatial, ks) for v in (n // k, k)))
+    windows = numpy.moveaxis(split, tuple(3 + 2 * i for i in range(dims)), tuple(range(-dims, 0)))
+    windows = windows.reshape(windows.shape[:-dims] + (-1,))
+    tied = (windows == windows.max(axis=-1, keepdims=True)).sum(axis=-1) > 1
+    assert tied.mean() > 0.3 and numpy.any(tied & (windows.max(axis=-1) > 0)), "the data must hold ties"
+    x = in_layout(values, x_layout)
+    ours_x = Tensor(x, requires_grad=True)
+    out = F.max_pool(ours_x, kernel)
+    weights = in_layout(rng.standard_normal(out.shape), g_layout)
+    (out * weights).sum().backward()
+    theirs_x = torch.tensor(values, requires_grad=True)
+    pool = torch.nn.functional.max_pool2d if dims == 2 else torch.nn.functional.max_pool1d
+    reference = pool(theirs_x, kernel)
+    (reference * torch.tensor(weights)).sum().backward()
+    numpy.testing.assert_array_equal(out.data, reference.detach().numpy())
+    numpy.testing.assert_array_equal(ours_x.grad, theirs_x.grad.numpy())
+    # Forward mode picks the same elements.
+    tangent = rng.standard_normal(values.shape)
+    _, out_dot = jvp(lambda v: F.max_pool(v, kernel), (x,), (tangent,))
+    _, torch_out_dot = torch.func.jvp(lambda v: pool(v, kernel), (torch.tensor(values),), (torch.tensor(tangent),))
+    numpy.testing.assert_array_equal(out_dot, torch_out_dot.numpy())
+    # The pooled values and the gradient keep the input's memory order (a cropped input's is C order),
+    # and both ways through the pooling code are taken.
+    expected = memory_order(x) if x_layout != "cropped" else list(range(x.ndim))
+    assert memory_order(out.data) == expected and memory_order(ours_x.grad) == expected
+    assert conv_ops._run_axis(x, out.data) == LAYOUTS[x_layout]
+
+
+def test_max_pool_window_holding_nan_passes_no_gradient():
+    # A NaN equals nothing, so no element is the first maximum of its window: the gradient stops
+    # there (PyTorch sends it to the NaN instead). The other window is unaffected.
+    x = numpy.array([[[[1.0, numpy.nan, 0.0, 2.0], [3.0, 2.0, 2.0, 1.0]]]])
+    ours_x = Tensor(x, requires_grad=True)
+    out = F.max_pool(ours_x, 2)
+    (out * numpy.array([[[[3.0, 5.0]]]])).sum().backward()
+    assert numpy.isnan(out.data[0, 0, 0, 0]) and out.data[0, 0, 0, 1] == 2.0
+    numpy.testing.assert_array_equal(ours_x.grad, [[[[0.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
 
 
 def test_global_average_pooling_and_flatten():

@@ -308,8 +308,10 @@ def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
 def max_pool(x, kernel_size, stride=None, padding=0):
     """Maximum over windows of each channel (N, C, *spatial); stride defaults to the kernel size.
 
-    Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window share the
-    gradient evenly.
+    Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window: with
+    non-overlapping windows (stride equal to the kernel, the default) the whole gradient goes to the
+    first maximum in row-major order, as in PyTorch; with overlapping windows the tied elements share
+    it evenly (the max reduction's rule), where PyTorch still picks the first.
     """
     return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
 
