@@ -52,14 +52,17 @@ def _patch_rows(x, kernel, stride, dilation, ones_column=False):
     d = len(kernel)
     width = int(np.prod(kernel)) * c
     extra = int(ones_column)
-    if c == 1:
-        # One channel (a network's first layer): a row has only prod(kernel) values, so copying rows
-        # moves a handful of values per run. Built offset-major instead, each offset's copy moves
-        # whole image rows, and returned as the transposed view: the same matrix, in column order,
-        # which BLAS multiplies as readily.
+    itemsize = x.dtype.itemsize
+    if c == 1 or x.strides[1] != itemsize:
+        # Channels not innermost in memory (a network's input, channels-first; or one channel): a
+        # row would be gathered a value at a time. Built column by column instead, one copy per
+        # kernel offset moving whole image rows of every channel, and returned as the transposed
+        # view: the same matrix, in column order, which BLAS multiplies as readily.
         columns = np.empty((width + extra, n) + out, dtype=x.dtype)
+        by_offset = columns[:width].reshape((-1, c, n) + out)
         for index, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
-            columns[index] = x[(slice(None), 0) + _offset_slices(offset, kernel, stride, dilation, out)]
+            np.copyto(by_offset[index], np.moveaxis(x[(slice(None), slice(None)) + _offset_slices(
+                offset, kernel, stride, dilation, out)], 1, 0))
         if ones_column:
             columns[-1] = 1
         return columns.reshape(len(columns), n, -1).transpose(1, 2, 0)
@@ -74,9 +77,7 @@ def _patch_rows(x, kernel, stride, dilation, ones_column=False):
     # contiguous run, and a run is only C values long; along the last kernel axis with no dilation,
     # neighbouring offsets read neighbouring channel runs of x (when x is channels-last in memory, as
     # a convolution's output is), so they are copied together as one run of k * C values.
-    itemsize = x.dtype.itemsize
-    merge_last = (dilation[-1] == 1 and (c == 1 or source.strides[-1] == itemsize)
-                  and source.strides[-2] == c * itemsize)
+    merge_last = dilation[-1] == 1 and source.strides[-2] == c * itemsize
     leading = kernel[:-1] if merge_last else kernel
     if merge_last:
         # A view of the same memory: the last kernel axis merged with the channels.
