@@ -3,7 +3,8 @@
 Hypothesis generates small programs (a DAG of 2-8 primitive applications over 1-3 float64 inputs of
 broadcastable shapes, with constants and Python float literals mixed in), over every registered
 primitive that has a derivative: elementwise, reductions, shape and indexing ops, matmul, and the
-fused ones (dense, softmax cross-entropy, im2col/col2im, the convolution, pooling, the GRU cell). The program's
+fused ones (dense, softmax cross-entropy, batch normalization, im2col/col2im, the convolution, pooling,
+the GRU cell). The program's
 outputs are its sinks: every value that depends on the inputs and that no later step uses, so that
 every step matters. Each program is interpreted twice, once with ``nablanet.numpy`` on nablanet
 Tensors and once with the equivalent torch functions on float64 torch tensors, and the two must
@@ -18,7 +19,8 @@ Programs are generated while their values are known (the generator evaluates eac
 it), so every step is placed where the function is smooth and well conditioned: log, sqrt, power and
 division only see arguments at least 0.05 from their singularity, and abs, maximum, minimum, clip,
 max/min reductions, max pooling and the kinked activations never see a kink or a tie closer than 1e-6
-(the two libraries round differently, so near a kink they could take different sides). An operation
+(the two libraries round differently, so near a kink they could take different sides), and batch
+normalization sees at least two values per feature, with a standard deviation of at least 0.05. An operation
 that does not apply where it was drawn is redrawn at generation, so no example is rejected.
 
 The tests with fixed arguments at the end check the stability claims of the primitives that exist
@@ -230,6 +232,11 @@ class TorchFunctions:
     def convolution(x, W, b=None, stride=1, dilation=1, activation="identity", alpha=0.01):
         conv = torch_functional.conv1d if x.ndim == 3 else torch_functional.conv2d
         return _torch_activation(conv(x, W, b, stride=stride, dilation=dilation), activation, alpha)
+
+    @staticmethod
+    def batch_norm(x, gamma, beta, eps=1e-5):
+        # No running estimates: training mode normalizes by the batch's own statistics only.
+        return torch_functional.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
 
     @staticmethod
     def softmax_cross_entropy(logits, targets):
@@ -915,6 +922,26 @@ class ProgramBuilder:
             raise Reject
         self.emit(op, operands, activation=activation, alpha=float(self.rng.uniform(0.05, 1.5)), **settings)
 
+    def batch_norm(self, op: str) -> None:
+        # x (N, C, ...) with 2-4 dimensions (any other value is reshaped to that first, and sometimes
+        # made channels-last in memory, as a convolution's output is), gamma and beta (C,).
+        x = self.traced_operand()
+        if self.values[x].ndim < 2 or self.choices.boolean():
+            x = self.emit("reshape", [x], shape=self.split(self.values[x].size, self.choices.integer(2, 4)))
+        ndim = self.values[x].ndim
+        if ndim > 2 and self.choices.boolean():
+            x = self.emit("transpose", [x], axes=(0, ndim - 1, *range(1, ndim - 1)))
+        values = self.values[x]
+        # One value per feature has no variance (x_hat is 0, torch refuses it); a tiny variance makes
+        # 1/sqrt(sigma^2 + eps) amplify the libraries' different roundings of the statistics.
+        if values.size // values.shape[1] < 2:
+            raise Reject
+        if np.min(np.var(values, axis=(0, *range(2, ndim)))) < SAFE_DISTANCE**2:
+            raise Reject
+        gamma = self.operand_of_shape((values.shape[1],))
+        beta = self.operand_of_shape((values.shape[1],))
+        self.emit(op, [x, gamma, beta], eps=self.choices.choice([1e-5, 1e-3, 0.5]))
+
     def col2im(self, op: str) -> None:
         # Read a value as rows (N, prod(positions), C * prod(kernel)) of an image whose size
         # follows from the kernel, the number of positions, the stride and the dilation.
@@ -1016,6 +1043,7 @@ OPERATIONS = {
     "erf": ProgramBuilder.unary,
     "dense": ProgramBuilder.dense,
     "softmax_cross_entropy": ProgramBuilder.cross_entropy,
+    "batch_norm": ProgramBuilder.batch_norm,
     "im2col": ProgramBuilder.im2col,
     "col2im": ProgramBuilder.col2im,
     "convolution": ProgramBuilder.convolution,

@@ -136,6 +136,14 @@ CASES = {
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([0, 2, 1, 2])), ((4, 3),), id="labels"),
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])), ((2, 3),), id="probabilities"),
     ],
+    # gamma and beta are drawn like x (standard normal): scales of either sign, shifts away from 0.
+    "batch_norm": [
+        Case(lambda x, g, b: np.batch_norm(x, g, b), ((6, 3), (3,), (3,)), id="2d"),
+        Case(lambda x, g, b: np.batch_norm(x, g, b, eps=0.1), ((4, 3, 5), (3,), (3,)), id="3d-eps"),
+        Case(lambda x, g, b: np.batch_norm(x, g, b), ((3, 2, 3, 4), (2,), (2,)), id="4d"),
+        # Channels-last in memory, as a convolution's output: the passes run in that order.
+        Case(lambda x, g, b: np.batch_norm(np.moveaxis(x, -1, 1), g, b), ((4, 5, 3), (3,), (3,)), id="channels-last"),
+    ],
     "erf": unary(np.erf),
     "relu": unary(np.relu, "nonzero"),
     "max_pool": [

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import nablanet.nn as nn
+import nablanet.numpy as np
 from nablanet import Tensor
 from nablanet.nn import functional as F
 from nablanet.testing import check_grads
@@ -126,6 +127,76 @@ def test_batchnorm_equals_torch_in_training_and_evaluation(shape):
     x = rng.standard_normal(shape)
     numpy.testing.assert_allclose(ours(x).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
 
+
+
+def _composite_batchnorm(x, gamma, beta, eps):
+    """Training-mode batch normalization written with elementary ops (the layer before it was one primitive)."""
+    axes = (0,) + tuple(range(2, len(x.shape)))
+    broadcast = (1, -1) + (1,) * (len(x.shape) - 2)
+    centred = x - np.mean(x, axis=axes, keepdims=True)
+    x_hat = centred / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    return x_hat * np.reshape(gamma, broadcast) + np.reshape(beta, broadcast)
+
+
+@pytest.mark.parametrize("layout", ["2d", "3d", "3d-channels-last", "4d", "4d-channels-last"])
+def test_batchnorm_primitive_equals_composite_formula(layout):
+    from nablanet import grad
+
+    rng = numpy.random.default_rng(11)
+    shape = {"2d": (16, 3), "3d": (8, 3, 5), "3d-channels-last": (8, 5, 3), "4d": (4, 3, 5, 6),
+             "4d-channels-last": (4, 5, 6, 3)}[layout]
+    x = rng.normal(-4.0, 3.0, shape)
+    if layout.endswith("channels-last"):
+        x = numpy.moveaxis(x, -1, 1)
+    layer = nn.BatchNorm(3, eps=1e-3, dtype=numpy.float64)
+    layer.gamma.data[:] = rng.standard_normal(3)
+    layer.beta.data[:] = rng.standard_normal(3)
+    gamma, beta = layer.gamma.data.copy(), layer.beta.data.copy()
+    weights = rng.standard_normal(x.shape)
+    fused = numpy.asarray(layer(x).data)
+    numpy.testing.assert_allclose(fused, _composite_batchnorm(x, gamma, beta, 1e-3), rtol=1e-10, atol=1e-12)
+    # The output keeps x's memory layout (a convolution's channels-last output stays channels-last).
+    assert numpy.argsort(fused.strides).tolist() == numpy.argsort(x.strides).tolist()
+
+    def loss(fn):
+        return lambda x, gamma, beta: np.sum(fn(x, gamma, beta) * weights)
+
+    def primitive(x, gamma, beta):
+        return np.batch_norm(x, gamma, beta, eps=1e-3)
+
+    ours = grad(loss(primitive), argnums=(0, 1, 2))(x, gamma, beta)
+    composite = grad(loss(lambda x, g, b: _composite_batchnorm(x, g, b, 1e-3)), argnums=(0, 1, 2))(x, gamma, beta)
+    for name, a, b in zip(["x", "gamma", "beta"], ours, composite):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"gradient with respect to {name}")
+    # The layer's own gradients (Tensor.backward through the module) are the primitive's.
+    x_tensor = Tensor(x, requires_grad=True)
+    layer.gamma.grad = layer.beta.grad = None
+    (layer(x_tensor) * weights).sum().backward()
+    numpy.testing.assert_allclose(x_tensor.grad, ours[0], rtol=1e-12, atol=1e-14)
+    numpy.testing.assert_allclose(layer.gamma.grad, ours[1], rtol=1e-12, atol=1e-14)
+    numpy.testing.assert_allclose(layer.beta.grad, ours[2], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(numpy.float64, 1e-12), (numpy.float32, 1e-5)])
+def test_batchnorm_running_statistics_match_torch_after_several_steps(dtype, rtol):
+    # Channels-last batches (as after a convolution) of changing mean and spread, momentum 0.3: after
+    # six steps the running estimates (unbiased variance) and the evaluation-mode output equal torch's.
+    rng = numpy.random.default_rng(12)
+    ours = nn.BatchNorm(4, momentum=0.3, eps=1e-4, dtype=dtype)
+    theirs = torch.nn.BatchNorm1d(4, momentum=0.3, eps=1e-4).to(torch.float64 if dtype == numpy.float64 else torch.float32)
+    for step in range(6):
+        x = numpy.moveaxis(rng.normal(step - 2.0, 1.0 + step, (10, 7, 4)), -1, 1).astype(dtype)
+        ours(x)
+        theirs(torch.tensor(x))
+        numpy.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), rtol=rtol, err_msg=f"step {step}")
+        numpy.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=rtol, err_msg=f"step {step}")
+    assert ours.running_mean.dtype == ours.running_var.dtype == dtype
+    ours.eval()
+    theirs.eval()
+    x = rng.normal(0.5, 2.0, (3, 4, 7)).astype(dtype)
+    with torch.no_grad():
+        expected = theirs(torch.tensor(x)).numpy()
+    numpy.testing.assert_allclose(numpy.asarray(ours(x).data), expected, rtol=rtol, atol=rtol)
 
 def test_dropout_is_inverted_and_off_in_evaluation():
     layer = nn.Dropout(0.25, rng=0)

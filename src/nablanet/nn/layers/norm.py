@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.autodiff.state import no_grad
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["BatchNorm"]
@@ -18,8 +19,11 @@ class BatchNorm(Module):
 
     In training mode mu_B and sigma_B^2 are the mean and (biased) variance of the batch over every
     axis but axis 1, and running estimates are updated: running = (1 - momentum) running +
-    momentum * batch (the variance with Bessel's correction, as PyTorch). In evaluation mode the
-    running estimates are used instead.
+    momentum * batch (the variance with Bessel's correction, as PyTorch). The normalization and its
+    gradient are one primitive (``batch_norm``, see ``nablanet.autodiff.ops.nn.BatchNorm``), which
+    works in x's memory layout and keeps it (a convolution's channels-last output stays so). In
+    evaluation mode the running estimates are used instead: y = x * scale + shift with
+    scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
 
     Args:
         num_features: the size of axis 1 (features, or channels for (N, C, L) / (N, C, H, W)).
@@ -53,26 +57,26 @@ class BatchNorm(Module):
         shape = np.shape(x.data if hasattr(x, "_data") else x)
         if len(shape) < 2 or shape[1] != self.num_features:
             raise ValueError(f"BatchNorm({self.num_features}): expected input of shape (N, {self.num_features}, ...), got {shape}")
-        axes = (0,) + tuple(range(2, len(shape)))
         broadcast = (1, self.num_features) + (1,) * (len(shape) - 2)
         if self.training:
-            mean = ops.mean(x, axis=axes, keepdims=True)
-            centred = x - mean
-            var = ops.mean(centred * centred, axis=axes, keepdims=True)
-            count = int(np.prod([shape[a] for a in axes]))
+            count = math.prod(shape) // self.num_features
             if count < 2:
                 raise ValueError("BatchNorm in training mode needs more than one value per feature in a batch")
-            with no_grad():
-                batch_mean = np.reshape(mean.data if hasattr(mean, "_data") else mean, -1)
-                batch_var = np.reshape(var.data if hasattr(var, "_data") else var, -1) * (count / (count - 1))
-                self.running_mean *= 1.0 - self.momentum
-                self.running_mean += self.momentum * batch_mean
-                self.running_var *= 1.0 - self.momentum
-                self.running_var += self.momentum * batch_var
-            x_hat = centred / ops.sqrt(var + self.eps)
-        else:
-            x_hat = (x - self.running_mean.reshape(broadcast)) / np.sqrt(self.running_var.reshape(broadcast) + self.eps)
-        return x_hat * ops.reshape(self.gamma, broadcast) + ops.reshape(self.beta, broadcast)
+            # One primitive (ops.batch_norm) normalizes and differentiates; it also returns the batch
+            # statistics it computed, so the running estimates cost no second pass over x.
+            out, batch_mean, batch_var = ops.batch_norm(x, self.gamma, self.beta, self.eps, return_statistics=True)
+            self.running_mean *= 1.0 - self.momentum
+            self.running_mean += self.momentum * batch_mean
+            self.running_var *= 1.0 - self.momentum
+            unbiased_var = batch_var * (count / (count - 1))
+            self.running_var += self.momentum * unbiased_var
+            return out
+        # Fixed statistics make the layer a per-feature affine map, gamma x_hat + beta = scale x + shift:
+        # two passes over x instead of four. The gradient still reaches gamma and beta through scale and shift.
+        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        scale = self.gamma * inv_std
+        shift = self.beta - self.running_mean * scale
+        return x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
