@@ -52,6 +52,18 @@ def test_fused_dense_gradients_equal_elementary_ones(activation):
     assert fused_dot == pytest.approx(plain_dot, rel=1e-12)
 
 
+def test_fused_relu_of_minus_infinity_is_zero_and_of_nan_is_nan():
+    # A diverging run can produce -inf pre-activations: relu must give 0 there (a product with the
+    # mask z > 0 would give -inf * 0 = NaN), and must not hide a NaN.
+    x = numpy.array([[-numpy.inf], [numpy.nan], [2.0]])
+    W, b = numpy.ones((1, 1)), numpy.zeros(1)
+    assert np.dense(x, W, b, activation="relu").tolist()[0] == [0.0]
+    assert numpy.isnan(np.dense(x, W, b, activation="relu")[1, 0])
+    image = numpy.full((1, 1, 3, 3), -numpy.inf)
+    conv = np.convolution(image, numpy.ones((1, 1, 1, 1)), numpy.zeros(1), activation="relu")
+    assert numpy.array_equal(conv, numpy.zeros((1, 1, 3, 3)))
+
+
 def test_fused_dense_backprop_is_the_notes_equations_written_out():
     # One sigmoid layer, one sample, C = (a - t)^2 / 2: delta = sigma'(z) (a - t), dC/dW = a_prev delta^T.
     rng = numpy.random.default_rng(1)
