@@ -64,13 +64,27 @@ def _cubic_minimizer(a, f_a, d_a, b, f_b, d_b):
     return 0.5 * (a + b)
 
 
+# Costs closer than this (relative) to phi(0) are equal up to the rounding of their evaluation.
+_COST_ROUNDING = 100 * np.finfo(np.float64).eps
+
+
 def _strong_wolfe(phi, f0, d0, alpha, c1, c2, max_evals=25):
     """A step alpha with phi(alpha) <= f0 + c1 alpha d0 and |phi'(alpha)| <= c2 |d0| (strong Wolfe).
 
     ``phi(alpha) -> (f, f')`` along the search direction; f0, d0 = phi(0), phi'(0) < 0. Algorithm 3.5
     (bracketing, doubling the step) and 3.6 (zoom, by safeguarded cubic interpolation) of Nocedal &
     Wright. Returns None if no such step is found within ``max_evals`` evaluations.
+
+    Near a minimum the cost stops changing in floating point before the gradient vanishes (a least-
+    squares cost of 45 cannot resolve a decrease of 1e-15), so sufficient decrease cannot be seen.
+    There a step is accepted on the slopes alone, by Hager & Zhang's approximate Wolfe conditions
+    (2005, eq. 4.1): c2 phi'(0) <= phi'(alpha) <= (2 c1 - 1) phi'(0), with phi(alpha) within rounding of f0.
     """
+    rounding = _COST_ROUNDING * abs(f0)
+
+    def approximately_wolfe(f_a, d_a):
+        return abs(f_a - f0) <= rounding and c2 * d0 <= d_a <= (2.0 * c1 - 1.0) * d0
+
     alpha_prev, f_prev, d_prev = 0.0, f0, d0
     evals = 0
     while evals < max_evals:
@@ -79,6 +93,8 @@ def _strong_wolfe(phi, f0, d0, alpha, c1, c2, max_evals=25):
         if not math.isfinite(f_a):  # stepped out of the domain: shrink
             alpha = 0.5 * (alpha_prev + alpha)
             continue
+        if approximately_wolfe(f_a, d_a):
+            return alpha
         if f_a > f0 + c1 * alpha * d0 or (alpha_prev > 0 and f_a >= f_prev):
             bracket = (alpha_prev, f_prev, d_prev, alpha, f_a, d_a)
             break
@@ -99,6 +115,8 @@ def _strong_wolfe(phi, f0, d0, alpha, c1, c2, max_evals=25):
             break
         f_a, d_a = phi(alpha)
         evals += 1
+        if math.isfinite(f_a) and approximately_wolfe(f_a, d_a):
+            return alpha
         if not math.isfinite(f_a) or f_a > f0 + c1 * alpha * d0 or f_a >= f_lo:
             hi, f_hi, d_hi = alpha, f_a, d_a
         else:
