@@ -14,7 +14,18 @@ def _flat(values) -> np.ndarray:
         return np.concatenate([_flat(v) for v in values]) if values else np.zeros(0)
     if isinstance(values, Tensor):
         values = values.data
-    return np.ravel(np.asarray(values, dtype=np.float64))
+    values = np.asarray(values)
+    return np.ravel(values.astype(np.complex128 if np.iscomplexobj(values) else np.float64))
+
+
+def _in_double(a) -> np.ndarray:
+    a = np.asarray(a)
+    return a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
+
+
+def _random_like(rng, shape, complex_: bool) -> np.ndarray:
+    v = rng.standard_normal(shape)
+    return v + 1j * rng.standard_normal(shape) if complex_ else v
 
 
 def numerical_jvp(f, args, tangents, eps: float = 1e-6) -> np.ndarray:
@@ -36,7 +47,9 @@ def check_grads(f, args, modes=("fwd", "rev"), order: int = 2, eps: float = 1e-6
 
     Forward mode: jvp(f, x, v) against (f(x + eps v) - f(x - eps v)) / (2 eps) along a random v.
     Reverse mode: the inner-product identity <u, J v> = <J^T u, v> for random u and v, so one
-    finite difference checks the whole VJP. With ``order > 1`` the derivatives themselves are checked
+    finite difference checks the whole VJP. Complex arguments get complex directions, and the
+    pairing is JAX's, <u, v> = Re(sum(u * v)) (bilinear: no conjugate), which is what the VJP of a
+    complex function transposes. With ``order > 1`` the derivatives themselves are checked
     the same way, recursively (this exercises the rules' own derivatives, i.e. Hessians).
 
     Args:
@@ -56,8 +69,8 @@ def check_grads(f, args, modes=("fwd", "rev"), order: int = 2, eps: float = 1e-6
         >>> check_grads(lambda x: np.tanh(x) * x, [np.array([0.3, -1.2])])
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    args = [np.asarray(a, dtype=np.float64) for a in args]
-    tangents = [rng.standard_normal(np.shape(a)) for a in args]
+    args = [_in_double(a) for a in args]
+    tangents = [_random_like(rng, np.shape(a), np.iscomplexobj(a)) for a in args]
     numeric = numerical_jvp(f, args, tangents, eps)
     if "fwd" in modes:
         _, analytic = jvp(f, args, tangents)
@@ -69,10 +82,10 @@ def check_grads(f, args, modes=("fwd", "rev"), order: int = 2, eps: float = 1e-6
             check_grads(lambda *a: jvp(f, a, tangents)[1], args, modes, order - 1, eps, rtol, rng)
     if "rev" in modes:
         out, f_vjp = vjp(f, *args)
-        cotangent = rng.standard_normal(np.shape(out))
+        cotangent = _random_like(rng, np.shape(out), np.iscomplexobj(out))
         grads = f_vjp(cotangent)
-        analytic = float(sum(np.vdot(_flat(g), _flat(t)) for g, t in zip(grads, tangents)))
-        expected = float(np.vdot(_flat(cotangent), numeric))
+        analytic = float(sum(np.real(np.sum(_flat(g) * _flat(t))) for g, t in zip(grads, tangents)))
+        expected = float(np.real(np.sum(_flat(cotangent) * numeric)))
         error = relative_error(analytic, expected)
         if error > rtol:
             raise AssertionError(f"reverse mode (VJP): <J^T u, v> = {analytic!r} but <u, J v> = {expected!r} "

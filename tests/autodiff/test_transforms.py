@@ -169,3 +169,75 @@ def test_to_dot_draws_the_notes_graph():
 def test_public_api_is_importable():
     for name in nablanet.__all__:
         assert hasattr(nablanet, name)
+
+
+# --- cotangents, output shapes and dtypes as JAX and PyTorch accept them ------------------------------
+
+def test_python_number_and_list_cotangents_are_accepted():
+    assert vjp(np.sin, 1.0)[1](1.0) == (pytest.approx(math.cos(1.0)),)
+    assert vjp(lambda x: x * 2.0, numpy.ones(2))[1]([1.0, 2.0])[0].tolist() == [2.0, 4.0]
+    x = nablanet.Tensor(2.0, requires_grad=True)
+    (x * x).backward(1.0)
+    assert float(x.grad) == 4.0
+    y = nablanet.Tensor([2.0, 3.0], requires_grad=True)
+    (y * y).backward([1.0, 1.0])
+    assert y.grad.tolist() == [4.0, 6.0]
+    with pytest.raises(ValueError, match="shape"):
+        vjp(lambda x: x * 2.0, numpy.ones(2))[1]([1.0, 2.0, 3.0])
+
+
+def test_grad_of_a_one_element_output():
+    assert grad(lambda x: x * 3.0)(numpy.ones(1)).tolist() == [3.0]
+    assert grad(lambda x: np.reshape(x * 3.0, (1, 1)))(2.0) == 3.0
+    assert value_and_grad(lambda x: np.reshape(x ** 2, (1,)))(3.0) == (9.0, 6.0)
+
+
+def test_grad_refuses_complex_and_boolean_outputs_with_jax_messages():
+    with pytest.raises(TypeError, match="requires real-valued outputs.*holomorphic=True"):
+        grad(lambda z: z ** 2)(1.0 + 1.0j)
+    with pytest.raises(TypeError, match="requires real-valued outputs.*bool"):
+        grad(lambda x: x > 0)(1.0)
+    with pytest.raises(TypeError, match="holomorphic=True requires inputs with complex dtype"):
+        grad(lambda z: z ** 2, holomorphic=True)(1.0)
+    assert grad(lambda z: z ** 2, holomorphic=True)(1.0 + 1.0j) == 2.0 + 2.0j
+    # A real-valued function of a complex input: JAX's gradient, df/dx - i df/dy (|z|^2 -> 2 conj z).
+    assert grad(lambda z: np.abs(z) ** 2)(3.0 + 4.0j) == pytest.approx(6.0 - 8.0j)
+    with pytest.raises(TypeError, match="integer|floating-point or complex"):
+        grad(lambda n: n * 2.0)(3)
+
+
+def test_derivative_inside_a_loss_stays_connected_to_the_weights_it_closes_over():
+    # A physics-informed loss: the PDE residual is a derivative of the network with respect to its
+    # input, and loss.backward() must see how that derivative depends on the weights.
+    rng = numpy.random.default_rng(0)
+    W = nablanet.Tensor(rng.standard_normal(3), requires_grad=True)
+    X = rng.uniform(-1, 1, 3)
+
+    def pde_loss(w_values):
+        # d/dx sum(tanh(w x)) = w (1 - tanh^2(w x)); the loss is the squared derivative, summed.
+        return numpy.sum((w_values * (1 - numpy.tanh(w_values * X) ** 2)) ** 2)
+
+    du_dx = grad(lambda x: np.sum(np.tanh(x * W)))(X)
+    assert isinstance(du_dx, nablanet.Tensor)
+    loss = np.sum(du_dx ** 2)
+    loss.backward()
+    eps = 1e-6
+    expected = [(pde_loss(W.data + eps * e) - pde_loss(W.data - eps * e)) / (2 * eps) for e in numpy.eye(3)]
+    numpy.testing.assert_allclose(W.grad, expected, rtol=1e-7)
+    # The same through forward mode, and the value of value_and_grad.
+    W.grad = None
+    _, du_dot = jvp(lambda x: np.sum(np.tanh(x * W)), (X,), (numpy.ones(3),))
+    assert isinstance(du_dot, nablanet.Tensor)
+    value, _ = value_and_grad(lambda x: np.sum(np.tanh(x * W)))(X)
+    assert isinstance(value, nablanet.Tensor) and value.requires_grad
+    # Inside no_grad nothing is recorded for the weights: plain arrays come back.
+    with nablanet.no_grad():
+        assert isinstance(grad(lambda x: np.sum(np.tanh(x * W)))(X), numpy.ndarray)
+    # Without closed-over weights the results are plain, as before.
+    assert isinstance(grad(lambda x: np.sum(np.tanh(x)))(X), numpy.ndarray)
+
+
+def test_transforms_work_inside_no_grad():
+    with nablanet.no_grad():
+        assert grad(lambda x: x * x)(3.0) == 6.0
+        assert jvp(lambda x: x * x, (3.0,), (1.0,)) == (9.0, 6.0)

@@ -69,6 +69,17 @@ def sum_to_shape(grad, shape: tuple, op_name: str = "an op"):
     return ops.reshape(ops.sum(grad, axis=axes), shape)
 
 
+def cast_gradient(grad, dtype):
+    """A gradient in its input's dtype: float32 stays float32 beside float64 constants (as in PyTorch),
+    and a real input of a complex computation gets the real part of its cotangent (JAX's convention:
+    the imaginary part pairs with a direction the input cannot move in)."""
+    if np.iscomplexobj(grad) and not np.issubdtype(dtype, np.complexfloating):
+        grad = ops.real(grad)
+        if grad.dtype == dtype:
+            return grad
+    return ops.astype(grad, dtype)
+
+
 def run_backward(
     root: Tensor,
     seed,
@@ -129,8 +140,7 @@ def run_backward(
             if grad.shape != expected.shape:
                 grad = sum_to_shape(grad, expected.shape, op.name)
             if grad.dtype != expected.dtype:
-                # A float32 input mixed with float64 constants still gets a float32 gradient (as in PyTorch).
-                grad = ops.astype(grad, expected.dtype)
+                grad = cast_gradient(grad, expected.dtype)
             key = id(parent)
             previous = grads.get(key)
             if previous is None:
@@ -167,5 +177,5 @@ def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:
         if not create_graph and isinstance(g, Tensor):
             g = g._data
         if isinstance(g, np.ndarray) and g.dtype != leaf.dtype:
-            g = g.astype(leaf.dtype)
+            g = cast_gradient(g, leaf.dtype)
         leaf.grad = g if leaf.grad is None else leaf.grad + g

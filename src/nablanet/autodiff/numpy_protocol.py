@@ -1,36 +1,18 @@
-"""NumPy's dispatch protocols: np.exp(t), np.sum(t), ndarray * t reach nablanet's ops, or fail by name."""
+"""NumPy's dispatch protocols: np.exp(t), np.sum(t), ndarray * t reach nablanet's ops, or fail by name.
+
+Which NumPy function reaches which of ours is read off ``nablanet.numpy`` (and its ``linalg`` and
+``fft``): a function defined there under NumPy's name is the one ``numpy.<name>`` dispatches to, so
+adding a function to an op family is all it takes for NumPy's own call to find it.
+"""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from nablanet.autodiff import ops
 from nablanet.autodiff.tensor import Tensor
 
-DIFFERENTIABLE_UFUNCS = {
-    np.add: ops.add,
-    np.subtract: ops.subtract,
-    np.multiply: ops.multiply,
-    np.divide: ops.divide,
-    np.negative: ops.negative,
-    np.positive: lambda x: x,
-    np.power: ops.power,
-    np.exp: ops.exp,
-    np.log: ops.log,
-    np.log1p: ops.log1p,
-    np.expm1: ops.expm1,
-    np.sqrt: ops.sqrt,
-    np.absolute: ops.abs,
-    np.sin: ops.sin,
-    np.cos: ops.cos,
-    np.tanh: ops.tanh,
-    np.maximum: ops.maximum,
-    np.minimum: ops.minimum,
-    np.matmul: ops.matmul,
-    np.square: ops.square,
-    np.reciprocal: ops.reciprocal,
-    np.logaddexp: ops.logaddexp,
-}
 
 # Piecewise-constant results: computed on the values, with no derivative (as comparisons in autograd).
 CONSTANT_UFUNCS = {
@@ -39,22 +21,36 @@ CONSTANT_UFUNCS = {
     np.logical_or, np.logical_not, np.logical_xor, np.signbit,
 }
 
-DIFFERENTIABLE_FUNCTIONS = {
-    np.sum: ops.sum, np.mean: ops.mean, np.max: ops.max, np.amax: ops.max, np.min: ops.min,
-    np.amin: ops.min, np.var: ops.var, np.std: ops.std, np.reshape: ops.reshape,
-    np.transpose: ops.transpose, np.swapaxes: ops.swapaxes, np.moveaxis: ops.moveaxis,
-    np.ravel: ops.ravel, np.concatenate: ops.concatenate, np.stack: ops.stack, np.hstack: ops.hstack,
-    np.vstack: ops.vstack, np.split: ops.split, np.where: ops.where, np.clip: ops.clip, np.dot: ops.dot,
-    np.matmul: ops.matmul, np.outer: ops.outer, np.inner: ops.inner, np.vdot: ops.vdot,
-    np.expand_dims: ops.expand_dims, np.squeeze: ops.squeeze, np.broadcast_to: ops.broadcast_to,
-    np.pad: ops.pad, np.take: ops.take,
-}
-
 CONSTANT_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.zeros_like, np.ones_like,
     np.full_like, np.empty_like, np.allclose, np.isclose, np.array_equal, np.result_type,
-    np.count_nonzero, np.nonzero, np.unique,
+    np.count_nonzero, np.nonzero, np.unique, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
 }
+
+
+@functools.cache
+def _differentiable_tables() -> tuple[dict, dict]:
+    """(ufunc -> our function, NumPy function -> our function), from nablanet.numpy's public names."""
+    import nablanet.numpy as ours
+
+    ufuncs = {np.positive: lambda x: x}
+    functions = {}
+    namespaces = [(np, ours)]
+    for sub in ("linalg", "fft"):
+        if hasattr(ours, sub) and getattr(ours, sub) is not getattr(np, sub):
+            namespaces.append((getattr(np, sub), getattr(ours, sub)))
+    for theirs_module, ours_module in namespaces:
+        for name in getattr(ours_module, "__all__", ()):
+            theirs = getattr(theirs_module, name, None)
+            mine = getattr(ours_module, name)
+            if theirs is None or theirs is mine or not callable(theirs):
+                continue
+            if isinstance(theirs, np.ufunc):
+                if theirs not in CONSTANT_UFUNCS:
+                    ufuncs[theirs] = mine
+            elif theirs not in CONSTANT_FUNCTIONS:
+                functions[theirs] = mine
+    return ufuncs, functions
 
 
 def _values(x):
@@ -72,8 +68,9 @@ def _fullname(func) -> str:
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__" and not kwargs:
-        if ufunc in DIFFERENTIABLE_UFUNCS:
-            return DIFFERENTIABLE_UFUNCS[ufunc](*inputs)
+        differentiable = _differentiable_tables()[0]
+        if ufunc in differentiable:
+            return differentiable[ufunc](*inputs)
         if ufunc in CONSTANT_UFUNCS:
             return ufunc(*_values(inputs))
     detail = f" (method {method!r})" if method != "__call__" else ""
@@ -85,8 +82,9 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
 
 
 def dispatch_function(func, args, kwargs):
-    if func in DIFFERENTIABLE_FUNCTIONS:
-        return DIFFERENTIABLE_FUNCTIONS[func](*args, **kwargs)
+    differentiable = _differentiable_tables()[1]
+    if func in differentiable:
+        return differentiable[func](*args, **kwargs)
     if func in CONSTANT_FUNCTIONS:
         return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
     raise TypeError(

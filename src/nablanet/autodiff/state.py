@@ -8,6 +8,9 @@ grad_enabled = True
 jvp_levels: list = []
 # Number of transforms (grad, jvp, ...) now running; an inner one keeps its results differentiable.
 transform_depth = 0
+# Whether recording was on where the outermost running transform was called: transforms record
+# their own inputs' graph regardless, and keep results connected to closed-over Tensors only then.
+outer_grad_enabled = True
 # An OpCounter while count_ops runs, else None.
 counter = None
 

@@ -89,6 +89,19 @@ class Tensor:
     def T(self) -> Tensor:
         return _ops.transpose(self)
 
+    @property
+    def real(self) -> Tensor:
+        return _ops.real(self)
+
+    @property
+    def imag(self) -> Tensor:
+        return _ops.imag(self)
+
+    def conj(self) -> Tensor:
+        return _ops.conj(self)
+
+    conjugate = conj
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d Tensor")
@@ -331,11 +344,11 @@ _new = object.__new__
 
 def check_differentiable(data, what: str) -> None:
     """Raise a clear error if derivatives cannot be taken with respect to ``data``."""
-    dtype = np.asarray(data).dtype
-    if not np.issubdtype(dtype, np.floating):
+    dtype = data.dtype if hasattr(data, "dtype") else np.asarray(data).dtype
+    if not np.issubdtype(dtype, np.inexact):
         raise TypeError(
             f"{what}: cannot differentiate with respect to an array of dtype {dtype}; "
-            "derivatives need floating-point inputs (use x.astype(float) or a float literal such as 1.0)"
+            "derivatives need floating-point or complex inputs (use x.astype(float) or a float literal such as 1.0)"
         )
 
 

@@ -1,4 +1,12 @@
-"""Elementwise primitives: arithmetic, exp/log family, trigonometric, tanh, sigmoid, maximum, where, clip."""
+"""Elementwise primitives: arithmetic, exp/log family, trigonometric, tanh, sigmoid, maximum, where, clip.
+
+Complex numbers follow JAX's convention. A tangent (JVP) is the directional derivative, as for real
+numbers. A cotangent (VJP) is paired with a tangent by Re(sum(u * v)), without conjugation, so the
+rule of a holomorphic function (exp, log, sin, multiply, ...) is the same for complex as for real
+inputs: grad_x = grad_out * f'(x). Only the non-holomorphic ones (abs, real, imag, conj, angle)
+need their own: for a tangent map v -> a v + b conj(v), the VJP is u -> u a + conj(u b). The
+gradient of a real-valued function of z is then df/dx - i df/dy (JAX's; PyTorch returns its conjugate).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,8 @@ from nablanet.autodiff.op import Op, register
 __all__ = [
     "add", "subtract", "multiply", "divide", "negative", "power", "exp", "log", "log1p", "expm1",
     "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "maximum", "minimum", "where", "clip",
-    "identity", "astype", "sign", "square", "reciprocal", "absolute", "true_divide", "logaddexp",
+    "astype", "sign", "square", "reciprocal", "absolute", "true_divide", "logaddexp",
+    "real", "imag", "conj", "conjugate", "angle",
 ]
 
 
@@ -217,16 +226,106 @@ class Sign(Op):
 
 @register
 class Abs(Op):
-    """z = |x|.   dz/dx = sign(x) (0 at x = 0, the subgradient PyTorch and JAX pick)."""
+    """z = |x|.   dz/dx = sign(x) (0 at x = 0, the subgradient PyTorch and JAX pick).
+
+    For complex x, d|x| = Re(conj(x) dx) / |x|: the tangent is Re(conj(s) x_dot) and the VJP
+    grad_out conj(s), with s = x / |x| (0 at x = 0).
+    """
 
     def forward(x):
         return np.abs(x)
 
     def vjp(grad_out, out, x):
+        if _is_complex(x):
+            return (grad_out * conj(_unit_phase(x, out)),)
         return (grad_out * sign(x),)
 
     def jvp(x_dot, out, x):
+        if _is_complex(x):
+            return real(conj(_unit_phase(x, out)) * x_dot)
         return x_dot * sign(x)
+
+
+def _is_complex(x) -> bool:
+    return np.iscomplexobj(x._data if hasattr(x, "_data") else x)
+
+
+def _unit_phase(x, modulus):
+    """x / |x|, and 0 where x = 0 (a constant of the rules: where's condition)."""
+    zero = np.equal(modulus._data if hasattr(modulus, "_data") else modulus, 0)
+    return where(zero, 0.0, x / where(zero, 1.0, modulus))
+
+
+@register
+class Real(Op):
+    """z = Re x.   Tangent Re(x_dot); cotangent grad_out (a real number paired with dx by Re(u dx))."""
+
+    def forward(x):
+        return np.real(x)
+
+    def flops(out, x):
+        return 0
+
+    def vjp(grad_out, out, x):
+        return (grad_out,)
+
+    def jvp(x_dot, out, x):
+        return real(x_dot)
+
+
+@register
+class Imag(Op):
+    """z = Im x = Re(-i x).   Tangent Im(x_dot); cotangent -i grad_out."""
+
+    def forward(x):
+        return np.imag(x)
+
+    def flops(out, x):
+        return 0
+
+    def vjp(grad_out, out, x):
+        return (grad_out * -1j,)
+
+    def jvp(x_dot, out, x):
+        return imag(x_dot)
+
+
+@register
+class Conj(Op):
+    """z = conj x: not holomorphic (v -> conj v), so the cotangent is conj(grad_out)."""
+
+    def forward(x):
+        return np.conj(x)
+
+    def flops(out, x):
+        return 0
+
+    def vjp(grad_out, out, x):
+        return (conj(grad_out),)
+
+    def jvp(x_dot, out, x):
+        return conj(x_dot)
+
+
+@register
+class Angle(Op):
+    """z = arg x = Im(log x).   Tangent Im(x_dot / x); cotangent -i grad_out / x (0 at x = 0)."""
+
+    domain = "nonzero"
+
+    def forward(x):
+        return np.angle(x)
+
+    def vjp(grad_out, out, x):
+        return (grad_out * -1j * _safe_reciprocal(x),)
+
+    def jvp(x_dot, out, x):
+        return imag(x_dot * _safe_reciprocal(x))
+
+
+def _safe_reciprocal(x):
+    zero = np.equal(x._data if hasattr(x, "_data") else x, 0)
+    return where(zero, 0.0, 1.0 / where(zero, 1.0, x))
 
 
 @register
@@ -400,7 +499,10 @@ class AsType(Op):
         return np.asarray(x).astype(dtype)
 
     def vjp(grad_out, out, x, *, dtype):
-        return (astype(grad_out, np.asarray(x._data if hasattr(x, "_data") else x).dtype),)
+        x_dtype = np.asarray(x._data if hasattr(x, "_data") else x).dtype
+        if not np.issubdtype(x_dtype, np.complexfloating):
+            grad_out = real(grad_out)
+        return (astype(grad_out, x_dtype),)
 
     def jvp(x_dot, out, x, *, dtype):
         return astype(x_dot, dtype)
@@ -522,17 +624,51 @@ def clip(x, a_min=None, a_max=None):
     return Clip.apply(x, a_min=a_min, a_max=a_max)
 
 
+# Not exported under NumPy's names: numpy.identity(n) is the n x n identity matrix.
 def identity(x):
     """x itself, as a new node of the graph."""
     return Identity.apply(x)
 
 
 def astype(x, dtype):
-    """x converted to dtype; converting a traced value to an integer dtype is an error."""
+    """x converted to dtype; converting a traced value to an integer dtype, or a complex one to a real
+    dtype (which would drop its imaginary part), is an error: take ``real(x)`` first."""
     dtype = np.dtype(dtype)
-    if hasattr(x, "_requires_grad") and (x._requires_grad or x._tangents) and not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"astype: cannot convert a differentiated value to the non-float dtype {dtype}")
+    if hasattr(x, "_requires_grad") and (x._requires_grad or x._tangents):
+        if not np.issubdtype(dtype, np.inexact):
+            raise TypeError(f"astype: cannot convert a differentiated value to the non-float dtype {dtype}")
+        if np.iscomplexobj(x._data) and not np.issubdtype(dtype, np.complexfloating):
+            raise TypeError(f"astype: converting a complex value to {dtype} would drop its imaginary part; "
+                            "use real(x) (or abs(x)) to say which real number is meant")
     return AsType.apply(x, dtype=dtype)
+
+
+def real(x):
+    """The real part (x itself, as a value, for real x)."""
+    if not _is_complex(x):
+        return x
+    return Real.apply(x)
+
+
+def imag(x):
+    """The imaginary part (zeros for real x)."""
+    return Imag.apply(x)
+
+
+def conj(x):
+    """The complex conjugate (x itself for real x)."""
+    if not _is_complex(x):
+        return x
+    return Conj.apply(x)
+
+
+conjugate = conj
+
+
+def angle(x, deg=False):
+    """The argument (phase) of x in radians, or degrees when ``deg``; as numpy.angle."""
+    out = Angle.apply(x)
+    return out * (180.0 / np.pi) if deg else out
 
 
 # --- public functions: composites (no rules of their own, so none to get wrong) -----------------
