@@ -229,3 +229,12 @@ def test_conv_errors_name_the_problem():
         nn.Conv2d(1, 1, 3, stride=2, padding="same", rng=0)(numpy.zeros((1, 1, 8, 8), dtype=numpy.float32))
     with pytest.raises(ValueError, match="spans 5 positions, more than the input's 4"):
         nn.Conv1d(1, 1, 5, rng=0)(numpy.zeros((1, 1, 4), dtype=numpy.float32))
+
+
+def test_pool_windows_refuse_sizes_that_are_not_multiples_of_the_window():
+    import nablanet.numpy as nnp
+
+    with pytest.raises(ValueError, match="multiples of the window"):
+        nnp.max_pool_windows(numpy.zeros((1, 2, 5, 7)), (2, 3))
+    with pytest.raises(ValueError, match="multiples of the window"):
+        nnp.avg_pool_windows(numpy.zeros((2, 1, 7)), (3,))

@@ -30,6 +30,7 @@ def _constant(func):
 
     wrapped.__name__ = func.__name__
     wrapped.__doc__ = f"numpy.{func.__name__} on the values (no derivative)."
+    wrapped.__nablanet_constant__ = True
     return wrapped
 
 

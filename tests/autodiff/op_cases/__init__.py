@@ -86,6 +86,38 @@ def reductions(fn, domain="real", keep=True):
     return cases
 
 
+# The public namespaces whose functions must each have cases, and the prefix of their names here.
+NAMESPACES = {"nablanet.numpy": "", "nablanet.numpy.linalg": "linalg.", "nablanet.numpy.fft": "fft.",
+              "nablanet.scipy.special": "special."}
+
+
+def public_functions() -> dict:
+    """Every differentiable public function: qualified name ("sum", "linalg.inv") -> the function.
+
+    Functions marked ``__nablanet_constant__`` (argmax, floor: no derivative) and non-callables are
+    left out; namespaces that do not exist yet are skipped.
+    """
+    found = {}
+    for module_name, prefix in NAMESPACES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in getattr(module, "__all__", ()):
+            value = getattr(module, name)
+            if not callable(value) or isinstance(value, type) or getattr(value, "__nablanet_constant__", False):
+                continue
+            found[prefix + name] = value
+    return found
+
+
+def uncovered(public: dict, covered: set) -> list:
+    """The names in ``public`` not in ``covered``, where an alias (the same function under another
+    name, as absolute and abs) counts as covered when one of its names is."""
+    covered_objects = {id(fn) for name, fn in public.items() if name in covered}
+    return sorted(name for name, fn in public.items() if name not in covered and id(fn) not in covered_objects)
+
+
 def _family_modules():
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         yield importlib.import_module(f"{__name__}.{info.name}")

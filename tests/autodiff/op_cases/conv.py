@@ -43,4 +43,7 @@ CASES = {
         Case(lambda c: np.col2im(c, (2, 3, 5, 6), (3, 2), stride=(2, 2)), ((2, 6, 18),), id="2d-stride"),
         Case(lambda c: np.col2im(c, (1, 2, 6), 3, dilation=2), ((1, 2, 6),), id="1d-dilation"),
     ],
+    # The public functions of the pool ops, with windows of unequal sides.
+    "max_pool_windows": [Case(lambda x: np.max_pool_windows(x, (1, 3)), ((1, 2, 4, 6),), ("distinct",), id="2d-1x3")],
+    "avg_pool_windows": [Case(lambda x: np.avg_pool_windows(x, (3, 1)), ((2, 1, 6, 2),), id="2d-3x1")],
 }

@@ -29,7 +29,7 @@ class TorchCase:
     """A nablanet function and its torch twin, compared on inputs drawn from ``domains``.
 
     Args:
-        ops: the registered op names the case exercises (for the coverage test).
+        covers: the registered ops and public function names the case compares (for the coverage tests).
         ours: f(*arrays) written with nablanet.numpy.
         theirs: the same f(*tensors) written with torch.
         shapes: the input shapes, or a function (numpy Generator) -> shapes, to vary them.
@@ -40,7 +40,7 @@ class TorchCase:
         rtol, atol: tolerances of the comparison.
     """
 
-    ops: tuple
+    covers: tuple
     ours: object
     theirs: object
     shapes: object
@@ -76,9 +76,9 @@ def collect():
 
 
 def covered_ops() -> set:
-    """The op names some TorchCase exercises or some module explains torch lacks."""
+    """The op and function names some TorchCase compares, or some module explains torch lacks."""
     cases, no_torch = collect()
-    return {name for case in cases for name in case.ops} | set(no_torch)
+    return {name for case in cases for name in case.covers} | set(no_torch)
 
 
 def random_cotangent(rng, shape, dtype):

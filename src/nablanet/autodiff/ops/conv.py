@@ -19,7 +19,7 @@ from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
 
-__all__ = ["im2col", "col2im", "convolution", "conv_output_size", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
+__all__ = ["im2col", "col2im", "convolution", "max_pool_windows", "avg_pool_windows", "window_select", "window_spread"]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -597,11 +597,20 @@ class AvgPool(Op):
         return int(np.size(x))
 
 
+def _pool_kernel(x, kernel, name: str) -> tuple:
+    kernel = tuple(int(k) for k in kernel)
+    spatial = np.shape(_raw(x))[-len(kernel):]
+    if len(np.shape(_raw(x))) < len(kernel) + 1 or any(k < 1 or n % k for n, k in zip(spatial, kernel)):
+        raise ValueError(f"{name}: the spatial sizes {tuple(spatial)} must be positive multiples of the window "
+                         f"{kernel} (the layers crop or pad before pooling)")
+    return kernel
+
+
 def max_pool_windows(x, kernel):
     """Maximum over non-overlapping windows of size ``kernel`` (spatial sizes must be multiples of it)."""
-    return MaxPool.apply(x, kernel=tuple(int(k) for k in kernel))
+    return MaxPool.apply(x, kernel=_pool_kernel(x, kernel, "max_pool_windows"))
 
 
 def avg_pool_windows(x, kernel):
     """Mean over non-overlapping windows of size ``kernel`` (spatial sizes must be multiples of it)."""
-    return AvgPool.apply(x, kernel=tuple(int(k) for k in kernel))
+    return AvgPool.apply(x, kernel=_pool_kernel(x, kernel, "avg_pool_windows"))

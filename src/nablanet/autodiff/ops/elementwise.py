@@ -573,6 +573,9 @@ def sign(x):
     return Sign.apply(x)
 
 
+sign.__nablanet_constant__ = True
+
+
 def abs(x):
     """|x|."""
     return Abs.apply(x)

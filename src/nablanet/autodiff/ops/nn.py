@@ -611,3 +611,7 @@ class Heaviside(Op):
 def heaviside(x):
     """1 where x >= 0, else 0; differentiating through it raises HeavisideDerivativeError."""
     return Heaviside.apply(x)
+
+
+# Forward only: its derivative is refused (HeavisideDerivativeError), so no table differentiates it.
+heaviside.__nablanet_constant__ = True
