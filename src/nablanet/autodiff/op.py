@@ -169,12 +169,24 @@ def _missing_rule(name: str, mode: str):
     return missing
 
 
+def _same_definition(previous, cls) -> bool:
+    """True when cls is previous defined again (a notebook cell or a module run twice): it replaces it."""
+    return (previous.__module__, previous.__qualname__) == (cls.__module__, cls.__qualname__)
+
+
 def register(cls):
-    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS."""
+    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS.
+
+    This is the extension API for new primitives (see docs/custom_derivatives.md). Defining an op
+    again under the same class name and module (re-running a notebook cell) replaces the old one;
+    a different op under a name already taken is an error.
+    """
     if not cls.name:
         cls.name = cls.__name__.lower()
-    if cls.name in OPS:
-        raise ValueError(f"an op named {cls.name!r} is already registered")
+    previous = OPS.get(cls.name)
+    if previous is not None and not _same_definition(previous, cls):
+        raise ValueError(f"an op named {cls.name!r} is already registered (by {previous.__module__}."
+                         f"{previous.__qualname__}); give yours another name")
     if cls.forward is Op.forward:
         raise TypeError(f"op {cls.name!r} defines no forward computation")
     # An op without a rule gets one that says which op and which mode lack it, when it is first needed.

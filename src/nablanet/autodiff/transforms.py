@@ -611,3 +611,81 @@ def hessian(f, argnums=0, holomorphic: bool = False):
                [2., 6.]])
     """
     return jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, mode="forward", holomorphic=holomorphic)
+
+
+def elementwise_grad(f, argnums=0):
+    """The derivative of each output element with respect to the matching input element (autograd's).
+
+    ``elementwise_grad(f)(x)`` is the VJP of f with a cotangent of ones: the gradient of sum(f(x)).
+    It equals the elementwise derivative f'(x_i) when each output depends on its own input only
+    (np.tanh, x ** 2), which is what it is for: plotting f' over a grid in one call.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> elementwise_grad(np.tanh)(np.array([0.0, 1.0]))   # 1 - tanh^2
+        array([1.        , 0.41997434])
+    """
+    positions = _argnums_tuple(argnums)
+
+    @_wraps(f, "elementwise_grad")
+    def wrapped(*args, **kwargs):
+        def f_of_chosen(*xs):
+            full = list(args)
+            for i, x in zip(positions, xs):
+                full[i] = x
+            return f(*full, **kwargs)
+
+        out, f_vjp = vjp(f_of_chosen, *(args[i] for i in positions))
+        ones = tree_unflatten(tree_flatten(out)[1],
+                              [np.ones(np.shape(_value_of(o)), dtype=_dtype_of(o)) for o in tree_flatten(out)[0]])
+        grads = f_vjp(ones)
+        return grads[0] if isinstance(argnums, int) else grads
+
+    return wrapped
+
+
+def _value_of(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def hvp(f, primals, tangents):
+    """The Hessian-vector product H v of a scalar f at primals, by forward over reverse (JAX's cookbook).
+
+    One gradient evaluation with tangents pushed through it: the cost of a few gradients, never
+    forming the Hessian (Pearlmutter 1994). ``primals`` and ``tangents`` are tuples as for jvp; the
+    result has the structure of the primals (a tuple when there are several).
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> hvp(lambda x: 0.5 * x @ A @ x, (np.zeros(2),), (np.array([1.0, 0.0]),))   # A v
+        array([2., 1.])
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(f, argnums), primals, tangents)[1]
+
+
+def hessian_vector_product(f, argnums=0):
+    """autograd's spelling of hvp: a function of (*args, vector) returning H v for argument ``argnums``.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> H_v = hessian_vector_product(lambda x: np.sum(x ** 3))
+        >>> H_v(np.array([1.0, 2.0]), np.array([1.0, 1.0]))   # 6 x * v
+        array([ 6., 12.])
+    """
+
+    @_wraps(f, "hessian_vector_product")
+    def wrapped(*args):
+        *args, vector = args
+        g = grad(f, argnums)
+
+        def g_of_x(x):
+            full = list(args)
+            full[argnums] = x
+            return g(*full)
+
+        return jvp(g_of_x, (args[argnums],), (vector,))[1]
+
+    return wrapped
