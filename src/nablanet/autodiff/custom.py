@@ -159,7 +159,28 @@ def _function_name(f) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
-class custom_vjp:
+class _CustomDerivative:
+    """What custom_vjp and custom_jvp share: the wrapped function, its fixed arguments, method use."""
+
+    kind = ""
+
+    def __init__(self, f, nondiff_argnums=()):
+        functools.update_wrapper(self, f)
+        self.fun = f
+        self.nondiff_argnums = tuple(nondiff_argnums)
+
+    def __get__(self, instance, owner):
+        return self if instance is None else functools.partial(self, instance)
+
+    def _packing(self, args, rule, how: str):
+        """The call's packing, or None when nothing in it carries a derivative (then f runs as it is)."""
+        if rule is None:
+            raise TypeError(f"{self.kind} {_function_name(self.fun)!r}: no rule yet; {how} first")
+        packing = _Packing(args, self.nondiff_argnums)
+        return packing if any(_carries_derivative(a) for a in packing.arrays) else None
+
+
+class custom_vjp(_CustomDerivative):
     """A function with a reverse-mode derivative of your own (JAX's ``jax.custom_vjp``).
 
     Use it where autodiff through the function would be unstable, wasteful, or impossible (a call
@@ -187,24 +208,19 @@ class custom_vjp:
         -1.248441
     """
 
+    kind = "custom_vjp"
+
     def __init__(self, f, nondiff_argnums=()):
-        functools.update_wrapper(self, f)
-        self.fun = f
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(f, nondiff_argnums)
         self.fwd = self.bwd = None
 
     def defvjp(self, fwd, bwd):
         """Set the forward pass ``fwd(*args) -> (out, residuals)`` and ``bwd(residuals, g) -> cotangents``."""
         self.fwd, self.bwd = fwd, bwd
 
-    def __get__(self, instance, owner):
-        return self if instance is None else functools.partial(self, instance)
-
     def __call__(self, *args):
-        if self.fwd is None:
-            raise TypeError(f"custom_vjp {_function_name(self.fun)!r}: no rule yet; call .defvjp(fwd, bwd) first")
-        packing = _Packing(args, self.nondiff_argnums)
-        if not any(_carries_derivative(a) for a in packing.arrays):
+        packing = self._packing(args, self.fwd, "call .defvjp(fwd, bwd)")
+        if packing is None:
             return self.fun(*args)
         name = _function_name(self.fun)
         fun, fwd, bwd = self.fun, self.fwd, self.bwd
@@ -238,7 +254,7 @@ class custom_vjp:
         return output_box["output"].unflat(flat)
 
 
-class custom_jvp:
+class custom_jvp(_CustomDerivative):
     """A function with a forward-mode derivative of your own (JAX's ``jax.custom_jvp``).
 
     ``@f.defjvp`` registers ``f_jvp(primals, tangents) -> (primal_out, tangent_out)``, with primals
@@ -261,10 +277,10 @@ class custom_jvp:
         -1.248441
     """
 
+    kind = "custom_jvp"
+
     def __init__(self, f, nondiff_argnums=()):
-        functools.update_wrapper(self, f)
-        self.fun = f
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        super().__init__(f, nondiff_argnums)
         self.jvp_rule = None
 
     def defjvp(self, jvp_rule):
@@ -272,14 +288,9 @@ class custom_jvp:
         self.jvp_rule = jvp_rule
         return jvp_rule
 
-    def __get__(self, instance, owner):
-        return self if instance is None else functools.partial(self, instance)
-
     def __call__(self, *args):
-        if self.jvp_rule is None:
-            raise TypeError(f"custom_jvp {_function_name(self.fun)!r}: no rule yet; decorate one with @.defjvp")
-        packing = _Packing(args, self.nondiff_argnums)
-        if not any(_carries_derivative(a) for a in packing.arrays):
+        packing = self._packing(args, self.jvp_rule, "decorate one with @.defjvp")
+        if packing is None:
             return self.fun(*args)
         name = _function_name(self.fun)
         fun, rule = self.fun, self.jvp_rule
