@@ -32,6 +32,7 @@ from nablanet.autodiff import (
     tree_unflatten,
     value_and_grad,
     vjp,
+    vmap,
 )
 
 from nablanet import datasets, diagnostics, nn, optim, preprocessing, train
@@ -44,7 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
     "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "Op", "register",
-    "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient",
+    "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient", "vmap",
     "tree_flatten", "tree_unflatten", "tree_map", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
 ]
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from nablanet.autodiff import state
+from nablanet.autodiff.batching import BatchTracer
 from nablanet.autodiff.graph import collect, run_backward
 from nablanet.autodiff.ops import reshape, stack
 from nablanet.autodiff.ops.elementwise import identity
@@ -62,6 +63,9 @@ def _input_leaf(value, name: str) -> Tensor:
         if value._requires_grad or value._tangents:
             return identity(value)
         return Tensor(value._data)
+    if isinstance(value, BatchTracer):
+        check_differentiable(value, name)
+        return Tensor(value)
     if isinstance(value, (bool, np.bool_)):
         check_differentiable(np.asarray(value), name)
     data = np.asarray(value)
@@ -85,6 +89,8 @@ def _as_output(value, like, nested: bool, connected: bool = False):
         if connected and value._requires_grad:
             return value
         value = value._data
+    if isinstance(value, BatchTracer):
+        return value
     if isinstance(like, (float, int, complex)) and not isinstance(like, bool) and np.ndim(value) == 0:
         return complex(value) if np.iscomplexobj(value) else float(value)
     return np.asarray(value)
@@ -206,7 +212,10 @@ def _wraps(f, transform: str):
 def _scalar_value(out, nested: bool, connected: bool):
     if nested or (connected and isinstance(out, Tensor)):
         return out
-    out = np.asarray(out._data if isinstance(out, Tensor) else out)
+    out = out._data if isinstance(out, Tensor) else out
+    if isinstance(out, BatchTracer):
+        return out.reshape(())
+    out = np.asarray(out)
     return complex(out.reshape(())) if np.iscomplexobj(out) else float(out.reshape(()))
 
 
@@ -299,7 +308,7 @@ def _as_cotangent(cotangent, out, index: int):
     """A cotangent for one output leaf: any array-like of its shape (a Python number for a scalar)."""
     out_shape = np.shape(out._data if isinstance(out, Tensor) else out)
     out_dtype = _dtype_of(out)
-    if not isinstance(cotangent, Tensor):
+    if not isinstance(cotangent, (Tensor, BatchTracer)):
         cotangent = np.asarray(cotangent)
     ct_shape = np.shape(cotangent._data if isinstance(cotangent, Tensor) else cotangent)
     if ct_shape != out_shape:
@@ -427,7 +436,7 @@ def jvp(f, primals, tangents, has_aux: bool = False):
 
 
 def _tangent_like(tangent, leaf: Tensor, index: int):
-    if isinstance(tangent, Tensor):
+    if isinstance(tangent, (Tensor, BatchTracer)):
         return tangent
     tangent = np.asarray(tangent)
     if np.iscomplexobj(tangent) and not np.issubdtype(leaf.dtype, np.complexfloating):
@@ -442,7 +451,9 @@ def _basis(shape, dtype, index: int):
 
 
 def _value(x) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, (Tensor, BatchTracer)):
+        return x._data
+    return np.asarray(x)
 
 
 def jacobian(f, argnums=0, mode: str = "reverse", has_aux: bool = False, holomorphic: bool = False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 
 __all__ = ["stop_gradient"]
@@ -12,6 +13,8 @@ class StopGradient(Op):
     """z = x as a value, with derivative zero in both modes (JAX's ``lax.stop_gradient``, PyTorch's
     ``detach``): the output is never traced, so no gradient flows back through it and it carries
     no tangent."""
+
+    batch = batching.elementwise
 
     name = "stop_gradient"
     differentiable = False
