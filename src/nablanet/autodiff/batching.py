@@ -387,6 +387,8 @@ def _stack(items):
     if len(shapes) > 1:
         raise ValueError(f"vmap: the examples give results of different shapes {sorted(shapes)} (a boolean mask "
                          "or another data-dependent shape), which cannot be stacked into one batch")
+    # Tensors that carry no derivative (the results of a transform run per example) stack as arrays.
+    items = [i._data if isinstance(i, Tensor) and not (i._requires_grad or i._tangents) else i for i in items]
     if all(isinstance(i, np.ndarray) or np.isscalar(i) for i in items):
         return np.stack(items)
     return _ops().stack(items)

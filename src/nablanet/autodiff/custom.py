@@ -327,7 +327,7 @@ class custom_jvp(_CustomDerivative):
         def vjp(grad_out, out, *arrays):
             from nablanet.autodiff.transforms import vjp as vjp_transform
 
-            zeros = [np.zeros(np.shape(_raw(a)), dtype=np.asarray(_raw(a)).dtype) for a in arrays]
+            zeros = [np.zeros(np.shape(_raw(a)), dtype=np.result_type(_raw(a))) for a in arrays]
 
             def tangent_map(*dots):
                 return output_box["output"].flat(call_rule(arrays, dots)[1])
