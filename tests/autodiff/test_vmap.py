@@ -201,3 +201,36 @@ def test_network_per_example_gradients_batch_without_any_per_example_fallback(mo
     X, y = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
     vmap(grad(_example_loss), in_axes=(None, 0, 0))(params, X, y)
     vmap(lambda x: np.tanh(x @ params["W1"]) ** 2 / 2.0 + np.where(x[:5] > 0, x[:5], 0.0))(X)
+
+
+# --- property: vmap equals the loop on random programs over the primitives -------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from test_against_torch import PROPERTY_SETTINGS, programs, run_flattened  # noqa: E402
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(programs())
+def test_vmap_of_random_programs_equals_the_loop(program):
+    # The generator's random DAGs of primitives (test_against_torch.py), on a batch of three inputs
+    # each: the program's own and two nearby ones. The same computation either way, so values and
+    # per-example gradients agree to rounding (kinks are taken the same way by both).
+    rng = numpy.random.default_rng(program.seed % 2**32)
+    batches = [numpy.stack([x, x + 1e-3 * rng.standard_normal(x.shape), x - 1e-3 * rng.standard_normal(x.shape)])
+               for x in program.inputs]
+
+    def flat(*xs):
+        return run_flattened(np, program, xs)
+
+    looped = numpy.stack([numpy.asarray(flat(*[b[k] for b in batches])) for k in range(3)])
+    numpy.testing.assert_allclose(vmap(flat)(*batches), looped, rtol=1e-10, atol=1e-12)
+    weights = rng.standard_normal(looped.shape[1])
+
+    def loss(*xs):
+        return np.sum(flat(*xs) * weights)
+
+    argnums = tuple(range(len(batches)))
+    per_example = vmap(grad(loss, argnums=argnums))(*batches)
+    for i, batch in enumerate(batches):
+        expected = numpy.stack([grad(loss, argnums=argnums)(*[b[k] for b in batches])[i] for k in range(3)])
+        numpy.testing.assert_allclose(per_example[i], expected, rtol=1e-9, atol=1e-11)
