@@ -3,10 +3,12 @@
 from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
 from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
 from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
+from nablanet.autodiff.ops.cumulative import *  # noqa: F401,F403
+from nablanet.autodiff.ops.sorting import *  # noqa: F401,F403
 from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
 from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
-from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
+from nablanet.autodiff.ops import conv, cumulative, elementwise, linalg, nn, recurrent, reduce, shape, sorting
 
-__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *cumulative.__all__, *sorting.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
