@@ -309,7 +309,7 @@ def _quantile(a, q, axis, out, method, keepdims, weights, interpolation, name, n
                 gamma_raw = gamma_raw.astype(real_dtype)
             gamma = gamma_raw
             if hasattr(q, "_data") and method not in ("midpoint", "averaged_inverted_cdf"):
-                gamma = _virtual_index(method, count, reshape(q, q_slices.shape)) - previous
+                gamma = _virtual_index(method, count, reshape(q, q_slices.shape)) - previous.astype(virtual.dtype)
             result = _lerp(_take_last(ordered, previous), _take_last(ordered, following), gamma, gamma_raw)
     result = _with_nan_slices(result, np.broadcast_to(invalid, np.shape(_raw(result))), nan)
     if keepdims:
