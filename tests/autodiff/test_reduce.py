@@ -227,6 +227,11 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others():
     assert numpy.array_equal(h, expected)
     h = numpy.asarray(hessian(f)(numpy.array([2.0, 0.0, 3.0])))
     assert numpy.array_equal(h, [[0.0, 3.0, 0.0], [3.0, 0.0, 2.0], [0.0, 2.0, 0.0]])
+    # Along an axis, rows with no, one and two zeros, as torch.prod's rule has them.
+    x = numpy.array([[1.5, -2.0, 3.0], [0.0, 2.0, 4.0], [0.0, 5.0, 0.0]])
+    t = torch.tensor(x, requires_grad=True)
+    (theirs,) = torch.autograd.grad(torch.prod(t, dim=1).sum(), t)
+    assert numpy.array_equal(grad(lambda v: np.sum(np.prod(v, axis=1)))(x), theirs.numpy())
 
 
 def test_cumprod_gradient_with_zeros_matches_torch():

@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import astype
+from nablanet.autodiff.ops.elementwise import astype, multiply
 from nablanet.autodiff.ops.elementwise import where as _select
 from nablanet.autodiff.ops.reduce import (
-    _NoValue, _as_array, _kept_shape, _one_axis, _normalize_axis, _raw, _reduction_flops, _refuse_out,
-    _where_mask, _with_dtype, sum,
+    _NoValue, _as_array, _kept_shape, _one_axis, _raw, _reduction_flops, _reduction_with_identity, _refuse_out,
+    _with_dtype, sum,
 )
 from nablanet.autodiff.ops.shape import broadcast_to, concatenate, getitem, pad, ravel, reshape, transpose
 
@@ -190,16 +190,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, w
         >>> grad(lambda x: np.prod(x))(np.array([2.0, 0.0, 3.0]))   # one zero: the others' product
         array([0., 6., 0.])
     """
-    _refuse_out(out, "prod")
-    x = _with_dtype(_as_array(a), dtype)
-    shape = np.shape(_raw(x))
-    axes = _normalize_axis(axis, len(shape), scalar_ufunc=True)
-    if where is not True:
-        x = _select(_where_mask(where, shape, "prod"), x, 1)
-    total = Prod.apply(x, axis=axes, keepdims=bool(keepdims))
-    if initial is not _NoValue:
-        total = total * np.asarray(initial, dtype=_raw(total).dtype)
-    return total
+    return _reduction_with_identity(Prod, 1, multiply, "prod", a, axis, dtype, out, keepdims, initial, where)
 
 
 def _cumulative(op, a, axis, dtype, out, name):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import _as_mask, astype, conj, exp, maximum, minimum, multiply, real, sqrt
+from nablanet.autodiff.ops.elementwise import _as_mask, add, astype, conj, exp, maximum, minimum, multiply, real, sqrt
 from nablanet.autodiff.ops.elementwise import where as _select
 from nablanet.autodiff.ops.shape import broadcast_to, reshape, transpose
 
@@ -286,15 +286,21 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NoValue, wh
         >>> np.sum(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0, initial=10.0)
         array([14., 16.])
     """
-    _refuse_out(out, "sum")
+    return _reduction_with_identity(Sum, 0, add, "sum", a, axis, dtype, out, keepdims, initial, where)
+
+
+def _reduction_with_identity(op, identity, combine, name, a, axis, dtype, out, keepdims, initial, where):
+    """A ufunc reduction with NumPy's keywords: excluded elements (``where``) become the identity, and
+    ``initial`` is combined with each result (in the result's dtype, as NumPy casts it)."""
+    _refuse_out(out, name)
     x = _with_dtype(_as_array(a), dtype)
     shape = np.shape(_raw(x))
     axes = _normalize_axis(axis, len(shape), scalar_ufunc=True)
     if where is not True:
-        x = _select(_where_mask(where, shape, "sum"), x, 0)
-    total = Sum.apply(x, axis=axes, keepdims=bool(keepdims))
+        x = _select(_where_mask(where, shape, name), x, identity)
+    total = op.apply(x, axis=axes, keepdims=bool(keepdims))
     if initial is not _NoValue:
-        total = total + np.asarray(initial, dtype=_raw(total).dtype)
+        total = combine(total, np.asarray(initial, dtype=_raw(total).dtype))
     return total
 
 
