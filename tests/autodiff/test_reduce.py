@@ -11,6 +11,7 @@ import torch
 import nablanet
 import nablanet.numpy as np
 from nablanet import Tensor, grad, hessian, jvp
+from nablanet.testing import check_grads
 
 RNG = numpy.random.default_rng(0)
 M = RNG.standard_normal((3, 4))
@@ -36,7 +37,8 @@ SEMANTICS = [
     ("sum", (M,), {"dtype": numpy.float32}), ("sum", (M,), {"axis": 1, "initial": 2.0, "where": M > 0}),
     ("sum", (M.astype(numpy.float32),), {"initial": numpy.float64(1.0)}),
     ("prod", (M,), {"axis": 0, "initial": 2.0, "where": M > -0.5}),
-    ("max", (M,), {"axis": 1, "initial": 0.0, "where": M < 1}), ("min", (M,), {"initial": -3.0}),
+    ("max", (M,), {"axis": 1, "initial": 0.0, "where": M < 1}),
+    ("max", (M.astype(numpy.float32),), {"axis": 0, "initial": numpy.float64(0.5), "where": M < 1}), ("min", (M,), {"initial": -3.0}),
     ("mean", (M,), {"axis": 0, "where": M > 0}), ("mean", (INTS,), {}), ("mean", (INTS,), {"dtype": numpy.float32}),
     ("mean", (M.astype(numpy.float16),), {}), ("mean", (M.astype(numpy.float32),), {"axis": 1}),
     ("var", (M,), {"ddof": 1}), ("var", (M,), {"axis": 1, "correction": 2}), ("var", (V,), {"ddof": 7}),
@@ -308,6 +310,16 @@ def test_quantile_gradient_is_the_interpolation_weights():
     # ... and the derivative in q is (n - 1)(v_3rd - v_2nd) = 4.
     numpy.testing.assert_allclose(grad(lambda q: np.quantile(x, q))(0.3), 4.0)
     numpy.testing.assert_allclose(grad(lambda q: np.percentile(x, q))(30.0), 0.04)
+
+
+def test_gradient_differentiated_at_evenly_spaced_coordinates():
+    # NumPy reduces equal steps to one step; differentiated coordinates keep their own steps, since
+    # moving one coordinate of an even grid changes two steps.
+    values = numpy.array([1.0, 3.0, 2.0, 5.0, 4.0])
+    for edge_order in (1, 2):
+        check_grads(lambda x: np.gradient(values, x, edge_order=edge_order), [numpy.arange(5.0)], order=2)
+    numpy.testing.assert_allclose(np.gradient(values, Tensor(numpy.arange(5.0), requires_grad=True)).data,
+                                  numpy.gradient(values, numpy.arange(5.0)), rtol=1e-14)
 
 
 def test_logsumexp_of_complex_is_the_principal_logarithm():

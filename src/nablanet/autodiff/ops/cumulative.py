@@ -405,7 +405,11 @@ def _spacings(varargs, f_shape, axes):
             distances = raw.astype(np.float64)
         steps = diff(distances)
         raw_steps = _raw(steps)
-        spacings.append(getitem(steps, 0) if np.all(raw_steps == raw_steps[0]) else steps)
+        # Equal steps are one step only for constant coordinates: moving one coordinate of an even
+        # grid changes two steps, which the non-uniform formula follows and the uniform one cannot.
+        traced = hasattr(distances, "_data") and (distances._requires_grad or bool(distances._tangents))
+        uniform = not traced and np.all(raw_steps == raw_steps[0])
+        spacings.append(getitem(steps, 0) if uniform else steps)
     return spacings
 
 

@@ -478,6 +478,9 @@ def _extremum(op, pairwise, a, axis, out, keepdims, initial, where, name, ufunc_
     shape = np.shape(_raw(x))
     axes = _normalize_axis(axis, len(shape), scalar_ufunc=True)
     keepdims = bool(keepdims)
+    if initial is not _NoValue:
+        # NumPy casts initial to the array's dtype: a float64 initial leaves a float32 maximum float32.
+        initial = np.asarray(initial, dtype=_raw(x).dtype)
     if where is not True:
         if initial is _NoValue:
             raise ValueError(f"reduction operation '{ufunc_name}' does not have an identity, so to use a where "
@@ -485,7 +488,6 @@ def _extremum(op, pairwise, a, axis, out, keepdims, initial, where, name, ufunc_
         x = _select(_where_mask(where, shape, name), x, initial)
     if initial is _NoValue:
         return op.apply(x, axis=axes, keepdims=keepdims)
-    initial = np.asarray(initial, dtype=_raw(x).dtype)
     if _count(shape, axes) == 0:
         return _reduced_only(x, axes, keepdims, initial)
     return pairwise(op.apply(x, axis=axes, keepdims=keepdims), initial)
