@@ -190,6 +190,28 @@ class BatchTracer:
 
     __hash__ = object.__hash__
 
+    # Boolean masks combine as NumPy's do (no derivative: the ufuncs on the aligned batch).
+    def __invert__(self):
+        return np.invert(self)
+
+    def __and__(self, other):
+        return np.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return np.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return np.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return np.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return np.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return np.bitwise_xor(other, self)
+
     @property
     def T(self):
         return _ops().transpose(self)
@@ -273,9 +295,19 @@ class BatchTracer:
             shape = kwargs.pop("shape", None) or like.shape
             return _EXAMPLE_CONSTANTS[func](shape, *rest, dtype=dtype, **kwargs)
         differentiable = _differentiable_tables()[1]
-        if func in differentiable:
-            return differentiable[func](*args, **kwargs)
+        if func in differentiable and func not in _dispatching:
+            # Our function may call NumPy's on an example's raw value to find, say, an order; met
+            # again here, that call needs the example's data.
+            _dispatching.add(func)
+            try:
+                return differentiable[func](*args, **kwargs)
+            finally:
+                _dispatching.discard(func)
         self._unsupported(f"numpy.{func.__name__}")
+
+
+# NumPy functions a tracer has dispatched to nablanet's and that are still running.
+_dispatching: set = set()
 
 
 def _ops():
