@@ -48,9 +48,15 @@ isnan = _constant(_numpy.isnan)
 allclose = _constant(_numpy.allclose)
 zeros_like = _constant(_numpy.zeros_like)
 ones_like = _constant(_numpy.ones_like)
+floor_divide = _constant(_numpy.floor_divide)
+trunc = _constant(_numpy.trunc)
+rint = _constant(_numpy.rint)
+isinf = _constant(_numpy.isinf)
+signbit = _constant(_numpy.signbit)
 
 __all__ = [*_ops_all, "argmax", "argmin", "argsort", "shape", "ndim", "size", "floor", "ceil", "round",
            "isfinite", "isnan", "allclose", "zeros_like", "ones_like"]
+__all__ += ["floor_divide", "trunc", "rint", "isinf", "signbit"]
 
 
 def __getattr__(name):

@@ -2,6 +2,7 @@
 
 from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
 from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
+from nablanet.autodiff.ops.trig import *  # noqa: F401,F403
 from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
 from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
@@ -10,3 +11,7 @@ from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
 from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
 
 __all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+
+from nablanet.autodiff.ops import trig  # noqa: E402
+
+__all__ += trig.__all__
