@@ -35,7 +35,7 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data._data
-        elif not isinstance(data, np.ndarray):
+        elif not isinstance(data, (np.ndarray, _BatchTracer)):
             data = np.asarray(data)
         self._data = data
         self._op = None
@@ -366,3 +366,4 @@ def check_differentiable(data, what: str) -> None:
 
 
 from nablanet.autodiff import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+from nablanet.autodiff.batching import BatchTracer as _BatchTracer  # noqa: E402  (a Tensor's data under vmap)

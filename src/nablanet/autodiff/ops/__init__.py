@@ -8,9 +8,10 @@ from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
 from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
-from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
+from nablanet.autodiff.ops.control import *  # noqa: F401,F403
+from nablanet.autodiff.ops import control, conv, elementwise, linalg, nn, recurrent, reduce, shape
 
-__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__, *control.__all__]
 
 from nablanet.autodiff.ops import trig  # noqa: E402
 

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.tensor import Tensor
 
@@ -43,9 +44,33 @@ def _values(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _is_plain(x) -> bool:
+    """Neither a Tensor nor a batch under vmap: a composite may hand it to NumPy's own function."""
+    return not isinstance(x, (Tensor, batching.BatchTracer))
+
+
+def _example_values(x, name: str) -> np.ndarray:
+    """The values of a Tensor, where a composite reads them as data (a dtype chosen by the values,
+    masks of non-finite numbers); under vmap that needs one example, so vmap runs it per example."""
+    values = _values(x)
+    if not isinstance(values, np.ndarray):
+        raise batching.BatchingUnsupported(f"vmap: {name} reads the values of one example")
+    return values
+
+
+def _any(mask) -> bool:
+    """Whether a mask read off the values has a true entry; True for a batch of masks under vmap
+    (a BatchTracer), which then takes the general path of the rule."""
+    if isinstance(mask, (np.ndarray, np.generic, bool)):
+        return bool(np.any(mask))
+    return True
+
+
 def _as_mask(condition, like):
     """A boolean condition (or another constant read off the values) as an array of like's dtype,
     so that masks never upcast float32."""
+    if isinstance(condition, batching.BatchTracer):
+        return astype(condition, like.dtype)
     return np.asarray(condition).astype(like.dtype)
 
 
@@ -124,7 +149,7 @@ def _choice_rules(cls):
 
     def shares(x, y, out):
         out_values = _values(out)
-        return _as_mask(share_of_x(np.asarray(_values(x)), np.asarray(_values(y)), out_values), out_values)
+        return _as_mask(share_of_x(_values(x), _values(y), out_values), out_values)
 
     def vjp(grad_out, out, x, y, *, needs):
         share = shares(x, y, out)
@@ -143,6 +168,8 @@ def _choice_rules(cls):
 class Add(Op):
     """z = x + y.   dz/dx = 1,  dz/dy = 1."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.add(x, y)
 
@@ -156,6 +183,8 @@ class Add(Op):
 @register
 class Subtract(Op):
     """z = x - y.   dz/dx = 1,  dz/dy = -1."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.subtract(x, y)
@@ -171,6 +200,8 @@ class Subtract(Op):
 class Multiply(Op):
     """z = x y.   dz/dx = y,  dz/dy = x."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.multiply(x, y)
 
@@ -184,6 +215,8 @@ class Multiply(Op):
 @register
 class Divide(Op):
     """z = x / y.   dz/dx = 1/y,  dz/dy = -x/y^2 = -z/y."""
+
+    batch = batching.elementwise
 
     domain = "nonzero"
 
@@ -202,6 +235,8 @@ class Divide(Op):
 @register
 class Negative(Op):
     """z = -x."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.negative(x)
@@ -222,6 +257,8 @@ class Power(Op):
     0 where x = y = 0 (see _power_slope), as PyTorch, so x^0, x^1, x^2, ... have finite derivatives
     of every order at x = 0, and x^0.5 the infinite ones PyTorch gives.
     """
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -251,8 +288,8 @@ def _power_slope(x, y):
     """
     if isinstance(y, (int, float)) and y == 2:
         return 2.0 * x
-    undefined = np.equal(_values(x), 0) & np.equal(_values(y), 0)
-    if not undefined.any():
+    undefined = np.logical_and(np.equal(_values(x), 0), np.equal(_values(y), 0))
+    if not _any(undefined):
         return y * x ** (y - 1)
     return where(undefined, 0.0, y * where(undefined, 1.0, x) ** (y - 1))
 
@@ -265,6 +302,8 @@ def _log_or_zero(x):
 @register
 class Exp(Op):
     """z = e^x.   dz/dx = e^x = z."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.exp(x)
@@ -279,6 +318,8 @@ class Exp(Op):
 @register
 class Log(Op):
     """z = ln x.   dz/dx = 1/x."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -296,6 +337,8 @@ class Log(Op):
 class Log1p(Op):
     """z = ln(1 + x), accurate for tiny x.   dz/dx = 1/(1 + x)."""
 
+    batch = batching.elementwise
+
     domain = "above_minus_one"
 
     def forward(x):
@@ -312,6 +355,8 @@ class Log1p(Op):
 class Expm1(Op):
     """z = e^x - 1, accurate for tiny x.   dz/dx = e^x = z + 1."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.expm1(x)
 
@@ -325,6 +370,8 @@ class Expm1(Op):
 @register
 class Sqrt(Op):
     """z = sqrt(x).   dz/dx = 1/(2 z)."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -342,6 +389,8 @@ class Sqrt(Op):
 class Sign(Op):
     """z = sign(x): piecewise constant, so its derivative is zero wherever it exists."""
 
+    batch = batching.elementwise
+
     differentiable = False
 
     def forward(x):
@@ -355,6 +404,8 @@ class Abs(Op):
     For complex x, d|x| = Re(conj(x) dx) / |x|: the tangent is Re(conj(s) x_dot) and the VJP
     grad_out conj(s), with s = x / |x| (0 at x = 0).
     """
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.abs(x)
@@ -384,6 +435,8 @@ def _unit_phase(x, modulus):
 class Real(Op):
     """z = Re x.   Tangent Re(x_dot); cotangent grad_out (a real number paired with dx by Re(u dx))."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.real(x)
 
@@ -400,6 +453,8 @@ class Real(Op):
 @register
 class Imag(Op):
     """z = Im x = Re(-i x).   Tangent Im(x_dot); cotangent -i grad_out."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.imag(x)
@@ -418,6 +473,8 @@ class Imag(Op):
 class Conj(Op):
     """z = conj x: not holomorphic (v -> conj v), so the cotangent is conj(grad_out)."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.conj(x)
 
@@ -435,6 +492,8 @@ class Conj(Op):
 class Angle(Op):
     """z = arg x = Im(log x).   Tangent Im(x_dot / x); cotangent -i grad_out / x (0 at x = 0)."""
 
+    batch = batching.elementwise
+
     domain = "nonzero"
 
     def forward(x):
@@ -451,7 +510,7 @@ def _safe_divide(x, y):
     """x / y, and 0 where y = 0 (a constant of the rules: where's condition; y is replaced by 1 there,
     so no infinity reaches a higher derivative)."""
     zero = np.equal(_values(y), 0)
-    if not zero.any():
+    if not _any(zero):
         return x / y
     return where(zero, 0.0, x / where(zero, 1.0, y))
 
@@ -463,6 +522,8 @@ def _safe_reciprocal(x):
 @register
 class Sin(Op):
     """z = sin x.   dz/dx = cos x."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.sin(x)
@@ -478,6 +539,8 @@ class Sin(Op):
 class Cos(Op):
     """z = cos x.   dz/dx = -sin x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.cos(x)
 
@@ -491,6 +554,8 @@ class Cos(Op):
 @register
 class Tanh(Op):
     """z = tanh x.   dz/dx = 1 - z^2."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.tanh(x)
@@ -511,6 +576,8 @@ class Sigmoid(Op):
     relative precision. Complex z (holomorphic, with poles at i pi (2k + 1)) is 1/(1 + e^-z).
     """
 
+    batch = batching.elementwise
+
     def forward(x):
         if np.iscomplexobj(x):
             return 1.0 / (1.0 + np.exp(np.negative(x)))
@@ -530,9 +597,10 @@ def _nan_wins(share, x, y):
     two NaNs tie."""
     x_nan = np.isnan(x)
     y_nan = np.isnan(y)
-    if not (x_nan.any() or y_nan.any()):
+    either = np.logical_or(x_nan, y_nan)
+    if not _any(either):
         return share
-    return np.where(x_nan | y_nan, x_nan * (1.0 - 0.5 * y_nan), share)
+    return np.where(either, x_nan * (1.0 - 0.5 * y_nan), share)
 
 
 @register
@@ -540,6 +608,8 @@ def _nan_wins(share, x, y):
 class Maximum(Op):
     """z = max(x, y) elementwise. On ties the gradient is split evenly (as in PyTorch and JAX); a NaN
     operand wins (NumPy's value) and gets the whole gradient (PyTorch gives it to both operands)."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.maximum(x, y)
@@ -552,6 +622,8 @@ class Maximum(Op):
 @_choice_rules
 class Minimum(Op):
     """z = min(x, y) elementwise. On ties the gradient is split evenly; a NaN operand wins and gets it."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.minimum(x, y)
@@ -569,11 +641,13 @@ class Fmax(Op):
     fmax (x's share is 1 where x >= y or y is NaN).
     """
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.fmax(x, y)
 
     def share(x, y, out):
-        return np.greater_equal(x, y) | np.isnan(y)
+        return np.logical_or(np.greater_equal(x, y), np.isnan(y))
 
 
 @register
@@ -581,16 +655,29 @@ class Fmax(Op):
 class Fmin(Op):
     """z = fmin(x, y): the smaller of x and y, ignoring NaN. On ties and two NaNs the gradient goes to x."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.fmin(x, y)
 
     def share(x, y, out):
-        return np.less_equal(x, y) | np.isnan(y)
+        return np.logical_or(np.less_equal(x, y), np.isnan(y))
 
 
 @register
 class Where(Op):
     """z = x where condition else y. The condition is a constant: it gets no gradient."""
+
+    batches_settings = True
+
+    def batch(cls, values, batched, *, condition, batched_settings):
+        condition_batched = "condition" in batched_settings
+        ndim = max([batching.example_ndim(v, b) for v, b in zip(values, batched)]
+                   + [batching.example_ndim(condition, condition_batched)])
+        x, y = (batching.align(v, b, ndim) for v, b in zip(values, batched))
+        # A batched condition alone still batches the output: np.where broadcasts it against x and y.
+        condition = batching.align(condition, condition_batched, ndim)
+        return batching.call_op(cls, [x, y], {"condition": condition})
 
     def forward(x, y, *, condition):
         return np.where(condition, x, y)
@@ -613,6 +700,8 @@ class Clip(Op):
     a_min > a_max (NumPy's output is then a_max), as PyTorch's clamp. Where a_min = a_max > x the
     gradient goes to a_min (PyTorch gives it to neither).
     """
+
+    batch = batching.elementwise
 
     def forward(x, a_min, a_max):
         return np.clip(x, a_min, a_max)
@@ -656,6 +745,8 @@ def _clip_masks(x, a_min, a_max, out, needs):
 class Exp2(Op):
     """z = 2^x.   dz/dx = z ln 2.   A primitive so that values (and overflow to inf) are NumPy's."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.exp2(x)
 
@@ -667,6 +758,8 @@ class Exp2(Op):
 @_unary_rules
 class Log2(Op):
     """z = log2 x.   dz/dx = 1 / (x ln 2).   A primitive so that values are NumPy's (log2(8) = 3 exactly)."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -681,6 +774,8 @@ class Log2(Op):
 @_unary_rules
 class Log10(Op):
     """z = log10 x.   dz/dx = 1 / (x ln 10).   A primitive so that values are NumPy's (log10(1000) = 3)."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -698,6 +793,8 @@ class Cbrt(Op):
 
     A primitive: power(x, 1/3) is NaN for negative x, and NumPy's cbrt is exact on cubes.
     """
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.cbrt(x)
@@ -719,6 +816,8 @@ class LogAddExp(Op):
     whole gradient (logaddexp(inf, 1): 1 and 0), as PyTorch.
     """
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.logaddexp(x, y)
 
@@ -736,6 +835,8 @@ class LogAddExp2(Op):
     A primitive for the reasons of LogAddExp, whose rules it shares (the difference scaled by ln 2).
     """
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.logaddexp2(x, y)
 
@@ -748,9 +849,9 @@ class LogAddExp2(Op):
 
 def _scaled_difference(x, y, scale):
     """(x - y) scale, and 0 where x and y are the same infinity (the difference would be NaN)."""
-    x_values = np.asarray(_values(x))
-    same_infinity = np.isinf(x_values) & np.equal(x_values, _values(y))
-    if same_infinity.any():
+    x_values = _values(x)
+    same_infinity = np.logical_and(np.isinf(x_values), np.equal(x_values, _values(y)))
+    if _any(same_infinity):
         x = where(same_infinity, 0.0, x)
         y = where(same_infinity, 0.0, y)
     difference = x - y
@@ -799,6 +900,8 @@ class Remainder(Op):
     0.09999999999999995 with quotient 9, where floor(1 / 0.1) = 10. PyTorch uses floor(x / y).
     """
 
+    batch = batching.elementwise
+
     domain = "positive"
 
     def forward(x, y):
@@ -819,6 +922,8 @@ class Fmod(Op):
     where trunc(1 / 0.1) = 10 is what PyTorch uses).
     """
 
+    batch = batching.elementwise
+
     domain = "positive"
 
     def forward(x, y):
@@ -834,6 +939,8 @@ class Copysign(Op):
     """z = |x| with the sign of y.   dz/dx = +1 where x and y have the same sign bit, else -1 (0 at
     x = 0, as PyTorch's z / x);  dz/dy = 0 (the sign is piecewise constant). A primitive so that signed
     zeros and NaNs are NumPy's."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.copysign(x, y)
@@ -855,6 +962,8 @@ def _copysign_slope(x, y, out):
 class Identity(Op):
     """z = x. Marks where a transform starts, so that nested transforms never confuse their inputs."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return x
 
@@ -871,6 +980,8 @@ class Identity(Op):
 @register
 class AsType(Op):
     """z = x converted to another floating dtype; the gradient is converted back to x's dtype."""
+
+    batch = batching.elementwise
 
     name = "astype"
 
@@ -952,10 +1063,10 @@ def float_power(x, y):
         >>> float_power(np.float32(2.0), 3).dtype
         dtype('float64')
     """
-    if not (isinstance(x, Tensor) or isinstance(y, Tensor)):
+    if _is_plain(x) and _is_plain(y):
         return np.float_power(x, y)
-    dtype = np.result_type(_values(x), _values(y), np.float64)
-    return power(*(astype(v, dtype) if isinstance(v, Tensor) else np.asarray(v, dtype=dtype) for v in (x, y)))
+    dtype = np.result_type(*(v.dtype if hasattr(v, "dtype") else v for v in (x, y)), np.float64)
+    return power(*(np.asarray(v, dtype=dtype) if _is_plain(v) else astype(v, dtype) for v in (x, y)))
 
 
 @_ufunc
@@ -1210,6 +1321,8 @@ def where(condition, x=np._NoValue, y=np._NoValue, /):
         return np.nonzero(condition)
     if x is np._NoValue or y is np._NoValue:
         raise ValueError("where: either both or neither of x and y should be given")
+    if isinstance(condition, batching.BatchTracer):
+        return Where.apply(x, y, condition=condition if condition.dtype == bool else condition != 0)
     return Where.apply(x, y, condition=np.asarray(condition, dtype=bool))
 
 
@@ -1295,7 +1408,7 @@ def angle(x, deg=False):
 @_ufunc
 def square(x):
     """x * x (NumPy's own square for plain arrays: booleans and integers keep its dtypes)."""
-    if not isinstance(x, Tensor):
+    if _is_plain(x):
         return np.square(x)
     return multiply(x, x)
 
@@ -1303,7 +1416,7 @@ def square(x):
 @_ufunc
 def reciprocal(x):
     """1 / x (NumPy's own reciprocal for plain arrays: integer inputs give its integer results)."""
-    if not isinstance(x, Tensor):
+    if _is_plain(x):
         return np.reciprocal(x)
     return divide(1.0, x)
 
@@ -1311,18 +1424,18 @@ def reciprocal(x):
 @_ufunc
 def fabs(x):
     """|x| of real numbers, as a float (numpy.fabs refuses complex: use abs for the modulus)."""
-    if not isinstance(x, Tensor) or not np.issubdtype(x.dtype, np.inexact):
-        return np.fabs(_values(x))
-    if _is_complex(x):
-        # NumPy's own refusal, in its words.
-        return np.fabs(x._data)
+    if _is_plain(x):
+        return np.fabs(x)
+    if _is_complex(x) or not np.issubdtype(x.dtype, np.inexact):
+        # NumPy's own refusal of complex numbers, in its words; integers give NumPy's float64.
+        return np.fabs(_example_values(x, "fabs"))
     return abs(x)
 
 
 @_ufunc
 def positive(x):
     """+x: a Tensor itself (Tensors are immutable, so no copy is needed); NumPy's copy of an array."""
-    if isinstance(x, Tensor):
+    if not _is_plain(x):
         return x
     return np.positive(x)
 
@@ -1342,9 +1455,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
         >>> grad(lambda x: (nan_to_num(x, posinf=9.0) * 3.0).sum())(x)
         array([0., 0., 3.])
     """
-    if not isinstance(x, Tensor):
+    if _is_plain(x):
         return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
-    values = x._data
+    values = _example_values(x, "nan_to_num")
     filled = np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf)
     if not np.issubdtype(values.dtype, np.inexact):
         return x
@@ -1352,7 +1465,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
         return where(np.isfinite(values), x, filled)
     real_kept, imag_kept = np.isfinite(values.real), np.isfinite(values.imag)
     kept = real_kept & imag_kept
-    if (kept | ~(real_kept | imag_kept)).all():
+    if np.all(kept | ~(real_kept | imag_kept)):
         return where(kept, x, filled)
     # Some numbers have one finite part, which keeps its derivative.
     parts = where(real_kept, real(x), filled.real) + 1j * where(imag_kept, imag(x), filled.imag)
@@ -1369,8 +1482,8 @@ def real_if_close(a, tol=100):
         >>> real_if_close(np.array([2.0 + 1e-3j]))
         array([2.+0.001j])
     """
-    if not isinstance(a, Tensor):
+    if _is_plain(a):
         return np.real_if_close(a, tol=tol)
-    if np.iscomplexobj(np.real_if_close(a._data, tol=tol)):
+    if np.iscomplexobj(np.real_if_close(_example_values(a, "real_if_close"), tol=tol)):
         return a
     return real(a)

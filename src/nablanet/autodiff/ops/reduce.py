@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.elementwise import _as_mask, exp, sqrt
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
@@ -43,6 +44,8 @@ def _reduction_flops(out, x, **settings):
 class Sum(Op):
     """z = sum_i x_i along axis.   dz/dx_i = 1: the gradient is broadcast back over the summed axes."""
 
+    batch = batching.along_axis("axis")
+
     flops = _reduction_flops
 
     def forward(x, *, axis, keepdims):
@@ -71,6 +74,8 @@ def _argmax_share(x, out, axis):
 class Max(Op):
     """z = max_i x_i along axis. The gradient goes to the maximum; ties share it evenly."""
 
+    batch = batching.along_axis("axis")
+
     flops = _reduction_flops
 
     def forward(x, *, axis, keepdims):
@@ -87,6 +92,8 @@ class Max(Op):
 @register
 class Min(Op):
     """z = min_i x_i along axis. The gradient goes to the minimum; ties share it evenly."""
+
+    batch = batching.along_axis("axis")
 
     flops = _reduction_flops
 
@@ -110,6 +117,8 @@ class LogSumExp(Op):
     A primitive for stability: evaluated as m + log sum e^{x_i - m} with m = max x_i, so logits of
     magnitude 1e4 neither overflow nor underflow to log(0).
     """
+
+    batch = batching.along_axis("axis")
 
     flops = _reduction_flops
 
@@ -137,6 +146,8 @@ class Softmax(Op):
     VJP a * (g - <g, a>) never forms the Jacobian.
     """
 
+    batch = batching.along_axis("axis")
+
     flops = _reduction_flops
 
     def forward(x, *, axis):
@@ -157,6 +168,8 @@ class LogSoftmax(Op):
     A primitive for stability: computed as (z - m) - log sum e^{z - m}, so it stays finite for
     logits of magnitude 1e4 where log(softmax(z)) would give log(0).
     """
+
+    batch = batching.along_axis("axis")
 
     name = "log_softmax"
     flops = _reduction_flops

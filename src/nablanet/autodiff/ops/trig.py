@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import _is_complex, _safe_divide, _ufunc, _unary_rules, _values, cos, sin, sqrt, where
+from nablanet.autodiff.ops.elementwise import _any, _is_complex, _safe_divide, _ufunc, _unary_rules, _values, cos, sin, sqrt, where
 
 __all__ = [
     "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
@@ -29,6 +30,8 @@ __all__ = [
 class Tan(Op):
     """z = tan x.   dz/dx = 1 + z^2 = 1 / cos^2 x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.tan(x)
 
@@ -40,6 +43,8 @@ class Tan(Op):
 @_unary_rules
 class Arcsin(Op):
     """z = arcsin x.   dz/dx = 1 / sqrt(1 - x^2), written (1 - x)(1 + x), exact near x = +-1."""
+
+    batch = batching.elementwise
 
     domain = "unit"
 
@@ -55,6 +60,8 @@ class Arcsin(Op):
 class Arccos(Op):
     """z = arccos x.   dz/dx = -1 / sqrt(1 - x^2)."""
 
+    batch = batching.elementwise
+
     domain = "unit"
 
     def forward(x):
@@ -68,6 +75,8 @@ class Arccos(Op):
 @_unary_rules
 class Arctan(Op):
     """z = arctan x.   dz/dx = 1 / (1 + x^2), for real x (1 / hypot(x, 1))^2, which never overflows."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.arctan(x)
@@ -89,6 +98,8 @@ class Arctan2(Op):
     (as |x| at 0; PyTorch gives NaN).
     """
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.arctan2(x, y)
 
@@ -108,6 +119,8 @@ class Arctan2(Op):
 class Sinh(Op):
     """z = sinh x.   dz/dx = cosh x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.sinh(x)
 
@@ -120,6 +133,8 @@ class Sinh(Op):
 class Cosh(Op):
     """z = cosh x.   dz/dx = sinh x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.cosh(x)
 
@@ -131,6 +146,8 @@ class Cosh(Op):
 @_unary_rules
 class Arcsinh(Op):
     """z = arcsinh x.   dz/dx = 1 / sqrt(x^2 + 1), for real x 1 / hypot(x, 1), which never overflows."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.arcsinh(x)
@@ -147,6 +164,8 @@ class Arccosh(Op):
     """z = arccosh x.   dz/dx = 1 / (sqrt(x - 1) sqrt(x + 1)): the product of roots, not sqrt(x^2 - 1),
     is exact near 1, never overflows, and is the derivative of NumPy's branch for complex x."""
 
+    batch = batching.elementwise
+
     domain = "above_one"
 
     def forward(x):
@@ -160,6 +179,8 @@ class Arccosh(Op):
 @_unary_rules
 class Arctanh(Op):
     """z = arctanh x.   dz/dx = 1 / ((1 - x)(1 + x)), exact near x = +-1."""
+
+    batch = batching.elementwise
 
     domain = "unit"
 
@@ -176,6 +197,8 @@ class Hypot(Op):
 
     At the origin both are taken as 0, the subgradient |x| has at 0 (as JAX; PyTorch gives NaN).
     """
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.hypot(x, y)
@@ -200,12 +223,14 @@ class Sinc(Op):
     the series, so every order is finite and right at 0: 0, -pi^2/3, 0, pi^4/5, ...
     """
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.sinc(x)
 
     def slope(x, out):
-        near_zero = np.abs(_values(x)) < 0.25
-        if not near_zero.any():
+        near_zero = np.less(np.abs(_values(x)), 0.25)
+        if not _any(near_zero):
             return (cos(math.pi * x) - out) / x
         # Each branch at arguments where it is accurate and finite (the double-where pattern); out
         # belongs to x, but it is only used where x is kept.
@@ -232,6 +257,8 @@ class Deg2Rad(Op):
     """z = x pi / 180.   A primitive only so that values are NumPy's in every precision (NumPy's
     float16 loop rounds through float32, which x * (pi / 180) does not reproduce)."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.deg2rad(x)
 
@@ -244,6 +271,8 @@ class Deg2Rad(Op):
 class Rad2Deg(Op):
     """z = x 180 / pi.   A primitive only so that values are NumPy's in every precision (in float32
     NumPy multiplies by 180_f / pi_f, which differs from the double 180 / pi rounded to float32)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.rad2deg(x)
