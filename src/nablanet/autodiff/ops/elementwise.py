@@ -1423,7 +1423,12 @@ def reciprocal(x):
 
 @_ufunc
 def fabs(x):
-    """|x| of real numbers, as a float (numpy.fabs refuses complex: use abs for the modulus)."""
+    """|x| of real numbers, as a float (numpy.fabs refuses complex: use abs for the modulus).
+
+    Example:
+        >>> fabs(np.array([-2, 3]))
+        array([2., 3.])
+    """
     if _is_plain(x):
         return np.fabs(x)
     if _is_complex(x) or not np.issubdtype(x.dtype, np.inexact):

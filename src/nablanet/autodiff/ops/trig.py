@@ -349,13 +349,25 @@ def arctan2(x, y):
 
 @_ufunc
 def sinh(x):
-    """Hyperbolic sine.   d/dx = cosh x."""
+    """Hyperbolic sine.   d/dx = cosh x.
+
+    Example:
+        >>> from nablanet import grad
+        >>> print(f"{float(sinh(1.0)):.6f} {float(grad(sinh)(0.0)):g}")
+        1.175201 1
+    """
     return Sinh.apply(x)
 
 
 @_ufunc
 def cosh(x):
-    """Hyperbolic cosine.   d/dx = sinh x."""
+    """Hyperbolic cosine.   d/dx = sinh x.
+
+    Example:
+        >>> from nablanet import grad
+        >>> print(f"{float(cosh(0.0)):g} {float(grad(cosh)(1.0)):.6f}")
+        1 1.175201
+    """
     return Cosh.apply(x)
 
 
