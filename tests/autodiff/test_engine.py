@@ -132,8 +132,8 @@ def test_differentiating_integers_is_an_error():
 
 def test_unsupported_numpy_function_is_named():
     x = Tensor(numpy.ones(3), requires_grad=True)
-    with pytest.raises(TypeError, match="numpy.arctan is not supported"):
-        numpy.arctan(x)
+    with pytest.raises(TypeError, match="numpy.modf is not supported"):
+        numpy.modf(x)
     with pytest.raises(TypeError, match="numpy.histogram is not supported"):
         numpy.histogram(x)
     with pytest.raises(TypeError, match="numpy.linalg.det is not supported|det is not supported"):

@@ -149,6 +149,19 @@ class BatchTracer:
     def __rpow__(self, other):
         return _ops().power(other, self)
 
+    def __mod__(self, other):
+        return _ops().remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops().remainder(other, self)
+
+    # Floor division is piecewise constant, as Tensor's: NumPy's ufunc on the batch.
+    def __floordiv__(self, other):
+        return np.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(other, self)
+
     def __matmul__(self, other):
         return _ops().matmul(self, other)
 

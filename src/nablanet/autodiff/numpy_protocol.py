@@ -19,6 +19,7 @@ CONSTANT_UFUNCS = {
     np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.sign,
     np.isfinite, np.isnan, np.isinf, np.floor, np.ceil, np.rint, np.trunc, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.signbit,
+    np.floor_divide,
 }
 
 CONSTANT_FUNCTIONS = {

@@ -201,6 +201,19 @@ class Tensor:
     def __rpow__(self, other):
         return _ops.power(other, self)
 
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    # Floor division is piecewise constant: a plain ndarray, as comparisons give.
+    def __floordiv__(self, other):
+        return np.floor_divide(self._data, _raw(other))
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(_raw(other), self._data)
+
     def __matmul__(self, other):
         return _ops.matmul(self, other)
 
@@ -320,8 +333,8 @@ class Tensor:
     def dot(self, other):
         return _ops.dot(self, other)
 
-    def clip(self, a_min=None, a_max=None):
-        return _ops.clip(self, a_min, a_max)
+    def clip(self, min=None, max=None, out=None, **kwargs):
+        return _ops.clip(self, min, max, out=out, **kwargs)
 
     def argmax(self, axis=None):
         return np.argmax(self._data, axis=axis)

@@ -34,32 +34,24 @@ def _constant(func):
     return wrapped
 
 
-argmax = _constant(_numpy.argmax)
-argmin = _constant(_numpy.argmin)
-argsort = _constant(_numpy.argsort)
-shape = _constant(_numpy.shape)
-ndim = _constant(_numpy.ndim)
-size = _constant(_numpy.size)
-floor = _constant(_numpy.floor)
-ceil = _constant(_numpy.ceil)
-round = _constant(_numpy.round)
-isfinite = _constant(_numpy.isfinite)
-isnan = _constant(_numpy.isnan)
-allclose = _constant(_numpy.allclose)
-zeros_like = _constant(_numpy.zeros_like)
-ones_like = _constant(_numpy.ones_like)
-# Counts, truth values and positions from reductions and sorting: integers or booleans, no derivative.
-count_nonzero = _constant(_numpy.count_nonzero)
-all = _constant(_numpy.all)
-any = _constant(_numpy.any)
-argpartition = _constant(_numpy.argpartition)
-searchsorted = _constant(_numpy.searchsorted)
-nanargmax = _constant(_numpy.nanargmax)
-nanargmin = _constant(_numpy.nanargmin)
+# NumPy functions whose results have no derivative (integers, booleans, piecewise constants), by family.
+CONSTANT_NAMES = (
+    # positions and shapes
+    "argmax", "argmin", "argsort", "argpartition", "searchsorted", "nanargmax", "nanargmin",
+    "shape", "ndim", "size",
+    # rounding and tests of values
+    "floor", "ceil", "round", "rint", "trunc", "floor_divide", "isfinite", "isnan", "isinf", "signbit",
+    "allclose",
+    # counts and truth values
+    "count_nonzero", "all", "any",
+    # arrays of the same shape, whatever the values
+    "zeros_like", "ones_like",
+)
+for _name in CONSTANT_NAMES:
+    globals()[_name] = _constant(getattr(_numpy, _name))
+del _name
 
-__all__ = [*_ops_all, "argmax", "argmin", "argsort", "shape", "ndim", "size", "floor", "ceil", "round",
-           "isfinite", "isnan", "allclose", "zeros_like", "ones_like",
-           "count_nonzero", "all", "any", "argpartition", "searchsorted", "nanargmax", "nanargmin"]
+__all__ = [*_ops_all, *CONSTANT_NAMES]
 
 
 def __getattr__(name):

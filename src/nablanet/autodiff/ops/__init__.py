@@ -2,6 +2,7 @@
 
 from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
 from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
+from nablanet.autodiff.ops.trig import *  # noqa: F401,F403
 from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
 from nablanet.autodiff.ops.cumulative import *  # noqa: F401,F403
 from nablanet.autodiff.ops.sorting import *  # noqa: F401,F403
@@ -11,9 +12,9 @@ from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
 from nablanet.autodiff.ops.control import *  # noqa: F401,F403
 from nablanet.autodiff.ops import (control, conv, cumulative, elementwise, linalg, nn, recurrent, reduce, shape,
-                                   sorting)
+                                   sorting, trig)
 
 # The families whose public functions are NumPy's top-level names (nablanet.numpy re-exports them).
-FAMILIES = (shape, elementwise, reduce, cumulative, sorting, linalg, nn, conv, recurrent, control)
+FAMILIES = (shape, elementwise, trig, reduce, cumulative, sorting, linalg, nn, conv, recurrent, control)
 
 __all__ = [name for family in FAMILIES for name in family.__all__]

@@ -14,7 +14,7 @@ from scipy import special
 
 from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import astype, exp, multiply, sqrt, where
+from nablanet.autodiff.ops.elementwise import _ufunc, astype, exp, multiply, sqrt, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
@@ -639,27 +639,41 @@ _HEAVISIDE_MESSAGE = (
 
 @register
 class Heaviside(Op):
-    """The step function H(z) = 1 if z >= 0 else 0 (the notes' 1{z >= 0}). Forward only.
+    """NumPy's step function H(x, y): 0 for x < 0, y at x = 0, 1 for x > 0 (NaN for NaN x). Forward only in x.
 
-    Its derivative is zero almost everywhere, so a gradient through it would silently be zero and
-    nothing would learn: asking for one raises HeavisideDerivativeError instead.
+    Its derivative in x is zero almost everywhere, so a gradient through it would silently be zero
+    and nothing would learn: asking for one raises HeavisideDerivativeError instead. The value at 0,
+    y, has the derivative 1 where x = 0 (and 0 elsewhere), which is given.
     """
 
     batch = batching.elementwise
 
-    def forward(x):
-        return (np.asarray(x) >= 0).astype(np.result_type(x))
+    def forward(x, y):
+        return np.heaviside(x, y)
 
-    def vjp(grad_out, out, x):
-        raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+    def vjp(grad_out, out, x, y, *, needs):
+        if needs[0]:
+            raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+        return None, where(np.equal(_raw(x), 0), grad_out, 0.0)
 
-    def jvp(x_dot, out, x):
-        raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
+        if needs[0]:
+            raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+        return where(np.equal(_raw(x), 0), y_dot, 0.0)
 
 
-def heaviside(x):
-    """1 where x >= 0, else 0; differentiating through it raises HeavisideDerivativeError."""
-    return Heaviside.apply(x)
+@_ufunc
+def heaviside(x1, x2):
+    """numpy.heaviside(x1, x2): 0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (real only).
+
+    Differentiating through x1 raises HeavisideDerivativeError; the step activation 1{z >= 0} is
+    ``heaviside(z, 1.0)`` (nablanet.nn.functional.heaviside).
+
+    Example:
+        >>> heaviside(np.array([-1.0, 0.0, 2.0]), 0.5)
+        array([0. , 0.5, 1. ])
+    """
+    return Heaviside.apply(x1, x2)
 
 
 # Forward only: its derivative is refused (HeavisideDerivativeError), so no table differentiates it.
