@@ -52,6 +52,8 @@ ones_like = _constant(_numpy.ones_like)
 __all__ = [*_ops_all, "argmax", "argmin", "argsort", "shape", "ndim", "size", "floor", "ceil", "round",
            "isfinite", "isnan", "allclose", "zeros_like", "ones_like"]
 
+from nablanet.numpy import linalg  # noqa: E402  (numpy.linalg with derivatives)
+
 
 def __getattr__(name):
     # Creation functions, constants, dtypes and submodules come from NumPy itself. Applied to a

@@ -10,3 +10,6 @@ from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
 from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
 
 __all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+# numpy.linalg's names: imported (so their ops register) but not spliced into the top level; the
+# namespace nablanet.numpy.linalg re-exports them.
+from nablanet.autodiff.ops import factor, solve  # noqa: E402,F401

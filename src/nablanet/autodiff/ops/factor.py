@@ -1,0 +1,690 @@
+"""Matrix decompositions: cholesky, eigh, eigvalsh, eig, eigvals, svd, svdvals, qr (numpy.linalg's).
+
+Each decomposition is one primitive on stacks of matrices (..., M, N). Its several results are
+packed into the one array an op returns and unpacked by the public function with differentiable
+slices (``solve._pack``), so the rules receive the cotangents of all results at once. Values-only
+variants (eigvalsh, eigvals, svdvals) are primitives of their own: their rules never divide by the
+gaps between eigenvalues, so they stay finite where eigenvalues repeat.
+
+Conventions, as JAX's (``jax/_src/lax/linalg.py``): complex numbers pair by Re(sum(u * v)); a
+function of a Hermitian matrix (cholesky, eigh) is differentiated as a function of the Hermitian
+part of its argument, (A + A^H)/2, though NumPy reads only one triangle; eigenvectors and singular
+vectors are defined up to a phase (a sign for real matrices), so their derivatives are meaningful
+only for functions invariant under that choice (V diag(f(w)) V^H, |V|^2, U U^H). Repeated
+eigenvalues (singular values) make eigenvector (singular vector) derivatives infinite or NaN, as in
+JAX and PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.ops.elementwise import abs, conj, imag, real
+from nablanet.autodiff.ops.reduce import sum
+from nablanet.autodiff.ops.shape import concatenate, getitem
+from nablanet.autodiff.ops.solve import (
+    LinAlgError, _carries_derivative, _check_square, _cubic_flops, _diag_embed, _diagonal, _hermitian_part, _is_complex, _linalg_errors,
+    _mH, _mT, _pack, _pack_tangents, _raw, _recorded, _safe_inverse_gaps, _solve_matrix, _triangle_mask, _unpack,
+    apply, solve_triangular,
+)
+
+__all__ = ["cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "qr"]
+
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+
+
+def _n(x) -> int:
+    return np.shape(_raw(x))[-1]
+
+
+# --- Cholesky -----------------------------------------------------------------------------------
+
+def _phi_mask(n: int, like):
+    """Murray's Phi as a mask: the lower triangle, with the diagonal halved."""
+    lower = _triangle_mask(n, True, like)
+    return lower - 0.5 * np.eye(n, dtype=lower.dtype)
+
+
+@register
+class Cholesky(Op):
+    """L with A = L L^H, L lower triangular (R = L^H with A = R^H R when ``upper``).
+
+    Forward mode (Murray 2016, "Differentiation of the Cholesky decomposition", eq. 8, JAX's rule):
+        dL = L Phi(L^-1 S L^-H),  S = (dA + dA^H)/2,
+    Phi taking the lower triangle with the diagonal halved. The reverse rule is its transpose:
+        grad_A = herm(L^-T Phi(L^T grad_L) conj(L)^-1),  herm(X) = (X + X^H)/2,
+    both with triangular solves, so each rule costs O(n^3) and is differentiable again.
+    """
+
+    domain = "spd"
+    flops = _cubic_flops(1 / 3)
+
+    @_linalg_errors
+    def forward(x, *, upper):
+        return np.linalg.cholesky(x, upper=upper)
+
+    def vjp(grad_out, out, x, *, upper):
+        lower = _mH(out) if upper else out
+        grad_lower = _mH(grad_out) if upper else grad_out
+        phi = (_mT(lower) @ grad_lower) * _phi_mask(_n(x), x)
+        left = solve_triangular(_mT(lower), phi, lower=False)
+        grad_x = _mT(solve_triangular(_mH(lower), _mT(left), lower=False))
+        return (_hermitian_part(grad_x),)
+
+    def jvp(x_dot, out, x, *, upper):
+        lower = _mH(out) if upper else out
+        left = solve_triangular(lower, _hermitian_part(x_dot), lower=True)
+        middle = _mH(solve_triangular(lower, _mH(left), lower=True))
+        lower_dot = lower @ (middle * _phi_mask(_n(x), x))
+        return _mH(lower_dot) if upper else lower_dot
+
+
+def cholesky(a, /, *, upper=False):
+    """The Cholesky factor of each Hermitian positive-definite matrix of a stack (numpy.linalg.cholesky).
+
+    Args:
+        a: (..., M, M); only its lower triangle is read (the upper one when ``upper``).
+        upper: return R = L^H, with a = R^H R (NumPy 2).
+
+    Returns:
+        (..., M, M): L lower triangular with a = L L^H, or R upper triangular.
+
+    Raises:
+        numpy.linalg.LinAlgError: if a matrix is not positive definite.
+
+    Notes:
+        The derivative is that of the function of the Hermitian part (a + a^H)/2 (JAX's and PyTorch's
+        convention): the gradient is Hermitian.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> np.linalg.cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
+        array([[2., 0.],
+               [1., 2.]])
+    """
+    return apply(Cholesky, a, upper=bool(upper))
+
+
+# --- Hermitian eigendecomposition ---------------------------------------------------------------
+
+def _eigh_parts(packed, n):
+    w, v = _unpack(packed, [(n,), (n, n)])
+    return real(w), v
+
+
+@register
+class Eigh(Op):
+    """(w, V) with A = V diag(w) V^H, w ascending, packed (..., n + n^2) (numpy.linalg.eigh).
+
+    With S = V^H dA V (Magnus 1985; Giles 2008, sec. 3.1; JAX's eigh_jvp_rule):
+        dw = Re diag(S),   dV = V (F o herm(S)),   F_ij = 1 / (w_j - w_i) for i != j, 0 on the diagonal,
+    which keeps V^H dV skew-Hermitian with a zero diagonal (JAX's gauge for complex V). Reverse:
+        grad_A = herm(conj(V) (diag(g_w) + F o (V^T g_V)) V^T).
+    """
+
+    domain = "spd"
+    flops = _cubic_flops(9)
+
+    @_linalg_errors
+    def forward(x, *, UPLO):
+        w, v = np.linalg.eigh(x, UPLO=UPLO)
+        n = np.shape(v)[-1]
+        return _pack([w, v], [(n,), (n, n)])
+
+    def vjp(grad_out, out, x, *, UPLO):
+        n = _n(x)
+        w, v = _eigh_parts(out, n)
+        grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
+        inner = _diag_embed(real(grad_w)) + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+        return (_hermitian_part(conj(v) @ inner @ _mT(v)),)
+
+    def jvp(x_dot, out, x, *, UPLO):
+        n = _n(x)
+        w, v = _eigh_parts(out, n)
+        projected = _hermitian_part(_mH(v) @ x_dot @ v)
+        w_dot = real(_diagonal(projected))
+        v_dot = v @ (_safe_inverse_gaps(w) * projected)
+        return _pack_tangents([w_dot, v_dot], [(n,), (n, n)])
+
+
+def eigh(a, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors of each Hermitian matrix of a stack (numpy.linalg.eigh).
+
+    Args:
+        a: (..., M, M); only the triangle ``UPLO`` names ("L" or "U") is read.
+        UPLO: which triangle.
+
+    Returns:
+        EighResult(eigenvalues (..., M) real, eigenvectors (..., M, M) in columns).
+
+    Notes:
+        Derivatives are those of the function of the Hermitian part (a + a^H)/2. Eigenvectors are
+        defined up to a phase (a sign for real a), so derivatives are meaningful for functions
+        invariant under it, such as V diag(f(w)) V^H or |V|^2; repeated eigenvalues make
+        eigenvector derivatives infinite or NaN (JAX's and PyTorch's behaviour).
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> from nablanet import grad
+        >>> w, v = np.linalg.eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+        >>> w
+        array([1., 3.])
+        >>> grad(lambda a: np.linalg.eigh(a).eigenvalues[0])(np.array([[2.0, 1.0], [1.0, 2.0]]))  # v0 v0^T
+        array([[ 0.5, -0.5],
+               [-0.5,  0.5]])
+    """
+    _check_uplo(UPLO)
+    _check_square(a, "eigh")
+    packed = apply(Eigh, a, UPLO=UPLO)
+    return EighResult(*_eigh_parts(packed, np.shape(_raw(a))[-1]))
+
+
+def _check_uplo(UPLO):
+    if UPLO not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+
+
+@register
+class Eigvalsh(Op):
+    """The eigenvalues w (ascending) of Hermitian A (numpy.linalg.eigvalsh).
+
+    dw = Re diag(V^H dA V), grad_A = conj(V) diag(g) V^T: no division by eigenvalue gaps, so the
+    gradient is finite for repeated eigenvalues too. The forward keeps V as a residual; on Tensors
+    (a second derivative) the rules take V from ``eigh`` of x instead, so that its dependence on x
+    is seen.
+    """
+
+    domain = "spd"
+    flops = _cubic_flops(9)
+    keeps_residual = True
+
+    @_linalg_errors
+    def forward(x, *, UPLO):
+        w, v = np.linalg.eigh(x, UPLO=UPLO)
+        return w, v
+
+    def vjp(grad_out, out, x, *, UPLO, residual):
+        v = eigh(x, UPLO).eigenvectors if _recorded(x) else residual
+        return (conj(v) @ _diag_embed(grad_out) @ _mT(v),)
+
+    def jvp(x_dot, out, x, *, UPLO, residual):
+        v = eigh(x, UPLO).eigenvectors if _recorded(x) else residual
+        return real(sum(conj(v) * (x_dot @ v), axis=-2))
+
+
+def eigvalsh(a, UPLO="L"):
+    """The eigenvalues, ascending, of each Hermitian matrix of a stack (numpy.linalg.eigvalsh).
+
+    Args:
+        a: (..., M, M); only the triangle ``UPLO`` names is read.
+        UPLO: "L" or "U".
+
+    Returns:
+        (..., M) real eigenvalues. Their gradient is finite for repeated eigenvalues too.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> np.linalg.eigvalsh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+        array([1., 3.])
+    """
+    _check_uplo(UPLO)
+    _check_square(a, "eigvalsh")
+    return apply(Eigvalsh, a, UPLO=UPLO)
+
+
+# --- general eigendecomposition -----------------------------------------------------------------
+
+@register
+class Eig(Op):
+    """(w, V) with A V = V diag(w), columns of unit norm, packed (..., n + n^2) (numpy.linalg.eig).
+
+    Complex results, except real ones when every eigenvalue of a real matrix is real (as NumPy).
+    With S = V^-1 dA V and F_ij = 1 / (w_j - w_i) (0 on the diagonal) (Magnus 1985; Giles 2008,
+    sec. 3.1; autograd's grad_eig):
+        dw = diag(S),   dV = V (F o S) - V Re diag(V^H V (F o S)),
+    the last term keeping each column at unit norm (the phase is left as Im(v^H dv) = 0: only
+    phase-invariant functions of V have a meaningful derivative). Reverse, with
+    g0 = g_V - conj(V) Re diag(V^T g_V):
+        grad_A = V^-T (diag(g_w) + F o (V^T g0)) V^T.
+    """
+
+    domain = "well_conditioned"
+    flops = _cubic_flops(25)
+
+    @_linalg_errors
+    def forward(x):
+        w, v = np.linalg.eig(x)
+        n = np.shape(v)[-1]
+        return _pack([w, v], [(n,), (n, n)])
+
+    def vjp(grad_out, out, x):
+        n = _n(x)
+        w, v = _unpack(out, [(n,), (n, n)])
+        grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
+        column_norm = real(sum(grad_v * v, axis=-2, keepdims=True))
+        grad_v = grad_v - conj(v) * column_norm
+        inner = _diag_embed(grad_w) + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+        return (_solve_matrix(_mT(v), inner @ _mT(v)),)
+
+    def jvp(x_dot, out, x):
+        n = _n(x)
+        w, v = _unpack(out, [(n,), (n, n)])
+        projected = _solve_matrix(v, x_dot @ v)
+        w_dot = _diagonal(projected)
+        v_dot = v @ (_safe_inverse_gaps(w) * projected)
+        v_dot = v_dot - v * real(sum(conj(v) * v_dot, axis=-2, keepdims=True))
+        return _pack_tangents([w_dot, v_dot], [(n,), (n, n)])
+
+
+def eig(a):
+    """Eigenvalues and right eigenvectors of each square matrix of a stack (numpy.linalg.eig).
+
+    Args:
+        a: (..., M, M), real or complex.
+
+    Returns:
+        EigResult(eigenvalues (..., M), eigenvectors (..., M, M) in columns, each of unit norm):
+        complex, or real when a is real and all its eigenvalues are (NumPy's rule). The order is
+        LAPACK's (not sorted).
+
+    Notes:
+        Eigenvectors are defined up to a phase: derivatives are meaningful for phase-invariant
+        functions of them (|V|^2, V diag(f(w)) V^-1). Repeated eigenvalues make them infinite or NaN.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> w, v = np.linalg.eig(np.array([[0.0, 1.0], [-1.0, 0.0]]))
+        >>> w
+        array([0.+1.j, 0.-1.j])
+    """
+    _check_square(a, "eig")
+    n = np.shape(_raw(a))[-1]
+    return EigResult(*_unpack(apply(Eig, a), [(n,), (n, n)]))
+
+
+@register
+class Eigvals(Op):
+    """The eigenvalues w of a square matrix (numpy.linalg.eigvals).   dw = diag(V^-1 dA V).
+
+    grad_A = V^-T diag(g) V^T: no division by eigenvalue gaps. The forward keeps V as a residual;
+    on Tensors the rules take it from ``eig`` of x, so that a second derivative sees it move.
+    """
+
+    domain = "well_conditioned"
+    flops = _cubic_flops(25)
+    keeps_residual = True
+
+    @_linalg_errors
+    def forward(x):
+        w, v = np.linalg.eig(x)
+        return w, v
+
+    def vjp(grad_out, out, x, *, residual):
+        v = eig(x).eigenvectors if _recorded(x) else residual
+        return (_solve_matrix(_mT(v), _diag_embed(grad_out) @ _mT(v)),)
+
+    def jvp(x_dot, out, x, *, residual):
+        v = eig(x).eigenvectors if _recorded(x) else residual
+        return _diagonal(_solve_matrix(v, x_dot @ v))
+
+
+def eigvals(a):
+    """The eigenvalues of each square matrix of a stack (numpy.linalg.eigvals), in LAPACK's order.
+
+    Args:
+        a: (..., M, M).
+
+    Returns:
+        (..., M): complex, or real when a is real and all its eigenvalues are.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> np.linalg.eigvals(np.array([[2.0, 0.0], [0.0, 3.0]]))
+        array([2., 3.])
+    """
+    _check_square(a, "eigvals")
+    return apply(Eigvals, a)
+
+
+# --- singular value decomposition ---------------------------------------------------------------
+
+def _svd_cores(x):
+    m, n = np.shape(_raw(x))[-2:]
+    k = min(m, n)
+    return [(m, k), (k,), (k, n)]
+
+
+def _svd_parts(packed, x):
+    u, s, vh = _unpack(packed, _svd_cores(x))
+    return u, real(s), vh
+
+
+def _as_row(v):
+    return getitem(v, (Ellipsis, None, slice(None)))
+
+
+def _as_column(v):
+    return getitem(v, (Ellipsis, slice(None), None))
+
+
+@register
+class Svd(Op):
+    """The thin SVD A = U diag(s) V^H, s descending, packed (..., mk + k + kn), k = min(m, n).
+
+    Forward mode (JAX's svd_jvp_rule; Townsend 2016, "Differentiating the singular value
+    decomposition"), with dP = U^H dA V and F_ij = 1 / (s_j^2 - s_i^2) (0 on the diagonal):
+        ds = Re diag(dP)
+        dU = U (F o (dP S + S dP^H) + i Im diag(dP) / s) + (I - U U^H) dA V / s
+        dV = V (F o (S dP + dP^H S)) + (I - V V^H) dA^H U / s
+    (the projections only for a tall or a wide A). The reverse rule is the transpose of this map
+    under JAX's pairing, written out term by term. Singular vectors are defined up to a phase;
+    repeated or zero singular values make their derivatives infinite or NaN (as in JAX, PyTorch).
+    """
+
+    domain = "well_conditioned"
+    flops = _cubic_flops(12)
+
+    @_linalg_errors
+    def forward(x):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return _pack([u, s, vh], _svd_cores(x))
+
+    def vjp(grad_out, out, x):
+        m, n = np.shape(_raw(x))[-2:]
+        k = min(m, n)
+        u, s, vh = _svd_parts(out, x)
+        grad_u, grad_s, grad_vh = _unpack(grad_out, _svd_cores(x))
+        grad_v = _mH(grad_vh)
+        v = _mH(vh)
+        gaps = _safe_inverse_gaps(s, squared=True)
+        s_row, s_col = _as_row(s), _as_column(s)
+        # dU = U (F o Y) with Y = dP S + (dP S)^H: the cotangent of Y is F o (U^T gU), and that of
+        # dP through Z -> Z + Z^H (JAX's pairing: Zbar + Zbar^H), with columns (S dP: rows) scaled by s.
+        from_u = gaps * (_mT(u) @ grad_u)
+        from_v = gaps * (_mT(v) @ grad_v)
+        grad_p = (from_u + _mH(from_u)) * s_row + s_col * (from_v + _mH(from_v))
+        grad_p = grad_p + _diag_embed(real(grad_s))
+        if _is_complex(x):
+            grad_p = grad_p + _diag_embed(1j * imag(_diagonal(_mT(u) @ grad_u)) / s)
+        grad_x = conj(u) @ grad_p @ _mT(v)
+        if m > k:
+            scaled = grad_u / s_row
+            grad_x = grad_x + (scaled - conj(u) @ (_mT(u) @ scaled)) @ _mT(v)
+        if n > k:
+            projected = grad_vh - (grad_vh @ conj(v)) @ _mT(v)
+            grad_x = grad_x + conj(u) @ (projected / s_col)
+        return (grad_x,)
+
+    def jvp(x_dot, out, x):
+        m, n = np.shape(_raw(x))[-2:]
+        k = min(m, n)
+        u, s, vh = _svd_parts(out, x)
+        v = _mH(vh)
+        s_row, s_col = _as_row(s), _as_column(s)
+        dp = _mH(u) @ x_dot @ v
+        s_dot = real(_diagonal(dp))
+        gaps = _safe_inverse_gaps(s, squared=True)
+        dps = dp * s_row
+        sdp = s_col * dp
+        inner_u = gaps * (dps + _mH(dps))
+        if _is_complex(x):
+            inner_u = inner_u + _diag_embed(1j * imag(_diagonal(dp)) / s)
+        u_dot = u @ inner_u
+        v_dot = v @ (gaps * (sdp + _mH(sdp)))
+        if m > k:
+            x_dot_v = x_dot @ v
+            u_dot = u_dot + (x_dot_v - u @ dp) / s_row
+        if n > k:
+            x_dot_h_u = _mH(x_dot) @ u
+            v_dot = v_dot + (x_dot_h_u - v @ _mH(dp)) / s_row
+        return _pack_tangents([u_dot, s_dot, _mH(v_dot)], _svd_cores(x))
+
+
+@register
+class Svdvals(Op):
+    """The singular values s, descending (numpy.linalg.svdvals).   ds = Re diag(U^H dA V).
+
+    grad_A = conj(U) diag(g) conj(V^H): no division by gaps between singular values, so the nuclear
+    norm and the spectral norm have finite gradients where singular values repeat. The forward
+    keeps (U, V^H) as a residual; on Tensors the rules take them from ``svd`` of x.
+    """
+
+    domain = "well_conditioned"
+    flops = _cubic_flops(12)
+    keeps_residual = True
+
+    @_linalg_errors
+    def forward(x):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        return s, (u, vh)
+
+    def vjp(grad_out, out, x, *, residual):
+        u, vh = _svd_vectors(x, residual)
+        return (conj(u) @ _diag_embed(grad_out) @ conj(vh),)
+
+    def jvp(x_dot, out, x, *, residual):
+        u, vh = _svd_vectors(x, residual)
+        return real(sum(conj(u) * (x_dot @ _mH(vh)), axis=-2))
+
+
+def _svd_vectors(x, residual):
+    if not _recorded(x):
+        return residual
+    u, _, vh = _svd_parts(apply(Svd, x), x)
+    return u, vh
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition of each matrix of a stack (numpy.linalg.svd).
+
+    Args:
+        a: (..., M, N), real or complex.
+        full_matrices: U (..., M, M) and Vh (..., N, N) instead of the thin (..., M, K), (..., K, N),
+            K = min(M, N). For non-square a the extra columns are any orthonormal completion, with no
+            derivative: differentiating them is refused (use full_matrices=False, as JAX requires).
+        compute_uv: return U and Vh too, else only the singular values.
+        hermitian: a is Hermitian; computed from eigh as NumPy does (only the lower triangle is read).
+
+    Returns:
+        SVDResult(U, S, Vh) with a = U diag(S) Vh and S descending, or S alone.
+
+    Notes:
+        Singular vectors are defined up to a phase: derivatives are meaningful for phase-invariant
+        functions (U diag(f(S)) Vh, U U^H). Repeated singular values make singular-vector
+        derivatives infinite or NaN; the singular values alone (compute_uv=False, svdvals) stay finite.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> u, s, vh = np.linalg.svd(np.array([[3.0, 0.0], [0.0, -2.0], [0.0, 0.0]]), full_matrices=False)
+        >>> s
+        array([3., 2.])
+        >>> u.shape, vh.shape
+        ((3, 2), (2, 2))
+    """
+    if hermitian:
+        return _svd_hermitian(a, compute_uv)
+    if not compute_uv:
+        return svdvals(a)
+    shape = np.shape(_raw(a))
+    if len(shape) < 2:
+        raise LinAlgError(f"{len(shape)}-dimensional array given. Array must be at least two-dimensional")
+    if full_matrices and shape[-1] != shape[-2]:
+        if _carries_derivative(a):
+            raise NotImplementedError(
+                "svd: with full_matrices=True a non-square matrix has columns of U (or rows of Vh) that "
+                "are any orthonormal completion, so they have no derivative; use full_matrices=False "
+                "(or svdvals for the singular values)")
+        return SVDResult(*np.linalg.svd(_raw(a), full_matrices=True))
+    return SVDResult(*_svd_parts(apply(Svd, a), a))
+
+
+def _svd_hermitian(a, compute_uv):
+    """NumPy's SVD of a Hermitian matrix from its eigendecomposition: s = |w| descending, the signs
+    of w moved into Vh."""
+    if not compute_uv:
+        s = abs(eigvalsh(a))
+        order = np.flip(np.argsort(_raw(s), axis=-1), axis=-1)
+        return _take_along_last(s, order)
+    w, v = eigh(a)
+    order = np.flip(np.argsort(np.abs(_raw(w)), axis=-1), axis=-1)
+    signs = np.take_along_axis(np.sign(_raw(w)), order, axis=-1)
+    s = _take_along_last(abs(w), order)
+    u = _take_columns(v, order)
+    vh = _mH(u * signs[..., None, :].astype(_raw(u).dtype))
+    return SVDResult(u, s, vh)
+
+
+def _take_along_last(x, order):
+    """x[..., order] per stack element (numpy.take_along_axis on the last axis), differentiable."""
+    batch = np.indices(order.shape[:-1], sparse=True)
+    return getitem(x, tuple(b[..., None] for b in batch) + (order,))
+
+
+def _take_columns(x, order):
+    batch = np.indices(order.shape[:-1], sparse=True)
+    rows = np.arange(np.shape(_raw(x))[-2])[:, None]
+    return getitem(x, tuple(b[..., None, None] for b in batch) + (rows, order[..., None, :]))
+
+
+def svdvals(x, /):
+    """The singular values, descending, of each matrix of a stack (numpy.linalg.svdvals, NumPy 2).
+
+    Args:
+        x: (..., M, N).
+
+    Returns:
+        (..., min(M, N)) real. Their gradient, conj(U) diag(g) conj(Vh), is finite where values repeat.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> np.linalg.svdvals(np.array([[3.0, 0.0], [0.0, -4.0]]))
+        array([4., 3.])
+    """
+    shape = np.shape(_raw(x))
+    if len(shape) < 2:
+        raise LinAlgError(f"{len(shape)}-dimensional array given. Array must be at least two-dimensional")
+    return apply(Svdvals, x)
+
+
+# --- QR -----------------------------------------------------------------------------------------
+
+def _qr_cores(x):
+    m, n = np.shape(_raw(x))[-2:]
+    k = min(m, n)
+    return [(m, k), (k, n)]
+
+
+def _right_solve_upper(b, r):
+    """B R^-1 for upper triangular R: (R^-T B^T)^T."""
+    return _mT(solve_triangular(_mT(r), _mT(b), lower=True))
+
+
+def _qr_tall_jvp(q, r, x_dot):
+    """dQ, dR of A = QR, A (..., m, n) with m >= n (Walter & Lehmann 2018; JAX's qr_jvp_rule):
+    C = Q^H dA R^-1, Omega = tril(C, -1) - tril(C, -1)^H + i Im diag(C),
+    dQ = Q (Omega - C) + dA R^-1,  dR = (C - Omega) R."""
+    n = _n(r)
+    x_dot_r_inv = _right_solve_upper(x_dot, r)
+    c = _mH(q) @ x_dot_r_inv
+    strictly_lower = c * _triangle_mask(n, True, c, k=-1)
+    omega = strictly_lower - _mH(strictly_lower)
+    if _is_complex(c):
+        omega = omega + _diag_embed(1j * imag(_diagonal(c)))
+    return q @ (omega - c) + x_dot_r_inv, (c - omega) @ r
+
+
+def _qr_tall_vjp(q, r, grad_q, grad_r):
+    """The transpose of ``_qr_tall_jvp`` under JAX's pairing: with M = Q^T gQ - gR R^T,
+    gC = -M + tril(M - M^H, -1) + i Im diag(M), and grad_A = (gQ + conj(Q) gC) R^-T."""
+    n = _n(r)
+    m_bar = _mT(q) @ grad_q - grad_r @ _mT(r)
+    grad_c = -m_bar + (m_bar - _mH(m_bar)) * _triangle_mask(n, True, m_bar, k=-1)
+    if _is_complex(m_bar):
+        grad_c = grad_c + _diag_embed(1j * imag(_diagonal(m_bar)))
+    return _mT(solve_triangular(r, _mT(grad_q + conj(q) @ grad_c), lower=False))
+
+
+@register
+class Qr(Op):
+    """The reduced QR decomposition A = QR, packed (..., mk + kn), k = min(m, n) (numpy.linalg.qr).
+
+    Tall or square A: the rule of Walter & Lehmann 2018 ("Algorithmic differentiation of linear
+    algebra functions with application in optimum experimental design", JAX's qr_jvp_rule). A wide
+    A = [X Y] (m < n) factors as X = Q R1, R2 = Q^H Y (PyTorch's linalg_qr_backward): dQ, dR1 follow
+    from X's rule, dR2 = Q^H (dY - dQ R2), and the reverse rule feeds gQ - conj(Q) g_R2 R2^T to X's.
+    Both need R (the leading square block) invertible, i.e. A of full rank.
+    """
+
+    domain = "well_conditioned"
+    flops = _cubic_flops(4 / 3)
+
+    @_linalg_errors
+    def forward(x):
+        q, r = np.linalg.qr(x, mode="reduced")
+        return _pack([q, r], _qr_cores(x))
+
+    def vjp(grad_out, out, x):
+        m, n = np.shape(_raw(x))[-2:]
+        q, r = _unpack(out, _qr_cores(x))
+        grad_q, grad_r = _unpack(grad_out, _qr_cores(x))
+        if m >= n:
+            return (_qr_tall_vjp(q, r, grad_q, grad_r),)
+        r1, r2 = getitem(r, (Ellipsis, slice(None, m))), getitem(r, (Ellipsis, slice(m, None)))
+        grad_r1, grad_r2 = getitem(grad_r, (Ellipsis, slice(None, m))), getitem(grad_r, (Ellipsis, slice(m, None)))
+        grad_x1 = _qr_tall_vjp(q, r1, grad_q - conj(q) @ grad_r2 @ _mT(r2), grad_r1)
+        return (concatenate([grad_x1, conj(q) @ grad_r2], axis=-1),)
+
+    def jvp(x_dot, out, x):
+        m, n = np.shape(_raw(x))[-2:]
+        q, r = _unpack(out, _qr_cores(x))
+        if m >= n:
+            q_dot, r_dot = _qr_tall_jvp(q, r, x_dot)
+            return _pack_tangents([q_dot, r_dot], _qr_cores(x))
+        r1, r2 = getitem(r, (Ellipsis, slice(None, m))), getitem(r, (Ellipsis, slice(m, None)))
+        q_dot, r1_dot = _qr_tall_jvp(q, r1, getitem(x_dot, (Ellipsis, slice(None, m))))
+        r2_dot = _mH(q) @ (getitem(x_dot, (Ellipsis, slice(m, None))) - q_dot @ r2)
+        return _pack_tangents([q_dot, concatenate([r1_dot, r2_dot], axis=-1)], _qr_cores(x))
+
+
+def qr(a, mode="reduced"):
+    """The QR decomposition of each matrix of a stack (numpy.linalg.qr).
+
+    Args:
+        a: (..., M, N), real or complex, of full rank where derivatives are taken.
+        mode: "reduced" (Q (..., M, K), R (..., K, N), K = min(M, N)), "complete" (Q (..., M, M)),
+            "r" (R alone) or "raw" (LAPACK's Householder form, no derivative). For a tall matrix the
+            extra columns of "complete"'s Q are any orthonormal completion: differentiating them
+            is refused, as JAX does.
+
+    Returns:
+        QRResult(Q, R) with a = Q R, R upper triangular; R alone for mode "r"; (h, tau) for "raw".
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> q, r = np.linalg.qr(np.array([[3.0, 1.0], [4.0, 2.0]]))
+        >>> r
+        array([[-5. , -2.2],
+               [ 0. ,  0.4]])
+    """
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"Unrecognized mode '{mode}'")
+    shape = np.shape(_raw(a))
+    if len(shape) < 2:
+        raise LinAlgError(f"{len(shape)}-dimensional array given. Array must be at least two-dimensional")
+    m, n = shape[-2:]
+    if mode == "raw" or (mode == "complete" and m > n):
+        if _carries_derivative(a):
+            what = ("mode='raw' returns LAPACK's Householder reflectors, which have no derivative here"
+                    if mode == "raw" else
+                    "mode='complete' of a tall matrix gives columns of Q that are any orthonormal "
+                    "completion, with no derivative; use mode='reduced'")
+            raise NotImplementedError(f"qr: {what}")
+        return np.linalg.qr(_raw(a), mode=mode) if mode == "raw" else QRResult(*np.linalg.qr(_raw(a), mode=mode))
+    q, r = _unpack(apply(Qr, a), _qr_cores(a))
+    return r if mode == "r" else QRResult(q, r)
