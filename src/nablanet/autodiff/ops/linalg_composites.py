@@ -55,8 +55,10 @@ def _two_norm(x, axis, keepdims=False):
 
 
 def _p_norm(x, p, axis, keepdims):
-    """(sum |x|^p)^(1/p) along axis, 0 with gradient 0 where the sum is 0."""
+    """(sum |x|^p)^(1/p) along axis; for p > 0, 0 with gradient 0 where the sum is 0."""
     total = sum(power(abs(x), float(p)), axis=axis, keepdims=keepdims)
+    if p < 0:
+        return power(total, 1.0 / float(p))
     zero = np.equal(_raw(total), 0)
     return where(zero, 0.0, power(where(zero, 1.0, total), 1.0 / float(p)))
 
@@ -395,7 +397,7 @@ def lstsq(a, b, rcond=None):
     s = astype(svdvals(a_c), np.finfo(result).dtype)
     if one_column:
         x = reshape(x, (n,))
-    return astype(x, result), residuals, int(rank), s
+    return astype(x, result), residuals, rank, s
 
 
 def tensorsolve(a, b, axes=None):
