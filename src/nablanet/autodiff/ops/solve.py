@@ -21,6 +21,7 @@ from collections import namedtuple
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 from nablanet.autodiff import state
 from nablanet.autodiff.op import Op, register
@@ -276,7 +277,7 @@ class SolveTriangular(Op):
 
     @_linalg_errors
     def forward(x, y, *, lower):
-        return scipy.linalg.solve_triangular(x, y, lower=lower, check_finite=False)
+        return _triangular_solve(np.asarray(x), np.asarray(y), lower)
 
     def flops(out, x, y, *, lower):
         m = np.shape(x)[-1]
@@ -295,6 +296,18 @@ class SolveTriangular(Op):
             step = (x_dot * _triangle_mask(np.shape(_raw(x))[-1], lower, x)) @ out
             rhs = -step if rhs is None else rhs - step
         return solve_triangular(x, rhs, lower=lower)
+
+
+def _triangular_solve(t, b, lower: bool) -> np.ndarray:
+    """T^-1 B by LAPACK's trtrs for one matrix (scipy.linalg.solve_triangular's checks and batching
+    cost about 0.5 ms a call, a hundred times the solve of a small system), by scipy for stacks."""
+    if t.ndim == 2 and b.ndim == 2 and t.size and b.size:
+        (trtrs,) = scipy.linalg.lapack.get_lapack_funcs(("trtrs",), (t, b))
+        out, info = trtrs(t, b, lower=int(lower))
+        if info > 0:
+            raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
+        return out
+    return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
 
 
 def solve_triangular(a, b, lower: bool):
