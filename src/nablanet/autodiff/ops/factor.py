@@ -43,6 +43,14 @@ def _n(x) -> int:
     return np.shape(_raw(x))[-1]
 
 
+def _is_zero(cotangent) -> bool:
+    """True for the all-zero cotangent of a result nobody used (and that no derivative will follow):
+    the rules then skip its terms, which divide by eigenvalue or singular-value gaps (JAX skips them
+    as symbolic zeros, PyTorch as undefined gradients), so that the gradient of the eigenvalues alone
+    stays finite where they repeat."""
+    return not _recorded(cotangent) and not np.any(_raw(cotangent))
+
+
 # --- Cholesky -----------------------------------------------------------------------------------
 
 def _phi_mask(n: int, like):
@@ -141,7 +149,9 @@ class Eigh(Op):
         n = _n(x)
         w, v = _eigh_parts(out, n)
         grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
-        inner = _diag_embed(real(grad_w)) + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+        inner = _diag_embed(real(grad_w))
+        if not _is_zero(grad_v):
+            inner = inner + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_hermitian_part(conj(v) @ inner @ _mT(v)),)
 
     def jvp(x_dot, out, x, *, UPLO):
@@ -267,9 +277,10 @@ class Eig(Op):
         n = _n(x)
         w, v = _unpack(out, [(n,), (n, n)])
         grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
-        column_norm = real(sum(grad_v * v, axis=-2, keepdims=True))
-        grad_v = grad_v - conj(v) * column_norm
-        inner = _diag_embed(grad_w) + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+        inner = _diag_embed(grad_w)
+        if not _is_zero(grad_v):
+            grad_v = grad_v - conj(v) * real(sum(grad_v * v, axis=-2, keepdims=True))
+            inner = inner + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_solve_matrix(_mT(v), inner @ _mT(v)),)
 
     def jvp(x_dot, out, x):
@@ -400,25 +411,29 @@ class Svd(Op):
         k = min(m, n)
         u, s, vh = _svd_parts(out, x)
         grad_u, grad_s, grad_vh = _unpack(grad_out, _svd_cores(x))
-        grad_v = _mH(grad_vh)
         v = _mH(vh)
-        gaps = _safe_inverse_gaps(s, squared=True)
         s_row, s_col = _as_row(s), _as_column(s)
-        # dU = U (F o Y) with Y = dP S + (dP S)^H: the cotangent of Y is F o (U^T gU), and that of
-        # dP through Z -> Z + Z^H (JAX's pairing: Zbar + Zbar^H), with columns (S dP: rows) scaled by s.
-        from_u = gaps * (_mT(u) @ grad_u)
-        from_v = gaps * (_mT(v) @ grad_v)
-        grad_p = (from_u + _mH(from_u)) * s_row + s_col * (from_v + _mH(from_v))
-        grad_p = grad_p + _diag_embed(real(grad_s))
-        if _is_complex(x):
-            grad_p = grad_p + _diag_embed(1j * imag(_diagonal(_mT(u) @ grad_u)) / s)
-        grad_x = conj(u) @ grad_p @ _mT(v)
-        if m > k:
-            scaled = grad_u / s_row
-            grad_x = grad_x + (scaled - conj(u) @ (_mT(u) @ scaled)) @ _mT(v)
-        if n > k:
-            projected = grad_vh - (grad_vh @ conj(v)) @ _mT(v)
-            grad_x = grad_x + conj(u) @ (projected / s_col)
+        grad_x = conj(u) @ _diag_embed(real(grad_s)) @ _mT(v)
+        # Singular vectors nobody used pass no gradient: F and 1/s (infinite for repeated or zero
+        # singular values) are not multiplied into their zero cotangents, as JAX's symbolic zeros.
+        if not _is_zero(grad_u):
+            # dU = U (F o Y) with Y = dP S + (dP S)^H: the cotangent of Y is F o (U^T gU), that of dP
+            # through Z -> Z + Z^H is Zbar + Zbar^H (JAX's pairing), its columns scaled by s.
+            from_u = _safe_inverse_gaps(s, squared=True) * (_mT(u) @ grad_u)
+            grad_p = (from_u + _mH(from_u)) * s_row
+            if _is_complex(x):
+                grad_p = grad_p + _diag_embed(1j * imag(_diagonal(_mT(u) @ grad_u)) / s)
+            grad_x = grad_x + conj(u) @ grad_p @ _mT(v)
+            if m > k:
+                scaled = grad_u / s_row
+                grad_x = grad_x + (scaled - conj(u) @ (_mT(u) @ scaled)) @ _mT(v)
+        if not _is_zero(grad_vh):
+            # dV = V (F o (S dP + dP^H S)), and the cotangent of V is that of V^H transposed back.
+            from_v = _safe_inverse_gaps(s, squared=True) * (_mT(v) @ _mH(grad_vh))
+            grad_x = grad_x + conj(u) @ (s_col * (from_v + _mH(from_v))) @ _mT(v)
+            if n > k:
+                projected = grad_vh - (grad_vh @ conj(v)) @ _mT(v)
+                grad_x = grad_x + conj(u) @ (projected / s_col)
         return (grad_x,)
 
     def jvp(x_dot, out, x):

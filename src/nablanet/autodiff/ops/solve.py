@@ -441,7 +441,7 @@ class Det(Op):
     """det A, batched (numpy.linalg.det).   d det A = tr(cof(A)^T dA), so grad_A = grad_out cof(A).
 
     The cofactor matrix is its own op (``Cofactor``), so the gradient is right at singular A, where
-    det(A) A^-T is not defined (as JAX's and PyTorch's are).
+    det(A) A^-T is not defined (JAX's rule solves for it by a pivoted LU to the same end).
     """
 
     domain = "well_conditioned"
