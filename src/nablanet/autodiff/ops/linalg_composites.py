@@ -373,8 +373,8 @@ def lstsq(a, b, rcond=None):
         >>> import nablanet.numpy as np
         >>> x, residuals, rank, s = np.linalg.lstsq(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]),
         ...                                         np.array([1.0, 2.0, 2.0]))
-        >>> x, rank
-        (array([1.16666667, 0.5       ]), 2)
+        >>> print(x, rank)
+        [1.16666667 0.5       ] 2
     """
     raw_a, raw_b = np.asarray(_raw(a)), np.asarray(_raw(b))
     compute, result = _computation_dtype(a, b)
