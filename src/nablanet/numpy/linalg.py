@@ -4,7 +4,7 @@ Every function of NumPy 2's numpy.linalg that has a derivative is nablanet's her
 signature and results (namedtuples included), batched over leading axes and for complex input; so
 ``numpy.linalg.inv(tensor)`` reaches ``inv`` below. The primitives (inv, solve, slogdet, det,
 cholesky, eigh, eig, svd, qr, pinv and the values-only eigvalsh, eigvals, svdvals) live in
-``autodiff/ops/solve.py`` and ``factor.py``, the composites in ``linalg_composites.py``. What has no
+``autodiff/ops/solve.py``, ``factor.py`` and ``spectral.py``, the composites in ``linalg_composites.py``. What has no
 derivative (``matrix_rank``, ``LinAlgError``) is NumPy's own, applied to the values.
 
 Example:
@@ -23,11 +23,14 @@ import numpy as _numpy
 from nablanet.autodiff.ops import factor as _factor
 from nablanet.autodiff.ops import linalg_composites as _composites
 from nablanet.autodiff.ops import solve as _solve
+from nablanet.autodiff.ops import spectral as _spectral
 from nablanet.autodiff.ops.factor import *  # noqa: F401,F403
+from nablanet.autodiff.ops.factor import QRResult  # noqa: F401
 from nablanet.autodiff.ops.linalg_composites import *  # noqa: F401,F403
 from nablanet.autodiff.ops.solve import *  # noqa: F401,F403
-from nablanet.autodiff.ops.factor import EighResult, EigResult, QRResult, SVDResult  # noqa: F401
 from nablanet.autodiff.ops.solve import SlogdetResult  # noqa: F401
+from nablanet.autodiff.ops.spectral import *  # noqa: F401,F403
+from nablanet.autodiff.ops.spectral import EighResult, EigResult, SVDResult  # noqa: F401
 from nablanet.autodiff.tensor import Tensor as _Tensor
 
 LinAlgError = _numpy.linalg.LinAlgError
@@ -41,7 +44,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
 
 matrix_rank.__nablanet_constant__ = True
 
-__all__ = [*_solve.__all__, *_factor.__all__, *_composites.__all__, "matrix_rank", "LinAlgError"]
+__all__ = [*_solve.__all__, *_factor.__all__, *_spectral.__all__, *_composites.__all__, "matrix_rank", "LinAlgError"]
 
 
 def __getattr__(name):

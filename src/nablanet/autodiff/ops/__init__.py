@@ -12,4 +12,4 @@ from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, redu
 __all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
 # numpy.linalg's names: imported (so their ops register) but not spliced into the top level; the
 # namespace nablanet.numpy.linalg re-exports them.
-from nablanet.autodiff.ops import factor, solve  # noqa: E402,F401
+from nablanet.autodiff.ops import factor, linalg_composites, solve, spectral  # noqa: E402,F401

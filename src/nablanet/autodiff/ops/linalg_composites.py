@@ -16,7 +16,7 @@ import operator
 import numpy as np
 
 from nablanet.autodiff.ops.elementwise import abs, astype, conj, multiply, power, real, sqrt, where
-from nablanet.autodiff.ops.factor import svdvals
+from nablanet.autodiff.ops.spectral import svdvals
 from nablanet.autodiff.ops.linalg import dot, matmul
 from nablanet.autodiff.ops.linalg import outer as _outer
 from nablanet.autodiff.ops.reduce import amax, amin, sum
