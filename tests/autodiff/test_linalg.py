@@ -32,7 +32,7 @@ def hermitian(n, complex_=True, spread=1.5):
 def assert_same_values(ours, theirs, rtol=1e-10):
     ours = ours.data if isinstance(ours, Tensor) else numpy.asarray(ours)
     theirs = numpy.asarray(theirs)
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, (ours.shape, ours.dtype, theirs.shape, theirs.dtype)
+    assert (ours.shape, ours.dtype) == (theirs.shape, theirs.dtype)
     numpy.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
 
 
@@ -68,7 +68,8 @@ def test_solve_follows_numpy2_rule_for_the_shape_of_b():
 @pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 5), (3, 3)])
 @pytest.mark.parametrize("dtype", [numpy.float64, numpy.complex64])
 def test_rectangular_decompositions_match_numpy(shape, dtype):
-    a = (RNG.standard_normal(shape) + (1j * RNG.standard_normal(shape) if dtype == numpy.complex64 else 0)).astype(dtype)
+    a = RNG.standard_normal(shape) + (1j * RNG.standard_normal(shape) if dtype == numpy.complex64 else 0)
+    a = a.astype(dtype)
     rtol = 1e-4 if dtype == numpy.complex64 else 1e-10
     for mode in ("reduced", "r", "complete"):
         ours, theirs = L.qr(a, mode=mode), numpy.linalg.qr(a, mode=mode)
@@ -87,13 +88,15 @@ def test_svd_of_a_hermitian_matrix_is_numpys():
     h = hermitian(4) - 2.0 * numpy.eye(4)   # eigenvalues of both signs
     for ours, theirs in zip(L.svd(h, hermitian=True), numpy.linalg.svd(h, hermitian=True)):
         assert_same_values(ours, theirs)
-    assert_same_values(L.svd(h, compute_uv=False, hermitian=True), numpy.linalg.svd(h, compute_uv=False, hermitian=True))
+    assert_same_values(L.svd(h, compute_uv=False, hermitian=True),
+                       numpy.linalg.svd(h, compute_uv=False, hermitian=True))
 
 
 @pytest.mark.parametrize("ord", [None, "fro", "nuc", numpy.inf, -numpy.inf, 1, -1, 2, -2])
 def test_matrix_norms_match_numpy(ord):
     x = RNG.standard_normal((2, 3, 4)).astype(numpy.float32)
-    assert_same_values(L.norm(x, ord, axis=(2, 0), keepdims=True), numpy.linalg.norm(x, ord, axis=(2, 0), keepdims=True), 1e-5)
+    assert_same_values(L.norm(x, ord, axis=(2, 0), keepdims=True),
+                       numpy.linalg.norm(x, ord, axis=(2, 0), keepdims=True), 1e-5)
     assert_same_values(L.matrix_norm(x, ord=ord or "fro"), numpy.linalg.matrix_norm(x, ord=ord or "fro"), 1e-5)
     assert_same_values(L.norm(x[0], ord), numpy.linalg.norm(x[0], ord), 1e-5)
 

@@ -51,4 +51,5 @@ def __getattr__(name):
     try:
         return getattr(_numpy.linalg, name)
     except AttributeError:
-        raise AttributeError(f"module 'nablanet.numpy.linalg' has no attribute {name!r} (nor has numpy.linalg)") from None
+        raise AttributeError(f"module 'nablanet.numpy.linalg' has no attribute {name!r} "
+                             "(nor has numpy.linalg)") from None

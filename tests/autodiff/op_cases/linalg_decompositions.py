@@ -194,6 +194,7 @@ CASES = {
     "linalg.cross": [Case(L.cross, ((2, 3), (3,)), id="broadcast"),
                      Case(lambda x, y: L.cross(x, y, axis=0), ((3, 2), (3, 2)), id="axis0-complex", dtype="complex")],
     "linalg.vecdot": [Case(L.vecdot, ((2, 3), (3,)), id="complex", dtype="complex")],
-    "linalg.tensordot": [Case(lambda x, y: L.tensordot(x, y, axes=([0, 2], [2, 0])), ((2, 3, 4), (4, 5, 2)), id="axes")],
+    "linalg.tensordot": [Case(lambda x, y: L.tensordot(x, y, axes=([0, 2], [2, 0])), ((2, 3, 4), (4, 5, 2)),
+                              id="axes")],
     "linalg.matmul": [Case(L.matmul, ((2, 3, 4), (4,)), id="batched-vector")],
 }

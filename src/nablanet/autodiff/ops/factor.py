@@ -42,7 +42,7 @@ def _phi_mask(n: int, like):
 class Cholesky(Op):
     """L with A = L L^H, L lower triangular (R = L^H with A = R^H R when ``upper``).
 
-    Forward mode (Murray 2016, "Differentiation of the Cholesky decomposition", eq. 8, JAX's rule):
+    Forward mode (Murray 2016, "Differentiation of the Cholesky decomposition"; JAX's rule):
         dL = L Phi(L^-1 S L^-H),  S = (dA + dA^H)/2,
     Phi taking the lower triangle with the diagonal halved. The reverse rule is its transpose:
         grad_A = herm(L^-T Phi(L^T grad_L) conj(L)^-1),  herm(X) = (X + X^H)/2,

@@ -9,8 +9,11 @@ NumPy's LinAlgError (a singular matrix) reaches the caller as ``numpy.linalg.Lin
 forward computations carry it past ``Op``'s own wrapping of ValueErrors (``_linalg_errors``), and
 the public functions re-raise it (``apply``).
 
-This module also holds the matrix helpers the decompositions share (``factor.py``): transposes,
-diagonals, triangles and the packing of several results into the one array an op returns.
+This module also holds the matrix helpers the decompositions (``factor.py``, ``spectral.py``) share:
+transposes, diagonals, triangles and the packing of several results into the one array an op returns.
+
+The rules of inv, solve and slogdet are those collected by Giles 2008, "An extended collection of
+matrix derivative results for forward and reverse mode automatic differentiation".
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def apply(op, *args, **settings):
         raise LinAlgError(f"{op.name}: {err}") from None
 
 
-# --- matrix helpers shared with factor.py (all written with ops, so rules built on them nest) -----
+# --- matrix helpers shared with factor.py and spectral.py (written with ops: rules built on them nest)
 
 def _raw(x):
     return x._data if hasattr(x, "_data") else np.asarray(x)
@@ -176,7 +179,7 @@ def _unpack(packed, cores):
     return parts
 
 
-def _safe_inverse_gaps(values, squared: bool = False):
+def _inverse_gaps(values, squared: bool = False):
     """F_ij = 1 / (v_j - v_i) (or 1 / (v_j^2 - v_i^2)) off the diagonal, 0 on it: the eigenvector
     and singular-vector rules' F-matrix. A repeated value makes it infinite, as in JAX and PyTorch:
     eigenvectors of a degenerate eigenvalue are not differentiable."""
@@ -207,9 +210,8 @@ def _cubic_flops(coefficient):
 class Inv(Op):
     """out = A^-1, batched (numpy.linalg.inv).
 
-    d out = -out dA out, so grad_A = -out^T grad_out out^T (Giles 2008, "An extended collection of
-    matrix derivative results", sec. 2.2.1). A primitive for stability and speed: one LU
-    factorisation, and the rules reuse the inverse itself.
+    d out = -out dA out, so grad_A = -out^T grad_out out^T (Giles 2008). A primitive for stability
+    and speed: one LU factorisation, and the rules reuse the inverse itself.
     """
 
     domain = "well_conditioned"
@@ -231,8 +233,8 @@ class Inv(Op):
 class Solve(Op):
     """out = A^-1 B for stacks of matrices A (..., M, M) and B (..., M, K) (batches broadcast).
 
-    d out = A^-1 (dB - dA out), so grad_B = A^-T grad_out and grad_A = -grad_B out^T (Giles 2008,
-    sec. 2.3.1): the reverse rule solves the transposed system, the forward rule solves again. A
+    d out = A^-1 (dB - dA out), so grad_B = A^-T grad_out and grad_A = -grad_B out^T (Giles 2008):
+    the reverse rule solves the transposed system, the forward rule solves again. A
     primitive: LU with partial pivoting is stable where inv(A) @ B loses accuracy.
     """
 
@@ -374,7 +376,7 @@ def solve(a, b):
 class Slogdet(Op):
     """(sign, log|det A|) of each matrix of a stack, packed as (..., 2) (numpy.linalg.slogdet).
 
-    With t = tr(A^-1 dA) = d log det A (Giles 2008, sec. 2.2.3): d logabsdet = Re t, and d sign =
+    With t = tr(A^-1 dA) = d log det A (Giles 2008): d logabsdet = Re t, and d sign =
     sign * i Im t for complex A (the phase det/|det| moves), 0 for real A (sign is -1, 0 or 1), as in
     JAX. The reverse rule is then grad_A = (Re g_logabsdet + i Im(g_sign sign)) A^-T. A primitive
     for stability: one LU factorisation sums the logarithms of its pivots, where log(det(A)) over-
@@ -408,8 +410,9 @@ class Slogdet(Op):
 class Cofactor(Op):
     """The cofactor matrix cof(A) = det(A) A^-T, the gradient of det, stable for singular A too.
 
-    Computed from the SVD A = U diag(s) V^H as det(U) det(V^H) conj(U) diag(prod_{j != i} s_j) conj(V^H),
-    which stays exact where A is singular and det(A) A^-T is 0 * inf (Giles 2008, sec. 2.2.2).
+    Computed from the SVD A = U diag(s) V^H as
+        det(U) det(V^H) conj(U) diag(prod_{j != i} s_j) conj(V^H),
+    which stays exact where A is singular and det(A) A^-T is 0 * inf.
     Its own derivative, d cof = tr(A^-1 dA) cof - cof dA^T A^-T, needs A^-1: second derivatives of
     det exist only where A is invertible.
     """
@@ -500,8 +503,8 @@ SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 def slogdet(a):
     """The sign and the logarithm of |det| of each square matrix of a stack (numpy.linalg.slogdet).
 
-    det(a) = sign * exp(logabsdet), without the overflow of det for large matrices: the log-marginal
-    likelihood of a Gaussian process is ``0.5 * logabsdet`` of its kernel matrix plus a quadratic form.
+    det(a) = sign * exp(logabsdet), without the overflow of det for large matrices (a Gaussian
+    process's log marginal likelihood is -0.5 (y^T K^-1 y + logabsdet(K) + n log 2 pi)).
 
     Args:
         a: (..., M, M).
@@ -536,7 +539,7 @@ class Pinv(Op):
     """out = A^+, the Moore-Penrose pseudo-inverse (numpy.linalg.pinv), of (..., M, N) stacks.
 
     At constant rank (Golub & Pereyra 1973, "The differentiation of pseudo-inverses and nonlinear
-    least squares problems whose variables separate", eq. 4.12), with P = A^+:
+    least squares problems whose variables separate"; JAX's pinv rule), with P = A^+:
         dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P,
     and the reverse rule is its transpose under JAX's pairing. As JAX's, the rule is that of the
     exact pseudo-inverse of A: singular values the cut-off discards must be zero or negligible

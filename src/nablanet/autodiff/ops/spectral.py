@@ -27,7 +27,7 @@ from nablanet.autodiff.ops.reduce import sum
 from nablanet.autodiff.ops.shape import getitem
 from nablanet.autodiff.ops.solve import (
     LinAlgError, _carries_derivative, _check_square, _cubic_flops, _diag_embed, _diagonal, _hermitian_part,
-    _is_complex, _linalg_errors, _mH, _mT, _pack, _pack_tangents, _raw, _recorded, _safe_inverse_gaps,
+    _is_complex, _linalg_errors, _mH, _mT, _pack, _pack_tangents, _raw, _recorded, _inverse_gaps,
     _solve_matrix, _unpack, apply,
 )
 
@@ -61,10 +61,12 @@ def _eigh_parts(packed, n):
 class Eigh(Op):
     """(w, V) with A = V diag(w) V^H, w ascending, packed (..., n + n^2) (numpy.linalg.eigh).
 
-    With S = V^H dA V (Magnus 1985; Giles 2008, sec. 3.1; JAX's eigh_jvp_rule):
-        dw = Re diag(S),   dV = V (F o herm(S)),   F_ij = 1 / (w_j - w_i) for i != j, 0 on the diagonal,
+    With S = V^H dA V and F_ij = 1 / (w_j - w_i) for i != j, 0 on the diagonal (Magnus 1985, "On
+    differentiating eigenvalues and eigenvectors"; JAX's eigh_jvp_rule):
+        dw = Re diag(S),   dV = V (F o herm(S)),
     which keeps V^H dV skew-Hermitian with a zero diagonal (JAX's gauge for complex V). Reverse:
-        grad_A = herm(conj(V) (diag(g_w) + F o (V^T g_V)) V^T).
+        grad_A = herm(conj(V) (diag(g_w) + F o (V^T g_V)) V^T),
+    the F term left out when g_V is an unused zero (``_is_zero``).
     """
 
     domain = "spd"
@@ -82,7 +84,7 @@ class Eigh(Op):
         grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
         inner = _diag_embed(real(grad_w))
         if not _is_zero(grad_v):
-            inner = inner + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+            inner = inner + _inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_hermitian_part(conj(v) @ inner @ _mT(v)),)
 
     def jvp(x_dot, out, x, *, UPLO):
@@ -90,7 +92,7 @@ class Eigh(Op):
         w, v = _eigh_parts(out, n)
         projected = _hermitian_part(_mH(v) @ x_dot @ v)
         w_dot = real(_diagonal(projected))
-        v_dot = v @ (_safe_inverse_gaps(w) * projected)
+        v_dot = v @ (_inverse_gaps(w) * projected)
         return _pack_tangents([w_dot, v_dot], [(n,), (n, n)])
 
 
@@ -108,7 +110,8 @@ def eigh(a, UPLO="L"):
         Derivatives are those of the function of the Hermitian part (a + a^H)/2. Eigenvectors are
         defined up to a phase (a sign for real a), so derivatives are meaningful for functions
         invariant under it, such as V diag(f(w)) V^H or |V|^2; repeated eigenvalues make
-        eigenvector derivatives infinite or NaN (JAX's and PyTorch's behaviour).
+        eigenvector derivatives infinite or NaN (JAX's and PyTorch's behaviour), while the gradient
+        of the eigenvalues alone stays finite.
 
     Example:
         >>> import nablanet.numpy as np
@@ -186,13 +189,14 @@ class Eig(Op):
     """(w, V) with A V = V diag(w), columns of unit norm, packed (..., n + n^2) (numpy.linalg.eig).
 
     Complex results, except real ones when every eigenvalue of a real matrix is real (as NumPy).
-    With S = V^-1 dA V and F_ij = 1 / (w_j - w_i) (0 on the diagonal) (Magnus 1985; Giles 2008,
-    sec. 3.1; autograd's grad_eig):
+    With S = V^-1 dA V and F_ij = 1 / (w_j - w_i) (0 on the diagonal) (Magnus 1985; autograd's
+    grad_eig):
         dw = diag(S),   dV = V (F o S) - V Re diag(V^H V (F o S)),
     the last term keeping each column at unit norm (the phase is left as Im(v^H dv) = 0: only
     phase-invariant functions of V have a meaningful derivative). Reverse, with
     g0 = g_V - conj(V) Re diag(V^T g_V):
-        grad_A = V^-T (diag(g_w) + F o (V^T g0)) V^T.
+        grad_A = V^-T (diag(g_w) + F o (V^T g0)) V^T,
+    the g0 term left out when g_V is an unused zero (``_is_zero``).
     """
 
     domain = "well_conditioned"
@@ -211,7 +215,7 @@ class Eig(Op):
         inner = _diag_embed(grad_w)
         if not _is_zero(grad_v):
             grad_v = grad_v - conj(v) * real(sum(grad_v * v, axis=-2, keepdims=True))
-            inner = inner + _safe_inverse_gaps(w) * (_mT(v) @ grad_v)
+            inner = inner + _inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_solve_matrix(_mT(v), inner @ _mT(v)),)
 
     def jvp(x_dot, out, x):
@@ -219,7 +223,7 @@ class Eig(Op):
         w, v = _unpack(out, [(n,), (n, n)])
         projected = _solve_matrix(v, x_dot @ v)
         w_dot = _diagonal(projected)
-        v_dot = v @ (_safe_inverse_gaps(w) * projected)
+        v_dot = v @ (_inverse_gaps(w) * projected)
         v_dot = v_dot - v * real(sum(conj(v) * v_dot, axis=-2, keepdims=True))
         return _pack_tangents([w_dot, v_dot], [(n,), (n, n)])
 
@@ -325,8 +329,10 @@ class Svd(Op):
         dU = U (F o (dP S + S dP^H) + i Im diag(dP) / s) + (I - U U^H) dA V / s
         dV = V (F o (S dP + dP^H S)) + (I - V V^H) dA^H U / s
     (the projections only for a tall or a wide A). The reverse rule is the transpose of this map
-    under JAX's pairing, written out term by term. Singular vectors are defined up to a phase;
-    repeated or zero singular values make their derivatives infinite or NaN (as in JAX, PyTorch).
+    under JAX's pairing, written out term by term; the terms of U (of V^H) are left out when its
+    cotangent is an unused zero (``_is_zero``), so the singular values alone keep a finite gradient.
+    Singular vectors are defined up to a phase; repeated or zero singular values make their
+    derivatives infinite or NaN (as in JAX and PyTorch).
     """
 
     domain = "well_conditioned"
@@ -350,7 +356,7 @@ class Svd(Op):
         if not _is_zero(grad_u):
             # dU = U (F o Y) with Y = dP S + (dP S)^H: the cotangent of Y is F o (U^T gU), that of dP
             # through Z -> Z + Z^H is Zbar + Zbar^H (JAX's pairing), its columns scaled by s.
-            from_u = _safe_inverse_gaps(s, squared=True) * (_mT(u) @ grad_u)
+            from_u = _inverse_gaps(s, squared=True) * (_mT(u) @ grad_u)
             grad_p = (from_u + _mH(from_u)) * s_row
             if _is_complex(x):
                 grad_p = grad_p + _diag_embed(1j * imag(_diagonal(_mT(u) @ grad_u)) / s)
@@ -360,7 +366,7 @@ class Svd(Op):
                 grad_x = grad_x + (scaled - conj(u) @ (_mT(u) @ scaled)) @ _mT(v)
         if not _is_zero(grad_vh):
             # dV = V (F o (S dP + dP^H S)), and the cotangent of V is that of V^H transposed back.
-            from_v = _safe_inverse_gaps(s, squared=True) * (_mT(v) @ _mH(grad_vh))
+            from_v = _inverse_gaps(s, squared=True) * (_mT(v) @ _mH(grad_vh))
             grad_x = grad_x + conj(u) @ (s_col * (from_v + _mH(from_v))) @ _mT(v)
             if n > k:
                 projected = grad_vh - (grad_vh @ conj(v)) @ _mT(v)
@@ -375,7 +381,7 @@ class Svd(Op):
         s_row, s_col = _as_row(s), _as_column(s)
         dp = _mH(u) @ x_dot @ v
         s_dot = real(_diagonal(dp))
-        gaps = _safe_inverse_gaps(s, squared=True)
+        gaps = _inverse_gaps(s, squared=True)
         dps = dp * s_row
         sdp = s_col * dp
         inner_u = gaps * (dps + _mH(dps))
