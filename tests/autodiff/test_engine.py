@@ -134,8 +134,8 @@ def test_unsupported_numpy_function_is_named():
     x = Tensor(numpy.ones(3), requires_grad=True)
     with pytest.raises(TypeError, match="numpy.arctan is not supported"):
         numpy.arctan(x)
-    with pytest.raises(TypeError, match="numpy.cumsum is not supported"):
-        numpy.cumsum(x)
+    with pytest.raises(TypeError, match="numpy.histogram is not supported"):
+        numpy.histogram(x)
     with pytest.raises(TypeError, match="numpy.polyfit is not supported"):
         numpy.polyfit(x, numpy.ones(3), 1)
     with pytest.raises(TypeError, match="would drop the derivative"):

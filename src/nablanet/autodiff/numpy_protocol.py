@@ -25,6 +25,7 @@ CONSTANT_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.zeros_like, np.ones_like,
     np.full_like, np.empty_like, np.allclose, np.isclose, np.array_equal, np.result_type,
     np.count_nonzero, np.nonzero, np.unique, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
+    np.all, np.any, np.argpartition, np.searchsorted, np.nanargmax, np.nanargmin,
 }
 
 

@@ -35,7 +35,7 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data._data
-        elif not isinstance(data, np.ndarray):
+        elif not isinstance(data, (np.ndarray, _BatchTracer)):
             data = np.asarray(data)
         self._data = data
         self._op = None
@@ -247,23 +247,53 @@ class Tensor:
     __hash__ = object.__hash__
 
     # --- NumPy-style methods -----------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
+    # ndarray's reduction methods take NumPy's function arguments after the array, in the same order.
+    def sum(self, *args, **kwargs):
+        return _ops.sum(self, *args, **kwargs)
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, *args, **kwargs):
+        return _ops.mean(self, *args, **kwargs)
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
+    def max(self, *args, **kwargs):
+        return _ops.max(self, *args, **kwargs)
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis=axis, keepdims=keepdims)
+    def min(self, *args, **kwargs):
+        return _ops.min(self, *args, **kwargs)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def var(self, *args, **kwargs):
+        return _ops.var(self, *args, **kwargs)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def std(self, *args, **kwargs):
+        return _ops.std(self, *args, **kwargs)
+
+    def prod(self, *args, **kwargs):
+        return _ops.prod(self, *args, **kwargs)
+
+    def cumsum(self, *args, **kwargs):
+        return _ops.cumsum(self, *args, **kwargs)
+
+    def cumprod(self, *args, **kwargs):
+        return _ops.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.sort sorts in place: use np.sort(x), which returns "
+                        "a sorted copy (nablanet.numpy.sort)")
+
+    def partition(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.partition partitions in place: use np.partition(x, kth), "
+                        "which returns a partitioned copy (nablanet.numpy.partition)")
+
+    def argsort(self, *args, **kwargs):
+        return np.argsort(self._data, *args, **kwargs)
+
+    def argpartition(self, *args, **kwargs):
+        return np.argpartition(self._data, *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return np.all(self._data, *args, **kwargs)
+
+    def any(self, *args, **kwargs):
+        return np.any(self._data, *args, **kwargs)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -353,3 +383,4 @@ def check_differentiable(data, what: str) -> None:
 
 
 from nablanet.autodiff import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+from nablanet.autodiff.batching import BatchTracer as _BatchTracer  # noqa: E402  (a Tensor's data under vmap)

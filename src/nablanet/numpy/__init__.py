@@ -1,7 +1,7 @@
 """NumPy's names with derivatives: ``import nablanet.numpy as np`` makes ordinary NumPy code differentiable.
 
-Every differentiable function here is a nablanet op (or built from them); everything else (array
-creation, constants, dtypes, ``random``, ``linalg``) is NumPy's own. A NumPy function that nablanet
+Every differentiable function here is a nablanet op (or built from them), and so are those of
+``nablanet.numpy.linalg``; everything else (array creation, constants, dtypes, ``random``) is NumPy's own. A NumPy function that nablanet
 cannot differentiate raises a TypeError naming it when it meets a Tensor that carries a derivative,
 never a silently wrong gradient.
 
@@ -48,9 +48,18 @@ isnan = _constant(_numpy.isnan)
 allclose = _constant(_numpy.allclose)
 zeros_like = _constant(_numpy.zeros_like)
 ones_like = _constant(_numpy.ones_like)
+# Counts, truth values and positions from reductions and sorting: integers or booleans, no derivative.
+count_nonzero = _constant(_numpy.count_nonzero)
+all = _constant(_numpy.all)
+any = _constant(_numpy.any)
+argpartition = _constant(_numpy.argpartition)
+searchsorted = _constant(_numpy.searchsorted)
+nanargmax = _constant(_numpy.nanargmax)
+nanargmin = _constant(_numpy.nanargmin)
 
 __all__ = [*_ops_all, "argmax", "argmin", "argsort", "shape", "ndim", "size", "floor", "ceil", "round",
-           "isfinite", "isnan", "allclose", "zeros_like", "ones_like"]
+           "isfinite", "isnan", "allclose", "zeros_like", "ones_like",
+           "count_nonzero", "all", "any", "argpartition", "searchsorted", "nanargmax", "nanargmin"]
 
 from nablanet.numpy import linalg  # noqa: E402  (numpy.linalg with derivatives)
 

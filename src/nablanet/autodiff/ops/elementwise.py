@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 
 __all__ = [
@@ -24,12 +25,16 @@ __all__ = [
 
 def _as_mask(condition, like):
     """A boolean condition as a 0/1 array of like's dtype, so that masks never upcast float32."""
+    if isinstance(condition, batching.BatchTracer):
+        return astype(condition, like.dtype)
     return np.asarray(condition).astype(like.dtype)
 
 
 @register
 class Add(Op):
     """z = x + y.   dz/dx = 1,  dz/dy = 1."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.add(x, y)
@@ -45,6 +50,8 @@ class Add(Op):
 class Subtract(Op):
     """z = x - y.   dz/dx = 1,  dz/dy = -1."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.subtract(x, y)
 
@@ -59,6 +66,8 @@ class Subtract(Op):
 class Multiply(Op):
     """z = x y.   dz/dx = y,  dz/dy = x."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.multiply(x, y)
 
@@ -72,6 +81,8 @@ class Multiply(Op):
 @register
 class Divide(Op):
     """z = x / y.   dz/dx = 1/y,  dz/dy = -x/y^2 = -z/y."""
+
+    batch = batching.elementwise
 
     domain = "nonzero"
 
@@ -91,6 +102,8 @@ class Divide(Op):
 class Negative(Op):
     """z = -x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.negative(x)
 
@@ -108,6 +121,8 @@ class Power(Op):
     The exponent's gradient is computed only when asked for, so x**2 of a negative x stays finite;
     at x = 0 it is taken as 0 (the limit of z log x for y > 0), as PyTorch does.
     """
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -142,6 +157,8 @@ def _log_or_zero(x):
 class Exp(Op):
     """z = e^x.   dz/dx = e^x = z."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.exp(x)
 
@@ -155,6 +172,8 @@ class Exp(Op):
 @register
 class Log(Op):
     """z = ln x.   dz/dx = 1/x."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -172,6 +191,8 @@ class Log(Op):
 class Log1p(Op):
     """z = ln(1 + x), accurate for tiny x.   dz/dx = 1/(1 + x)."""
 
+    batch = batching.elementwise
+
     domain = "above_minus_one"
 
     def forward(x):
@@ -188,6 +209,8 @@ class Log1p(Op):
 class Expm1(Op):
     """z = e^x - 1, accurate for tiny x.   dz/dx = e^x = z + 1."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.expm1(x)
 
@@ -201,6 +224,8 @@ class Expm1(Op):
 @register
 class Sqrt(Op):
     """z = sqrt(x).   dz/dx = 1/(2 z)."""
+
+    batch = batching.elementwise
 
     domain = "positive"
 
@@ -218,6 +243,8 @@ class Sqrt(Op):
 class Sign(Op):
     """z = sign(x): piecewise constant, so its derivative is zero wherever it exists."""
 
+    batch = batching.elementwise
+
     differentiable = False
 
     def forward(x):
@@ -231,6 +258,8 @@ class Abs(Op):
     For complex x, d|x| = Re(conj(x) dx) / |x|: the tangent is Re(conj(s) x_dot) and the VJP
     grad_out conj(s), with s = x / |x| (0 at x = 0).
     """
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.abs(x)
@@ -260,6 +289,8 @@ def _unit_phase(x, modulus):
 class Real(Op):
     """z = Re x.   Tangent Re(x_dot); cotangent grad_out (a real number paired with dx by Re(u dx))."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.real(x)
 
@@ -276,6 +307,8 @@ class Real(Op):
 @register
 class Imag(Op):
     """z = Im x = Re(-i x).   Tangent Im(x_dot); cotangent -i grad_out."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.imag(x)
@@ -294,6 +327,8 @@ class Imag(Op):
 class Conj(Op):
     """z = conj x: not holomorphic (v -> conj v), so the cotangent is conj(grad_out)."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.conj(x)
 
@@ -310,6 +345,8 @@ class Conj(Op):
 @register
 class Angle(Op):
     """z = arg x = Im(log x).   Tangent Im(x_dot / x); cotangent -i grad_out / x (0 at x = 0)."""
+
+    batch = batching.elementwise
 
     domain = "nonzero"
 
@@ -332,6 +369,8 @@ def _safe_reciprocal(x):
 class Sin(Op):
     """z = sin x.   dz/dx = cos x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.sin(x)
 
@@ -346,6 +385,8 @@ class Sin(Op):
 class Cos(Op):
     """z = cos x.   dz/dx = -sin x."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return np.cos(x)
 
@@ -359,6 +400,8 @@ class Cos(Op):
 @register
 class Tanh(Op):
     """z = tanh x.   dz/dx = 1 - z^2."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return np.tanh(x)
@@ -378,6 +421,8 @@ class Sigmoid(Op):
     e^-x never overflows (x = -1000 gives 0, not a warning and NaN) and tiny values keep their
     relative precision.
     """
+
+    batch = batching.elementwise
 
     def forward(x):
         e = np.exp(-np.abs(x))
@@ -400,6 +445,8 @@ def _maximum_share(x, y, out):
 class Maximum(Op):
     """z = max(x, y) elementwise. On ties the gradient is split evenly (as in PyTorch and JAX)."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return np.maximum(x, y)
 
@@ -415,6 +462,8 @@ class Maximum(Op):
 @register
 class Minimum(Op):
     """z = min(x, y) elementwise. On ties the gradient is split evenly."""
+
+    batch = batching.elementwise
 
     def forward(x, y):
         return np.minimum(x, y)
@@ -432,6 +481,17 @@ class Minimum(Op):
 class Where(Op):
     """z = x where condition else y. The condition is a constant: it gets no gradient."""
 
+    batches_settings = True
+
+    def batch(cls, values, batched, *, condition, batched_settings):
+        condition_batched = "condition" in batched_settings
+        ndim = max([batching.example_ndim(v, b) for v, b in zip(values, batched)]
+                   + [batching.example_ndim(condition, condition_batched)])
+        x, y = (batching.align(v, b, ndim) for v, b in zip(values, batched))
+        # A batched condition alone still batches the output: np.where broadcasts it against x and y.
+        condition = batching.align(condition, condition_batched, ndim)
+        return batching.call_op(cls, [x, y], {"condition": condition})
+
     def forward(x, y, *, condition):
         return np.where(condition, x, y)
 
@@ -447,6 +507,8 @@ class Where(Op):
 @register
 class Clip(Op):
     """z = min(max(x, a_min), a_max).   dz/dx = 1 on [a_min, a_max] (bounds included, as PyTorch), else 0."""
+
+    batch = batching.elementwise
 
     def forward(x, *, a_min, a_max):
         return np.clip(x, a_min, a_max)
@@ -473,6 +535,8 @@ def _inside(x, a_min, a_max, out):
 class Identity(Op):
     """z = x. Marks where a transform starts, so that nested transforms never confuse their inputs."""
 
+    batch = batching.elementwise
+
     def forward(x):
         return x
 
@@ -489,6 +553,8 @@ class Identity(Op):
 @register
 class AsType(Op):
     """z = x converted to another floating dtype; the gradient is converted back to x's dtype."""
+
+    batch = batching.elementwise
 
     name = "astype"
 
@@ -617,6 +683,8 @@ def minimum(x, y):
 def where(condition, x, y):
     """x where condition is true, else y (the condition gets no gradient)."""
     condition = condition._data if hasattr(condition, "_data") else condition
+    if isinstance(condition, batching.BatchTracer):
+        return Where.apply(x, y, condition=condition if condition.dtype == bool else condition != 0)
     return Where.apply(x, y, condition=np.asarray(condition, dtype=bool))
 
 

@@ -12,8 +12,9 @@ import math
 import numpy as np
 from scipy import special
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import exp, sqrt, where
+from nablanet.autodiff.ops.elementwise import astype, exp, multiply, sqrt, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
@@ -138,6 +139,12 @@ class Dense(Op):
     place by a, and the slope taken from a (so z need not be kept).
     """
 
+    def batch(cls, values, batched, *, activation, alpha):
+        # A batch of inputs is more leading rows; batched weights (an ensemble) run per example.
+        if any(batched[1:]):
+            return None
+        return batching.call_op(cls, values, {"activation": activation, "alpha": alpha})
+
     def forward(x, W, *bias, activation, alpha):
         z = np.matmul(_as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
         if bias:
@@ -213,6 +220,25 @@ class SoftmaxCrossEntropy(Op):
     maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
     """
 
+    batches_settings = True
+
+    def batch(cls, values, batched, *, targets, batched_settings):
+        # Each example's mean over its own rows: the composite with log_softmax, batch kept apart.
+        logits = values[0]
+        if not batched[0]:
+            return None
+        log_p = log_softmax(logits, axis=-1)
+        targets_batched = "targets" in batched_settings
+        if targets.dtype.kind in "iu":
+            labels = batching.align(targets, targets_batched, np.ndim(logits) - 2)
+            classes = np.arange(np.shape(logits)[-1])
+            targets = astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), _raw(log_p).dtype)
+        else:
+            targets = batching.align(targets, targets_batched, np.ndim(logits) - 1)
+        rows = int(np.prod(np.shape(logits)[1:-1], dtype=np.int64))
+        example_axes = tuple(range(1, np.ndim(logits)))
+        return -sum(multiply(targets, log_p), axis=example_axes) / rows
+
     name = "softmax_cross_entropy"
 
     def forward(logits, *, targets):
@@ -248,6 +274,10 @@ class SoftmaxCrossEntropy(Op):
 
 
 def _one_hot(labels, like):
+    """Rows one-hot of labels (..., ) as like's dtype (..., K); labels may be batched (vmap)."""
+    if isinstance(labels, batching.BatchTracer) or isinstance(like, batching.BatchTracer):
+        classes = np.arange(np.shape(like)[-1])
+        return astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), like.dtype)
     one_hot = np.zeros(like.shape, dtype=like.dtype)
     np.put_along_axis(one_hot.reshape(-1, like.shape[-1]), labels.reshape(-1, 1), 1, axis=1)
     return one_hot
@@ -260,25 +290,38 @@ def softmax_cross_entropy(logits, targets):
         ValueError: labels outside 0..K-1, non-integer labels, or probability targets of the wrong shape.
     """
     logits_shape = np.shape(_raw(logits))
+    if isinstance(targets, batching.BatchTracer):
+        # Targets batched by vmap: checked as the whole batch, an example's shape against the logits'.
+        if not isinstance(targets.value, np.ndarray):
+            raise batching.BatchingUnsupported("cross-entropy: targets batched from a traced value")
+        batch = _checked_targets(targets.value, targets.shape, logits_shape, _raw(logits).dtype)
+        return SoftmaxCrossEntropy.apply(logits, targets=batching.BatchTracer(batch, targets.level, targets.length))
     targets = np.asarray(_raw(targets))
+    return SoftmaxCrossEntropy.apply(logits, targets=_checked_targets(targets, targets.shape, logits_shape,
+                                                                     _raw(logits).dtype))
+
+
+def _checked_targets(targets, shape, logits_shape, dtype):
+    """Targets as the op takes them (labels as intp, probabilities in the logits' dtype), or the error.
+
+    ``shape`` is one example's shape of the targets: their own, or under vmap a batch member's.
+    """
     n_classes = logits_shape[-1]
     if targets.dtype.kind in "iu":
-        if targets.shape != logits_shape[:-1]:
-            raise ValueError(f"cross-entropy: integer labels of shape {targets.shape} do not match logits of "
+        if shape != logits_shape[:-1]:
+            raise ValueError(f"cross-entropy: integer labels of shape {shape} do not match logits of "
                              f"shape {logits_shape} (expected labels of shape {logits_shape[:-1]})")
         if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
             raise ValueError(f"cross-entropy: labels must be class indices in 0..{n_classes - 1}, "
                              f"got values from {targets.min()} to {targets.max()}")
-        targets = targets.astype(np.intp, copy=False)
-    elif targets.dtype.kind == "f":
-        if targets.shape != logits_shape:
-            raise ValueError(f"cross-entropy: probability targets of shape {targets.shape} do not match logits of "
+        return targets.astype(np.intp, copy=False)
+    if targets.dtype.kind == "f":
+        if shape != logits_shape:
+            raise ValueError(f"cross-entropy: probability targets of shape {shape} do not match logits of "
                              f"shape {logits_shape}; pass integer class labels of shape {logits_shape[:-1]} "
                              "or one-hot rows of the logits' shape")
-        targets = targets.astype(_raw(logits).dtype, copy=False)
-    else:
-        raise ValueError(f"cross-entropy: targets must be integer labels or float probabilities, got dtype {targets.dtype}")
-    return SoftmaxCrossEntropy.apply(logits, targets=targets)
+        return targets.astype(dtype, copy=False)
+    raise ValueError(f"cross-entropy: targets must be integer labels or float probabilities, got dtype {targets.dtype}")
 
 
 # --- batch normalization ------------------------------------------------------------------------
@@ -541,6 +584,8 @@ class ReLU(Op):
     a boolean mask backward; a test checks it equals the where() composition.
     """
 
+    batch = batching.elementwise
+
     name = "relu"
 
     def forward(x):
@@ -561,6 +606,8 @@ def relu(x):
 @register
 class Erf(Op):
     """The error function erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt.   d erf/dx = 2/sqrt(pi) e^{-x^2}."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erf(x)
@@ -597,6 +644,8 @@ class Heaviside(Op):
     Its derivative is zero almost everywhere, so a gradient through it would silently be zero and
     nothing would learn: asking for one raises HeavisideDerivativeError instead.
     """
+
+    batch = batching.elementwise
 
     def forward(x):
         return (np.asarray(x) >= 0).astype(np.result_type(x))
