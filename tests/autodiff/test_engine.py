@@ -136,8 +136,8 @@ def test_unsupported_numpy_function_is_named():
         numpy.modf(x)
     with pytest.raises(TypeError, match="numpy.histogram is not supported"):
         numpy.histogram(x)
-    with pytest.raises(TypeError, match="numpy.linalg.det is not supported|det is not supported"):
-        np.linalg.det(Tensor(numpy.eye(2), requires_grad=True))
+    with pytest.raises(TypeError, match="numpy.polyfit is not supported"):
+        numpy.polyfit(x, numpy.ones(3), 1)
     with pytest.raises(TypeError, match="would drop the derivative"):
         numpy.asarray(x)
 

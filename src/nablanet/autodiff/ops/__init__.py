@@ -18,3 +18,7 @@ from nablanet.autodiff.ops import (control, conv, cumulative, elementwise, linal
 FAMILIES = (shape, elementwise, trig, reduce, cumulative, sorting, linalg, nn, conv, recurrent, control)
 
 __all__ = [name for family in FAMILIES for name in family.__all__]
+
+# numpy.linalg's names: imported (so their ops register) but not spliced into the top level; the
+# namespace nablanet.numpy.linalg re-exports them.
+from nablanet.autodiff.ops import factor, linalg_composites, solve, spectral  # noqa: E402,F401
