@@ -21,7 +21,7 @@ goes on from step to step. Peers, each in its own process under the same thread 
 - nablanet-vmap (not run unless named in --peers): the same ``vmap(grad(grad(u_at_one_point)))``
   inside ``value_and_grad``. nablanet's vmap cannot yet batch a function whose values depend on
   Tensors of a transform outside it (here the weights being differentiated): it falls back to
-  running the 128 points one at a time, about 100x slower than the peers above.
+  running the 128 points one at a time, 50-100x slower than the peers above.
 
 Every peer starts from the example's initial weights (seed 0) and, before anything is timed, its loss
 and weight gradient at those weights are checked against a reference computed without any autodiff:

@@ -30,7 +30,7 @@ batch: the network maps each row of X on its own, so the Jacobian of u(X) with r
 block diagonal, and a JVP with the tangent e_x on every row (or the gradient of sum(u(X))) gives
 du/dx at each point at once. The per-point spelling ``vmap(grad(grad(u_at_one_point)))`` gives the
 same u'' (the tests check it), but inside ``value_and_grad`` of the weights nablanet's vmap cannot
-yet batch it and runs it one point at a time, about 100x slower (benchmarks/pinn.py).
+yet batch it and runs it one point at a time, 50-100x slower (benchmarks/pinn.py).
 
 The recipe, standard in the PINN literature: tanh networks of two hidden layers of 32 units
 (Glorot-normal weights, zero biases, float64), 128 equispaced collocation points for Poisson and a
@@ -45,14 +45,26 @@ heat misses 1e-3 twice over (7.4e-3 with Adam's lr at 1e-3), where the hard cons
 
 Results of ``python examples/pinn.py --threads 1`` (max |u - u_exact| on a grid of 1,001 points for
 Poisson, 101 x 101 for heat; ms per training step = one loss with its weight gradient plus the
-update, for Adam; per loss-and-gradient evaluation for L-BFGS; one BLAS thread, 2-core machine
-shared with other jobs, so the times are noisy)::
+update, for Adam; per loss-and-gradient evaluation for L-BFGS; one BLAS thread; nablanet at the
+commit that added these figures)::
 
-    RESULTS
+    problem  style       max error  final loss  Adam steps  L-BFGS iters (evals)  ms/Adam step  ms/L-BFGS eval  wall time
+    poisson  functional    3.9e-08     2.0e-10        1000             500 (596)           3.8             5.9      7.3 s
+    poisson  module        4.9e-08     2.1e-10        1000             500 (608)           5.9             4.2      8.4 s
+    heat     functional    6.5e-05     3.5e-06        1000           1000 (1079)          32.5            28.0     62.7 s
+    heat     module        5.2e-05     2.6e-06        1000           1000 (1085)          32.4            35.6     71.0 s
+
+The errors repeat bit for bit from run to run. The times do not: the 2-core machine was shared with
+other jobs (load 2 to 5), and this run took 151 s of wall time for 85 s of CPU time; the same run on
+a quieter machine took 82 s in all, 3.5-4.0 ms per Poisson step and 15-17 ms per heat step (1,024
+points) in both styles. Seeds 1 and 2 (functional style) gave max errors of 1.7e-7 and 1.6e-7
+(Poisson), 3.2e-5 and 5.7e-5 (heat). From the same initial weights the two styles compute the same
+losses up to rounding (the test checks the Adam steps of --quick); those last-digit differences grow
+over thousands of steps, L-BFGS's line search above all, hence the slightly different final figures.
 
 Run::
 
-    python examples/pinn.py                         # both problems, both styles (about 2 minutes)
+    python examples/pinn.py                         # both problems, both styles (1.5-2.5 minutes)
     python examples/pinn.py --problems heat --threads 2
     python examples/pinn.py --plot pinn.png         # also draw the errors (needs matplotlib)
     python examples/pinn.py --quick                 # a smoke run of a few seconds
@@ -90,7 +102,9 @@ def poisson_ansatz(X, N):
 
 def poisson_residual(u, X, d):
     """u'' + pi^2 sin(pi x), zero for the solution."""
-    u_x = lambda X: d(u, X, 0)  # noqa: E731
+    def u_x(X):
+        return d(u, X, 0)
+
     return d(u_x, X, 0) + PI ** 2 * np.sin(PI * X)
 
 
@@ -106,7 +120,9 @@ def heat_ansatz(X, N):
 
 def heat_residual(u, X, d):
     """u_t - u_xx, zero for the solution."""
-    u_x = lambda X: d(u, X, 0)  # noqa: E731
+    def u_x(X):
+        return d(u, X, 0)
+
     return d(u, X, 1) - d(u_x, X, 0)
 
 
@@ -203,7 +219,9 @@ def partial_jvp(f, X, axis):
 
 def functional_loss(problem: Problem, params, X):
     """The mean squared residual at the points X of the network with parameters ``params``."""
-    u = lambda X: problem.ansatz(X, mlp(params, X))  # noqa: E731
+    def u(X):
+        return problem.ansatz(X, mlp(params, X))
+
     return np.mean(problem.residual(u, X, partial_jvp) ** 2)
 
 
@@ -230,7 +248,9 @@ def partial_grad(f, X, axis):
 
 def module_loss(problem: Problem, model: nn.Module, X):
     """The mean squared residual at the points X of ``model``, a Tensor connected to its Parameters."""
-    u = lambda X: problem.ansatz(X, model(X))  # noqa: E731
+    def u(X):
+        return problem.ansatz(X, model(X))
+
     return np.mean(problem.residual(u, X, partial_grad) ** 2)
 
 
@@ -348,11 +368,15 @@ def solve(problem: Problem, style: str, recipe: Recipe, seed: int, quick: bool =
     X = problem.collocation_points(quick)
     if style == "functional":
         params, losses, timings = train_functional(problem, params, X, recipe)
-        predict = lambda X: problem.ansatz(X, mlp(params, X))  # noqa: E731
+
+        def predict(X):
+            return problem.ansatz(X, mlp(params, X))
     else:
         model = build_model(params)
         losses, timings = train_module(problem, model, X, recipe)
-        predict = lambda X: problem.ansatz(X, model(X)).data  # noqa: E731
+
+        def predict(X):
+            return problem.ansatz(X, model(X)).data
     adam_seconds, lbfgs_seconds, iterations, evaluations = timings
     X_test = problem.test_points()
     with nablanet.no_grad():

@@ -3,7 +3,9 @@ against each other, the chain rule and finite differences, and the weight gradie
 (loss.backward() against nablanet.grad and finite differences: the derivative taken inside the loss must
 stay connected to the weights)."""
 
+import contextlib
 import importlib.util
+import io
 import sys
 from pathlib import Path
 
@@ -30,6 +32,15 @@ def example():
         del sys.modules[spec.name]
 
 
+@pytest.fixture(scope="module")
+def quick_run(example):
+    """The results and printed output of ``--quick``, run once for the tests that read them."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        results = example.main(["--quick", "--threads", "1"])
+    return results, output.getvalue()
+
+
 def small_params(example, inputs, seed=0):
     """A small network with random biases too (zero biases would hide mistakes in their gradients)."""
     rng = numpy.random.default_rng(seed)
@@ -45,9 +56,8 @@ def points(inputs, count, seed=1):
     return X
 
 
-def test_quick_run_prints_the_table_losses_fall_and_the_two_styles_agree(example, capsys):
-    results = example.main(["--quick", "--threads", "1"])
-    output = capsys.readouterr().out
+def test_quick_run_prints_the_table_losses_fall_and_the_two_styles_agree(example, quick_run):
+    results, output = quick_run
 
     assert [(r.problem, r.style) for r in results] == [
         ("poisson", "functional"), ("poisson", "module"), ("heat", "functional"), ("heat", "module")]
@@ -98,9 +108,13 @@ def test_input_derivatives_of_both_styles_match_the_chain_rule_and_finite_differ
     params = small_params(example, inputs)
     model = example.build_model(params)
     X = points(inputs, 20)
+
+    def f(X):
+        return example.mlp(params, X)
+
     for axis in range(inputs):
         N, N_dot, N_ddot = network_derivatives(params, X, axis)
-        f = lambda X: example.mlp(params, X)  # noqa: E731
+        numpy.testing.assert_allclose(f(X), N, rtol=1e-13)
         first = example.partial_jvp(f, X, axis)
         second = example.partial_jvp(lambda X: example.partial_jvp(f, X, axis), X, axis)
         numpy.testing.assert_allclose(first, N_dot, rtol=1e-12, atol=1e-13)
@@ -124,7 +138,10 @@ def test_poisson_second_derivative_agrees_with_vmap_of_nested_grad(example):
         return example.poisson_ansatz(x, example.mlp(params, np.reshape(x, (1, 1)))[0, 0])
 
     u_xx = nablanet.vmap(nablanet.grad(nablanet.grad(u_at, 1), 1), in_axes=(None, 0))(params, X[:, 0])
-    u = lambda X: example.poisson_ansatz(X, example.mlp(params, X))  # noqa: E731
+
+    def u(X):
+        return example.poisson_ansatz(X, example.mlp(params, X))
+
     numpy.testing.assert_allclose(u_xx[:, None], example.partial_jvp(lambda X: example.partial_jvp(u, X, 0), X, 0),
                                   rtol=1e-12, atol=1e-12)
 
@@ -171,12 +188,13 @@ def test_weight_gradient_of_the_pde_loss_by_backward_equals_grad_and_finite_diff
         numpy.testing.assert_allclose(b_grad, b_fd, atol=1e-6 * scale)
 
 
-def test_plot_is_written_only_when_asked(example, tmp_path, capsys):
+def test_plot_draws_every_result_into_the_file_asked_for(example, quick_run, tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "pinn.png"
-    example.main(["--quick", "--problems", "poisson", "--styles", "module", "--plot", str(path)])
+    assert example.parse_args(["--plot", str(path)]).plot == str(path)
+    assert example.parse_args([]).plot is None  # no file unless asked
+    example.plot(quick_run[0][::2], str(path))  # one run of each problem: both kinds of panel
     assert path.stat().st_size > 0
-    assert f"figure written to {path}" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == [path]
 
 
