@@ -362,6 +362,24 @@ def has_tracer(raw, settings) -> bool:
     return False
 
 
+def outranks_tensors(args, settings) -> bool:
+    """True when the op's batched values belong to a vmap inside every transform its Tensors belong to.
+
+    Then the batch must wrap the Tensors (JAX's order: the inner transform's value holds the outer's),
+    so the Tensors' graph records whole batches and an outer grad sees them. A Tensor of a transform
+    begun inside that vmap (its leaves under vmap(grad(f))) wraps the batch instead.
+    """
+    level = _top_level(itertools.chain(args, settings.values()))[0]
+    if not level:
+        return False
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            if a._level >= level or (type(data) is BatchTracer and data.level >= level):
+                return False
+    return True
+
+
 def _top_level(items) -> tuple[int, int]:
     """(the highest level among the tracers in items, its batch length)."""
     level = length = 0
@@ -674,7 +692,9 @@ def vmap(f, in_axes=0, out_axes=0):
         leaves, structure, axes = _axes_for(in_axes, args)
         length = _batch_length(leaves, axes)
         level = next(_levels)
+        outer_level = state.batch_level
         state.batch_depth += 1
+        state.batch_level = level
         try:
             traced = [leaf if axis is None else BatchTracer(_move_to_front(leaf, axis), level, length)
                       for leaf, axis in zip(leaves, axes)]
@@ -685,9 +705,11 @@ def vmap(f, in_axes=0, out_axes=0):
                 for leaf, axis in zip(out_leaves, _output_axes(out_axes, out)):
                     results.append(_finish(leaf, axis, level, length))
             except BatchingUnsupported:
-                out_leaves, out_structure, results = _run_per_example(f, leaves, structure, axes, length, out_axes)
+                out_leaves, out_structure, results = _run_per_example(f, leaves, structure, axes, length, out_axes,
+                                                                       outer_level)
         finally:
             state.batch_depth -= 1
+            state.batch_level = outer_level
         return tree_unflatten(out_structure, results)
 
     return batched
@@ -719,9 +741,10 @@ def _detach_level(tensor):
     return tensor._data.value
 
 
-def _run_per_example(f, leaves, structure, axes, length, out_axes):
+def _run_per_example(f, leaves, structure, axes, length, out_axes, outer_level):
     """f run once per example (the fallback when batching it as a whole is not possible)."""
     state.batch_depth -= 1
+    level, state.batch_level = state.batch_level, outer_level
     try:
         outputs = []
         for b in range(length):
@@ -730,6 +753,7 @@ def _run_per_example(f, leaves, structure, axes, length, out_axes):
             outputs.append(f(*tree_unflatten(structure, example)))
     finally:
         state.batch_depth += 1
+        state.batch_level = level
     per_example = [tree_flatten(o)[0] for o in outputs]
     out_structure = tree_flatten(outputs[0])[1]
     results = []
