@@ -372,12 +372,15 @@ def outranks_tensors(args, settings) -> bool:
     level = _top_level(itertools.chain(args, settings.values()))[0]
     if not level:
         return False
+    outer = False
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, Tensor) and (a._requires_grad or a._tangents):
             data = a._data
             if a._level >= level or (type(data) is BatchTracer and data.level >= level):
                 return False
-    return True
+            outer = True
+    # Tensors that carry no derivative are plain values, whichever wraps them.
+    return outer
 
 
 def _top_level(items) -> tuple[int, int]:
@@ -725,7 +728,10 @@ def _finish(leaf, axis, level, length):
     if type(leaf) is BatchTracer and leaf.level == level:
         if axis is None:
             raise ValueError("vmap has mapped output but out_axes is None")
-        return _place(leaf.value, axis)
+        value = leaf.value
+        if isinstance(value, Tensor) and not (value._requires_grad or value._tangents):
+            value = value._data
+        return _place(value, axis)
     if axis is None:
         return leaf
     return _place(_broadcast_unbatched(leaf, length), axis)
