@@ -90,6 +90,11 @@ class Tensor:
         return _ops.transpose(self)
 
     @property
+    def mT(self) -> Tensor:
+        """The stack of transposed matrices (the last two axes exchanged), as ndarray.mT."""
+        return _ops.matrix_transpose(self)
+
+    @property
     def real(self) -> Tensor:
         return _ops.real(self)
 
@@ -265,10 +270,10 @@ class Tensor:
     def std(self, axis=None, keepdims=False, ddof=0):
         return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape, order="C", copy=None):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ops.reshape(self, shape)
+        return _ops.reshape(self, shape, order=order, copy=copy)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -278,8 +283,26 @@ class Tensor:
     def swapaxes(self, axis1, axis2):
         return _ops.swapaxes(self, axis1, axis2)
 
-    def flatten(self):
-        return _ops.reshape(self, (-1,))
+    def flatten(self, order="C"):
+        return _ops.ravel(self, order)
+
+    def ravel(self, order="C"):
+        return _ops.ravel(self, order)
+
+    def repeat(self, repeats, axis=None):
+        return _ops.repeat(self, repeats, axis)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ops.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return _ops.trace(self, offset, axis1, axis2, dtype, out)
+
+    def take(self, indices, axis=None, out=None, mode="raise"):
+        return _ops.take(self, indices, axis, out, mode)
+
+    def compress(self, condition, axis=None, out=None):
+        return _ops.compress(condition, self, axis, out)
 
     def squeeze(self, axis=None):
         return _ops.squeeze(self, axis)

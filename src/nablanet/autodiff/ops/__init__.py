@@ -4,9 +4,10 @@ from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
 from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
 from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
 from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
+from nablanet.autodiff.ops.build import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
 from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
-from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
+from nablanet.autodiff.ops import build, conv, elementwise, linalg, nn, recurrent, reduce, shape
 
-__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *build.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
