@@ -9,6 +9,7 @@ and shape. Given nothing that carries a derivative, each function is NumPy's own
 from __future__ import annotations
 
 import operator
+import sys
 
 import numpy as np
 
@@ -49,8 +50,8 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndm
     Example:
         >>> import nablanet.numpy as np
         >>> from nablanet import grad
-        >>> grad(lambda x: np.sum(np.array([[x, 2.0 * x], [1.0, x ** 2]]) ** 2))(1.5)
-        array(25.5)
+        >>> grad(lambda x: np.sum(np.array([[x, 2.0 * x], [1.0, x ** 2]]) ** 2))(1.5)  # 10 x + 4 x^3
+        28.5
     """
     if not _carries_derivative(object):
         limit = {} if ndmax is None else {"ndmax": ndmax}
@@ -134,8 +135,8 @@ class AxisConcatenator:
     (1-D ones placed by ``trans1d``). Slices are NumPy's arange (or linspace for a complex step, ``5j``
     points), constants. A first string sets these: "0", "1,2" (axis, ndmin) or "0,2,0" (with trans1d);
     "r" and "c" ask for a row or column matrix, which for a result with a derivative is the 2-D array of
-    that shape (a Tensor is never a numpy.matrix). NumPy's matrix-builder strings (``np.r_["1, 2; 3, 4"]``)
-    are refused.
+    that shape (a Tensor is never a numpy.matrix). A whole string is NumPy's matrix builder
+    (``np.r_["a, b; c, d"]``, numpy.bmat of the caller's names), which has no derivative.
     """
 
     def __init__(self, axis=0, matrix=False, ndmin=1, trans1d=-1, numpy_version=None):
@@ -149,12 +150,13 @@ class AxisConcatenator:
         return 0
 
     def __getitem__(self, key):
-        if not _carries_derivative(key if isinstance(key, tuple) else (key,)):
-            return self.numpy_version[key]
         if isinstance(key, str):
-            raise TypeError("r_/c_ matrix-builder strings are not supported for values with a derivative; "
-                            "use nablanet.numpy.block")
+            # NumPy's matrix builder reads the names in the string from the caller's frame.
+            caller = sys._getframe(1)
+            return np.bmat(key, caller.f_globals, caller.f_locals)
         key = key if isinstance(key, tuple) else (key,)
+        if not _carries_derivative(key):
+            return self.numpy_version[key]
         axis, matrix, ndmin, trans1d, column = self.axis, self.matrix, self.ndmin, self.trans1d, False
         pieces, kinds = [], []
         for k, item in enumerate(key):
@@ -272,8 +274,8 @@ def block(arrays):
         >>> from nablanet import Tensor
         >>> np.block([[Tensor(np.eye(2)), np.zeros((2, 1))], [np.ones((1, 2)), Tensor(5.0)]])
         Tensor([[1., 0., 0.],
-               [0., 1., 0.],
-               [1., 1., 5.]])
+                [0., 1., 0.],
+                [1., 1., 5.]])
     """
     dtype = np.block(_values(arrays)).dtype
     positions = np.block(_block_labels(arrays, [0]))
@@ -437,7 +439,7 @@ def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
         >>> import nablanet.numpy as np
         >>> from nablanet import grad
         >>> grad(lambda v: np.sum(np.full((2, 3), v)))(1.0)
-        array(6.)
+        6.0
     """
     if like is not None:
         raise TypeError("full: like= is not supported for a fill value that is a Tensor")
@@ -455,7 +457,7 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
         >>> import nablanet.numpy as np
         >>> from nablanet import Tensor, grad
         >>> grad(lambda v: np.sum(np.full_like(np.ones(4), v)))(2.0)
-        array(4.)
+        4.0
     """
     if not _has_tensor(fill_value):
         return np.full_like(_values(a), fill_value, dtype=dtype, order=order, subok=subok, shape=shape,

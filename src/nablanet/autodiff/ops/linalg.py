@@ -356,7 +356,7 @@ def inner(a, b, /):
         >>> from nablanet import Tensor
         >>> np.inner(Tensor([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
         Tensor([[1., 2., 3.],
-               [3., 4., 7.]])
+                [3., 4., 7.]])
     """
     a, b = _operand(a), _operand(b)
     nda, ndb = len(_shape(a)), len(_shape(b))
@@ -375,7 +375,7 @@ def outer(a, b, out=None):
         >>> from nablanet import Tensor
         >>> np.outer(Tensor([1.0, 2.0]), np.array([[1.0, 10.0]]))
         Tensor([[ 1., 10.],
-               [ 2., 20.]])
+                [ 2., 20.]])
     """
     _refuse_out("outer", out)
     return multiply(reshape(_operand(a), (-1, 1)), reshape(_operand(b), (1, -1)))

@@ -44,11 +44,11 @@ def _raw(x):
 
 
 def _ndim(x) -> int:
-    return np.ndim(_raw(x))
+    return x._data.ndim if isinstance(x, Tensor) else np.ndim(x)
 
 
 def _shape(x) -> tuple:
-    return np.shape(_raw(x))
+    return x._data.shape if isinstance(x, Tensor) else np.shape(x)
 
 
 def _has_tensor(obj) -> bool:
@@ -56,8 +56,17 @@ def _has_tensor(obj) -> bool:
     if isinstance(obj, Tensor):
         return True
     if isinstance(obj, (list, tuple)):
-        return any(_has_tensor(item) for item in obj)
+        for item in obj:
+            if _has_tensor(item):
+                return True
     return False
+
+
+def _axes(axis, ndim: int, argname=None) -> tuple:
+    """numpy.lib.array_utils.normalize_axis_tuple, with a quick path for one int."""
+    if isinstance(axis, int):
+        return (normalize_axis_index(axis, ndim, argname),)
+    return normalize_axis_tuple(axis, ndim, argname)
 
 
 def _numpy_without_tensors(numpy_function):
@@ -311,7 +320,7 @@ def reshape(a, /, shape, order="C", *, copy=None):
         >>> from nablanet import Tensor
         >>> np.reshape(Tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), (2, -1), order="F")
         Tensor([[1., 3., 5.],
-               [2., 4., 6.]])
+                [2., 4., 6.]])
     """
     shape = _as_shape(shape)
     if copy is False:
@@ -429,8 +438,8 @@ def moveaxis(a, source, destination):
         (3, 4, 2)
     """
     ndim = _ndim(a)
-    source = normalize_axis_tuple(source, ndim, "source")
-    destination = normalize_axis_tuple(destination, ndim, "destination")
+    source = _axes(source, ndim, "source")
+    destination = _axes(destination, ndim, "destination")
     if len(source) != len(destination):
         raise ValueError("`source` and `destination` arguments must have the same number of elements")
     order = [axis for axis in range(ndim) if axis not in source]
@@ -471,7 +480,7 @@ def broadcast_to(array, shape, subok=False):
         >>> from nablanet import Tensor
         >>> np.broadcast_to(Tensor([1.0, 2.0]), (2, 2))
         Tensor([[1., 2.],
-               [1., 2.]])
+                [1., 2.]])
     """
     shape = _as_shape(shape)
     array = _operand(array)
@@ -509,7 +518,7 @@ def expand_dims(a, axis):
     if type(axis) not in (tuple, list):
         axis = (axis,)
     ndim = len(axis) + _ndim(a)
-    axis = normalize_axis_tuple(axis, ndim)
+    axis = _axes(axis, ndim)
     lengths = iter(_shape(a))
     return reshape(a, tuple(1 if k in axis else next(lengths) for k in range(ndim)))
 
@@ -529,7 +538,7 @@ def squeeze(a, axis=None):
     if axis is None:
         axes = {k for k, n in enumerate(shape) if n == 1}
     else:
-        axes = set(normalize_axis_tuple(axis, len(shape)))
+        axes = set(_axes(axis, len(shape)))
         if any(shape[k] != 1 for k in axes):
             raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
     return reshape(a, tuple(n for k, n in enumerate(shape) if k not in axes))
@@ -602,6 +611,9 @@ def _sequence(arrays) -> list:
 
 def _cast_all(arrays: list, dtype, casting: str) -> list:
     """The arrays converted to dtype (default: their common type) where casting allows, as NumPy checks."""
+    if dtype is None and casting == "same_kind":
+        # NumPy's promotion never leaves the kind of its inputs.
+        return arrays
     target = np.result_type(*(_raw(a).dtype for a in arrays)) if dtype is None else np.dtype(dtype)
     for a in arrays:
         if not np.can_cast(_raw(a).dtype, target, casting):
@@ -649,7 +661,7 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
         >>> from nablanet import Tensor
         >>> np.stack([Tensor([1.0, 2.0]), np.array([3.0, 4.0])], axis=-1)
         Tensor([[1., 3.],
-               [2., 4.]])
+                [2., 4.]])
     """
     _refuse_out("stack", out)
     arrays = _sequence(arrays)
@@ -731,7 +743,7 @@ def column_stack(tup):
         >>> from nablanet import Tensor
         >>> np.column_stack([Tensor([1.0, 2.0]), np.array([3.0, 4.0])])
         Tensor([[1., 3.],
-               [2., 4.]])
+                [2., 4.]])
     """
     arrays = []
     for a in _sequence(tup):
@@ -868,11 +880,11 @@ def flip(m, axis=None):
         >>> from nablanet import Tensor
         >>> np.flip(Tensor([[1.0, 2.0], [3.0, 4.0]]), axis=1)
         Tensor([[2., 1.],
-               [4., 3.]])
+                [4., 3.]])
     """
     m = _operand(m)
     ndim = _ndim(m)
-    axes = range(ndim) if axis is None else normalize_axis_tuple(axis, ndim)
+    axes = range(ndim) if axis is None else _axes(axis, ndim)
     if ndim == 0:
         return m
     return getitem(m, tuple(slice(None, None, -1) if k in axes else slice(None) for k in range(ndim)))
@@ -919,7 +931,7 @@ def rot90(m, k=1, axes=(0, 1)):
         >>> from nablanet import Tensor
         >>> np.rot90(Tensor([[1.0, 2.0], [3.0, 4.0]]))
         Tensor([[2., 4.],
-               [1., 3.]])
+                [1., 3.]])
     """
     axes = tuple(axes)
     if len(axes) != 2:
@@ -985,7 +997,7 @@ def tile(A, reps):
         >>> from nablanet import Tensor
         >>> np.tile(Tensor([1.0, 2.0]), (2, 2))
         Tensor([[1., 2., 1., 2.],
-               [1., 2., 1., 2.]])
+                [1., 2., 1., 2.]])
     """
     try:
         reps = tuple(reps)
@@ -1044,7 +1056,7 @@ def resize(a, new_shape):
         >>> from nablanet import Tensor
         >>> np.resize(Tensor([1.0, 2.0, 3.0]), (2, 2))
         Tensor([[1., 2.],
-               [3., 1.]])
+                [3., 1.]])
     """
     a = _operand(a)
     positions = np.resize(_positions(a), new_shape)
@@ -1121,8 +1133,8 @@ def diag(v, k=0):
         >>> from nablanet import Tensor
         >>> np.diag(Tensor([1.0, 2.0]), k=1)
         Tensor([[0., 1., 0.],
-               [0., 0., 2.],
-               [0., 0., 0.]])
+                [0., 0., 2.],
+                [0., 0., 0.]])
     """
     v = _operand(v)
     if _ndim(v) == 1:
@@ -1141,7 +1153,7 @@ def diagflat(v, k=0):
         >>> from nablanet import Tensor
         >>> np.diagflat(Tensor([[1.0, 2.0]]))
         Tensor([[1., 0.],
-               [0., 2.]])
+                [0., 2.]])
     """
     return _matrix_of_diagonal(ravel(_operand(v)), operator.index(k))
 
@@ -1155,7 +1167,7 @@ def tril(m, k=0):
         >>> from nablanet import Tensor
         >>> np.tril(Tensor([[1.0, 2.0], [3.0, 4.0]]))
         Tensor([[1., 0.],
-               [3., 4.]])
+                [3., 4.]])
     """
     m = _operand(m)
     keep = np.tri(*_shape(m)[-2:], k=k, dtype=bool)
@@ -1171,7 +1183,7 @@ def triu(m, k=0):
         >>> from nablanet import Tensor
         >>> np.triu(Tensor([[1.0, 2.0], [3.0, 4.0]]), k=1)
         Tensor([[0., 2.],
-               [0., 0.]])
+                [0., 0.]])
     """
     m = _operand(m)
     drop = np.tri(*_shape(m)[-2:], k=k - 1, dtype=bool)
@@ -1257,7 +1269,7 @@ def getitem(x, index):
         >>> from nablanet import Tensor
         >>> np.getitem(Tensor([[1.0, 2.0], [3.0, 4.0]]), (slice(None), [1, 1]))
         Tensor([[2., 2.],
-               [4., 4.]])
+                [4., 4.]])
     """
     return GetItem.apply(x, index=_normalize_index(index))
 
@@ -1333,7 +1345,7 @@ def take_along_axis(arr, indices, axis=-1):
         >>> from nablanet import Tensor
         >>> np.take_along_axis(Tensor([[1.0, 2.0], [3.0, 4.0]]), np.array([[1], [0]]), axis=1)
         Tensor([[2.],
-               [3.]])
+                [3.]])
     """
     arr = _operand(arr)
     indices = np.asarray(_raw(indices))
