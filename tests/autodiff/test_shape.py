@@ -165,6 +165,9 @@ CALLS = [
     ("select-default", lambda n, a: n.select([MASK], [a], default=-2.0), [r(3, 4)]),
     ("select-float32-python-default", lambda n, a: n.select([MASK], [a], 7.0), [r(3, 4, dtype=numpy.float32)]),
     ("select-broadcast-conditions", lambda n, a: n.select([MASK[:1], MASK[:, :1]], [a, 2 * a]), [r(4)]),
+    ("piecewise", lambda n, a: n.piecewise(a, [a < 0, a > 1], [lambda v: -v, 1.0, lambda v: v / 2]), [r(3, 4)]),
+    ("piecewise-single-condition", lambda n, a: n.piecewise(a, a > 0, [lambda v: v * 2]), [r(5)]),
+    ("piecewise-0d", lambda n, a: n.piecewise(a, [a > 0, a <= 0], [lambda v: v + 1, lambda v: v - 1]), [r()]),
     ("compress-axis", lambda n, a: n.compress([True, False, True], a, axis=1), [r(2, 3)]),
     ("compress-short", lambda n, a: n.compress([False, True], a, axis=0), [r(3, 2)]),
     ("compress-flat", lambda n, a: n.compress([0, 1, 1, 0, 1], a), [r(2, 3)]),
@@ -258,6 +261,17 @@ def test_array_follows_numpys_dtype_promotion():
     assert np.array(x32, ndmin=3).shape == (1, 1, 2)
 
 
+def test_numpys_own_array_of_tensors_points_to_nablanets():
+    with pytest.raises(TypeError, match="nablanet.numpy.array or stack"):
+        numpy.array([Tensor(1.0, requires_grad=True)])
+
+
+def test_zeros_like_and_ones_like_of_tensors_are_constants():
+    x = Tensor(r(2, dtype=numpy.float32), requires_grad=True)
+    for result in (np.zeros_like(x), numpy.ones_like(x)):
+        assert type(result) is numpy.ndarray and result.dtype == numpy.float32
+
+
 def test_array_of_values_without_derivatives_is_numpys():
     assert type(np.array([Tensor([1.0]), [2.0]])) is numpy.ndarray
     assert np.array([1, 2], dtype=numpy.float32).dtype == numpy.float32
@@ -345,6 +359,20 @@ def test_linspace_of_array_bounds_matches_numpy():
         numpy.testing.assert_allclose(ours.numpy(), expected, rtol=1e-15)
     samples, step = np.linspace(Tensor(0.0, requires_grad=True), 1.0, 1, retstep=True)
     assert numpy.isnan(step) and samples.numpy().tolist() == [0.0]
+
+
+def test_logspace_and_vander_match_numpy():
+    start, stop, base = r(2), r(), numpy.array([2.0, 3.0])
+    for kwargs in ({}, {"base": 2.0, "endpoint": False}, {"base": base, "axis": -1}, {"num": 1}):
+        call = {"num": 4} | kwargs
+        ours = np.logspace(Tensor(start, requires_grad=True), stop, **call)
+        numpy.testing.assert_allclose(ours.numpy(), numpy.logspace(start, stop, **call), rtol=1e-14)
+    for kwargs in ({}, {"N": 2}, {"N": 0}, {"increasing": True}):
+        ours = np.vander(Tensor(start, requires_grad=True), **kwargs)
+        expected = numpy.vander(start, **kwargs)
+        assert numpy.asarray(_values(ours)).shape == expected.shape
+        numpy.testing.assert_array_equal(_values(ours), expected)
+    assert grad(lambda x: np.sum(np.vander(x, 3)))(numpy.zeros(2)).tolist() == [1.0, 1.0]
 
 
 def test_linspace_keeps_float32():

@@ -146,8 +146,8 @@ class Tensor:
         if self._requires_grad or self._tangents:
             raise TypeError(
                 "a Tensor that carries a derivative was converted to a NumPy array, which would drop "
-                "the derivative: use nablanet.numpy functions on it, or .numpy() / .detach() if the "
-                "value alone is wanted"
+                "the derivative: use nablanet.numpy functions on it (nablanet.numpy.array or stack to "
+                "build an array of Tensors), or .numpy() / .detach() if the value alone is wanted"
             )
         return self._data if dtype is None else self._data.astype(dtype)
 

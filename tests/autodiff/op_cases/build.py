@@ -48,6 +48,14 @@ CASES = {
         Case(lambda a, b: np.linspace(a, b, 1), ((), ()), id="one-sample"),
         Case(lambda a, b: np.linspace(a, b, 3), ((), ()), dtype="complex", id="complex"),
     ],
+    "logspace": [
+        Case(lambda a, b: np.logspace(a, b, 4), ((), ())),
+        Case(lambda a, b, base: np.logspace(a, b, 3, base=base, axis=-1), ((2,), (), (2,)), ("real", "real", "positive"),
+             id="array-base-axis"),
+    ],
+    # NumPy's vander promotes float32 to float64 (promote_types with int): cast back for the float32 check.
+    "vander": [Case(lambda x: np.vander(x).astype(x.dtype), ((3,),)),
+               Case(lambda x: np.vander(x, 4, increasing=True).astype(x.dtype), ((2,),), id="increasing")],
     "full": [Case(lambda v: np.full((2, 3), v), ((3,),)), Case(lambda v: np.full(4, v), ((),), id="scalar")],
     "full_like": [Case(lambda v: np.full_like(numpy.ones((2, 3), v.dtype), v), ((),))],
 }

@@ -198,6 +198,10 @@ CASES = {
         Case(lambda x, y: np.select([MASK_34, ~MASK_34 & (CHOICE_34 > 0)], [x, y], default=-1.0), ((3, 4), (4,))),
         Case(lambda x, y, d: np.select([MASK_34], [x * y], default=d), ((3, 1), (4,), ()), id="traced-default"),
     ],
+    "piecewise": [
+        Case(lambda x: np.piecewise(x, [MASK_34, CHOICE_34 == 2], [lambda v: v ** 2, lambda v: -v, 0.5]), ((3, 4),)),
+        Case(lambda x: np.piecewise(x, [True], [lambda v: v * 3.0]), ((),), id="0d"),
+    ],
     "compress": [
         Case(lambda x: np.compress([True, False, True], x, axis=-1), ((2, 3),)),
         Case(lambda x: np.compress([False, True, True], x), ((2, 3),), id="flat"),

@@ -67,6 +67,9 @@ TORCH_CASES = [
               ((3,), (4,)), id="meshgrid-xy"),
     TorchCase(("meshgrid",), lambda x, y, z: np.meshgrid(x, y, z, indexing="ij"),
               lambda x, y, z: tuple(torch.meshgrid(x, y, z, indexing="ij")), ((3,), (4,), (2,)), id="meshgrid-ij"),
+    # torch.vander's own backward fails (an in-place write in torch 2.13): its twin is the stack of powers.
+    TorchCase(("vander",), lambda x: np.vander(x, 4), lambda x: torch.stack([x ** 3, x ** 2, x, torch.ones_like(x)], 1),
+              ((3,),), id="vander"),
     TorchCase(("full",), lambda v: np.full((2, 3), v), lambda v: v.expand(2, 3), ((3,),), id="full"),
     TorchCase(("full_like",), lambda v: np.full_like(numpy.zeros(4), v), lambda v: v.expand(4), ((),),
               id="full_like"),
@@ -74,6 +77,8 @@ TORCH_CASES = [
 
 NO_TORCH = {
     "linspace": "torch.linspace takes Python numbers and is not differentiable in start and stop; checked against "
+                "NumPy and finite differences",
+    "logspace": "torch.logspace takes Python numbers and is not differentiable in start and stop; checked against "
                 "NumPy and finite differences",
     "insert": "torch has no insert; it is a gather from the array and the values, checked against NumPy's own insert",
     "delete": "torch has no delete; it is a gather, checked against NumPy's own delete",

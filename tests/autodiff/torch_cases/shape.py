@@ -138,5 +138,7 @@ TORCH_CASES = [
 NO_TORCH = {
     "resize": "torch's resize_ works in place and has no derivative; np.resize is checked against NumPy and finite "
               "differences (a cyclic gather)",
+    "piecewise": "torch has no piecewise; it is where and scatter_add, compared with torch through select and "
+                 "scatter_add, and checked against NumPy's own piecewise",
     "put_along_axis": "refused: it writes in place in NumPy (test_shape.py)",
 }

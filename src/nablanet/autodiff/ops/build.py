@@ -13,15 +13,16 @@ import sys
 
 import numpy as np
 
-from nablanet.autodiff.ops.elementwise import astype
+from nablanet.autodiff.ops.elementwise import astype, multiply, power
 from nablanet.autodiff.ops.shape import (
     _as_shape, _converted, _from_nested, _has_tensor, _numpy_without_tensors, _operand, _positions, _raw, _values,
-    broadcast_arrays, broadcast_to, concatenate, getitem, moveaxis, ravel, reshape, transpose,
+    broadcast_arrays, broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, ravel, reshape, stack,
+    transpose,
 )
 from nablanet.autodiff.tensor import Tensor
 
 __all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "copy", "r_", "c_", "block", "append", "insert",
-           "delete", "meshgrid", "linspace", "full", "full_like"]
+           "delete", "meshgrid", "linspace", "logspace", "vander", "full", "full_like"]
 
 
 def _carries_derivative(obj) -> bool:
@@ -221,8 +222,6 @@ def _directive(item: str, axis: int, ndmin: int, trans1d: int) -> tuple:
                 trans1d = int(parts[2])
         except ValueError as err:
             raise ValueError(f"unknown special directive {item!r}") from err
-        if len(parts) > 3:
-            raise ValueError(f"unknown special directive {item!r}")
         return axis, ndmin, trans1d
     try:
         return int(item), ndmin, trans1d
@@ -429,6 +428,60 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         samples = moveaxis(samples, 0, axis)
     samples = _converted(samples, reference.dtype)
     return (samples, step) if retstep else samples
+
+
+@_numpy_without_tensors(np.logspace)
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """base ** linspace(start, stop, num): samples evenly spaced on a log scale, as numpy.logspace.
+
+    Differentiable in start, stop and base (an array base broadcasts with the bounds, as in NumPy).
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> from nablanet import jvp
+        >>> np.logspace(0.0, 2.0, 3)
+        array([  1.,  10., 100.])
+        >>> jvp(lambda a: np.logspace(a, 2.0, 3), (0.0,), (1.0,))[1]  # ln(10) 10^(a + k (2 - a)/2) (1 - k/2)
+        array([ 2.30258509, 11.51292546,  0.        ])
+    """
+    if not isinstance(base, (float, int)) and np.ndim(_values(base)):
+        ndim = np.broadcast(*(np.empty(np.shape(_values(a))) for a in (start, stop, base))).ndim
+        start, stop, base = (array(a, copy=None, ndmin=ndim) for a in (start, stop, base))
+        base = expand_dims(base, axis)
+    exponents = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
+    if isinstance(base, (float, int)):
+        # As a Python number base is weak in NumPy's power: it takes the exponents' dtype.
+        base = np.asarray(base, dtype=_raw(exponents).dtype)
+    out = power(base, exponents)
+    return out if dtype is None else astype(out, dtype)
+
+
+@_numpy_without_tensors(np.vander)
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of the 1-D x: columns x^(N-1), ..., x, 1 (increasing: 1, x, ...), as numpy.vander.
+
+    The powers are successive products, as NumPy computes them, so the derivative at x = 0 is finite.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> from nablanet import Tensor
+        >>> np.vander(Tensor([2.0, 3.0]), 3)
+        Tensor([[4., 2., 1.],
+                [9., 3., 1.]])
+    """
+    x = _operand(x)
+    if np.ndim(_raw(x)) != 1:
+        raise ValueError("x must be a one-dimensional array or sequence.")
+    count = len(_raw(x)) if N is None else operator.index(N)
+    dtype = np.promote_types(_raw(x).dtype, int)
+    x = _converted(x, dtype)
+    columns = [np.ones(np.shape(_raw(x)), dtype=dtype)][:count]
+    for _ in range(1, count):
+        columns.append(x if len(columns) == 1 else multiply(columns[-1], x))
+    if not columns:
+        return np.empty((len(_raw(x)), 0), dtype=dtype)
+    out = stack(columns, axis=1)
+    return out if increasing else flip(out, 1)
 
 
 @_numpy_without_tensors(np.full)

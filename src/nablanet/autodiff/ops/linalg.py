@@ -433,13 +433,14 @@ def kron(a, b):
     """
     b = _operand(b)
     a = _operand(a)
-    nda, ndb = len(_shape(a)), len(_shape(b))
-    if nda < ndb:
-        a = reshape(a, (1,) * (ndb - nda) + _shape(a))
-    if nda == 0 or ndb == 0:
+    ndb = len(_shape(b))
+    # As NumPy: a gets at least b's number of dimensions; a scalar b multiplies.
+    if len(_shape(a)) < ndb:
+        a = reshape(a, (1,) * (ndb - len(_shape(a))) + _shape(a))
+    if ndb == 0 or len(_shape(a)) == 0:
         return multiply(a, b)
-    ndim = max(nda, ndb)
-    shape_a = (1,) * (ndim - len(_shape(a))) + _shape(a)
+    ndim = len(_shape(a))
+    shape_a = _shape(a)
     shape_b = (1,) * (ndim - ndb) + _shape(b)
     # a's axes interleaved with length-1 ones, b's on the other positions: the product tiles b.
     product = multiply(reshape(a, tuple(n for length in shape_a for n in (length, 1))),

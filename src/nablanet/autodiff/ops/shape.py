@@ -34,8 +34,8 @@ __all__ = [
     "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack",
     "flip", "fliplr", "flipud", "rot90", "roll", "tile", "repeat", "resize",
     "diagonal", "diag", "diagflat", "trace", "tril", "triu",
-    "pad", "getitem", "take", "take_along_axis", "put_along_axis", "choose", "select", "compress", "extract",
-    "scatter_add",
+    "pad", "getitem", "take", "take_along_axis", "put_along_axis", "choose", "select", "piecewise", "compress",
+    "extract", "scatter_add",
 ]
 
 
@@ -1306,15 +1306,21 @@ def take(a, indices, axis=None, out=None, mode="raise"):
         Tensor([[1., 3.]])
     """
     _refuse_out("take", out)
+    indices = _raw(indices)
+    return _pick_along(a, axis, lambda along, k: np.take(along, indices, axis=k, mode=mode), np.shape(indices))
+
+
+def _pick_along(a, axis, numpy_pick, index_shape):
+    """a's slices along axis (None: the elements of the flattened a) at the positions that numpy_pick, NumPy's
+    function applied to the positions laid along that axis, selects (with its own checks and errors)."""
     a = _operand(a)
     if axis is None:
         a = ravel(a)
         axis = 0
     ndim = _ndim(a)
     axis = normalize_axis_index(operator.index(axis), ndim)
-    indices = _raw(indices)
-    positions = np.take(_along(axis, ndim, _shape(a)[axis]), indices, axis=axis, mode=mode)
-    return getitem(a, (slice(None),) * axis + (positions.reshape(np.shape(indices)),))
+    positions = numpy_pick(_along(axis, ndim, _shape(a)[axis]), axis)
+    return getitem(a, (slice(None),) * axis + (positions.reshape(index_shape),))
 
 
 def _along_axis_index(shape: tuple, indices: np.ndarray, axis: int) -> tuple:
@@ -1453,6 +1459,47 @@ def select(condlist, choicelist, default=0):
     return out
 
 
+@_numpy_without_tensors(np.piecewise)
+def piecewise(x, condlist, funclist, *args, **kw):
+    """funclist[k](x[condlist[k]]) (or the constant funclist[k]) where condlist[k] holds, 0 elsewhere; one
+    function more than conditions is the "otherwise" case; later conditions win. As numpy.piecewise.
+
+    The conditions are constants; the result is differentiable in x through the functions, and in
+    constants given as Tensors. Each function's values are placed with a scatter, converted to x's dtype.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> from nablanet import grad
+        >>> f = lambda x: np.sum(np.piecewise(x, [x.numpy() < 0], [lambda v: -v, lambda v: v ** 2]))
+        >>> grad(f)(np.array([-1.0, 3.0]))
+        array([-1.,  6.])
+    """
+    x = _operand(x)
+    if _ndim(x) == 0:
+        conditions = np.asarray(_values(condlist), dtype=bool).reshape(-1, 1)
+        return reshape(piecewise(reshape(x, (1,)), list(conditions), funclist, *args, **kw), ())
+    if np.isscalar(condlist) or not isinstance(condlist[0], (list, np.ndarray, Tensor)):
+        condlist = [condlist]
+    conditions = np.asarray(_values(condlist), dtype=bool)
+    if len(conditions) == len(funclist) - 1:
+        conditions = np.concatenate([conditions, ~np.any(conditions, axis=0, keepdims=True)], axis=0)
+    elif len(conditions) != len(funclist):
+        raise ValueError(f"with {len(conditions)} condition(s), either {len(conditions)} or {len(conditions) + 1} "
+                         "functions are expected")
+    shape, dtype = _shape(x), _raw(x).dtype
+    out = np.zeros(shape, dtype=dtype)
+    for condition, function in zip(conditions, funclist):
+        if not callable(function):
+            out = where(condition, _converted(function, dtype), out)
+            continue
+        picked = getitem(x, condition)
+        if _shape(picked)[0] == 0:
+            continue
+        values = broadcast_to(_converted(_operand(function(picked, *args, **kw)), dtype), _shape(picked))
+        out = where(condition, scatter_add(values, np.nonzero(np.broadcast_to(condition, shape)), shape), out)
+    return out
+
+
 @_numpy_without_tensors(np.compress)
 def compress(condition, a, axis=None, out=None):
     """The slices of a along axis (None: elements of the flattened a) where condition is true, as numpy.compress.
@@ -1464,14 +1511,8 @@ def compress(condition, a, axis=None, out=None):
         Tensor([[3., 4.]])
     """
     _refuse_out("compress", out)
-    a = _operand(a)
-    if axis is None:
-        a = ravel(a)
-        axis = 0
-    ndim = _ndim(a)
-    axis = normalize_axis_index(operator.index(axis), ndim)
-    positions = np.compress(_raw(condition), _along(axis, ndim, _shape(a)[axis]), axis=axis)
-    return getitem(a, (slice(None),) * axis + (positions.reshape(-1),))
+    condition = _raw(condition)
+    return _pick_along(a, axis, lambda along, k: np.compress(condition, along, axis=k), (-1,))
 
 
 @_numpy_without_tensors(np.extract)
