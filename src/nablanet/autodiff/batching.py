@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 
 from nablanet.autodiff import state
-from nablanet.autodiff.tensor import Tensor
+from nablanet.autodiff.tensor import ArrayMethods, Tensor
 from nablanet.autodiff.tree import tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "BatchTracer", "BatchingUnsupported"]
@@ -39,7 +39,7 @@ class BatchingUnsupported(AttributeError):
     """
 
 
-class BatchTracer:
+class BatchTracer(ArrayMethods):
     """The batch of one value inside a vmap: ``value`` holds every example, the batch on axis 0.
 
     To the function being batched it looks like one example: ``shape``, ``ndim``, ``size`` and
@@ -78,14 +78,25 @@ class BatchTracer:
         # The engine reads an operand's array as x._data: a tracer stands for its own data.
         return self
 
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d value")
-        return self.shape[0]
+    def __lt__(self, other):
+        return np.less(self, other)
 
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+    def __le__(self, other):
+        return np.less_equal(self, other)
+
+    def __gt__(self, other):
+        return np.greater(self, other)
+
+    def __ge__(self, other):
+        return np.greater_equal(self, other)
+
+    def __eq__(self, other):
+        return np.equal(self, other)
+
+    def __ne__(self, other):
+        return np.not_equal(self, other)
+
+    __hash__ = object.__hash__
 
     def __repr__(self):
         return f"BatchTracer(level={self.level}, batch of {self.length}, example shape {self.shape})"
@@ -117,172 +128,6 @@ class BatchTracer:
 
     def tolist(self):
         self._unsupported(".tolist()")
-
-    # --- operators and methods: nablanet's ops ------------------------------------------------------
-    def __add__(self, other):
-        return _ops().add(self, other)
-
-    def __radd__(self, other):
-        return _ops().add(other, self)
-
-    def __sub__(self, other):
-        return _ops().subtract(self, other)
-
-    def __rsub__(self, other):
-        return _ops().subtract(other, self)
-
-    def __mul__(self, other):
-        return _ops().multiply(self, other)
-
-    def __rmul__(self, other):
-        return _ops().multiply(other, self)
-
-    def __truediv__(self, other):
-        return _ops().divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops().divide(other, self)
-
-    def __pow__(self, other):
-        return _ops().power(self, other)
-
-    def __rpow__(self, other):
-        return _ops().power(other, self)
-
-    def __mod__(self, other):
-        return _ops().remainder(self, other)
-
-    def __rmod__(self, other):
-        return _ops().remainder(other, self)
-
-    # Floor division is piecewise constant, as Tensor's: NumPy's ufunc on the batch.
-    def __floordiv__(self, other):
-        return np.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return np.floor_divide(other, self)
-
-    def __matmul__(self, other):
-        return _ops().matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
-
-    def __neg__(self):
-        return _ops().negative(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops().abs(self)
-
-    def __getitem__(self, index):
-        return _ops().getitem(self, index)
-
-    def __setitem__(self, index, value):
-        raise TypeError("vmap: batched values are immutable; build the new array with where, concatenate or pad")
-
-    def __lt__(self, other):
-        return np.less(self, other)
-
-    def __le__(self, other):
-        return np.less_equal(self, other)
-
-    def __gt__(self, other):
-        return np.greater(self, other)
-
-    def __ge__(self, other):
-        return np.greater_equal(self, other)
-
-    def __eq__(self, other):
-        return np.equal(self, other)
-
-    def __ne__(self, other):
-        return np.not_equal(self, other)
-
-    __hash__ = object.__hash__
-
-    # Boolean masks combine as NumPy's do (no derivative: the ufuncs on the aligned batch).
-    def __invert__(self):
-        return np.invert(self)
-
-    def __and__(self, other):
-        return np.bitwise_and(self, other)
-
-    def __rand__(self, other):
-        return np.bitwise_and(other, self)
-
-    def __or__(self, other):
-        return np.bitwise_or(self, other)
-
-    def __ror__(self, other):
-        return np.bitwise_or(other, self)
-
-    def __xor__(self, other):
-        return np.bitwise_xor(self, other)
-
-    def __rxor__(self, other):
-        return np.bitwise_xor(other, self)
-
-    @property
-    def T(self):
-        return _ops().transpose(self)
-
-    @property
-    def real(self):
-        return _ops().real(self)
-
-    @property
-    def imag(self):
-        return _ops().imag(self)
-
-    def conj(self):
-        return _ops().conj(self)
-
-    conjugate = conj
-
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops().reshape(self, shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops().transpose(self, axes or None)
-
-    def swapaxes(self, axis1, axis2):
-        return _ops().swapaxes(self, axis1, axis2)
-
-    def sum(self, axis=None, keepdims=False):
-        return _ops().sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops().mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops().max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops().min(self, axis=axis, keepdims=keepdims)
-
-    def astype(self, dtype, copy=True):
-        return _ops().astype(self, dtype)
-
-    def ravel(self):
-        return _ops().reshape(self, (-1,))
-
-    flatten = ravel
-
-    def squeeze(self, axis=None):
-        return _ops().squeeze(self, axis)
-
-    def dot(self, other):
-        return _ops().dot(self, other)
-
-    def clip(self, a_min=None, a_max=None):
-        return _ops().clip(self, a_min, a_max)
 
     # --- NumPy's protocols ---------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

@@ -24,8 +24,9 @@ CONSTANT_UFUNCS = {
 
 CONSTANT_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.zeros_like, np.ones_like,
-    np.full_like, np.empty_like, np.allclose, np.isclose, np.array_equal, np.result_type,
-    np.count_nonzero, np.nonzero, np.unique, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
+    np.empty_like, np.einsum_path, np.allclose, np.isclose, np.array_equal, np.result_type,
+    np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.tril_indices_from, np.triu_indices_from,
+    np.diag_indices_from, np.unique, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
     np.all, np.any, np.argpartition, np.searchsorted, np.nanargmax, np.nanargmin,
 }
 

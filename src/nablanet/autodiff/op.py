@@ -13,6 +13,19 @@ from nablanet.autodiff.tensor import Tensor, new_tensor
 OPS: dict[str, type[Op]] = {}
 
 
+def traced(x) -> bool:
+    """Whether x is a value the engine follows: a Tensor, or under vmap a batch of one."""
+    return isinstance(x, Tensor) or type(x) is batching.BatchTracer
+
+
+def raw(x):
+    """An operand's array: a Tensor's data (under vmap a batch, which stands for its own data), else
+    numpy.asarray of it. Rules and public functions read shapes and values through this."""
+    if isinstance(x, Tensor) or type(x) is batching.BatchTracer:
+        return x._data
+    return np.asarray(x)
+
+
 class Op:
     """A primitive operation of the engine.
 

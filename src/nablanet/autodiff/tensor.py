@@ -8,7 +8,264 @@ import numpy as np
 
 
 
-class Tensor:
+class ArrayMethods:
+    """ndarray's operators and methods, each a nablanet op: what a Tensor and a vmap batch share.
+
+    A subclass provides ``_data`` (its values; a batch stands for its own), ``shape`` and ``ndim``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.transpose(self)
+
+    @property
+    def mT(self) -> Tensor:
+        """The stack of transposed matrices (the last two axes exchanged), as ndarray.mT."""
+        return _ops.matrix_transpose(self)
+
+    @property
+    def real(self) -> Tensor:
+        return _ops.real(self)
+
+    @property
+    def imag(self) -> Tensor:
+        return _ops.imag(self)
+
+    def conj(self) -> Tensor:
+        return _ops.conj(self)
+
+    conjugate = conj
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # --- operators ---------------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    # Floor division is piecewise constant: a plain ndarray, as comparisons give.
+    def __floordiv__(self, other):
+        return np.floor_divide(self._data, _raw(other))
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(_raw(other), self._data)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "Tensors are immutable: item assignment would silently break recorded derivatives; "
+            "build the new array with nablanet.numpy.where, concatenate or pad instead"
+        )
+
+    # Comparisons have no derivative: they return plain boolean ndarrays (a batch of them under vmap,
+    # whose class compares with NumPy's ufuncs: its _data is itself).
+    def __lt__(self, other):
+        return self._data < _raw(other)
+
+    def __le__(self, other):
+        return self._data <= _raw(other)
+
+    def __gt__(self, other):
+        return self._data > _raw(other)
+
+    def __ge__(self, other):
+        return self._data >= _raw(other)
+
+    def __eq__(self, other):
+        return self._data == _raw(other)
+
+    def __ne__(self, other):
+        return self._data != _raw(other)
+
+    __hash__ = object.__hash__
+
+    # Boolean masks combine as NumPy's do (no derivative: NumPy's ufuncs on the values).
+    def __invert__(self):
+        return np.invert(self._data)
+
+    def __and__(self, other):
+        return np.bitwise_and(self._data, _raw(other))
+
+    def __rand__(self, other):
+        return np.bitwise_and(_raw(other), self._data)
+
+    def __or__(self, other):
+        return np.bitwise_or(self._data, _raw(other))
+
+    def __ror__(self, other):
+        return np.bitwise_or(_raw(other), self._data)
+
+    def __xor__(self, other):
+        return np.bitwise_xor(self._data, _raw(other))
+
+    def __rxor__(self, other):
+        return np.bitwise_xor(_raw(other), self._data)
+
+    # --- NumPy-style methods -----------------------------------------------------------------
+    # ndarray's reduction methods take NumPy's function arguments after the array, in the same order.
+    def sum(self, *args, **kwargs):
+        return _ops.sum(self, *args, **kwargs)
+
+    def mean(self, *args, **kwargs):
+        return _ops.mean(self, *args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        return _ops.max(self, *args, **kwargs)
+
+    def min(self, *args, **kwargs):
+        return _ops.min(self, *args, **kwargs)
+
+    def var(self, *args, **kwargs):
+        return _ops.var(self, *args, **kwargs)
+
+    def std(self, *args, **kwargs):
+        return _ops.std(self, *args, **kwargs)
+
+    def prod(self, *args, **kwargs):
+        return _ops.prod(self, *args, **kwargs)
+
+    def cumsum(self, *args, **kwargs):
+        return _ops.cumsum(self, *args, **kwargs)
+
+    def cumprod(self, *args, **kwargs):
+        return _ops.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.sort sorts in place: use np.sort(x), which returns "
+                        "a sorted copy (nablanet.numpy.sort)")
+
+    def partition(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.partition partitions in place: use np.partition(x, kth), "
+                        "which returns a partitioned copy (nablanet.numpy.partition)")
+
+    def argsort(self, *args, **kwargs):
+        return np.argsort(self._data, *args, **kwargs)
+
+    def argpartition(self, *args, **kwargs):
+        return np.argpartition(self._data, *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return np.all(self._data, *args, **kwargs)
+
+    def any(self, *args, **kwargs):
+        return np.any(self._data, *args, **kwargs)
+
+    def reshape(self, *shape, order="C", copy=None):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape, order=order, copy=copy)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self, order="C"):
+        return _ops.ravel(self, order)
+
+    def ravel(self, order="C"):
+        return _ops.ravel(self, order)
+
+    def repeat(self, repeats, axis=None):
+        return _ops.repeat(self, repeats, axis)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ops.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return _ops.trace(self, offset, axis1, axis2, dtype, out)
+
+    def take(self, indices, axis=None, out=None, mode="raise"):
+        return _ops.take(self, indices, axis, out, mode)
+
+    def compress(self, condition, axis=None, out=None):
+        return _ops.compress(condition, self, axis, out)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        # Values are immutable, so copy= changes nothing; another order or casting rule is refused.
+        if order not in ("K", "C", "A") or casting != "unsafe":
+            raise TypeError(f"astype: order={order!r} and casting={casting!r} are not supported")
+        return _ops.astype(self, dtype)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def clip(self, min=None, max=None, out=None, **kwargs):
+        return _ops.clip(self, min, max, out=out, **kwargs)
+
+    def argmax(self, axis=None):
+        return np.argmax(self._data, axis=axis)
+
+    def argmin(self, axis=None):
+        return np.argmin(self._data, axis=axis)
+
+
+
+class Tensor(ArrayMethods):
     """An n-dimensional array that records the operations applied to it.
 
     A Tensor made with ``requires_grad=True`` is a leaf: every op applied to it (or to anything made
@@ -88,32 +345,6 @@ class Tensor:
     def dtype(self) -> np.dtype:
         return self._data.dtype
 
-    @property
-    def T(self) -> Tensor:
-        return _ops.transpose(self)
-
-    @property
-    def real(self) -> Tensor:
-        return _ops.real(self)
-
-    @property
-    def imag(self) -> Tensor:
-        return _ops.imag(self)
-
-    def conj(self) -> Tensor:
-        return _ops.conj(self)
-
-    conjugate = conj
-
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d Tensor")
-        return self.shape[0]
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __repr__(self):
         body = np.array2string(np.asarray(self._data), separator=", ", prefix="Tensor(")
         extra = ", requires_grad=True" if self._requires_grad else ""
@@ -144,8 +375,8 @@ class Tensor:
         if self._requires_grad or self._tangents:
             raise TypeError(
                 "a Tensor that carries a derivative was converted to a NumPy array, which would drop "
-                "the derivative: use nablanet.numpy functions on it, or .numpy() / .detach() if the "
-                "value alone is wanted"
+                "the derivative: use nablanet.numpy functions on it (nablanet.numpy.array or stack to "
+                "build an array of Tensors), or .numpy() / .detach() if the value alone is wanted"
             )
         return self._data if dtype is None else self._data.astype(dtype)
 
@@ -172,178 +403,6 @@ class Tensor:
 
     def zero_grad_(self) -> None:
         self.grad = None
-
-    # --- operators ---------------------------------------------------------------------------
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.subtract(self, other)
-
-    def __rsub__(self, other):
-        return _ops.subtract(other, self)
-
-    def __mul__(self, other):
-        return _ops.multiply(self, other)
-
-    def __rmul__(self, other):
-        return _ops.multiply(other, self)
-
-    def __truediv__(self, other):
-        return _ops.divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.divide(other, self)
-
-    def __pow__(self, other):
-        return _ops.power(self, other)
-
-    def __rpow__(self, other):
-        return _ops.power(other, self)
-
-    def __mod__(self, other):
-        return _ops.remainder(self, other)
-
-    def __rmod__(self, other):
-        return _ops.remainder(other, self)
-
-    # Floor division is piecewise constant: a plain ndarray, as comparisons give.
-    def __floordiv__(self, other):
-        return np.floor_divide(self._data, _raw(other))
-
-    def __rfloordiv__(self, other):
-        return np.floor_divide(_raw(other), self._data)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.negative(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    def __setitem__(self, index, value):
-        raise TypeError(
-            "Tensors are immutable: item assignment would silently break recorded derivatives; "
-            "build the new array with nablanet.numpy.where, concatenate or pad instead"
-        )
-
-    # Comparisons have no derivative: they return plain boolean ndarrays.
-    def __lt__(self, other):
-        return self._data < _raw(other)
-
-    def __le__(self, other):
-        return self._data <= _raw(other)
-
-    def __gt__(self, other):
-        return self._data > _raw(other)
-
-    def __ge__(self, other):
-        return self._data >= _raw(other)
-
-    def __eq__(self, other):
-        return self._data == _raw(other)
-
-    def __ne__(self, other):
-        return self._data != _raw(other)
-
-    __hash__ = object.__hash__
-
-    # --- NumPy-style methods -----------------------------------------------------------------
-    # ndarray's reduction methods take NumPy's function arguments after the array, in the same order.
-    def sum(self, *args, **kwargs):
-        return _ops.sum(self, *args, **kwargs)
-
-    def mean(self, *args, **kwargs):
-        return _ops.mean(self, *args, **kwargs)
-
-    def max(self, *args, **kwargs):
-        return _ops.max(self, *args, **kwargs)
-
-    def min(self, *args, **kwargs):
-        return _ops.min(self, *args, **kwargs)
-
-    def var(self, *args, **kwargs):
-        return _ops.var(self, *args, **kwargs)
-
-    def std(self, *args, **kwargs):
-        return _ops.std(self, *args, **kwargs)
-
-    def prod(self, *args, **kwargs):
-        return _ops.prod(self, *args, **kwargs)
-
-    def cumsum(self, *args, **kwargs):
-        return _ops.cumsum(self, *args, **kwargs)
-
-    def cumprod(self, *args, **kwargs):
-        return _ops.cumprod(self, *args, **kwargs)
-
-    def sort(self, *args, **kwargs):
-        raise TypeError("Tensors are immutable, and ndarray.sort sorts in place: use np.sort(x), which returns "
-                        "a sorted copy (nablanet.numpy.sort)")
-
-    def partition(self, *args, **kwargs):
-        raise TypeError("Tensors are immutable, and ndarray.partition partitions in place: use np.partition(x, kth), "
-                        "which returns a partitioned copy (nablanet.numpy.partition)")
-
-    def argsort(self, *args, **kwargs):
-        return np.argsort(self._data, *args, **kwargs)
-
-    def argpartition(self, *args, **kwargs):
-        return np.argpartition(self._data, *args, **kwargs)
-
-    def all(self, *args, **kwargs):
-        return np.all(self._data, *args, **kwargs)
-
-    def any(self, *args, **kwargs):
-        return np.any(self._data, *args, **kwargs)
-
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.reshape(self, shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.transpose(self, axes or None)
-
-    def swapaxes(self, axis1, axis2):
-        return _ops.swapaxes(self, axis1, axis2)
-
-    def flatten(self):
-        return _ops.reshape(self, (-1,))
-
-    def squeeze(self, axis=None):
-        return _ops.squeeze(self, axis)
-
-    def astype(self, dtype):
-        return _ops.astype(self, dtype)
-
-    def dot(self, other):
-        return _ops.dot(self, other)
-
-    def clip(self, min=None, max=None, out=None, **kwargs):
-        return _ops.clip(self, min, max, out=out, **kwargs)
-
-    def argmax(self, axis=None):
-        return np.argmax(self._data, axis=axis)
-
-    def argmin(self, axis=None):
-        return np.argmin(self._data, axis=axis)
 
     # --- NumPy protocols: np.exp(t), np.sum(t) ... dispatch to nablanet or fail loudly -------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

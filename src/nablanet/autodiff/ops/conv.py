@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 
-from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
 
@@ -36,9 +36,6 @@ def _channels_last(x):
     """x (N, C, *spatial) viewed as (N, *spatial, C): no copy; contiguous when x is channels-last in memory."""
     return np.moveaxis(x, 1, -1)
 
-
-def _raw(x):
-    return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
 def _patch_rows(x, kernel, stride, dilation, ones_column=False):

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff import batching
-from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import _ufunc, astype, exp, multiply, sqrt, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
@@ -21,9 +21,6 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 
 __all__ = ["dense", "softmax_cross_entropy", "batch_norm", "erf", "heaviside", "relu", "DENSE_ACTIVATIONS"]
 
-
-def _raw(x):
-    return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
 # --- activations whose derivative is a function of their output a = sigma(z) ----------------------

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from nablanet.autodiff import batching
-from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import _as_mask, add, astype, conj, exp, maximum, minimum, multiply, real, sqrt
 from nablanet.autodiff.ops.elementwise import where as _select
 from nablanet.autodiff.ops.shape import broadcast_to, reshape, transpose
@@ -60,9 +60,6 @@ def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
         return (1,) * len(shape)
     return tuple(1 if i in axis else n for i, n in enumerate(shape))
 
-
-def _raw(x):
-    return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
 def _reduction_flops(out, x, **settings):

@@ -27,7 +27,7 @@ import scipy.linalg
 import scipy.linalg.lapack
 
 from nablanet.autodiff import state
-from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import conj, imag, real, where
 from nablanet.autodiff.ops.reduce import sum
 from nablanet.autodiff.ops.shape import concatenate, getitem, reshape, stack, swapaxes
@@ -67,9 +67,6 @@ def apply(op, *args, **settings):
 
 
 # --- matrix helpers shared with factor.py and spectral.py (written with ops: rules built on them nest)
-
-def _raw(x):
-    return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
 def _recorded(x) -> bool:
