@@ -19,6 +19,7 @@ import numpy as _numpy
 from nablanet.autodiff.ops import *  # noqa: F401,F403
 from nablanet.autodiff.ops import __all__ as _ops_all
 from nablanet.autodiff.tensor import Tensor
+from nablanet.numpy import fft  # noqa: F401  (numpy.fft with derivatives, not NumPy's module)
 
 
 def _constant(func):
