@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 import warnings
 
 import numpy as np
@@ -207,6 +208,14 @@ def _hermitian_length(length: int) -> int:
     return 2 * (length - 1)
 
 
+def _deprecated(message: str) -> None:
+    """NumPy's DeprecationWarning, attributed (as NumPy's) to the first caller outside nablanet."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("nablanet."):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
+
+
 def _lengths_and_axes(a, s, axes, inverse_real: bool = False):
     """numpy.fft's ``_cook_nd_args``: the lengths and axes of an n-dimensional transform.
 
@@ -223,22 +232,22 @@ def _lengths_and_axes(a, s, axes, inverse_real: bool = False):
     s = list(s)
     if axes is None:
         if not shapeless:
-            warnings.warn(
+            _deprecated(
                 "`axes` should not be `None` if `s` is not `None` (Deprecated in NumPy 2.0). In a future "
                 "version of NumPy, this will raise an error and `s[i]` will correspond to the size along "
                 "the transformed axis specified by `axes[i]`. To retain current behaviour, pass a sequence "
-                "[0, ..., k-1] to `axes` for an array of dimension k.", DeprecationWarning, stacklevel=4)
+                "[0, ..., k-1] to `axes` for an array of dimension k.")
         axes = [normalize_axis_index(ax, ndim) for ax in range(-len(s), 0)]
     if len(s) != len(axes):
         raise ValueError("Shape and axes have different lengths.")
     if inverse_real and shapeless:
         s[-1] = 2 * (shape[axes[-1]] - 1)
     if None in s:
-        warnings.warn(
+        _deprecated(
             "Passing an array containing `None` values to `s` is deprecated in NumPy 2.0 and will raise an "
             "error in a future version of NumPy. To use the default behaviour of the corresponding 1-D "
             "transform, pass the value matching the default for its `n` parameter. To use the default "
-            "behaviour for every axis, the `s` argument can be omitted.", DeprecationWarning, stacklevel=4)
+            "behaviour for every axis, the `s` argument can be omitted.")
     s = [shape[ax] if length == -1 else length for length, ax in zip(s, axes)]
     return s, axes
 

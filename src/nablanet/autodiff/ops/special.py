@@ -26,7 +26,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import Expm1, Log1p, Sigmoid, conj, cos, exp, log, real, sign, sin, where
+from nablanet.autodiff.ops.elementwise import Expm1, Log1p, Sigmoid, cos, exp, log, real, sign, sin, where
 from nablanet.autodiff.ops.reduce import _kept_shape, _normalize_axis, log_softmax as _log_softmax
 from nablanet.autodiff.ops.reduce import softmax as _softmax
 from nablanet.autodiff.ops.reduce import sum
@@ -662,44 +662,41 @@ class RiemannZeta(Op):
 
 @register
 class LogSumExp(Op):
-    """SciPy's logsumexp: z = ln sum_i b_i e^{a_i} along axis (b = 1 when not given), s = sum_i b_i e^{a_i}.
+    """SciPy's logsumexp: z = ln s along axis, s = sum_i b_i e^{a_i} (b = 1 when not given).
 
-    A primitive for SciPy's values: its forward is scipy.special.logsumexp (the maximum term kept
-    out of the sum, log1p, complex phases wrapped to (-pi, pi]). With return_sign the result is
-    ln|s| and the sign (the phase for complex a) sgn = s/|s| is kept as a residual.
+    A primitive for SciPy's values: its forward is scipy.special.logsumexp (the largest term kept
+    out of the sum, log1p, complex phases wrapped to (-pi, pi]); with return_sign, z = ln|s|.
 
-        dz/da_i = b_i e^{a_i} / s = b_i e^{a_i - z} conj(sgn)       dz/db_i = e^{a_i - z} conj(sgn)
+        dz/da_i = b_i e^{a_i} / s        dz/db_i = e^{a_i} / s
 
-    (sgn = 1 without return_sign, where z = ln s itself). For complex a with return_sign, z = Re ln s
-    is not holomorphic: the tangent is the real part, and the cotangent (a real g) is g times the
-    same weights. e^{a_i - z} <= |b_i|^-1 never overflows.
+    for real s of either sign (d ln|s| = ds/s) and for complex a (holomorphic; with return_sign,
+    z = Re ln s and the tangent is the real part, the cotangent of a real g being g times the same
+    weights). The weights are computed as softmax is, e^{a - m} / sum(b e^{a - m}) with m the
+    largest real part: they neither overflow nor lose the precision that e^{a - z} would at |a| = 1e4.
     """
 
     name = "special_logsumexp"
-    keeps_residual = True
 
     def forward(a, *b, axis, keepdims, return_sign):
         result = special.logsumexp(a, axis=axis, b=b[0] if b else None, keepdims=keepdims, return_sign=return_sign)
-        if return_sign:
-            return np.asarray(result[0]), np.asarray(result[1])
-        return np.asarray(result), None
+        return np.asarray(result[0] if return_sign else result)
 
     def flops(out, a, *b, **settings):
         return int(np.size(a))
 
-    def vjp(grad_out, out, a, *b, axis, keepdims, return_sign, residual, needs):
-        weight = _logsumexp_weight(out, a, b, axis, residual)
+    def vjp(grad_out, out, a, *b, axis, keepdims, return_sign, needs):
+        weight = _logsumexp_weight(a, b, axis)
         grad_out = reshape(grad_out, _kept(a, b, axis))
         grad_a = (grad_out * weight * b[0] if b else grad_out * weight) if needs[0] else None
         if not b:
             return (grad_a,)
         return grad_a, (grad_out * weight if needs[1] else None)
 
-    def jvp(*dots_out_inputs, axis, keepdims, return_sign, residual, needs):
+    def jvp(*dots_out_inputs, axis, keepdims, return_sign, needs):
         # The arguments are the tangents of a (and b), the output, then a (and b).
         count = len(dots_out_inputs) // 2
-        dots, out, (a, *b) = dots_out_inputs[:count], dots_out_inputs[count], dots_out_inputs[count + 1:]
-        weight = _logsumexp_weight(out, a, b, axis, residual)
+        dots, (a, *b) = dots_out_inputs[:count], dots_out_inputs[count + 1:]
+        weight = _logsumexp_weight(a, b, axis)
         terms = 0.0
         if needs[0]:
             terms = dots[0] * weight * b[0] if b else dots[0] * weight
@@ -711,22 +708,24 @@ class LogSumExp(Op):
 
 def _kept(a, b, axis) -> tuple:
     """The shape of the result with the reduced axes kept (a and b broadcast, at least 1-d as in SciPy)."""
-    shape = np.broadcast_shapes(np.shape(_raw(a)), *(np.shape(_raw(w)) for w in b)) or (1,)
-    return _kept_shape(shape, axis)
+    return _kept_shape(_broadcast_shape(a, b), axis)
 
 
-def _logsumexp_weight(out, a, b, axis, sign):
-    """e^{a - z} conj(sgn), the weights of dz/da (times b) and dz/db, in the broadcast shape of a and b."""
-    kept = _kept(a, b, axis)
-    weight = exp(a - reshape(out, kept))
-    if sign is None:
-        return weight
-    if np.iscomplexobj(sign):
-        # The phase s/|s| of complex terms moves with a, unlike a real sign: it is recomputed with
-        # ops, as sum(b e^{a - z}), so that derivatives of this rule see it move.
-        phase = sum(weight * b[0] if b else weight, axis=axis, keepdims=True)
-        return weight * conj(phase)
-    return weight * np.reshape(sign, kept)
+def _broadcast_shape(a, b) -> tuple:
+    return np.broadcast_shapes(np.shape(_raw(a)), *(np.shape(_raw(w)) for w in b)) or (1,)
+
+
+def _logsumexp_weight(a, b, axis):
+    """e^{a - m} / sum(b e^{a - m}) = e^a / s, in the broadcast shape of a and b.
+
+    The shift m (the largest real part along axis, 0 where it is infinite) is a constant: the ratio
+    does not depend on it, so its derivatives are exact.
+    """
+    real_a = np.real(np.broadcast_to(_raw(a), _broadcast_shape(a, b)))
+    shift = np.max(real_a, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0).astype(real_a.dtype, copy=False)
+    scaled = exp(a - shift)
+    return scaled / sum(scaled * b[0] if b else scaled, axis=axis, keepdims=True)
 
 
 # --- public functions -------------------------------------------------------------------------------
