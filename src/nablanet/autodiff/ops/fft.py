@@ -362,6 +362,16 @@ def ihfft(a, n=None, axis=-1, norm=None, out=None):
 
 # --- n-dimensional transforms: one axis at a time, in NumPy's order --------------------------------
 
+def _each_axis(name, transform, a, s, axes, norm, out):
+    """A one-dimensional transform along each axis in turn, the last first (numpy.fft's ``_raw_fftnd``)."""
+    _refuse_out(name, out)
+    a = _as_input(a)
+    s, axes = _lengths_and_axes(a, s, axes)
+    for length, axis in reversed(list(zip(s, axes))):
+        a = transform(a, length, axis, norm)
+    return a
+
+
 def fftn(a, s=None, axes=None, norm=None, out=None):
     """The n-dimensional discrete Fourier transform over axes (default: all), as numpy.fft.fftn.
 
@@ -374,12 +384,7 @@ def fftn(a, s=None, axes=None, norm=None, out=None):
         array([[10.+0.j, -2.+0.j],
                [-4.+0.j,  0.+0.j]])
     """
-    _refuse_out("fftn", out)
-    a = _as_input(a)
-    s, axes = _lengths_and_axes(a, s, axes)
-    for length, axis in reversed(list(zip(s, axes))):
-        a = fft(a, length, axis, norm)
-    return a
+    return _each_axis("fftn", fft, a, s, axes, norm, out)
 
 
 def ifftn(a, s=None, axes=None, norm=None, out=None):
@@ -391,12 +396,7 @@ def ifftn(a, s=None, axes=None, norm=None, out=None):
         array([[1., 2.],
                [3., 4.]])
     """
-    _refuse_out("ifftn", out)
-    a = _as_input(a)
-    s, axes = _lengths_and_axes(a, s, axes)
-    for length, axis in reversed(list(zip(s, axes))):
-        a = ifft(a, length, axis, norm)
-    return a
+    return _each_axis("ifftn", ifft, a, s, axes, norm, out)
 
 
 def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
