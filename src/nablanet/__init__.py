@@ -6,20 +6,33 @@ and tools to look inside a computation.
 
 from nablanet.autodiff import (
     OPS,
+    Op,
     OpCount,
     Tensor,
+    checkpoint,
     count_ops,
+    custom_jvp,
+    custom_vjp,
+    elementwise_grad,
     enable_grad,
     grad,
     hessian,
+    hessian_vector_product,
+    hvp,
     jacfwd,
     jacobian,
     jacrev,
     jvp,
     no_grad,
+    register,
+    stop_gradient,
     to_dot,
+    tree_flatten,
+    tree_map,
+    tree_unflatten,
     value_and_grad,
     vjp,
+    vmap,
 )
 
 from nablanet import datasets, diagnostics, nn, optim, preprocessing, train
@@ -31,7 +44,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
-    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
+    "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "Op", "register",
+    "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient", "vmap",
+    "tree_flatten", "tree_unflatten", "tree_map", "nn", "optim", "datasets", "preprocessing", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
 ]
 
 

@@ -132,12 +132,12 @@ def test_differentiating_integers_is_an_error():
 
 def test_unsupported_numpy_function_is_named():
     x = Tensor(numpy.ones(3), requires_grad=True)
-    with pytest.raises(TypeError, match="numpy.arctan is not supported"):
-        numpy.arctan(x)
-    with pytest.raises(TypeError, match="numpy.cumsum is not supported"):
-        numpy.cumsum(x)
-    with pytest.raises(TypeError, match="numpy.linalg.det is not supported|det is not supported"):
-        np.linalg.det(Tensor(numpy.eye(2), requires_grad=True))
+    with pytest.raises(TypeError, match="numpy.modf is not supported"):
+        numpy.modf(x)
+    with pytest.raises(TypeError, match="numpy.histogram is not supported"):
+        numpy.histogram(x)
+    with pytest.raises(TypeError, match="numpy.polyfit is not supported"):
+        numpy.polyfit(x, numpy.ones(3), 1)
     with pytest.raises(TypeError, match="would drop the derivative"):
         numpy.asarray(x)
 

@@ -60,8 +60,8 @@ def test_heaviside_refuses_derivatives():
     from nablanet.autodiff.ops.nn import HeavisideDerivativeError
 
     x = numpy.array([-1.0, 0.0, 2.0])
-    assert np.heaviside(x).tolist() == [0.0, 1.0, 1.0]
+    assert np.heaviside(x, 1.0).tolist() == [0.0, 1.0, 1.0]
     with pytest.raises(HeavisideDerivativeError, match="perceptron learning rule"):
-        grad(lambda v: np.sum(np.heaviside(v)))(x)
+        grad(lambda v: np.sum(np.heaviside(v, 1.0)))(x)
     with pytest.raises(HeavisideDerivativeError):
-        jvp(np.heaviside, (x,), (numpy.ones(3),))
+        jvp(lambda v: np.heaviside(v, 1.0), (x,), (numpy.ones(3),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nablanet.autodiff import ops, state
+from nablanet.autodiff import batching, ops, state
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -129,7 +129,10 @@ def run_backward(
                 grad_out = Tensor(grad_out)
         else:
             out, args = node._data, node._raw
-        if op._vjp_takes_needs:
+        if state.batch_depth:
+            settings = {**node._settings, "needs": needs} if op._vjp_takes_needs else node._settings
+            input_grads = batching.call_rule(op.vjp, (grad_out, out, *args), settings)
+        elif op._vjp_takes_needs:
             input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
         else:
             input_grads = op.vjp(grad_out, out, *args, **node._settings)

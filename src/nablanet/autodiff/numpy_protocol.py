@@ -20,12 +20,14 @@ CONSTANT_UFUNCS = {
     np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.sign,
     np.isfinite, np.isnan, np.isinf, np.floor, np.ceil, np.rint, np.trunc, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.signbit,
+    np.floor_divide,
 }
 
 CONSTANT_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.zeros_like, np.ones_like,
     np.full_like, np.empty_like, np.allclose, np.isclose, np.array_equal, np.result_type,
     np.count_nonzero, np.nonzero, np.unique, np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal,
+    np.all, np.any, np.argpartition, np.searchsorted, np.nanargmax, np.nanargmin,
 }
 
 

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from nablanet.autodiff import state
+from nablanet.autodiff import batching, state
 from nablanet.autodiff.tensor import Tensor, new_tensor
 
 OPS: dict[str, type[Op]] = {}
@@ -40,6 +40,13 @@ class Op:
     Tensors (a derivative of a derivative) it must recompute what depends on the inputs, or the
     higher derivative would miss that dependence.
 
+    An op may declare how it batches under ``vmap``: ``batch(cls, values, batched, **settings)``
+    receives the inputs' values (a batched one with the batch on axis 0) and which are batched, and
+    returns the batched output (with the batch on axis 0), or None to decline. ``batching.py`` has
+    the rules families share (``elementwise``, ``along_axis``). An op without one runs once per
+    example under vmap. A rule that can take batched settings (a ``where`` condition) sets
+    ``batches_settings = True`` and receives ``batched_settings``, the names of those that are.
+
     Class attributes: ``domain`` says where the generic gradient tests sample inputs ("real",
     "positive", "above_minus_one", "unit", "nonzero"); ``differentiable = False`` marks ops whose
     output is piecewise constant (comparisons, sign): their results are never traced.
@@ -49,6 +56,8 @@ class Op:
     domain: str = "real"
     differentiable: bool = True
     keeps_residual: bool = False
+    batch = None
+    batches_settings: bool = False
     _vjp_takes_needs: bool = False
     _jvp_takes_needs: bool = False
 
@@ -125,6 +134,8 @@ _sequence = itertools.count(1)
 
 
 def _forward(cls, raw, settings):
+    if state.batch_depth and batching.has_tracer(raw, settings):
+        return batching.apply_batched(cls, raw, settings)
     try:
         return cls.forward(*raw, **settings)
     except (ValueError, IndexError) as err:
@@ -148,10 +159,11 @@ def _push_tangents(op, out, args, settings):
         saved = state.jvp_levels
         state.jvp_levels = levels[:depth]
         try:
-            if op._jvp_takes_needs:
-                out_dot = op.jvp(*dots, out, *args, needs=needs, **settings)
+            rule_settings = {**settings, "needs": needs} if op._jvp_takes_needs else settings
+            if state.batch_depth:
+                out_dot = batching.call_rule(op.jvp, (*dots, out, *args), rule_settings)
             else:
-                out_dot = op.jvp(*dots, out, *args, **settings)
+                out_dot = op.jvp(*dots, out, *args, **rule_settings)
             out._tangents = {**out._tangents, level: out_dot}
         finally:
             state.jvp_levels = saved
@@ -169,12 +181,24 @@ def _missing_rule(name: str, mode: str):
     return missing
 
 
+def _same_definition(previous, cls) -> bool:
+    """True when cls is previous defined again (a notebook cell or a module run twice): it replaces it."""
+    return (previous.__module__, previous.__qualname__) == (cls.__module__, cls.__qualname__)
+
+
 def register(cls):
-    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS."""
+    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS.
+
+    This is the extension API for new primitives (see docs/custom_derivatives.md). Defining an op
+    again under the same class name and module (re-running a notebook cell) replaces the old one;
+    a different op under a name already taken is an error.
+    """
     if not cls.name:
         cls.name = cls.__name__.lower()
-    if cls.name in OPS:
-        raise ValueError(f"an op named {cls.name!r} is already registered")
+    previous = OPS.get(cls.name)
+    if previous is not None and not _same_definition(previous, cls):
+        raise ValueError(f"an op named {cls.name!r} is already registered (by {previous.__module__}."
+                         f"{previous.__qualname__}); give yours another name")
     if cls.forward is Op.forward:
         raise TypeError(f"op {cls.name!r} defines no forward computation")
     # An op without a rule gets one that says which op and which mode lack it, when it is first needed.

@@ -11,6 +11,8 @@ transform_depth = 0
 # Whether recording was on where the outermost running transform was called: transforms record
 # their own inputs' graph regardless, and keep results connected to closed-over Tensors only then.
 outer_grad_enabled = True
+# Number of vmap calls now running (each batches its own values); 0 keeps the engine's fast paths.
+batch_depth = 0
 # An OpCounter while count_ops runs, else None.
 counter = None
 

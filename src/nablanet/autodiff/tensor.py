@@ -35,7 +35,7 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data._data
-        elif not isinstance(data, np.ndarray):
+        elif not isinstance(data, (np.ndarray, _BatchTracer)):
             data = np.asarray(data)
         self._data = data
         self._op = None
@@ -201,6 +201,19 @@ class Tensor:
     def __rpow__(self, other):
         return _ops.power(other, self)
 
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    # Floor division is piecewise constant: a plain ndarray, as comparisons give.
+    def __floordiv__(self, other):
+        return np.floor_divide(self._data, _raw(other))
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(_raw(other), self._data)
+
     def __matmul__(self, other):
         return _ops.matmul(self, other)
 
@@ -247,23 +260,53 @@ class Tensor:
     __hash__ = object.__hash__
 
     # --- NumPy-style methods -----------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
+    # ndarray's reduction methods take NumPy's function arguments after the array, in the same order.
+    def sum(self, *args, **kwargs):
+        return _ops.sum(self, *args, **kwargs)
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, *args, **kwargs):
+        return _ops.mean(self, *args, **kwargs)
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
+    def max(self, *args, **kwargs):
+        return _ops.max(self, *args, **kwargs)
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis=axis, keepdims=keepdims)
+    def min(self, *args, **kwargs):
+        return _ops.min(self, *args, **kwargs)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def var(self, *args, **kwargs):
+        return _ops.var(self, *args, **kwargs)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def std(self, *args, **kwargs):
+        return _ops.std(self, *args, **kwargs)
+
+    def prod(self, *args, **kwargs):
+        return _ops.prod(self, *args, **kwargs)
+
+    def cumsum(self, *args, **kwargs):
+        return _ops.cumsum(self, *args, **kwargs)
+
+    def cumprod(self, *args, **kwargs):
+        return _ops.cumprod(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.sort sorts in place: use np.sort(x), which returns "
+                        "a sorted copy (nablanet.numpy.sort)")
+
+    def partition(self, *args, **kwargs):
+        raise TypeError("Tensors are immutable, and ndarray.partition partitions in place: use np.partition(x, kth), "
+                        "which returns a partitioned copy (nablanet.numpy.partition)")
+
+    def argsort(self, *args, **kwargs):
+        return np.argsort(self._data, *args, **kwargs)
+
+    def argpartition(self, *args, **kwargs):
+        return np.argpartition(self._data, *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return np.all(self._data, *args, **kwargs)
+
+    def any(self, *args, **kwargs):
+        return np.any(self._data, *args, **kwargs)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -290,8 +333,8 @@ class Tensor:
     def dot(self, other):
         return _ops.dot(self, other)
 
-    def clip(self, a_min=None, a_max=None):
-        return _ops.clip(self, a_min, a_max)
+    def clip(self, min=None, max=None, out=None, **kwargs):
+        return _ops.clip(self, min, max, out=out, **kwargs)
 
     def argmax(self, axis=None):
         return np.argmax(self._data, axis=axis)
@@ -353,3 +396,4 @@ def check_differentiable(data, what: str) -> None:
 
 
 from nablanet.autodiff import ops as _ops  # noqa: E402  (ops need Tensor defined first)
+from nablanet.autodiff.batching import BatchTracer as _BatchTracer  # noqa: E402  (a Tensor's data under vmap)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from nablanet.autodiff import state
+from nablanet.autodiff.batching import BatchTracer
 from nablanet.autodiff.graph import collect, run_backward
 from nablanet.autodiff.ops import reshape, stack
 from nablanet.autodiff.ops.elementwise import identity
@@ -62,6 +63,9 @@ def _input_leaf(value, name: str) -> Tensor:
         if value._requires_grad or value._tangents:
             return identity(value)
         return Tensor(value._data)
+    if isinstance(value, BatchTracer):
+        check_differentiable(value, name)
+        return Tensor(value)
     if isinstance(value, (bool, np.bool_)):
         check_differentiable(np.asarray(value), name)
     data = np.asarray(value)
@@ -85,6 +89,8 @@ def _as_output(value, like, nested: bool, connected: bool = False):
         if connected and value._requires_grad:
             return value
         value = value._data
+    if isinstance(value, BatchTracer):
+        return value
     if isinstance(like, (float, int, complex)) and not isinstance(like, bool) and np.ndim(value) == 0:
         return complex(value) if np.iscomplexobj(value) else float(value)
     return np.asarray(value)
@@ -206,7 +212,10 @@ def _wraps(f, transform: str):
 def _scalar_value(out, nested: bool, connected: bool):
     if nested or (connected and isinstance(out, Tensor)):
         return out
-    out = np.asarray(out._data if isinstance(out, Tensor) else out)
+    out = out._data if isinstance(out, Tensor) else out
+    if isinstance(out, BatchTracer):
+        return out.reshape(())
+    out = np.asarray(out)
     return complex(out.reshape(())) if np.iscomplexobj(out) else float(out.reshape(()))
 
 
@@ -299,7 +308,7 @@ def _as_cotangent(cotangent, out, index: int):
     """A cotangent for one output leaf: any array-like of its shape (a Python number for a scalar)."""
     out_shape = np.shape(out._data if isinstance(out, Tensor) else out)
     out_dtype = _dtype_of(out)
-    if not isinstance(cotangent, Tensor):
+    if not isinstance(cotangent, (Tensor, BatchTracer)):
         cotangent = np.asarray(cotangent)
     ct_shape = np.shape(cotangent._data if isinstance(cotangent, Tensor) else cotangent)
     if ct_shape != out_shape:
@@ -427,7 +436,7 @@ def jvp(f, primals, tangents, has_aux: bool = False):
 
 
 def _tangent_like(tangent, leaf: Tensor, index: int):
-    if isinstance(tangent, Tensor):
+    if isinstance(tangent, (Tensor, BatchTracer)):
         return tangent
     tangent = np.asarray(tangent)
     if np.iscomplexobj(tangent) and not np.issubdtype(leaf.dtype, np.complexfloating):
@@ -442,7 +451,9 @@ def _basis(shape, dtype, index: int):
 
 
 def _value(x) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, (Tensor, BatchTracer)):
+        return x._data
+    return np.asarray(x)
 
 
 def jacobian(f, argnums=0, mode: str = "reverse", has_aux: bool = False, holomorphic: bool = False):
@@ -611,3 +622,81 @@ def hessian(f, argnums=0, holomorphic: bool = False):
                [2., 6.]])
     """
     return jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, mode="forward", holomorphic=holomorphic)
+
+
+def elementwise_grad(f, argnums=0):
+    """The derivative of each output element with respect to the matching input element (autograd's).
+
+    ``elementwise_grad(f)(x)`` is the VJP of f with a cotangent of ones: the gradient of sum(f(x)).
+    It equals the elementwise derivative f'(x_i) when each output depends on its own input only
+    (np.tanh, x ** 2), which is what it is for: plotting f' over a grid in one call.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> elementwise_grad(np.tanh)(np.array([0.0, 1.0]))   # 1 - tanh^2
+        array([1.        , 0.41997434])
+    """
+    positions = _argnums_tuple(argnums)
+
+    @_wraps(f, "elementwise_grad")
+    def wrapped(*args, **kwargs):
+        def f_of_chosen(*xs):
+            full = list(args)
+            for i, x in zip(positions, xs):
+                full[i] = x
+            return f(*full, **kwargs)
+
+        out, f_vjp = vjp(f_of_chosen, *(args[i] for i in positions))
+        ones = tree_unflatten(tree_flatten(out)[1],
+                              [np.ones(np.shape(_value_of(o)), dtype=_dtype_of(o)) for o in tree_flatten(out)[0]])
+        grads = f_vjp(ones)
+        return grads[0] if isinstance(argnums, int) else grads
+
+    return wrapped
+
+
+def _value_of(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def hvp(f, primals, tangents):
+    """The Hessian-vector product H v of a scalar f at primals, by forward over reverse (JAX's cookbook).
+
+    One gradient evaluation with tangents pushed through it: the cost of a few gradients, never
+    forming the Hessian (Pearlmutter 1994). ``primals`` and ``tangents`` are tuples as for jvp; the
+    result has the structure of the primals (a tuple when there are several).
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> hvp(lambda x: 0.5 * x @ A @ x, (np.zeros(2),), (np.array([1.0, 0.0]),))   # A v
+        array([2., 1.])
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(f, argnums), primals, tangents)[1]
+
+
+def hessian_vector_product(f, argnums=0):
+    """autograd's spelling of hvp: a function of (*args, vector) returning H v for argument ``argnums``.
+
+    Example:
+        >>> import nablanet.numpy as np
+        >>> H_v = hessian_vector_product(lambda x: np.sum(x ** 3))
+        >>> H_v(np.array([1.0, 2.0]), np.array([1.0, 1.0]))   # 6 x * v
+        array([ 6., 12.])
+    """
+
+    @_wraps(f, "hessian_vector_product")
+    def wrapped(*args):
+        *args, vector = args
+        g = grad(f, argnums)
+
+        def g_of_x(x):
+            full = list(args)
+            full[argnums] = x
+            return g(*full)
+
+        return jvp(g_of_x, (args[argnums],), (vector,))[1]
+
+    return wrapped

@@ -11,7 +11,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
-from nablanet.autodiff.ops.nn import dense, erf, heaviside, softmax_cross_entropy
+from nablanet.autodiff.ops.nn import dense, erf, softmax_cross_entropy
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
@@ -58,8 +58,18 @@ def elu(z, alpha: float = 1.0):
 
 
 def softplus(z):
-    """sigma(z) = log(1 + e^z), computed as max(z, 0) + log1p(e^-|z|) so it never overflows.   sigma' = sigmoid(z)."""
-    return ops.logaddexp(z, 0.0)
+    """sigma(z) = log(1 + e^z) = logaddexp(0, z), which never overflows.   sigma' = sigmoid(z), sigma'' = sigma' (1 - sigma').
+
+    Through the logaddexp primitive, whose rules are smooth: the composite max(z, 0) + log1p(e^-|z|)
+    had zero curvature at z = 0 (its two kinks cancel only at first order), where sigma''(0) = 1/4.
+    """
+    return ops.logaddexp(0.0, z)
+
+
+def heaviside(z):
+    """The step activation sigma(z) = 1{z >= 0} = numpy.heaviside(z, 1.0); its derivative is refused
+    (HeavisideDerivativeError): train a perceptron with its own learning rule."""
+    return ops.heaviside(z, 1.0)
 
 
 def gelu(z, approximate: str = "none"):
@@ -160,11 +170,12 @@ def binary_cross_entropy(probabilities, targets):
 def binary_cross_entropy_with_logits(logits, targets):
     """Binary cross-entropy of sigmoid(z) against t, computed from the logits z without overflow.
 
-    C = (1/n) sum [max(z, 0) - z t + log(1 + e^-|z|)].
+    C = (1/n) sum [log(1 + e^z) - z t] = (1/n) sum [logaddexp(0, z) - z t]: through the logaddexp
+    primitive, so its Hessian is diag(sigmoid(z)(1 - sigmoid(z)))/n everywhere, z = 0 included.
     """
     t = _check_binary(_matching_targets(logits, targets, "binary_cross_entropy_with_logits"),
                       "binary_cross_entropy_with_logits")
-    return ops.mean(ops.maximum(logits, 0.0) - logits * t + ops.log1p(ops.exp(-ops.abs(logits))))
+    return ops.mean(ops.logaddexp(0.0, logits) - logits * t)
 
 
 def cross_entropy(logits, targets):

@@ -1,7 +1,7 @@
 """NumPy's names with derivatives: ``import nablanet.numpy as np`` makes ordinary NumPy code differentiable.
 
-Every differentiable function here is a nablanet op (or built from them); everything else (array
-creation, constants, dtypes, ``random``, ``linalg``) is NumPy's own. A NumPy function that nablanet
+Every differentiable function here is a nablanet op (or built from them), and so are those of
+``nablanet.numpy.linalg`` and ``nablanet.numpy.fft``; everything else (array creation, constants, dtypes, ``random``) is NumPy's own. A NumPy function that nablanet
 cannot differentiate raises a TypeError naming it when it meets a Tensor that carries a derivative,
 never a silently wrong gradient.
 
@@ -19,7 +19,6 @@ import numpy as _numpy
 from nablanet.autodiff.ops import *  # noqa: F401,F403
 from nablanet.autodiff.ops import __all__ as _ops_all
 from nablanet.autodiff.tensor import Tensor
-from nablanet.numpy import fft  # noqa: F401  (numpy.fft with derivatives, not NumPy's module)
 
 
 def _constant(func):
@@ -35,23 +34,27 @@ def _constant(func):
     return wrapped
 
 
-argmax = _constant(_numpy.argmax)
-argmin = _constant(_numpy.argmin)
-argsort = _constant(_numpy.argsort)
-shape = _constant(_numpy.shape)
-ndim = _constant(_numpy.ndim)
-size = _constant(_numpy.size)
-floor = _constant(_numpy.floor)
-ceil = _constant(_numpy.ceil)
-round = _constant(_numpy.round)
-isfinite = _constant(_numpy.isfinite)
-isnan = _constant(_numpy.isnan)
-allclose = _constant(_numpy.allclose)
-zeros_like = _constant(_numpy.zeros_like)
-ones_like = _constant(_numpy.ones_like)
+# NumPy functions whose results have no derivative (integers, booleans, piecewise constants), by family.
+CONSTANT_NAMES = (
+    # positions and shapes
+    "argmax", "argmin", "argsort", "argpartition", "searchsorted", "nanargmax", "nanargmin",
+    "shape", "ndim", "size",
+    # rounding and tests of values
+    "floor", "ceil", "round", "rint", "trunc", "floor_divide", "isfinite", "isnan", "isinf", "signbit",
+    "allclose",
+    # counts and truth values
+    "count_nonzero", "all", "any",
+    # arrays of the same shape, whatever the values
+    "zeros_like", "ones_like",
+)
+for _name in CONSTANT_NAMES:
+    globals()[_name] = _constant(getattr(_numpy, _name))
+del _name
 
-__all__ = [*_ops_all, "argmax", "argmin", "argsort", "shape", "ndim", "size", "floor", "ceil", "round",
-           "isfinite", "isnan", "allclose", "zeros_like", "ones_like"]
+__all__ = [*_ops_all, *CONSTANT_NAMES]
+
+from nablanet.numpy import linalg  # noqa: E402  (numpy.linalg with derivatives)
+from nablanet.numpy import fft  # noqa: E402  (numpy.fft with derivatives)
 
 
 def __getattr__(name):

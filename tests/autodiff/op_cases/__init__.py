@@ -44,6 +44,15 @@ def sample(domain: str, shape: tuple, rng) -> numpy.ndarray:
     if domain == "well_conditioned":
         # Square matrices (..., n, n) near the identity: invertible, with distinct singular values.
         return numpy.eye(shape[-1]) * 2.0 + 0.5 * rng.standard_normal(shape)
+    if domain == "gapped":
+        # Matrices (..., m, n) whose singular values (and, square, the eigenvalues of the Hermitian
+        # part) stay apart, near k, k - 1.5, ..., 1 for k = min(m, n): eigenvector and singular-vector
+        # derivatives divide by their gaps. As complex input (1 + i) D + noise, the Hermitian part
+        # keeps the gaps and gets an imaginary part of its own.
+        k = min(shape[-2:])
+        diagonal = numpy.zeros(shape[-2:])
+        diagonal[numpy.arange(k), numpy.arange(k)] = 1.0 + 1.5 * numpy.arange(k)[::-1]
+        return diagonal + 0.3 * rng.standard_normal(shape)
     raise ValueError(f"unknown sampling domain {domain!r}")
 
 

@@ -2,13 +2,27 @@
 
 from nablanet.autodiff.ops.shape import *  # noqa: F401,F403
 from nablanet.autodiff.ops.elementwise import *  # noqa: F401,F403
+from nablanet.autodiff.ops.trig import *  # noqa: F401,F403
 from nablanet.autodiff.ops.reduce import *  # noqa: F401,F403
+from nablanet.autodiff.ops.cumulative import *  # noqa: F401,F403
+from nablanet.autodiff.ops.sorting import *  # noqa: F401,F403
 from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
 from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
-from nablanet.autodiff.ops import conv, elementwise, linalg, nn, recurrent, reduce, shape
-# Registered here, exported under their namespaces (nablanet.numpy.fft, nablanet.scipy.special), not at the top.
-from nablanet.autodiff.ops import fft, special  # noqa: F401
+from nablanet.autodiff.ops.control import *  # noqa: F401,F403
+from nablanet.autodiff.ops import (control, conv, cumulative, elementwise, linalg, nn, recurrent, reduce, shape,
+                                   sorting, trig)
 
-__all__ = [*shape.__all__, *elementwise.__all__, *reduce.__all__, *linalg.__all__, *nn.__all__, *conv.__all__, *recurrent.__all__]
+# The families whose public functions are NumPy's top-level names (nablanet.numpy re-exports them).
+FAMILIES = (shape, elementwise, trig, reduce, cumulative, sorting, linalg, nn, conv, recurrent, control)
+
+__all__ = [name for family in FAMILIES for name in family.__all__]
+
+# numpy.linalg's names: imported (so their ops register) but not spliced into the top level; the
+# namespace nablanet.numpy.linalg re-exports them.
+from nablanet.autodiff.ops import factor, linalg_composites, solve, spectral  # noqa: E402,F401
+
+# numpy.fft's and scipy.special's names likewise: the namespaces nablanet.numpy.fft and
+# nablanet.scipy.special re-export them.
+from nablanet.autodiff.ops import fft, special  # noqa: E402,F401

@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.elementwise import conj
 from nablanet.autodiff.ops.shape import concatenate, getitem, pad
@@ -100,6 +101,7 @@ class FFT(Op):
 
     name = "fft"
     flops = _transform_flops
+    batch = batching.along_axis("axis")
 
     def forward(x, *, n, axis, norm, inverse):
         transform = np.fft.ifft if inverse else np.fft.fft
@@ -123,6 +125,7 @@ class RFFT(Op):
 
     name = "rfft"
     flops = _transform_flops
+    batch = batching.along_axis("axis")
 
     def forward(x, *, n, axis, norm):
         return np.fft.rfft(x, n=n, axis=axis, norm=norm)
@@ -147,6 +150,7 @@ class IRFFT(Op):
 
     name = "irfft"
     flops = _transform_flops
+    batch = batching.along_axis("axis")
 
     def forward(y, *, n, axis, norm):
         return np.fft.irfft(y, n=n, axis=axis, norm=norm)

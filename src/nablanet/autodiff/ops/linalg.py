@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 from nablanet.autodiff.ops.elementwise import multiply
 from nablanet.autodiff.ops.reduce import sum
@@ -25,7 +26,32 @@ class MatMul(Op):
     gradient back over them.
     """
 
+    def batch(cls, values, batched):
+        # 1-D examples become matrices (a row on the left, a column on the right), every batched
+        # operand gets the batch in front of the examples' broadcast dimensions, and the promoted
+        # axes are removed from the result.
+        (x, y), (bx, by) = values, batched
+        nx, ny = batching.example_ndim(x, bx), batching.example_ndim(y, by)
+        if nx == 1:
+            x = expand_dims(x, -2)
+        if ny == 1:
+            y = expand_dims(y, -1)
+        ndim = max(nx, ny, 2)
+        out = batching.call_op(cls, [batching.align(x, bx, ndim), batching.align(y, by, ndim)], {})
+        shape = np.shape(out)
+        if nx == 1 and ny == 1:
+            return reshape(out, shape[:-2])
+        if nx == 1:
+            return reshape(out, shape[:-2] + shape[-1:])
+        if ny == 1:
+            return reshape(out, shape[:-1])
+        return out
+
     def forward(x, y):
+        if np.ndim(x) > 2 and np.ndim(y) >= 2 and np.shape(x)[-1] == 1:
+            # Stacked outer products (per-example weight gradients under vmap): NumPy's stacked
+            # matmul takes 0.43 s for (256, 784, 1) @ (256, 1, 256), the broadcast product 0.065 s.
+            return np.multiply(x, y)
         return np.matmul(x, y)
 
     def vjp(grad_out, out, x, y, *, needs):

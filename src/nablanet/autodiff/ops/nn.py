@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import exp, sqrt, where
+from nablanet.autodiff.ops.elementwise import _ufunc, astype, exp, multiply, sqrt, where
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
@@ -139,6 +140,12 @@ class Dense(Op):
     place by a, and the slope taken from a (so z need not be kept).
     """
 
+    def batch(cls, values, batched, *, activation, alpha):
+        # A batch of inputs is more leading rows; batched weights (an ensemble) run per example.
+        if any(batched[1:]):
+            return None
+        return batching.call_op(cls, values, {"activation": activation, "alpha": alpha})
+
     def forward(x, W, *bias, activation, alpha):
         z = np.matmul(_as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
         if bias:
@@ -214,6 +221,25 @@ class SoftmaxCrossEntropy(Op):
     maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
     """
 
+    batches_settings = True
+
+    def batch(cls, values, batched, *, targets, batched_settings):
+        # Each example's mean over its own rows: the composite with log_softmax, batch kept apart.
+        logits = values[0]
+        if not batched[0]:
+            return None
+        log_p = log_softmax(logits, axis=-1)
+        targets_batched = "targets" in batched_settings
+        if targets.dtype.kind in "iu":
+            labels = batching.align(targets, targets_batched, np.ndim(logits) - 2)
+            classes = np.arange(np.shape(logits)[-1])
+            targets = astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), _raw(log_p).dtype)
+        else:
+            targets = batching.align(targets, targets_batched, np.ndim(logits) - 1)
+        rows = int(np.prod(np.shape(logits)[1:-1], dtype=np.int64))
+        example_axes = tuple(range(1, np.ndim(logits)))
+        return -sum(multiply(targets, log_p), axis=example_axes) / rows
+
     name = "softmax_cross_entropy"
 
     def forward(logits, *, targets):
@@ -249,6 +275,10 @@ class SoftmaxCrossEntropy(Op):
 
 
 def _one_hot(labels, like):
+    """Rows one-hot of labels (..., ) as like's dtype (..., K); labels may be batched (vmap)."""
+    if isinstance(labels, batching.BatchTracer) or isinstance(like, batching.BatchTracer):
+        classes = np.arange(np.shape(like)[-1])
+        return astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), like.dtype)
     one_hot = np.zeros(like.shape, dtype=like.dtype)
     np.put_along_axis(one_hot.reshape(-1, like.shape[-1]), labels.reshape(-1, 1), 1, axis=1)
     return one_hot
@@ -261,25 +291,38 @@ def softmax_cross_entropy(logits, targets):
         ValueError: labels outside 0..K-1, non-integer labels, or probability targets of the wrong shape.
     """
     logits_shape = np.shape(_raw(logits))
+    if isinstance(targets, batching.BatchTracer):
+        # Targets batched by vmap: checked as the whole batch, an example's shape against the logits'.
+        if not isinstance(targets.value, np.ndarray):
+            raise batching.BatchingUnsupported("cross-entropy: targets batched from a traced value")
+        batch = _checked_targets(targets.value, targets.shape, logits_shape, _raw(logits).dtype)
+        return SoftmaxCrossEntropy.apply(logits, targets=batching.BatchTracer(batch, targets.level, targets.length))
     targets = np.asarray(_raw(targets))
+    return SoftmaxCrossEntropy.apply(logits, targets=_checked_targets(targets, targets.shape, logits_shape,
+                                                                     _raw(logits).dtype))
+
+
+def _checked_targets(targets, shape, logits_shape, dtype):
+    """Targets as the op takes them (labels as intp, probabilities in the logits' dtype), or the error.
+
+    ``shape`` is one example's shape of the targets: their own, or under vmap a batch member's.
+    """
     n_classes = logits_shape[-1]
     if targets.dtype.kind in "iu":
-        if targets.shape != logits_shape[:-1]:
-            raise ValueError(f"cross-entropy: integer labels of shape {targets.shape} do not match logits of "
+        if shape != logits_shape[:-1]:
+            raise ValueError(f"cross-entropy: integer labels of shape {shape} do not match logits of "
                              f"shape {logits_shape} (expected labels of shape {logits_shape[:-1]})")
         if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
             raise ValueError(f"cross-entropy: labels must be class indices in 0..{n_classes - 1}, "
                              f"got values from {targets.min()} to {targets.max()}")
-        targets = targets.astype(np.intp, copy=False)
-    elif targets.dtype.kind == "f":
-        if targets.shape != logits_shape:
-            raise ValueError(f"cross-entropy: probability targets of shape {targets.shape} do not match logits of "
+        return targets.astype(np.intp, copy=False)
+    if targets.dtype.kind == "f":
+        if shape != logits_shape:
+            raise ValueError(f"cross-entropy: probability targets of shape {shape} do not match logits of "
                              f"shape {logits_shape}; pass integer class labels of shape {logits_shape[:-1]} "
                              "or one-hot rows of the logits' shape")
-        targets = targets.astype(_raw(logits).dtype, copy=False)
-    else:
-        raise ValueError(f"cross-entropy: targets must be integer labels or float probabilities, got dtype {targets.dtype}")
-    return SoftmaxCrossEntropy.apply(logits, targets=targets)
+        return targets.astype(dtype, copy=False)
+    raise ValueError(f"cross-entropy: targets must be integer labels or float probabilities, got dtype {targets.dtype}")
 
 
 # --- batch normalization ------------------------------------------------------------------------
@@ -542,6 +585,8 @@ class ReLU(Op):
     a boolean mask backward; a test checks it equals the where() composition.
     """
 
+    batch = batching.elementwise
+
     name = "relu"
 
     def forward(x):
@@ -571,25 +616,41 @@ _HEAVISIDE_MESSAGE = (
 
 @register
 class Heaviside(Op):
-    """The step function H(z) = 1 if z >= 0 else 0 (the notes' 1{z >= 0}). Forward only.
+    """NumPy's step function H(x, y): 0 for x < 0, y at x = 0, 1 for x > 0 (NaN for NaN x). Forward only in x.
 
-    Its derivative is zero almost everywhere, so a gradient through it would silently be zero and
-    nothing would learn: asking for one raises HeavisideDerivativeError instead.
+    Its derivative in x is zero almost everywhere, so a gradient through it would silently be zero
+    and nothing would learn: asking for one raises HeavisideDerivativeError instead. The value at 0,
+    y, has the derivative 1 where x = 0 (and 0 elsewhere), which is given.
     """
 
-    def forward(x):
-        return (np.asarray(x) >= 0).astype(np.result_type(x))
+    batch = batching.elementwise
 
-    def vjp(grad_out, out, x):
-        raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+    def forward(x, y):
+        return np.heaviside(x, y)
 
-    def jvp(x_dot, out, x):
-        raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+    def vjp(grad_out, out, x, y, *, needs):
+        if needs[0]:
+            raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+        return None, where(np.equal(_raw(x), 0), grad_out, 0.0)
+
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
+        if needs[0]:
+            raise HeavisideDerivativeError(_HEAVISIDE_MESSAGE)
+        return where(np.equal(_raw(x), 0), y_dot, 0.0)
 
 
-def heaviside(x):
-    """1 where x >= 0, else 0; differentiating through it raises HeavisideDerivativeError."""
-    return Heaviside.apply(x)
+@_ufunc
+def heaviside(x1, x2):
+    """numpy.heaviside(x1, x2): 0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (real only).
+
+    Differentiating through x1 raises HeavisideDerivativeError; the step activation 1{z >= 0} is
+    ``heaviside(z, 1.0)`` (nablanet.nn.functional.heaviside).
+
+    Example:
+        >>> heaviside(np.array([-1.0, 0.0, 2.0]), 0.5)
+        array([0. , 0.5, 1. ])
+    """
+    return Heaviside.apply(x1, x2)
 
 
 # Forward only: its derivative is refused (HeavisideDerivativeError), so no table differentiates it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
 
 __all__ = [
@@ -27,6 +28,9 @@ class _ShapeOp(Op):
 class Reshape(_ShapeOp):
     """z = x with a new shape (same elements in C order)."""
 
+    def batch(cls, values, batched, *, shape):
+        return batching.call_op(cls, values, {"shape": (np.shape(values[0])[0], *shape)})
+
     def forward(x, *, shape):
         return np.reshape(x, shape)
 
@@ -41,6 +45,9 @@ class Reshape(_ShapeOp):
 class Transpose(_ShapeOp):
     """z = x with its axes permuted; the gradient is permuted back."""
 
+    def batch(cls, values, batched, *, axes):
+        return batching.call_op(cls, values, {"axes": (0, *(a + 1 for a in axes))})
+
     def forward(x, *, axes):
         return np.transpose(x, axes)
 
@@ -54,6 +61,10 @@ class Transpose(_ShapeOp):
 @register
 class BroadcastTo(_ShapeOp):
     """z = x repeated to a larger shape; the engine sums the gradient back to x's shape."""
+
+    def batch(cls, values, batched, *, shape):
+        x = batching.align(values[0], True, len(shape))
+        return batching.call_op(cls, [x], {"shape": (np.shape(x)[0], *shape)})
 
     name = "broadcast_to"
 
@@ -70,6 +81,11 @@ class BroadcastTo(_ShapeOp):
 @register
 class Concatenate(_ShapeOp):
     """z = [x_1, x_2, ...] joined along axis; each gets its own slice of the gradient."""
+
+    def batch(cls, values, batched, *, axis):
+        length = next(np.shape(v)[0] for v, b in zip(values, batched) if b)
+        values = [v if b else broadcast_to(v, (length, *np.shape(_raw(v)))) for v, b in zip(values, batched)]
+        return batching.call_op(cls, values, {"axis": axis + 1})
 
     def forward(*xs, axis):
         return np.concatenate(xs, axis=axis)
@@ -88,6 +104,9 @@ class Concatenate(_ShapeOp):
 @register
 class Pad(_ShapeOp):
     """z = x surrounded by a constant; the gradient is the inner slice."""
+
+    def batch(cls, values, batched, *, pad_width, constant_values):
+        return batching.call_op(cls, values, {"pad_width": ((0, 0), *pad_width), "constant_values": constant_values})
 
     def forward(x, *, pad_width, constant_values):
         # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
@@ -109,6 +128,12 @@ class Pad(_ShapeOp):
 class GetItem(_ShapeOp):
     """z = x[index], basic or integer-array indexing. Its VJP scatters (adds) the gradient back."""
 
+    def batch(cls, values, batched, *, index):
+        batched_index = _index_past_batch(index)
+        if batched_index is None:
+            return None
+        return batching.call_op(cls, values, {"index": batched_index})
+
     def forward(x, *, index):
         return x[index]
 
@@ -122,6 +147,12 @@ class GetItem(_ShapeOp):
 @register
 class ScatterAdd(_ShapeOp):
     """z = zeros(shape) with x added at index (repeated indices accumulate): the transpose of x[index]."""
+
+    def batch(cls, values, batched, *, index, shape):
+        batched_index = _index_past_batch(index)
+        if batched_index is None:
+            return None
+        return batching.call_op(cls, values, {"index": batched_index, "shape": (np.shape(values[0])[0], *shape)})
 
     name = "scatter_add"
 
@@ -142,6 +173,21 @@ class ScatterAdd(_ShapeOp):
 
     def flops(out, x, **settings):
         return int(np.size(x))
+
+
+def _index_past_batch(index):
+    """An example's index with the batch axis in front, or None where NumPy would move the batch.
+
+    NumPy keeps the result's axes in order when the advanced indices (arrays, and integers next to
+    them) stand together; separated by a slice, their axes go first, ahead of the batch's.
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    has_array = any(isinstance(p, np.ndarray) for p in parts)
+    if has_array:
+        advanced = [i for i, p in enumerate(parts) if isinstance(p, (np.ndarray, int, np.integer))]
+        if advanced[-1] - advanced[0] + 1 != len(advanced):
+            return None
+    return (slice(None), *parts)
 
 
 def _is_basic(index) -> bool:

@@ -25,8 +25,10 @@ import math
 import numpy as np
 from scipy import special
 
+from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import Expm1, Log1p, Sigmoid, cos, exp, log, real, sign, sin, where
+from nablanet.autodiff.ops.elementwise import (Cbrt, Exp2, Expm1, Log1p, Sigmoid, _unary_rules, cos, exp, log, real,
+                                               sign, sin, where)
 from nablanet.autodiff.ops.reduce import _kept_shape, _normalize_axis, log_softmax as _log_softmax
 from nablanet.autodiff.ops.reduce import softmax as _softmax
 from nablanet.autodiff.ops.reduce import sum
@@ -47,18 +49,6 @@ _SQRT_TWO_PI = math.sqrt(2.0 * math.pi)
 
 def _raw(x):
     return x._data if hasattr(x, "_data") else np.asarray(x)
-
-
-def _elementwise_rules(slope):
-    """The VJP and JVP of an elementwise f of one argument, from its derivative slope(out, x) = f'(x)."""
-
-    def vjp(grad_out, out, x):
-        return (grad_out * slope(out, x),)
-
-    def jvp(x_dot, out, x):
-        return x_dot * slope(out, x)
-
-    return vjp, jvp
 
 
 def _binary_rules(slope_x, slope_y):
@@ -94,13 +84,17 @@ _ORDER = "the order of the Bessel function is a parameter here; only the derivat
 # --- gamma function and its relatives ---------------------------------------------------------------
 
 @register
+@_unary_rules
 class Gammaln(Op):
     """ln|Gamma(x)|.   d/dx = digamma(x) (DLMF 5.2.2), for negative non-integer x as well."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.gammaln(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: digamma(x))
+    def slope(x, out):
+        return digamma(x)
 
 
 @register
@@ -110,6 +104,8 @@ class Polygamma(Op):
     The order n is an integer constant. Float32 x gives float32 (SciPy's polygamma returns float64
     for n >= 1; digamma keeps float32), so that derivatives of digamma stay in single precision.
     """
+
+    batch = batching.elementwise
 
     def forward(n, x):
         x = np.asarray(x)
@@ -126,16 +122,20 @@ class Polygamma(Op):
 
 
 @register
+@_unary_rules
 class Gamma(Op):
     """Gamma(x).   d/dx = Gamma(x) digamma(x) (DLMF 5.15.1)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.gamma(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: out * digamma(x))
+    def slope(x, out):
+        return out * digamma(x)
 
 
-def _rgamma_slope(out, x):
+def _rgamma_slope(x, out):
     """d/dx 1/Gamma(x) = -digamma(x)/Gamma(x), finite at the poles of Gamma.
 
     -digamma(x) rgamma(x) is 0 * inf at x = 0, -1, -2, ..., where 1/Gamma is smooth (its derivative
@@ -153,18 +153,23 @@ def _rgamma_slope(out, x):
 
 
 @register
+@_unary_rules
 class Rgamma(Op):
     """1/Gamma(x), an entire function (0 at x = 0, -1, -2, ...).   d/dx = -digamma(x)/Gamma(x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.rgamma(x)
 
-    vjp, jvp = _elementwise_rules(_rgamma_slope)
+    slope = _rgamma_slope
 
 
 @register
 class Beta(Op):
     """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b).   dB/da = B (digamma(a) - digamma(a + b)), likewise b."""
+
+    batch = batching.elementwise
 
     def forward(a, b):
         return special.beta(a, b)
@@ -177,6 +182,8 @@ class Beta(Op):
 class Betaln(Op):
     """ln|B(a, b)|.   d/da = digamma(a) - digamma(a + b), likewise b."""
 
+    batch = batching.elementwise
+
     def forward(a, b):
         return special.betaln(a, b)
 
@@ -187,88 +194,120 @@ class Betaln(Op):
 # --- error functions and the normal distribution ----------------------------------------------------
 
 @register
+@_unary_rules
 class Erf(Op):
     """erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt.   d erf/dx = 2/sqrt(pi) e^{-x^2} (DLMF 7.10.1); holomorphic."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erf(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: _TWO_OVER_SQRT_PI * exp(-(x * x)))
+    def slope(x, out):
+        return _TWO_OVER_SQRT_PI * exp(-(x * x))
 
 
 @register
+@_unary_rules
 class Erfc(Op):
     """erfc(x) = 1 - erf(x), accurate where erf(x) is near 1.   d/dx = -2/sqrt(pi) e^{-x^2}."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erfc(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)))
+    def slope(x, out):
+        return -_TWO_OVER_SQRT_PI * exp(-(x * x))
 
 
 @register
+@_unary_rules
 class Erfcx(Op):
     """erfcx(x) = e^{x^2} erfc(x), the scaled complementary error function.   d/dx = 2 x erfcx(x) - 2/sqrt(pi)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erfcx(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: 2.0 * x * out - _TWO_OVER_SQRT_PI)
+    def slope(x, out):
+        return 2.0 * x * out - _TWO_OVER_SQRT_PI
 
 
 @register
+@_unary_rules
 class Erfinv(Op):
     """y = erfinv(x) on (-1, 1), erf(y) = x.   dy/dx = sqrt(pi)/2 e^{y^2} (the inverse function's rule)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erfinv(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: _SQRT_PI_OVER_TWO * exp(out * out))
+    def slope(x, out):
+        return _SQRT_PI_OVER_TWO * exp(out * out)
 
 
 @register
+@_unary_rules
 class Erfcinv(Op):
     """y = erfcinv(x) on (0, 2), erfc(y) = x.   dy/dx = -sqrt(pi)/2 e^{y^2}."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.erfcinv(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: -_SQRT_PI_OVER_TWO * exp(out * out))
+    def slope(x, out):
+        return -_SQRT_PI_OVER_TWO * exp(out * out)
 
 
 @register
+@_unary_rules
 class Ndtr(Op):
     """Phi(x), the standard normal distribution function.   d/dx = e^{-x^2/2} / sqrt(2 pi)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.ndtr(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: exp(-0.5 * x * x) * (1.0 / _SQRT_TWO_PI))
+    def slope(x, out):
+        return exp(-0.5 * x * x) * (1.0 / _SQRT_TWO_PI)
 
 
 @register
+@_unary_rules
 class Ndtri(Op):
     """y = Phi^{-1}(p) on (0, 1).   dy/dp = sqrt(2 pi) e^{y^2/2}."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.ndtri(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: _SQRT_TWO_PI * exp(0.5 * out * out))
+    def slope(x, out):
+        return _SQRT_TWO_PI * exp(0.5 * out * out)
 
 
 @register
+@_unary_rules
 class LogNdtr(Op):
     """ln Phi(x), accurate far into the lower tail.   d/dx = phi(x)/Phi(x) = e^{-x^2/2 - ln Phi(x)} / sqrt(2 pi).
 
     Written with ln Phi itself, so the ratio stays finite where both phi and Phi underflow (x = -40).
     """
 
+    batch = batching.elementwise
+
     name = "log_ndtr"
 
     def forward(x):
         return special.log_ndtr(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: exp(-0.5 * x * x - out) * (1.0 / _SQRT_TWO_PI))
+    def slope(x, out):
+        return exp(-0.5 * x * x - out) * (1.0 / _SQRT_TWO_PI)
 
 
 # --- logistic function, exponentials and logarithms -------------------------------------------------
@@ -284,25 +323,33 @@ class Expit(Sigmoid):
 
 
 @register
+@_unary_rules
 class Logit(Op):
     """logit(p) = ln(p / (1 - p)), the inverse of expit.   d/dp = 1/(p (1 - p))."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.logit(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: 1.0 / (x * (1.0 - x)))
+    def slope(x, out):
+        return 1.0 / (x * (1.0 - x))
 
 
 @register
+@_unary_rules
 class LogExpit(Op):
     """ln expit(x) = -ln(1 + e^-x), without overflow.   d/dx = 1 - expit(x) = expit(-x)."""
+
+    batch = batching.elementwise
 
     name = "log_expit"
 
     def forward(x):
         return special.log_expit(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: expit(-x))
+    def slope(x, out):
+        return expit(-x)
 
 
 @register
@@ -326,33 +373,37 @@ class SpecialLog1p(Log1p):
 
 
 @register
-class Exp2(Op):
-    """2^x.   d/dx = 2^x ln 2."""
+class SpecialExp2(Exp2):
+    """SciPy's 2^x (scipy.special.exp2), with the rules of numpy's: d/dx = 2^x ln 2."""
+
+    name = "special_exp2"
 
     def forward(x):
         return special.exp2(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: out * math.log(2.0))
-
 
 @register
+@_unary_rules
 class Exp10(Op):
     """10^x.   d/dx = 10^x ln 10."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.exp10(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: out * math.log(10.0))
+    def slope(x, out):
+        return out * math.log(10.0)
 
 
 @register
-class Cbrt(Op):
-    """The real cube root x^(1/3) (negative for negative x).   d/dx = 1/(3 cbrt(x)^2), infinite at 0."""
+class SpecialCbrt(Cbrt):
+    """SciPy's real cube root (scipy.special.cbrt), with the rules of numpy's: d/dx = 1/(3 cbrt(x)^2)."""
+
+    name = "special_cbrt"
 
     def forward(x):
         return special.cbrt(x)
-
-    vjp, jvp = _elementwise_rules(lambda out, x: 1.0 / (3.0 * out * out))
 
 
 # --- information theory -----------------------------------------------------------------------------
@@ -381,6 +432,8 @@ class Xlogy(Op):
     The derivatives are PyTorch's (``xlogy`` in derivatives.yaml): at x = y = 0 the one in y is NaN.
     """
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return special.xlogy(x, y)
 
@@ -391,6 +444,8 @@ class Xlogy(Op):
 class Xlog1py(Op):
     """x ln(1 + y), and 0 where x = 0.   d/dx = ln(1 + y) (0 where x = 0 and y <= -1), d/dy = x / (1 + y)."""
 
+    batch = batching.elementwise
+
     def forward(x, y):
         return special.xlog1py(x, y)
 
@@ -398,18 +453,24 @@ class Xlog1py(Op):
 
 
 @register
+@_unary_rules
 class Entr(Op):
     """-x ln x for x > 0, 0 at x = 0 (-inf for x < 0).   d/dx = -(1 + ln x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.entr(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: -(1.0 + log(x)))
+    def slope(x, out):
+        return -(1.0 + log(x))
 
 
 @register
 class RelEntr(Op):
     """x ln(x / y) for x, y > 0 (0 at x = 0, y >= 0; inf otherwise).   d/dx = ln(x / y) + 1, d/dy = -x / y."""
+
+    batch = batching.elementwise
 
     name = "rel_entr"
 
@@ -424,48 +485,66 @@ class RelEntr(Op):
 # 10.6.2 (J, Y: C'_v = (C_{v-1} - C_{v+1})/2) and 10.29.1 (I: (I_{v-1} + I_{v+1})/2, K: -(K_{v-1} + K_{v+1})/2).
 
 @register
+@_unary_rules
 class I0(Op):
     """I_0(x), the modified Bessel function of order 0.   d/dx = I_1(x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.i0(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: i1(x))
+    def slope(x, out):
+        return i1(x)
 
 
 @register
+@_unary_rules
 class I0e(Op):
     """e^{-|x|} I_0(x).   d/dx = i1e(x) - sign(x) i0e(x) (a kink at 0, where sign gives 0, as PyTorch)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.i0e(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: i1e(x) - sign(x) * out)
+    def slope(x, out):
+        return i1e(x) - sign(x) * out
 
 
 @register
+@_unary_rules
 class I1(Op):
     """I_1(x).   d/dx = (I_0(x) + I_2(x))/2, which needs no limit at 0 (where it is 1/2)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.i1(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: (i0(x) + iv(2.0, x)) * 0.5)
+    def slope(x, out):
+        return (i0(x) + iv(2.0, x)) * 0.5
 
 
 @register
+@_unary_rules
 class I1e(Op):
     """e^{-|x|} I_1(x).   d/dx = (i0e(x) + ive(2, x))/2 - sign(x) i1e(x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.i1e(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: (i0e(x) + ive(2.0, x)) * 0.5 - sign(x) * out)
+    def slope(x, out):
+        return (i0e(x) + ive(2.0, x)) * 0.5 - sign(x) * out
 
 
 @register
 class Iv(Op):
     """I_v(z) of real order v.   dI_v/dz = (I_{v-1}(z) + I_{v+1}(z))/2; holomorphic in z."""
+
+    batch = batching.elementwise
 
     def forward(v, z):
         return special.iv(v, z)
@@ -490,6 +569,8 @@ class Ive(Op):
     transpose under JAX's pairing is g -> g a + Re(g b).
     """
 
+    batch = batching.elementwise
+
     def forward(v, z):
         return special.ive(v, z)
 
@@ -510,6 +591,8 @@ class Ive(Op):
 class Kv(Op):
     """K_v(z), the modified Bessel function of the second kind.   dK_v/dz = -(K_{v-1}(z) + K_{v+1}(z))/2."""
 
+    batch = batching.elementwise
+
     def forward(v, z):
         return special.kv(v, z)
 
@@ -520,6 +603,8 @@ class Kv(Op):
 class Kve(Op):
     """e^z K_v(z) (holomorphic).   d/dz = kve(v, z) - (kve(v-1, z) + kve(v+1, z))/2."""
 
+    batch = batching.elementwise
+
     def forward(v, z):
         return special.kve(v, z)
 
@@ -528,28 +613,38 @@ class Kve(Op):
 
 
 @register
+@_unary_rules
 class J0(Op):
     """J_0(x), the Bessel function of the first kind of order 0.   d/dx = -J_1(x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.j0(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: -j1(x))
+    def slope(x, out):
+        return -j1(x)
 
 
 @register
+@_unary_rules
 class J1(Op):
     """J_1(x).   d/dx = (J_0(x) - J_2(x))/2."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.j1(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: (j0(x) - jv(2.0, x)) * 0.5)
+    def slope(x, out):
+        return (j0(x) - jv(2.0, x)) * 0.5
 
 
 @register
 class Jv(Op):
     """J_v(z) of real order v.   dJ_v/dz = (J_{v-1}(z) - J_{v+1}(z))/2."""
+
+    batch = batching.elementwise
 
     def forward(v, z):
         return special.jv(v, z)
@@ -558,28 +653,38 @@ class Jv(Op):
 
 
 @register
+@_unary_rules
 class Y0(Op):
     """Y_0(x), the Bessel function of the second kind of order 0 (x > 0).   d/dx = -Y_1(x)."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.y0(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: -y1(x))
+    def slope(x, out):
+        return -y1(x)
 
 
 @register
+@_unary_rules
 class Y1(Op):
     """Y_1(x) (x > 0).   d/dx = (Y_0(x) - Y_2(x))/2."""
+
+    batch = batching.elementwise
 
     def forward(x):
         return special.y1(x)
 
-    vjp, jvp = _elementwise_rules(lambda out, x: (y0(x) - yv(2.0, x)) * 0.5)
+    def slope(x, out):
+        return (y0(x) - yv(2.0, x)) * 0.5
 
 
 @register
 class Yv(Op):
     """Y_v(z) of real order v.   dY_v/dz = (Y_{v-1}(z) - Y_{v+1}(z))/2."""
+
+    batch = batching.elementwise
 
     def forward(v, z):
         return special.yv(v, z)
@@ -590,6 +695,8 @@ class Yv(Op):
 @register
 class Yn(Op):
     """Y_n(x) of integer order n.   dY_n/dx = (Y_{n-1}(x) - Y_{n+1}(x))/2."""
+
+    batch = batching.elementwise
 
     def forward(n, x):
         return special.yn(n, x)
@@ -617,6 +724,8 @@ _SHAPE = "only the derivative in x is provided"
 class Gammainc(Op):
     """P(a, x), the regularized lower incomplete gamma function.   dP/dx = x^(a-1) e^{-x} / Gamma(a)."""
 
+    batch = batching.elementwise
+
     def forward(a, x):
         return special.gammainc(a, x)
 
@@ -626,6 +735,8 @@ class Gammainc(Op):
 @register
 class Gammaincc(Op):
     """Q(a, x) = 1 - P(a, x), the regularized upper incomplete gamma function.   dQ/dx = -x^(a-1) e^{-x} / Gamma(a)."""
+
+    batch = batching.elementwise
 
     def forward(a, x):
         return special.gammaincc(a, x)
@@ -640,6 +751,8 @@ _EXPONENT = "only the derivative in q is provided"
 class Zeta(Op):
     """The Hurwitz zeta function zeta(x, q) = sum_k (k + q)^{-x}.   d/dq = -x zeta(x + 1, q) (DLMF 25.11.17)."""
 
+    batch = batching.elementwise
+
     def forward(x, q):
         return special.zeta(x, q)
 
@@ -647,15 +760,18 @@ class Zeta(Op):
 
 
 @register
+@_unary_rules
 class RiemannZeta(Op):
     """The Riemann zeta function zeta(x) (analytically continued). Its one argument is not differentiated."""
+
+    batch = batching.elementwise
 
     name = "riemann_zeta"
 
     def forward(x):
         return special.zeta(x)
 
-    vjp, jvp = _elementwise_rules(_refused("zeta", "x", "no derivative of the Riemann zeta function is provided"))
+    slope = _refused("zeta", "x", "no derivative of the Riemann zeta function is provided")
 
 
 # --- reductions -------------------------------------------------------------------------------------
@@ -676,6 +792,14 @@ class LogSumExp(Op):
     """
 
     name = "special_logsumexp"
+
+    def batch(cls, values, batched, *, axis, **settings):
+        # A batch of a (b shared, of no higher rank) reduces along the same axes, one further on.
+        example_ndim = np.ndim(values[0]) - 1
+        if not batched[0] or any(batched[1:]) or example_ndim == 0 or any(np.ndim(w) > example_ndim
+                                                                           for w in values[1:]):
+            return None
+        return batching.call_op(cls, values, {**settings, "axis": batching.shift_axis(axis, example_ndim)})
 
     def forward(a, *b, axis, keepdims, return_sign):
         result = special.logsumexp(a, axis=axis, b=b[0] if b else None, keepdims=keepdims, return_sign=return_sign)
@@ -963,7 +1087,7 @@ def exp2(x):
         >>> print(f"{special.exp2(3.0):.1f} {grad(special.exp2)(0.0):.6f}")   # ln 2
         8.0 0.693147
     """
-    return Exp2.apply(x)
+    return SpecialExp2.apply(x)
 
 
 def exp10(x):
@@ -986,7 +1110,7 @@ def cbrt(x):
         >>> print(f"{special.cbrt(-8.0):.1f} {grad(special.cbrt)(8.0):.6f}")   # 1/(3 * 4)
         -2.0 0.083333
     """
-    return Cbrt.apply(x)
+    return SpecialCbrt.apply(x)
 
 
 def ndtr(x):
