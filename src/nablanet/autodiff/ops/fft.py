@@ -36,9 +36,8 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
-from nablanet.autodiff.ops.elementwise import conj
+from nablanet.autodiff.ops.elementwise import _is_plain, conj
 from nablanet.autodiff.ops.shape import concatenate, getitem, pad
-from nablanet.autodiff.tensor import Tensor
 
 __all__ = [
     "fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2",
@@ -167,7 +166,8 @@ class IRFFT(Op):
 # --- argument handling, as numpy.fft's ------------------------------------------------------------
 
 def _as_input(a):
-    return a if isinstance(a, Tensor) else np.asarray(a)
+    """a as an array, unless it is a Tensor or a batch under vmap (which the ops take as they are)."""
+    return np.asarray(a) if _is_plain(a) else a
 
 
 def _refuse_out(name: str, out) -> None:
