@@ -125,9 +125,11 @@ CASES = {
     "yn": [Case(lambda x: special.yn(2.0, x), ONE, ("positive",), id="order2")],
     "special.yn": [Case(lambda x: special.yn(-1.0, x), ONE, ("positive",), id="negative-order")],
     "gammainc": [Case(lambda x: special.gammainc(SHAPES, x), ONE, ("positive",), id="shapes")],
-    "special.gammainc": [Case(lambda x: special.gammainc(numpy.float32(1.0), 3.0 * x), ((2, 3),), ("positive",), id="exponential")],
+    "special.gammainc": [Case(lambda x: special.gammainc(numpy.float32(1.0), 3.0 * x), ((2, 3),), ("positive",),
+                              id="exponential")],
     "gammaincc": [Case(lambda x: special.gammaincc(SHAPES, x), ONE, ("positive",), id="shapes")],
-    "special.gammaincc": [Case(lambda x: special.gammaincc(numpy.float32(4.0), 3.0 * x), ((2, 3),), ("positive",), id="a4")],
+    "special.gammaincc": [Case(lambda x: special.gammaincc(numpy.float32(4.0), 3.0 * x), ((2, 3),), ("positive",),
+                               id="a4")],
     "zeta": [Case(lambda q: special.zeta(EXPONENTS, q), ONE, ("positive",), id="hurwitz")],
     "special.zeta": [Case(lambda q: special.zeta(3.0, q + 2.0), ((2, 3),), ("positive",), id="hurwitz-far")],
     "special_logsumexp": [

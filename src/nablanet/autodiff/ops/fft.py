@@ -266,8 +266,8 @@ def fft(a, n=None, axis=-1, norm=None, out=None):
     complex64, as in NumPy 2. Derivatives: see the module docstring.
 
     Args:
-        a: the samples, real or complex. n: the number of points. axis: the axis transformed.
-        norm: "backward", "ortho" or "forward". out: not supported (must be None).
+        a: the samples, real or complex. n: the number of points (default: a's along axis). axis: the
+        axis transformed. norm: "backward" (or None), "ortho" or "forward". out: not supported (None).
 
     Returns:
         The complex spectrum, of a's shape with n points along axis.
@@ -291,6 +291,12 @@ def ifft(a, n=None, axis=-1, norm=None, out=None):
     x_j = (1/n) sum_k y_k e^{2 pi i jk/n} for the default norm ("backward"); "ortho" scales by
     1/sqrt(n) and "forward" by 1. y is zero-padded or cropped to n points along axis.
 
+    Args:
+        a: the spectrum, real or complex; n, axis, norm, out: as fft's.
+
+    Returns:
+        The complex samples, with n points along axis.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.ifft(np.array([2.0, 1 - 3j, 0.0, 1 + 3j])).real
@@ -306,6 +312,12 @@ def rfft(a, n=None, axis=-1, norm=None, out=None):
 
     The n//2 + 1 entries y_0 ... y_{n//2} of fft(a, n); the others are their conjugates. Complex
     input is refused, as by NumPy.
+
+    Args:
+        a: real samples; n, axis, norm, out: as fft's.
+
+    Returns:
+        The complex half spectrum, with n//2 + 1 points along axis.
 
     Example:
         >>> import nablanet.numpy as np
@@ -324,6 +336,12 @@ def irfft(a, n=None, axis=-1, norm=None, out=None):
     n defaults to 2 (m - 1) for m input points; the input is zero-padded or cropped to n//2 + 1
     points, and the imaginary parts of its first (and, for even n, last) entry are ignored.
 
+    Args:
+        a: the half spectrum; n: the number of output points; axis, norm, out: as fft's.
+
+    Returns:
+        Real samples, n along axis (float32 for complex64 input).
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.irfft(np.array([2.0, 1 - 3j, 0.0]))
@@ -340,6 +358,12 @@ def hfft(a, n=None, axis=-1, norm=None, out=None):
     hfft(a, n, norm) = irfft(conj(a), n) with the opposite norm: a real spectrum of n points
     (default 2 (m - 1)).
 
+    Args:
+        a: the first half of a Hermitian signal; n: the number of output points; axis, norm, out: as fft's.
+
+    Returns:
+        The real spectrum, n points along axis.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.hfft(np.array([1.0, 2.0, 3.0]))
@@ -352,6 +376,12 @@ def hfft(a, n=None, axis=-1, norm=None, out=None):
 
 def ihfft(a, n=None, axis=-1, norm=None, out=None):
     """The inverse of hfft: conj(rfft(a, n)) with the opposite norm (numpy.fft.ihfft); a must be real.
+
+    Args:
+        a: a real spectrum; n, axis, norm, out: as fft's.
+
+    Returns:
+        The first half of the Hermitian signal, n//2 + 1 points along axis.
 
     Example:
         >>> import nablanet.numpy as np
@@ -382,6 +412,13 @@ def fftn(a, s=None, axes=None, norm=None, out=None):
     The one-dimensional fft along each axis in turn (the last first, as NumPy), each input
     zero-padded or cropped to the matching entry of s.
 
+    Args:
+        a: real or complex; s: the lengths (default: a's), -1 for a's own; axes: the axes transformed (default:
+            all, or the last len(s)); norm, out: as fft's.
+
+    Returns:
+        The complex spectrum, of length s[i] along axes[i].
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.fftn(np.array([[1.0, 2.0], [3.0, 4.0]]))
@@ -393,6 +430,12 @@ def fftn(a, s=None, axes=None, norm=None, out=None):
 
 def ifftn(a, s=None, axes=None, norm=None, out=None):
     """The n-dimensional inverse discrete Fourier transform, as numpy.fft.ifftn.
+
+    Args:
+        as fftn's.
+
+    Returns:
+        The complex samples, of length s[i] along axes[i].
 
     Example:
         >>> import nablanet.numpy as np
@@ -406,6 +449,12 @@ def ifftn(a, s=None, axes=None, norm=None, out=None):
 def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """The two-dimensional discrete Fourier transform: fftn over the last two axes (numpy.fft.fft2).
 
+    Args:
+        as fftn's, with axes (-2, -1) by default.
+
+    Returns:
+        The complex spectrum.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.fft2(np.ones((2, 2)))
@@ -418,6 +467,12 @@ def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """The two-dimensional inverse discrete Fourier transform (numpy.fft.ifft2).
 
+    Args:
+        as fftn's, with axes (-2, -1) by default.
+
+    Returns:
+        The complex samples.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.ifft2(np.array([[4.0, 0.0], [0.0, 0.0]])).real
@@ -429,6 +484,12 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 def rfftn(a, s=None, axes=None, norm=None, out=None):
     """The n-dimensional transform of real samples (numpy.fft.rfftn): rfft along the last axis, then fft.
+
+    Args:
+        a: real samples; s, axes, norm, out: as fftn's.
+
+    Returns:
+        The complex spectrum, halved (s[-1]//2 + 1 points) along the last of axes.
 
     Example:
         >>> import nablanet.numpy as np
@@ -450,6 +511,12 @@ def irfftn(a, s=None, axes=None, norm=None, out=None):
 
     The last length defaults to 2 (m - 1) for m input points along the last axis.
 
+    Args:
+        a: the spectrum halved along the last of axes; s, axes, norm, out: as fftn's.
+
+    Returns:
+        Real samples, of length s[i] along axes[i].
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.irfftn(np.array([[10.0, -2.0], [-4.0, 0.0]]))
@@ -467,6 +534,12 @@ def irfftn(a, s=None, axes=None, norm=None, out=None):
 def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """The two-dimensional transform of real samples: rfftn over the last two axes (numpy.fft.rfft2).
 
+    Args:
+        as rfftn's, with axes (-2, -1) by default.
+
+    Returns:
+        The complex spectrum, halved along the last axis.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.rfft2(np.ones((2, 2)))
@@ -478,6 +551,12 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 def irfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
     """The inverse of rfft2: irfftn over the last two axes (numpy.fft.irfft2).
+
+    Args:
+        as irfftn's, with axes (-2, -1) by default.
+
+    Returns:
+        Real samples.
 
     Example:
         >>> import nablanet.numpy as np
@@ -526,6 +605,12 @@ def _shift(x, axes, direction: int):
 def fftshift(x, axes=None):
     """Move the zero frequency to the centre of the spectrum: a roll by n//2 along axes (numpy.fft.fftshift).
 
+    Args:
+        x: real or complex; axes: an axis, a sequence of them, or None (all).
+
+    Returns:
+        x rolled by n//2 along each of axes.
+
     Example:
         >>> import nablanet.numpy as np
         >>> np.fft.fftshift(np.array([0.0, 1.0, 2.0, -2.0, -1.0]))
@@ -536,6 +621,12 @@ def fftshift(x, axes=None):
 
 def ifftshift(x, axes=None):
     """The inverse of fftshift: a roll by -(n//2) along axes (numpy.fft.ifftshift).
+
+    Args:
+        x: real or complex; axes: an axis, a sequence of them, or None (all).
+
+    Returns:
+        x rolled by -(n//2) along each of axes.
 
     Example:
         >>> import nablanet.numpy as np

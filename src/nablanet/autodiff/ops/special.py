@@ -7,11 +7,12 @@ function takes an argument that is not differentiated here (the order v of a Bes
 shape a of gammainc, the exponent x of zeta), asking for that derivative raises NotImplementedError
 naming the argument; the other arguments' derivatives are unaffected.
 
-Complex arguments are accepted wherever SciPy accepts them; the rules of the holomorphic functions
-(erf, erfc, erfcx, ndtr, log_ndtr, xlogy, iv, kv, jv, yv, ...) are those for real numbers under
-JAX's convention (``elementwise.py``); ive is not holomorphic and has its own. SciPy's polygamma
-takes real arguments only, so derivatives of digamma (and second derivatives of gamma and rgamma)
-at complex points raise TypeError.
+The functions take SciPy's arguments (array_like, broadcast together as SciPy's ufuncs broadcast
+them) and return SciPy's result shape and dtype. Complex arguments are accepted wherever SciPy
+accepts them; the rules of the holomorphic functions (erf, erfc, erfcx, ndtr, log_ndtr, xlogy, iv,
+kv, jv, yv, ...) are those for real numbers under JAX's convention (``elementwise.py``); ive is not
+holomorphic and has its own. SciPy's polygamma takes real arguments only, so derivatives of digamma
+(and second derivatives of gamma and rgamma) at complex points raise TypeError.
 
 References: the derivatives are DLMF's (https://dlmf.nist.gov): 5.15 (polygamma), 7.10 (erf and
 its inverses), 8.8.13 (gammainc), 10.6.2 and 10.29.1 (Bessel), 25.11.17 (Hurwitz zeta); the
@@ -871,6 +872,12 @@ def polygamma(n, x):
 
     Float32 x gives float32 (SciPy returns float64 for n >= 1).
 
+    Args:
+        n: the order 0, 1, 2, ... (an int or integer array, not differentiated); x: real points.
+
+    Returns:
+        psi^(n)(x), n and x broadcast.
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.polygamma(1, 1.0):.6f}")   # pi^2 / 6
@@ -921,6 +928,12 @@ def rgamma(x):
 def beta(a, b):
     """B(a, b) = Gamma(a) Gamma(b)/Gamma(a + b) (scipy.special.beta).
 
+    Args:
+        a, b: broadcast together.
+
+    Returns:
+        B(a, b).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.beta(2.0, 3.0):.6f}")   # 1! 2! / 4!
@@ -931,6 +944,12 @@ def beta(a, b):
 
 def betaln(a, b):
     """ln|B(a, b)| (scipy.special.betaln), accurate where B under- or overflows.
+
+    Args:
+        a, b: broadcast together.
+
+    Returns:
+        ln|B(a, b)|.
 
     Example:
         >>> from nablanet.scipy import special
@@ -946,6 +965,12 @@ def multigammaln(a, d):
     ln Gamma_d(a) = d (d - 1)/4 ln pi + sum_{j=1}^{d} gammaln(a - (j - 1)/2), a composite of gammaln
     (its derivative is the same sum of digammas). a must exceed (d - 1)/2, as in SciPy. Float32 a
     gives float32 (SciPy's adds a float64 constant and returns float64).
+
+    Args:
+        a: the points, each > (d - 1)/2; d: the dimension, a positive integer.
+
+    Returns:
+        ln Gamma_d(a), of a's shape.
 
     Example:
         >>> from nablanet.scipy import special
@@ -1151,6 +1176,12 @@ def log_ndtr(x):
 def xlogy(x, y):
     """x ln y, with 0 where x = 0 (scipy.special.xlogy); derivatives as PyTorch's special.xlogy.
 
+    Args:
+        x, y: broadcast together, real or complex.
+
+    Returns:
+        x ln y.
+
     Example:
         >>> from nablanet import grad
         >>> from nablanet.scipy import special
@@ -1162,6 +1193,12 @@ def xlogy(x, y):
 
 def xlog1py(x, y):
     """x ln(1 + y), with 0 where x = 0 (scipy.special.xlog1py); derivatives as PyTorch's.
+
+    Args:
+        x, y: broadcast together, real or complex.
+
+    Returns:
+        x ln(1 + y).
 
     Example:
         >>> from nablanet.scipy import special
@@ -1186,6 +1223,12 @@ def entr(x):
 def rel_entr(x, y):
     """x ln(x / y), the terms of the Kullback-Leibler divergence (scipy.special.rel_entr).
 
+    Args:
+        x, y: broadcast together.
+
+    Returns:
+        x ln(x / y), 0 or inf at the boundaries as SciPy.
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.rel_entr(2.0, 1.0):.6f}")
@@ -1196,6 +1239,12 @@ def rel_entr(x, y):
 
 def kl_div(x, y):
     """x ln(x / y) - x + y (scipy.special.kl_div): rel_entr(x, y) - x + y, a composite.
+
+    Args:
+        x, y: broadcast together.
+
+    Returns:
+        x ln(x / y) - x + y.
 
     Example:
         >>> from nablanet.scipy import special
@@ -1254,6 +1303,12 @@ def i1e(x):
 def iv(v, z):
     """I_v(z) of real order v, real or complex z (scipy.special.iv); differentiable in z only.
 
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        I_v(z), v and z broadcast.
+
     Example:
         >>> from nablanet import grad
         >>> from nablanet.scipy import special
@@ -1266,6 +1321,12 @@ def iv(v, z):
 def ive(v, z):
     """e^{-|Re z|} I_v(z) (scipy.special.ive); differentiable in z only.
 
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        e^{-|Re z|} I_v(z).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.ive(0.5, 1.0):.6f}")
@@ -1276,6 +1337,12 @@ def ive(v, z):
 
 def kv(v, z):
     """K_v(z), the modified Bessel function of the second kind (scipy.special.kv); differentiable in z.
+
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        K_v(z).
 
     Example:
         >>> from nablanet import grad
@@ -1288,6 +1355,12 @@ def kv(v, z):
 
 def kve(v, z):
     """e^z K_v(z) (scipy.special.kve); differentiable in z.
+
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        e^z K_v(z).
 
     Example:
         >>> from nablanet.scipy import special
@@ -1323,6 +1396,12 @@ def j1(x):
 def jv(v, z):
     """J_v(z) of real order v (scipy.special.jv); differentiable in z.
 
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        J_v(z).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.jv(2.0, 1.0):.6f}")
@@ -1356,6 +1435,12 @@ def y1(x):
 def yv(v, z):
     """Y_v(z) of real order v (scipy.special.yv); differentiable in z.
 
+    Args:
+        v: the real order (not differentiated); z: the points, real or complex.
+
+    Returns:
+        Y_v(z).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.yv(2.0, 1.0):.6f}")
@@ -1367,6 +1452,12 @@ def yv(v, z):
 def yn(n, x):
     """Y_n(x) of integer order n (scipy.special.yn); differentiable in x.
 
+    Args:
+        n: the integer order (not differentiated); x: real points.
+
+    Returns:
+        Y_n(x) (float64 for an int n, as SciPy).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.yn(2, 1.0):.6f}")
@@ -1377,6 +1468,12 @@ def yn(n, x):
 
 def gammainc(a, x):
     """P(a, x), the regularized lower incomplete gamma function (scipy.special.gammainc); differentiable in x.
+
+    Args:
+        a: the shape, positive (not differentiated); x: the points, non-negative.
+
+    Returns:
+        P(a, x).
 
     Example:
         >>> from nablanet import grad
@@ -1390,6 +1487,12 @@ def gammainc(a, x):
 def gammaincc(a, x):
     """Q(a, x) = 1 - P(a, x) (scipy.special.gammaincc); differentiable in x.
 
+    Args:
+        a: the shape, positive (not differentiated); x: the points, non-negative.
+
+    Returns:
+        Q(a, x).
+
     Example:
         >>> from nablanet.scipy import special
         >>> print(f"{special.gammaincc(1.0, 2.0):.6f}")   # e^-2
@@ -1402,6 +1505,13 @@ def zeta(x, q=None, out=None):
     """The Riemann zeta function zeta(x), or the Hurwitz zeta(x, q) (scipy.special.zeta).
 
     Differentiable in q only: d/dq zeta(x, q) = -x zeta(x + 1, q). out= is not supported.
+
+    Args:
+        x: the exponent (not differentiated; complex allowed without q); q: the shift, or None for
+            Riemann's; out: not supported.
+
+    Returns:
+        zeta(x) or zeta(x, q).
 
     Example:
         >>> from nablanet import grad
@@ -1450,6 +1560,12 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 def softmax(x, axis=None):
     """e^x / sum(e^x) along axis; SciPy's default axis is None: over all entries (scipy.special.softmax).
 
+    Args:
+        x: real or complex; axis: an axis, a tuple of them, or None (all entries).
+
+    Returns:
+        An array of x's shape summing to 1 along axis.
+
     Example:
         >>> import numpy
         >>> from nablanet.scipy import special
@@ -1462,6 +1578,12 @@ def softmax(x, axis=None):
 
 def log_softmax(x, axis=None):
     """x - logsumexp(x) along axis (default None: all entries), stably (scipy.special.log_softmax).
+
+    Args:
+        x: real or complex; axis: an axis, a tuple of them, or None (all entries).
+
+    Returns:
+        An array of x's shape.
 
     Example:
         >>> import numpy
