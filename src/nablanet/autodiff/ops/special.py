@@ -485,6 +485,11 @@ class RelEntr(Op):
 # The order v (or n) is the first argument and is not differentiated; the recurrences are DLMF
 # 10.6.2 (J, Y: C'_v = (C_{v-1} - C_{v+1})/2) and 10.29.1 (I: (I_{v-1} + I_{v+1})/2, K: -(K_{v-1} + K_{v+1})/2).
 
+def _neighbours(function, v, z, sign: float, step=1.0):
+    """(C_{v-1}(z) + sign C_{v+1}(z)) / 2 for C = function: the derivative in z of J_v and Y_v (sign
+    -1) and of I_v (+1), and minus that of K_v (+1). An int step keeps yn's integer order an integer."""
+    return (function(v - step, z) + sign * function(v + step, z)) * 0.5
+
 @register
 @_unary_rules
 class I0(Op):
@@ -550,7 +555,7 @@ class Iv(Op):
     def forward(v, z):
         return special.iv(v, z)
 
-    vjp, jvp = _binary_rules(_refused("iv", "v", _ORDER), lambda out, v, z: (iv(v - 1.0, z) + iv(v + 1.0, z)) * 0.5)
+    vjp, jvp = _binary_rules(_refused("iv", "v", _ORDER), lambda out, v, z: _neighbours(iv, v, z, 1.0))
 
 
 def _ive_slopes(out, v, z):
@@ -558,7 +563,7 @@ def _ive_slopes(out, v, z):
 
     a = (ive(v-1, z) + ive(v+1, z))/2 and b = -sign(Re z) ive(v, z).
     """
-    holomorphic = (ive(v - 1.0, z) + ive(v + 1.0, z)) * 0.5
+    holomorphic = _neighbours(ive, v, z, 1.0)
     return holomorphic, -sign(real(z)) * out
 
 
@@ -597,7 +602,7 @@ class Kv(Op):
     def forward(v, z):
         return special.kv(v, z)
 
-    vjp, jvp = _binary_rules(_refused("kv", "v", _ORDER), lambda out, v, z: -(kv(v - 1.0, z) + kv(v + 1.0, z)) * 0.5)
+    vjp, jvp = _binary_rules(_refused("kv", "v", _ORDER), lambda out, v, z: -_neighbours(kv, v, z, 1.0))
 
 
 @register
@@ -610,7 +615,7 @@ class Kve(Op):
         return special.kve(v, z)
 
     vjp, jvp = _binary_rules(_refused("kve", "v", _ORDER),
-                             lambda out, v, z: out - (kve(v - 1.0, z) + kve(v + 1.0, z)) * 0.5)
+                             lambda out, v, z: out - _neighbours(kve, v, z, 1.0))
 
 
 @register
@@ -650,7 +655,7 @@ class Jv(Op):
     def forward(v, z):
         return special.jv(v, z)
 
-    vjp, jvp = _binary_rules(_refused("jv", "v", _ORDER), lambda out, v, z: (jv(v - 1.0, z) - jv(v + 1.0, z)) * 0.5)
+    vjp, jvp = _binary_rules(_refused("jv", "v", _ORDER), lambda out, v, z: _neighbours(jv, v, z, -1.0))
 
 
 @register
@@ -690,7 +695,7 @@ class Yv(Op):
     def forward(v, z):
         return special.yv(v, z)
 
-    vjp, jvp = _binary_rules(_refused("yv", "v", _ORDER), lambda out, v, z: (yv(v - 1.0, z) - yv(v + 1.0, z)) * 0.5)
+    vjp, jvp = _binary_rules(_refused("yv", "v", _ORDER), lambda out, v, z: _neighbours(yv, v, z, -1.0))
 
 
 @register
@@ -703,7 +708,7 @@ class Yn(Op):
         return special.yn(n, x)
 
     vjp, jvp = _binary_rules(_refused("yn", "n", "n is an integer order"),
-                             lambda out, n, x: (yn(n - 1, x) - yn(n + 1, x)) * 0.5)
+                             lambda out, n, x: _neighbours(yn, n, x, -1.0, step=1))
 
 
 # --- incomplete gamma and zeta functions ------------------------------------------------------------
