@@ -362,6 +362,27 @@ def has_tracer(raw, settings) -> bool:
     return False
 
 
+def outranks_tensors(args, settings) -> bool:
+    """True when the op's batched values belong to a vmap inside every transform its Tensors belong to.
+
+    Then the batch must wrap the Tensors (JAX's order: the inner transform's value holds the outer's),
+    so the Tensors' graph records whole batches and an outer grad sees them. A Tensor of a transform
+    begun inside that vmap (its leaves under vmap(grad(f))) wraps the batch instead.
+    """
+    level = _top_level(itertools.chain(args, settings.values()))[0]
+    if not level:
+        return False
+    outer = False
+    for a in args:
+        if isinstance(a, Tensor) and (a._requires_grad or a._tangents):
+            data = a._data
+            if a._level >= level or (type(data) is BatchTracer and data.level >= level):
+                return False
+            outer = True
+    # Tensors that carry no derivative are plain values, whichever wraps them.
+    return outer
+
+
 def _top_level(items) -> tuple[int, int]:
     """(the highest level among the tracers in items, its batch length)."""
     level = length = 0
@@ -674,7 +695,9 @@ def vmap(f, in_axes=0, out_axes=0):
         leaves, structure, axes = _axes_for(in_axes, args)
         length = _batch_length(leaves, axes)
         level = next(_levels)
+        outer_level = state.batch_level
         state.batch_depth += 1
+        state.batch_level = level
         try:
             traced = [leaf if axis is None else BatchTracer(_move_to_front(leaf, axis), level, length)
                       for leaf, axis in zip(leaves, axes)]
@@ -685,9 +708,11 @@ def vmap(f, in_axes=0, out_axes=0):
                 for leaf, axis in zip(out_leaves, _output_axes(out_axes, out)):
                     results.append(_finish(leaf, axis, level, length))
             except BatchingUnsupported:
-                out_leaves, out_structure, results = _run_per_example(f, leaves, structure, axes, length, out_axes)
+                out_leaves, out_structure, results = _run_per_example(f, leaves, structure, axes, length, out_axes,
+                                                                       outer_level)
         finally:
             state.batch_depth -= 1
+            state.batch_level = outer_level
         return tree_unflatten(out_structure, results)
 
     return batched
@@ -703,7 +728,10 @@ def _finish(leaf, axis, level, length):
     if type(leaf) is BatchTracer and leaf.level == level:
         if axis is None:
             raise ValueError("vmap has mapped output but out_axes is None")
-        return _place(leaf.value, axis)
+        value = leaf.value
+        if isinstance(value, Tensor) and not (value._requires_grad or value._tangents):
+            value = value._data
+        return _place(value, axis)
     if axis is None:
         return leaf
     return _place(_broadcast_unbatched(leaf, length), axis)
@@ -719,9 +747,10 @@ def _detach_level(tensor):
     return tensor._data.value
 
 
-def _run_per_example(f, leaves, structure, axes, length, out_axes):
+def _run_per_example(f, leaves, structure, axes, length, out_axes, outer_level):
     """f run once per example (the fallback when batching it as a whole is not possible)."""
     state.batch_depth -= 1
+    level, state.batch_level = state.batch_level, outer_level
     try:
         outputs = []
         for b in range(length):
@@ -730,6 +759,7 @@ def _run_per_example(f, leaves, structure, axes, length, out_axes):
             outputs.append(f(*tree_unflatten(structure, example)))
     finally:
         state.batch_depth += 1
+        state.batch_level = level
     per_example = [tree_flatten(o)[0] for o in outputs]
     out_structure = tree_flatten(outputs[0])[1]
     results = []

@@ -90,6 +90,11 @@ class Op:
             if state.counter is not None:
                 state.counter.record(cls, out_data, args, settings)
             return out_data
+        if state.batch_depth and batching.outranks_tensors(args, settings):
+            # A batched value of a vmap running inside the transforms these Tensors belong to (grad
+            # of a vmapped function): the batch wraps them, the op is recorded on whole batches.
+            out_data = batching.apply_batched(cls, args, settings)
+            return out_data[0] if cls.keeps_residual else out_data
         raw = []
         needs = []
         traced = requires = False
@@ -110,6 +115,8 @@ class Op:
         if state.counter is not None:
             state.counter.record(cls, out_data, raw, settings)
         out = new_tensor(out_data)
+        if state.batch_depth:
+            out._level = max(a._level for a in args if isinstance(a, Tensor))
         if not traced or not cls.differentiable:
             return out
         if cls.keeps_residual:

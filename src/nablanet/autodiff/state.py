@@ -13,6 +13,8 @@ transform_depth = 0
 outer_grad_enabled = True
 # Number of vmap calls now running (each batches its own values); 0 keeps the engine's fast paths.
 batch_depth = 0
+# The level of the innermost vmap running (0: none): the transforms' new inputs are tagged with it.
+batch_level = 0
 # An OpCounter while count_ops runs, else None.
 counter = None
 

@@ -28,7 +28,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_requires_grad", "_op", "_inputs", "_raw", "_needs", "_settings", "_seq", "_tangents",
-                 "grad", "__weakref__")
+                 "_level", "grad", "__weakref__")
     # NumPy defers binary operators and ufuncs on (ndarray, Tensor) to Tensor.
     __array_priority__ = 1000
 
@@ -40,6 +40,9 @@ class Tensor:
         self._data = data
         self._op = None
         self._tangents = NO_TANGENTS
+        # The vmap level inside which the transform this Tensor belongs to began (0: none), so that
+        # a batched value meeting it knows which of the two wraps the other (batching.py).
+        self._level = 0
         self.grad = None
         self._requires_grad = False
         if requires_grad:
@@ -377,6 +380,7 @@ def new_tensor(data) -> Tensor:
     t._data = data
     t._op = None
     t._tangents = NO_TANGENTS
+    t._level = 0
     t.grad = None
     t._requires_grad = False
     return t

@@ -52,6 +52,13 @@ def _transform():
 
 
 def _input_leaf(value, name: str) -> Tensor:
+    """A transform's input (see _make_input_leaf), tagged with the vmap level it begins inside."""
+    leaf = _make_input_leaf(value, name)
+    leaf._level = state.batch_level
+    return leaf
+
+
+def _make_input_leaf(value, name: str) -> Tensor:
     """A fresh tensor that stands for one argument of the function being differentiated.
 
     When the argument already carries derivatives of an outer transform, the new tensor is made
