@@ -2,7 +2,8 @@
 
 Which NumPy function reaches which of ours is read off ``nablanet.numpy`` (and its ``linalg`` and
 ``fft``): a function defined there under NumPy's name is the one ``numpy.<name>`` dispatches to, so
-adding a function to an op family is all it takes for NumPy's own call to find it.
+adding a function to an op family is all it takes for NumPy's own call to find it. The ufuncs of
+scipy.special likewise reach the functions of ``nablanet.scipy.special``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def _differentiable_tables() -> tuple[dict, dict]:
     for sub in ("linalg", "fft"):
         if hasattr(ours, sub) and getattr(ours, sub) is not getattr(np, sub):
             namespaces.append((getattr(np, sub), getattr(ours, sub)))
+    # scipy.special's functions are NumPy ufuncs: scipy.special.gammaln(tensor) reaches nablanet's.
+    import scipy.special
+
+    import nablanet.scipy.special
+
+    namespaces.append((scipy.special, nablanet.scipy.special))
     for theirs_module, ours_module in namespaces:
         for name in getattr(ours_module, "__all__", ()):
             theirs = getattr(theirs_module, name, None)

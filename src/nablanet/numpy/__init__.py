@@ -1,7 +1,7 @@
 """NumPy's names with derivatives: ``import nablanet.numpy as np`` makes ordinary NumPy code differentiable.
 
 Every differentiable function here is a nablanet op (or built from them), and so are those of
-``nablanet.numpy.linalg``; everything else (array creation, constants, dtypes, ``random``) is NumPy's own. A NumPy function that nablanet
+``nablanet.numpy.linalg`` and ``nablanet.numpy.fft``; everything else (array creation, constants, dtypes, ``random``) is NumPy's own. A NumPy function that nablanet
 cannot differentiate raises a TypeError naming it when it meets a Tensor that carries a derivative,
 never a silently wrong gradient.
 
@@ -54,6 +54,7 @@ del _name
 __all__ = [*_ops_all, *CONSTANT_NAMES]
 
 from nablanet.numpy import linalg  # noqa: E402  (numpy.linalg with derivatives)
+from nablanet.numpy import fft  # noqa: E402  (numpy.fft with derivatives)
 
 
 def __getattr__(name):

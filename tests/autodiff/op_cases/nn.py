@@ -25,7 +25,6 @@ CASES = {
         # Channels-last in memory, as a convolution's output: the passes run in that order.
         Case(lambda x, g, b: np.batch_norm(np.moveaxis(x, -1, 1), g, b), ((4, 5, 3), (3,), (3,)), id="channels-last"),
     ],
-    "erf": unary(np.erf),
     "relu": unary(np.relu, "nonzero"),
 }
 

@@ -23,3 +23,7 @@ __all__ = [name for family in FAMILIES for name in family.__all__]
 # numpy.linalg's names: imported (so their ops register) but not spliced into the top level; the
 # namespace nablanet.numpy.linalg re-exports them.
 from nablanet.autodiff.ops import factor, linalg_composites, solve, spectral  # noqa: E402,F401
+
+# numpy.fft's and scipy.special's names likewise: the namespaces nablanet.numpy.fft and
+# nablanet.scipy.special re-export them.
+from nablanet.autodiff.ops import fft, special  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Neural-network primitives: fused dense layer, softmax cross-entropy, batch normalization; erf (for GELU), Heaviside.
+"""Neural-network primitives: fused dense layer, softmax cross-entropy, batch normalization, Heaviside; erf (for GELU) re-exported.
 
 The first three are fused for speed: they are the hottest paths of feed-forward and convolutional
 networks. Their VJPs are exactly the back-propagation equations of the lecture notes, and tests
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, raw as _raw, register
@@ -18,6 +17,8 @@ from nablanet.autodiff.ops.elementwise import _ufunc, astype, exp, multiply, sqr
 from nablanet.autodiff.ops.linalg import matmul
 from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
+# The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
+from nablanet.autodiff.ops.special import erf
 
 __all__ = ["dense", "softmax_cross_entropy", "batch_norm", "erf", "heaviside", "relu", "DENSE_ACTIVATIONS"]
 
@@ -598,30 +599,6 @@ class ReLU(Op):
 def relu(x):
     """max(x, 0), with derivative 0 at 0."""
     return ReLU.apply(x)
-
-
-@register
-class Erf(Op):
-    """The error function erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt.   d erf/dx = 2/sqrt(pi) e^{-x^2}."""
-
-    batch = batching.elementwise
-
-    def forward(x):
-        return special.erf(x)
-
-    def vjp(grad_out, out, x):
-        return (grad_out * (_TWO_OVER_SQRT_PI * exp(-(x * x))),)
-
-    def jvp(x_dot, out, x):
-        return x_dot * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
-
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
-def erf(x):
-    """The error function (used by the exact GELU)."""
-    return Erf.apply(x)
 
 
 class HeavisideDerivativeError(TypeError):
