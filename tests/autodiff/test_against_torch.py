@@ -1236,6 +1236,15 @@ def test_generated_programs_reach_every_primitive():
     assert literal_operand, "no generated program has a Python float operand"
 
 
+def test_every_public_function_is_compared_with_torch():
+    """Each differentiable public function is run by the random programs, compared by a table of
+    ``torch_cases/``, or listed there with the reason torch has no twin."""
+    from op_cases import public_functions, uncovered
+
+    missing = uncovered(public_functions(), set(OPERATIONS) | torch_cases.covered_ops())
+    assert not missing, f"public functions never compared with torch: {missing}"
+
+
 # --- fixed points: stability at extreme arguments, conventions at kinks and ties ---------------------
 
 def assert_matches_torch_at(fn, arrays, atol=ATOL):

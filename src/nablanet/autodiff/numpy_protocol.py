@@ -77,12 +77,13 @@ def _fullname(func) -> str:
 
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
-    if method == "__call__" and not kwargs:
+    if method == "__call__":
+        # Keywords go to our function, which takes NumPy's at their defaults and refuses the rest by name.
         differentiable = _differentiable_tables()[0]
         if ufunc in differentiable:
-            return differentiable[ufunc](*inputs)
-        if ufunc in CONSTANT_UFUNCS:
-            return ufunc(*_values(inputs))
+            return differentiable[ufunc](*inputs, **kwargs)
+        if ufunc in CONSTANT_UFUNCS and "out" not in kwargs:
+            return ufunc(*_values(inputs), **kwargs)
     detail = f" (method {method!r})" if method != "__call__" else ""
     detail += f" with keyword arguments {sorted(kwargs)}" if kwargs else ""
     raise TypeError(

@@ -158,9 +158,13 @@ def _forward(cls, raw, settings):
         return batching.apply_batched(cls, raw, settings)
     try:
         return cls.forward(*raw, **settings)
+    except np.linalg.LinAlgError:
+        raise
     except (ValueError, IndexError) as err:
+        # NumPy's kind of error (an index out of bounds stays an IndexError), with the op and shapes.
+        kind = IndexError if isinstance(err, IndexError) else ValueError
         shapes = " and ".join(str(np.shape(r)) for r in raw)
-        raise ValueError(f"{cls.name}: cannot apply to inputs of shape {shapes}: {err}") from None
+        raise kind(f"{cls.name}: cannot apply to inputs of shape {shapes}: {err}") from None
 
 
 def _push_tangents(op, out, args, settings):

@@ -128,6 +128,10 @@ CASES = {
     "special.gammainc": [Case(lambda x: special.gammainc(numpy.float32(1.0), 3.0 * x), ((2, 3),), ("positive",),
                               id="exponential")],
     "gammaincc": [Case(lambda x: special.gammaincc(SHAPES, x), ONE, ("positive",), id="shapes")],
+    # x in (0.1, 0.9), away from the ends where the density's powers are singular for shapes below 1.
+    "betainc": [Case(lambda x: special.betainc(numpy.float32(2.5), numpy.float32(0.7), 0.1 + 0.8 * special.expit(x)), ((2, 3),), id="shapes")],
+    "special.betainc": [Case(lambda x: special.betainc(numpy.array([1.5, 3.0, 0.8], dtype=numpy.float32), numpy.float32(2.0), 0.1 + 0.8 * special.expit(x)),
+                             ((2, 3),), id="broadcast-shapes")],
     "special.gammaincc": [Case(lambda x: special.gammaincc(numpy.float32(4.0), 3.0 * x), ((2, 3),), ("positive",),
                                id="a4")],
     "zeta": [Case(lambda q: special.zeta(EXPONENTS, q), ONE, ("positive",), id="hurwitz")],

@@ -122,6 +122,8 @@ TORCH_CASES = [
 _BESSEL = ("torch.special's Bessel functions (bessel_j0, bessel_y1, modified_bessel_k0, ...) have no derivatives, "
            "and none takes a general order; checked against finite differences and SciPy's values")
 NO_TORCH = {
+    "betainc": "torch has no regularized incomplete beta function",
+    "special.betainc": "torch has no regularized incomplete beta function",
     **{name: _BESSEL for name in ("kv", "kve", "j0", "j1", "jv", "y0", "y1", "yv", "yn")},
     **{f"special.{name}": _BESSEL for name in ("kv", "kve", "j0", "j1", "jv", "y0", "y1", "yv", "yn")},
     "riemann_zeta": "its one argument is not differentiated here (torch's zeta refuses that derivative too)",

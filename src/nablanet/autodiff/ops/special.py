@@ -27,7 +27,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff import batching
-from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import (Cbrt, Exp2, Expm1, Log1p, Sigmoid, _unary_rules, cos, exp, log, real,
                                                sign, sin, where)
 from nablanet.autodiff.ops.reduce import _kept_shape, _normalize_axis, log_softmax as _log_softmax
@@ -40,16 +40,12 @@ __all__ = [
     "erf", "erfc", "erfcx", "erfinv", "erfcinv", "expit", "logit", "log_expit",
     "logsumexp", "softmax", "log_softmax", "xlogy", "xlog1py", "entr", "rel_entr", "kl_div",
     "i0", "i0e", "i1", "i1e", "iv", "ive", "kv", "kve", "j0", "j1", "jv", "y0", "y1", "yv", "yn",
-    "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "expm1", "log1p", "exp2", "exp10", "cbrt", "zeta",
+    "gammainc", "gammaincc", "betainc", "gammasgn", "ndtr", "ndtri", "log_ndtr", "expm1", "log1p", "exp2", "exp10", "cbrt", "zeta",
 ]
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
 _SQRT_TWO_PI = math.sqrt(2.0 * math.pi)
-
-
-def _raw(x):
-    return x._data if hasattr(x, "_data") else np.asarray(x)
 
 
 def _binary_rules(slope_x, slope_y):
@@ -748,6 +744,39 @@ class Gammaincc(Op):
         return special.gammaincc(a, x)
 
     vjp, jvp = _binary_rules(_refused("gammaincc", "a", _SHAPE), lambda out, a, x: -_gamma_density(out, a, x))
+
+
+@register
+class Betainc(Op):
+    """I_x(a, b), the regularized incomplete beta function.   dI/dx = x^(a-1) (1-x)^(b-1) / B(a, b)
+    (DLMF 8.17.2); the derivatives in a and b are not provided (as autograd and JAX)."""
+
+    batch = batching.elementwise
+
+    def forward(a, b, x):
+        return special.betainc(a, b, x)
+
+    def vjp(grad_out, out, a, b, x, *, needs):
+        _refuse_beta_shapes(needs)
+        return None, None, grad_out * _beta_density(out, a, b, x)
+
+    def jvp(a_dot, b_dot, x_dot, out, a, b, x, *, needs):
+        _refuse_beta_shapes(needs)
+        return x_dot * _beta_density(out, a, b, x)
+
+
+def _refuse_beta_shapes(needs):
+    for argument, needed in zip("ab", needs[:2]):
+        if needed:
+            raise NotImplementedError(f"betainc: the derivative with respect to {argument} is not implemented "
+                                      "(only the derivative in x is provided)")
+
+
+def _beta_density(out, a, b, x):
+    """x^(a-1) (1-x)^(b-1) / B(a, b); a and b are constants, in the result's precision."""
+    dtype = _raw(out).dtype
+    a, b = _raw(a).astype(dtype), _raw(b).astype(dtype)
+    return exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - special.betaln(a, b))
 
 
 _EXPONENT = "only the derivative in q is provided"
@@ -1504,6 +1533,38 @@ def gammaincc(a, x):
         0.135335
     """
     return Gammaincc.apply(a, x)
+
+
+def betainc(a, b, x):
+    """I_x(a, b), the regularized incomplete beta function (scipy.special.betainc); differentiable in x.
+
+    Args:
+        a, b: the shapes, positive (not differentiated); x: the points in [0, 1].
+
+    Returns:
+        I_x(a, b), the Beta(a, b) distribution function at x.
+
+    Example:
+        >>> from nablanet import grad
+        >>> from nablanet.scipy import special
+        >>> print(f"{special.betainc(2.0, 3.0, 0.5):.6f} {grad(lambda x: special.betainc(2.0, 3.0, x))(0.5):.6f}")
+        0.687500 1.500000
+    """
+    return Betainc.apply(a, b, x)
+
+
+def gammasgn(x):
+    """The sign of the gamma function, -1 or 1 (scipy.special.gammasgn): piecewise constant, no derivative.
+
+    Example:
+        >>> from nablanet.scipy import special
+        >>> print(special.gammasgn(-0.5), special.gammasgn(2.5))
+        -1.0 1.0
+    """
+    return special.gammasgn(_raw(x))
+
+
+gammasgn.__nablanet_constant__ = True
 
 
 def zeta(x, q=None, out=None):
