@@ -84,6 +84,11 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
             return differentiable[ufunc](*inputs, **kwargs)
         if ufunc in CONSTANT_UFUNCS and "out" not in kwargs:
             return ufunc(*_values(inputs), **kwargs)
+    elif method in ("outer", "reduce", "accumulate"):
+        # numpy.subtract.outer(t, u): the method of our function of that name, where it has one.
+        ours = _differentiable_tables()[0].get(ufunc)
+        if ours is not None and hasattr(ours, method):
+            return getattr(ours, method)(*inputs, **kwargs)
     detail = f" (method {method!r})" if method != "__call__" else ""
     detail += f" with keyword arguments {sorted(kwargs)}" if kwargs else ""
     raise TypeError(

@@ -53,6 +53,10 @@ del _name
 
 __all__ = [*_ops_all, *CONSTANT_NAMES]
 
+from nablanet.numpy import _ufunc_methods  # noqa: E402
+
+_ufunc_methods.attach(globals())
+
 from nablanet.numpy import linalg  # noqa: E402  (numpy.linalg with derivatives)
 from nablanet.numpy import fft  # noqa: E402  (numpy.fft with derivatives)
 
