@@ -19,9 +19,8 @@ goes on from step to step. Peers, each in its own process under the same thread 
   gradient without the update: 5.2 ms; ``jacrev(jacrev)`` 13 ms, ``jacfwd(jacfwd)`` 14 ms,
   ``hessian`` 27 ms).
 - nablanet-vmap (not run unless named in --peers): the same ``vmap(grad(grad(u_at_one_point)))``
-  inside ``value_and_grad``. nablanet's vmap cannot yet batch a function whose values depend on
-  Tensors of a transform outside it (here the weights being differentiated): it falls back to
-  running the 128 points one at a time, 50-100x slower than the peers above.
+  inside ``value_and_grad``, torch.func's spelling in nablanet (batched in one pass: the batch sits
+  between the derivative inside vmap and the weights' gradient outside it).
 
 Every peer starts from the example's initial weights (seed 0) and, before anything is timed, its loss
 and weight gradient at those weights are checked against a reference computed without any autodiff:

@@ -228,6 +228,31 @@ def outranks_tensors(args, settings) -> bool:
     return outer
 
 
+def is_outer(tensor, level) -> bool:
+    """Whether a Tensor that carries a derivative belongs to a transform begun outside vmap ``level``."""
+    if not (tensor._requires_grad or tensor._tangents):
+        return False
+    data = tensor._data
+    return tensor._level < level and not (type(data) is BatchTracer and data.level >= level)
+
+
+def tensor_level_split(args, settings) -> int:
+    """The level of the batch an op meets when its Tensors belong both to transforms inside that vmap
+    and outside it (a derivative taken inside vmap of a function closing over outer weights), else 0."""
+    level = _top_level(itertools.chain(args, settings.values(),
+                                       (a._data for a in args if isinstance(a, Tensor))))[0]
+    if not level:
+        return 0
+    inner = outer = False
+    for a in args:
+        if isinstance(a, Tensor):
+            if is_outer(a, level):
+                outer = True
+            elif a._level >= level or (type(a._data) is BatchTracer and a._data.level >= level):
+                inner = True
+    return level if inner and outer else 0
+
+
 def _top_level(items) -> tuple[int, int]:
     """(the highest level among the tracers in items, its batch length)."""
     level = length = 0
@@ -569,7 +594,7 @@ def _finish(leaf, axis, level, length):
         if axis is None:
             raise ValueError("vmap has mapped output but out_axes is None")
         # A Tensor (the result of a transform inside vmap) whose values are this batch.
-        return _place(_detach_level(leaf), axis)
+        return _place(_detach_level(leaf, level), axis)
     if type(leaf) is BatchTracer and leaf.level == level:
         if axis is None:
             raise ValueError("vmap has mapped output but out_axes is None")
@@ -582,13 +607,15 @@ def _finish(leaf, axis, level, length):
     return _place(_broadcast_unbatched(leaf, length), axis)
 
 
-def _detach_level(tensor):
+def _detach_level(tensor, level):
     """A Tensor whose data is a tracer of the finished level, as the batch it stands for.
 
-    Only values with no graph left to use (the outputs of a transform run inside vmap) reach here.
+    Such a Tensor is the output of a transform run inside vmap: its graph belongs to that finished
+    transform (whose inputs are released), and any dependence on Tensors of transforms outside the
+    vmap is carried by the batch's values, so the batch is all that is left to return.
     """
-    if tensor._requires_grad or tensor._tangents:
-        raise BatchingUnsupported("vmap: a batched output still carries a derivative of a transform inside vmap")
+    if (tensor._requires_grad or tensor._tangents) and tensor._level < level:
+        raise BatchingUnsupported("vmap: a batched output still carries a derivative of a transform around vmap")
     return tensor._data.value
 
 

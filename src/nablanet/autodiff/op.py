@@ -111,8 +111,18 @@ class Op:
         raw = []
         needs = []
         traced = requires = False
+        outer_level = batching.tensor_level_split(args, settings) if state.batch_depth else 0
         for a in args:
-            if isinstance(a, Tensor):
+            if outer_level and isinstance(a, Tensor) and batching.is_outer(a, outer_level):
+                # A Tensor of a transform outside the vmap whose batch this op meets, beside Tensors of
+                # transforms inside it: to those it is a value (the batch wraps it, its graph records
+                # whole batches), so this node does not differentiate through it.
+                if cls.keeps_residual:
+                    raise batching.BatchingUnsupported(f"vmap: {cls.name} keeps a residual, which an outer "
+                                                       "transform's Tensor cannot be batched into")
+                raw.append(a)
+                needs.append(False)
+            elif isinstance(a, Tensor):
                 raw.append(a._data)
                 needs.append(a._requires_grad)
                 if a._requires_grad:
