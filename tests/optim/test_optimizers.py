@@ -15,6 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import nablanet.numpy as nnp  # noqa: E402
 from nablanet import Tensor  # noqa: E402
 from nablanet.optim import (  # noqa: E402
     GD,
@@ -482,3 +483,59 @@ def test_lbfgs_keeps_float32_and_resumes_bit_for_bit(tmp_path):
     assert resumed.state.t == straight.state.t
     for a, b in zip(resumed.state.s + resumed.state.y, straight.state.s + straight.state.y):
         np.testing.assert_array_equal(a, b)
+
+
+# Cases whose torch twin supports complex parameters the same way (torch.optim views them as pairs of
+# reals); clipping by value has no meaning for complex numbers in torch.
+COMPLEX_CASES = [case for case in CASES if CASES[case][2] is None]
+
+
+@pytest.mark.parametrize("case", COMPLEX_CASES)
+def test_complex_parameters_step_as_torch(case):
+    # The engine's gradient of a real loss in a complex parameter is JAX's, dL/dx - i dL/dy; torch's
+    # is its conjugate. Given the same loss, both optimizers take the same steps.
+    rng = np.random.default_rng(1)
+    thetas = [rng.standard_normal(s) + 1j * rng.standard_normal(s) for s in SHAPES]
+    jax_grads = [[rng.standard_normal(s) + 1j * rng.standard_normal(s) for s in SHAPES] for _ in range(STEPS)]
+    params = [Tensor(theta.copy(), requires_grad=True) for theta in thetas]
+    optimizer = CASES[case][0](params)
+    torch_params = [torch.tensor(theta, dtype=torch.complex128, requires_grad=True) for theta in thetas]
+    torch_optimizer, scheduler = CASES[case][1](torch_params)
+    functional = CASES[case][0](None)
+    state, functional_thetas = functional.init_state(thetas), thetas
+    for t, step_grads in enumerate(jax_grads):
+        for p, q, g in zip(params, torch_params, step_grads):
+            p.grad = g.copy()
+            q.grad = torch.tensor(np.conj(g))
+        optimizer.step()
+        torch_optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        functional_thetas, state = functional.update(step_grads, state, functional_thetas)
+        for p, q, f in zip(params, torch_params, functional_thetas):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), **TOL, err_msg=f"{case}, step {t + 1}")
+            np.testing.assert_array_equal(p.data, f)
+
+
+def test_descent_on_a_complex_parameter_converges():
+    # min |z - c|^2 over complex z: first-order optimizers and L-BFGS reach c (stepping along the
+    # engine's gradient itself, without taking its conjugate, would diverge in the imaginary part).
+    target = np.array([3.0 - 1.0j, -0.5 + 2.0j])
+    for make in (lambda p: SGD(p, lr=0.2), lambda p: Adam(p, lr=0.1), lambda p: RMSprop(p, lr=0.05)):
+        z = Tensor(np.zeros(2, complex), requires_grad=True)
+        optimizer = make([z])
+        for _ in range(300):
+            z.grad = None
+            nnp.sum(nnp.abs(z - target) ** 2).backward()
+            optimizer.step()
+        np.testing.assert_allclose(z.data, target, atol=1e-3)
+    z = Tensor(np.zeros(2, complex), requires_grad=True)
+    optimizer = LBFGS([z], max_iter=50)
+
+    def closure():
+        loss = nnp.sum(nnp.abs(z - target) ** 2)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    np.testing.assert_allclose(z.data, target, atol=1e-8)

@@ -138,7 +138,7 @@ class Optimizer:
         """The state before the first update: zero (or ``initial_accumulator_value``) buffers, t = 0."""
         params = [_as_array(p) for p in params]
         buffers = {
-            name: tuple(np.full_like(theta, self._initial_value(name)) for theta in params)
+            name: tuple(np.full_like(theta, _each_part(self._initial_value(name), theta)) for theta in params)
             for name in self._buffer_names()
         }
         return self._make_state(buffers, 0)
@@ -220,6 +220,9 @@ class Optimizer:
         ``grad_buffers`` (one per parameter, kept by step()), never into the caller's arrays.
         """
         scalars = self._scalars(t, self._lr_at(t))
+        for k, theta in enumerate(thetas):
+            if np.iscomplexobj(theta):
+                _as_real_pairs(k, grads, thetas, buffers, out_buffers, out_thetas, scratches, grad_buffers)
         if self.clip_value is not None:
             for k, g in enumerate(grads):
                 grads[k] = np.clip(g, -self.clip_value, self.clip_value, out=grad_buffers[k])
@@ -347,6 +350,29 @@ class Optimizer:
     def __repr__(self):
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in ("lr", *self._hyper_names))
         return f"{type(self).__name__}({settings})"
+
+
+def _each_part(value, theta):
+    """A buffer's starting value; for a complex parameter, the value of each of its two real parts."""
+    return complex(value, value) if np.iscomplexobj(theta) else value
+
+
+def _as_real_pairs(k, grads, thetas, buffers, out_buffers, out_thetas, scratches, grad_buffers) -> None:
+    """A complex parameter as the pairs of its real and imaginary parts (views of the same memory), as
+    torch.optim does with view_as_real: every rule then steps the two parts as real numbers.
+
+    The gradient the engine gives is JAX's, dL/dx - i dL/dy; the pair the rules need is (dL/dx,
+    dL/dy), its conjugate's parts. (Stepping along -g itself would climb in the imaginary part.)
+    """
+    def pairs(a):
+        # atleast_1d: a 0-d array cannot change its item size, a 1-element view of it can.
+        return None if a is None else np.atleast_1d(a).view(a.real.dtype)
+
+    grads[k] = pairs(np.conj(grads[k]))
+    thetas[k], out_thetas[k] = pairs(thetas[k]), pairs(out_thetas[k])
+    buffers[k] = [pairs(b) for b in buffers[k]]
+    out_buffers[k] = [pairs(b) for b in out_buffers[k]]
+    scratches[k], grad_buffers[k] = pairs(scratches[k]), pairs(grad_buffers[k])
 
 
 def _as_array(x) -> np.ndarray:

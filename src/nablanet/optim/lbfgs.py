@@ -216,6 +216,16 @@ def _evaluate(fun, x):
     return float(f), np.array(g, dtype=np.float64).ravel()
 
 
+def _real_pairs(a) -> np.ndarray:
+    """a raveled; a complex array as its real and imaginary parts, interleaved."""
+    a = np.asarray(a)
+    return np.ravel(np.atleast_1d(np.ascontiguousarray(a)).view(a.real.dtype) if np.iscomplexobj(a) else a)
+
+
+def _as_value(g):
+    return g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else g
+
+
 class LBFGS:
     """L-BFGS on the parameters of a model, for full-batch problems; ``step(closure)`` as in PyTorch.
 
@@ -268,14 +278,17 @@ class LBFGS:
     def lr_now(self) -> float:
         return self.lr
 
+    # A complex parameter is searched over as the pairs of its real and imaginary parts; its gradient
+    # (JAX's dL/dx - i dL/dy from the engine) as the pairs (dL/dx, dL/dy): see optim/base.py.
     def _flat(self) -> np.ndarray:
-        return np.concatenate([np.ravel(p.data).astype(np.float64) for p in self.params])
+        return np.concatenate([_real_pairs(p.data).astype(np.float64) for p in self.params])
 
     def _unflatten_into_params(self, x) -> None:
         start = 0
         for p in self.params:
-            stop = start + p.size
-            np.copyto(p.data, x[start:stop].reshape(p.shape), casting="same_kind")
+            pairs = np.atleast_1d(p.data).view(p.data.real.dtype) if np.iscomplexobj(p.data) else p.data
+            stop = start + pairs.size
+            np.copyto(pairs, x[start:stop].reshape(pairs.shape), casting="same_kind")
             start = stop
 
     def step(self, closure) -> float:
@@ -285,7 +298,8 @@ class LBFGS:
             self._unflatten_into_params(x)
             self.zero_grad()
             loss = float(closure())
-            grads = [np.zeros(p.size) if p.grad is None else np.ravel(p.grad).astype(np.float64) for p in self.params]
+            grads = [np.zeros(_real_pairs(p.data).size) if p.grad is None
+                     else _real_pairs(np.conj(_as_value(p.grad))).astype(np.float64) for p in self.params]
             return loss, np.concatenate(grads)
 
         x, f, self.state = lbfgs_minimize(
