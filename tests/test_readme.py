@@ -18,4 +18,4 @@ def test_first_look_examples_run(tmp_path, monkeypatch, capsys):
         exec(compile(block, str(README), "exec"), {})
     printed = capsys.readouterr().out
     # The Gaussian process's figures, as the README's comment quotes them.
-    assert "-log p(y) = -12.57, lengthscale 1.40" in printed
+    assert "-log p(y) = -12.74, lengthscale 1.68" in printed
