@@ -86,6 +86,7 @@ def run_backward(
     targets: list[Tensor] | None = None,
     create_graph: bool = False,
     box: bool = False,
+    connect_outer: bool = False,
 ) -> dict:
     """Propagate ``seed`` = dC/d(root) backwards through the recorded graph.
 
@@ -98,14 +99,30 @@ def run_backward(
             gradients can be differentiated again.
         box: evaluate the rules on (unrecorded) Tensors even when no graph is wanted, so that their
             operations pass through the engine and are counted by ``count_ops``.
+        connect_outer: record the pass (as create_graph) when the graph reaches leaves that require
+            gradients other than the targets (Tensors a transformed function closes over), so the
+            gradients keep their dependence on them. Then ``connected`` in the result says whether it did.
 
     Returns:
-        dict mapping id(tensor) -> (tensor, gradient), for the targets (or the leaves) reached.
+        dict mapping id(tensor) -> (tensor, gradient), for the targets (or the leaves) reached; with
+        ``connect_outer``, the pair (that dict, connected).
     """
     target_ids = frozenset(id(t) for t in targets) if targets is not None else frozenset()
     nodes, leaves = collect(root, target_ids)
     # Filtering is needed only when other leaves (say, parameters the function closes over) are reached.
     needs_filter = targets is not None and any(id(leaf) not in target_ids for leaf in leaves)
+    if connect_outer:
+        connected = needs_filter and any(id(leaf) not in target_ids and leaf._requires_grad for leaf in leaves)
+        if connected and not create_graph:
+            create_graph = True
+            if not isinstance(seed, Tensor):
+                seed = Tensor(seed)
+        return _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph, box), connected
+    return _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph, box)
+
+
+def _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph, box) -> dict:
+    """The reverse pass proper over the collected graph (see run_backward)."""
     reaching = _reaching(nodes, target_ids) if needs_filter else None
     wrap = create_graph or box
     grads = {id(root): seed}

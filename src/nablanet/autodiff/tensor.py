@@ -451,7 +451,7 @@ _new = object.__new__
 def check_differentiable(data, what: str) -> None:
     """Raise a clear error if derivatives cannot be taken with respect to ``data``."""
     dtype = data.dtype if hasattr(data, "dtype") else np.asarray(data).dtype
-    if not np.issubdtype(dtype, np.inexact):
+    if dtype.kind not in "fc":
         raise TypeError(
             f"{what}: cannot differentiate with respect to an array of dtype {dtype}; "
             "derivatives need floating-point or complex inputs (use x.astype(float) or a float literal such as 1.0)"

@@ -123,20 +123,24 @@ def _reaches_outer_leaves(out, leaves: list[Tensor]) -> bool:
     return any(id(leaf) not in mine and leaf._requires_grad for leaf in reached)
 
 
-def _reverse(out, seed, leaves: list[Tensor], nested: bool, connected: bool = False) -> list:
-    """Gradients of <seed, out> with respect to each leaf (zeros for leaves out does not depend on).
+def _reverse(out, seed, leaves: list[Tensor], nested: bool, connected: bool = False, connect_outer: bool = False):
+    """(Gradients of <seed, out> with respect to each leaf (zeros for leaves out does not depend on),
+    whether they stay connected to Tensors outside the transform).
 
     The reverse pass is itself recorded when a derivative of it may be wanted: inside another
-    transform, or when out depends on Tensors outside this transform that require gradients
-    (``connected``).
+    transform, when the caller knows out depends on Tensors outside this transform that require
+    gradients (``connected``), or when the pass finds that it does (``connect_outer``).
     """
     if not isinstance(out, Tensor) or not (out._requires_grad or any(out is leaf for leaf in leaves)):
-        return [_zeros_for(leaf) for leaf in leaves]
+        return [_zeros_for(leaf) for leaf in leaves], connected
     create_graph = nested or connected
     if create_graph and not isinstance(seed, Tensor):
         seed = Tensor(seed)
-    found = run_backward(out, seed, leaves, create_graph=create_graph)
-    return [found[id(leaf)][1] if id(leaf) in found else _zeros_for(leaf) for leaf in leaves]
+    if connect_outer and not create_graph:
+        found, connected = run_backward(out, seed, leaves, connect_outer=True)
+    else:
+        found = run_backward(out, seed, leaves, create_graph=create_graph)
+    return [found[id(leaf)][1] if id(leaf) in found else _zeros_for(leaf) for leaf in leaves], connected
 
 
 def _release(leaves: list[Tensor]) -> None:
@@ -165,16 +169,17 @@ def _check_grad_output(out, holomorphic: bool, fname: str = "grad"):
             "use jacobian or vjp for functions with array outputs"
         )
     dtype = _dtype_of(out)
+    # dtype.kind rather than np.issubdtype: this runs on every gradient, and kind is a field read.
     if holomorphic:
-        if not np.issubdtype(dtype, np.complexfloating):
+        if dtype.kind != "c":
             raise TypeError(f"{fname} with holomorphic=True requires complex outputs, but got {dtype.name}")
-    elif np.issubdtype(dtype, np.complexfloating):
+    elif dtype.kind == "c":
         raise TypeError(
             f"{fname} requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but got "
             f"{dtype.name}. For holomorphic differentiation, pass holomorphic=True. For differentiation of "
             "non-holomorphic functions involving complex outputs, use nablanet.vjp directly."
         )
-    elif not np.issubdtype(dtype, np.floating):
+    elif dtype.kind != "f":
         raise TypeError(
             f"{fname} requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but got "
             f"{dtype.name}: a {dtype.name} result is piecewise constant, so it has no derivative"
@@ -268,10 +273,12 @@ def value_and_grad(f, argnums=0, has_aux: bool = False, holomorphic: bool = Fals
             else:
                 out, aux = result, None
             _check_grad_output(out, holomorphic)
-            seed = np.ones(np.shape(out), dtype=_dtype_of(out))
-            connected = not nested and _reaches_outer_leaves(out, all_leaves)
+            seed = np.ones(out.shape if isinstance(out, Tensor) else np.shape(out), dtype=_dtype_of(out))
+            outer = not nested and state.outer_grad_enabled
+            # An argument that was itself a Tensor requiring gradients keeps the result connected to it.
+            connected = outer and any(leaf._op is not None and leaf._inputs[0]._requires_grad for leaf in all_leaves)
             try:
-                grads = _reverse(out, seed, all_leaves, nested, connected)
+                grads, connected = _reverse(out, seed, all_leaves, nested, connected, connect_outer=outer)
             finally:
                 _release(all_leaves)
             value = _scalar_value(out, nested, connected)
@@ -370,7 +377,7 @@ def vjp(f, *primals, has_aux: bool = False):
         totals = [None] * len(all_leaves)
         for k, (out_leaf, ct) in enumerate(zip(out_leaves, ct_leaves)):
             ct = _as_cotangent(ct, out_leaf, k)
-            grads = _reverse(out_leaf, ct, all_leaves, inner, connected[k])
+            grads, _ = _reverse(out_leaf, ct, all_leaves, inner, connected[k])
             totals = [g if t is None else t + g for t, g in zip(totals, grads)]
         if not out_leaves:
             totals = [_zeros_for(leaf) for leaf in all_leaves]

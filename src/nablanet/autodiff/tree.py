@@ -60,6 +60,8 @@ def tree_flatten(tree) -> tuple[list, TreeDef]:
         >>> leaves, structure
         ([1.0, 2.0, 3.0], {'W': *, 'b': (*, *)})
     """
+    if not isinstance(tree, (tuple, list, dict)) and tree is not None:
+        return [tree], LEAF  # the common case, one array: no walk
     leaves = []
     return leaves, _flatten(tree, leaves)
 
@@ -85,6 +87,8 @@ def _flatten(tree, leaves: list) -> TreeDef:
 
 def tree_unflatten(structure: TreeDef, leaves) -> object:
     """The pytree of ``structure`` with ``leaves`` in place of its leaves (the inverse of tree_flatten)."""
+    if structure is LEAF and len(leaves) == 1:
+        return leaves[0]
     leaves = list(leaves)
     if len(leaves) != structure.num_leaves:
         raise ValueError(f"tree_unflatten: the structure {structure!r} has {structure.num_leaves} leaves, "
