@@ -16,75 +16,9 @@ scikit-learn's digits (``pip install 'nablanet[data]'``).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 __all__ = ["DEMOS", "DEFAULT_OUT", "command_line", "format_table", "output_directory", "save_figure"]
 
-DEFAULT_OUT = Path("nablanet-demos")
-
-
-def command_line(run, argv=None, *, prog: str, description: str) -> int:
-    """Parse ``--out DIR --quick --seed N`` from ``argv`` and call ``run(out, quick=..., seed=...)``.
-
-    The shared ``main`` of every demo, so they all take the same options.
-
-    Returns:
-        0, the process exit status (errors propagate as exceptions with their own message).
-    """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"directory for the PNG files, created if missing (default: ./{DEFAULT_OUT}/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smaller run that takes a few seconds and still shows the claim")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw in the demo (default: 0)")
-    args = parser.parse_args(argv)
-    run(args.out, quick=args.quick, seed=args.seed)
-    return 0
-
-
-def output_directory(out_dir) -> Path:
-    """``out_dir`` as a Path, created (with its parents) if it does not exist."""
-    path = Path(out_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def save_figure(figure, out_dir, name: str) -> Path:
-    """Write ``figure`` to ``out_dir/name`` (atomically, by ``nablanet.plot.save``) and say so."""
-    from nablanet import plot
-
-    path = plot.save(figure, output_directory(out_dir) / name)
-    print(f"wrote {path}")
-    return path
-
-
-def format_table(headers, rows, *, title: str | None = None) -> str:
-    """A plain-text table: right-aligned columns wide enough for the header and every cell.
-
-    Args:
-        headers: the column names.
-        rows: sequences of cells, already formatted as strings (numbers are ``str()``-ed).
-        title: a line printed above the table.
-
-    Example:
-        >>> print(format_table(["width", "error"], [[1, "0.88"], [32, "0.0018"]]))
-        width   error
-        -----  ------
-            1    0.88
-           32  0.0018
-    """
-    cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(header)), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]
-    lines = [title] if title else []
-    lines.append("  ".join(f"{header:>{width}}" for header, width in zip(headers, widths)))
-    lines.append("  ".join("-" * width for width in widths))
-    lines.extend("  ".join(f"{cell:>{width}}" for cell, width in zip(row, widths)) for row in cells)
-    return "\n".join(lines)
-
-
-# The demo modules import the helpers above from this package, so they are imported after them.
-from nablanet.demos import (  # noqa: E402
+from nablanet.demos import (
     activations,
     autodiff,
     gates,
@@ -92,6 +26,7 @@ from nablanet.demos import (  # noqa: E402
     perceptron,
     universal_approximation,
 )
+from nablanet.demos._common import DEFAULT_OUT, command_line, format_table, output_directory, save_figure
 
 DEMOS = {
     "autodiff": autodiff,

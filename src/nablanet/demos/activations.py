@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from nablanet import grad, jvp
-from nablanet.demos import command_line, format_table, save_figure
+from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn import functional as F
 
 __all__ = ["NAMES", "POINTS", "CLOSED_FORMS", "derivative_table", "run", "main"]

@@ -6,7 +6,7 @@ import math
 
 import nablanet.numpy as np
 from nablanet import count_ops, grad, jvp, to_dot
-from nablanet.demos import command_line, output_directory
+from nablanet.demos._common import command_line, output_directory
 
 
 def exp_of_square(x):

@@ -27,7 +27,7 @@ import numpy as np
 
 from nablanet import datasets
 from nablanet import nn
-from nablanet.demos import command_line, format_table, save_figure
+from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.optim import Adam
 from nablanet.train import fit, predict
 

@@ -59,7 +59,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet import datasets, nn
-from nablanet.demos import command_line, format_table, save_figure
+from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn import functional as F
 from nablanet.optim import SGD, flush_denormals
 from nablanet.train import fit

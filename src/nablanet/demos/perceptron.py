@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet import datasets, grad
-from nablanet.demos import command_line, format_table, save_figure
+from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn.functional import heaviside
 
 __all__ = ["PerceptronRun", "train_perceptron", "max_margin_separator", "novikoff_bound", "make_blobs",
