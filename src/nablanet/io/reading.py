@@ -1,368 +1,42 @@
-"""Model files and checkpoints: the architecture as JSON and the arrays in one .npz that loading never unpickles.
-
-A file written by ``save`` is a NumPy ``.npz`` archive (a zip of ``.npy`` entries, readable with
-``np.load(path, allow_pickle=False)``) holding:
-
-==========================  =============================================================================
-entry                       contents
-==========================  =============================================================================
-``header``                  uint8 array: UTF-8 JSON ``{"format": "nablanet", "format_version",
-                            "nablanet_version", "numpy_version", "architecture" (Module.config()),
-                            "optimizer" (class name or null), "rng", "metadata"}``
-``weights/<name>``          one array per entry of ``model.state_dict()`` (parameters, then buffers
-                            such as BatchNorm running statistics), e.g. ``weights/layers.0.W``
-``optimizer/<key>``         one array per entry of ``optimizer.state_dict()`` (checkpoints only): class
-                            name, step count ``t``, hyperparameters, learning rate or schedule, buffers
-==========================  =============================================================================
-
-``header["rng"]`` is ``{"generators": [state, ...], "fit": index or null, "modules": {"layers.1.rng":
-index, ...}}``: the ``bit_generator.state`` of every distinct numpy Generator (the one given to
-``fit`` as ``seed`` and those held by modules, such as ``Dropout.rng``), with arrays written as
-``{"ndarray": dtype, "values": [...]}``; a Generator shared by several owners is stored once and
-shared again after loading.
-
-Loading treats the file as untrusted input: it reads the zip directory first and refuses entries
-with unexpected names, encryption or declared sizes beyond those of the arrays it expects (zip
-bombs); it builds only classes of nablanet.nn, nablanet.optim or ``custom_objects``; it parses each
-``.npy`` header before reading data and refuses object arrays (which only pickle could read), and
-any shape or dtype other than those of the rebuilt model. Every such problem raises ModelFileError.
-A file cannot run code, but its architecture decides how large a model is built before the weights
-are compared with it: load files from untrusted sources in a process with a memory limit.
-
-Writes are atomic: the archive goes to a temporary file in the target's directory, is flushed and
-fsynced, then renamed over the target, so a crash during a save leaves the previous file intact.
-"""
+"""load and load_checkpoint: a model file read as untrusted input, checked entry by entry before use."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import inspect
 import json
 import math
-import os
 import pathlib
-import re
-import stat
-import tempfile
 import zipfile
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from nablanet.io.format import (
+    Checkpoint,
+    FORMAT_VERSION,
+    ModelFileError,
+    _BIT_GENERATORS,
+    _BUFFER_KEY,
+    _FORMAT_NAME,
+    _HEADER,
+    _HEADER_KEYS,
+    _MAX_HEADER_BYTES,
+    _MAX_NPY_HEADER,
+    _MAX_OPTIMIZER_ENTRIES_PER_PARAMETER,
+    _MAX_OPTIMIZER_SCALARS,
+    _MAX_SCALAR_BYTES,
+    _NAME,
+    _NPY_OVERHEAD,
+    _OPTIMIZER,
+    _STATE_ARRAY_DTYPES,
+    _WEIGHTS,
+    _encode_state,
+    _generator_slots,
+)
 from nablanet.nn.module import Module, module_from_config
 from nablanet.optim.base import Optimizer
 
-__all__ = ["save", "load", "load_checkpoint", "Checkpoint", "ModelFileError", "FORMAT_VERSION"]
 
-#: Version of the file layout; ``load`` reads files of this version and older, and refuses newer ones.
-FORMAT_VERSION = 1
-
-_FORMAT_NAME = "nablanet"
-_HEADER = "header"
-_WEIGHTS = "weights/"
-_OPTIMIZER = "optimizer/"
-_HEADER_KEYS = {"format", "format_version", "nablanet_version", "numpy_version", "architecture", "optimizer", "rng",
-                "metadata"}
-
-# The header is read before the model's size is known, so it gets a fixed cap: an architecture is a
-# few kilobytes, a Mersenne Twister state 7 kB; 64 MiB leaves room for large user metadata.
-_MAX_HEADER_BYTES = 64 * 2**20
-# np.lib.format's own limit for .npy headers from untrusted files, plus the magic string, the
-# version and the length field that precede it (at most 12 bytes).
-_MAX_NPY_HEADER = 10_000
-_NPY_OVERHEAD = _MAX_NPY_HEADER + 12
-# A 0-d entry (step count, hyperparameter, class name) is a few hundred bytes.
-_MAX_SCALAR_BYTES = _NPY_OVERHEAD + 1024
-# Optimizers keep at most three buffers per parameter (Adam with amsgrad, centered RMSprop with momentum).
-_MAX_OPTIMIZER_ENTRIES_PER_PARAMETER = 4
-_MAX_OPTIMIZER_SCALARS = 64
-
-# Entry names are dotted paths of letters, digits, '_' and '-': no '/', '\\', '..' or absolute paths.
-_SEGMENT = r"[A-Za-z0-9_\-]+"
-_NAME = re.compile(rf"{_SEGMENT}(\.{_SEGMENT})*")
-_BUFFER_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.([0-9]+)")
-
-_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
-                                                 np.random.Philox, np.random.SFC64)}
-_STATE_ARRAY_DTYPES = ("uint32", "uint64")
-
-
-class ModelFileError(ValueError):
-    """A file that is not a valid nablanet model or checkpoint: not an npz archive, truncated, corrupted,
-    hostile, inconsistent with its architecture, or written by a newer format version."""
-
-
-@dataclasses.dataclass
-class Checkpoint:
-    """What ``load_checkpoint`` returns: everything needed to resume training.
-
-    Attributes:
-        model: the Module, weights and buffers loaded, in evaluation mode (fit switches it to training).
-        optimizer: an Optimizer for ``model.parameters()`` with the saved state, or None if none was saved.
-        rng: the numpy Generator saved as ``rng=`` (pass it to fit as ``seed``), or None.
-        metadata: the user's metadata dict ({} if none was saved).
-    """
-
-    model: Module
-    optimizer: Optimizer | None
-    rng: np.random.Generator | None
-    metadata: dict
-
-
-# --- saving ------------------------------------------------------------------------------------------
-
-def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.random.Generator | None = None,
-         metadata: dict | None = None) -> pathlib.Path:
-    """Write ``model`` (architecture and weights), optionally with optimizer and RNG state, to one .npz file.
-
-    The architecture is ``model.config()`` as JSON, the weights ``model.state_dict()`` (parameters and
-    buffers); with ``optimizer`` and ``rng`` the file is a checkpoint from which training resumes bit
-    for bit (see Notes). The write is atomic: a crash during it leaves any previous file at ``path``
-    intact, and no temporary file behind.
-
-    Args:
-        path: the file to write (``.npz`` by convention; the name is used as given).
-        model: a nablanet.nn.Module whose ``config()`` rebuilds it (layers built with JSON-able
-            arguments: sizes, names of activations and initializers, dtypes, int seeds).
-        optimizer: an Optimizer built for ``model.parameters()`` (in that order), or None. Its learning
-            rate must be a float or a schedule from nablanet.optim.schedules. (LBFGS, which is not an
-            Optimizer subclass, is not supported.)
-        rng: the numpy Generator given to fit as ``seed``, or None. The Generators held by modules
-            (e.g. ``Dropout.rng``) are always saved.
-        metadata: a JSON-able dict (numpy scalars and arrays become numbers and lists), e.g. the epoch
-            reached or the History.
-
-    Returns:
-        The path written, as a pathlib.Path.
-
-    Raises:
-        TypeError, ValueError: the model, optimizer, rng or metadata cannot be recorded (the message
-            says which and why); nothing is written then.
-        OSError: the file cannot be written; any previous file at ``path`` is left as it was.
-
-    Example:
-        >>> import tempfile
-        >>> import nablanet.nn as nn
-        >>> from nablanet.optim import Adam
-        >>> model = nn.Sequential(nn.Dense(3, 4, activation="relu", rng=0), nn.Dropout(0.2, rng=1))
-        >>> folder = tempfile.TemporaryDirectory()
-        >>> path = save(pathlib.Path(folder.name) / "model.npz", model, optimizer=Adam(model.parameters()),
-        ...             rng=np.random.default_rng(2), metadata={"epoch": 5})
-        >>> path.name
-        'model.npz'
-        >>> with np.load(path, allow_pickle=False) as archive:
-        ...     [name for name in archive.files if not name.startswith("optimizer/")]
-        ['header', 'weights/layers.0.W', 'weights/layers.0.b']
-        >>> folder.cleanup()
-
-    Notes:
-        Resuming bit for bit: fit(..., epochs=a + b, seed=g) gives the same weights as fit(..., epochs=a,
-        seed=g), ``save(path, model, optimizer=opt, rng=g)``, ``load_checkpoint(path)`` and fit(...,
-        epochs=b) with the restored model, optimizer and ``seed=checkpoint.rng``, as long as fit draws
-        nothing at its start: pass ``validation_data`` rather than ``validation_split`` with
-        ``shuffle=True`` (fit draws that split from the generator at every call). Callback state (e.g.
-        EarlyStopping's best value) is not saved; keep what you need in ``metadata``.
-
-        To make sure that the file will load, save rebuilds the architecture from ``model.config()``
-        once (with fresh weights, which costs one initialization of the model) and compares its arrays
-        with the model's.
-    """
-    path = pathlib.Path(path)
-    if not isinstance(model, Module):
-        raise TypeError(f"save: model must be a nablanet.nn.Module, got {type(model).__name__}")
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(f"save: optimizer must be a nablanet.optim.Optimizer (e.g. Adam), got {type(optimizer).__name__}")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"save: rng must be a numpy.random.Generator (the one given to fit as seed), "
-                        f"got {type(rng).__name__}")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise TypeError(f"save: metadata must be a dict, got {type(metadata).__name__}")
-
-    architecture = model.config()
-    weights = model.state_dict()
-    _check_architecture_rebuilds(model, architecture, weights)
-    arrays = {_HEADER: None}
-    for name, array in weights.items():
-        arrays[_WEIGHTS + _checked_name(name, "parameter or buffer")] = _checked_array(array, f"weight {name}")
-    if optimizer is not None:
-        for key, array in _optimizer_arrays(model, optimizer).items():
-            arrays[_OPTIMIZER + _checked_name(key, "optimizer state entry")] = _checked_array(array, f"optimizer {key}")
-
-    import nablanet  # here, not at the top: nablanet/__init__.py imports this module
-
-    header = {
-        "format": _FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "nablanet_version": getattr(nablanet, "__version__", "unknown"),
-        "numpy_version": np.__version__,
-        "architecture": architecture,
-        "optimizer": None if optimizer is None else type(optimizer).__name__,
-        "rng": _rng_record(model, rng),
-        "metadata": {} if metadata is None else metadata,
-    }
-    try:
-        text = json.dumps(header, default=_json_default, ensure_ascii=False)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"save: metadata must be JSON-serializable ({error})") from None
-    arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(path, arrays)
-    return path
-
-
-def _check_architecture_rebuilds(model: Module, architecture: dict, weights: dict) -> None:
-    """Refuse to write a file that would not load: config() must rebuild arrays of the same names and shapes.
-
-    (A module changed after construction, e.g. by appending to Sequential.layers, is not described by its recorded
-    constructor arguments.) The classes of the model itself are allowed, so custom modules pass here;
-    loading them needs ``custom_objects``.
-    """
-    classes = {type(module).__name__: type(module) for module in model.modules()}
-    try:
-        rebuilt = module_from_config(architecture, classes)
-    except Exception as error:
-        raise ValueError(f"save: model.config() does not rebuild the model ({type(error).__name__}: {error})") from None
-    expected = {name: (array.shape, array.dtype) for name, array in rebuilt.state_dict().items()}
-    actual = {name: (array.shape, array.dtype) for name, array in weights.items()}
-    if expected != actual:
-        differences = sorted(name for name in set(expected) | set(actual) if expected.get(name) != actual.get(name))
-        raise ValueError(f"save: model.config() rebuilds a model whose arrays differ from this one's in {differences[:5]} "
-                         "(was the model changed after construction, e.g. by appending to Sequential.layers?)")
-    if [slot[0] for slot in _generator_slots(rebuilt)] != [slot[0] for slot in _generator_slots(model)]:
-        raise ValueError("save: model.config() rebuilds a model that holds its random generators in other places")
-
-
-def _optimizer_arrays(model: Module, optimizer: Optimizer) -> dict:
-    if optimizer.params is None or [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
-        raise ValueError(f"save: the {type(optimizer).__name__} must be built for model.parameters() (all of them, "
-                         "in that order) to be saved with the model")
-    state = optimizer.state_dict()
-    if "lr" not in state and "lr_schedule" not in state:
-        raise ValueError(f"save: the learning rate {optimizer.lr!r} is a function that cannot be recorded; use a "
-                         "schedule from nablanet.optim.schedules")
-    return state
-
-
-def _checked_name(name: str, what: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"save: cannot write the {what} name {name!r}: names must be letters, digits, '_' and '-' "
-                         "separated by single dots")
-    return name
-
-
-def _checked_array(array, what: str) -> np.ndarray:
-    array = np.asarray(array)
-    if array.dtype.kind not in "biufcU":
-        raise TypeError(f"save: the {what} has dtype {array.dtype}, which cannot be stored without pickle")
-    return array
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _rng_record(model: Module, rng) -> dict:
-    """The header's "rng" entry: each distinct Generator's state once, and who holds which."""
-    generators, index_of = [], {}
-
-    def index(generator) -> int:
-        if id(generator) not in index_of:
-            index_of[id(generator)] = len(generators)
-            generators.append(_encode_state(generator.bit_generator.state))
-        return index_of[id(generator)]
-
-    record = {"generators": generators, "fit": None if rng is None else index(rng), "modules": {}}
-    for name, module, attribute in _generator_slots(model):
-        record["modules"][name] = index(getattr(module, attribute))
-    return record
-
-
-def _generator_slots(model: Module) -> list:
-    """(dotted name, module, attribute) of every numpy Generator held as a module attribute, depth first."""
-    slots = []
-
-    def visit(module, prefix):
-        for attribute, value in vars(module).items():
-            # The recorded constructor arguments may hold the Generator a layer was built with; the
-            # layer's own attribute is the one it draws from.
-            if attribute != "_arguments" and isinstance(value, np.random.Generator):
-                slots.append((prefix + attribute, module, attribute))
-        for child_name, child in module.named_children():
-            visit(child, f"{prefix}{child_name}.")
-
-    visit(model, "")
-    return slots
-
-
-def _encode_state(value):
-    if isinstance(value, dict):
-        return {str(key): _encode_state(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return {"ndarray": value.dtype.name, "values": value.tolist()}
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, str):
-        return value
-    raise TypeError(f"save: cannot record a random generator state entry of type {type(value).__name__}")
-
-
-def _write_atomically(path: pathlib.Path, arrays: dict) -> None:
-    """Write the archive to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
-    mode = _file_mode(path)
-    temporary = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with temporary:
-            with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for key, array in arrays.items():
-                    # A fixed timestamp: the same model and state always give the same bytes.
-                    info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                    info.external_attr = 0o644 << 16
-                    with archive.open(info, mode="w", force_zip64=True) as entry:
-                        npy_format.write_array(entry, array, allow_pickle=False)
-            temporary.flush()
-            os.fsync(temporary.fileno())
-        os.chmod(temporary.name, mode)
-        os.replace(temporary.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary.name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _file_mode(path: pathlib.Path) -> int:
-    """Permissions for the new file: the replaced file's, or the usual ones under the umask.
-
-    (NamedTemporaryFile creates files readable by their owner only.)
-    """
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    # Makes the rename itself durable on POSIX; some platforms and file systems cannot open or
-    # fsync a directory, and the file is complete either way.
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-# --- loading -----------------------------------------------------------------------------------------
 
 def load(path, *, custom_objects: dict | None = None) -> Module:
     """The model saved in ``path`` (by ``save``), its weights and buffers loaded, in evaluation mode.
@@ -380,6 +54,7 @@ def load(path, *, custom_objects: dict | None = None) -> Module:
 
     Example:
         >>> import tempfile
+        >>> from nablanet.io import save
         >>> import nablanet.nn as nn
         >>> model = nn.Sequential(nn.Dense(2, 3, activation="tanh", rng=0), nn.Dense(3, 1, rng=1))
         >>> folder = tempfile.TemporaryDirectory()
@@ -409,6 +84,7 @@ def load_checkpoint(path, *, custom_objects: dict | None = None) -> Checkpoint:
 
     Example:
         >>> import tempfile
+        >>> from nablanet.io import save
         >>> import nablanet.nn as nn
         >>> from nablanet.optim import SGD
         >>> from nablanet.train import fit
