@@ -1,7 +1,10 @@
 """Learning-rate schedules vs torch.optim.lr_scheduler (StepLR, ExponentialLR, CosineAnnealingLR) and,
-for the course's inverse-time decay t0 / (t + t1), vs its formula; then validation and the optimizer link."""
+for the course's inverse-time decay t0 / (t + t1), vs its formula; every registered schedule built by
+name against rates worked by hand; then validation and the optimizer link."""
 
+import inspect
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -17,6 +20,9 @@ from nablanet.optim import (  # noqa: E402
     ExponentialDecay,
     InverseTimeDecay,
     StepDecay,
+    get_schedule,
+    register_schedule,
+    schedule_record,
 )
 
 STEPS = 40
@@ -84,14 +90,82 @@ def test_optimizer_uses_schedule_of_its_step_count():
     assert w.data[0] == -sum(rates)
 
 
-def test_every_schedule_is_registered_for_state_dict():
-    assert set(SCHEDULES) == {"Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay"}
+# name -> (its arguments, {t: eta(t)} worked by hand). Adding a schedule: its class in schedules.py + one line here.
+RATES_BY_NAME = {
+    "constant": (dict(lr=0.1), {0: 0.1, 7: 0.1}),
+    "step": (dict(lr=1.0, step_size=2, gamma=0.5), {0: 1.0, 1: 1.0, 2: 0.5, 5: 0.25}),  # 0.5^floor(5/2)
+    "exponential": (dict(lr=2.0, gamma=0.5), {0: 2.0, 3: 0.25}),  # 2 * 0.5^3
+    "inverse_time": (dict(t0=5.0, t1=50.0), {0: 0.1, 50: 0.05, 150: 0.025}),  # 5 / (t + 50)
+    # 0.2 + 0.8 (1 + cos(pi t / 4)) / 2: 1 at t = 0, 0.2 + 0.4 at t = 2, eta_min from t_max = 4 on
+    "cosine": (dict(lr=1.0, t_max=4, eta_min=0.2), {0: 1.0, 2: 0.6, 4: 0.2, 9: 0.2}),
+}
+
+
+def test_every_registered_schedule_has_a_case():
+    shipped = {name for name, cls in SCHEDULES.items() if cls.__module__.startswith("nablanet.")}
+    assert shipped == set(RATES_BY_NAME), "a registered schedule without a line in RATES_BY_NAME (or the reverse)"
+
+
+@pytest.mark.parametrize("name", RATES_BY_NAME)
+def test_schedule_built_by_name_gives_the_rates_worked_by_hand_and_saves(name):
+    arguments, rates = RATES_BY_NAME[name]
+    schedule = get_schedule(name, **arguments)
+    record = schedule_record(name)
+    assert type(schedule) is record.cls is SCHEDULES[name] is SCHEDULES[record.cls.__name__]
+    assert record.takes_lr == ("lr" in arguments)
+    for t, rate in rates.items():
+        assert schedule(t) == pytest.approx(rate, rel=1e-12), f"{name} at t = {t}"
+    # An optimizer's state_dict records the schedule by class name and rebuilds it.
     w = Tensor(np.zeros(1), requires_grad=True)
-    for schedule in (Constant(0.1), StepDecay(0.1, 2), ExponentialDecay(0.1, 0.5), InverseTimeDecay(1.0, 2.0),
-                     CosineDecay(0.1, 5, 0.01)):
-        fresh = SGD([w], lr=0.5)
-        fresh.load_state_dict(SGD([w], lr=schedule).state_dict())
-        assert fresh.lr == schedule
+    fresh = SGD([w], lr=0.5)
+    fresh.load_state_dict(SGD([w], lr=schedule).state_dict())
+    assert fresh.lr == schedule
+
+
+def test_schedules_are_keyed_by_config_name_and_found_by_class_name():
+    assert list(SCHEDULES) == ["constant", "step", "exponential", "inverse_time", "cosine"]
+    assert "CosineDecay" in SCHEDULES and SCHEDULES["CosineDecay"] is CosineDecay is SCHEDULES["cosine"]
+    assert schedule_record(StepDecay).name == "step"
+    assert schedule_record("inverse_time").arguments == {"t0": inspect.Parameter.empty, "t1": inspect.Parameter.empty}
+    assert "cosine_decay" not in SCHEDULES
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'cosine_decay'; known: constant, step"):
+        get_schedule("cosine_decay", lr=0.1)
+    with pytest.raises(ValueError, match=r"schedule 'step' \(StepDecay\) needs step_size"):
+        get_schedule("step", lr=0.1)
+    with pytest.raises(ValueError, match=r"schedule 'constant' \(Constant\) takes no argument 'gamma'"):
+        get_schedule("constant", lr=0.1, gamma=0.5)
+
+
+@dataclass(frozen=True)
+class _Warmup:
+    """eta(t) = lr * min(1, (t + 1) / steps): a schedule defined outside nablanet."""
+
+    lr: float
+    steps: int
+
+    def __call__(self, t):
+        return self.lr * min(1.0, (t + 1) / self.steps)
+
+
+@pytest.fixture
+def warmup_registered():
+    register_schedule("warmup", _Warmup, aliases=("linear_warmup",))
+    yield
+    SCHEDULES.records.remove("warmup")
+
+
+def test_a_registered_schedule_is_built_by_name_and_saved(warmup_registered):
+    schedule = get_schedule("linear_warmup", lr=1.0, steps=4)
+    assert [schedule(t) for t in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert list(SCHEDULES)[-1] == "warmup" and SCHEDULES["_Warmup"] is _Warmup
+    w = Tensor(np.zeros(1), requires_grad=True)
+    fresh = SGD([w], lr=0.5)
+    fresh.load_state_dict(SGD([w], lr=schedule).state_dict())
+    assert fresh.lr == schedule
+    with pytest.raises(ValueError, match="the learning-rate schedule name 'step' is taken by nablanet.optim.schedules.StepDecay"):
+        register_schedule("step", _Warmup)
+    with pytest.raises(TypeError, match="expected a class whose instances are called with t"):
+        register_schedule("integer", int)
 
 
 @pytest.mark.parametrize("make, message", [

@@ -1,4 +1,5 @@
-"""Optimizers (init_state / update / step), learning-rate schedules, gradient clipping, L-BFGS.
+"""Optimizers (init_state / update / step), learning-rate schedules, gradient clipping, L-BFGS, and the
+registries that name optimizers and schedules (``get_optimizer("adam", ...)``, ``get_schedule("cosine", ...)``).
 
 Example:
     >>> import numpy as np
@@ -12,7 +13,6 @@ Example:
 
 from nablanet.optim.base import Optimizer, flush_denormals
 from nablanet.optim.clip import clip_by_global_norm, clip_by_global_norm_, clip_by_value, clip_by_value_, global_norm
-from nablanet.optim.lbfgs import LBFGS, LBFGSState, lbfgs_minimize
 from nablanet.optim.optimizers import (
     GD,
     SGD,
@@ -27,13 +27,20 @@ from nablanet.optim.optimizers import (
     RMSpropState,
     SGDState,
 )
+# After optimizers.py, so that the registry lists the optimizers in increasing complexity.
+from nablanet.optim.lbfgs import LBFGS, LBFGSState, lbfgs_minimize
+from nablanet.optim.registry import OPTIMIZERS, OptimizerRecord, get_optimizer, optimizer_record, register_optimizer
 from nablanet.optim.schedules import (
     SCHEDULES,
     Constant,
     CosineDecay,
     ExponentialDecay,
     InverseTimeDecay,
+    ScheduleRecord,
     StepDecay,
+    get_schedule,
+    register_schedule,
+    schedule_record,
 )
 
 __all__ = [
@@ -41,6 +48,8 @@ __all__ = [
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
     "SGDState", "AdagradState", "RMSpropState", "AdamState",
     "LBFGS", "LBFGSState", "lbfgs_minimize",
-    "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay", "SCHEDULES",
+    "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer",
+    "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
+    "SCHEDULES", "ScheduleRecord", "register_schedule", "schedule_record", "get_schedule",
     "global_norm", "clip_by_value", "clip_by_value_", "clip_by_global_norm", "clip_by_global_norm_",
 ]

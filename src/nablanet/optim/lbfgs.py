@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nablanet.optim.base import _as_param_list, check_nonnegative, check_positive
+from nablanet.optim.registry import register_optimizer
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_minimize"]
 
@@ -226,6 +227,7 @@ def _as_value(g):
     return g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else g
 
 
+@register_optimizer("lbfgs", full_batch=True)
 class LBFGS:
     """L-BFGS on the parameters of a model, for full-batch problems; ``step(closure)`` as in PyTorch.
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nablanet.optim.base import Optimizer, check_nonnegative, check_unit_interval
+from nablanet.optim.registry import register_optimizer
 
 __all__ = [
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
@@ -167,6 +168,7 @@ class AdamState:
 
 
 # --- optimizers ------------------------------------------------------------------------------------
+@register_optimizer("sgd")
 class SGD(Optimizer):
     """Gradient descent, full batch or mini-batch, with optional (Nesterov) momentum and L2 weight decay.
 
@@ -230,8 +232,10 @@ class SGD(Optimizer):
 
 #: Full-batch gradient descent is SGD fed the whole training set: one update rule, two uses.
 GD = SGD
+register_optimizer("gd", GD, full_batch=True)
 
 
+@register_optimizer("momentum")
 class Momentum(SGD):
     """Gradient descent with (heavy-ball) momentum: ``SGD`` with momentum = 0.9 by default.
 
@@ -246,6 +250,7 @@ class Momentum(SGD):
                          weight_decay=weight_decay, clip_value=clip_value, clip_norm=clip_norm)
 
 
+@register_optimizer("nesterov")
 class Nesterov(SGD):
     """Nesterov accelerated gradient: ``SGD`` with nesterov=True and momentum = 0.9 by default.
 
@@ -258,6 +263,7 @@ class Nesterov(SGD):
                          weight_decay=weight_decay, clip_value=clip_value, clip_norm=clip_norm)
 
 
+@register_optimizer("adagrad", adaptive=True)
 class Adagrad(Optimizer):
     """Adagrad: a per-coordinate step size that shrinks with the sum of the squared gradients.
 
@@ -303,6 +309,7 @@ class Adagrad(Optimizer):
         _adagrad_rule(g, theta, buffers[0], out_buffers[0], out_theta, scratch, **scalars)
 
 
+@register_optimizer("rmsprop", adaptive=True)
 class RMSprop(Optimizer):
     """RMSprop: divide the gradient by a running root mean square of recent gradients.
 
@@ -350,6 +357,7 @@ class RMSprop(Optimizer):
         _rmsprop_rule(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, **scalars)
 
 
+@register_optimizer("adam", adaptive=True)
 class Adam(Optimizer):
     """Adam: momentum on the gradient (m) divided by the root of a running mean of its square (v).
 
@@ -418,6 +426,7 @@ class Adam(Optimizer):
                    out_theta, scratch, **scalars)
 
 
+@register_optimizer("adamw", adaptive=True)
 class AdamW(Adam):
     """Adam with decoupled weight decay: theta shrinks by a factor, outside the adaptive scaling.
 

@@ -16,14 +16,21 @@ ExponentialDecay    eta_0 * gamma^t                           ExponentialLR
 InverseTimeDecay    t0 / (t + t1)                             (the course notes' schedule)
 CosineDecay         see its docstring                         CosineAnnealingLR, t <= T_max
 ==================  ========================================  ============================
+
+Each is registered by the name a config gives it ("constant", "step", "exponential", "inverse_time",
+"cosine"): ``get_schedule(name, **arguments)`` builds one, ``register_schedule`` adds one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, fields
 
-__all__ = ["Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay", "SCHEDULES"]
+from nablanet.registry import Registry, check_arguments, signature_defaults
+
+__all__ = ["Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay", "SCHEDULES",
+           "ScheduleRecord", "register_schedule", "schedule_record", "get_schedule"]
 
 
 def _require(condition: bool, message: str) -> None:
@@ -31,6 +38,84 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+# --- the registry ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A schedule's name (as a config's ``[optimizer.schedule] name``) and class.
+
+    Attributes:
+        name: "step", "cosine", ...; cls: the class; aliases: more names for it.
+
+    Derived from the class: ``arguments``, name -> default of its fields (``inspect.Parameter.empty``
+    where required); ``takes_lr``, whether eta_0 is its ``lr`` field (InverseTimeDecay has t0, t1).
+    """
+
+    name: str
+    cls: type
+    aliases: tuple = ()
+
+    @property
+    def arguments(self) -> dict:
+        return signature_defaults(self.cls)
+
+    @property
+    def takes_lr(self) -> bool:
+        return "lr" in self.arguments
+
+    def build(self, **arguments):
+        """``cls(**arguments)``, with a clear error for a missing or unknown argument."""
+        check_arguments(f"schedule {self.name!r} ({self.cls.__name__})", arguments, self.arguments)
+        return self.cls(**arguments)
+
+
+_REGISTRY = Registry("learning-rate schedule")
+
+#: name -> schedule class, in registration order; a class name works too (``SCHEDULES["StepDecay"]``),
+#: as does ``"StepDecay" in SCHEDULES``. Iterating gives the names ("constant", "step", ...);
+#: ``SCHEDULES.records`` is the registry of ScheduleRecords behind it.
+SCHEDULES = _REGISTRY.classes()
+
+
+def register_schedule(name: str, cls: type | None = None, *, aliases=()):
+    """Make a schedule class known by ``name`` (as a decorator, or called with the class).
+
+    The class is a callable ``t -> eta_t``; a frozen dataclass of plain numbers, like the ones here,
+    can also be saved in an optimizer's ``state_dict``.
+
+    Example:
+        >>> @register_schedule("halving")
+        ... @dataclass(frozen=True)
+        ... class Halving:
+        ...     lr: float
+        ...     def __call__(self, t):
+        ...         return self.lr / 2**t
+        >>> get_schedule("halving", lr=1.0)(3)
+        0.125
+        >>> SCHEDULES.records.remove("halving")
+    """
+    def add(cls):
+        if not isinstance(cls, type) or not any("__call__" in vars(base) for base in cls.__mro__):
+            raise TypeError(f"register_schedule({name!r}): expected a class whose instances are called with t")
+        _REGISTRY.add(ScheduleRecord(name, cls, tuple(aliases)))
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def schedule_record(name) -> ScheduleRecord:
+    """The record of a schedule name ("cosine"), alias, class name ("CosineDecay") or class."""
+    return _REGISTRY.lookup(name)
+
+
+def get_schedule(name, **arguments):
+    """The schedule called ``name`` built from ``arguments``, e.g. ``get_schedule("step", lr=0.1, step_size=10)``."""
+    return schedule_record(name).build(**arguments)
+
+
+# --- the schedules ---------------------------------------------------------------------------------
+
+
+@register_schedule("constant")
 @dataclass(frozen=True)
 class Constant:
     """eta(t) = eta_0.
@@ -49,6 +134,7 @@ class Constant:
         return float(self.lr)
 
 
+@register_schedule("step")
 @dataclass(frozen=True)
 class StepDecay:
     """eta(t) = eta_0 * gamma^floor(t / step_size): multiply by ``gamma`` every ``step_size`` steps.
@@ -74,6 +160,7 @@ class StepDecay:
         return float(self.lr) * float(self.gamma) ** (int(t) // int(self.step_size))
 
 
+@register_schedule("exponential")
 @dataclass(frozen=True)
 class ExponentialDecay:
     """eta(t) = eta_0 * gamma^t (``torch.optim.lr_scheduler.ExponentialLR``).
@@ -94,6 +181,7 @@ class ExponentialDecay:
         return float(self.lr) * float(self.gamma) ** int(t)
 
 
+@register_schedule("inverse_time")
 @dataclass(frozen=True)
 class InverseTimeDecay:
     """eta(t) = t0 / (t + t1), the course notes' ``learning_schedule`` for SGD.
@@ -118,6 +206,7 @@ class InverseTimeDecay:
         return float(self.t0) / (int(t) + float(self.t1))
 
 
+@register_schedule("cosine")
 @dataclass(frozen=True)
 class CosineDecay:
     """Cosine annealing from eta_0 to eta_min over T_max steps, then constant.
@@ -157,19 +246,15 @@ class CosineDecay:
         return eta_min + (float(self.lr) - eta_min) * (1.0 + math.cos(math.pi * t / self.t_max)) / 2.0
 
 
-#: name -> class, so an optimizer's state_dict can record a schedule as plain numbers and rebuild it.
-SCHEDULES = {cls.__name__: cls for cls in (Constant, StepDecay, ExponentialDecay, InverseTimeDecay, CosineDecay)}
-
-
 def schedule_to_arrays(schedule) -> dict:
-    """The schedule's class name and fields as plain Python values, or {} for a callable not from here."""
-    if type(schedule).__name__ not in SCHEDULES or type(schedule) is not SCHEDULES[type(schedule).__name__]:
+    """The schedule's class name and fields as plain Python values, or {} for a callable that is not a
+    registered dataclass schedule (the class name, not the registered name, so that files stay readable
+    by versions that knew schedules by class name only)."""
+    if _REGISTRY.of_class(type(schedule)) is None or not dataclasses.is_dataclass(schedule):
         return {}
     return {"name": type(schedule).__name__, **{f.name: getattr(schedule, f.name) for f in fields(schedule)}}
 
 
 def schedule_from_arrays(name: str, values: dict):
-    """Rebuild a schedule recorded by ``schedule_to_arrays``."""
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {name!r}; known: {sorted(SCHEDULES)}")
-    return SCHEDULES[name](**values)
+    """Rebuild a schedule recorded by ``schedule_to_arrays`` (``name``: its class or registered name)."""
+    return schedule_record(name).cls(**values)

@@ -1,0 +1,137 @@
+"""The optimizer registry: each optimizer's name, class and hyperparameters, declared beside its class.
+
+``@register_optimizer("adam")`` over a class (in ``optimizers.py``, ``lbfgs.py``, or a user's module)
+makes it known by that name to everything that takes an optimizer by name: the TOML config's
+``[optimizer] name``, the scikit-learn estimators' ``solver``, ``get_optimizer``. It is also found by
+its class name, which is what ``Optimizer.state_dict()`` records.
+
+Example:
+    >>> import numpy as np
+    >>> from nablanet import Tensor
+    >>> w = Tensor(np.zeros(2), requires_grad=True)
+    >>> get_optimizer("momentum", [w], lr=0.1)
+    Momentum(lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)
+    >>> record = optimizer_record("adam")
+    >>> record.cls.__name__, record.lr, list(record.hyperparameters)[:3]
+    ('Adam', 0.001, ['beta1', 'beta2', 'betas'])
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from nablanet.registry import Registry, check_arguments, signature_defaults
+
+__all__ = ["OptimizerRecord", "OPTIMIZERS", "register_optimizer", "optimizer_record", "get_optimizer"]
+
+
+@dataclass(frozen=True)
+class OptimizerRecord:
+    """What the library knows of an optimizer besides its class.
+
+    Attributes:
+        name: the name configs and estimators use ("adam"); lower case by convention.
+        cls: the class; ``cls(parameters, lr=..., **hyperparameters)`` builds it.
+        aliases: more names for the same record.
+        full_batch: meant to see the whole training set at every step (plain gradient descent,
+            L-BFGS); a trainer that honours it uses one batch of all samples.
+        adaptive: scales its own step per coordinate from gradient statistics (Adagrad, RMSprop,
+            Adam); scikit-learn's ``learning_rate`` schedules ('invscaling', 'adaptive') apply to the
+            other optimizers only.
+
+    Derived from the class's constructor (so they cannot disagree with it): ``lr``, the default
+    learning rate eta; ``hyperparameters``, name -> default of its other keyword arguments;
+    ``needs_closure``, whether ``step`` takes a closure that re-evaluates the cost (L-BFGS), which a
+    minibatch loop such as ``fit`` cannot drive.
+    """
+
+    name: str
+    cls: type
+    aliases: tuple = ()
+    full_batch: bool = False
+    adaptive: bool = False
+
+    @property
+    def lr(self):
+        """The default learning rate of the constructor (None if ``lr`` is required)."""
+        default = self._arguments()["lr"]
+        return None if default is inspect.Parameter.empty else default
+
+    @property
+    def hyperparameters(self) -> dict:
+        """name -> default of the constructor's keyword arguments other than the parameters and ``lr``."""
+        return {name: default for name, default in self._arguments().items() if name != "lr"}
+
+    @property
+    def needs_closure(self) -> bool:
+        return "closure" in inspect.signature(self.cls.step).parameters
+
+    def build(self, parameters=None, **hyperparameters):
+        """``cls(parameters, **hyperparameters)``, with a clear error for a hyperparameter it does not take."""
+        check_arguments(f"optimizer {self.name!r} ({self.cls.__name__})", hyperparameters, self._arguments())
+        return self.cls(parameters, **hyperparameters)
+
+    def _arguments(self) -> dict:
+        # The first constructor argument is the parameters, whatever its name.
+        first = next(iter(inspect.signature(self.cls).parameters))
+        return signature_defaults(self.cls, skip=(first,))
+
+
+#: name -> OptimizerRecord, in registration order; ``OPTIMIZERS["Adam"]`` (class name) works too.
+OPTIMIZERS = Registry("optimizer")
+
+
+def register_optimizer(name: str, cls: type | None = None, *, aliases=(), full_batch: bool = False,
+                       adaptive: bool = False):
+    """Make an optimizer class known by ``name``: as a decorator, or called with the class.
+
+    The class must take the parameters as its first argument and ``lr`` as a keyword, as
+    ``nablanet.optim.Optimizer``'s subclasses do; see ``OptimizerRecord`` for the other arguments.
+
+    Example:
+        >>> from nablanet.optim import SGD
+        >>> @register_optimizer("halving_sgd")
+        ... class HalvingSGD(SGD):
+        ...     '''SGD at half the given learning rate.'''
+        ...     def __init__(self, params=None, *, lr=1e-2, momentum=0.0):
+        ...         super().__init__(params, lr=lr / 2, momentum=momentum)
+        >>> get_optimizer("halving_sgd", lr=0.2).lr
+        0.1
+        >>> OPTIMIZERS.remove("halving_sgd")
+    """
+    def add(cls):
+        _check_optimizer_class(name, cls)
+        OPTIMIZERS.add(OptimizerRecord(name, cls, tuple(aliases), bool(full_batch), bool(adaptive)))
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def optimizer_record(name) -> OptimizerRecord:
+    """The record of an optimizer name, alias, class name or class; ValueError naming the known ones."""
+    return OPTIMIZERS.lookup(name)
+
+
+def get_optimizer(name, parameters=None, **hyperparameters):
+    """The optimizer called ``name`` over ``parameters`` (None: for ``init_state``/``update`` only).
+
+    Args:
+        name: a registered name ("sgd", "adam", ...), alias or class name.
+        parameters: iterable of Parameters, e.g. ``model.parameters()``.
+        **hyperparameters: ``lr`` and the optimizer's own (``momentum``, ``beta1``, ...); the
+            class's defaults for those not given.
+    """
+    return optimizer_record(name).build(parameters, **hyperparameters)
+
+
+def _check_optimizer_class(name, cls) -> None:
+    if not isinstance(cls, type):
+        raise TypeError(f"register_optimizer({name!r}): expected a class, got {type(cls).__name__}")
+    try:
+        parameters = inspect.signature(cls).parameters
+    except ValueError:  # a builtin class
+        parameters = {}
+    if "lr" not in parameters or not callable(getattr(cls, "step", None)):
+        raise TypeError(f"register_optimizer({name!r}): {cls.__name__} must take an lr keyword and have a step() "
+                        "method, as nablanet.optim.Optimizer's subclasses do")
