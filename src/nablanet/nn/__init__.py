@@ -1,4 +1,4 @@
-"""Networks: Module and Parameter, layers, activations and losses (functional), initializers, regularizers."""
+"""Networks: Module and Parameter, layers and their registry, activations and losses (functional), initializers, regularizers."""
 
 from nablanet.nn import functional, init, regularizers
 from nablanet.nn.layers import *  # noqa: F401,F403

@@ -345,8 +345,9 @@ def _from_config(value, classes):
 def module_from_config(config: dict, custom_objects: dict | None = None) -> Module:
     """Rebuild a module from ``Module.config()`` data (fresh weights; load a state_dict for trained ones).
 
-    Only nablanet's own layers and the classes passed in ``custom_objects`` (name -> class) can be
-    built: a file never decides what code runs.
+    Only the registered layers (``nablanet.nn.LAYERS``: nablanet's own and those of
+    ``register_layer``) and the classes passed in ``custom_objects`` (name -> class, which take
+    precedence) can be built: a file never decides what code runs.
 
     Example:
         >>> import nablanet.nn as nn
@@ -357,17 +358,18 @@ def module_from_config(config: dict, custom_objects: dict | None = None) -> Modu
           (layers.1): Dropout(p=0.1)
         )
     """
-    import nablanet.nn as nn_package
+    from nablanet.nn.layers.registry import LAYERS
 
-    classes = {name: getattr(nn_package, name) for name in nn_package.__all__
-               if isinstance(getattr(nn_package, name), type) and issubclass(getattr(nn_package, name), Module)}
-    classes.update(custom_objects or {})
     if not isinstance(config, dict) or "class" not in config or "arguments" not in config:
         raise ValueError("module_from_config: expected a dict with 'class' and 'arguments'")
     name = config["class"]
-    if name not in classes:
-        raise ValueError(f"module_from_config: unknown module class {name!r}; pass it in custom_objects={{'{name}': {name}}}")
-    cls = classes[name]
+    if name in (custom_objects or {}):
+        cls = custom_objects[name]
+    elif isinstance(name, str) and name in LAYERS:
+        cls = LAYERS[name].cls
+    else:
+        raise ValueError(f"module_from_config: unknown module class {name!r}; pass it in custom_objects={{'{name}': "
+                         f"{name}}} or register it with nablanet.nn.register_layer")
     arguments = {k: _from_config(v, custom_objects) for k, v in config["arguments"].items()}
     parameters = inspect.signature(cls.__init__).parameters
     positional = []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from nablanet.nn import functional as F
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
 __all__ = ["Activation", "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "GELU", "Softmax",
            "Heaviside"]
 
 
+@register_layer("activation")
 class Activation(Module):
     """Any activation by name or function: Activation("tanh"), Activation("leaky_relu", alpha=0.1).
 
@@ -31,6 +33,7 @@ class Activation(Module):
         return self.name + (f", {options}" if options else "")
 
 
+@register_layer("identity")
 class Identity(Module):
     """a = z."""
 
@@ -38,6 +41,7 @@ class Identity(Module):
         return z
 
 
+@register_layer("sigmoid")
 class Sigmoid(Module):
     """a = 1 / (1 + e^-z)."""
 
@@ -45,6 +49,7 @@ class Sigmoid(Module):
         return F.sigmoid(z)
 
 
+@register_layer("tanh")
 class Tanh(Module):
     """a = tanh z."""
 
@@ -52,6 +57,7 @@ class Tanh(Module):
         return F.tanh(z)
 
 
+@register_layer("relu")
 class ReLU(Module):
     """a = max(0, z)."""
 
@@ -59,6 +65,7 @@ class ReLU(Module):
         return F.relu(z)
 
 
+@register_layer("leakyrelu")
 class LeakyReLU(Module):
     """a = z for z > 0, alpha z otherwise."""
 
@@ -69,6 +76,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(z, self.alpha)
 
 
+@register_layer("elu")
 class ELU(Module):
     """a = z for z > 0, alpha (e^z - 1) otherwise."""
 
@@ -79,6 +87,7 @@ class ELU(Module):
         return F.elu(z, self.alpha)
 
 
+@register_layer("softplus")
 class Softplus(Module):
     """a = log(1 + e^z)."""
 
@@ -86,6 +95,7 @@ class Softplus(Module):
         return F.softplus(z)
 
 
+@register_layer("gelu")
 class GELU(Module):
     """a = z Phi(z) (exact, or approximate="tanh")."""
 
@@ -96,6 +106,7 @@ class GELU(Module):
         return F.gelu(z, self.approximate)
 
 
+@register_layer("softmax")
 class Softmax(Module):
     """a_k = e^{z_k} / sum_j e^{z_j} along axis."""
 
@@ -106,6 +117,7 @@ class Softmax(Module):
         return F.softmax(z, self.axis)
 
 
+@register_layer("heaviside")
 class Heaviside(Module):
     """a = 1 if z >= 0 else 0: forward only (a gradient through it raises an error)."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
 __all__ = ["Sequential"]
 
 
+@register_layer("sequential")
 class Sequential(Module):
     """Layers applied one after the other: Sequential(l1, l2, l3)(x) = l3(l2(l1(x))).
 

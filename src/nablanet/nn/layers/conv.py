@@ -7,6 +7,7 @@ import numpy as np
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.nn import functional as F
 from nablanet.nn.init import get_initializer, make_rng
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d"]
@@ -35,6 +36,7 @@ def _convolve(module, x):
     return a if module._after is None else module._after(a)
 
 
+@register_layer("conv1d", size_argument="in_channels", size_axis=1)
 class Conv1d(Module):
     """1-D convolution over signals (N, C_in, L): z[n, o, t] = b[o] + sum_{c,k} W[o, c, k] x[n, c, t s + k d].
 
@@ -76,6 +78,7 @@ class Conv1d(Module):
         return f"{c_in} -> {c_out}, kernel_size={k}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}"
 
 
+@register_layer("conv2d", size_argument="in_channels", size_axis=1)
 class Conv2d(Module):
     """2-D convolution over images (N, C_in, H, W), computed as im2col + one matrix product.
 

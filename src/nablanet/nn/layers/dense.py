@@ -8,6 +8,7 @@ from nablanet.autodiff import ops
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, dense
 from nablanet.nn import functional as F
 from nablanet.nn.init import get_initializer, make_rng
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["Dense", "RBF"]
@@ -16,6 +17,7 @@ _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
 _DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 
+@register_layer("dense", size_argument="in_features", size_axis=-1)
 class Dense(Module):
     """Fully connected layer: a = sigma(x W + b).
 
@@ -75,6 +77,7 @@ class Dense(Module):
         return f"{self.W.shape[0]} -> {self.W.shape[1]}, activation={act}, bias={self.b is not None}"
 
 
+@register_layer("rbf", size_argument="in_features", size_axis=-1)
 class RBF(Module):
     """Radial basis function layer: Gaussian units with learnable centres c_j and widths s_j.
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.nn.init import make_rng
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
 __all__ = ["Dropout"]
 
 
+@register_layer("dropout")
 class Dropout(Module):
     """Inverted dropout (Srivastava et al., 2014): in training, each input is zeroed with probability p
     and the survivors are scaled by 1/(1 - p), so evaluation needs no rescaling.

@@ -7,11 +7,13 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["BatchNorm"]
 
 
+@register_layer("batchnorm", size_argument="num_features", size_axis=1)
 class BatchNorm(Module):
     """Batch normalization (Ioffe & Szegedy, 2015) over the feature axis 1.
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from nablanet.autodiff import ops
 from nablanet.nn import functional as F
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool", "Flatten"]
 
 
+@register_layer("maxpool1d")
 class MaxPool1d(Module):
     """Maximum over windows of length kernel_size of (N, C, L); stride defaults to kernel_size.
 
@@ -25,6 +27,7 @@ class MaxPool1d(Module):
         return F.max_pool(x, (self.kernel_size,), self.stride, self.padding)
 
 
+@register_layer("maxpool2d")
 class MaxPool2d(Module):
     """Maximum over kernel_size windows of (N, C, H, W); stride defaults to kernel_size.
 
@@ -38,6 +41,7 @@ class MaxPool2d(Module):
         return F.max_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
 
 
+@register_layer("avgpool1d")
 class AvgPool1d(Module):
     """Mean over windows of length kernel_size of (N, C, L)."""
 
@@ -48,6 +52,7 @@ class AvgPool1d(Module):
         return F.avg_pool(x, (self.kernel_size,), self.stride, self.padding)
 
 
+@register_layer("avgpool2d")
 class AvgPool2d(Module):
     """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default)."""
 
@@ -58,6 +63,7 @@ class AvgPool2d(Module):
         return F.avg_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
 
 
+@register_layer("globalavgpool")
 class GlobalAvgPool(Module):
     """Mean over every spatial position: (N, C, *spatial) -> (N, C)."""
 
@@ -65,6 +71,7 @@ class GlobalAvgPool(Module):
         return F.global_avg_pool(x)
 
 
+@register_layer("flatten")
 class Flatten(Module):
     """(N, *rest) -> (N, prod(rest)), to go from convolutional to dense layers."""
 

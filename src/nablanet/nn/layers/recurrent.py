@@ -14,6 +14,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.nn.init import make_rng
+from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["RNN", "GRU", "LSTM"]
@@ -159,6 +160,7 @@ class _Recurrent(Module):
                 f"bidirectional={self.directions == 2}, return_sequences={self.return_sequences}")
 
 
+@register_layer("rnn", size_argument="input_size", size_axis=-1)
 class RNN(_Recurrent):
     """Elman recurrent layer: h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh).
 
@@ -183,6 +185,7 @@ class RNN(_Recurrent):
     _cell = staticmethod(_rnn_cell)
 
 
+@register_layer("gru", size_argument="input_size", size_axis=-1)
 class GRU(_Recurrent):
     """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_cell for the equations).
 
@@ -197,6 +200,7 @@ class GRU(_Recurrent):
     _cell = staticmethod(_gru_cell)
 
 
+@register_layer("lstm", size_argument="input_size", size_axis=-1)
 class LSTM(_Recurrent):
     """Long short-term memory layer (gates [i, f, g, o] as PyTorch; see _lstm_cell for the equations).
 

@@ -1,0 +1,174 @@
+"""The layer registry: every registered layer built from its record with its input size read from the
+input's shape, gradient-checked as a whole (input and parameters) and rebuilt from its config; lookups
+and errors; a layer registered from outside the library, built by name and rebuilt from a config."""
+
+import json
+from typing import NamedTuple
+
+import numpy
+import pytest
+
+import nablanet.nn as nn
+from nablanet.testing import check_grads
+
+
+class Case(NamedTuple):
+    """A batch shape (N, ...), the arguments other than the inferred size (float64 and a seed are added
+    where the layer takes them), positional arguments, and whether gradients exist (Heaviside: none)."""
+
+    shape: tuple
+    arguments: dict = {}
+    args: tuple = ()
+    gradients: bool = True
+
+
+def _sequential_layers():
+    return (nn.Dense(3, 2, activation="tanh", rng=0, dtype=numpy.float64), nn.Dense(2, 1, rng=1, dtype=numpy.float64))
+
+
+# Adding a layer: its class with @register_layer in its family's file + one line here.
+CASES = {
+    "activation": Case((3, 4), dict(activation="leaky_relu", alpha=0.2)),
+    "identity": Case((3, 4)),
+    "sigmoid": Case((3, 4)),
+    "tanh": Case((3, 4)),
+    "relu": Case((3, 4)),
+    "leakyrelu": Case((3, 4), dict(alpha=0.1)),
+    "elu": Case((3, 4), dict(alpha=0.7)),
+    "softplus": Case((3, 4)),
+    "gelu": Case((3, 4), dict(approximate="tanh")),
+    "softmax": Case((3, 4)),
+    "heaviside": Case((3, 4), gradients=False),
+    "sequential": Case((4, 3), args=_sequential_layers()),
+    "conv1d": Case((2, 3, 7), dict(out_channels=2, kernel_size=3, padding=1)),
+    "conv2d": Case((2, 2, 5, 5), dict(out_channels=3, kernel_size=2, stride=2)),
+    "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
+    "rbf": Case((5, 2), dict(units=3)),
+    "dropout": Case((4, 3), dict(p=0.3)),  # checked in evaluation mode, where it is the identity
+    "batchnorm": Case((6, 3, 2)),  # num_features = 3 channels, axis 1
+    "maxpool1d": Case((2, 3, 6), dict(kernel_size=2)),
+    "maxpool2d": Case((2, 2, 4, 4), dict(kernel_size=2)),
+    "avgpool1d": Case((2, 3, 6), dict(kernel_size=3)),
+    "avgpool2d": Case((2, 2, 4, 4), dict(kernel_size=2, stride=1)),
+    "globalavgpool": Case((2, 3, 4, 4)),
+    "flatten": Case((2, 3, 4)),
+    "rnn": Case((2, 4, 3), dict(hidden_size=2)),  # input_size = 3 features, the last axis
+    "gru": Case((2, 4, 3), dict(hidden_size=2, bidirectional=True)),
+    "lstm": Case((2, 4, 3), dict(hidden_size=2, return_sequences=False)),
+}
+
+
+def _build(name):
+    case = CASES[name]
+    record = nn.layer_record(name)
+    arguments = dict(case.arguments)
+    if "rng" in record.arguments:
+        arguments["rng"] = 0
+    if "dtype" in record.arguments:
+        arguments["dtype"] = numpy.float64
+    return record, record.build(case.shape, *case.args, **arguments)
+
+
+def test_every_registered_layer_has_a_case():
+    shipped = {name for name, record in nn.LAYERS.items() if record.cls.__module__.startswith("nablanet.")}
+    assert shipped == set(CASES), "a registered layer without a line in CASES (or the reverse)"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_layer_built_from_its_record_reads_its_size_and_passes_a_gradient_check(name):
+    record, layer = _build(name)
+    case = CASES[name]
+    assert type(layer) is record.cls
+    if record.size_argument is not None:
+        assert layer.config()["arguments"][record.size_argument] == case.shape[record.size_axis]
+    layer.eval()
+    x = numpy.random.default_rng(3).standard_normal(case.shape)
+    if not case.gradients:
+        assert numpy.asarray(layer(x).data).shape == case.shape
+        return
+    names = [parameter_name for parameter_name, _ in layer.named_parameters()]
+
+    def f(x_value, *values):
+        return nn.functional_call(layer, dict(zip(names, values)), x_value)
+
+    check_grads(f, [x] + [p.data for p in layer.parameters()], order=1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_layer_round_trips_through_its_config(name):
+    _, layer = _build(name)
+    rebuilt = nn.module_from_config(json.loads(json.dumps(layer.config())))
+    rebuilt.load_state_dict(layer.state_dict())
+    layer.eval()
+    rebuilt.eval()
+    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
+    numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
+    assert repr(rebuilt) == repr(layer)
+
+
+def test_lookups_in_any_case_and_clear_errors():
+    assert nn.LAYERS["Conv2d"] is nn.LAYERS["conv2d"] is nn.LAYERS["CONV2D"] is nn.layer_record(nn.Conv2d)
+    assert (nn.LAYERS["batchnorm"].size_argument, nn.LAYERS["batchnorm"].size_axis) == ("num_features", 1)
+    assert nn.LAYERS["maxpool2d"].size_argument is None and "Module" not in nn.LAYERS
+    assert nn.build_layer("Dense", (8, 5), 2, rng=0).W.shape == (5, 2)  # Dense(5, 2): positional after the size
+    with pytest.raises(ValueError, match="unknown layer 'Residual'; known: activation, identity"):
+        nn.build_layer("Residual", (2, 3))
+    with pytest.raises(ValueError, match=r"layer 'dense' \(Dense\) needs out_features"):
+        nn.build_layer("dense", (2, 3))
+    with pytest.raises(ValueError, match=r"layer 'dropout' \(Dropout\) takes no argument 'rate'; it takes p, rng"):
+        nn.build_layer("dropout", (2, 3), rate=0.5)
+    with pytest.raises(ValueError, match="Dense: in_features is read from the input shape; do not give it too"):
+        nn.build_layer("dense", (2, 3), in_features=3, out_features=1)
+    with pytest.raises(ValueError, match=r"Conv2d reads in_channels from axis 1 of a batch of inputs \(N, ...\), "
+                                         r"but got the shape \(4,\)"):
+        nn.build_layer("conv2d", (4,), out_channels=1, kernel_size=1)
+
+
+class Scale(nn.Module):
+    """a = s * x with one learnable scale per feature: a layer defined outside nablanet."""
+
+    def __init__(self, num_features, *, init=1.0, dtype=numpy.float32):
+        self.s = nn.Parameter(numpy.full(num_features, init, dtype=dtype))
+
+    def forward(self, x):
+        return x * self.s
+
+
+@pytest.fixture
+def scale_registered():
+    nn.register_layer("scale", aliases=("feature_scale",), size_argument="num_features", size_axis=-1)(Scale)
+    yield
+    nn.LAYERS.remove("scale")
+
+
+def test_a_registered_layer_is_built_by_name_and_rebuilt_from_its_config(scale_registered):
+    layer = nn.build_layer("feature_scale", (5, 3), init=2.0, dtype=numpy.float64)
+    assert type(layer) is Scale and layer.s.data.tolist() == [2.0, 2.0, 2.0]
+    model = nn.Sequential(nn.Dense(2, 3, rng=0, dtype=numpy.float64), layer)
+    rebuilt = nn.module_from_config(json.loads(json.dumps(model.config())))  # no custom_objects needed
+    rebuilt.load_state_dict(model.state_dict())
+    x = numpy.random.default_rng(5).standard_normal((4, 2))
+    numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(model(x).data))
+    assert list(nn.LAYERS)[-1] == "scale"
+    with pytest.raises(ValueError, match="the layer name 'dense' is taken by nablanet.nn.layers.dense.Dense"):
+        nn.register_layer("dense")(Scale)
+    with pytest.raises(ValueError, match="give size_argument and size_axis together"):
+        nn.register_layer("scale2", size_argument="num_features")(Scale)
+    with pytest.raises(ValueError, match="Scale has no constructor argument 'in_features'"):
+        nn.register_layer("scale2", size_argument="in_features", size_axis=-1)(Scale)
+    with pytest.raises(TypeError, match="expected a subclass of nablanet.nn.Module"):
+        nn.register_layer("not_a_layer")(dict)
+
+
+def test_register_layer_bare_decorator_names_the_layer_by_its_class():
+    @nn.register_layer
+    class Doubling(nn.Module):
+        def forward(self, x):
+            return x * 2.0
+
+    try:
+        assert nn.layer_record("doubling").cls is Doubling and nn.build_layer("Doubling")(numpy.ones(2)).tolist() == [2, 2]
+    finally:
+        nn.LAYERS.remove("doubling")
+    with pytest.raises(ValueError, match="unknown layer 'doubling'"):
+        nn.layer_record("doubling")
