@@ -23,11 +23,12 @@ shared again after loading.
 
 Loading treats the file as untrusted input: it reads the zip directory first and refuses entries
 with unexpected names, encryption or declared sizes beyond those of the arrays it expects (zip
-bombs); it builds only classes of nablanet.nn, nablanet.optim or ``custom_objects``; it parses each
-``.npy`` header before reading data and refuses object arrays (which only pickle could read), and
-any shape or dtype other than those of the rebuilt model. Every such problem raises ModelFileError.
-A file cannot run code, but its architecture decides how large a model is built before the weights
-are compared with it: load files from untrusted sources in a process with a memory limit.
+bombs); it builds only registered layers and optimizers (nablanet.nn.LAYERS,
+nablanet.optim.OPTIMIZERS) or ``custom_objects``; it parses each ``.npy`` header before reading data
+and refuses object arrays (which only pickle could read), and any shape or dtype other than those of
+the rebuilt model. Every such problem raises ModelFileError. A file cannot run code, but its
+architecture decides how large a model is built before the weights are compared with it: load files
+from untrusted sources in a process with a memory limit.
 
 Writes are atomic: the archive goes to a temporary file in the target's directory, is flushed and
 fsynced, then renamed over the target, so a crash during a save leaves the previous file intact.

@@ -438,9 +438,10 @@ def _same_scalar(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _optimizer_classes(custom_objects) -> dict:
+    """Class name -> class of the optimizers a file may name: the registered ones and ``custom_objects``'."""
     from nablanet import optim
 
-    classes = {name: getattr(optim, name) for name in optim.__all__}
+    classes = {record.cls.__name__: record.cls for record in optim.OPTIMIZERS.values()}
     classes.update(custom_objects or {})
     return {name: cls for name, cls in classes.items()
             if isinstance(cls, type) and issubclass(cls, Optimizer) and cls is not Optimizer}
