@@ -179,7 +179,7 @@ def test_sklearn_tables_are_returned_as_they_are(loader, source, shape, n_classe
 ])
 def test_missing_optional_dependency_names_the_extra(monkeypatch, call, module, package):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
-    monkeypatch.setattr(datasets, "_MNIST1D_CACHE", {})
+    monkeypatch.setattr(datasets.mnist, "_MNIST1D_CACHE", {})
     with pytest.raises(ImportError, match=rf"needs {package}.*pip install 'nablanet\[data\]'"):
         call()
 

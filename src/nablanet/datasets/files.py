@@ -1,0 +1,265 @@
+"""The user's own files: numeric CSV and NPZ tables, validated before their contents are trusted."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from nablanet.datasets.common import _float_dtype
+from nablanet.datasets.registry import LoadedData, register_file_format
+
+__all__ = ["load_csv", "load_npz"]
+
+
+def _load_npz_arrays(path, keys) -> dict:
+    """The named arrays of an ``.npz`` file, opened with ``allow_pickle=False`` (no code runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"NPZ file {str(path)!r} does not exist")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        # NumPy reports any file that is neither .npy nor a zip archive as possibly pickled data.
+        raise ValueError(f"{path} is not an .npz file ({error}); it may be truncated or corrupted") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} holds a single .npy array, not an .npz archive of named arrays")
+    with archive:
+        missing = [key for key in keys if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{path} has no array named {missing[0]!r}; its arrays are {', '.join(archive.files) or 'none'}"
+            )
+        arrays = {}
+        for key in keys:
+            try:
+                arrays[key] = archive[key]
+            except ValueError as error:
+                if "allow_pickle" not in str(error):
+                    raise ValueError(f"{path}[{key}] could not be read ({error}); the file may be corrupted") from error
+                raise ValueError(
+                    f"{path}[{key}] holds Python objects, which need pickle to load; nablanet never unpickles "
+                    f"data files, so save plain numeric arrays"
+                ) from error
+            except (EOFError, OSError, zipfile.BadZipFile, zlib.error) as error:
+                raise ValueError(f"{path}[{key}] could not be read ({error}); the file may be truncated or corrupted") from error
+    return arrays
+
+
+def load_npz(path, x_key: str = "X", y_key: str | None = "y"):
+    """Inputs and targets from an ``.npz`` file written by ``np.savez``, never unpickling anything.
+
+    Args:
+        path: the file.
+        x_key: name of the input array (samples along axis 0).
+        y_key: name of the target array, or ``None`` to read only the inputs.
+
+    Returns:
+        ``(X, y)`` (``y`` is None when ``y_key`` is None).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a key is missing (the message lists the keys present), an array holds Python
+            objects (which would need pickle), X and y have different numbers of rows, X is a
+            scalar, or a float array holds NaN or infinity.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = folder.name + "/data.npz"
+        >>> np.savez(path, features=np.arange(6.0).reshape(3, 2), labels=np.array([0, 1, 1]))
+        >>> X, y = load_npz(path, "features", "labels")
+        >>> X.shape, y.tolist()
+        ((3, 2), [0, 1, 1])
+        >>> folder.cleanup()
+    """
+    keys = (x_key,) if y_key is None else (x_key, y_key)
+    arrays = _load_npz_arrays(path, keys)
+    X = arrays[x_key]
+    y = None if y_key is None else arrays[y_key]
+    if X.ndim == 0:
+        raise ValueError(f"{path}[{x_key}] is a scalar; expected an array with samples along axis 0")
+    _check_finite(X, f"{path}[{x_key}]")
+    if y is not None:
+        if y.ndim == 0 or len(y) != len(X):
+            raise ValueError(
+                f"{path}[{x_key}] has {len(X)} rows but {path}[{y_key}] has "
+                f"{'none (a scalar)' if y.ndim == 0 else len(y)}; they must match"
+            )
+        _check_finite(y, f"{path}[{y_key}]")
+    return X, y
+
+
+def _check_finite(array, source: str) -> None:
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        position = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{source} holds {array[position]} at index {position}; the data must be finite numbers")
+
+
+def load_csv(path, target="label", *, delimiter: str = ",", header: bool = True, dtype=np.float64):
+    """A numeric table from a CSV file: every column but ``target`` becomes a feature.
+
+    Args:
+        path: the file (UTF-8; a byte-order mark is ignored; cells may be quoted with ``"``).
+        target: name of the target column (needs ``header=True``) or its 0-based position.
+        delimiter: the character between cells.
+        header: whether the first line names the columns.
+        dtype: floating dtype of ``X``.
+
+    Returns:
+        ``(X, y, feature_names)``: ``X`` the feature columns in file order, ``y`` the target
+        column as int64 when every value is a whole number (class labels) and float64 otherwise,
+        ``feature_names`` a list of the feature columns' names (``"x0", "x1", ...`` by position in
+        the file when there is no header).
+
+    Shape:
+        X (N, F), y (N,) for a file of N data rows and F + 1 columns.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the target column is not in the header (the message lists the columns), a
+            row has a different number of cells than the first, or a cell is empty, not a number,
+            NaN or infinite (the message gives its line and column).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "flowers.csv"
+        >>> _ = path.write_text("length,width,label\\n5.1,3.5,0\\n6.2,2.9,1\\n")
+        >>> X, y, names = load_csv(path, target="label")
+        >>> X.tolist(), y.tolist(), names
+        ([[5.1, 3.5], [6.2, 2.9]], [0, 1], ['length', 'width'])
+        >>> folder.cleanup()
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CSV file {str(path)!r} does not exist")
+    dtype = _float_dtype(dtype)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        first_row = next(csv.reader(handle, delimiter=delimiter), None)
+    if first_row is None:
+        raise ValueError(f"{path} is empty")
+    n_columns = len(first_row)
+    names = [name.strip() for name in first_row] if header else [f"x{i}" for i in range(n_columns)]
+    target_column = _target_column(target, names, header, path)
+    if n_columns < 2:
+        raise ValueError(f"{path} has a single column; it needs the target and at least one feature")
+    table = _parse_numeric_csv(path, delimiter, header, names)
+    y = table[:, target_column]
+    X = np.delete(table, target_column, axis=1).astype(dtype, copy=False)
+    if np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53):
+        y = y.astype(np.int64)
+    feature_names = [name for i, name in enumerate(names) if i != target_column]
+    return X, y, feature_names
+
+
+def _target_column(target, names, header: bool, path: Path) -> int:
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if not -len(names) <= target < len(names):
+            raise ValueError(f"target column {target} is out of range: {path} has {len(names)} columns")
+        return int(target) % len(names)
+    if not isinstance(target, str):
+        raise ValueError(f"target must be a column name or a 0-based column position, got {target!r}")
+    if not header:
+        raise ValueError(f"target {target!r} is a column name but header=False; give the column's position instead")
+    matches = [i for i, name in enumerate(names) if name == target]
+    if not matches:
+        raise ValueError(f"{path} has no column named {target!r}; its columns are {', '.join(map(repr, names))}")
+    if len(matches) > 1:
+        raise ValueError(f"{path} has {len(matches)} columns named {target!r}; the target must be unambiguous")
+    return matches[0]
+
+
+def _parse_numeric_csv(path: Path, delimiter: str, header: bool, names) -> np.ndarray:
+    # NumPy's C parser reads large files fast; when it refuses the file (or reads a NaN), a slower
+    # pass with the csv module finds the first bad cell and names its line and column.
+    try:
+        with warnings.catch_warnings():
+            # A header-only file: loadtxt warns and returns nothing; the error below says it better.
+            warnings.simplefilter("ignore", UserWarning)
+            table = np.loadtxt(
+                path, delimiter=delimiter, skiprows=1 if header else 0, dtype=np.float64, ndmin=2,
+                comments=None, quotechar='"', encoding="utf-8-sig",
+            )
+    except ValueError as error:
+        _raise_first_bad_cell(path, delimiter, header, names)
+        raise ValueError(f"{path} could not be read as numbers: {error}") from error
+    if table.size == 0:
+        raise ValueError(f"{path} has no data rows")
+    if table.shape[1] != len(names):
+        raise ValueError(f"{path} has {len(names)} cells in its first line but {table.shape[1]} in its data rows")
+    if not np.all(np.isfinite(table)):
+        _raise_first_bad_cell(path, delimiter, header, names)
+        raise ValueError(f"{path} holds NaN or infinite values; the data must be finite numbers")
+    return table
+
+
+def _raise_first_bad_cell(path: Path, delimiter: str, header: bool, names) -> None:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        if header:
+            next(reader, None)
+        for row in reader:
+            if not row:
+                continue  # blank lines are skipped, as np.loadtxt skips them
+            line = reader.line_num
+            if len(row) != len(names):
+                raise ValueError(f"{path}, line {line} has {len(row)} cells but the file has {len(names)} columns")
+            for name, cell in zip(names, row):
+                if not cell.strip():
+                    raise ValueError(f"{path}, line {line}, column {name!r} is empty; every cell must hold a number")
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise ValueError(
+                        f"{path}, line {line}, column {name!r} holds {cell!r}, which is not a number"
+                    ) from None
+                if not math.isfinite(value):
+                    raise ValueError(
+                        f"{path}, line {line}, column {name!r} holds {cell.strip()!r}; the data must be finite numbers"
+                    )
+
+
+def _read_csv_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
+    """A CSV file as a config reads it; without ``require_targets``, a file lacking the target column
+    is data to predict on: every column a feature, ``y = None``."""
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"CSV file {str(path)!r} does not exist")
+    target, delimiter = settings["target"], settings["delimiter"]
+    if not require_targets and isinstance(target, str) and settings["header"]:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+        if target not in [name.strip() for name in header]:
+            # load_csv needs a target, so the first column is read as one and put back in front.
+            X, first, names = load_csv(path, 0, delimiter=delimiter, header=True)
+            X = np.column_stack([first.astype(X.dtype), X])
+            return LoadedData(X, None, f"{source} ({len(X)} rows)", feature_names=[header[0].strip()] + names)
+    X, y, names = load_csv(path, target, delimiter=delimiter, header=settings["header"])
+    return LoadedData(X, y, f"{source} ({len(X)} rows)", feature_names=names)
+
+
+def _read_npz_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
+    """An NPZ file of inputs and targets as a config reads it; without ``require_targets``, a file
+    lacking the target array gives ``y = None``."""
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"NPZ file {str(path)!r} does not exist")
+    y_key = settings["y_key"]
+    if not require_targets:
+        with np.load(path, allow_pickle=False) as archive:
+            if y_key not in archive.files:
+                y_key = None
+    X, y = load_npz(path, settings["x_key"], y_key)
+    return LoadedData(X, y, f"{source} ({len(X)} samples)")
+
+
+register_file_format("csv", _read_csv_source, description=".csv", suffixes=(".csv",),
+                     options=("target", "delimiter", "header"))
+register_file_format("npz", _read_npz_source, description=".npz (arrays X and y)", suffixes=(".npz",),
+                     options=("x_key", "y_key"))
