@@ -1,0 +1,255 @@
+"""Building what a config describes: the preprocessing, the network, the optimizer, and training them (fit_config)."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nablanet.experiment.vocabulary import (
+    _INFERRED_SIZE, _SIZE_AXIS, _layer_classes, _optimizer_classes, _schedule_classes,
+)
+
+if TYPE_CHECKING:
+    from nablanet.experiment.config import Config
+    from nablanet.experiment.task import Task
+
+__all__ = ["Preprocessor", "build_model", "build_optimizer", "fit_config"]
+
+
+class Preprocessor:
+    """What happens to inputs before the network: flatten, standardize, reshape to data.input_shape.
+
+    Fitted on the training part only; saved in the model file's metadata (``to_dict``) so that
+    ``nablanet evaluate`` and ``predict`` treat new data exactly as the training data.
+
+    Example:
+        >>> prep = Preprocessor(standardize=True).fit(np.array([[0.0, 10.0], [2.0, 30.0]]))
+        >>> prep.transform(np.array([[1.0, 20.0]])).tolist()
+        [[0.0, 0.0]]
+        >>> Preprocessor.from_dict(prep.to_dict()).transform(np.array([[2.0, 30.0]])).tolist()
+        [[1.0, 1.0]]
+    """
+
+    def __init__(self, *, standardize: bool = True, input_shape=(), dtype=np.float32):
+        self.standardize = standardize
+        self.input_shape = tuple(input_shape)
+        self.dtype = np.dtype(dtype)
+        self.n_features = None
+        self.mean = None
+        self.scale = None
+
+    def fit(self, X) -> Preprocessor:
+        from nablanet.preprocessing import StandardScaler
+
+        flat = self._flat(X)
+        self.n_features = flat.shape[1]
+        if self.standardize:
+            scaler = StandardScaler().fit(flat)
+            self.mean, self.scale = scaler.mean_, scaler.scale_
+        if self.input_shape and math.prod(self.input_shape) != self.n_features:
+            raise ValueError(f"data.input_shape {list(self.input_shape)} holds {math.prod(self.input_shape)} values "
+                             f"but each sample has {self.n_features}")
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        flat = self._flat(X)
+        if flat.shape[1] != self.n_features:
+            raise ValueError(f"the model expects {self.n_features} input values per sample, but the data have "
+                             f"{flat.shape[1]}")
+        if self.standardize:
+            flat = (flat - self.mean) / self.scale
+        shape = self.input_shape or X.shape[1:]
+        return flat.reshape((len(X),) + tuple(shape)).astype(self.dtype, copy=False)
+
+    @staticmethod
+    def _flat(X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim < 2:
+            raise ValueError(f"inputs must have samples along axis 0 and features after it, got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"inputs must be numbers, got dtype {X.dtype}")
+        return X.reshape(len(X), -1).astype(np.float64, copy=False)
+
+    def to_dict(self) -> dict:
+        return {"standardize": self.standardize, "input_shape": list(self.input_shape), "dtype": self.dtype.name,
+                "n_features": self.n_features,
+                "mean": None if self.mean is None else self.mean.tolist(),
+                "scale": None if self.scale is None else self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Preprocessor:
+        prep = cls(standardize=values["standardize"], input_shape=values["input_shape"], dtype=values["dtype"])
+        prep.n_features = values["n_features"]
+        if values["mean"] is not None:
+            prep.mean, prep.scale = np.asarray(values["mean"]), np.asarray(values["scale"])
+        return prep
+
+
+def build_model(config: Config, input_shape: tuple, task: Task, rng: np.random.Generator):
+    """The network of ``config``: its hidden layers, then a Dense output layer sized by ``task``.
+
+    Input sizes (Dense.in_features, BatchNorm.num_features, Conv.in_channels, RNN.input_size) are read
+    from the shape of the previous layer's output, found by passing a small batch of zeros; a
+    Flatten is added before the output layer when the previous output is not flat.
+
+    Args:
+        config: a checked Config.
+        input_shape: the shape of one (preprocessed) sample.
+        task: from make_task.
+        rng: the generator of every layer's initial weights and dropout masks.
+
+    Returns:
+        An nn.Sequential.
+    """
+    import nablanet.nn as nn
+
+    model_config = config.get("model")
+    dtype = np.dtype(model_config["dtype"])
+    layers = []
+    shape = (2,) + tuple(input_shape)
+    for table in _layer_tables(model_config):
+        layer = _make_layer(dict(table), shape, rng, dtype)
+        layers.append(layer)
+        shape = _output_shape(layer, shape, dtype)
+    if len(shape) > 2:
+        layers.append(nn.Flatten())
+        shape = (shape[0], math.prod(shape[1:]))
+    layers.append(nn.Dense(shape[-1], task.n_outputs, task.output_activation, rng=rng, dtype=dtype))
+    return nn.Sequential(*layers)
+
+
+def _layer_tables(model_config: dict) -> list:
+    """model.layers as given, or the layer tables that hidden/activation/dropout/batchnorm stand for."""
+    if model_config["layers"]:
+        return model_config["layers"]
+    init = None if model_config["initializer"] == "auto" else model_config["initializer"]
+    tables = []
+    for width in model_config["hidden"]:
+        dense = {"type": "dense", "out_features": width, "init": init}
+        if model_config["batchnorm"]:
+            # The normalization goes between the product and the activation, as in Ioffe & Szegedy (2015).
+            # He/Glorot initializers are chosen by the activation that follows, so it is named for init.
+            if init is None:
+                relu_family = model_config["activation"] in ("relu", "leaky_relu", "elu")
+                dense["init"] = "he_uniform" if relu_family else "glorot_uniform"
+            tables += [dense, {"type": "batchnorm"}, {"type": "activation", "activation": model_config["activation"]}]
+        else:
+            tables.append({**dense, "activation": model_config["activation"]})
+        if model_config["dropout"]:
+            tables.append({"type": "dropout", "p": model_config["dropout"]})
+    return tables
+
+
+def _make_layer(table: dict, shape: tuple, rng, dtype):
+    kind = table.pop("type").lower()
+    cls = _layer_classes()[kind]
+    parameters = inspect.signature(cls.__init__).parameters
+    arguments = {key: value for key, value in table.items() if value is not None}
+    size_name = _INFERRED_SIZE.get(kind)
+    positional = []
+    if size_name:
+        if len(shape) < 2:
+            raise ValueError(f"{cls.__name__} needs inputs with a feature axis, got samples of shape {shape[1:]}")
+        positional.append(shape[_SIZE_AXIS[size_name]])
+    if "rng" in parameters:
+        arguments["rng"] = rng
+    if "dtype" in parameters:
+        arguments["dtype"] = dtype
+    if kind == "activation":
+        activation = arguments.pop("activation", None)
+        if activation is None:
+            raise ValueError("an Activation layer needs activation = a name such as \"relu\"")
+        return cls(activation, **arguments)
+    try:
+        return cls(*positional, **arguments)
+    except TypeError as error:
+        # A missing required argument, such as out_features of a Dense layer.
+        raise ValueError(f"model.layers: {cls.__name__}: {error}") from None
+
+
+def _output_shape(layer, shape: tuple, dtype) -> tuple:
+    from nablanet.autodiff.state import no_grad
+
+    layer.eval()
+    try:
+        with no_grad():
+            out = layer(np.zeros(shape, dtype=dtype))
+    except ValueError as error:
+        raise ValueError(f"model.layers: {type(layer).__name__} does not fit inputs of shape {shape[1:]} per sample "
+                         f"({error}); set data.input_shape, e.g. [1, 28, 28] for Conv2d") from None
+    finally:
+        layer.train()
+    return tuple(np.shape(out.data if hasattr(out, "_data") else out))
+
+
+def build_optimizer(config: Config, parameters, steps: int):
+    """The optimizer of ``config`` for ``parameters``, its learning rate scheduled over ``steps`` updates."""
+    optimizer_config = dict(config.get("optimizer"))
+    cls = _optimizer_classes()[optimizer_config.pop("name")]
+    lr = optimizer_config.pop("lr")
+    schedule = dict(optimizer_config.pop("schedule"))
+    schedule_name = schedule.pop("name")
+    if schedule_name == "cosine":
+        schedule.setdefault("t_max", max(steps, 1))
+    if schedule_name == "inverse_time":
+        learning_rate = _schedule_classes()[schedule_name](**schedule)
+    elif schedule_name == "constant" and not schedule:
+        learning_rate = lr
+    else:
+        learning_rate = _schedule_classes()[schedule_name](lr=lr, **schedule)
+    return cls(parameters, lr=learning_rate, **optimizer_config)
+
+
+def _batch_size(config: Config):
+    size = config.get("train.batch_size")
+    return None if size == "all" else size
+
+
+def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None, validation_data=None,
+               callbacks=()):
+    """Build and train ``config``'s model on raw ``(X, y)``: fit the preprocessing, the network, the optimizer.
+
+    Args:
+        config: a checked Config.
+        X, y: the training part (before preprocessing).
+        task: from make_task.
+        progress: show tqdm's bar; None: train.progress.
+        validation_data: raw ``(X_val, y_val)`` instead of train.validation_split.
+        callbacks: more callbacks for fit (e.g. a TrainingMonitor), run before early stopping.
+
+    Returns:
+        ``(model, history, preprocessor)``.
+    """
+    from nablanet.train import EarlyStopping, fit
+
+    seed = config.get("seed")
+    rng = np.random.default_rng(seed)
+    preprocessor = Preprocessor(standardize=config.get("data.standardize"), input_shape=config.get("data.input_shape"),
+                                dtype=config.get("model.dtype")).fit(X)
+    X = preprocessor.transform(X)
+    model = build_model(config, X.shape[1:], task, rng)
+    train = config.get("train")
+    n_fit = len(X)
+    if validation_data is not None:
+        validation_data = (preprocessor.transform(validation_data[0]), validation_data[1])
+    elif train["validation_split"]:
+        n_fit -= math.ceil(train["validation_split"] * len(X))
+    batch_size = _batch_size(config)
+    steps = train["epochs"] * (1 if batch_size is None else math.ceil(max(n_fit, 1) / batch_size))
+    optimizer = build_optimizer(config, model.parameters(), steps)
+    callbacks = list(callbacks)
+    if "early_stopping" in train:
+        callbacks.append(EarlyStopping(**train["early_stopping"]))
+    # A diverging run overflows before fit notices the non-finite loss and stops with
+    # TrainingDivergedError, which says what happened; NumPy's warnings would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(model, X, y, loss=task.loss, optimizer=optimizer, epochs=train["epochs"], batch_size=batch_size,
+                      shuffle=train["shuffle"],
+                      validation_split=0.0 if validation_data is not None else train["validation_split"],
+                      validation_data=validation_data, metrics=task.metrics, callbacks=callbacks, l1=train["l1"],
+                      l2=train["l2"], seed=rng, progress=train["progress"] if progress is None else progress)
+    return model, history, preprocessor
