@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nablanet.experiment.vocabulary import (
-    _INFERRED_SIZE, _SIZE_AXIS, _layer_classes, _optimizer_classes, _schedule_classes,
-)
+from nablanet.experiment.vocabulary import layer_record, optimizer_record, schedule_record
 
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
@@ -145,21 +142,20 @@ def _layer_tables(model_config: dict) -> list:
 
 
 def _make_layer(table: dict, shape: tuple, rng, dtype):
-    kind = table.pop("type").lower()
-    cls = _layer_classes()[kind]
-    parameters = inspect.signature(cls.__init__).parameters
+    record = layer_record(table.pop("type"))
+    cls = record.cls
+    parameters = record.arguments
     arguments = {key: value for key, value in table.items() if value is not None}
-    size_name = _INFERRED_SIZE.get(kind)
     positional = []
-    if size_name:
+    if record.size_argument:
         if len(shape) < 2:
             raise ValueError(f"{cls.__name__} needs inputs with a feature axis, got samples of shape {shape[1:]}")
-        positional.append(shape[_SIZE_AXIS[size_name]])
+        positional.append(shape[record.size_axis])
     if "rng" in parameters:
         arguments["rng"] = rng
     if "dtype" in parameters:
         arguments["dtype"] = dtype
-    if kind == "activation":
+    if record.name == "activation":
         activation = arguments.pop("activation", None)
         if activation is None:
             raise ValueError("an Activation layer needs activation = a name such as \"relu\"")
@@ -189,19 +185,19 @@ def _output_shape(layer, shape: tuple, dtype) -> tuple:
 def build_optimizer(config: Config, parameters, steps: int):
     """The optimizer of ``config`` for ``parameters``, its learning rate scheduled over ``steps`` updates."""
     optimizer_config = dict(config.get("optimizer"))
-    cls = _optimizer_classes()[optimizer_config.pop("name")]
+    optimizer = optimizer_record(optimizer_config.pop("name"))
     lr = optimizer_config.pop("lr")
     schedule = dict(optimizer_config.pop("schedule"))
     schedule_name = schedule.pop("name")
     if schedule_name == "cosine":
         schedule.setdefault("t_max", max(steps, 1))
-    if schedule_name == "inverse_time":
-        learning_rate = _schedule_classes()[schedule_name](**schedule)
-    elif schedule_name == "constant" and not schedule:
+    if schedule_name == "constant" and not schedule:
         learning_rate = lr
     else:
-        learning_rate = _schedule_classes()[schedule_name](lr=lr, **schedule)
-    return cls(parameters, lr=learning_rate, **optimizer_config)
+        record = schedule_record(schedule_name)
+        # A schedule with no lr of its own (inverse_time's t0 / (t + t1)) sets the rate alone.
+        learning_rate = record.build(lr=lr, **schedule) if record.takes_lr else record.build(**schedule)
+    return optimizer.build(parameters, lr=learning_rate, **optimizer_config)
 
 
 def _batch_size(config: Config):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import textwrap
 from dataclasses import dataclass
@@ -12,8 +11,8 @@ from pathlib import Path
 from nablanet.datasets.registry import DATASETS, FILE_FORMATS
 from nablanet.experiment.toml import ConfigError, toml_value
 from nablanet.experiment.vocabulary import (
-    _ACTIVATION_OPTIONS, _INFERRED_SIZE, _LOSS_NAMES, _NOT_FROM_CONFIG, LAYERS, OPTIMIZERS, SCHEDULES,
-    _activation_names, _layer_classes, _optimizer_classes, _schedule_classes,
+    _ACTIVATION_OPTIONS, _LOSS_NAMES, _NOT_FROM_CONFIG, LAYERS, OPTIMIZERS, SCHEDULES,
+    _activation_names, layer_record, optimizer_record, schedule_record,
 )
 
 __all__ = ["Option", "SCHEMA", "reference", "check_values"]
@@ -299,12 +298,12 @@ def check_values(values: dict, source: Path | None, overridden: frozenset) -> di
     def check_schedule(table: dict, path: str):
         name = table.get("name", "constant")
         SCHEMA["optimizer"]["schedule"]["name"].validate(name, f"{path}.name", where(f"{path}.name"))
-        cls = _schedule_classes()[name]
-        names = [f.name for f in dataclasses.fields(cls) if f.name != "lr"]
+        arguments = schedule_record(name).arguments
+        names = [n for n in arguments if n != "lr"]
         check_table(table, SCHEMA["optimizer"]["schedule"], f"{path}.",
                     extra={n: Option(None, "float", "") for n in names}, what=f"the {name} schedule")
-        required = [f.name for f in dataclasses.fields(cls)
-                    if f.name not in ("lr", "t_max") and f.default is dataclasses.MISSING and f.name not in table]
+        required = [n for n, default in arguments.items()
+                    if n not in ("lr", "t_max") and default is inspect.Parameter.empty and n not in table]
         if required:
             raise ConfigError(f"{where(path)}: the {name} schedule needs {', '.join(required)} in [{path}]")
 
@@ -312,8 +311,7 @@ def check_values(values: dict, source: Path | None, overridden: frozenset) -> di
     optimizer = values.get("optimizer", {})
     name = optimizer.get("name", "adam") if isinstance(optimizer, dict) else "adam"
     SCHEMA["optimizer"]["name"].validate(name, "optimizer.name", where("optimizer.name"))
-    signature = inspect.signature(_optimizer_classes()[name].__init__).parameters
-    optimizer_extra = {key: Option(None, "any", "") for key in signature if key not in ("self", "params", "lr")}
+    optimizer_extra = {key: Option(None, "any", "") for key in optimizer_record(name).hyperparameters}
     for key, value in values.items():
         if key not in SCHEMA:
             raise ConfigError(f"{where(key)}: unknown key {key!r}; the top-level keys and tables are: "
@@ -391,13 +389,12 @@ def _check_choices(values: dict, where) -> None:
 
 
 def _check_layers(layers: list, source: str) -> None:
-    classes = _layer_classes()
     for number, table in enumerate(layers):
         path = f"model.layers[{number}]"
         kind = table.get("type")
-        if not isinstance(kind, str) or kind.lower() not in classes:
+        if layer_record(kind) is None:
             raise ConfigError(f"{source}: {path} needs type = one of {', '.join(LAYERS)}, got {toml_value(kind)}")
-        allowed = _layer_arguments(kind.lower())
+        allowed = _layer_arguments(kind)
         for key in table:
             if key != "type" and key not in allowed:
                 raise ConfigError(f"{source}: unknown key {key!r} in {path} ({kind}); its keys are: type, "
@@ -406,14 +403,8 @@ def _check_layers(layers: list, source: str) -> None:
 
 def _layer_arguments(kind: str) -> list:
     """The constructor arguments a config may give a layer type (not the inferred size, rng, dtype)."""
-    cls = _layer_classes()[kind]
-    parameters = inspect.signature(cls.__init__).parameters
-    names = []
-    for name, parameter in parameters.items():
-        if name in _NOT_FROM_CONFIG or name == _INFERRED_SIZE.get(kind):
-            continue
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            names.extend(_ACTIVATION_OPTIONS)
-        elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL:
-            names.append(name)
+    record = layer_record(kind)
+    names = [name for name in record.arguments if name not in _NOT_FROM_CONFIG and name != record.size_argument]
+    if record.takes_options:
+        names.extend(_ACTIVATION_OPTIONS)
     return names

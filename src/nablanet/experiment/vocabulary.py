@@ -1,49 +1,91 @@
-"""The library's names that configs use: optimizers, schedules, layer types, losses, activations.
+"""The library's names that configs use, read from its registries: optimizers, schedules, layer types, losses, activations.
 
-Each table here copies a vocabulary the library does not publish yet; when the library's own
-registries (nablanet.optim, nablanet.nn) name these, this module is the one place to read them from.
+Each name a config may give is looked up where the thing is registered (``nablanet.optim.OPTIMIZERS``,
+``nablanet.optim.SCHEDULES``, ``nablanet.nn.LAYERS``), at the moment the config is checked, so an
+optimizer, schedule or layer a user registers is a valid config name from then on.
 """
 
 from __future__ import annotations
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "LAYERS"]
+from collections.abc import Sequence
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "LAYERS", "Names"]
 
 
-def _optimizer_classes() -> dict:
+class Names(Sequence):
+    """A live, read-only sequence of names: ``read()`` is asked again on every use, so names registered
+    after import are included (``"adam" in OPTIMIZERS``, ``", ".join(OPTIMIZERS)``)."""
+
+    def __init__(self, read):
+        self._read = read
+
+    def __getitem__(self, index):
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __contains__(self, name) -> bool:
+        return name in self._read()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self):
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(self._read())
+
+
+def _optimizer_names() -> tuple:
     from nablanet import optim
 
-    return {"sgd": optim.SGD, "gd": optim.GD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-            "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}
+    # L-BFGS steps with a closure over the whole data set, which a config's minibatch loop does not give.
+    return tuple(name for name, record in optim.OPTIMIZERS.items() if not record.needs_closure)
 
 
-def _schedule_classes() -> dict:
-    from nablanet.optim import schedules
+def _schedule_names() -> tuple:
+    from nablanet import optim
 
-    return {"constant": schedules.Constant, "step": schedules.StepDecay, "exponential": schedules.ExponentialDecay,
-            "inverse_time": schedules.InverseTimeDecay, "cosine": schedules.CosineDecay}
+    return tuple(optim.SCHEDULES)
 
 
-def _layer_classes() -> dict:
+def _layer_names() -> tuple:
     import nablanet.nn as nn
 
-    return {cls.__name__.lower(): cls for cls in (
-        nn.Dense, nn.RBF, nn.Dropout, nn.BatchNorm, nn.Activation, nn.Conv1d, nn.Conv2d, nn.MaxPool1d,
-        nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.GlobalAvgPool, nn.Flatten, nn.RNN, nn.GRU, nn.LSTM,
-    )}
+    # Sequential's arguments are layers, which a flat [[model.layers]] table cannot hold.
+    return tuple(record.cls.__name__ for record in nn.LAYERS.values() if record.cls is not nn.Sequential)
 
 
-#: Optimizer names of [optimizer] name (lower case) -> nablanet.optim class.
-OPTIMIZERS = ("sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-#: Schedule names of [optimizer.schedule] name -> nablanet.optim.schedules class.
-SCHEDULES = ("constant", "step", "exponential", "inverse_time", "cosine")
-#: Layer types of [[model.layers]] (class names of nablanet.nn, any case).
-LAYERS = ("Dense", "RBF", "Dropout", "BatchNorm", "Activation", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d",
-          "AvgPool1d", "AvgPool2d", "GlobalAvgPool", "Flatten", "RNN", "GRU", "LSTM")
-# The size a layer reads from its input, filled in from the shape of the previous layer's output.
-_INFERRED_SIZE = {"dense": "in_features", "rbf": "in_features", "batchnorm": "num_features", "conv1d": "in_channels",
-                  "conv2d": "in_channels", "rnn": "input_size", "gru": "input_size", "lstm": "input_size"}
-# Whether the inferred size is the last axis (features) or axis 1 (channels) of the sample batch.
-_SIZE_AXIS = {"in_features": -1, "input_size": -1, "num_features": 1, "in_channels": 1}
+def optimizer_record(name):
+    """The registry record of a config's optimizer name."""
+    from nablanet import optim
+
+    return optim.optimizer_record(name)
+
+
+def schedule_record(name):
+    """The registry record of a config's schedule name."""
+    from nablanet import optim
+
+    return optim.schedule_record(name)
+
+
+def layer_record(kind: str):
+    """The registry record of a config's layer type (any case), or None for a name configs cannot use."""
+    import nablanet.nn as nn
+
+    record = nn.LAYERS.get(kind) if isinstance(kind, str) else None
+    return None if record is None or record.cls is nn.Sequential else record
+
+
+#: Optimizer names of [optimizer] name (nablanet.optim.OPTIMIZERS without the closure-driven L-BFGS).
+OPTIMIZERS = Names(_optimizer_names)
+#: Schedule names of [optimizer.schedule] name (nablanet.optim.SCHEDULES).
+SCHEDULES = Names(_schedule_names)
+#: Layer types of [[model.layers]] (class names of the registered layers, any case; nablanet.nn.LAYERS).
+LAYERS = Names(_layer_names)
 # Layer arguments a config cannot set: the inferred size, the seed (from the run's seed), the dtype
 # (model.dtype) and the recurrent layers' return_state (the model must return one array).
 _NOT_FROM_CONFIG = {"self", "rng", "dtype", "return_state"}
