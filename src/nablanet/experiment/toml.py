@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomli_w
 
 __all__ = ["ConfigError", "parse_override", "read_toml", "to_toml", "toml_value"]
 
@@ -60,7 +61,10 @@ def read_toml(path: Path) -> dict:
 
 
 def to_toml(values: dict) -> str:
-    """A config's values as TOML text that ``tomllib`` reads back to the same dict.
+    """A config's values as TOML text (written by tomli-w) that ``tomllib`` reads back to the same dict.
+
+    NumPy scalars and tuples are written as the numbers and arrays they hold; a None value, which TOML
+    cannot hold, is refused with its key.
 
     Example:
         >>> text = to_toml({"seed": 1, "data": {"source": "iris"}, "sweep": {"optimizer.lr": [0.1, 0.01]}})
@@ -71,29 +75,28 @@ def to_toml(values: dict) -> str:
         source = "iris"
         <BLANKLINE>
         [sweep]
-        "optimizer.lr" = [0.1, 0.01]
+        "optimizer.lr" = [
+            0.1,
+            0.01,
+        ]
         <BLANKLINE>
         >>> tomllib.loads(text)["sweep"]
         {'optimizer.lr': [0.1, 0.01]}
     """
-    lines = []
+    return tomli_w.dumps(_plain(values, ""))
 
-    def table(node: dict, header: str | None):
-        scalars = [(k, v) for k, v in node.items() if not isinstance(v, dict)]
-        tables = [(k, v) for k, v in node.items() if isinstance(v, dict)]
-        if header is not None and (scalars or not tables):
-            lines.append(f"[{header}]")
-        for key, value in scalars:
-            lines.append(f"{_toml_key(key)} = {toml_value(value)}")
-        if scalars or header is None:
-            lines.append("")
-        for key, value in tables:
-            table(value, _toml_key(key) if header is None else f"{header}.{_toml_key(key)}")
 
-    table(values, None)
-    if lines and lines[0] == "":
-        lines.pop(0)
-    return "\n".join(lines)
+def _plain(value, path: str):
+    """``value`` with NumPy scalars as Python numbers and tuples as lists, as tomli-w takes them."""
+    if isinstance(value, dict):
+        return {key: _plain(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None:
+        raise ValueError(f"to_toml: {path} is None, which TOML cannot write")
+    return value
 
 
 def _toml_key(key: str) -> str:
