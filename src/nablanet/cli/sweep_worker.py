@@ -1,0 +1,84 @@
+"""A sweep's fits: one setting trained on one fold and scored, in the main process or in a spawned pool worker."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nablanet.config import Config, Data, Task
+
+
+@dataclass(frozen=True)
+class SweepFits:
+    """What the fits of one sweep share: the config, the settings tried, the data, the task and the folds.
+
+    Attributes:
+        config: the sweep's config; each fit runs ``config.with_values(settings[i])``.
+        settings: one dict of dotted keys -> values per setting.
+        data: the loaded data (``nablanet.config.load_data``): folds are rows of its training part.
+        task: the loss, outputs and metrics (``nablanet.config.make_task``).
+        splits: ``(train_rows, score_rows)`` index arrays of the training part, one pair per fold.
+    """
+
+    config: Config
+    settings: list
+    data: Data
+    task: Task
+    splits: list
+
+    def score(self, setting: int, fold: int | None) -> float:
+        """Train ``settings[setting]`` on fold ``fold`` and return its score on the fold's held-out rows.
+
+        With ``fold=None`` the fit uses the whole training part and is scored on the test part (NaN
+        when there is none). A fit that diverges scores NaN.
+        """
+        from nablanet import config as cfg
+        from nablanet.train import TrainingDivergedError, evaluate
+
+        data = self.data
+        run_config = self.config.with_values(self.settings[setting])
+        score, _ = cfg.score_names(run_config, self.task)
+        if fold is None:
+            X_train, y_train, X_score, y_score = data.X_train, data.y_train, data.X_test, data.y_test
+        else:
+            train_rows, score_rows = self.splits[fold]
+            X_train, y_train = data.X_train[train_rows], data.y_train[train_rows]
+            X_score, y_score = data.X_train[score_rows], data.y_train[score_rows]
+        try:
+            model, _, preprocessor = cfg.fit_config(run_config, X_train, y_train, self.task, progress=False)
+        except TrainingDivergedError:
+            return math.nan
+        if X_score is None:
+            return math.nan
+        metrics = [] if score == "loss" else [score]
+        scores = evaluate(model, preprocessor.transform(X_score), y_score, self.task.loss, metrics)
+        return float(scores["loss" if score == "loss" else next(iter(k for k in scores if k != "loss"))])
+
+
+# The sweep of this process when it is a pool worker, set once by the pool's initializer (start_worker),
+# so that the data travel to each worker once rather than with every fit. The main process never sets it.
+_worker_fits: SweepFits | None = None
+
+
+def start_worker(fits: SweepFits, threads: int) -> None:
+    """The pool's initializer: keep ``fits`` for this worker's fits and limit its BLAS threads to ``threads``."""
+    global _worker_fits
+    _worker_fits = fits
+    if threads:
+        # A spawned worker starts with the BLAS library's default: limit it as the main process is.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        # Not a context: the limit lasts for the worker's life.
+        threadpool_limits(limits=threads, user_api="blas")
+
+
+def score_in_worker(setting: int, fold: int | None) -> float:
+    """``SweepFits.score`` in a pool worker, on the sweep its initializer received."""
+    if _worker_fits is None:
+        raise RuntimeError("score_in_worker runs in a sweep's pool worker started with "
+                           "initializer=start_worker; this process has no sweep")
+    return _worker_fits.score(setting, fold)

@@ -1,0 +1,145 @@
+"""`nablanet train`: train the network a config describes, print its scores and save the run's files."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nablanet.cli.runs import MODEL_FILE, portable, run_folder
+
+
+def run(args) -> int:
+    """Train from the config ``args.config`` (default: digits) with ``args.set`` overrides; save in a run folder.
+
+    With no arguments this is the README's main job: a network on scikit-learn's digits, trained with
+    a progress bar, its test accuracy printed, the model, the resolved config, the history and the
+    learning curves saved in a new folder under ``./nablanet-runs/``.
+    """
+    from nablanet import config as cfg
+
+    config = cfg.load_config(args.config, args.set)
+    data = cfg.load_data(config)
+    task = cfg.make_task(config, data.y_all)
+    n_test = 0 if data.X_test is None else len(data.X_test)
+    print(f"data: {data.description}: {len(data.X_train)} for training, {n_test} for testing "
+          f"({data.test_description})")
+    with run_folder(args.out, config, "") as out_dir:
+        return _train_in(out_dir, config, data, task, args)
+
+
+def _train_in(out_dir: Path, config, data, task, args) -> int:
+    from nablanet import config as cfg
+    from nablanet import io
+    from nablanet.train import evaluate
+
+    monitor = None
+    if config.get("train.monitor"):
+        from nablanet.diagnostics import TrainingMonitor
+
+        monitor = TrainingMonitor()
+    model, history, preprocessor = cfg.fit_config(config, data.X_train, data.y_train, task,
+                                                  progress=False if args.no_progress else None,
+                                                  callbacks=[monitor] if monitor else ())
+    print(f"model: {_describe_model(model)}")
+    print(f"trained {len(history)} epochs{_early_stop_note(history, config)}; "
+          f"{_format_scores({k: v[-1] for k, v in history.history.items() if k in ('loss', 'val_loss')})}")
+
+    if data.X_test is not None:
+        X_eval, y_eval, part, note = data.X_test, data.y_test, "test", ""
+    else:
+        X_eval, y_eval, part, note = data.X_train, data.y_train, "training", " (there is no test part)"
+    scores = evaluate(model, preprocessor.transform(X_eval), y_eval, task.loss, task.metrics)
+    print(f"{part} scores on {len(X_eval)} samples{note}: {_format_scores(scores)}")
+
+    saved_config = portable(config)
+    metadata = {
+        "nablanet_cli": 1,
+        "config": saved_config,
+        "task": task.to_dict(),
+        "preprocessing": preprocessor.to_dict(),
+        "data": {"description": data.description, "test": data.test_description,
+                 "feature_names": data.feature_names},
+        "scores": {"part": part, **scores},
+        "epochs": len(history),
+    }
+    written = [io.save(out_dir / MODEL_FILE, model, metadata=metadata)]
+    (out_dir / "config.toml").write_text(cfg.to_toml(saved_config), encoding="utf-8")
+    written.append(out_dir / "config.toml")
+    written.append(_write_history(history, out_dir / "history.csv"))
+    written.extend(_training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir))
+    if monitor is not None:
+        written.extend(_monitor_files(monitor, out_dir))
+    print(f"saved in {out_dir}/: " + ", ".join(path.name for path in written))
+    print(f"next: nablanet evaluate {out_dir / MODEL_FILE} {_data_argument(config)}   |   "
+          f"nablanet summary {out_dir / MODEL_FILE}")
+    return 0
+
+
+def _monitor_files(monitor, out_dir: Path) -> list:
+    """The training monitor's report (printed and saved) and its per-layer plot."""
+    from nablanet import plot
+
+    report = monitor.report()
+    print(report)
+    path = out_dir / "monitor.txt"
+    path.write_text(report + "\n", encoding="utf-8")
+    return [path, plot.save(monitor.plot(), out_dir / "monitor.png")]
+
+
+def _data_argument(config) -> str:
+    source = config.get("data.source")
+    return source if " " not in source else f'"{source}"'
+
+
+def _describe_model(model) -> str:
+    parts = [repr(layer).replace("\n", " ") for layer in getattr(model, "layers", [model])]
+    return " -> ".join(parts) + f"  ({model.num_parameters():,} parameters)"
+
+
+def _early_stop_note(history, config) -> str:
+    epochs = config.get("train.epochs")
+    if len(history) < epochs:
+        return f" (early stopping: no improvement of {config.get('train.early_stopping.monitor')} for " \
+               f"{config.get('train.early_stopping.patience')} epochs)"
+    return ""
+
+
+def _format_scores(scores: dict) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in scores.items() if np.ndim(value) == 0)
+
+
+def _write_history(history, path: Path) -> Path:
+    keys = [key for key in history.keys() if all(np.ndim(v) == 0 for v in history[key])]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch"] + keys)
+        for row, epoch in enumerate(history.epoch):
+            writer.writerow([epoch + 1] + [repr(float(history[key][row])) for key in keys])
+    return path
+
+
+def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir: Path) -> list:
+    """The learning curves (and the confusion matrix for classification) as PNGs; none without matplotlib."""
+    try:
+        from nablanet import plot
+
+        written = [plot.save(plot.learning_curves(history), out_dir / "learning_curves.png")]
+        if task.kind == "classification":
+            from nablanet.train import confusion_matrix, predict
+
+            matrix = confusion_matrix(predict(model, preprocessor.transform(X_eval)), y_eval,
+                                      num_classes=task.n_classes, threshold=_class_threshold(task.loss))
+            written.append(plot.save(plot.confusion_matrix(matrix), out_dir / "confusion_matrix.png"))
+    except ImportError as error:
+        print(f"note: no plots ({error})", file=sys.stderr)
+        return []
+    return written
+
+
+def _class_threshold(loss: str) -> float:
+    """Where a one-output classifier trained with ``loss`` switches class: 0 for a logit or margin, else 1/2."""
+    # vocabulary: read from the loss registry
+    return 0.0 if loss in ("binary_cross_entropy_with_logits", "hinge") else 0.5
