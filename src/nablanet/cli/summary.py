@@ -60,13 +60,18 @@ def _sample_shape(model, metadata: dict, given: str | None) -> tuple:
 
 def _first_layer_input_shape(model) -> tuple:
     """``(in_features,)`` of a model whose first weighted layer is Dense or RBF."""
-    from nablanet.nn import RBF, Dense
+    from nablanet.nn import GRU, LSTM, RBF, RNN, Conv1d, Conv2d, Dense
 
-    first = next((module for module in model.modules() if hasattr(module, "W")), None)
-    if isinstance(first, (Dense, RBF)) and first.W.data.ndim == 2:
+    # The first layer whose weights take the input decides (activations, dropout and BatchNorm before it
+    # keep the width); a convolution or a recurrent layer does not fix the sample's length.
+    first = next((module for module in model.modules()
+                  if isinstance(module, (Dense, RBF, Conv1d, Conv2d, RNN, GRU, LSTM))), None)
+    if isinstance(first, Dense) and first.W.data.ndim == 2:
         return (first.W.data.shape[0],)
-    raise ValueError("cannot tell the input shape of this model (its first layer is not Dense); give it with "
-                     "--input-shape, e.g. --input-shape 1,28,28")
+    if isinstance(first, RBF):
+        return (first.centers.data.shape[1],)
+    raise ValueError("cannot tell the input shape of this model (its first layer is not Dense or RBF); give it "
+                     "with --input-shape, e.g. --input-shape 1,28,28")
 
 
 def _describe_layer(layer) -> str:
