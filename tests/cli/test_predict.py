@@ -58,3 +58,21 @@ def test_the_csv_holds_the_softmax_of_the_saved_models_outputs(tmp_path):
     logits = predict(checkpoint.model, saved.prepared(X)).astype(np.float64)
     np.testing.assert_allclose(table[:, 2:], F.softmax(logits, axis=1), rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(table[:, 1], logits.argmax(axis=1))
+
+
+def test_a_network_ending_in_the_sigmoid_by_another_name_outputs_probabilities(tmp_path):
+    # "logistic" is the sigmoid's other name in nn.functional: its outputs are probabilities already, and
+    # taking the sigmoid again would put every probability in (1/2, 0.73) and every prediction in class 1.
+    run = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["train", "--out", str(run), "--no-progress", "--set", "data.source=xor",
+                         "--set", "train.loss=binary_cross_entropy", "--set", "model.output_activation=logistic",
+                         "--set", "train.epochs=1"]) == 0
+        assert cli.main(["predict", str(run / "model.npz"), "xor", "--split", "all", "--out", str(tmp_path / "p.csv")]) == 0
+    with open(tmp_path / "p.csv", newline="") as handle:
+        table = np.array(list(csv.reader(handle))[1:], dtype=float)
+    saved = SavedRun(run / "model.npz")
+    X, _, _ = saved.data("xor", "all", [], require_targets=True)
+    a = predict(saved.model, saved.prepared(X))[:, 0].astype(np.float64)
+    np.testing.assert_allclose(table[:, 3], a, rtol=1e-6)
+    np.testing.assert_array_equal(table[:, 1], a > 0.5)

@@ -49,11 +49,13 @@ def class_probabilities(outputs: np.ndarray, task) -> tuple[np.ndarray, np.ndarr
     (binary_cross_entropy_with_logits) or a hinge margin, of which the sigmoid is taken; the class is
     1 where the probability exceeds 1/2. Both in float64, whatever the network's dtype.
     """
-    from nablanet.nn.functional import sigmoid, softmax
+    from nablanet.nn.functional import get_activation, sigmoid, softmax
 
     values = outputs.astype(np.float64)
     if values.shape[1] == 1:
-        p = values[:, 0] if task.output_activation == "sigmoid" else sigmoid(values[:, 0])
+        # By function, not by name: "logistic" is the sigmoid too.
+        ends_in_sigmoid = get_activation(task.output_activation) is sigmoid
+        p = values[:, 0] if ends_in_sigmoid else sigmoid(values[:, 0])
         return np.column_stack([1.0 - p, p]), (p > 0.5).astype(np.int64)
     probabilities = softmax(values, axis=1)
     return probabilities, probabilities.argmax(axis=1)
