@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nablanet import cli, count_ops
-from nablanet import config as cfg
+from nablanet import experiment as cfg
 from nablanet import io as model_io
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 ``nablanet train`` with no arguments is the README's main job: a network on scikit-learn's digits
 (installed with the ``data`` extra), trained with a progress bar, its test accuracy printed, the model
 and its learning curves saved in a new folder under ``./nablanet-runs/``. Everything else is a TOML
-config (see nablanet.config) or ``--set KEY=VALUE`` overrides of one.
+config (see nablanet.experiment) or ``--set KEY=VALUE`` overrides of one.
 
 A user's mistake (a missing file, an unknown config key, data of the wrong shape, labels that do not
 fit the loss) ends the command with one line on stderr naming the problem and exit status 1; argparse

@@ -16,7 +16,7 @@ _DEMO_LIST = "\x00demos"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nablanet` and its subcommands."""
-    from nablanet import config
+    from nablanet import experiment as config
 
     parser = argparse.ArgumentParser(
         prog="nablanet",

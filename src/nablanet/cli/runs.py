@@ -44,7 +44,7 @@ def portable(config) -> dict:
     Relative paths in a config are relative to the config file; the saved copy lives elsewhere (the run
     folder, the model file), so its path must not depend on where it is read from.
     """
-    from nablanet.config import DATASETS
+    from nablanet.experiment import DATASETS
 
     values = json.loads(json.dumps(config.values))
     values["name"] = config.run_name
@@ -57,7 +57,7 @@ class SavedRun:
     """A model file with what `nablanet train` recorded: config, task, preprocessing."""
 
     def __init__(self, path: Path):
-        from nablanet import config as cfg
+        from nablanet import experiment as cfg
         from nablanet import io
 
         checkpoint = io.load_checkpoint(path)
@@ -76,7 +76,7 @@ class SavedRun:
 
     def data(self, source: str, split: str | None, overrides, *, require_targets: bool):
         """``(X, y, description)`` of ``source`` read with the training config's data settings."""
-        from nablanet import config as cfg
+        from nablanet import experiment as cfg
 
         trained_on = self.values["data"]["source"]
         same = self.from_cli and _same_source(source, trained_on)
@@ -102,7 +102,7 @@ class SavedRun:
 
     def task_for(self, y):
         """The recorded task; for a model without the CLI's record, the task the targets ``y`` imply."""
-        from nablanet import config as cfg
+        from nablanet import experiment as cfg
 
         if self.task is not None:
             return self.task
@@ -115,7 +115,7 @@ class SavedRun:
         return self.preprocessor.transform(X)
 
     def _carried_data_settings(self, source: str) -> dict:
-        from nablanet import config as cfg
+        from nablanet import experiment as cfg
 
         defaults = cfg.load_config().values["data"]
         carried = {key: self.values["data"][key] for key in ("target", "delimiter", "header", "x_key", "y_key",
@@ -126,7 +126,7 @@ class SavedRun:
 
 
 def _same_source(source: str, trained_on: str) -> bool:
-    from nablanet.config import DATASETS
+    from nablanet.experiment import DATASETS
 
     if source in DATASETS or trained_on in DATASETS:
         return source == trained_on

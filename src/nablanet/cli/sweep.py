@@ -19,7 +19,7 @@ from nablanet.cli.tables import csv_number, text_table
 
 def run(args) -> int:
     """Train the config ``args.config`` once per setting of its [sweep] table and fold; write sweep.csv."""
-    from nablanet import config as cfg
+    from nablanet import experiment as cfg
     from nablanet.preprocessing import k_fold
 
     config = cfg.load_config(args.config, args.set)
@@ -46,7 +46,7 @@ def run(args) -> int:
 
 
 def _sweep_in(out_dir: Path, fits: SweepFits, keys, jobs: int, args) -> int:
-    from nablanet import config as cfg
+    from nablanet import experiment as cfg
 
     config, settings, data = fits.config, fits.settings, fits.data
     score, higher_is_better = cfg.score_names(config, fits.task)

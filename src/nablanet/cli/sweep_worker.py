@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nablanet.config import Config, Data, Task
+    from nablanet.experiment import Config, Data, Task
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,8 @@ class SweepFits:
     Attributes:
         config: the sweep's config; each fit runs ``config.with_values(settings[i])``.
         settings: one dict of dotted keys -> values per setting.
-        data: the loaded data (``nablanet.config.load_data``): folds are rows of its training part.
-        task: the loss, outputs and metrics (``nablanet.config.make_task``).
+        data: the loaded data (``nablanet.experiment.load_data``): folds are rows of its training part.
+        task: the loss, outputs and metrics (``nablanet.experiment.make_task``).
         splits: ``(train_rows, score_rows)`` index arrays of the training part, one pair per fold.
     """
 
@@ -34,7 +34,7 @@ class SweepFits:
         With ``fold=None`` the fit uses the whole training part and is scored on the test part (NaN
         when there is none). A fit that diverges scores NaN.
         """
-        from nablanet import config as cfg
+        from nablanet import experiment as cfg
         from nablanet.train import TrainingDivergedError, evaluate
 
         data = self.data

@@ -18,7 +18,7 @@ def run(args) -> int:
     a progress bar, its test accuracy printed, the model, the resolved config, the history and the
     learning curves saved in a new folder under ``./nablanet-runs/``.
     """
-    from nablanet import config as cfg
+    from nablanet import experiment as cfg
 
     config = cfg.load_config(args.config, args.set)
     data = cfg.load_data(config)
@@ -31,7 +31,7 @@ def run(args) -> int:
 
 
 def _train_in(out_dir: Path, config, data, task, args) -> int:
-    from nablanet import config as cfg
+    from nablanet import experiment as cfg
     from nablanet import io
     from nablanet.train import evaluate
 
