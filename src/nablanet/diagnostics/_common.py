@@ -127,6 +127,13 @@ def activation_of(module: Module) -> str | None:
     return None
 
 
+def activation_alpha(module: Module):
+    """The alpha a module's activation runs with (Dense's, LeakyReLU's, ``Activation(..., alpha=)``), or None."""
+    if isinstance(module, Activation):
+        return module.options.get("alpha")
+    return getattr(module, "alpha", None)
+
+
 def _unit_axis(module: Module) -> int:
     # Dense and the recurrent layers put features last, (..., units); convolutions, BatchNorm and the
     # activation layers that follow them are channels-first, (N, C, ...), so a unit is axis 1.

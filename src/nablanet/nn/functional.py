@@ -1,5 +1,5 @@
-"""Activations and losses as plain functions of Tensors, composed from the engine's primitives (each
-activation registered where it is defined: nablanet.nn.activations); convolution and pooling.
+"""Activations and losses as plain functions of Tensors, composed from the engine's primitives, each
+registered where it is defined (nablanet.nn.activations, nablanet.nn.losses); convolution and pooling.
 
 Losses average over samples (reduction "mean"); every one takes ``(predictions, targets)``.
 """
@@ -15,6 +15,7 @@ from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
+from nablanet.nn.losses import LOSSES, get_loss, register_loss
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
@@ -205,9 +206,15 @@ def mse(predictions, targets):
     return ops.mean(difference * difference)
 
 
+register_loss("mse", mse, aliases=("mean_squared_error",), targets="values", task="regression", outputs="values")
+
+
 def mae(predictions, targets):
     """Mean absolute error C = (1/n) sum_i |y_i - t_i|."""
     return ops.mean(ops.abs(predictions - _matching_targets(predictions, targets, "mae")))
+
+
+register_loss("mae", mae, aliases=("mean_absolute_error",), targets="values", task="regression", outputs="values")
 
 
 def huber(predictions, targets, delta: float = 1.0):
@@ -215,6 +222,9 @@ def huber(predictions, targets, delta: float = 1.0):
     residual = ops.abs(predictions - _matching_targets(predictions, targets, "huber"))
     quadratic = ops.minimum(residual, delta)
     return ops.mean(0.5 * quadratic * quadratic + delta * (residual - quadratic))
+
+
+register_loss("huber", huber, targets="values", task="regression", outputs="values")
 
 
 def binary_cross_entropy(probabilities, targets):
@@ -232,6 +242,10 @@ def binary_cross_entropy(probabilities, targets):
     return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
 
 
+register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce",), targets="values",
+              task="classification", outputs="probabilities", labels=(0.0, 1.0))
+
+
 def binary_cross_entropy_with_logits(logits, targets):
     """Binary cross-entropy of sigmoid(z) against t, computed from the logits z without overflow.
 
@@ -243,6 +257,10 @@ def binary_cross_entropy_with_logits(logits, targets):
     return ops.mean(ops.logaddexp(0.0, logits) - logits * t)
 
 
+register_loss("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, targets="values",
+              task="classification", outputs="logits", labels=(0.0, 1.0))
+
+
 def cross_entropy(logits, targets):
     """Categorical cross-entropy of softmax(logits): targets are integer labels (N,) or one-hot rows (N, K).
 
@@ -250,6 +268,10 @@ def cross_entropy(logits, targets):
     nablanet.autodiff.ops.nn.SoftmaxCrossEntropy.
     """
     return softmax_cross_entropy(logits, targets)
+
+
+register_loss("cross_entropy", cross_entropy, aliases=("categorical_cross_entropy",), targets="labels",
+              task="classification", outputs="logits")
 
 
 def hinge(scores, targets):
@@ -263,27 +285,14 @@ def hinge(scores, targets):
     return ops.mean(ops.maximum(1.0 - t * scores, 0.0))
 
 
+# Labels -1/+1, or 0/1 read as -1/+1.
+register_loss("hinge", hinge, targets="values", task="classification", outputs="logits", labels=(-1.0, 0.0, 1.0))
+
+
 def _check_binary(t, loss: str):
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
     return t
-
-
-LOSSES = {
-    "mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_error": mae, "huber": huber,
-    "binary_cross_entropy": binary_cross_entropy, "bce": binary_cross_entropy,
-    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
-    "cross_entropy": cross_entropy, "categorical_cross_entropy": cross_entropy, "hinge": hinge,
-}
-
-
-def get_loss(spec):
-    """A loss function from its name or a callable (returned as is)."""
-    if callable(spec):
-        return spec
-    if spec in LOSSES:
-        return LOSSES[spec]
-    raise ValueError(f"unknown loss {spec!r}; choose one of {sorted(LOSSES)}")
 
 
 # --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------
