@@ -16,7 +16,7 @@ model's own generators, not from the loop's).
 from __future__ import annotations
 
 import contextlib
-import inspect
+
 import math
 from dataclasses import dataclass, field
 
@@ -677,7 +677,8 @@ def _resolve_metrics(metrics, loss_fn, output_shape) -> list:
 def _refuse_unknown_threshold(spec: str, loss_name: str) -> None:
     # A metric that cuts one output column into classes needs to know where: 0.5 for probabilities,
     # 0 for logits. Only a loss's record says which; guessing 0.5 would be silently wrong for logits.
-    if "threshold" in inspect.signature(get_metric(spec)).parameters:
+    # The library's thresholded metrics (accuracy, confusion_matrix) take it as a keyword-only argument.
+    if "threshold" in (get_metric(spec).__kwdefaults__ or {}):
         raise ValueError(
             f"metric {spec!r} decides classes of one-column outputs at a threshold, but the loss {loss_name!r} "
             "is not registered, so whether its outputs are probabilities (threshold 0.5) or logits (0) is "
