@@ -241,7 +241,7 @@ def fusion(activation, alpha=None):
     activation = "identity" if activation is None else activation
     record = ACTIVATIONS.records.get(activation)
     if record is None:
-        if isinstance(activation, str):
+        if not callable(activation):
             activation_record(activation)  # the error naming the known activations
         return "identity", 0.0, None if alpha is None else float(alpha), activation
     alpha = record.resolve_alpha(alpha)
