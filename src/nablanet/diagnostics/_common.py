@@ -7,19 +7,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nablanet.autodiff.tensor import Tensor
-from nablanet.nn.layers import activation as _activation_layers
+from nablanet.nn.activations import ACTIVATIONS
+from nablanet.nn.functional import identity
+from nablanet.nn.layers.activation import Activation
 from nablanet.nn.layers.container import Sequential
 from nablanet.nn.layers.dense import Dense
 from nablanet.nn.layers.recurrent import GRU, LSTM, RNN
 from nablanet.nn.module import Module
 
-# Activation layers by class, and the activation each applies (Activation(name) carries its own name).
-_ACTIVATION_CLASS_NAMES = {
-    _activation_layers.Sigmoid: "sigmoid", _activation_layers.Tanh: "tanh", _activation_layers.ReLU: "relu",
-    _activation_layers.LeakyReLU: "leaky_relu", _activation_layers.ELU: "elu",
-    _activation_layers.Softplus: "softplus", _activation_layers.GELU: "gelu",
-    _activation_layers.Softmax: "softmax", _activation_layers.Heaviside: "heaviside",
-}
+
+def _activation_of_layer_class(cls) -> str | None:
+    """The activation whose record names ``cls`` as its layer (``ReLU`` -> ``"relu"``), or None.
+
+    The identity's layer changes nothing, so it is no layer of the notes' count.
+    """
+    record = next((record for record in ACTIVATIONS.records.values() if record.layer is cls), None)
+    return None if record is None or record.function is identity else record.name
+
+
+def _is_activation_layer(module: Module) -> bool:
+    return isinstance(module, Activation) or _activation_of_layer_class(type(module)) is not None
+
+
+def _registered_name(activation) -> str | None:
+    """The record name of an activation given by name, alias or registered function, or None."""
+    record = ACTIVATIONS.records.get(activation)
+    return None if record is None else record.name
 
 
 @dataclass
@@ -53,7 +66,7 @@ class Layer:
     def kind(self) -> str:
         """The class name and activation, e.g. ``Dense sigmoid``."""
         kind = type(self.module).__name__
-        if self.activation is not None and not isinstance(self.module, tuple(_ACTIVATION_CLASS_NAMES)):
+        if self.activation is not None and not _is_activation_layer(self.module):
             kind += f" {self.activation}"
         return kind
 
@@ -77,7 +90,7 @@ def find_layers(model: Module) -> list[Layer]:
 def _collect(module: Module, prefix: str, found: list) -> None:
     if _is_library_layer(module):
         parameters = list(module.named_parameters())
-        if parameters or (type(module) in _ACTIVATION_CLASS_NAMES or isinstance(module, _activation_layers.Activation)):
+        if parameters or _is_activation_layer(module):
             found.append((prefix, module, parameters))
         return
     children = list(module.named_children())
@@ -98,16 +111,27 @@ def _is_library_layer(module: Module) -> bool:
 
 
 def activation_of(module: Module) -> str | None:
-    """The name of the activation a module's output has passed through, or None when unknown."""
+    """The name of the activation a module's output has passed through, or None when unknown.
+
+    A registered activation is named by its record (an alias or the function itself gives the
+    record's name: ``Dense(..., activation="logistic")`` ends in ``"sigmoid"``).
+    """
     if isinstance(module, Dense):
-        return module.activation if isinstance(module.activation, str) else None
-    if isinstance(module, _activation_layers.Activation):
-        return module.name
-    if type(module) in _ACTIVATION_CLASS_NAMES:
-        return _ACTIVATION_CLASS_NAMES[type(module)]
+        return _registered_name(module.activation)
+    if isinstance(module, Activation):
+        return _registered_name(module.fn) or module.name
+    if _activation_of_layer_class(type(module)) is not None:
+        return _activation_of_layer_class(type(module))
     if isinstance(module, RNN):
         return "tanh"  # Elman: h' = tanh(x W_ih + b_ih + h W_hh + b_hh)
     return None
+
+
+def activation_alpha(module: Module):
+    """The alpha a module's activation runs with (Dense's, LeakyReLU's, ``Activation(..., alpha=)``), or None."""
+    if isinstance(module, Activation):
+        return module.options.get("alpha")
+    return getattr(module, "alpha", None)
 
 
 def _unit_axis(module: Module) -> int:

@@ -11,6 +11,7 @@ from nablanet.autodiff import state
 from nablanet.autodiff.tensor import Tensor
 from nablanet.autodiff.transforms import value_and_grad
 from nablanet.diagnostics._common import format_number, format_table, split_parameter_name
+from nablanet.nn.activations import ACTIVATIONS
 from nablanet.nn.functional import get_loss
 from nablanet.nn.module import functional_call
 
@@ -257,11 +258,15 @@ def _near_kink(name: str, out, inputs, settings, tol: float):
     raw = [np.asarray(value) for value in inputs]
     if name in ("relu", "abs"):
         return int(np.count_nonzero(np.abs(raw[0]) <= tol)), raw[0].size, "inputs"
-    if name == "dense" and _dense_has_kink(settings):
+    kinks = _dense_kinks(settings) if name == "dense" else ()
+    if kinks:
         z = raw[0] @ raw[1]
         if len(raw) > 2:
             z = z + raw[2]
-        return int(np.count_nonzero(np.abs(z) <= tol)), z.size, f"pre-activations z ({settings['activation']})"
+        near = np.zeros(z.shape, dtype=bool)
+        for kink in kinks:
+            near |= np.abs(z - kink) <= tol
+        return int(np.count_nonzero(near)), z.size, f"pre-activations z ({settings['activation']})"
     if name in ("maximum", "minimum"):
         gap = np.abs(raw[0] - raw[1])
         return int(np.count_nonzero(gap <= tol)), gap.size, "pairs"
@@ -289,10 +294,11 @@ def _near_kink(name: str, out, inputs, settings, tol: float):
     return 0, 0, ""
 
 
-def _dense_has_kink(settings) -> bool:
-    activation = settings.get("activation")
-    # ELU with alpha = 1 has slope 1 on both sides of 0: no kink.
-    return activation in ("relu", "leaky_relu") or (activation == "elu" and settings.get("alpha") != 1.0)
+def _dense_kinks(settings) -> tuple:
+    """The kinks of the fused dense layer's activation (its kernel is named as the activation's record),
+    at the layer's alpha: none for ELU or leaky ReLU with alpha = 1, whose slopes agree at 0."""
+    record = ACTIVATIONS.records.get(settings.get("activation"))
+    return () if record is None else record.kinks_at(settings.get("alpha"))
 
 
 def _find_kinks(model, evaluate, tol: float) -> list:

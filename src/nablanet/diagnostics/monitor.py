@@ -13,18 +13,28 @@ from collections import deque
 import numpy as np
 
 from nablanet.diagnostics._common import (
+    activation_alpha,
     find_layers,
     format_number,
     format_percent,
     format_table,
     output_array,
 )
+from nablanet.nn.activations import ACTIVATIONS
 from nablanet.train.callbacks import Callback
 
 __all__ = ["TrainingMonitor", "TrainingWarning"]
 
-# Activations with bounded outputs, and their bounds: a unit is saturated when its output is near one.
-_SATURATING = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+def _saturation_bounds(layer) -> tuple | None:
+    """(low, high) for a layer whose activation saturates: elementwise (a sigma' is registered) with
+    outputs bounded on both sides (sigmoid, tanh), at the layer's alpha, where a unit is saturated when
+    its output is near a bound; None for the others."""
+    record = None if layer.activation is None else ACTIVATIONS.records.get(layer.activation)
+    if record is None or record.derivative is None:
+        return None
+    low, high = record.range_at(activation_alpha(layer.module))
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
 
 class TrainingWarning(UserWarning):
@@ -196,7 +206,7 @@ class TrainingMonitor(Callback):
         self._grad_sums = {layer.name: {name: [0.0, 0] for name, _ in layer.parameters} for layer in self.layers}
         self._ratio_sums = {layer.name: {name: [0.0, 0] for name, _ in layer.parameters} for layer in self.layers}
         self._moments = {layer.name: _Moments() for layer in self.layers}
-        self._saturated = {layer.name: [0, 0] for layer in self.layers if layer.activation in _SATURATING}
+        self._saturated = {layer.name: [0, 0] for layer in self.layers if _saturation_bounds(layer)}
         self._ever_positive = {layer.name: None for layer in self.layers if layer.activation == "relu"}
 
     def remove_hooks(self) -> None:
@@ -236,7 +246,7 @@ class TrainingMonitor(Callback):
             if self._sampled(self._step):
                 self._moments[layer.name].add(values)
                 if layer.name in self._saturated:
-                    low, high = _SATURATING[layer.activation]
+                    low, high = _saturation_bounds(layer)
                     tol = self.saturation_tol
                     count = int(np.count_nonzero(values <= low + tol)) + int(np.count_nonzero(values >= high - tol))
                     self._saturated[layer.name][0] += count
@@ -358,7 +368,7 @@ class TrainingMonitor(Callback):
                     cause="dead", layer=layer.name)
             saturated = record.get("saturated", [math.nan])[-1]
             if not math.isnan(saturated) and saturated >= self.saturated_fraction:
-                low, high = _SATURATING[layer.activation]
+                low, high = _saturation_bounds(layer)
                 self._raise(
                     ("saturated", layer.name),
                     f"{layer.label}: {100 * saturated:.0f}% of {layer.activation} outputs are saturated (within "
@@ -380,7 +390,7 @@ class TrainingMonitor(Callback):
         reference, largest = max(norms.values(), key=lambda item: item[1])
         if not largest > 0:
             return
-        saturating = any(layer.activation in _SATURATING for layer in self.layers)
+        saturating = any(_saturation_bounds(layer) for layer in self.layers)
         hint = ("sigmoid with normal(0,1) init saturates; try Glorot init or ReLU/ELU" if saturating
                 else "try Glorot/He init, ReLU/ELU, or batch normalization")
         small = [(layer, norm) for layer, norm in norms.values() if norm < self.vanishing_ratio * largest]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
 from nablanet.autodiff import state
 from nablanet.autodiff.graph import run_backward
@@ -20,6 +19,7 @@ from nablanet.autodiff.introspect import OpCounter
 from nablanet.autodiff.ops import reshape
 from nablanet.autodiff.tensor import Tensor, check_differentiable
 from nablanet.autodiff.transforms import grad, jvp, value_and_grad
+from nablanet.nn.activations import ACTIVATIONS
 from nablanet.nn.functional import get_loss
 from nablanet.nn.layers.container import Sequential
 from nablanet.nn.layers.dense import Dense
@@ -30,18 +30,21 @@ __all__ = ["chain_rule_trace", "ChainRuleTrace", "compare_modes", "ModeCompariso
 
 # --- the chain-rule trace -------------------------------------------------------------------------
 
-# sigma(z) and sigma'(z) written out from their formulas in NumPy (float64), apart from the engine's
-# rules on purpose: the trace is a second derivation of the gradients, so a mistake in a rule of the
-# engine shows up as a difference instead of being repeated here.
-_ACTIVATIONS = {
-    "identity": (lambda z, alpha: z, lambda z, alpha: np.ones_like(z)),
-    "sigmoid": (lambda z, alpha: special.expit(z), lambda z, alpha: special.expit(z) * (1 - special.expit(z))),
-    "tanh": (lambda z, alpha: np.tanh(z), lambda z, alpha: 1 - np.tanh(z) ** 2),
-    "relu": (lambda z, alpha: np.maximum(z, 0.0), lambda z, alpha: (z > 0).astype(np.float64)),
-    "leaky_relu": (lambda z, alpha: np.where(z > 0, z, alpha * z), lambda z, alpha: np.where(z > 0, 1.0, alpha)),
-    "elu": (lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
-            lambda z, alpha: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))),
-}
+def _activation_records(layers) -> list:
+    """The activation record of each Dense layer; sigma'(z) comes from its ``derivative``, written out
+    from the formula in NumPy (float64) apart from the engine's rules on purpose: the trace is a second
+    derivation of the gradients, so a mistake in a rule of the engine shows up as a difference instead
+    of being repeated here."""
+    records = []
+    for name, layer in layers:
+        record = ACTIVATIONS.records.get(layer.activation)
+        if record is None or record.derivative is None:
+            known = sorted(r.name for r in ACTIVATIONS.records.values() if r.derivative is not None)
+            raise ValueError(f"chain_rule_trace: {name} has activation {layer.activation!r}; the trace knows "
+                             f"sigma' for {known}")
+        records.append(record)
+    return records
+
 
 @dataclass
 class ChainRuleTrace:
@@ -135,13 +138,14 @@ def chain_rule_trace(model, x, y, loss="mse") -> ChainRuleTrace:
     delta^l = (W^{l+1} delta^{l+1}) * sigma'(z^l) and dC/dW^l = a^{l-1} (delta^l)^T; the printed trace
     says so. dC/da^L, the loss's own derivative, comes from the engine (the notes: "the exact form of
     the derivative with respect to the output depends on the form of the cost function"); everything
-    after it, sigma and sigma' included, is computed here with NumPy from the formulas, independently
-    of the engine's rules, so the comparison checks one derivation against another. The parameters
-    are copied to float64; the model is not changed.
+    after it is computed here with NumPy: sigma by the activation's function on float64 arrays, sigma'
+    from the formula its record registers (``ActivationRecord.derivative``), independently of the
+    engine's rules, so the comparison checks one derivation against another. The parameters are
+    copied to float64; the model is not changed.
 
     Args:
-        model: a Sequential (or a single Dense) of Dense layers with activations among identity,
-            relu, leaky_relu, elu, sigmoid, tanh.
+        model: a Sequential (or a single Dense) of Dense layers whose activations have a registered
+            sigma' (identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, or one of yours).
         x: one sample, shape (n_in,) or (1, n_in).
         y: its target, as the loss expects one row of targets (a class label for cross_entropy).
         loss: a loss name or function.
@@ -158,6 +162,7 @@ def chain_rule_trace(model, x, y, loss="mse") -> ChainRuleTrace:
         True
     """
     layers = _dense_layers(model)
+    records = _activation_records(layers)
     loss_fn = get_loss(loss)
     sample = np.asarray(x._data if isinstance(x, Tensor) else x, dtype=np.float64)
     if sample.ndim == 2 and sample.shape[0] == 1:
@@ -179,11 +184,11 @@ def chain_rule_trace(model, x, y, loss="mse") -> ChainRuleTrace:
     z, a, slope = [None], [sample], [None]
     for l in range(1, L + 1):
         _, layer = layers[l - 1]
-        sigma, sigma_prime = _ACTIVATIONS[layer.activation]
+        record = records[l - 1]
         z_l = a[l - 1] @ weights[l - 1] + biases[l - 1]
         z.append(z_l)
-        a.append(sigma(z_l, layer.alpha))
-        slope.append(sigma_prime(z_l, layer.alpha))
+        a.append(np.asarray(record.apply(z_l, layer.alpha), dtype=np.float64))
+        slope.append(np.asarray(record.slope(z_l, layer.alpha), dtype=np.float64))
 
     def cost_of_output(output):
         return loss_fn(reshape(output, (1, -1)), target_row)
@@ -208,7 +213,7 @@ def chain_rule_trace(model, x, y, loss="mse") -> ChainRuleTrace:
     loss_name = loss if isinstance(loss, str) else getattr(loss_fn, "__name__", "loss")
     return ChainRuleTrace(z, a, slope, delta, grad_W, grad_b, cost, dC_da, engine_W, engine_b,
                           float(max(differences)), [name for name, _ in layers],
-                          [layer.activation for _, layer in layers], loss_name)
+                          [record.name for record in records], loss_name)
 
 
 def _dense_layers(model) -> list:
@@ -224,9 +229,6 @@ def _dense_layers(model) -> list:
         if not isinstance(layer, Dense):
             raise TypeError(f"chain_rule_trace: {name} is a {type(layer).__name__}; only Dense layers are traced "
                             "(use nn.Dense(..., activation=...) instead of separate activation layers)")
-        if not isinstance(layer.activation, str) or layer.activation not in _ACTIVATIONS:
-            raise ValueError(f"chain_rule_trace: {name} has activation {layer.activation!r}; the trace knows "
-                             f"sigma' for {sorted(_ACTIVATIONS)}")
     for (name, previous), (_, layer) in zip(layers, layers[1:]):
         if previous.W.shape[1] != layer.W.shape[0]:
             raise ValueError(f"chain_rule_trace: {name} has {previous.W.shape[1]} outputs but the next layer "

@@ -1,4 +1,5 @@
-"""Activations and losses as plain functions of Tensors, composed from the engine's primitives.
+"""Activations and losses as plain functions of Tensors, composed from the engine's primitives, each
+registered where it is defined (nablanet.nn.activations, nablanet.nn.losses); convolution and pooling.
 
 Losses average over samples (reduction "mean"); every one takes ``(predictions, targets)``.
 """
@@ -8,10 +9,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import special
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
-from nablanet.autodiff.ops.nn import dense, erf, softmax_cross_entropy
+from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy
+from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
+from nablanet.nn.losses import LOSSES, get_loss, register_loss
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
@@ -21,12 +25,24 @@ __all__ = [
     "conv", "max_pool", "avg_pool", "global_avg_pool",
 ]
 
+_INF = math.inf
+
 
 # --- activations ---------------------------------------------------------------------------------
+# Each is registered right after its definition (see nablanet.nn.activations.ActivationRecord). Its
+# ``derivative`` is sigma' written out in NumPy from the formula, apart from the engine's rules, for
+# the chain-rule trace's independent derivation; ``init`` follows He et al. (2015) for the ReLU family
+# (ReLU and the units that are ReLU-like for large |z|: leaky ReLU, ELU, softplus, GELU, as Geron's
+# table of initializations in the notes' textbook and Keras's guidance) and Glorot & Bengio (2010) for
+# the rest (identity, the saturating sigmoid and tanh, softmax), Keras's default.
 
 def identity(z):
     """sigma(z) = z."""
     return z
+
+
+register_activation("identity", identity, aliases=("linear",), fused="identity", init="glorot",
+                    derivative=lambda z: np.ones_like(z))
 
 
 def sigmoid(z):
@@ -34,9 +50,22 @@ def sigmoid(z):
     return ops.sigmoid(z)
 
 
+def _sigmoid_derivative(z):
+    s = special.expit(z)
+    return s * (1.0 - s)
+
+
+register_activation("sigmoid", sigmoid, aliases=("logistic",), fused="sigmoid", init="glorot", output_range=(0.0, 1.0),
+                    derivative=_sigmoid_derivative)
+
+
 def tanh(z):
     """sigma(z) = tanh z.   sigma' = 1 - sigma^2."""
     return ops.tanh(z)
+
+
+register_activation("tanh", tanh, fused="tanh", init="glorot", output_range=(-1.0, 1.0),
+                    derivative=lambda z: 1.0 - np.tanh(z) ** 2)
 
 
 def relu(z):
@@ -44,17 +73,37 @@ def relu(z):
     return ops.relu(z)
 
 
+register_activation("relu", relu, fused="relu", init="he", output_range=(0.0, _INF), kinks=(0.0,),
+                    derivative=lambda z: (z > 0).astype(np.float64))
+
+
+def _kink_at_zero_unless_alpha_is_one(alpha):
+    # Slopes alpha (z < 0) and 1 (z > 0) meet at z = 0: a kink, except when they are equal.
+    return () if alpha == 1.0 else (0.0,)
+
+
 def leaky_relu(z, alpha: float = 0.01):
-    """sigma(z) = z for z > 0, alpha z otherwise."""
+    """sigma(z) = z for z > 0, alpha z otherwise.   sigma' = 1 for z > 0, alpha otherwise."""
     return ops.where(_values(z) > 0, z, alpha * z)
 
 
+register_activation("leaky_relu", leaky_relu, fused="leaky_relu", init="he",
+                    output_range=lambda alpha: (-_INF if alpha > 0 else 0.0, _INF),
+                    kinks=_kink_at_zero_unless_alpha_is_one,
+                    derivative=lambda z, alpha: np.where(z > 0, 1.0, alpha))
+
+
 def elu(z, alpha: float = 1.0):
-    """sigma(z) = z for z > 0, alpha (e^z - 1) otherwise (Clevert et al., 2015)."""
+    """sigma(z) = z for z > 0, alpha (e^z - 1) otherwise (Clevert et al., 2015).   sigma' = 1 for z > 0, alpha e^z otherwise."""
     # expm1 of z only where z <= 0: the branch not taken must not overflow, or its zero gradient
     # becomes 0 * inf. A where (not minimum, which splits ties) keeps elu'(0) = alpha, as PyTorch.
     positive = _values(z) > 0
     return ops.where(positive, z, alpha * ops.expm1(ops.where(positive, 0.0, z)))
+
+
+register_activation("elu", elu, fused="elu", init="he", output_range=lambda alpha: (min(-alpha, 0.0), _INF),
+                    kinks=_kink_at_zero_unless_alpha_is_one,
+                    derivative=lambda z, alpha: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))))
 
 
 def softplus(z):
@@ -66,14 +115,11 @@ def softplus(z):
     return ops.logaddexp(0.0, z)
 
 
-def heaviside(z):
-    """The step activation sigma(z) = 1{z >= 0} = numpy.heaviside(z, 1.0); its derivative is refused
-    (HeavisideDerivativeError): train a perceptron with its own learning rule."""
-    return ops.heaviside(z, 1.0)
+register_activation("softplus", softplus, init="he", output_range=(0.0, _INF), derivative=special.expit)
 
 
 def gelu(z, approximate: str = "none"):
-    """sigma(z) = z Phi(z) = z (1 + erf(z / sqrt 2)) / 2 (Hendrycks & Gimpel, 2016).
+    """sigma(z) = z Phi(z) = z (1 + erf(z / sqrt 2)) / 2 (Hendrycks & Gimpel, 2016).   sigma' = Phi(z) + z phi(z).
 
     ``approximate="tanh"`` gives 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))), as PyTorch's option.
     """
@@ -84,9 +130,30 @@ def gelu(z, approximate: str = "none"):
     return 0.5 * z * (1.0 + erf(z * (1.0 / math.sqrt(2.0))))
 
 
+def _gelu_derivative(z):
+    # The exact form's (the one Dense applies): Phi the standard normal CDF, phi its density.
+    return special.ndtr(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+# inf z Phi(z) = -0.16997 at z = -0.75179 (found numerically; the tanh approximation's is -0.17004).
+register_activation("gelu", gelu, init="he", output_range=(-0.17004075057125, _INF), derivative=_gelu_derivative)
+
+
 def softmax(z, axis: int = -1):
     """a_k = e^{z_k} / sum_j e^{z_j} along axis."""
     return ops.softmax(z, axis=axis)
+
+
+register_activation("softmax", softmax, init="glorot", output_range=(0.0, 1.0))
+
+
+def heaviside(z):
+    """The step activation sigma(z) = 1{z >= 0} = numpy.heaviside(z, 1.0); its derivative is refused
+    (HeavisideDerivativeError): train a perceptron with its own learning rule."""
+    return ops.heaviside(z, 1.0)
+
+
+register_activation("heaviside", heaviside, aliases=("step",), init="glorot", output_range=(0.0, 1.0), kinks=(0.0,))
 
 
 def log_softmax(z, axis: int = -1):
@@ -94,22 +161,21 @@ def log_softmax(z, axis: int = -1):
     return ops.log_softmax(z, axis=axis)
 
 
-ACTIVATIONS = {
-    "identity": identity, "linear": identity, "sigmoid": sigmoid, "logistic": sigmoid, "tanh": tanh,
-    "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus, "gelu": gelu,
-    "softmax": softmax, "heaviside": heaviside, "step": heaviside,
-}
+def dense(x, W, b=None, activation="identity", alpha=None):
+    """a = sigma(x W + b) for any registered activation (or function) sigma; b may be None.
 
+    An activation with a fused kernel (relu, leaky_relu, elu, sigmoid, tanh, identity) runs inside
+    the fused dense primitive (nablanet.autodiff.ops.nn.Dense, the notes' back-propagation equations
+    as its VJP); any other is applied to its output.
 
-def get_activation(spec):
-    """An activation function from its name or a callable."""
-    if callable(spec):
-        return spec
-    if spec is None:
-        return identity
-    if spec in ACTIVATIONS:
-        return ACTIVATIONS[spec]
-    raise ValueError(f"unknown activation {spec!r}; choose one of {sorted(ACTIVATIONS)}")
+    Args:
+        x: inputs (..., n_in).  W: weights (n_in, n_out).  b: biases (n_out,) or None.
+        activation: a name or alias of ACTIVATIONS, or a function.
+        alpha: leaky_relu's slope or elu's scale; default: the activation's own (0.01, 1.0).
+    """
+    kernel, kernel_alpha, _, after = fusion(activation, alpha)
+    a = _dense(x, W, b, activation=kernel, alpha=kernel_alpha)
+    return a if after is None else after(a)
 
 
 # --- losses --------------------------------------------------------------------------------------
@@ -140,9 +206,15 @@ def mse(predictions, targets):
     return ops.mean(difference * difference)
 
 
+register_loss("mse", mse, aliases=("mean_squared_error",), targets="values", task="regression", outputs="values")
+
+
 def mae(predictions, targets):
     """Mean absolute error C = (1/n) sum_i |y_i - t_i|."""
     return ops.mean(ops.abs(predictions - _matching_targets(predictions, targets, "mae")))
+
+
+register_loss("mae", mae, aliases=("mean_absolute_error",), targets="values", task="regression", outputs="values")
 
 
 def huber(predictions, targets, delta: float = 1.0):
@@ -150,6 +222,9 @@ def huber(predictions, targets, delta: float = 1.0):
     residual = ops.abs(predictions - _matching_targets(predictions, targets, "huber"))
     quadratic = ops.minimum(residual, delta)
     return ops.mean(0.5 * quadratic * quadratic + delta * (residual - quadratic))
+
+
+register_loss("huber", huber, targets="values", task="regression", outputs="values")
 
 
 def binary_cross_entropy(probabilities, targets):
@@ -167,6 +242,10 @@ def binary_cross_entropy(probabilities, targets):
     return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
 
 
+register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce",), targets="values",
+              task="classification", outputs="probabilities", labels=(0.0, 1.0))
+
+
 def binary_cross_entropy_with_logits(logits, targets):
     """Binary cross-entropy of sigmoid(z) against t, computed from the logits z without overflow.
 
@@ -178,6 +257,10 @@ def binary_cross_entropy_with_logits(logits, targets):
     return ops.mean(ops.logaddexp(0.0, logits) - logits * t)
 
 
+register_loss("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, targets="values",
+              task="classification", outputs="logits", labels=(0.0, 1.0))
+
+
 def cross_entropy(logits, targets):
     """Categorical cross-entropy of softmax(logits): targets are integer labels (N,) or one-hot rows (N, K).
 
@@ -185,6 +268,10 @@ def cross_entropy(logits, targets):
     nablanet.autodiff.ops.nn.SoftmaxCrossEntropy.
     """
     return softmax_cross_entropy(logits, targets)
+
+
+register_loss("cross_entropy", cross_entropy, aliases=("categorical_cross_entropy",), targets="labels",
+              task="classification", outputs="logits")
 
 
 def hinge(scores, targets):
@@ -198,27 +285,14 @@ def hinge(scores, targets):
     return ops.mean(ops.maximum(1.0 - t * scores, 0.0))
 
 
+# Labels -1/+1, or 0/1 read as -1/+1.
+register_loss("hinge", hinge, targets="values", task="classification", outputs="logits", labels=(-1.0, 0.0, 1.0))
+
+
 def _check_binary(t, loss: str):
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
     return t
-
-
-LOSSES = {
-    "mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_error": mae, "huber": huber,
-    "binary_cross_entropy": binary_cross_entropy, "bce": binary_cross_entropy,
-    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
-    "cross_entropy": cross_entropy, "categorical_cross_entropy": cross_entropy, "hinge": hinge,
-}
-
-
-def get_loss(spec):
-    """A loss function from its name or a callable (returned as is)."""
-    if callable(spec):
-        return spec
-    if spec in LOSSES:
-        return LOSSES[spec]
-    raise ValueError(f"unknown loss {spec!r}; choose one of {sorted(LOSSES)}")
 
 
 # --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------
@@ -255,7 +329,7 @@ def _pad_spatial(x, widths, value=0.0):
     return ops.pad(x, ((0, 0), (0, 0)) + tuple(widths), constant_values=value)
 
 
-def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "identity", alpha: float = 0.01):
+def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", alpha=None):
     """Convolution (cross-correlation, as PyTorch) of x (N, C_in, *spatial) with W (C_out, C_in, *kernel).
 
         z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]   (after padding)
@@ -273,8 +347,10 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
         b: biases (C_out,) or None.
         stride, dilation: ints or one per spatial axis.
         padding: 'valid', 'same' (stride 1), or ints (zeros on both sides), one per spatial axis.
-        activation: fused activation, one of nablanet.autodiff.ops.nn.DENSE_ACTIVATIONS.
-        alpha: slope of leaky_relu or scale of elu.
+        activation: a name or alias of ACTIVATIONS, or a function; one with a fused kernel (relu,
+            leaky_relu, elu, sigmoid, tanh, identity) runs inside the convolution's matrix product,
+            any other is applied to its output.
+        alpha: slope of leaky_relu or scale of elu; default: the activation's own (0.01, 1.0).
 
     Returns:
         (N, C_out, *out_spatial).
@@ -289,7 +365,9 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation: str = "ident
     dilation = _spatial_tuple(dilation, n_spatial, "dilation")
     widths = _padding_widths(padding, kernel, stride, dilation)
     x = _pad_spatial(x, widths)
-    return convolution(x, W, b, stride=stride, dilation=dilation, activation=activation, alpha=alpha)
+    kernel_name, kernel_alpha, _, after = fusion(activation, alpha)
+    a = convolution(x, W, b, stride=stride, dilation=dilation, activation=kernel_name, alpha=kernel_alpha)
+    return a if after is None else after(a)
 
 
 def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):

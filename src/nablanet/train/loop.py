@@ -24,7 +24,7 @@ import numpy as np
 
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
-from nablanet.nn.functional import get_loss
+from nablanet.nn.losses import LOSSES, get_loss
 from nablanet.nn.regularizers import penalty
 from nablanet.optim.base import flush_denormals
 from nablanet.train import memory
@@ -33,16 +33,6 @@ from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.metrics import get_metric
 
 __all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
-
-# Loss names (the functions' __name__ in nablanet.nn.functional) whose meaning fit needs to know:
-# losses that compare predictions with class labels (N,) rather than with targets of their own shape,
-_LABEL_LOSSES = frozenset({"cross_entropy"})
-# losses that need targets of the predictions' shape,
-_VALUE_LOSSES = frozenset({"mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge"})
-# classification losses, for which accuracy is reported by default,
-_CLASSIFICATION_LOSSES = frozenset({"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge"})
-# and losses whose one-column outputs are logits or margins, so a class is decided at 0 rather than 0.5.
-_LOGIT_LOSSES = frozenset({"binary_cross_entropy_with_logits", "hinge"})
 
 
 class TrainingDivergedError(RuntimeError):
@@ -159,7 +149,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
             to ``(N, 1)``. Anything else is an error before training starts.
         loss: a name (``"mse"``, ``"cross_entropy"``, ...) or a function ``(predictions, targets) ->
-            scalar Tensor``; see nablanet.nn.functional.get_loss.
+            scalar Tensor``; see nablanet.nn.functional.get_loss. What the loss means (its record in
+            nablanet.nn.LOSSES, found by name or by the registered function itself) sets the defaults
+            below; register your own with nablanet.nn.register_loss to give it the same.
         optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``.
         epochs: number of passes over the training data.
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
@@ -168,9 +160,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
             ``shuffle``, else the last rows (as Keras).
         validation_data: ``(X_val, y_val)``, instead of validation_split.
         metrics: names or functions ``(predictions, targets) -> value`` (see nablanet.train.metrics).
-            Default ``None``: ``("accuracy",)`` for classification losses (cross_entropy, binary
-            cross-entropies, hinge), none otherwise. For one-column outputs accuracy decides
-            classes at 0 for binary_cross_entropy_with_logits and hinge, at 0.5 otherwise.
+            Default ``None``: ``("accuracy",)`` for a registered classification loss (cross_entropy,
+            the binary cross-entropies, hinge), none for a regression loss or an unregistered function.
+            For one-column outputs accuracy decides classes at the loss's threshold: 0 for one on
+            logits (binary_cross_entropy_with_logits, hinge), 0.5 for one on probabilities. Accuracy
+            (or confusion_matrix) by name on one-column outputs of an unregistered loss function is
+            an error, since its threshold is unknown.
         callbacks: Callback objects, run in this order (see nablanet.train.callbacks).
         l1, l2: strengths of the L1 and L2 penalties on the weights (not biases), added to the cost
             the optimizer minimizes and reported separately as ``penalty``.
@@ -235,7 +230,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     y = _as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
     if X_val is not None:
         y_val = _as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
-    metric_fns = _resolve_metrics(metrics, loss_fn)
+    metric_fns = _resolve_metrics(metrics, loss_fn, output_shape)
 
     n_samples = X.shape[0]
     steps_per_epoch = len(minibatch_indices(n_samples, batch_size))
@@ -443,8 +438,9 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
     dtype = _compute_dtype(model, dtype)
     X = _as_inputs(X, dtype, "X", check_finite=False)
     loss_fn = None if loss is None else get_loss(loss)
-    y = _as_targets(y, X.shape[0], _output_shape(model, X), dtype, loss_fn, "y")
-    return _scores(model, X, y, loss_fn, _resolve_metrics(metrics, loss_fn), batch_size)
+    output_shape = _output_shape(model, X)
+    y = _as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
+    return _scores(model, X, y, loss_fn, _resolve_metrics(metrics, loss_fn, output_shape), batch_size)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
@@ -587,8 +583,14 @@ def _check_finite(array: np.ndarray, what: str) -> None:
                              f"{' ...' if bad_rows.size > 10 else ''}")
 
 
+def _loss_record(loss_fn):
+    """What fit knows of a loss function: its record in nablanet.nn.LOSSES (found by identity), or None."""
+    return None if loss_fn is None else LOSSES.records.get(loss_fn)
+
+
 def _loss_name(loss_fn) -> str:
-    return getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    record = _loss_record(loss_fn)
+    return record.name if record is not None else getattr(loss_fn, "__name__", type(loss_fn).__name__)
 
 
 def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, what: str) -> np.ndarray:
@@ -601,6 +603,7 @@ def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, w
     if y.shape[0] != n_rows:
         raise ValueError(f"{what} has {y.shape[0]} rows but the inputs have {n_rows}; they must match")
     loss_name = _loss_name(loss_fn) if loss_fn is not None else None
+    record = _loss_record(loss_fn)
     output_tail, target_tail = tuple(output_shape[1:]), y.shape[1:]
     predictions_text = f"the model's predictions have shape {(n_rows,) + output_tail}"
     if target_tail == output_tail:
@@ -610,7 +613,7 @@ def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, w
     elif output_tail == () and target_tail == (1,):
         targets = y[:, 0]
     elif len(output_tail) == 1 and output_tail[0] >= 2 and target_tail in ((), (1,)):
-        if loss_name in _VALUE_LOSSES:
+        if record is not None and record.targets == "values":
             raise ValueError(
                 f"{what} has shape {y.shape} but {predictions_text}: {loss_name} needs targets of the "
                 f"predictions' shape (for {output_tail[0]} classes, use cross_entropy with these labels, or "
@@ -621,7 +624,7 @@ def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, w
         hint = " or integer class labels (N,)" if len(output_tail) == 1 and output_tail[0] >= 2 else ""
         raise ValueError(f"{what} has shape {y.shape} but {predictions_text}; "
                          f"{loss_name or 'the loss'} needs targets of shape {(n_rows,) + output_tail}{hint}")
-    if loss_name in _LABEL_LOSSES and targets.ndim >= 1 and output_tail == (1,):
+    if record is not None and record.targets == "labels" and targets.ndim >= 1 and output_tail == (1,):
         raise ValueError(f"{loss_name} needs at least two output columns (one per class); {predictions_text}")
     if not (np.issubdtype(targets.dtype, np.number) or targets.dtype == bool):
         raise ValueError(f"{what} must be numeric, got dtype {targets.dtype}")
@@ -651,21 +654,36 @@ def _unpack_validation(validation_data):
     return X_val, y_val
 
 
-def _resolve_metrics(metrics, loss_fn) -> list:
-    """[(name, function)] for the metrics asked for, with accuracy's threshold chosen from the loss."""
-    loss_name = _loss_name(loss_fn) if loss_fn is not None else None
+def _resolve_metrics(metrics, loss_fn, output_shape) -> list:
+    """[(name, function)] for the metrics asked for, with accuracy's threshold chosen from the loss's record."""
+    record = _loss_record(loss_fn)
     if metrics is None:
-        metrics = ("accuracy",) if loss_name in _CLASSIFICATION_LOSSES else ()
+        metrics = ("accuracy",) if record is not None and record.task == "classification" else ()
     elif isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
+    one_column = tuple(output_shape[1:]) in ((), (1,))
     resolved = []
     for spec in metrics:
-        metric = get_metric(spec, from_logits=loss_name in _LOGIT_LOSSES)
+        if loss_fn is not None and record is None and one_column and isinstance(spec, str):
+            _refuse_unknown_threshold(spec, _loss_name(loss_fn))
+        metric = get_metric(spec, from_logits=record is not None and record.outputs == "logits")
         name = getattr(metric, "__name__", None) or type(metric).__name__
         if name in ("loss", "data_loss", "penalty", "lr") or name in dict(resolved):
             raise ValueError(f"metric name {name!r} clashes with another entry of the History")
         resolved.append((name, metric))
     return resolved
+
+
+def _refuse_unknown_threshold(spec: str, loss_name: str) -> None:
+    # A metric that cuts one output column into classes needs to know where: 0.5 for probabilities,
+    # 0 for logits. Only a loss's record says which; guessing 0.5 would be silently wrong for logits.
+    # The library's thresholded metrics (accuracy, confusion_matrix) take it as a keyword-only argument.
+    if "threshold" in (get_metric(spec).__kwdefaults__ or {}):
+        raise ValueError(
+            f"metric {spec!r} decides classes of one-column outputs at a threshold, but the loss {loss_name!r} "
+            "is not registered, so whether its outputs are probabilities (threshold 0.5) or logits (0) is "
+            f"unknown: register it, e.g. nablanet.nn.register_loss({loss_name!r}, function, targets='values', "
+            "task='classification', outputs='logits'), or pass a metric function that sets its own threshold")
 
 
 def _buffer_owners(model) -> list:

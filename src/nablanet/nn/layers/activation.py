@@ -1,8 +1,9 @@
-"""Activation functions as layers, for use in Sequential."""
+"""Activation functions as layers, for use in Sequential: each the layer of its activation's record."""
 
 from __future__ import annotations
 
 from nablanet.nn import functional as F
+from nablanet.nn.activations import activation_layer, activation_record, get_activation
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
@@ -22,7 +23,7 @@ class Activation(Module):
 
     def __init__(self, activation, **options):
         self.name = activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")
-        self.fn = F.get_activation(activation)
+        self.fn = get_activation(activation)
         self.options = options
 
     def forward(self, z):
@@ -34,6 +35,7 @@ class Activation(Module):
 
 
 @register_layer("identity")
+@activation_layer("identity")
 class Identity(Module):
     """a = z."""
 
@@ -42,6 +44,7 @@ class Identity(Module):
 
 
 @register_layer("sigmoid")
+@activation_layer("sigmoid")
 class Sigmoid(Module):
     """a = 1 / (1 + e^-z)."""
 
@@ -50,6 +53,7 @@ class Sigmoid(Module):
 
 
 @register_layer("tanh")
+@activation_layer("tanh")
 class Tanh(Module):
     """a = tanh z."""
 
@@ -58,6 +62,7 @@ class Tanh(Module):
 
 
 @register_layer("relu")
+@activation_layer("relu")
 class ReLU(Module):
     """a = max(0, z)."""
 
@@ -66,28 +71,31 @@ class ReLU(Module):
 
 
 @register_layer("leakyrelu")
+@activation_layer("leaky_relu")
 class LeakyReLU(Module):
-    """a = z for z > 0, alpha z otherwise."""
+    """a = z for z > 0, alpha z otherwise; alpha defaults to leaky_relu's (0.01)."""
 
-    def __init__(self, alpha: float = 0.01):
-        self.alpha = alpha
+    def __init__(self, alpha: float | None = None):
+        self.alpha = activation_record("leaky_relu").resolve_alpha(alpha)
 
     def forward(self, z):
         return F.leaky_relu(z, self.alpha)
 
 
 @register_layer("elu")
+@activation_layer("elu")
 class ELU(Module):
-    """a = z for z > 0, alpha (e^z - 1) otherwise."""
+    """a = z for z > 0, alpha (e^z - 1) otherwise; alpha defaults to elu's (1.0)."""
 
-    def __init__(self, alpha: float = 1.0):
-        self.alpha = alpha
+    def __init__(self, alpha: float | None = None):
+        self.alpha = activation_record("elu").resolve_alpha(alpha)
 
     def forward(self, z):
         return F.elu(z, self.alpha)
 
 
 @register_layer("softplus")
+@activation_layer("softplus")
 class Softplus(Module):
     """a = log(1 + e^z)."""
 
@@ -96,6 +104,7 @@ class Softplus(Module):
 
 
 @register_layer("gelu")
+@activation_layer("gelu")
 class GELU(Module):
     """a = z Phi(z) (exact, or approximate="tanh")."""
 
@@ -107,6 +116,7 @@ class GELU(Module):
 
 
 @register_layer("softmax")
+@activation_layer("softmax")
 class Softmax(Module):
     """a_k = e^{z_k} / sum_j e^{z_j} along axis."""
 
@@ -118,6 +128,7 @@ class Softmax(Module):
 
 
 @register_layer("heaviside")
+@activation_layer("heaviside")
 class Heaviside(Module):
     """a = 1 if z >= 0 else 0: forward only (a gradient through it raises an error)."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
 from nablanet.nn import functional as F
+from nablanet.nn.activations import fusion
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
@@ -23,16 +23,12 @@ def _make_kernels(module, in_channels, out_channels, kernel, bias, init, rng, dt
 
 def _set_activation(module, activation, alpha):
     module.activation = activation if activation is not None else "identity"
-    name = module.activation if isinstance(module.activation, str) else None
-    module.alpha = {"leaky_relu": 0.01, "elu": 1.0}.get(name, 0.01) if alpha is None else float(alpha)
-    if name in DENSE_ACTIVATIONS:
-        module._fused, module._after = name, None
-    else:
-        module._fused, module._after = "identity", F.get_activation(module.activation)
+    module._fused, module._kernel_alpha, module.alpha, module._after = fusion(module.activation, alpha)
 
 
 def _convolve(module, x):
-    a = F.conv(x, module.W, module.b, module.stride, module.padding, module.dilation, module._fused, module.alpha)
+    a = F.conv(x, module.W, module.b, module.stride, module.padding, module.dilation, module._fused,
+               module._kernel_alpha)
     return a if module._after is None else module._after(a)
 
 
@@ -46,9 +42,10 @@ class Conv1d(Module):
         stride, dilation: positive ints.
         padding: 'valid', 'same' (stride 1) or an int of zeros on each side.
         bias: add a bias per output channel.
-        activation: applied to the output; relu, leaky_relu, elu, sigmoid, tanh are fused into the
-            convolution's matrix product (no extra pass), any other name or function follows it.
-        alpha: slope of leaky_relu (0.01) or scale of elu (1.0).
+        activation: applied to the output, a name or alias from nablanet.nn.ACTIVATIONS or a
+            function; one with a fused kernel (relu, leaky_relu, elu, sigmoid, tanh) runs inside the
+            convolution's matrix product (no extra pass), any other follows it.
+        alpha: slope of leaky_relu or scale of elu; default: the activation's own (0.01, 1.0).
         init: kernel initializer (default "he_uniform": fan_in = C_in K).
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
@@ -91,7 +88,7 @@ class Conv2d(Module):
         padding: 'valid', 'same' (stride 1), an int or a pair (zeros on both sides).
         bias: add a bias per output channel.
         activation: applied to the output, fused as in Conv1d.
-        alpha: slope of leaky_relu (0.01) or scale of elu (1.0).
+        alpha: slope of leaky_relu or scale of elu; default: the activation's own (0.01, 1.0).
         init: kernel initializer (default "he_uniform": fan_in = C_in K_h K_w).
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 

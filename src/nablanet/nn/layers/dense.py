@@ -5,36 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, dense
-from nablanet.nn import functional as F
+from nablanet.autodiff.ops.nn import dense
+from nablanet.nn.activations import ACTIVATIONS, fusion
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module, Parameter
 
 __all__ = ["Dense", "RBF"]
 
-_RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
-_DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-
 
 @register_layer("dense", size_argument="in_features", size_axis=-1)
 class Dense(Module):
     """Fully connected layer: a = sigma(x W + b).
 
-    With one sample per row this is the notes' z^l = (W^l)^T a^{l-1} + b^l, a^l = sigma(z^l). For the
-    activations relu, leaky_relu, elu, sigmoid, tanh and identity the whole layer is one fused
-    primitive whose VJP is the notes' back-propagation equations; any other activation (by name or
-    a function of Tensors) is applied after it.
+    With one sample per row this is the notes' z^l = (W^l)^T a^{l-1} + b^l, a^l = sigma(z^l). For an
+    activation with a fused kernel (its record's ``fused``: relu, leaky_relu, elu, sigmoid, tanh,
+    identity) the whole layer is one fused primitive whose VJP is the notes' back-propagation
+    equations; any other activation (by name or a function of Tensors) is applied after it.
 
     Args:
         in_features: n_in, the size of each input row.
         out_features: n_out, the number of units.
-        activation: a name from nablanet.nn.functional.ACTIVATIONS, a function, or None (identity).
+        activation: a name or alias from nablanet.nn.ACTIVATIONS, a function, or None (identity).
         bias: whether to add b.
-        init: weight initializer (name, number or function). Default: "he_uniform" for ReLU-family
-            activations (He et al., 2015), "glorot_uniform" otherwise (Glorot & Bengio, 2010).
+        init: weight initializer (name, number or function). Default: the activation record's family,
+            ``"he_uniform"`` for the ReLU family (relu, leaky_relu, elu, softplus, gelu; He et al., 2015),
+            ``"glorot_uniform"`` otherwise (Glorot & Bengio, 2010) and for unregistered functions.
         bias_init: bias initializer (default zeros).
-        alpha: slope of leaky_relu (default 0.01) or scale of elu (default 1.0).
+        alpha: slope of leaky_relu or scale of elu; default: the activation's own (0.01, 1.0).
         rng: numpy Generator or int seed for the initial weights.
         dtype: parameter dtype (float32 by default).
 
@@ -57,19 +55,15 @@ class Dense(Module):
             raise ValueError(f"Dense needs positive sizes, got in_features={in_features}, out_features={out_features}")
         rng = make_rng(rng)
         self.activation = activation if activation is not None else "identity"
-        name = self.activation if isinstance(self.activation, str) else None
+        self._fused, self._kernel_alpha, self.alpha, self._after = fusion(self.activation, alpha)
         if init is None:
-            init = "he_uniform" if name in _RELU_FAMILY else "glorot_uniform"
-        self.alpha = _DEFAULT_ALPHA.get(name, 0.01) if alpha is None else float(alpha)
+            record = ACTIVATIONS.records.get(self.activation)
+            init = "glorot_uniform" if record is None else record.initializer
         self.W = Parameter(get_initializer(init)((in_features, out_features), rng, dtype))
         self.b = Parameter(get_initializer(bias_init)((out_features,), rng, dtype), regularize=False) if bias else None
-        if name in DENSE_ACTIVATIONS:
-            self._fused, self._after = name, None
-        else:
-            self._fused, self._after = "identity", F.get_activation(self.activation)
 
     def forward(self, x):
-        a = dense(x, self.W, self.b, activation=self._fused, alpha=self.alpha)
+        a = dense(x, self.W, self.b, activation=self._fused, alpha=self._kernel_alpha)
         return a if self._after is None else self._after(a)
 
     def extra_repr(self) -> str:

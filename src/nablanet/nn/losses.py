@@ -1,0 +1,144 @@
+"""The loss registry: each loss's function and what it means (its targets, task and outputs), declared beside the function.
+
+``nablanet.nn.functional`` defines the losses and registers each one right after it, e.g.::
+
+    register_loss("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits,
+                  targets="values", task="classification", outputs="logits", labels=(0.0, 1.0))
+
+``fit`` and ``evaluate`` read the record of the loss they are given (by name, or the registered
+function itself) for their defaults: which targets they accept, whether accuracy is reported, and
+whether a one-column output is a probability (class 1 above 0.5) or a logit (above 0).
+
+Example:
+    >>> from nablanet import nn
+    >>> record = nn.loss_record("bce")
+    >>> record.name, record.targets, record.task, record.outputs, record.threshold
+    ('binary_cross_entropy', 'values', 'classification', 'probabilities', 0.5)
+    >>> nn.loss_record(nn.functional.hinge).threshold, nn.loss_record("mse").threshold
+    (0.0, None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nablanet.registry import Registry, signature_defaults
+
+__all__ = ["LossRecord", "LOSSES", "register_loss", "loss_record", "get_loss"]
+
+#: What the targets of a loss are: class labels (N,) (or one-hot rows), or values of the predictions' shape.
+TARGET_KINDS = ("labels", "values")
+TASKS = ("classification", "regression")
+#: What the predictions a loss takes are: logits (or margins), probabilities, or values.
+OUTPUT_KINDS = ("logits", "probabilities", "values")
+
+
+@dataclass(frozen=True)
+class LossRecord:
+    """What a loss C(predictions, targets) means.
+
+    Attributes:
+        name: the name fit, configs and estimators use ("cross_entropy").
+        function: C, a function ``(predictions, targets) -> scalar Tensor`` written with the engine's ops.
+        targets: "labels": integer class labels of shape (N,) (or one-hot rows of the predictions'
+            shape) against one output column per class; "values": targets of the predictions' shape
+            (a vector (N,) is read as a column against one output column).
+        task: "classification" (fit reports accuracy by default) or "regression".
+        outputs: what the predictions are: "logits" (or margins: a one-column output means class 1
+            above 0), "probabilities" (class 1 above 0.5), or "values" (regression).
+        aliases: more names for it ("bce").
+        labels: for a classification loss on value targets, the values a target may take
+            ((0.0, 1.0) for the binary cross-entropies); empty otherwise.
+
+    Derived: ``threshold``, where one output column is cut into two classes; ``options``, the
+    function's keyword options (``delta`` of huber).
+    """
+
+    name: str
+    function: Callable
+    targets: str
+    task: str
+    outputs: str
+    aliases: tuple = ()
+    labels: tuple = ()
+
+    @property
+    def threshold(self):
+        """0.0 for logits, 0.5 for probabilities, None for a regression loss."""
+        return {"logits": 0.0, "probabilities": 0.5}.get(self.outputs)
+
+    @property
+    def options(self) -> dict:
+        """name -> default of the function's arguments after (predictions, targets)."""
+        arguments = signature_defaults(self.function)
+        return dict(list(arguments.items())[2:])
+
+
+_REGISTRY = Registry("loss", defined_by="function")
+
+#: name -> loss function, in registration order, with each record's aliases after its name (as the dict
+#: it once was); a registered function itself is a key too. ``LOSSES.records`` is the registry of
+#: LossRecords behind it.
+LOSSES = _REGISTRY.view("function", with_aliases=True)
+
+
+def register_loss(name: str, function: Callable | None = None, *, targets: str, task: str, outputs: str, aliases=(),
+                  labels=()):
+    """Make a loss known by ``name``, with what it means: as a decorator, or called with the function.
+
+    Returns the function. ``fit(loss=name)`` and ``fit(loss=function)`` then take their defaults from
+    the record (see LossRecord). Registering the same function again replaces its record; another
+    function under a name or alias already taken is refused.
+
+    Example:
+        >>> import numpy as np
+        >>> import nablanet.numpy as nnp
+        >>> from nablanet import nn
+        >>> @register_loss("log_cosh", targets="values", task="regression", outputs="values")
+        ... def log_cosh(predictions, targets):
+        ...     '''C = (1/n) sum log cosh(y - t).'''
+        ...     return nnp.mean(nnp.log(nnp.cosh(predictions - targets)))
+        >>> nn.loss_record(log_cosh).name, round(float(nn.functional.get_loss("log_cosh")(np.zeros(2), np.ones(2))), 4)
+        ('log_cosh', 0.4338)
+        >>> LOSSES.records.remove("log_cosh")
+    """
+    def add(function):
+        LOSSES.records.add(_make_record(name, function, targets, task, outputs, tuple(aliases), labels))
+        return function
+
+    return add if function is None else add(function)
+
+
+def _make_record(name, function, targets, task, outputs, aliases, labels) -> LossRecord:
+    where = f"register_loss({name!r})"
+    if not callable(function):
+        raise TypeError(f"{where}: expected a function (predictions, targets) -> scalar, got {type(function).__name__}")
+    for argument, value, choices in (("targets", targets, TARGET_KINDS), ("task", task, TASKS),
+                                     ("outputs", outputs, OUTPUT_KINDS)):
+        if value not in choices:
+            raise ValueError(f"{where}: {argument} must be one of {', '.join(choices)}, got {value!r}")
+    if task == "regression" and (outputs != "values" or targets != "values"):
+        raise ValueError(f"{where}: a regression loss takes outputs='values' and targets='values', "
+                         f"got outputs={outputs!r}, targets={targets!r}")
+    if task == "classification" and outputs == "values":
+        raise ValueError(f"{where}: a classification loss takes outputs='logits' or 'probabilities'")
+    labels = tuple(float(label) for label in labels)
+    if labels and (task != "classification" or targets != "values"):
+        raise ValueError(f"{where}: labels are the values of a classification loss's value targets; "
+                         f"this loss has task={task!r}, targets={targets!r}")
+    return LossRecord(name, function, targets, task, outputs, aliases, labels)
+
+
+def loss_record(spec) -> LossRecord:
+    """The record of a loss name, alias or registered function; ValueError naming the known ones."""
+    return LOSSES.records.lookup(spec)
+
+
+def get_loss(spec):
+    """A loss function from its name or alias, or a callable (returned as is)."""
+    if callable(spec):
+        return spec
+    if spec in LOSSES:
+        return LOSSES[spec]
+    raise ValueError(f"unknown loss {spec!r}; choose one of {sorted(LOSSES)}")
