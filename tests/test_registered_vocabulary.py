@@ -148,3 +148,46 @@ def test_a_function_is_known_by_identity_not_by_its_name():
     history = fit(model, X, y, loss=binary_cross_entropy_with_logits, optimizer=SGD(model.parameters(), lr=1e-12),
                   epochs=1, progress=False)
     assert "accuracy" not in history
+
+
+def test_a_registered_activation_and_loss_are_names_in_a_toml_config_and_nablanet_train(registered, tmp_path):
+    import contextlib
+    import io
+
+    from nablanet import cli
+    from nablanet.experiment import build_model, load_config, load_data, make_task
+
+    path = tmp_path / "custom.toml"
+    path.write_text('[data]\nsource = "breast_cancer"\n\n[model]\nhidden = [8]\nactivation = "soft_clip"\n'
+                    'dropout = 0.0\n\n[train]\nloss = "squared_hinge"\nepochs = 3\nprogress = false\n')
+    config = load_config(path)
+    data = load_data(config)
+    task = make_task(config, data.y_all)
+    # A classification loss on logits with 0/1 labels: one output, no sigmoid, accuracy by default.
+    assert (task.kind, task.n_outputs, task.output_activation, task.metrics) == ("classification", 1, "identity",
+                                                                               ["accuracy"])
+    model = build_model(config, data.X_train.shape[1:], task, np.random.default_rng(0))
+    assert model.layers[0].activation == "soft_clip"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = cli.main(["train", str(path), "--out", str(tmp_path / "run")])
+    assert status == 0, stderr.getvalue()
+    assert "accuracy" in stdout.getvalue() and (tmp_path / "run" / "model.npz").is_file()
+
+
+@pytest.mark.parametrize("activation, initializer", [("gelu", "he_uniform"), ("relu", "he_uniform"),
+                                                     ("tanh", "glorot_uniform"), ("elu", "he_uniform")])
+def test_a_config_with_batchnorm_initializes_as_dense_does(activation, initializer):
+    """The config's Dense-BatchNorm-activation blocks and a Dense with the activation pick one initializer."""
+    from nablanet.experiment import build_model, load_config, make_task
+
+    config = load_config(overrides=[f'model.activation="{activation}"', "model.batchnorm=true", "model.hidden=[4]"])
+    task = make_task(config, np.array([0, 1, 1, 0]))
+    model = build_model(config, (3,), task, np.random.default_rng(0))
+    expected = initializer
+    # The first layer takes the generator's first draws, so equal weights mean the same initializer.
+    named = nn.Dense(3, 4, init=expected, rng=np.random.default_rng(0)).W.data
+    by_activation = nn.Dense(3, 4, activation=activation, rng=np.random.default_rng(0)).W.data
+    assert isinstance(model.layers[1], nn.BatchNorm)
+    np.testing.assert_array_equal(model.layers[0].W.data, named)
+    np.testing.assert_array_equal(by_activation, named)

@@ -141,5 +141,7 @@ def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir:
 
 def _class_threshold(loss: str) -> float:
     """Where a one-output classifier trained with ``loss`` switches class: 0 for a logit or margin, else 1/2."""
-    # vocabulary: read from the loss registry
-    return 0.0 if loss in ("binary_cross_entropy_with_logits", "hinge") else 0.5
+    from nablanet.nn import loss_record
+
+    threshold = loss_record(loss).threshold
+    return 0.5 if threshold is None else threshold

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nablanet.experiment.vocabulary import layer_record, optimizer_record, schedule_record
+from nablanet.experiment.vocabulary import activation_record, layer_record, optimizer_record, schedule_record
 
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
@@ -131,8 +131,7 @@ def _layer_tables(model_config: dict) -> list:
             # The normalization goes between the product and the activation, as in Ioffe & Szegedy (2015).
             # He/Glorot initializers are chosen by the activation that follows, so it is named for init.
             if init is None:
-                relu_family = model_config["activation"] in ("relu", "leaky_relu", "elu")
-                dense["init"] = "he_uniform" if relu_family else "glorot_uniform"
+                dense["init"] = activation_record(model_config["activation"]).initializer
             tables += [dense, {"type": "batchnorm"}, {"type": "activation", "activation": model_config["activation"]}]
         else:
             tables.append({**dense, "activation": model_config["activation"]})

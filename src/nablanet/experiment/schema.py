@@ -11,8 +11,8 @@ from pathlib import Path
 from nablanet.datasets.registry import DATASETS, FILE_FORMATS
 from nablanet.experiment.toml import ConfigError, toml_value
 from nablanet.experiment.vocabulary import (
-    _ACTIVATION_OPTIONS, _LOSS_NAMES, _NOT_FROM_CONFIG, LAYERS, OPTIMIZERS, SCHEDULES,
-    _activation_names, layer_record, optimizer_record, schedule_record,
+    LAYERS, LOSS_NAMES, OPTIMIZERS, SCHEDULES, _NOT_FROM_CONFIG, _activation_names, activation_options,
+    layer_record, optimizer_record, schedule_record,
 )
 
 __all__ = ["Option", "SCHEMA", "reference", "check_values"]
@@ -168,7 +168,7 @@ SCHEMA = {
     },
     "train": {
         "loss": Option("auto", "str", "loss: auto (cross_entropy for integer class labels, mse otherwise) or "
-                                      "a name of nablanet.nn.functional.LOSSES", choices=_LOSS_NAMES),
+                                      "a name of nablanet.nn.functional.LOSSES", choices=LOSS_NAMES),
         "epochs": Option(40, "int", "passes over the training data", check=(1, None)),
         "batch_size": Option(32, "int_or_str", "samples per step, or \"all\" for full-batch gradient descent"),
         "shuffle": Option(True, "bool", "reshuffle the samples every epoch"),
@@ -406,5 +406,5 @@ def _layer_arguments(kind: str) -> list:
     record = layer_record(kind)
     names = [name for name in record.arguments if name not in _NOT_FROM_CONFIG and name != record.size_argument]
     if record.takes_options:
-        names.extend(_ACTIVATION_OPTIONS)
+        names.extend(activation_options())
     return names

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nablanet.experiment.vocabulary import _BINARY_LOSSES, _CLASS_LABEL_LOSSES
+from nablanet.experiment.vocabulary import loss_record
 
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
@@ -57,7 +57,8 @@ def make_task(config: Config, y: np.ndarray, source: str = "") -> Task:
     source = source or config.get("data.source")
     if loss == "auto":
         loss = "cross_entropy" if integer and y.ndim == 1 else "mse"
-    if loss in _CLASS_LABEL_LOSSES:
+    record = loss_record(loss)
+    if record.task == "classification" and record.targets == "labels":
         if y.ndim == 2 and y.shape[1] >= 2:
             n_classes = y.shape[1]
         elif y.ndim == 1 and (integer or np.all(y == np.round(y))):
@@ -74,12 +75,12 @@ def make_task(config: Config, y: np.ndarray, source: str = "") -> Task:
                              f"numbers (e.g. {example[0] if example.size else y.ravel()[0]:g}); use a regression "
                              f"loss such as mse")
         kind, n_outputs = "classification", n_classes
-    elif loss in _BINARY_LOSSES:
+    elif record.task == "classification":
         values = np.unique(y)
-        allowed = (-1, 0, 1) if loss == "hinge" else (0, 1)
+        allowed = record.labels or (0, 1)
         if y.ndim > 1 and y.shape[1] != 1 or not np.all(np.isin(values, allowed)):
             shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
-            raise ValueError(f"loss {loss} needs binary labels {'/'.join(map(str, allowed))}, but the targets of "
+            raise ValueError(f"loss {loss} needs binary labels {'/'.join(f'{v:g}' for v in allowed)}, but the targets of "
                              f"{source} take the values {shown}; use cross_entropy for several classes")
         kind, n_outputs, n_classes = "classification", 1, 2
     else:
@@ -87,7 +88,8 @@ def make_task(config: Config, y: np.ndarray, source: str = "") -> Task:
         n_outputs = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
     output_activation = config.get("model.output_activation")
     if output_activation == "auto":
-        output_activation = "sigmoid" if loss in ("binary_cross_entropy", "bce") else "identity"
+        # A loss of probabilities is given them by a sigmoid; every other loss takes the network's z.
+        output_activation = "sigmoid" if record.outputs == "probabilities" else "identity"
     elif output_activation == "none":
         output_activation = "identity"
     metrics = config.get("train.metrics")

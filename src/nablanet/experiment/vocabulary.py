@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "LAYERS", "Names"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "LAYERS", "LOSS_NAMES", "Names"]
 
 
 class Names(Sequence):
@@ -89,17 +89,45 @@ LAYERS = Names(_layer_names)
 # Layer arguments a config cannot set: the inferred size, the seed (from the run's seed), the dtype
 # (model.dtype) and the recurrent layers' return_state (the model must return one array).
 _NOT_FROM_CONFIG = {"self", "rng", "dtype", "return_state"}
-# Keyword options of Activation (its **options), by activation.
-_ACTIVATION_OPTIONS = ("alpha", "approximate", "axis")
 
-_LOSS_NAMES = ("auto", "cross_entropy", "categorical_cross_entropy", "binary_cross_entropy", "bce",
-               "binary_cross_entropy_with_logits", "hinge", "mse", "mean_squared_error", "mae",
-               "mean_absolute_error", "huber")
-_CLASS_LABEL_LOSSES = ("cross_entropy", "categorical_cross_entropy")
-_BINARY_LOSSES = ("binary_cross_entropy", "bce", "binary_cross_entropy_with_logits", "hinge")
+
+
+def _loss_names() -> tuple:
+    from nablanet.nn import LOSSES
+
+    return ("auto", *LOSSES)
 
 
 def _activation_names() -> tuple:
-    from nablanet.nn.functional import ACTIVATIONS
+    from nablanet.nn import ACTIVATIONS
 
     return tuple(ACTIVATIONS)
+
+
+def activation_options() -> tuple:
+    """The keyword options any registered activation takes (alpha, approximate, axis, ...): the keys an
+    Activation layer's table may hold beside its activation."""
+    from nablanet.nn import ACTIVATIONS
+
+    names = {"alpha"}
+    for record in ACTIVATIONS.records.values():
+        names.update(record.options)
+    return tuple(sorted(names))
+
+
+def loss_record(name):
+    """The registry record of a config's train.loss (not "auto")."""
+    from nablanet.nn import loss_record as record_of
+
+    return record_of(name)
+
+
+def activation_record(name):
+    """The registry record of a config's activation name."""
+    from nablanet.nn import activation_record as record_of
+
+    return record_of(name)
+
+
+#: train.loss names: auto and nablanet.nn.LOSSES' names and aliases.
+LOSS_NAMES = Names(_loss_names)
