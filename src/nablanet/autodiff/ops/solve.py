@@ -23,8 +23,6 @@ import math
 from collections import namedtuple
 
 import numpy as np
-import scipy.linalg
-import scipy.linalg.lapack
 
 from nablanet.autodiff import state
 from nablanet.autodiff.op import Op, raw as _raw, register
@@ -32,6 +30,7 @@ from nablanet.autodiff.ops.elementwise import conj, imag, real, where
 from nablanet.autodiff.ops.reduce import sum
 from nablanet.autodiff.ops.shape import concatenate, getitem, reshape, stack, swapaxes
 from nablanet.autodiff.tensor import Tensor
+from nablanet.kernels import linalg as linalg_kernels
 
 __all__ = ["inv", "solve", "det", "slogdet", "pinv"]
 
@@ -276,7 +275,7 @@ class SolveTriangular(Op):
 
     @_linalg_errors
     def forward(x, y, *, lower):
-        return _triangular_solve(np.asarray(x), np.asarray(y), lower)
+        return linalg_kernels.solve_triangular(np.asarray(x), np.asarray(y), lower)
 
     def flops(out, x, y, *, lower):
         m = np.shape(x)[-1]
@@ -295,18 +294,6 @@ class SolveTriangular(Op):
             step = (x_dot * _triangle_mask(np.shape(_raw(x))[-1], lower, x)) @ out
             rhs = -step if rhs is None else rhs - step
         return solve_triangular(x, rhs, lower=lower)
-
-
-def _triangular_solve(t, b, lower: bool) -> np.ndarray:
-    """T^-1 B by LAPACK's trtrs for one matrix (scipy.linalg.solve_triangular's checks and batching
-    cost about 0.5 ms a call, a hundred times the solve of a small system), by scipy for stacks."""
-    if t.ndim == 2 and b.ndim == 2 and t.size and b.size:
-        (trtrs,) = scipy.linalg.lapack.get_lapack_funcs(("trtrs",), (t, b))
-        out, info = trtrs(t, b, lower=int(lower))
-        if info > 0:
-            raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
-        return out
-    return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
 
 
 def solve_triangular(a, b, lower: bool):
