@@ -1,6 +1,6 @@
 """Speed tricks as plain NumPy functions (ndarrays in, ndarrays out), one module per family of ops.
 
-The ops in ``nablanet.autodiff.ops`` state the mathematics;
+The ops in ``nablanet.autodiff.ops`` and the optimizers in ``nablanet.optim`` state the mathematics;
 where an array computation has a faster way through NumPy than the obvious one (a longer inner loop,
 one BLAS call instead of many, a pass in memory order, a copy of whole runs, no temporaries), they
 call a function here. Each function's docstring says what it computes and why it is faster; the
@@ -12,4 +12,5 @@ import these modules without a cycle:
 - ``conv.py``: the patch matrix of a convolution (im2col), its transpose, the input gradient.
 - ``pool.py``: pooling over non-overlapping windows, its first-maximum choice and its spread.
 - ``linalg.py``: a triangular solve by LAPACK without SciPy's per-call checks.
+- ``optimizers.py``: the optimizers' update rules in place, with one scratch array.
 """
