@@ -4,8 +4,10 @@ import ast
 from pathlib import Path
 
 import numpy
+import pytest
 
 import nablanet
+import nablanet.numpy as nnp
 from nablanet.autodiff.ops.nn import dense
 
 KERNELS = Path(__file__).resolve().parents[1] / "src" / "nablanet" / "kernels"
@@ -47,3 +49,16 @@ def test_dense_with_no_output_units_gives_empty_results_and_gradients():
     a.sum().backward()
     numpy.testing.assert_array_equal(x.grad, numpy.zeros((3, 2)))
     assert W.grad.shape == (2, 0) and b.grad.shape == (0,)
+
+
+def test_matmul_of_stacks_whose_inner_sizes_differ_is_refused_as_numpy_refuses_it():
+    # (..., M, 1) @ (..., K, N) with K != 1 was computed as a broadcast product (the outer-product
+    # shortcut), returning an array where NumPy raises.
+    x, y = numpy.ones((2, 1, 1)), numpy.ones((2, 5, 4))
+    with pytest.raises(ValueError):
+        numpy.matmul(x, y)
+    with pytest.raises(ValueError, match="matmul"):
+        nnp.matmul(x, y)
+    # The shortcut itself still gives NumPy's product of stacked outer products.
+    a, b = numpy.arange(6.0).reshape(2, 3, 1), numpy.arange(8.0).reshape(2, 1, 4)
+    numpy.testing.assert_array_equal(nnp.matmul(a, b), numpy.matmul(a, b))

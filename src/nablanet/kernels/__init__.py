@@ -11,6 +11,6 @@ import these modules without a cycle:
 - ``norm.py``: per-feature statistics and scalings in an array's own memory order (batch norm).
 - ``conv.py``: the patch matrix of a convolution (im2col), its transpose, the input gradient.
 - ``pool.py``: pooling over non-overlapping windows, its first-maximum choice and its spread.
-- ``linalg.py``: a triangular solve by LAPACK without SciPy's per-call checks.
+- ``linalg.py``: stacked outer products as one broadcast product, a triangular solve by LAPACK directly.
 - ``optimizers.py``: the optimizers' update rules in place, with one scratch array.
 """
