@@ -36,10 +36,10 @@ class Im2Col(Op):
     def forward(x, *, kernel, stride, dilation):
         return conv_kernels.patch_rows(np.asarray(x), kernel, stride, dilation)
 
-    def vjp(grad_out, out, x, *, kernel, stride, dilation):
+    def vjp(grad_out, out, x, *, kernel, stride, dilation, needs):
         return (col2im(grad_out, np.shape(_raw(x)), kernel, stride, dilation),)
 
-    def jvp(x_dot, out, x, *, kernel, stride, dilation):
+    def jvp(x_dot, out, x, *, kernel, stride, dilation, needs):
         return im2col(x_dot, kernel, stride, dilation)
 
     def flops(out, x, **settings):
@@ -58,10 +58,10 @@ class Col2Im(Op):
     def forward(columns, *, shape, kernel, stride, dilation):
         return conv_kernels.image_from_rows(columns, shape, kernel, stride, dilation)
 
-    def vjp(grad_out, out, columns, *, shape, kernel, stride, dilation):
+    def vjp(grad_out, out, columns, *, shape, kernel, stride, dilation, needs):
         return (im2col(grad_out, kernel, stride, dilation),)
 
-    def jvp(columns_dot, out, columns, *, shape, kernel, stride, dilation):
+    def jvp(columns_dot, out, columns, *, shape, kernel, stride, dilation, needs):
         return col2im(columns_dot, shape, kernel, stride, dilation)
 
     def flops(out, columns, **settings):
@@ -264,10 +264,10 @@ class WindowSelect(Op):
     def forward(x, *, kernel, choice):
         return pool_kernels.select(x, kernel, choice)
 
-    def vjp(grad_out, out, x, *, kernel, choice):
+    def vjp(grad_out, out, x, *, kernel, choice, needs):
         return (window_spread(grad_out, kernel, choice, x.shape),)
 
-    def jvp(x_dot, out, x, *, kernel, choice):
+    def jvp(x_dot, out, x, *, kernel, choice, needs):
         return window_select(x_dot, kernel, choice)
 
 
@@ -280,10 +280,10 @@ class WindowSpread(Op):
     def forward(g, *, kernel, choice, shape):
         return pool_kernels.spread(np.asarray(g), choice, kernel, shape)
 
-    def vjp(grad_out, out, g, *, kernel, choice, shape):
+    def vjp(grad_out, out, g, *, kernel, choice, shape, needs):
         return (window_select(grad_out, kernel, choice),)
 
-    def jvp(g_dot, out, g, *, kernel, choice, shape):
+    def jvp(g_dot, out, g, *, kernel, choice, shape, needs):
         return window_spread(g_dot, kernel, choice, shape)
 
 
@@ -315,11 +315,11 @@ class MaxPool(Op):
     def forward(x, *, kernel):
         return pool_kernels.max_pool(x, kernel)
 
-    def vjp(grad_out, out, x, *, kernel):
+    def vjp(grad_out, out, x, *, kernel, needs):
         choice = pool_kernels.first_max_choice(_raw(x), _raw(out), kernel)
         return (window_spread(grad_out, kernel, choice, x.shape),)
 
-    def jvp(x_dot, out, x, *, kernel):
+    def jvp(x_dot, out, x, *, kernel, needs):
         return window_select(x_dot, kernel, pool_kernels.first_max_choice(_raw(x), _raw(out), kernel))
 
     def flops(out, x, *, kernel):
@@ -338,12 +338,12 @@ class AvgPool(Op):
     def forward(x, *, kernel):
         return pool_kernels.avg_pool(x, kernel)
 
-    def vjp(grad_out, out, x, *, kernel):
+    def vjp(grad_out, out, x, *, kernel, needs):
         shape = x.shape
         spread = expand_dims(grad_out * (1.0 / float(np.prod(kernel))), _kernel_axes(len(kernel)))
         return (reshape(broadcast_to(spread, _window_shape(shape, kernel)), shape),)
 
-    def jvp(x_dot, out, x, *, kernel):
+    def jvp(x_dot, out, x, *, kernel, needs):
         return avg_pool_windows(x_dot, kernel)
 
     def flops(out, x, *, kernel):

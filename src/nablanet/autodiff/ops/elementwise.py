@@ -126,10 +126,10 @@ def _unary_rules(cls):
     function the same with complex numbers)."""
     slope = cls.slope
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * slope(x, out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * slope(x, out)
 
     cls.vjp = vjp
@@ -155,7 +155,7 @@ def _choice_rules(cls):
         share = shares(x, y, out)
         return (grad_out * share if needs[0] else None), (grad_out * (1.0 - share) if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         share = shares(x, y, out)
         return x_dot * share + y_dot * (1.0 - share)
 
@@ -173,10 +173,10 @@ class Add(Op):
     def forward(x, y):
         return np.add(x, y)
 
-    def vjp(grad_out, out, x, y):
+    def vjp(grad_out, out, x, y, *, needs):
         return grad_out, grad_out
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot + y_dot
 
 
@@ -192,7 +192,7 @@ class Subtract(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return grad_out, (-grad_out if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot - y_dot
 
 
@@ -208,7 +208,7 @@ class Multiply(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return (grad_out * y if needs[0] else None), (grad_out * x if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * y + x * y_dot
 
 
@@ -228,7 +228,7 @@ class Divide(Op):
         grad_y = -grad_out * out / y if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return (x_dot - out * y_dot) / y
 
 
@@ -241,10 +241,10 @@ class Negative(Op):
     def forward(x):
         return np.negative(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (-grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -x_dot
 
 
@@ -308,10 +308,10 @@ class Exp(Op):
     def forward(x):
         return np.exp(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * out
 
 
@@ -326,10 +326,10 @@ class Log(Op):
     def forward(x):
         return np.log(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / x,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / x
 
 
@@ -344,10 +344,10 @@ class Log1p(Op):
     def forward(x):
         return np.log1p(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / (1.0 + x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / (1.0 + x)
 
 
@@ -360,10 +360,10 @@ class Expm1(Op):
     def forward(x):
         return np.expm1(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (out + 1.0),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (out + 1.0)
 
 
@@ -378,10 +378,10 @@ class Sqrt(Op):
     def forward(x):
         return np.sqrt(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / (2.0 * out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / (2.0 * out)
 
 
@@ -410,12 +410,12 @@ class Abs(Op):
     def forward(x):
         return np.abs(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         if _is_complex(x):
             return (grad_out * conj(_unit_phase(x, out)),)
         return (grad_out * sign(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         if _is_complex(x):
             return real(conj(_unit_phase(x, out)) * x_dot)
         return x_dot * sign(x)
@@ -443,10 +443,10 @@ class Real(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return real(x_dot)
 
 
@@ -462,10 +462,10 @@ class Imag(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * -1j,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return imag(x_dot)
 
 
@@ -481,10 +481,10 @@ class Conj(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (conj(grad_out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return conj(x_dot)
 
 
@@ -499,10 +499,10 @@ class Angle(Op):
     def forward(x):
         return np.angle(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * -1j * _safe_reciprocal(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return imag(x_dot * _safe_reciprocal(x))
 
 
@@ -528,10 +528,10 @@ class Sin(Op):
     def forward(x):
         return np.sin(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * cos(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * cos(x)
 
 
@@ -544,10 +544,10 @@ class Cos(Op):
     def forward(x):
         return np.cos(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (-grad_out * sin(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -x_dot * sin(x)
 
 
@@ -560,10 +560,10 @@ class Tanh(Op):
     def forward(x):
         return np.tanh(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (1.0 - out * out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (1.0 - out * out)
 
 
@@ -584,10 +584,10 @@ class Sigmoid(Op):
         e = np.exp(-np.abs(x))
         return np.where(np.asarray(x) >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(e.dtype, copy=False)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (out * (1.0 - out)),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (out * (1.0 - out))
 
 
@@ -668,13 +668,11 @@ class Fmin(Op):
 class Where(Op):
     """z = x where condition else y. The condition is a constant: it gets no gradient."""
 
-    batches_settings = True
-
-    def batch(cls, values, batched, *, condition, batched_settings):
+    def batch(cls, x, y, *, batched, batched_settings, condition):
         condition_batched = "condition" in batched_settings
-        ndim = max([batching.example_ndim(v, b) for v, b in zip(values, batched)]
+        ndim = max([batching.example_ndim(v, b) for v, b in zip((x, y), batched)]
                    + [batching.example_ndim(condition, condition_batched)])
-        x, y = (batching.align(v, b, ndim) for v, b in zip(values, batched))
+        x, y = (batching.align(v, b, ndim) for v, b in zip((x, y), batched))
         # A batched condition alone still batches the output: np.where broadcasts it against x and y.
         condition = batching.align(condition, condition_batched, ndim)
         return batching.call_op(cls, [x, y], {"condition": condition})
@@ -687,7 +685,7 @@ class Where(Op):
         grad_y = where(condition, 0.0, grad_out) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y, *, condition):
+    def jvp(x_dot, y_dot, out, x, y, *, condition, needs):
         return where(condition, x_dot, y_dot)
 
 
@@ -824,7 +822,7 @@ class LogAddExp(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return _logaddexp_vjp(grad_out, x, y, needs, 1.0)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return _logaddexp_jvp(x_dot, y_dot, x, y, 1.0)
 
 
@@ -843,7 +841,7 @@ class LogAddExp2(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return _logaddexp_vjp(grad_out, x, y, needs, _LN2)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return _logaddexp_jvp(x_dot, y_dot, x, y, _LN2)
 
 
@@ -945,10 +943,10 @@ class Copysign(Op):
     def forward(x, y):
         return np.copysign(x, y)
 
-    def vjp(grad_out, out, x, y):
+    def vjp(grad_out, out, x, y, *, needs):
         return grad_out * _copysign_slope(x, y, out), None
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * _copysign_slope(x, y, out)
 
 
@@ -970,10 +968,10 @@ class Identity(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot
 
 
@@ -991,13 +989,13 @@ class AsType(Op):
     def forward(x, *, dtype):
         return np.asarray(x).astype(dtype)
 
-    def vjp(grad_out, out, x, *, dtype):
+    def vjp(grad_out, out, x, *, dtype, needs):
         x_dtype = np.asarray(_values(x)).dtype
         if not np.issubdtype(x_dtype, np.complexfloating):
             grad_out = real(grad_out)
         return (astype(grad_out, x_dtype),)
 
-    def jvp(x_dot, out, x, *, dtype):
+    def jvp(x_dot, out, x, *, dtype, needs):
         return astype(x_dot, dtype)
 
 

@@ -56,7 +56,7 @@ class Cholesky(Op):
     def forward(x, *, upper):
         return np.linalg.cholesky(x, upper=upper)
 
-    def vjp(grad_out, out, x, *, upper):
+    def vjp(grad_out, out, x, *, upper, needs):
         lower = _mH(out) if upper else out
         grad_lower = _mH(grad_out) if upper else grad_out
         phi = (_mT(lower) @ grad_lower) * _phi_mask(_n(x), x)
@@ -64,7 +64,7 @@ class Cholesky(Op):
         grad_x = _mT(solve_triangular(_mH(lower), _mT(left), lower=False))
         return (_hermitian_part(grad_x),)
 
-    def jvp(x_dot, out, x, *, upper):
+    def jvp(x_dot, out, x, *, upper, needs):
         lower = _mH(out) if upper else out
         left = solve_triangular(lower, _hermitian_part(x_dot), lower=True)
         middle = _mH(solve_triangular(lower, _mH(left), lower=True))
@@ -155,7 +155,7 @@ class Qr(Op):
         q, r = np.linalg.qr(x, mode="reduced")
         return _pack([q, r], _qr_cores(x))
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         q, r = _unpack(out, _qr_cores(x))
         grad_q, grad_r = _unpack(grad_out, _qr_cores(x))
@@ -166,7 +166,7 @@ class Qr(Op):
         grad_x1 = _qr_tall_vjp(q, r1, grad_q - conj(q) @ grad_r2 @ _mT(r2), grad_r1)
         return (concatenate([grad_x1, conj(q) @ grad_r2], axis=-1),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         q, r = _unpack(out, _qr_cores(x))
         if m >= n:

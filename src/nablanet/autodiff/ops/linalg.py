@@ -42,11 +42,11 @@ class MatMul(Op):
     gradient back over them.
     """
 
-    def batch(cls, values, batched):
+    def batch(cls, x, y, *, batched, batched_settings):
         # 1-D examples become matrices (a row on the left, a column on the right), every batched
         # operand gets the batch in front of the examples' broadcast dimensions, and the promoted
         # axes are removed from the result.
-        (x, y), (bx, by) = values, batched
+        bx, by = batched
         nx, ny = batching.example_ndim(x, bx), batching.example_ndim(y, by)
         if nx == 1:
             x = expand_dims(x, -2)

@@ -102,11 +102,11 @@ class Dense(Op):
     rows, dC/db as one product.
     """
 
-    def batch(cls, values, batched, *, activation, alpha):
+    def batch(cls, *inputs, batched, batched_settings, activation, alpha):
         # A batch of inputs is more leading rows; batched weights (an ensemble) run per example.
         if any(batched[1:]):
             return None
-        return batching.call_op(cls, values, {"activation": activation, "alpha": alpha})
+        return batching.call_op(cls, inputs, {"activation": activation, "alpha": alpha})
 
     def forward(x, W, *bias, activation, alpha):
         z = np.matmul(dense_kernels.as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
@@ -187,11 +187,8 @@ class SoftmaxCrossEntropy(Op):
     maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
     """
 
-    batches_settings = True
-
-    def batch(cls, values, batched, *, targets, batched_settings):
+    def batch(cls, logits, *, batched, batched_settings, targets):
         # Each example's mean over its own rows: the composite with log_softmax, batch kept apart.
-        logits = values[0]
         if not batched[0]:
             return None
         log_p = log_softmax(logits, axis=-1)
@@ -217,7 +214,7 @@ class SoftmaxCrossEntropy(Op):
             return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
-    def vjp(grad_out, out, logits, *, targets):
+    def vjp(grad_out, out, logits, *, targets, needs):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
         probabilities = exp(log_softmax(logits, axis=-1))
@@ -227,7 +224,7 @@ class SoftmaxCrossEntropy(Op):
             difference = probabilities - targets
         return (difference * (grad_out / rows),)
 
-    def jvp(logits_dot, out, logits, *, targets):
+    def jvp(logits_dot, out, logits, *, targets, needs):
         rows = _raw(logits).size // _raw(logits).shape[-1]
         difference = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
@@ -447,10 +444,10 @@ class ReLU(Op):
     def forward(x):
         return np.maximum(x, 0)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (_raw(out) > 0),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (_raw(out) > 0)
 
 

@@ -217,11 +217,11 @@ class Inv(Op):
     def forward(x):
         return np.linalg.inv(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         out_t = _mT(out)
         return (-(out_t @ grad_out @ out_t),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -(out @ x_dot @ out)
 
 
@@ -375,14 +375,14 @@ class Slogdet(Op):
         sign, logabsdet = np.linalg.slogdet(x)
         return np.stack([sign, logabsdet.astype(sign.dtype, copy=False)], axis=-1)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         grad_sign, grad_logabsdet = getitem(grad_out, (Ellipsis, 0)), getitem(grad_out, (Ellipsis, 1))
         coefficient = real(grad_logabsdet)
         if _is_complex(x):
             coefficient = coefficient + 1j * imag(grad_sign * getitem(out, (Ellipsis, 0)))
         return (_as_matrix_scalar(coefficient) * _mT(inv(x)),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         t = _trace(_solve_matrix(x, x_dot))
         if _is_complex(x):
             sign_dot = getitem(out, (Ellipsis, 0)) * (1j * imag(t))
@@ -413,12 +413,12 @@ class Cofactor(Op):
         phase = np.linalg.det(u) * np.linalg.det(vh)
         return phase[..., None, None] * (np.conj(u) * adjugate_s[..., None, :]) @ np.conj(vh)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         inv_t = _mT(inv(x))
         total = _as_matrix_scalar(sum(grad_out * out, axis=(-2, -1)))
         return (total * inv_t - inv_t @ _mT(grad_out) @ out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         inv_t = _mT(inv(x))
         return _as_matrix_scalar(sum(inv_t * x_dot, axis=(-2, -1))) * out - out @ _mT(x_dot) @ inv_t
 
@@ -437,10 +437,10 @@ class Det(Op):
     def forward(x):
         return np.linalg.det(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (_as_matrix_scalar(grad_out) * cofactor(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return sum(cofactor(x) * x_dot, axis=(-2, -1))
 
 
@@ -543,7 +543,7 @@ class Pinv(Op):
             return np.linalg.pinv(x, hermitian=hermitian, rtol=rtol)
         return np.linalg.pinv(x, rcond, hermitian=hermitian)
 
-    def vjp(grad_out, out, x, *, rcond, rtol, hermitian):
+    def vjp(grad_out, out, x, *, rcond, rtol, hermitian, needs):
         p = out
         if hermitian:
             x = _hermitian_part(x)
@@ -554,7 +554,7 @@ class Pinv(Op):
         grad_x = grad_x + (_mT(p) @ p_conj) @ (gh - (gh @ p_conj) @ x_conj)
         return (_hermitian_part(grad_x) if hermitian else grad_x,)
 
-    def jvp(x_dot, out, x, *, rcond, rtol, hermitian):
+    def jvp(x_dot, out, x, *, rcond, rtol, hermitian, needs):
         p = out
         if hermitian:
             x, x_dot = _hermitian_part(x), _hermitian_part(x_dot)

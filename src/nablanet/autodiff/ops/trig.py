@@ -109,7 +109,7 @@ class Arctan2(Op):
         grad_y = -grad_out * _safe_divide(_safe_divide(x, r), r) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         r = hypot(x, y)
         return _safe_divide(x_dot * _safe_divide(y, r) - y_dot * _safe_divide(x, r), r)
 
@@ -208,7 +208,7 @@ class Hypot(Op):
         grad_y = grad_out * _safe_divide(y, out) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * _safe_divide(x, out) + y_dot * _safe_divide(y, out)
 
 
