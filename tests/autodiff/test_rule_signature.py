@@ -36,6 +36,7 @@ def test_every_op_declares_the_one_signature(name):
     if op.batch is not None:
         assert _keyword_only(op.batch, "batched", "batched_settings"), f"{name}.batch is not in the one signature"
         assert op.batch.__code__ not in ADAPTED, f"{name}.batch is written in an earlier form"
+    assert not hasattr(op, "domain"), f"{name} declares a sampling domain; the op_cases tables hold those"
 
 
 def test_a_rule_of_the_earlier_form_is_given_the_one_signature():

@@ -74,13 +74,11 @@ class Op:
     taking the inputs as one list (it declines batched settings unless it takes ``batched_settings``,
     as before). Every op of nablanet is written in the one signature.
 
-    Class attributes: ``domain`` says where the generic gradient tests sample inputs ("real",
-    "positive", "above_minus_one", "unit", "nonzero"); ``differentiable = False`` marks ops whose
-    output is piecewise constant (comparisons, sign): their results are never traced.
+    ``differentiable = False`` marks ops whose output is piecewise constant (comparisons, sign):
+    their results are never traced.
     """
 
     name: str = ""
-    domain: str = "real"
     differentiable: bool = True
     keeps_residual: bool = False
     batch = None

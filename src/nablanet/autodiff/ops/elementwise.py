@@ -218,8 +218,6 @@ class Divide(Op):
 
     batch = batching.elementwise
 
-    domain = "nonzero"
-
     def forward(x, y):
         return np.divide(x, y)
 
@@ -259,8 +257,6 @@ class Power(Op):
     """
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x, y):
         return np.power(x, y)
@@ -321,8 +317,6 @@ class Log(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x):
         return np.log(x)
 
@@ -338,8 +332,6 @@ class Log1p(Op):
     """z = ln(1 + x), accurate for tiny x.   dz/dx = 1/(1 + x)."""
 
     batch = batching.elementwise
-
-    domain = "above_minus_one"
 
     def forward(x):
         return np.log1p(x)
@@ -372,8 +364,6 @@ class Sqrt(Op):
     """z = sqrt(x).   dz/dx = 1/(2 z)."""
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x):
         return np.sqrt(x)
@@ -493,8 +483,6 @@ class Angle(Op):
     """z = arg x = Im(log x).   Tangent Im(x_dot / x); cotangent -i grad_out / x (0 at x = 0)."""
 
     batch = batching.elementwise
-
-    domain = "nonzero"
 
     def forward(x):
         return np.angle(x)
@@ -759,8 +747,6 @@ class Log2(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x):
         return np.log2(x)
 
@@ -774,8 +760,6 @@ class Log10(Op):
     """z = log10 x.   dz/dx = 1 / (x ln 10).   A primitive so that values are NumPy's (log10(1000) = 3)."""
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x):
         return np.log10(x)
@@ -900,8 +884,6 @@ class Remainder(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x, y):
         return np.remainder(x, y)
 
@@ -921,8 +903,6 @@ class Fmod(Op):
     """
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x, y):
         return np.fmod(x, y)

@@ -49,7 +49,6 @@ class Cholesky(Op):
     both with triangular solves, so each rule costs O(n^3) and is differentiable again.
     """
 
-    domain = "spd"
     flops = _cubic_flops(1 / 3)
 
     @_linalg_errors
@@ -147,7 +146,6 @@ class Qr(Op):
     Both need R (the leading square block) invertible, i.e. A of full rank.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(4 / 3)
 
     @_linalg_errors

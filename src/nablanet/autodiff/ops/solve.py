@@ -210,7 +210,6 @@ class Inv(Op):
     and speed: one LU factorisation, and the rules reuse the inverse itself.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2)
 
     @_linalg_errors
@@ -233,8 +232,6 @@ class Solve(Op):
     the reverse rule solves the transposed system, the forward rule solves again. A
     primitive: LU with partial pivoting is stable where inv(A) @ B loses accuracy.
     """
-
-    domain = "well_conditioned"
 
     @_linalg_errors
     def forward(x, y):
@@ -271,7 +268,6 @@ class SolveTriangular(Op):
     """
 
     name = "solve_triangular"
-    domain = "well_conditioned"
 
     @_linalg_errors
     def forward(x, y, *, lower):
@@ -367,7 +363,6 @@ class Slogdet(Op):
     or underflows for large matrices.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2 / 3)
 
     @_linalg_errors
@@ -401,7 +396,6 @@ class Cofactor(Op):
     det exist only where A is invertible.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     def forward(x):
@@ -431,7 +425,6 @@ class Det(Op):
     det(A) A^-T is not defined (JAX's rule solves for it by a pivoted LU to the same end).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2 / 3)
 
     def forward(x):
@@ -534,7 +527,6 @@ class Pinv(Op):
     part, as NumPy reads one triangle (as for eigh).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     @_linalg_errors

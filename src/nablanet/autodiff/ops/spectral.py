@@ -69,7 +69,6 @@ class Eigh(Op):
     the F term left out when g_V is an unused zero (``_is_zero``).
     """
 
-    domain = "spd"
     flops = _cubic_flops(9)
 
     @_linalg_errors
@@ -144,7 +143,6 @@ class Eigvalsh(Op):
     is seen.
     """
 
-    domain = "spd"
     flops = _cubic_flops(9)
     keeps_residual = True
 
@@ -199,7 +197,6 @@ class Eig(Op):
     the g0 term left out when g_V is an unused zero (``_is_zero``).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(25)
 
     @_linalg_errors
@@ -262,7 +259,6 @@ class Eigvals(Op):
     on Tensors the rules take it from ``eig`` of x, so that a second derivative sees it move.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(25)
     keeps_residual = True
 
@@ -335,7 +331,6 @@ class Svd(Op):
     derivatives infinite or NaN (as in JAX and PyTorch).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     @_linalg_errors
@@ -407,7 +402,6 @@ class Svdvals(Op):
     keeps (U, V^H) as a residual; on Tensors the rules take them from ``svd`` of x.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
     keeps_residual = True
 

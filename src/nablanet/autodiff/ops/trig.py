@@ -46,8 +46,6 @@ class Arcsin(Op):
 
     batch = batching.elementwise
 
-    domain = "unit"
-
     def forward(x):
         return np.arcsin(x)
 
@@ -61,8 +59,6 @@ class Arccos(Op):
     """z = arccos x.   dz/dx = -1 / sqrt(1 - x^2)."""
 
     batch = batching.elementwise
-
-    domain = "unit"
 
     def forward(x):
         return np.arccos(x)
@@ -166,8 +162,6 @@ class Arccosh(Op):
 
     batch = batching.elementwise
 
-    domain = "above_one"
-
     def forward(x):
         return np.arccosh(x)
 
@@ -181,8 +175,6 @@ class Arctanh(Op):
     """z = arctanh x.   dz/dx = 1 / ((1 - x)(1 + x)), exact near x = +-1."""
 
     batch = batching.elementwise
-
-    domain = "unit"
 
     def forward(x):
         return np.arctanh(x)
