@@ -6,7 +6,7 @@ import torch
 
 import nablanet.nn as nn
 from nablanet import Tensor, jvp
-from nablanet.autodiff.ops import conv as conv_ops
+from nablanet.kernels import pool as pool_kernels
 from nablanet.nn import functional as F
 from nablanet.testing import check_grads
 
@@ -190,7 +190,7 @@ def test_max_pool_ties_go_to_the_first_maximum_like_torch_in_any_memory_layout(k
     # and both ways through the pooling code are taken.
     expected = memory_order(x) if x_layout != "cropped" else list(range(x.ndim))
     assert memory_order(out.data) == expected and memory_order(ours_x.grad) == expected
-    assert conv_ops._run_axis(x, out.data) == LAYOUTS[x_layout]
+    assert pool_kernels.run_axis(x, out.data) == LAYOUTS[x_layout]
 
 
 def test_max_pool_window_holding_nan_passes_no_gradient():

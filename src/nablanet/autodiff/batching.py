@@ -279,14 +279,11 @@ def apply_batched(cls, raw, settings):
     values, batched = zip(*(_unwrap(r, level) for r in raw)) if raw else ((), ())
     unwrapped = {k: _unwrap(v, level) for k, v in settings.items()}
     plain_settings = {k: v for k, (v, _) in unwrapped.items()}
-    batched_settings = {k for k, (_, b) in unwrapped.items() if b}
+    batched_settings = frozenset(k for k, (_, b) in unwrapped.items() if b)
     rule = cls.batch
-    if rule is not None and (not batched_settings or cls.batches_settings):
+    if rule is not None:
         try:
-            if cls.batches_settings:
-                out = rule(cls, list(values), list(batched), batched_settings=batched_settings, **plain_settings)
-            else:
-                out = rule(cls, list(values), list(batched), **plain_settings)
+            out = rule(cls, *values, batched=batched, batched_settings=batched_settings, **plain_settings)
         except BatchingUnsupported:
             out = None
         if out is not None:
@@ -420,8 +417,13 @@ def align(value, is_batched: bool, ndim: int):
     return _ops().reshape(value, (shape[0],) + (1,) * missing + tuple(shape[1:]))
 
 
-def elementwise(cls, values, batched, **settings):
-    """The rule of elementwise ops: batch values aligned on the output's rank, the op applied once."""
+def elementwise(cls, *values, batched, batched_settings, **settings):
+    """The rule of elementwise ops: batch values aligned on the output's rank, the op applied once.
+
+    A batched setting (an array the op takes as a constant) is not aligned here: such a call declines.
+    """
+    if batched_settings:
+        return None
     ndim = max((example_ndim(v, b) for v, b in zip(values, batched)), default=0)
     return call_op(cls, [align(v, b, ndim) for v, b in zip(values, batched)], settings)
 
@@ -442,8 +444,8 @@ def along_axis(*names):
     (non-negative), as the ops' public functions pass them.
     """
 
-    def rule(cls, values, batched, **settings):
-        if not batched[0] or any(batched[1:]):
+    def rule(cls, *values, batched, batched_settings, **settings):
+        if not batched[0] or any(batched[1:]) or batched_settings:
             return None
         ndim = np.ndim(values[0]) - 1
         moved = dict(settings)

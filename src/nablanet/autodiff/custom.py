@@ -148,7 +148,7 @@ class _Output:
 
 
 def _make_op(name: str, forward, vjp, jvp) -> type[Op]:
-    """A one-off op class (not registered): its rules receive every input as an array input."""
+    """A one-off op class (not registered): its rules, in Op's one signature, receive every input as an array input."""
     attributes = {"name": name, "forward": staticmethod(forward), "vjp": staticmethod(vjp),
                   "jvp": staticmethod(jvp), "flops": staticmethod(lambda out, *inputs, **settings: 0),
                   "__doc__": f"The custom derivative of {name}."}
@@ -234,7 +234,7 @@ class custom_vjp(_CustomDerivative):
             output_box["residuals"] = residuals
             return output.flat_raw(out)
 
-        def vjp(grad_out, out, *arrays):
+        def vjp(grad_out, out, *arrays, needs):
             output = output_box["output"]
             if isinstance(grad_out, Tensor) or any(isinstance(a, Tensor) for a in arrays):
                 # A derivative of the derivative: rerun the forward pass on the recorded inputs, so
@@ -245,7 +245,7 @@ class custom_vjp(_CustomDerivative):
             cotangents = bwd(*nondiff, residuals, output.split(grad_out))
             return tuple(packing.cotangents_to_inputs(cotangents, f"custom_vjp {name!r}"))
 
-        def jvp(*args, **settings):
+        def jvp(*args, needs):
             raise TypeError(f"can't apply forward-mode autodiff (jvp) to a custom_vjp function ({name!r}); "
                             "define it with custom_jvp instead, whose reverse mode comes by transposition")
 
@@ -318,13 +318,13 @@ class custom_jvp(_CustomDerivative):
             output_box["output"] = output
             return output.flat_raw(out)
 
-        def jvp(*rest):
+        def jvp(*rest, needs):
             n = len(packing.arrays)
             dots, arrays = rest[:n], rest[n + 1:]
             _, out_dot = call_rule(arrays, dots)
             return output_box["output"].flat(out_dot)
 
-        def vjp(grad_out, out, *arrays):
+        def vjp(grad_out, out, *arrays, needs):
             from nablanet.autodiff.transforms import vjp as vjp_transform
 
             zeros = [np.zeros(np.shape(_raw(a)), dtype=np.result_type(_raw(a))) for a in arrays]
@@ -377,7 +377,7 @@ def checkpoint(f, *, static_argnums=()):
             output_box["output"] = output
             return output.flat_raw(out)
 
-        def vjp(grad_out, out, *arrays):
+        def vjp(grad_out, out, *arrays, needs):
             from nablanet.autodiff.transforms import vjp as vjp_transform
 
             def flat_f(*xs):
@@ -386,7 +386,7 @@ def checkpoint(f, *, static_argnums=()):
             _, f_vjp = vjp_transform(flat_f, *arrays)
             return f_vjp(grad_out)
 
-        def jvp(*rest):
+        def jvp(*rest, needs):
             raise AssertionError("checkpoint: forward mode runs f itself")
 
         op = _make_op(name, forward, vjp, jvp)

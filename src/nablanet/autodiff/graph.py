@@ -147,12 +147,9 @@ def _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph
         else:
             out, args = node._data, node._raw
         if state.batch_depth:
-            settings = {**node._settings, "needs": needs} if op._vjp_takes_needs else node._settings
-            input_grads = batching.call_rule(op.vjp, (grad_out, out, *args), settings)
-        elif op._vjp_takes_needs:
-            input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
+            input_grads = batching.call_rule(op.vjp, (grad_out, out, *args), {**node._settings, "needs": needs})
         else:
-            input_grads = op.vjp(grad_out, out, *args, **node._settings)
+            input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
         for parent, need, grad in zip(inputs, needs, input_grads):
             if not need or grad is None:
                 continue

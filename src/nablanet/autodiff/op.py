@@ -29,60 +29,69 @@ def raw(x):
 class Op:
     """A primitive operation of the engine.
 
-    Subclasses define, as plain functions in the class body (no ``self``):
+    Subclasses define, as plain functions in the class body (no ``self``), a forward computation and
+    its rules. Every rule has the one signature: the arrays it works on positionally, then as
+    keywords the op's settings and what the engine knows of this call.
 
     - ``forward(*inputs, **settings)``: ndarrays in, ndarray out.
-    - ``vjp(grad_out, out, *inputs, **settings)``: one gradient per input (``None`` = no gradient).
-      It may return gradients in the broadcast shape; the engine sums them back to each input's shape.
-      If it accepts a keyword ``needs`` it receives a tuple of booleans, one per input, saying which
-      gradients are wanted, so that it can skip work (the input gradient of the first layer, the
-      gradient of a constant exponent).
-    - ``jvp(*input_dots, out, *inputs, **settings)``: the output tangent. An input without a tangent
-      gets zeros of its shape; a rule that accepts ``needs`` also learns which inputs had one.
+    - ``vjp(grad_out, out, *inputs, needs, **settings)``: one gradient per input (``None`` = no
+      gradient). It may return gradients in the broadcast shape; the engine sums them back to each
+      input's shape.
+    - ``jvp(*input_dots, out, *inputs, needs, **settings)``: the output tangent. An input without a
+      tangent gets zeros of its shape.
+    - ``batch(cls, *inputs, batched, batched_settings, **settings)`` (optional): the op under vmap,
+      called with the op's class first, as a classmethod is.
 
-    Both rules are written with nablanet's own functions and operators, never raw NumPy calls, so
+    ``needs`` is a sequence of booleans, one per input: for ``vjp`` which inputs' gradients are
+    wanted, for ``jvp`` which inputs carry a tangent (PyTorch's ``ctx.needs_input_grad``). A rule may
+    use it to skip work (the input gradient of the first layer, the gradient of a constant
+    exponent) or ignore it; an entry that is False may be returned as anything, the engine drops it.
+
+    The rules are written with nablanet's own functions and operators, never raw NumPy calls, so
     they work on plain ndarrays (fast first-order pass) and on Tensors (when a derivative of a
-    derivative is wanted, they are recorded like any other computation).
+    derivative is wanted, they are recorded like any other computation). Array tricks that make a
+    forward or a first-order rule fast live in ``nablanet.kernels``, so that the op reads as its
+    mathematics.
 
     An op may keep a residual: a by-product of its forward computation that its rules need and that
     would cost a second pass to rebuild (a convolution's patch matrix, the position of each window's
     maximum), as JAX's ``custom_vjp`` keeps residuals and PyTorch's ``save_for_backward``. It sets
     ``keeps_residual = True``, its forward returns ``(out, residual)``, and its rules receive the
-    residual as the keyword ``residual``. The residual is computed from the inputs' values, so it is
-    a constant to the engine: a rule may use it on plain ndarrays (the first-order pass), but on
-    Tensors (a derivative of a derivative) it must recompute what depends on the inputs, or the
-    higher derivative would miss that dependence.
+    residual among the settings, as the keyword ``residual``. The residual is computed from the
+    inputs' values, so it is a constant to the engine: a rule may use it on plain ndarrays (the
+    first-order pass), but on Tensors (a derivative of a derivative) it must recompute what depends
+    on the inputs, or the higher derivative would miss that dependence.
 
-    An op may declare how it batches under ``vmap``: ``batch(cls, values, batched, **settings)``
-    receives the inputs' values (a batched one with the batch on axis 0) and which are batched, and
-    returns the batched output (with the batch on axis 0), or None to decline. ``batching.py`` has
-    the rules families share (``elementwise``, ``along_axis``). An op without one runs once per
-    example under vmap. A rule that can take batched settings (a ``where`` condition) sets
-    ``batches_settings = True`` and receives ``batched_settings``, the names of those that are.
+    An op may declare how it batches under ``vmap``: ``batch`` receives the inputs' values (a
+    batched one with the batch on axis 0), ``batched`` (one boolean per input), ``batched_settings``
+    (the names of the settings whose values are batched, usually none) and the settings, and returns
+    the batched output (with the batch on axis 0), or None to decline. ``batching.py`` has the rules
+    families share (``elementwise``, ``along_axis``). An op without one, or whose rule declines (as
+    a rule does for a batched setting it cannot batch), runs once per example under vmap.
 
-    Class attributes: ``domain`` says where the generic gradient tests sample inputs ("real",
-    "positive", "above_minus_one", "unit", "nonzero"); ``differentiable = False`` marks ops whose
-    output is piecewise constant (comparisons, sign): their results are never traced.
+    Rules written for earlier versions are still accepted, and ``register`` gives them the one
+    signature: a vjp or jvp without ``needs``, a batch rule ``batch(cls, values, batched, **settings)``
+    taking the inputs as one list (it declines batched settings unless it takes ``batched_settings``,
+    as before). Every op of nablanet is written in the one signature.
+
+    ``differentiable = False`` marks ops whose output is piecewise constant (comparisons, sign):
+    their results are never traced.
     """
 
     name: str = ""
-    domain: str = "real"
     differentiable: bool = True
     keeps_residual: bool = False
     batch = None
-    batches_settings: bool = False
-    _vjp_takes_needs: bool = False
-    _jvp_takes_needs: bool = False
 
     # Placeholders for the contract above: register() refuses an op without forward, and replaces a
     # missing vjp or jvp with a rule that names the op and the mode when a derivative is asked for.
     def forward(*inputs, **settings):
         raise NotImplementedError("Op.forward")
 
-    def vjp(grad_out, out, *inputs, **settings):
+    def vjp(grad_out, out, *inputs, needs, **settings):
         raise NotImplementedError("Op.vjp")
 
-    def jvp(*args, **settings):
+    def jvp(*args, needs, **settings):
         raise NotImplementedError("Op.jvp")
 
     def flops(out, *inputs, **settings):
@@ -193,11 +202,10 @@ def _push_tangents(op, out, args, settings):
         saved = state.jvp_levels
         state.jvp_levels = levels[:depth]
         try:
-            rule_settings = {**settings, "needs": needs} if op._jvp_takes_needs else settings
             if state.batch_depth:
-                out_dot = batching.call_rule(op.jvp, (*dots, out, *args), rule_settings)
+                out_dot = batching.call_rule(op.jvp, (*dots, out, *args), {**settings, "needs": needs})
             else:
-                out_dot = op.jvp(*dots, out, *args, **rule_settings)
+                out_dot = op.jvp(*dots, out, *args, needs=needs, **settings)
             out._tangents = {**out._tangents, level: out_dot}
         finally:
             state.jvp_levels = saved
@@ -209,7 +217,7 @@ def _zeros_like(a, out):
 
 
 def _missing_rule(name: str, mode: str):
-    def missing(*args, **settings):
+    def missing(*args, needs, **settings):
         raise NotImplementedError(f"{name} has no {mode} rule, so this derivative cannot be taken")
 
     return missing
@@ -220,12 +228,51 @@ def _same_definition(previous, cls) -> bool:
     return (previous.__module__, previous.__qualname__) == (cls.__module__, cls.__qualname__)
 
 
-def register(cls):
-    """Class decorator: give the op its name, note whether its VJP takes ``needs``, add it to OPS.
+def _parameters(rule) -> dict:
+    return inspect.signature(rule).parameters
 
-    This is the extension API for new primitives (see docs/custom_derivatives.md). Defining an op
-    again under the same class name and module (re-running a notebook cell) replaces the old one;
-    a different op under a name already taken is an error.
+
+def _given_needs(rule):
+    """A vjp or jvp rule written without ``needs`` (before every rule took it), with the one signature."""
+
+    def rule_given_needs(*args, needs, **settings):
+        return rule(*args, **settings)
+
+    rule_given_needs.__name__, rule_given_needs.__qualname__ = rule.__name__, rule.__qualname__
+    rule_given_needs.__doc__ = rule.__doc__
+    return rule_given_needs
+
+
+def _batch_given_inputs(rule):
+    """A batch rule of the earlier form ``(cls, values, batched, **settings)``, in the one signature."""
+    takes_batched_settings = "batched_settings" in _parameters(rule)
+
+    def batch(cls, *values, batched, batched_settings, **settings):
+        if takes_batched_settings:
+            return rule(cls, list(values), list(batched), batched_settings=batched_settings, **settings)
+        if batched_settings:
+            # The earlier engine ran such an op per example when a setting was batched.
+            return None
+        return rule(cls, list(values), list(batched), **settings)
+
+    batch.__name__, batch.__qualname__, batch.__doc__ = rule.__name__, rule.__qualname__, rule.__doc__
+    return batch
+
+
+def _is_one_signature_batch(rule) -> bool:
+    parameters = _parameters(rule)
+    return all(name in parameters and parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+               for name in ("batched", "batched_settings"))
+
+
+def register(cls):
+    """Class decorator: give the op its name, check its rules' signatures, add it to OPS.
+
+    This is the extension API for new primitives (see docs/custom_derivatives.md). A rule of an
+    earlier form (a vjp or jvp without ``needs``, a batch rule taking the inputs as one list) is
+    given the one signature of Op's docstring. Defining an op again under the same class name and
+    module (re-running a notebook cell) replaces the old one; a different op under a name already
+    taken is an error.
     """
     if not cls.name:
         cls.name = cls.__name__.lower()
@@ -240,13 +287,17 @@ def register(cls):
         cls.vjp = _missing_rule(cls.name, "reverse-mode (vjp)")
     if cls.jvp is Op.jvp:
         cls.jvp = _missing_rule(cls.name, "forward-mode (jvp)")
-    cls._vjp_takes_needs = "needs" in inspect.signature(cls.vjp).parameters
-    cls._jvp_takes_needs = "needs" in inspect.signature(cls.jvp).parameters
     if cls.keeps_residual:
         for mode, rule in (("vjp", cls.vjp), ("jvp", cls.jvp)):
-            parameters = inspect.signature(rule).parameters
+            parameters = _parameters(rule)
             takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
             if "residual" not in parameters and not takes_any:
                 raise TypeError(f"op {cls.name!r} keeps a residual, but its {mode} rule takes no 'residual' keyword")
+    if "needs" not in _parameters(cls.vjp):
+        cls.vjp = _given_needs(cls.vjp)
+    if "needs" not in _parameters(cls.jvp):
+        cls.jvp = _given_needs(cls.jvp)
+    if cls.batch is not None and not _is_one_signature_batch(cls.batch):
+        cls.batch = _batch_given_inputs(cls.batch)
     OPS[cls.name] = cls
     return cls

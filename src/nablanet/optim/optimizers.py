@@ -4,12 +4,10 @@ Symbols (the lecture notes'): eta_t the learning rate at update t (a float or a 
 ``optim.schedules``), theta the parameters, g_t the gradient of the cost at theta_{t-1}, t = 1, 2, ...
 the update number; products, squares, square roots and divisions of arrays are elementwise.
 
-Each update rule is written once, as a module-level function ``_<name>_rule`` whose array arguments
-are inputs and ``out_*`` buffers (they may be the same arrays: the rule reads each input before writing
-its output). ``Optimizer.update`` passes fresh outputs (pure), ``Optimizer.step`` passes the state's and
-the parameter's own arrays (in place). Every rule needs one scratch array and, per step, only Python
-floats, so float32 parameters and states stay float32. Defaults and the placement of eps are PyTorch
-2.13's; the test suite checks every rule step by step against ``torch.optim`` in float64.
+Each update rule is written once, in ``nablanet.kernels.optimizers``, on inputs and ``out_*``
+buffers: ``Optimizer.update`` passes fresh outputs (pure), ``Optimizer.step`` the state's and the
+parameter's own arrays (in place). Defaults and the placement of eps are PyTorch 2.13's; the test
+suite checks every rule step by step against ``torch.optim`` in float64.
 
 Example (the stateful use; ``update`` is the functional one):
     >>> import numpy as np
@@ -30,8 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
+from nablanet.kernels import optimizers as optimizer_kernels
 from nablanet.optim.base import Optimizer, check_nonnegative, check_unit_interval
 from nablanet.optim.registry import register_optimizer
 
@@ -39,95 +36,6 @@ __all__ = [
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
     "SGDState", "AdagradState", "RMSpropState", "AdamState",
 ]
-
-
-# --- the rules: one function each, NumPy ufuncs with out= ------------------------------------------
-def _sgd_rule(g, theta, velocity, out_velocity, out_theta, scratch, *, lr, momentum, grad_coef, nesterov):
-    """Equations (2)-(4) of SGD; ``velocity`` is None when momentum = 0."""
-    if velocity is None:
-        np.multiply(g, lr, out=scratch)
-        np.subtract(theta, scratch, out=out_theta)
-        return
-    np.multiply(velocity, momentum, out=out_velocity)
-    if grad_coef == 1.0:
-        np.add(out_velocity, g, out=out_velocity)
-    else:
-        np.multiply(g, grad_coef, out=scratch)
-        np.add(out_velocity, scratch, out=out_velocity)
-    if nesterov:
-        # theta - eta (g + mu v) written as two subtractions, so no second scratch array is needed.
-        np.multiply(out_velocity, lr * momentum, out=scratch)
-        np.subtract(theta, scratch, out=out_theta)
-        np.multiply(g, lr, out=scratch)
-        np.subtract(out_theta, scratch, out=out_theta)
-    else:
-        np.multiply(out_velocity, lr, out=scratch)
-        np.subtract(theta, scratch, out=out_theta)
-
-
-def _adagrad_rule(g, theta, G, out_G, out_theta, scratch, *, lr, eps):
-    """Equations (2) and (4) of Adagrad."""
-    np.multiply(g, g, out=scratch)
-    np.add(G, scratch, out=out_G)
-    np.sqrt(out_G, out=scratch)
-    np.add(scratch, eps, out=scratch)
-    np.divide(g, scratch, out=scratch)
-    np.multiply(scratch, lr, out=scratch)
-    np.subtract(theta, scratch, out=out_theta)
-
-
-def _rmsprop_rule(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, *,
-                  lr, alpha, eps, momentum):
-    """Equations (2)-(5) of RMSprop; ``m`` is None unless centered, ``velocity`` None unless momentum > 0."""
-    np.multiply(g, g, out=scratch)
-    np.multiply(scratch, 1.0 - alpha, out=scratch)
-    np.multiply(v, alpha, out=out_v)
-    np.add(out_v, scratch, out=out_v)
-    if m is not None:
-        np.multiply(g, 1.0 - alpha, out=scratch)
-        np.multiply(m, alpha, out=out_m)
-        np.add(out_m, scratch, out=out_m)
-        np.multiply(out_m, out_m, out=scratch)
-        np.subtract(out_v, scratch, out=scratch)
-        np.sqrt(scratch, out=scratch)
-    else:
-        np.sqrt(out_v, out=scratch)
-    np.add(scratch, eps, out=scratch)
-    np.divide(g, scratch, out=scratch)
-    if velocity is not None:
-        np.multiply(velocity, momentum, out=out_velocity)
-        np.add(out_velocity, scratch, out=out_velocity)
-        np.multiply(out_velocity, lr, out=scratch)
-    else:
-        np.multiply(scratch, lr, out=scratch)
-    np.subtract(theta, scratch, out=out_theta)
-
-
-def _adam_rule(g, theta, m, v, v_max, out_m, out_v, out_v_max, out_theta, scratch, *,
-               beta1, beta2, step_size, eps_hat, decay):
-    """Equations (2)-(5) of Adam (and AdamW's decay factor); ``v_max`` is None unless amsgrad.
-
-    12 passes over memory (13 with decoupled weight decay): 3 for m, 4 for v, 5 for theta.
-    """
-    np.multiply(g, 1.0 - beta1, out=scratch)
-    np.multiply(m, beta1, out=out_m)
-    np.add(out_m, scratch, out=out_m)
-    np.multiply(g, g, out=scratch)
-    np.multiply(scratch, 1.0 - beta2, out=scratch)
-    np.multiply(v, beta2, out=out_v)
-    np.add(out_v, scratch, out=out_v)
-    second_moment = out_v
-    if v_max is not None:
-        np.maximum(v_max, out_v, out=out_v_max)
-        second_moment = out_v_max
-    np.sqrt(second_moment, out=scratch)
-    np.add(scratch, eps_hat, out=scratch)
-    np.divide(out_m, scratch, out=scratch)
-    np.multiply(scratch, step_size, out=scratch)
-    if decay != 1.0:
-        np.multiply(theta, decay, out=out_theta)
-        theta = out_theta
-    np.subtract(theta, scratch, out=out_theta)
 
 
 # --- states ----------------------------------------------------------------------------------------
@@ -227,7 +135,7 @@ class SGD(Optimizer):
 
     def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
         velocity, out_velocity = (buffers[0], out_buffers[0]) if buffers else (None, None)
-        _sgd_rule(g, theta, velocity, out_velocity, out_theta, scratch, **scalars)
+        optimizer_kernels.sgd_update(g, theta, velocity, out_velocity, out_theta, scratch, **scalars)
 
 
 #: Full-batch gradient descent is SGD fed the whole training set: one update rule, two uses.
@@ -306,7 +214,7 @@ class Adagrad(Optimizer):
         return {"lr": lr / (1.0 + t * self.lr_decay), "eps": self.eps}
 
     def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
-        _adagrad_rule(g, theta, buffers[0], out_buffers[0], out_theta, scratch, **scalars)
+        optimizer_kernels.adagrad_update(g, theta, buffers[0], out_buffers[0], out_theta, scratch, **scalars)
 
 
 @register_optimizer("rmsprop", adaptive=True)
@@ -354,7 +262,7 @@ class RMSprop(Optimizer):
         v, out_v = named["v"]
         m, out_m = named.get("m", (None, None))
         velocity, out_velocity = named.get("velocity", (None, None))
-        _rmsprop_rule(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, **scalars)
+        optimizer_kernels.rmsprop_update(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, **scalars)
 
 
 @register_optimizer("adam", adaptive=True)
@@ -422,7 +330,7 @@ class Adam(Optimizer):
     def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
         m, v, *v_max = buffers
         out_m, out_v, *out_v_max = out_buffers
-        _adam_rule(g, theta, m, v, v_max[0] if v_max else None, out_m, out_v, out_v_max[0] if out_v_max else None,
+        optimizer_kernels.adam_update(g, theta, m, v, v_max[0] if v_max else None, out_m, out_v, out_v_max[0] if out_v_max else None,
                    out_theta, scratch, **scalars)
 
 

@@ -98,10 +98,10 @@ class Cumsum(Op):
     def forward(x, *, axis):
         return np.cumsum(x, axis=axis)
 
-    def vjp(grad_out, out, x, *, axis):
+    def vjp(grad_out, out, x, *, axis, needs):
         return (_flip(Cumsum.apply(_flip(grad_out, axis), axis=axis), axis),)
 
-    def jvp(x_dot, out, x, *, axis):
+    def jvp(x_dot, out, x, *, axis, needs):
         return Cumsum.apply(x_dot, axis=axis)
 
 
@@ -122,12 +122,12 @@ class Cumprod(Op):
     def forward(x, *, axis):
         return np.cumprod(x, axis=axis)
 
-    def vjp(grad_out, out, x, *, axis):
+    def vjp(grad_out, out, x, *, axis, needs):
         following = _shift(x, axis, -1, 1)
         after = _flip(_linear_scan(_flip(following, axis), _flip(grad_out, axis), axis), axis)
         return (_exclusive_cumprod(out, axis) * after,)
 
-    def jvp(x_dot, out, x, *, axis):
+    def jvp(x_dot, out, x, *, axis, needs):
         return _linear_scan(x, x_dot * _exclusive_cumprod(out, axis), axis)
 
 
@@ -169,11 +169,11 @@ class Prod(Op):
     def forward(x, *, axis, keepdims):
         return np.prod(x, axis=axis, keepdims=keepdims)
 
-    def vjp(grad_out, out, x, *, axis, keepdims):
+    def vjp(grad_out, out, x, *, axis, keepdims, needs):
         shape = np.shape(_raw(x))
         return (reshape(grad_out, _kept_shape(shape, axis)) * _products_of_others(x, axis),)
 
-    def jvp(x_dot, out, x, *, axis, keepdims):
+    def jvp(x_dot, out, x, *, axis, keepdims, needs):
         return sum(x_dot * _products_of_others(x, axis), axis=axis, keepdims=keepdims)
 
 

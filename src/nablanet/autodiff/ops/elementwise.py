@@ -126,10 +126,10 @@ def _unary_rules(cls):
     function the same with complex numbers)."""
     slope = cls.slope
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * slope(x, out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * slope(x, out)
 
     cls.vjp = vjp
@@ -155,7 +155,7 @@ def _choice_rules(cls):
         share = shares(x, y, out)
         return (grad_out * share if needs[0] else None), (grad_out * (1.0 - share) if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         share = shares(x, y, out)
         return x_dot * share + y_dot * (1.0 - share)
 
@@ -173,10 +173,10 @@ class Add(Op):
     def forward(x, y):
         return np.add(x, y)
 
-    def vjp(grad_out, out, x, y):
+    def vjp(grad_out, out, x, y, *, needs):
         return grad_out, grad_out
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot + y_dot
 
 
@@ -192,7 +192,7 @@ class Subtract(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return grad_out, (-grad_out if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot - y_dot
 
 
@@ -208,7 +208,7 @@ class Multiply(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return (grad_out * y if needs[0] else None), (grad_out * x if needs[1] else None)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * y + x * y_dot
 
 
@@ -218,8 +218,6 @@ class Divide(Op):
 
     batch = batching.elementwise
 
-    domain = "nonzero"
-
     def forward(x, y):
         return np.divide(x, y)
 
@@ -228,7 +226,7 @@ class Divide(Op):
         grad_y = -grad_out * out / y if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return (x_dot - out * y_dot) / y
 
 
@@ -241,10 +239,10 @@ class Negative(Op):
     def forward(x):
         return np.negative(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (-grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -x_dot
 
 
@@ -259,8 +257,6 @@ class Power(Op):
     """
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x, y):
         return np.power(x, y)
@@ -308,10 +304,10 @@ class Exp(Op):
     def forward(x):
         return np.exp(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * out
 
 
@@ -321,15 +317,13 @@ class Log(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x):
         return np.log(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / x,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / x
 
 
@@ -339,15 +333,13 @@ class Log1p(Op):
 
     batch = batching.elementwise
 
-    domain = "above_minus_one"
-
     def forward(x):
         return np.log1p(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / (1.0 + x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / (1.0 + x)
 
 
@@ -360,10 +352,10 @@ class Expm1(Op):
     def forward(x):
         return np.expm1(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (out + 1.0),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (out + 1.0)
 
 
@@ -373,15 +365,13 @@ class Sqrt(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x):
         return np.sqrt(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out / (2.0 * out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot / (2.0 * out)
 
 
@@ -410,12 +400,12 @@ class Abs(Op):
     def forward(x):
         return np.abs(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         if _is_complex(x):
             return (grad_out * conj(_unit_phase(x, out)),)
         return (grad_out * sign(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         if _is_complex(x):
             return real(conj(_unit_phase(x, out)) * x_dot)
         return x_dot * sign(x)
@@ -443,10 +433,10 @@ class Real(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return real(x_dot)
 
 
@@ -462,10 +452,10 @@ class Imag(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * -1j,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return imag(x_dot)
 
 
@@ -481,10 +471,10 @@ class Conj(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (conj(grad_out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return conj(x_dot)
 
 
@@ -494,15 +484,13 @@ class Angle(Op):
 
     batch = batching.elementwise
 
-    domain = "nonzero"
-
     def forward(x):
         return np.angle(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * -1j * _safe_reciprocal(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return imag(x_dot * _safe_reciprocal(x))
 
 
@@ -528,10 +516,10 @@ class Sin(Op):
     def forward(x):
         return np.sin(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * cos(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * cos(x)
 
 
@@ -544,10 +532,10 @@ class Cos(Op):
     def forward(x):
         return np.cos(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (-grad_out * sin(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -x_dot * sin(x)
 
 
@@ -560,10 +548,10 @@ class Tanh(Op):
     def forward(x):
         return np.tanh(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (1.0 - out * out),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (1.0 - out * out)
 
 
@@ -584,10 +572,10 @@ class Sigmoid(Op):
         e = np.exp(-np.abs(x))
         return np.where(np.asarray(x) >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(e.dtype, copy=False)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (out * (1.0 - out)),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (out * (1.0 - out))
 
 
@@ -668,13 +656,11 @@ class Fmin(Op):
 class Where(Op):
     """z = x where condition else y. The condition is a constant: it gets no gradient."""
 
-    batches_settings = True
-
-    def batch(cls, values, batched, *, condition, batched_settings):
+    def batch(cls, x, y, *, batched, batched_settings, condition):
         condition_batched = "condition" in batched_settings
-        ndim = max([batching.example_ndim(v, b) for v, b in zip(values, batched)]
+        ndim = max([batching.example_ndim(v, b) for v, b in zip((x, y), batched)]
                    + [batching.example_ndim(condition, condition_batched)])
-        x, y = (batching.align(v, b, ndim) for v, b in zip(values, batched))
+        x, y = (batching.align(v, b, ndim) for v, b in zip((x, y), batched))
         # A batched condition alone still batches the output: np.where broadcasts it against x and y.
         condition = batching.align(condition, condition_batched, ndim)
         return batching.call_op(cls, [x, y], {"condition": condition})
@@ -687,7 +673,7 @@ class Where(Op):
         grad_y = where(condition, 0.0, grad_out) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y, *, condition):
+    def jvp(x_dot, y_dot, out, x, y, *, condition, needs):
         return where(condition, x_dot, y_dot)
 
 
@@ -761,8 +747,6 @@ class Log2(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x):
         return np.log2(x)
 
@@ -776,8 +760,6 @@ class Log10(Op):
     """z = log10 x.   dz/dx = 1 / (x ln 10).   A primitive so that values are NumPy's (log10(1000) = 3)."""
 
     batch = batching.elementwise
-
-    domain = "positive"
 
     def forward(x):
         return np.log10(x)
@@ -824,7 +806,7 @@ class LogAddExp(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return _logaddexp_vjp(grad_out, x, y, needs, 1.0)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return _logaddexp_jvp(x_dot, y_dot, x, y, 1.0)
 
 
@@ -843,7 +825,7 @@ class LogAddExp2(Op):
     def vjp(grad_out, out, x, y, *, needs):
         return _logaddexp_vjp(grad_out, x, y, needs, _LN2)
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return _logaddexp_jvp(x_dot, y_dot, x, y, _LN2)
 
 
@@ -902,8 +884,6 @@ class Remainder(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x, y):
         return np.remainder(x, y)
 
@@ -924,8 +904,6 @@ class Fmod(Op):
 
     batch = batching.elementwise
 
-    domain = "positive"
-
     def forward(x, y):
         return np.fmod(x, y)
 
@@ -945,10 +923,10 @@ class Copysign(Op):
     def forward(x, y):
         return np.copysign(x, y)
 
-    def vjp(grad_out, out, x, y):
+    def vjp(grad_out, out, x, y, *, needs):
         return grad_out * _copysign_slope(x, y, out), None
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * _copysign_slope(x, y, out)
 
 
@@ -970,10 +948,10 @@ class Identity(Op):
     def flops(out, x):
         return 0
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot
 
 
@@ -991,13 +969,13 @@ class AsType(Op):
     def forward(x, *, dtype):
         return np.asarray(x).astype(dtype)
 
-    def vjp(grad_out, out, x, *, dtype):
+    def vjp(grad_out, out, x, *, dtype, needs):
         x_dtype = np.asarray(_values(x)).dtype
         if not np.issubdtype(x_dtype, np.complexfloating):
             grad_out = real(grad_out)
         return (astype(grad_out, x_dtype),)
 
-    def jvp(x_dot, out, x, *, dtype):
+    def jvp(x_dot, out, x, *, dtype, needs):
         return astype(x_dot, dtype)
 
 

@@ -49,14 +49,13 @@ class Cholesky(Op):
     both with triangular solves, so each rule costs O(n^3) and is differentiable again.
     """
 
-    domain = "spd"
     flops = _cubic_flops(1 / 3)
 
     @_linalg_errors
     def forward(x, *, upper):
         return np.linalg.cholesky(x, upper=upper)
 
-    def vjp(grad_out, out, x, *, upper):
+    def vjp(grad_out, out, x, *, upper, needs):
         lower = _mH(out) if upper else out
         grad_lower = _mH(grad_out) if upper else grad_out
         phi = (_mT(lower) @ grad_lower) * _phi_mask(_n(x), x)
@@ -64,7 +63,7 @@ class Cholesky(Op):
         grad_x = _mT(solve_triangular(_mH(lower), _mT(left), lower=False))
         return (_hermitian_part(grad_x),)
 
-    def jvp(x_dot, out, x, *, upper):
+    def jvp(x_dot, out, x, *, upper, needs):
         lower = _mH(out) if upper else out
         left = solve_triangular(lower, _hermitian_part(x_dot), lower=True)
         middle = _mH(solve_triangular(lower, _mH(left), lower=True))
@@ -147,7 +146,6 @@ class Qr(Op):
     Both need R (the leading square block) invertible, i.e. A of full rank.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(4 / 3)
 
     @_linalg_errors
@@ -155,7 +153,7 @@ class Qr(Op):
         q, r = np.linalg.qr(x, mode="reduced")
         return _pack([q, r], _qr_cores(x))
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         q, r = _unpack(out, _qr_cores(x))
         grad_q, grad_r = _unpack(grad_out, _qr_cores(x))
@@ -166,7 +164,7 @@ class Qr(Op):
         grad_x1 = _qr_tall_vjp(q, r1, grad_q - conj(q) @ grad_r2 @ _mT(r2), grad_r1)
         return (concatenate([grad_x1, conj(q) @ grad_r2], axis=-1),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         q, r = _unpack(out, _qr_cores(x))
         if m >= n:

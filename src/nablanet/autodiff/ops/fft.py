@@ -106,11 +106,11 @@ class FFT(Op):
         transform = np.fft.ifft if inverse else np.fft.fft
         return transform(x, n=n, axis=axis, norm=norm)
 
-    def vjp(grad_out, out, x, *, n, axis, norm, inverse):
+    def vjp(grad_out, out, x, *, n, axis, norm, inverse, needs):
         transposed = FFT.apply(grad_out, n=n, axis=axis, norm=norm, inverse=inverse)
         return (_resize(transposed, _length(x, axis), axis),)
 
-    def jvp(x_dot, out, x, *, n, axis, norm, inverse):
+    def jvp(x_dot, out, x, *, n, axis, norm, inverse, needs):
         return FFT.apply(x_dot, n=n, axis=axis, norm=norm, inverse=inverse)
 
 
@@ -129,12 +129,12 @@ class RFFT(Op):
     def forward(x, *, n, axis, norm):
         return np.fft.rfft(x, n=n, axis=axis, norm=norm)
 
-    def vjp(grad_out, out, x, *, n, axis, norm):
+    def vjp(grad_out, out, x, *, n, axis, norm, needs):
         half = conj(grad_out) * _hermitian_weights(n, axis, grad_out, reciprocal=True)
         samples = IRFFT.apply(half, n=n, axis=axis, norm=_DUAL_NORM[norm])
         return (_resize(samples, _length(x, axis), axis),)
 
-    def jvp(x_dot, out, x, *, n, axis, norm):
+    def jvp(x_dot, out, x, *, n, axis, norm, needs):
         return RFFT.apply(x_dot, n=n, axis=axis, norm=norm)
 
 
@@ -154,12 +154,12 @@ class IRFFT(Op):
     def forward(y, *, n, axis, norm):
         return np.fft.irfft(y, n=n, axis=axis, norm=norm)
 
-    def vjp(grad_out, out, y, *, n, axis, norm):
+    def vjp(grad_out, out, y, *, n, axis, norm, needs):
         spectrum = RFFT.apply(grad_out, n=n, axis=axis, norm=_DUAL_NORM[norm])
         half = conj(spectrum) * _hermitian_weights(n, axis, spectrum)
         return (_resize(half, _length(y, axis), axis),)
 
-    def jvp(y_dot, out, y, *, n, axis, norm):
+    def jvp(y_dot, out, y, *, n, axis, norm, needs):
         return IRFFT.apply(y_dot, n=n, axis=axis, norm=norm)
 
 

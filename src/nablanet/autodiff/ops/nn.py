@@ -7,8 +7,6 @@ check that they equal the same computation written with elementary primitives.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nablanet.autodiff import batching
@@ -19,9 +17,9 @@ from nablanet.autodiff.ops.reduce import log_softmax, mean, sum
 from nablanet.autodiff.ops.shape import broadcast_to, reshape
 # The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
 from nablanet.autodiff.ops.special import erf
+from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
 
 __all__ = ["dense", "softmax_cross_entropy", "batch_norm", "erf", "heaviside", "relu", "DENSE_ACTIVATIONS"]
-
 
 
 # --- activations whose derivative is a function of their output a = sigma(z) ----------------------
@@ -84,41 +82,6 @@ DENSE_ACTIVATIONS = {
 }
 
 
-def _as_rows(x):
-    """x (..., n) as one matrix of rows (a view when x is contiguous): one BLAS call instead of a batch."""
-    return x.reshape(-1, x.shape[-1]) if x.ndim != 2 and x.flags.c_contiguous else x
-
-
-_TILED_ADD_MIN_SIZE = 1 << 15
-
-
-def _add_row_vector(z, b):
-    """z += b in place for every row of z (..., n).
-
-    Broadcasting b over rows of a few dozen values makes NumPy's inner loop that short; with z
-    contiguous and large, rows are grouped into longer ones and b tiled to match (on small arrays
-    tiling costs more than it saves: 5 us against a 4 us add for 100 x 100).
-    """
-    n = b.shape[0]
-    group = max(1, 512 // n)
-    if z.size >= _TILED_ADD_MIN_SIZE and z.flags.c_contiguous and n and (z.size // n) % group == 0 and group > 1:
-        z = z.reshape(-1, group * n)
-        b = np.tile(b, group)
-    np.add(z, b, out=z)
-
-
-def _column_sums(delta_rows):
-    """sum over rows of delta (rows, n).
-
-    NumPy sums over axis 0 of a narrow matrix one short row at a time; a product with a vector of
-    ones is one BLAS call and several times faster. On Tensors (higher-order derivatives) it stays
-    a recorded sum.
-    """
-    if isinstance(delta_rows, np.ndarray) and delta_rows.ndim == 2:
-        return np.ones(delta_rows.shape[0], dtype=delta_rows.dtype) @ delta_rows
-    return delta_rows.sum(axis=0)
-
-
 @register
 class Dense(Op):
     """The fused fully connected layer a = sigma(z), z = x W + b, with the notes' backpropagation as its VJP.
@@ -134,19 +97,21 @@ class Dense(Op):
     for the first layer. Leading batch dimensions beyond one are allowed (x: (..., n_in)).
 
     A primitive for speed: one op instead of matmul, add and the activation, z overwritten in
-    place by a, and the slope taken from a (so z need not be kept).
+    place by a, and the slope taken from a (so z need not be kept). The array work is in
+    ``nablanet.kernels.dense``: one matrix product over all leading dimensions, the bias added in long
+    rows, dC/db as one product.
     """
 
-    def batch(cls, values, batched, *, activation, alpha):
+    def batch(cls, *inputs, batched, batched_settings, activation, alpha):
         # A batch of inputs is more leading rows; batched weights (an ensemble) run per example.
         if any(batched[1:]):
             return None
-        return batching.call_op(cls, values, {"activation": activation, "alpha": alpha})
+        return batching.call_op(cls, inputs, {"activation": activation, "alpha": alpha})
 
     def forward(x, W, *bias, activation, alpha):
-        z = np.matmul(_as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
+        z = np.matmul(dense_kernels.as_rows(x), W).reshape(x.shape[:-1] + W.shape[1:])
         if bias:
-            _add_row_vector(z, bias[0])
+            dense_kernels.add_row_vector_(z, bias[0])
         return DENSE_ACTIVATIONS[activation][0](z, alpha)
 
     def vjp(grad_out, out, x, W, *bias, activation, alpha, needs):
@@ -163,7 +128,11 @@ class Dense(Op):
             delta_rows = delta
         grad_x = (delta_rows @ W.T).reshape(x_shape) if needs[0] else None
         grad_W = x.T @ delta_rows if needs[1] else None
-        grad_b = _column_sums(delta_rows) if bias and needs[2] else None
+        grad_b = None
+        if bias and needs[2]:
+            # On Tensors (a derivative of a derivative) the sum over samples is recorded.
+            is_array = isinstance(delta_rows, np.ndarray)
+            grad_b = dense_kernels.column_sums(delta_rows) if is_array else delta_rows.sum(axis=0)
         return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
 
     def jvp(x_dot, W_dot, *rest, activation, alpha, needs):
@@ -218,11 +187,8 @@ class SoftmaxCrossEntropy(Op):
     maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
     """
 
-    batches_settings = True
-
-    def batch(cls, values, batched, *, targets, batched_settings):
+    def batch(cls, logits, *, batched, batched_settings, targets):
         # Each example's mean over its own rows: the composite with log_softmax, batch kept apart.
-        logits = values[0]
         if not batched[0]:
             return None
         log_p = log_softmax(logits, axis=-1)
@@ -248,7 +214,7 @@ class SoftmaxCrossEntropy(Op):
             return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
-    def vjp(grad_out, out, logits, *, targets):
+    def vjp(grad_out, out, logits, *, targets, needs):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
         probabilities = exp(log_softmax(logits, axis=-1))
@@ -258,7 +224,7 @@ class SoftmaxCrossEntropy(Op):
             difference = probabilities - targets
         return (difference * (grad_out / rows),)
 
-    def jvp(logits_dot, out, logits, *, targets):
+    def jvp(logits_dot, out, logits, *, targets, needs):
         rows = _raw(logits).size // _raw(logits).shape[-1]
         difference = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
@@ -324,90 +290,9 @@ def _checked_targets(targets, shape, logits_shape, dtype):
 
 # --- batch normalization ------------------------------------------------------------------------
 
-# Per-feature vectors are applied to flat memory in rows of about this many values, the vector
-# repeated to fill a row. On (100, 32, 40) channels-last float32 a row of 32 values (the vector
-# broadcast as it is) makes a scaling pass 2.4x as slow as a plain product of two arrays, a row of
-# 512 values 1.6x; from 8192 values on it costs the same as the plain product.
-_ROW_LENGTH = 8192
-
-
-class _FeatureLayout:
-    """Where the features (axis 1) of an array lie in its memory, for passes in memory order.
-
-    An array contiguous in some order of its axes (C order; channels-last, as a convolution's
-    output; batch-last) is, in memory, ``outer`` blocks of C * ``inner`` values, each feature owning
-    ``inner`` consecutive values of every block: channels-last (N, L, C) has inner = 1, C order
-    (N, C, L) has inner = L. Sums per feature are then two matrix-vector products over the flat
-    memory, and a per-feature scaling is one pass over it: no copy into C order, no strided pass.
-    An array contiguous in no order (a strided slice) is copied once, into the order of its strides.
-    """
-
-    def __init__(self, x):
-        # Axes from the slowest-varying in memory to the fastest (where axes of length 1 go does not matter).
-        strides = x.strides
-        self.order = order = sorted(range(x.ndim), key=lambda a: -abs(strides[a]))
-        self.inverse = sorted(range(x.ndim), key=order.__getitem__)
-        self.moved_shape = moved_shape = tuple(x.shape[a] for a in order)
-        position = order.index(1)
-        self.outer = math.prod(moved_shape[:position])
-        self.channels = x.shape[1]
-        self.inner = math.prod(moved_shape[position + 1:])
-        # apply's rows: whole blocks of C * inner values, as many as make about _ROW_LENGTH values.
-        block = self.channels * self.inner
-        blocks = max(1, min(self.outer, _ROW_LENGTH // max(block, 1)))
-        self.row_shape = (blocks, self.channels, self.inner)
-        self.row_size = blocks * block
-        self.whole = x.size - x.size % self.row_size
-
-    def flat(self, a):
-        """The values of ``a`` (x's shape) as a flat array in this memory order: a view when a is laid out as x."""
-        moved = a.transpose(self.order)
-        return moved.reshape(-1) if moved.flags.c_contiguous else np.ascontiguousarray(moved).reshape(-1)
-
-    def unflat(self, flat):
-        """A flat array in this memory order as an array of x's shape (a view)."""
-        return flat.reshape(self.moved_shape).transpose(self.inverse)
-
-    def sums(self, flat):
-        """sum over all axes but 1, as matrix-vector products (NumPy sums a narrow matrix a short row at a time)."""
-        if self.inner > 1:
-            flat = flat.reshape(-1, self.inner) @ np.ones(self.inner, dtype=flat.dtype)
-        return np.ones(self.outer, dtype=flat.dtype) @ flat.reshape(self.outer, self.channels)
-
-    def apply(self, ufunc, flat, v, out):
-        """out = ufunc(flat, v), v (C,) taken per feature: v repeated as the features repeat in memory.
-
-        Broadcasting v (or its repetition over one block) would make NumPy's inner loop only C (or
-        C * inner) values long; rows of about _ROW_LENGTH values run as fast as a plain product.
-        """
-        row = np.empty(self.row_shape, dtype=flat.dtype)
-        row[...] = v.reshape(-1, 1)
-        row = row.reshape(-1)
-        whole, size = self.whole, self.row_size
-        ufunc(flat[:whole].reshape(-1, size), row, out=out[:whole].reshape(-1, size))
-        if whole < flat.size:
-            ufunc(flat[whole:], row[:flat.size - whole], out=out[whole:])
-        return out
-
-
 def _feature_axes(ndim: int) -> tuple:
     """Every axis but the feature axis 1: the statistics of batch normalization are taken over these."""
     return (0,) + tuple(range(2, ndim))
-
-
-def _batch_statistics(x):
-    """mu_B and sigma_B^2 (biased) of an ndarray over every axis but 1, each (C,), in x's dtype.
-
-    Two passes (the variance from x - mu_B, not from E[x^2] - mu_B^2, which cancels catastrophically
-    in float32 when |mu_B| is large against sigma_B).
-    """
-    layout = _FeatureLayout(x)
-    flat = layout.flat(x)
-    count = flat.size // layout.channels
-    batch_mean = layout.sums(flat) / count
-    squares = layout.apply(np.subtract, flat, batch_mean, np.empty_like(flat))
-    np.multiply(squares, squares, out=squares)
-    return batch_mean, layout.sums(squares) / count
 
 
 def _normalized(x, eps):
@@ -440,59 +325,29 @@ class BatchNorm(Op):
         dC/dx     = gamma / sqrt(sigma_B^2 + eps) * (g - mean(g) - x_hat mean(g x_hat))
 
     A primitive for speed: written with elementary ops it takes some 9 passes over x forward and 20
-    backward. Here the statistics take 2 (x - mu_B and its square, each followed by a matrix-vector
-    product for the sums), the forward 3 (x - mu_B, the scale, the shift) and the VJP 5 (g (x - mu_B),
-    the three terms of dC/dx and their sum, plus two matrix-vector products). x_hat enters the rules
-    only through sums and per-feature factors, so the residual is x - mu_B with 1/sqrt(sigma_B^2 + eps),
-    folded into those factors, rather than x_hat, which would cost a pass more. Every pass runs over
-    the memory in x's order (see _FeatureLayout): channels-last data stay channels-last, as does y.
+    backward. On arrays the op runs ``nablanet.kernels.norm``: 2 passes for the statistics, 3 forward
+    and 5 in the VJP, each over the memory in x's order (channels-last data stay channels-last, as
+    does y), with the residual x - mu_B rather than x_hat (x_hat enters the VJP only through sums and
+    per-feature factors).
 
     The settings ``batch_mean`` and ``batch_var`` must be mu_B and sigma_B^2 of x: batch_norm computes
     them on x's values before applying the op and returns them too, so that the BatchNorm layer
     updates its running estimates from the same numbers, never computing them twice. The forward
-    recomputes x - mu_B (one pass, about a tenth of the op's time on (100, 32, 40)) rather than take
-    a full-size array as a setting: the settings stay two (C,) vectors. Like the residual, they are
-    constants to the engine: the rules on Tensors (derivatives of derivatives) and the JVP recompute
-    the statistics from x.
+    recomputes x - mu_B (one pass) rather than take a full-size array as a setting: the settings stay
+    two (C,) vectors. Like the residual, they are constants to the engine: the rules on Tensors
+    (derivatives of derivatives) and the JVP recompute the statistics from x.
     """
 
     name = "batch_norm"
     keeps_residual = True
 
     def forward(x, gamma, beta, *, eps, batch_mean, batch_var):
-        dtype = np.result_type(x, gamma, beta)
-        layout = _FeatureLayout(x)
-        flat = layout.flat(x.astype(dtype, copy=False))
-        centred = layout.apply(np.subtract, flat, batch_mean, np.empty_like(flat))
-        inv_std = 1.0 / np.sqrt(batch_var.astype(dtype, copy=False) + eps)
-        out = layout.apply(np.multiply, centred, gamma * inv_std, np.empty_like(centred))
-        layout.apply(np.add, out, beta, out)
-        return layout.unflat(out), (layout, centred, inv_std)
+        return norm_kernels.batch_norm(x, gamma, beta, eps, batch_mean, batch_var)
 
     def vjp(grad_out, out, x, gamma, beta, *, eps, batch_mean, batch_var, residual, needs):
         if not all(isinstance(v, np.ndarray) for v in (grad_out, x, gamma)):
             return _batch_norm_vjp_recorded(grad_out, x, gamma, eps, needs)
-        layout, centred, inv_std = residual
-        # grad_out arrives in the layout of the op after this one; once in x's order, every pass is in order.
-        g = layout.flat(grad_out.astype(centred.dtype, copy=False))
-        count = g.size // layout.channels
-        sum_g = layout.sums(g)
-        grad_x = grad_gamma = None
-        if needs[0] or needs[1]:
-            product = np.multiply(g, centred)
-            # sum g (x - mu_B); times 1/sqrt(sigma_B^2 + eps) it is dC/dgamma = sum g x_hat.
-            sum_g_centred = layout.sums(product)
-            grad_gamma = sum_g_centred * inv_std
-        if needs[0]:
-            # dC/dx = a g - a mean(g) - (x - mu_B) a inv_std^2 mean(g (x - mu_B)), with a = gamma inv_std
-            # and inv_std = 1/sqrt(sigma_B^2 + eps): x_hat = (x - mu_B) inv_std folded into the factors.
-            a = gamma * inv_std
-            grad = layout.apply(np.multiply, g, a, np.empty_like(g))
-            layout.apply(np.multiply, centred, a * inv_std * inv_std * (sum_g_centred / count), product)
-            grad -= product
-            layout.apply(np.subtract, grad, a * (sum_g / count), grad)
-            grad_x = layout.unflat(grad)
-        return grad_x, grad_gamma, sum_g if needs[2] else None
+        return norm_kernels.batch_norm_vjp(grad_out, residual, gamma, needs)
 
     def jvp(x_dot, gamma_dot, beta_dot, out, x, gamma, beta, *, eps, batch_mean, batch_var, residual, needs):
         # y_dot = gamma x_hat_dot + gamma_dot x_hat + beta_dot, where differentiating x_hat gives
@@ -569,7 +424,7 @@ def batch_norm(x, gamma, beta, eps: float = 1e-5, *, return_statistics: bool = F
         raise ValueError(f"batch_norm: an input of shape {shape} has one value per feature; the batch statistics "
                          "need at least two")
     dtype = np.result_type(x_raw, _raw(gamma), _raw(beta))
-    batch_mean, batch_var = _batch_statistics(x_raw.astype(dtype, copy=False))
+    batch_mean, batch_var = norm_kernels.batch_statistics(x_raw.astype(dtype, copy=False))
     out = BatchNorm.apply(x, gamma, beta, eps=float(eps), batch_mean=batch_mean, batch_var=batch_var)
     return (out, batch_mean, batch_var) if return_statistics else out
 
@@ -589,10 +444,10 @@ class ReLU(Op):
     def forward(x):
         return np.maximum(x, 0)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (grad_out * (_raw(out) > 0),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return x_dot * (_raw(out) > 0)
 
 

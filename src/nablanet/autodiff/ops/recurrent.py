@@ -72,7 +72,7 @@ class GRUCell(Op):
             d_gh.sum(axis=0) if needs[5] else None,
         )
 
-    def jvp(x_dot, h_dot, W_ih_dot, W_hh_dot, b_ih_dot, b_hh_dot, out, x, h, W_ih, W_hh, b_ih, b_hh):
+    def jvp(x_dot, h_dot, W_ih_dot, W_hh_dot, b_ih_dot, b_hh_dot, out, x, h, W_ih, W_hh, b_ih, b_hh, *, needs):
         hidden = W_hh.shape[0]
         r, z, n, gh_n = _gates(x, h, W_ih, W_hh, b_ih, b_hh)
         d_gx = x_dot @ W_ih + x @ W_ih_dot + b_ih_dot

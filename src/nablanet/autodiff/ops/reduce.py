@@ -77,11 +77,11 @@ class Sum(Op):
     def forward(x, *, axis, keepdims):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
-    def vjp(grad_out, out, x, *, axis, keepdims):
+    def vjp(grad_out, out, x, *, axis, keepdims, needs):
         shape = np.shape(_raw(x))
         return (broadcast_to(reshape(grad_out, _kept_shape(shape, axis)), shape),)
 
-    def jvp(x_dot, out, x, *, axis, keepdims):
+    def jvp(x_dot, out, x, *, axis, keepdims, needs):
         return sum(x_dot, axis=axis, keepdims=keepdims)
 
 
@@ -107,11 +107,11 @@ class Max(Op):
     def forward(x, *, axis, keepdims):
         return np.max(x, axis=axis, keepdims=keepdims)
 
-    def vjp(grad_out, out, x, *, axis, keepdims):
+    def vjp(grad_out, out, x, *, axis, keepdims, needs):
         shape = np.shape(_raw(x))
         return (reshape(grad_out, _kept_shape(shape, axis)) * _argmax_share(x, out, axis),)
 
-    def jvp(x_dot, out, x, *, axis, keepdims):
+    def jvp(x_dot, out, x, *, axis, keepdims, needs):
         return sum(x_dot * _argmax_share(x, out, axis), axis=axis, keepdims=keepdims)
 
 
@@ -159,11 +159,11 @@ class LogSumExp(Op):
             return out
         return np.squeeze(out, axis=axis) if axis is not None else np.reshape(out, ())
 
-    def vjp(grad_out, out, x, *, axis, keepdims):
+    def vjp(grad_out, out, x, *, axis, keepdims, needs):
         kept = _kept_shape(np.shape(_raw(x)), axis)
         return (reshape(grad_out, kept) * exp(x - reshape(out, kept)),)
 
-    def jvp(x_dot, out, x, *, axis, keepdims):
+    def jvp(x_dot, out, x, *, axis, keepdims, needs):
         kept = _kept_shape(np.shape(_raw(x)), axis)
         return sum(x_dot * exp(x - reshape(out, kept)), axis=axis, keepdims=keepdims)
 
@@ -184,10 +184,10 @@ class Softmax(Op):
         e = np.exp(x - _stable_shift(x, axis))
         return e / np.sum(e, axis=axis, keepdims=True)
 
-    def vjp(grad_out, out, x, *, axis):
+    def vjp(grad_out, out, x, *, axis, needs):
         return (out * (grad_out - sum(grad_out * out, axis=axis, keepdims=True)),)
 
-    def jvp(x_dot, out, x, *, axis):
+    def jvp(x_dot, out, x, *, axis, needs):
         return out * (x_dot - sum(x_dot * out, axis=axis, keepdims=True))
 
 
@@ -208,10 +208,10 @@ class LogSoftmax(Op):
         shifted = x - _stable_shift(x, axis)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
-    def vjp(grad_out, out, x, *, axis):
+    def vjp(grad_out, out, x, *, axis, needs):
         return (grad_out - exp(out) * sum(grad_out, axis=axis, keepdims=True),)
 
-    def jvp(x_dot, out, x, *, axis):
+    def jvp(x_dot, out, x, *, axis, needs):
         return x_dot - sum(exp(out) * x_dot, axis=axis, keepdims=True)
 
 

@@ -154,16 +154,16 @@ class _ShapeOp(Op):
 class Reshape(_ShapeOp):
     """z = x with a new shape (same elements in C order)."""
 
-    def batch(cls, values, batched, *, shape):
-        return batching.call_op(cls, values, {"shape": (np.shape(values[0])[0], *shape)})
+    def batch(cls, x, *, batched, batched_settings, shape):
+        return batching.call_op(cls, [x], {"shape": (np.shape(x)[0], *shape)})
 
     def forward(x, *, shape):
         return np.reshape(x, shape)
 
-    def vjp(grad_out, out, x, *, shape):
+    def vjp(grad_out, out, x, *, shape, needs):
         return (reshape(grad_out, np.shape(_raw(x))),)
 
-    def jvp(x_dot, out, x, *, shape):
+    def jvp(x_dot, out, x, *, shape, needs):
         return reshape(x_dot, shape)
 
 
@@ -171,16 +171,16 @@ class Reshape(_ShapeOp):
 class Transpose(_ShapeOp):
     """z = x with its axes permuted; the gradient is permuted back."""
 
-    def batch(cls, values, batched, *, axes):
-        return batching.call_op(cls, values, {"axes": (0, *(a + 1 for a in axes))})
+    def batch(cls, x, *, batched, batched_settings, axes):
+        return batching.call_op(cls, [x], {"axes": (0, *(a + 1 for a in axes))})
 
     def forward(x, *, axes):
         return np.transpose(x, axes)
 
-    def vjp(grad_out, out, x, *, axes):
+    def vjp(grad_out, out, x, *, axes, needs):
         return (transpose(grad_out, tuple(np.argsort(axes))),)
 
-    def jvp(x_dot, out, x, *, axes):
+    def jvp(x_dot, out, x, *, axes, needs):
         return transpose(x_dot, axes)
 
 
@@ -188,8 +188,8 @@ class Transpose(_ShapeOp):
 class BroadcastTo(_ShapeOp):
     """z = x repeated to a larger shape; the engine sums the gradient back to x's shape."""
 
-    def batch(cls, values, batched, *, shape):
-        x = batching.align(values[0], True, len(shape))
+    def batch(cls, x, *, batched, batched_settings, shape):
+        x = batching.align(x, True, len(shape))
         return batching.call_op(cls, [x], {"shape": (np.shape(x)[0], *shape)})
 
     name = "broadcast_to"
@@ -197,10 +197,10 @@ class BroadcastTo(_ShapeOp):
     def forward(x, *, shape):
         return np.broadcast_to(x, shape)
 
-    def vjp(grad_out, out, x, *, shape):
+    def vjp(grad_out, out, x, *, shape, needs):
         return (grad_out,)
 
-    def jvp(x_dot, out, x, *, shape):
+    def jvp(x_dot, out, x, *, shape, needs):
         return broadcast_to(x_dot, shape)
 
 
@@ -208,20 +208,20 @@ class BroadcastTo(_ShapeOp):
 class Concatenate(_ShapeOp):
     """z = [x_1, x_2, ...] joined along axis; each gets its own slice of the gradient."""
 
-    def batch(cls, values, batched, *, axis):
-        length = next(np.shape(v)[0] for v, b in zip(values, batched) if b)
-        values = [v if b else broadcast_to(v, (length, *np.shape(_raw(v)))) for v, b in zip(values, batched)]
-        return batching.call_op(cls, values, {"axis": axis + 1})
+    def batch(cls, *xs, batched, batched_settings, axis):
+        length = next(np.shape(x)[0] for x, b in zip(xs, batched) if b)
+        xs = [x if b else broadcast_to(x, (length, *np.shape(_raw(x)))) for x, b in zip(xs, batched)]
+        return batching.call_op(cls, xs, {"axis": axis + 1})
 
     def forward(*xs, axis):
         return np.concatenate(xs, axis=axis)
 
-    def vjp(grad_out, out, *xs, axis):
+    def vjp(grad_out, out, *xs, axis, needs):
         bounds = np.cumsum([0] + [np.shape(_raw(x))[axis] for x in xs])
         lead = (slice(None),) * axis
         return tuple(getitem(grad_out, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:]))
 
-    def jvp(*dots_out_inputs, axis):
+    def jvp(*dots_out_inputs, axis, needs):
         # Arguments are the n input tangents, the output, then the n inputs.
         n = len(dots_out_inputs) // 2
         return concatenate(dots_out_inputs[:n], axis=axis)
@@ -231,8 +231,10 @@ class Concatenate(_ShapeOp):
 class Pad(_ShapeOp):
     """z = x surrounded by a constant; the gradient is the inner slice."""
 
-    def batch(cls, values, batched, *, pad_width, constant_values):
-        return batching.call_op(cls, values, {"pad_width": ((0, 0), *pad_width), "constant_values": constant_values})
+    def batch(cls, x, *, batched, batched_settings, pad_width, constant_values):
+        if batched_settings:
+            return None
+        return batching.call_op(cls, [x], {"pad_width": ((0, 0), *pad_width), "constant_values": constant_values})
 
     def forward(x, *, pad_width, constant_values):
         # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
@@ -242,11 +244,11 @@ class Pad(_ShapeOp):
         out[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, pad_width))] = x
         return out
 
-    def vjp(grad_out, out, x, *, pad_width, constant_values):
+    def vjp(grad_out, out, x, *, pad_width, constant_values, needs):
         inner = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(_raw(x))))
         return (getitem(grad_out, inner),)
 
-    def jvp(x_dot, out, x, *, pad_width, constant_values):
+    def jvp(x_dot, out, x, *, pad_width, constant_values, needs):
         return pad(x_dot, pad_width)
 
 
@@ -254,19 +256,19 @@ class Pad(_ShapeOp):
 class GetItem(_ShapeOp):
     """z = x[index], basic or integer-array indexing. Its VJP scatters (adds) the gradient back."""
 
-    def batch(cls, values, batched, *, index):
-        batched_index = _index_past_batch(index)
+    def batch(cls, x, *, batched, batched_settings, index):
+        batched_index = None if batched_settings else _index_past_batch(index)
         if batched_index is None:
             return None
-        return batching.call_op(cls, values, {"index": batched_index})
+        return batching.call_op(cls, [x], {"index": batched_index})
 
     def forward(x, *, index):
         return x[index]
 
-    def vjp(grad_out, out, x, *, index):
+    def vjp(grad_out, out, x, *, index, needs):
         return (scatter_add(grad_out, index, np.shape(_raw(x))),)
 
-    def jvp(x_dot, out, x, *, index):
+    def jvp(x_dot, out, x, *, index, needs):
         return getitem(x_dot, index)
 
 
@@ -274,11 +276,11 @@ class GetItem(_ShapeOp):
 class ScatterAdd(_ShapeOp):
     """z = zeros(shape) with x added at index (repeated indices accumulate): the transpose of x[index]."""
 
-    def batch(cls, values, batched, *, index, shape):
-        batched_index = _index_past_batch(index)
+    def batch(cls, x, *, batched, batched_settings, index, shape):
+        batched_index = None if batched_settings else _index_past_batch(index)
         if batched_index is None:
             return None
-        return batching.call_op(cls, values, {"index": batched_index, "shape": (np.shape(values[0])[0], *shape)})
+        return batching.call_op(cls, [x], {"index": batched_index, "shape": (np.shape(x)[0], *shape)})
 
     name = "scatter_add"
 
@@ -291,10 +293,10 @@ class ScatterAdd(_ShapeOp):
             np.add.at(out, index, x)
         return out
 
-    def vjp(grad_out, out, x, *, index, shape):
+    def vjp(grad_out, out, x, *, index, shape, needs):
         return (getitem(grad_out, index),)
 
-    def jvp(x_dot, out, x, *, index, shape):
+    def jvp(x_dot, out, x, *, index, shape, needs):
         return scatter_add(x_dot, index, shape)
 
     def flops(out, x, **settings):

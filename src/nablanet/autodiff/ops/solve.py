@@ -23,8 +23,6 @@ import math
 from collections import namedtuple
 
 import numpy as np
-import scipy.linalg
-import scipy.linalg.lapack
 
 from nablanet.autodiff import state
 from nablanet.autodiff.op import Op, raw as _raw, register
@@ -32,6 +30,7 @@ from nablanet.autodiff.ops.elementwise import conj, imag, real, where
 from nablanet.autodiff.ops.reduce import sum
 from nablanet.autodiff.ops.shape import concatenate, getitem, reshape, stack, swapaxes
 from nablanet.autodiff.tensor import Tensor
+from nablanet.kernels import linalg as linalg_kernels
 
 __all__ = ["inv", "solve", "det", "slogdet", "pinv"]
 
@@ -211,18 +210,17 @@ class Inv(Op):
     and speed: one LU factorisation, and the rules reuse the inverse itself.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2)
 
     @_linalg_errors
     def forward(x):
         return np.linalg.inv(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         out_t = _mT(out)
         return (-(out_t @ grad_out @ out_t),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return -(out @ x_dot @ out)
 
 
@@ -234,8 +232,6 @@ class Solve(Op):
     the reverse rule solves the transposed system, the forward rule solves again. A
     primitive: LU with partial pivoting is stable where inv(A) @ B loses accuracy.
     """
-
-    domain = "well_conditioned"
 
     @_linalg_errors
     def forward(x, y):
@@ -272,11 +268,10 @@ class SolveTriangular(Op):
     """
 
     name = "solve_triangular"
-    domain = "well_conditioned"
 
     @_linalg_errors
     def forward(x, y, *, lower):
-        return _triangular_solve(np.asarray(x), np.asarray(y), lower)
+        return linalg_kernels.solve_triangular(np.asarray(x), np.asarray(y), lower)
 
     def flops(out, x, y, *, lower):
         m = np.shape(x)[-1]
@@ -295,18 +290,6 @@ class SolveTriangular(Op):
             step = (x_dot * _triangle_mask(np.shape(_raw(x))[-1], lower, x)) @ out
             rhs = -step if rhs is None else rhs - step
         return solve_triangular(x, rhs, lower=lower)
-
-
-def _triangular_solve(t, b, lower: bool) -> np.ndarray:
-    """T^-1 B by LAPACK's trtrs for one matrix (scipy.linalg.solve_triangular's checks and batching
-    cost about 0.5 ms a call, a hundred times the solve of a small system), by scipy for stacks."""
-    if t.ndim == 2 and b.ndim == 2 and t.size and b.size:
-        (trtrs,) = scipy.linalg.lapack.get_lapack_funcs(("trtrs",), (t, b))
-        out, info = trtrs(t, b, lower=int(lower))
-        if info > 0:
-            raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
-        return out
-    return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
 
 
 def solve_triangular(a, b, lower: bool):
@@ -380,7 +363,6 @@ class Slogdet(Op):
     or underflows for large matrices.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2 / 3)
 
     @_linalg_errors
@@ -388,14 +370,14 @@ class Slogdet(Op):
         sign, logabsdet = np.linalg.slogdet(x)
         return np.stack([sign, logabsdet.astype(sign.dtype, copy=False)], axis=-1)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         grad_sign, grad_logabsdet = getitem(grad_out, (Ellipsis, 0)), getitem(grad_out, (Ellipsis, 1))
         coefficient = real(grad_logabsdet)
         if _is_complex(x):
             coefficient = coefficient + 1j * imag(grad_sign * getitem(out, (Ellipsis, 0)))
         return (_as_matrix_scalar(coefficient) * _mT(inv(x)),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         t = _trace(_solve_matrix(x, x_dot))
         if _is_complex(x):
             sign_dot = getitem(out, (Ellipsis, 0)) * (1j * imag(t))
@@ -414,7 +396,6 @@ class Cofactor(Op):
     det exist only where A is invertible.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     def forward(x):
@@ -426,12 +407,12 @@ class Cofactor(Op):
         phase = np.linalg.det(u) * np.linalg.det(vh)
         return phase[..., None, None] * (np.conj(u) * adjugate_s[..., None, :]) @ np.conj(vh)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         inv_t = _mT(inv(x))
         total = _as_matrix_scalar(sum(grad_out * out, axis=(-2, -1)))
         return (total * inv_t - inv_t @ _mT(grad_out) @ out,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         inv_t = _mT(inv(x))
         return _as_matrix_scalar(sum(inv_t * x_dot, axis=(-2, -1))) * out - out @ _mT(x_dot) @ inv_t
 
@@ -444,16 +425,15 @@ class Det(Op):
     det(A) A^-T is not defined (JAX's rule solves for it by a pivoted LU to the same end).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(2 / 3)
 
     def forward(x):
         return np.linalg.det(x)
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         return (_as_matrix_scalar(grad_out) * cofactor(x),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         return sum(cofactor(x) * x_dot, axis=(-2, -1))
 
 
@@ -547,7 +527,6 @@ class Pinv(Op):
     part, as NumPy reads one triangle (as for eigh).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     @_linalg_errors
@@ -556,7 +535,7 @@ class Pinv(Op):
             return np.linalg.pinv(x, hermitian=hermitian, rtol=rtol)
         return np.linalg.pinv(x, rcond, hermitian=hermitian)
 
-    def vjp(grad_out, out, x, *, rcond, rtol, hermitian):
+    def vjp(grad_out, out, x, *, rcond, rtol, hermitian, needs):
         p = out
         if hermitian:
             x = _hermitian_part(x)
@@ -567,7 +546,7 @@ class Pinv(Op):
         grad_x = grad_x + (_mT(p) @ p_conj) @ (gh - (gh @ p_conj) @ x_conj)
         return (_hermitian_part(grad_x) if hermitian else grad_x,)
 
-    def jvp(x_dot, out, x, *, rcond, rtol, hermitian):
+    def jvp(x_dot, out, x, *, rcond, rtol, hermitian, needs):
         p = out
         if hermitian:
             x, x_dot = _hermitian_part(x), _hermitian_part(x_dot)

@@ -828,13 +828,13 @@ class LogSumExp(Op):
 
     name = "special_logsumexp"
 
-    def batch(cls, values, batched, *, axis, **settings):
+    def batch(cls, a, *b, batched, batched_settings, axis, keepdims, return_sign):
         # A batch of a (b shared, of no higher rank) reduces along the same axes, one further on.
-        example_ndim = np.ndim(values[0]) - 1
-        if not batched[0] or any(batched[1:]) or example_ndim == 0 or any(np.ndim(w) > example_ndim
-                                                                           for w in values[1:]):
+        example_ndim = np.ndim(a) - 1
+        if not batched[0] or any(batched[1:]) or example_ndim == 0 or any(np.ndim(w) > example_ndim for w in b):
             return None
-        return batching.call_op(cls, values, {**settings, "axis": batching.shift_axis(axis, example_ndim)})
+        return batching.call_op(cls, [a, *b], {"axis": batching.shift_axis(axis, example_ndim), "keepdims": keepdims,
+                                               "return_sign": return_sign})
 
     def forward(a, *b, axis, keepdims, return_sign):
         result = special.logsumexp(a, axis=axis, b=b[0] if b else None, keepdims=keepdims, return_sign=return_sign)

@@ -69,7 +69,6 @@ class Eigh(Op):
     the F term left out when g_V is an unused zero (``_is_zero``).
     """
 
-    domain = "spd"
     flops = _cubic_flops(9)
 
     @_linalg_errors
@@ -78,7 +77,7 @@ class Eigh(Op):
         n = np.shape(v)[-1]
         return _pack([w, v], [(n,), (n, n)])
 
-    def vjp(grad_out, out, x, *, UPLO):
+    def vjp(grad_out, out, x, *, UPLO, needs):
         n = _n(x)
         w, v = _eigh_parts(out, n)
         grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
@@ -87,7 +86,7 @@ class Eigh(Op):
             inner = inner + _inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_hermitian_part(conj(v) @ inner @ _mT(v)),)
 
-    def jvp(x_dot, out, x, *, UPLO):
+    def jvp(x_dot, out, x, *, UPLO, needs):
         n = _n(x)
         w, v = _eigh_parts(out, n)
         projected = _hermitian_part(_mH(v) @ x_dot @ v)
@@ -144,7 +143,6 @@ class Eigvalsh(Op):
     is seen.
     """
 
-    domain = "spd"
     flops = _cubic_flops(9)
     keeps_residual = True
 
@@ -153,11 +151,11 @@ class Eigvalsh(Op):
         w, v = np.linalg.eigh(x, UPLO=UPLO)
         return w, v
 
-    def vjp(grad_out, out, x, *, UPLO, residual):
+    def vjp(grad_out, out, x, *, UPLO, residual, needs):
         v = eigh(x, UPLO).eigenvectors if _recorded(x) else residual
         return (conj(v) @ _diag_embed(grad_out) @ _mT(v),)
 
-    def jvp(x_dot, out, x, *, UPLO, residual):
+    def jvp(x_dot, out, x, *, UPLO, residual, needs):
         v = eigh(x, UPLO).eigenvectors if _recorded(x) else residual
         return real(sum(conj(v) * (x_dot @ v), axis=-2))
 
@@ -199,7 +197,6 @@ class Eig(Op):
     the g0 term left out when g_V is an unused zero (``_is_zero``).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(25)
 
     @_linalg_errors
@@ -208,7 +205,7 @@ class Eig(Op):
         n = np.shape(v)[-1]
         return _pack([w, v], [(n,), (n, n)])
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         n = _n(x)
         w, v = _unpack(out, [(n,), (n, n)])
         grad_w, grad_v = _unpack(grad_out, [(n,), (n, n)])
@@ -218,7 +215,7 @@ class Eig(Op):
             inner = inner + _inverse_gaps(w) * (_mT(v) @ grad_v)
         return (_solve_matrix(_mT(v), inner @ _mT(v)),)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         n = _n(x)
         w, v = _unpack(out, [(n,), (n, n)])
         projected = _solve_matrix(v, x_dot @ v)
@@ -262,7 +259,6 @@ class Eigvals(Op):
     on Tensors the rules take it from ``eig`` of x, so that a second derivative sees it move.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(25)
     keeps_residual = True
 
@@ -271,11 +267,11 @@ class Eigvals(Op):
         w, v = np.linalg.eig(x)
         return w, v
 
-    def vjp(grad_out, out, x, *, residual):
+    def vjp(grad_out, out, x, *, residual, needs):
         v = eig(x).eigenvectors if _recorded(x) else residual
         return (_solve_matrix(_mT(v), _diag_embed(grad_out) @ _mT(v)),)
 
-    def jvp(x_dot, out, x, *, residual):
+    def jvp(x_dot, out, x, *, residual, needs):
         v = eig(x).eigenvectors if _recorded(x) else residual
         return _diagonal(_solve_matrix(v, x_dot @ v))
 
@@ -335,7 +331,6 @@ class Svd(Op):
     derivatives infinite or NaN (as in JAX and PyTorch).
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
 
     @_linalg_errors
@@ -343,7 +338,7 @@ class Svd(Op):
         u, s, vh = np.linalg.svd(x, full_matrices=False)
         return _pack([u, s, vh], _svd_cores(x))
 
-    def vjp(grad_out, out, x):
+    def vjp(grad_out, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         k = min(m, n)
         u, s, vh = _svd_parts(out, x)
@@ -373,7 +368,7 @@ class Svd(Op):
                 grad_x = grad_x + conj(u) @ (projected / s_col)
         return (grad_x,)
 
-    def jvp(x_dot, out, x):
+    def jvp(x_dot, out, x, *, needs):
         m, n = np.shape(_raw(x))[-2:]
         k = min(m, n)
         u, s, vh = _svd_parts(out, x)
@@ -407,7 +402,6 @@ class Svdvals(Op):
     keeps (U, V^H) as a residual; on Tensors the rules take them from ``svd`` of x.
     """
 
-    domain = "well_conditioned"
     flops = _cubic_flops(12)
     keeps_residual = True
 
@@ -416,11 +410,11 @@ class Svdvals(Op):
         u, s, vh = np.linalg.svd(x, full_matrices=False)
         return s, (u, vh)
 
-    def vjp(grad_out, out, x, *, residual):
+    def vjp(grad_out, out, x, *, residual, needs):
         u, vh = _svd_vectors(x, residual)
         return (conj(u) @ _diag_embed(grad_out) @ conj(vh),)
 
-    def jvp(x_dot, out, x, *, residual):
+    def jvp(x_dot, out, x, *, residual, needs):
         u, vh = _svd_vectors(x, residual)
         return real(sum(conj(u) * (x_dot @ _mH(vh)), axis=-2))
 

@@ -46,8 +46,6 @@ class Arcsin(Op):
 
     batch = batching.elementwise
 
-    domain = "unit"
-
     def forward(x):
         return np.arcsin(x)
 
@@ -61,8 +59,6 @@ class Arccos(Op):
     """z = arccos x.   dz/dx = -1 / sqrt(1 - x^2)."""
 
     batch = batching.elementwise
-
-    domain = "unit"
 
     def forward(x):
         return np.arccos(x)
@@ -109,7 +105,7 @@ class Arctan2(Op):
         grad_y = -grad_out * _safe_divide(_safe_divide(x, r), r) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         r = hypot(x, y)
         return _safe_divide(x_dot * _safe_divide(y, r) - y_dot * _safe_divide(x, r), r)
 
@@ -166,8 +162,6 @@ class Arccosh(Op):
 
     batch = batching.elementwise
 
-    domain = "above_one"
-
     def forward(x):
         return np.arccosh(x)
 
@@ -181,8 +175,6 @@ class Arctanh(Op):
     """z = arctanh x.   dz/dx = 1 / ((1 - x)(1 + x)), exact near x = +-1."""
 
     batch = batching.elementwise
-
-    domain = "unit"
 
     def forward(x):
         return np.arctanh(x)
@@ -208,7 +200,7 @@ class Hypot(Op):
         grad_y = grad_out * _safe_divide(y, out) if needs[1] else None
         return grad_x, grad_y
 
-    def jvp(x_dot, y_dot, out, x, y):
+    def jvp(x_dot, y_dot, out, x, y, *, needs):
         return x_dot * _safe_divide(x, out) + y_dot * _safe_divide(y, out)
 
 

@@ -1,0 +1,144 @@
+"""Batch-normalization kernels: per-feature sums and scalings in one pass each, in an array's own memory order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["FeatureLayout", "ROW_LENGTH", "batch_statistics", "batch_norm", "batch_norm_vjp"]
+
+# Per-feature vectors are applied to flat memory in rows of about this many values, the vector
+# repeated to fill a row: from this length on a scaling pass runs as fast as a plain product of two
+# arrays (benchmarks/README.md, "Kernels").
+ROW_LENGTH = 8192
+
+
+class FeatureLayout:
+    """Where the features (axis 1) of an array lie in its memory, for passes in memory order.
+
+    An array contiguous in some order of its axes (C order; channels-last, as a convolution's
+    output; batch-last) is, in memory, ``outer`` blocks of C * ``inner`` values, each feature owning
+    ``inner`` consecutive values of every block: channels-last (N, L, C) has inner = 1, C order
+    (N, C, L) has inner = L. Sums per feature are then two matrix-vector products over the flat
+    memory, and a per-feature scaling is one pass over it: no copy into C order, no strided pass.
+    An array contiguous in no order (a strided slice) is copied once, into the order of its strides.
+    """
+
+    def __init__(self, x):
+        # Axes from the slowest-varying in memory to the fastest (where axes of length 1 go does not matter).
+        strides = x.strides
+        self.order = order = sorted(range(x.ndim), key=lambda a: -abs(strides[a]))
+        self.inverse = sorted(range(x.ndim), key=order.__getitem__)
+        self.moved_shape = moved_shape = tuple(x.shape[a] for a in order)
+        position = order.index(1)
+        self.outer = math.prod(moved_shape[:position])
+        self.channels = x.shape[1]
+        self.inner = math.prod(moved_shape[position + 1:])
+        # apply's rows: whole blocks of C * inner values, as many as make about ROW_LENGTH values.
+        block = self.channels * self.inner
+        blocks = max(1, min(self.outer, ROW_LENGTH // max(block, 1)))
+        self.row_shape = (blocks, self.channels, self.inner)
+        self.row_size = blocks * block
+        self.whole = x.size - x.size % self.row_size
+
+    def flat(self, a):
+        """The values of ``a`` (x's shape) as a flat array in this memory order: a view when a is laid out as x."""
+        moved = a.transpose(self.order)
+        return moved.reshape(-1) if moved.flags.c_contiguous else np.ascontiguousarray(moved).reshape(-1)
+
+    def unflat(self, flat):
+        """A flat array in this memory order as an array of x's shape (a view)."""
+        return flat.reshape(self.moved_shape).transpose(self.inverse)
+
+    def sums(self, flat):
+        """sum over all axes but 1, as matrix-vector products (NumPy sums a narrow matrix a short row at a time)."""
+        if self.inner > 1:
+            flat = flat.reshape(-1, self.inner) @ np.ones(self.inner, dtype=flat.dtype)
+        return np.ones(self.outer, dtype=flat.dtype) @ flat.reshape(self.outer, self.channels)
+
+    def apply(self, ufunc, flat, v, out):
+        """out = ufunc(flat, v), v (C,) taken per feature: v repeated as the features repeat in memory.
+
+        Broadcasting v (or its repetition over one block) would make NumPy's inner loop only C (or
+        C * inner) values long; rows of about ROW_LENGTH values run as fast as a plain product.
+        """
+        row = np.empty(self.row_shape, dtype=flat.dtype)
+        row[...] = v.reshape(-1, 1)
+        row = row.reshape(-1)
+        whole, size = self.whole, self.row_size
+        ufunc(flat[:whole].reshape(-1, size), row, out=out[:whole].reshape(-1, size))
+        if whole < flat.size:
+            ufunc(flat[whole:], row[:flat.size - whole], out=out[whole:])
+        return out
+
+
+def batch_statistics(x):
+    """mu_B and sigma_B^2 (biased) of x over every axis but 1, each (C,), in x's dtype.
+
+    Two passes (the variance from x - mu_B, not from E[x^2] - mu_B^2, which cancels catastrophically
+    in float32 when |mu_B| is large against sigma_B), each followed by matrix-vector products for
+    the sums, all in x's memory order.
+    """
+    layout = FeatureLayout(x)
+    flat = layout.flat(x)
+    count = flat.size // layout.channels
+    batch_mean = layout.sums(flat) / count
+    squares = layout.apply(np.subtract, flat, batch_mean, np.empty_like(flat))
+    np.multiply(squares, squares, out=squares)
+    return batch_mean, layout.sums(squares) / count
+
+
+def batch_norm(x, gamma, beta, eps, batch_mean, batch_var):
+    """y = gamma (x - mu_B) / sqrt(sigma_B^2 + eps) + beta, and the residual its VJP needs.
+
+    Three passes over x in its memory order (x - mu_B, the scale, the shift), so channels-last data
+    stay channels-last, as y is. The residual is (layout, x - mu_B flat in memory order,
+    1/sqrt(sigma_B^2 + eps)): x_hat enters the VJP only through sums and per-feature factors, so
+    keeping x - mu_B and folding 1/sqrt(sigma_B^2 + eps) into those factors saves the pass that
+    would form x_hat.
+
+    Shape: x (N, C, ...), gamma, beta, batch_mean, batch_var (C,) -> y of x's shape.
+    """
+    dtype = np.result_type(x, gamma, beta)
+    layout = FeatureLayout(x)
+    flat = layout.flat(x.astype(dtype, copy=False))
+    centred = layout.apply(np.subtract, flat, batch_mean, np.empty_like(flat))
+    inv_std = 1.0 / np.sqrt(batch_var.astype(dtype, copy=False) + eps)
+    out = layout.apply(np.multiply, centred, gamma * inv_std, np.empty_like(centred))
+    layout.apply(np.add, out, beta, out)
+    return layout.unflat(out), (layout, centred, inv_std)
+
+
+def batch_norm_vjp(grad_out, residual, gamma, needs):
+    """(dC/dx, dC/dgamma, dC/dbeta) of batch_norm from g = dC/dy and batch_norm's residual.
+
+        dC/dbeta = sum g,   dC/dgamma = sum g x_hat,
+        dC/dx    = gamma inv_std (g - mean(g) - x_hat mean(g x_hat))
+
+    with sums and means over every axis but 1 and inv_std = 1/sqrt(sigma_B^2 + eps). Five passes in
+    x's memory order (g (x - mu_B), the three terms of dC/dx and their sum) and matrix-vector
+    products for the sums; a gradient not in ``needs`` (one flag per input x, gamma, beta) is None
+    and costs nothing beyond what the others need.
+    """
+    layout, centred, inv_std = residual
+    # grad_out arrives in the layout of the op after this one; once in x's order, every pass is in order.
+    g = layout.flat(grad_out.astype(centred.dtype, copy=False))
+    count = g.size // layout.channels
+    sum_g = layout.sums(g)
+    grad_x = grad_gamma = None
+    if needs[0] or needs[1]:
+        product = np.multiply(g, centred)
+        # sum g (x - mu_B); times inv_std it is dC/dgamma = sum g x_hat.
+        sum_g_centred = layout.sums(product)
+        grad_gamma = sum_g_centred * inv_std
+    if needs[0]:
+        # dC/dx = a g - a mean(g) - (x - mu_B) a inv_std^2 mean(g (x - mu_B)), with a = gamma inv_std:
+        # x_hat = (x - mu_B) inv_std folded into the factors.
+        a = gamma * inv_std
+        grad = layout.apply(np.multiply, g, a, np.empty_like(g))
+        layout.apply(np.multiply, centred, a * inv_std * inv_std * (sum_g_centred / count), product)
+        grad -= product
+        layout.apply(np.subtract, grad, a * (sum_g / count), grad)
+        grad_x = layout.unflat(grad)
+    return grad_x, grad_gamma, sum_g if needs[2] else None
