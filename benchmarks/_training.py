@@ -35,25 +35,18 @@ class Batches:
         return index
 
 
+# The peer that trains in nablanet.runtime.fast_math() (--fast-math): the same builder as "nablanet".
+FAST_MATH_PEER = "nablanet-fast-math"
 _ENVIRONMENTS = []
 
 
 def nablanet_step(model, optimizer, X, y, batches: Batches):
     """One timed iteration for nablanet: a minibatch step with softmax cross-entropy; returns the loss.
 
-    The peer trains in the environment nablanet.fit sets up for training (flushed subnormals, freed
-    memory kept for reuse), entered once for the worker's life.
+    As a user writes it, in a process as the user has it: nothing process-wide is switched on here
+    (the ``nablanet-fast-math`` peer runs the same step inside ``nablanet.runtime.fast_math()``).
     """
-    import contextlib
-
     from nablanet.nn import functional as F
-    from nablanet.optim import flush_denormals
-    from nablanet.train import keep_freed_memory
-
-    environment = contextlib.ExitStack()
-    environment.enter_context(flush_denormals())
-    environment.enter_context(keep_freed_memory())
-    _ENVIRONMENTS.append(environment)  # kept open until the worker exits
 
     def step():
         index = batches.next()
@@ -64,6 +57,20 @@ def nablanet_step(model, optimizer, X, y, batches: Batches):
         return float(loss)
 
     return step
+
+
+def _in_fast_math(builder):
+    """The builder, run in nablanet.runtime.fast_math() entered for the worker's life (flushed
+    subnormals, freed memory kept for reuse: what nablanet.fit did by default before issue 11)."""
+    def build():
+        from nablanet import runtime
+
+        environment = runtime.fast_math()
+        environment.__enter__()
+        _ENVIRONMENTS.append(environment)  # kept open until the worker exits
+        return builder()
+
+    return build
 
 
 def torch_step(forward, optimizer, X, y, batches: Batches):
@@ -108,16 +115,24 @@ def loss_disagreements(infos: dict, reference: str, rtol: float, unchecked=()) -
 
 
 def parse_arguments(description: str, peers, argv=None):
+    """The command line; ``peers`` are all the peers a worker may be, the default list leaves out fast-math's."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--threads", type=int, default=2, help="thread limit for every peer (default 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 7; 3 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats")
-    parser.add_argument("--peers", default=",".join(peers), help=f"comma-separated subset of {','.join(peers)}")
+    default_peers = [peer for peer in peers if peer != FAST_MATH_PEER]
+    parser.add_argument("--peers", default=",".join(default_peers), help=f"comma-separated subset of {','.join(peers)}")
+    parser.add_argument("--fast-math", action="store_true",
+                        help=f"also time {FAST_MATH_PEER}: nablanet's step inside nablanet.runtime.fast_math() "
+                             "(subnormals flushed, glibc keeping freed memory)")
     parser.add_argument("--peer", choices=peers, help=argparse.SUPPRESS)  # worker mode, used internally
     arguments = parser.parse_args(argv)
     if arguments.repeats is None:
         arguments.repeats = 3 if arguments.quick else 7
     arguments.peers = [p.strip() for p in arguments.peers.split(",") if p.strip()]
+    if arguments.fast_math and FAST_MATH_PEER in peers and FAST_MATH_PEER not in arguments.peers:
+        arguments.peers.insert(arguments.peers.index("nablanet") + 1 if "nablanet" in arguments.peers else 0,
+                               FAST_MATH_PEER)
     unknown = sorted(set(arguments.peers) - set(peers))
     if unknown:
         parser.error(f"unknown peer(s) {unknown}; choose from {', '.join(peers)}")
@@ -144,6 +159,7 @@ def main(script: str, title: str, description: str, builders: dict, *, steps: in
         whole_epoch_peers: peers whose iteration is a whole epoch (run separately, fewer repeats).
         unchecked: peers whose losses are not compared (different initial weights).
     """
+    builders = {**builders, FAST_MATH_PEER: _in_fast_math(builders["nablanet"])}
     peers = tuple(builders)
     arguments = parse_arguments(description, peers, argv)
     if arguments.peer:
@@ -177,7 +193,7 @@ def main(script: str, title: str, description: str, builders: dict, *, steps: in
 
     print("\nlosses of the first steps (same weights, same batches):")
     for peer, info in infos.items():
-        print(f"  {peer:<14} " + " ".join(f"{loss:.5f}" for loss in info["losses"]))
+        print(f"  {peer:<18} " + " ".join(f"{loss:.5f}" for loss in info["losses"]))
     problems = loss_disagreements(infos, "nablanet", loss_rtol, unchecked=tuple(whole_epoch_peers) + tuple(unchecked))
     if problems:
         print("\nFAILED: the peers disagree, so the timings would compare different computations:\n  "
@@ -189,5 +205,6 @@ def main(script: str, title: str, description: str, builders: dict, *, steps: in
     throughput = {peer: [info["samples_per_iteration"] / divisor / s for s in seconds[peer]["train"]]
                   for peer, info in infos.items()}
     print(f"\nthroughput, {unit} (higher is better)")
-    print(_harness.ratio_table(throughput, unit, ["nablanet"], higher_is_better=True, digits=0 if divisor == 1 else 1))
+    print(_harness.ratio_table(throughput, unit, ["nablanet", FAST_MATH_PEER], higher_is_better=True,
+                               digits=0 if divisor == 1 else 1))
     return 0

@@ -1,4 +1,4 @@
-"""The optimizer contract (init_state / pure update), the stateful step() built on it, and flush_denormals.
+"""The optimizer contract (init_state / pure update) and the stateful step() built on it.
 
 An optimizer is a rule theta_t = theta_{t-1} - (something of the gradients g_1..g_t). Each subclass
 writes that rule once, as a function of NumPy arrays that takes its output buffers (``out=``):
@@ -14,17 +14,14 @@ Python floats never upcast arrays (NumPy 2, NEP 50): float32 parameters keep flo
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import dataclasses
-import platform
-import sys
 
 import numpy as np
 
 from nablanet.optim import clip as _clip
 from nablanet.optim import schedules as _schedules
+# flush_denormals lives with the other process-wide switches; this import path is the one it had.
+from nablanet.runtime import flush_denormals
 
 __all__ = ["Optimizer", "flush_denormals"]
 
@@ -409,79 +406,3 @@ def _count_prefixed(state: dict, name: str) -> int:
     while f"{name}.{count}" in state:
         count += 1
     return count
-
-
-# --- subnormal floats ------------------------------------------------------------------------------
-# x86-64 MXCSR control bits: FTZ (flush results that would be subnormal to zero) and DAZ (read
-# subnormal inputs as zero). They are per-thread CPU state; glibc's fegetenv/fesetenv read and write
-# them as the last 32-bit word of its 32-byte fenv_t (sysdeps/x86/fpu/bits/fenv.h), so ctypes can
-# set them with no compiled code of ours.
-_FTZ_DAZ = 0x8040
-_MXCSR_WORD = 7
-
-
-def _fenv_functions():
-    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
-        raise NotImplementedError(f"flush_denormals supports x86-64 Linux only, "
-                                  f"not {sys.platform}/{platform.machine()}")
-    if platform.libc_ver()[0] != "glibc":
-        raise NotImplementedError("flush_denormals needs glibc's fenv_t layout; this Python does not use glibc")
-    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-    return libm.fegetenv, libm.fesetenv
-
-
-def _read_env(fegetenv):
-    env = (ctypes.c_uint32 * 8)()
-    if fegetenv(ctypes.byref(env)) != 0:
-        raise OSError("fegetenv failed")
-    return env
-
-
-@contextlib.contextmanager
-def flush_denormals():
-    """Within the block, subnormal float results become zero and subnormal inputs are read as zero.
-
-    Arithmetic on subnormal numbers (|x| < 1.2e-38 in float32) is 10-100x slower on x86 CPUs; Adam's
-    state drifts into that range during long float32 training. This sets the FTZ and DAZ bits of the
-    MXCSR register (what ``-ffast-math`` and JAX do) for the calling thread, and restores their previous
-    values on exit. It is verified at entry: if the bits do not take effect, it raises instead of
-    silently doing nothing.
-
-    Notes:
-        * Per thread: it affects NumPy's elementwise ufuncs (which run in the calling thread), not other
-          Python threads, nor the worker threads of a multithreaded BLAS (matrix products).
-        * Numbers below 1.2e-38 (float32) or 2.2e-308 (float64) become 0 inside the block; nothing else
-          changes. Gradient checks and tests of tiny values should run outside it.
-        * Supported on x86-64 Linux with glibc; elsewhere it raises NotImplementedError.
-
-    Example:
-        >>> tiny = np.array([1e-40], dtype=np.float32)      # a subnormal float32
-        >>> with flush_denormals():
-        ...     (tiny * np.float32(1.0))[0]
-        np.float32(0.0)
-    """
-    fegetenv, fesetenv = _fenv_functions()
-    env = _read_env(fegetenv)
-    mxcsr = env[_MXCSR_WORD]
-    if mxcsr == 0 or mxcsr & 0xFFFF0000:
-        # MXCSR bits 16-31 are reserved (always 0) and the rounding/mask bits are never all 0.
-        raise NotImplementedError(f"flush_denormals: unexpected fenv_t layout (MXCSR word {mxcsr:#x}), "
-                                  "refusing to write it")
-    previous_bits = mxcsr & _FTZ_DAZ
-    env[_MXCSR_WORD] |= _FTZ_DAZ
-    fesetenv(ctypes.byref(env))
-    probe = np.array([1e-30], dtype=np.float32) * np.float32(1e-10)  # 1e-40 is subnormal in float32
-    if probe[0] != 0:
-        _restore_bits(fegetenv, fesetenv, previous_bits)
-        raise NotImplementedError("flush_denormals: setting the MXCSR bits had no effect on this machine")
-    try:
-        yield
-    finally:
-        _restore_bits(fegetenv, fesetenv, previous_bits)
-
-
-def _restore_bits(fegetenv, fesetenv, previous_bits: int) -> None:
-    # Only the two control bits are restored: exception flags raised inside the block are kept.
-    env = _read_env(fegetenv)
-    env[_MXCSR_WORD] = (env[_MXCSR_WORD] & ~_FTZ_DAZ & 0xFFFFFFFF) | previous_bits
-    fesetenv(ctypes.byref(env))

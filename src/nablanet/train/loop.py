@@ -15,19 +15,16 @@ model's own generators, not from the loop's).
 
 from __future__ import annotations
 
-import contextlib
-
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES, get_loss
 from nablanet.nn.regularizers import penalty
-from nablanet.optim.base import flush_denormals
-from nablanet.train import memory
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.metrics import get_metric
@@ -134,8 +131,8 @@ class TrainingRun:
 
 def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 32, shuffle: bool = True,
         validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
-        l2: float = 0.0, seed=None, progress: bool = True, dtype=None, flush_subnormals: bool = True,
-        keep_freed_memory: bool = True) -> History:
+        l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
+        flush_subnormals: bool = False, keep_freed_memory: bool = False) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -173,14 +170,24 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         progress: show a tqdm progress bar on stderr; ``False`` prints nothing.
         dtype: the floating dtype to compute in; default and only allowed value: the model's
             parameter dtype (float32 for nablanet layers unless built with ``dtype=np.float64``).
-        flush_subnormals: train inside nablanet.optim.flush_denormals() where the platform supports
-            it. In long float32 runs with Adam about a tenth of the moment estimates decay into
+        fast_math: train inside nablanet.runtime.fast_math(), both parts below. By default
+            (False) fit changes nothing outside the model, the optimizer and the callbacks: the
+            process's floating-point control register and glibc's malloc parameters stay as they
+            were. Fast mode changes, for the duration of the call, the calling thread's MXCSR (FTZ
+            and DAZ set: subnormal results and inputs become zero) and, for the whole process,
+            glibc's mmap and trim thresholds (raised to 1 GiB and 2 GiB); on return MXCSR is as
+            before, while the thresholds are left at 32 MiB and 64 MiB with glibc's own adjustment
+            of them off for the rest of the process (glibc has no way to turn it back on; see
+            nablanet.runtime.keep_freed_memory). Each part is applied where the platform has it
+            (x86-64 Linux with glibc), and skipped elsewhere.
+        flush_subnormals: the first part alone: train inside nablanet.runtime.flush_denormals().
+            In long float32 runs with Adam about a tenth of the moment estimates decay into
             subnormal numbers (below 1.2e-38), on which x86 arithmetic is many times slower;
             flushing them to zero changes no result a network can feel.
-        keep_freed_memory: train inside nablanet.train.memory.keep_freed_memory(): freed arrays stay
-            in the process for the next step's, instead of being page-faulted in afresh every step
-            (a quarter of a small CNN's step time on glibc); the process keeps its peak memory
-            until fit returns.
+        keep_freed_memory: the second part alone: train inside
+            nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
+            step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
+            step time on glibc); the process keeps its peak memory until fit returns.
 
     Returns:
         A History (see its docstring for the keys).
@@ -246,7 +253,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, l1, l2, keep_predictions=bool(metric_fns))
 
-    with _training_environment(flush_subnormals, keep_freed_memory):
+    with _training_environment(fast_math, flush_subnormals, keep_freed_memory):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
@@ -278,17 +285,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     return history
 
 
-def _training_environment(flush_subnormals: bool, keep_memory: bool) -> contextlib.ExitStack:
-    """flush_denormals() and keep_freed_memory() as asked and where supported (elsewhere only slower)."""
-    stack = contextlib.ExitStack()
-    if flush_subnormals:
-        try:
-            stack.enter_context(flush_denormals())
-        except NotImplementedError:
-            pass
-    if keep_memory:
-        stack.enter_context(memory.keep_freed_memory())
-    return stack
+def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: bool):
+    """runtime.fast_math() with the parts asked for (none by default: then it changes nothing)."""
+    return runtime.fast_math(flush_subnormals=fast_math or flush_subnormals, keep_freed_memory=fast_math or keep_memory)
 
 
 class _Step:
