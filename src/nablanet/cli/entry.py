@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
+from nablanet import runtime
 from nablanet.cli.parser import build_parser
 
 
@@ -22,7 +22,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        with _blas_threads(getattr(args, "threads", 1)):
+        # The command owns its process, so it opts into what a library call may not change unasked:
+        # BLAS threads (matrix products this small are fastest on one) and fast math (runtime.fast_math).
+        with runtime.blas_threads(getattr(args, "threads", 1)), runtime.fast_math():
             return args.handler(args)
     except KeyboardInterrupt:
         print(f"nablanet {args.command}: interrupted", file=sys.stderr)
@@ -32,28 +34,6 @@ def main(argv=None) -> int:
             raise
         print(f"nablanet {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
-
-
-@contextlib.contextmanager
-def _blas_threads(count: int):
-    """Limit the BLAS library to ``count`` threads while a command runs (0: leave it as it is).
-
-    A network's matrix products are small (a batch of 32 rows times a few hundred units), too small
-    for threads to pay off; and OpenBLAS threads wait for work by spinning, so on a machine whose
-    cores are busy with anything else they slow training down several times (measured: the main job
-    took 13 s with one thread and 93 s with the default on two loaded cores).
-    """
-    if count == 0:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        # threadpoolctl comes with scikit-learn (the data extra); without it the library's default stays.
-        yield
-        return
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
 
 
 def _expand_alias(argv: list) -> list:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nablanet import runtime
 
 if TYPE_CHECKING:
     from nablanet.experiment import Config, Data, Task
@@ -60,20 +63,20 @@ class SweepFits:
 # The sweep of this process when it is a pool worker, set once by the pool's initializer (start_worker),
 # so that the data travel to each worker once rather than with every fit. The main process never sets it.
 _worker_fits: SweepFits | None = None
+# The worker's BLAS-thread limit and fast math, held open for its life (see start_worker).
+_worker_runtime: contextlib.ExitStack | None = None
 
 
 def start_worker(fits: SweepFits, threads: int) -> None:
-    """The pool's initializer: keep ``fits`` for this worker's fits and limit its BLAS threads to ``threads``."""
-    global _worker_fits
+    """The pool's initializer: keep ``fits`` for this worker's fits, and set up the worker's process as
+    the main one is (BLAS threads limited to ``threads``, runtime.fast_math), for the worker's life."""
+    global _worker_fits, _worker_runtime
     _worker_fits = fits
-    if threads:
-        # A spawned worker starts with the BLAS library's default: limit it as the main process is.
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return
-        # Not a context: the limit lasts for the worker's life.
-        threadpool_limits(limits=threads, user_api="blas")
+    # A spawned worker starts with the defaults: neither the thread limit nor the floating-point
+    # control bits (per process and thread) reach it from the main process.
+    _worker_runtime = contextlib.ExitStack()
+    _worker_runtime.enter_context(runtime.blas_threads(threads))
+    _worker_runtime.enter_context(runtime.fast_math())
 
 
 def score_in_worker(setting: int, fold: int | None) -> float:
