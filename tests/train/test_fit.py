@@ -128,6 +128,19 @@ def test_the_penalty_gradient_equals_the_graphs_bit_for_bit(dtype):
         np.testing.assert_array_equal(ours.data, theirs.data)
 
 
+def test_weight_decay_is_twice_l2():
+    """One lambda: an optimizer's weight_decay 2 lambda takes the steps of fit(l2=lambda) (here without biases,
+    which weight_decay would decay too)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    models = [nn.Sequential(nn.Dense(3, 2, bias=False, rng=1, dtype=np.float64)) for _ in range(2)]
+    fit(models[0], X, y, loss="mse", optimizer=SGD(models[0].parameters(), lr=0.1), epochs=3, batch_size=4,
+        shuffle=False, l2=0.25, progress=False)
+    fit(models[1], X, y, loss="mse", optimizer=SGD(models[1].parameters(), lr=0.1, weight_decay=0.5), epochs=3,
+        batch_size=4, shuffle=False, progress=False)
+    np.testing.assert_allclose(models[0][0].W.data, models[1][0].W.data, rtol=1e-14)
+
+
 def test_validation_metrics_are_computed_on_the_validation_data_only():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 1))
