@@ -244,7 +244,7 @@ class _NetworkEstimator(BaseEstimator):
             self.monitor_ = TrainingMonitor()
             callbacks.insert(0, self.monitor_)
 
-        def score(logits, targets):
+        def score(logits, targets):  # fit names a metric by its __name__: the History gets "val_score"
             return self._validation_score(logits, targets)
 
         self.n_iter_ = 0
