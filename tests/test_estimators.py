@@ -160,6 +160,19 @@ def test_partial_fit_and_warm_start_equal_scikit_learns():
     _assert_same_run(theirs, ours, X)
 
 
+def test_a_nan_validation_score_is_no_improvement():
+    """Non-finite validation outputs score NaN. The single-module estimators counted a NaN as an improvement
+    (NaN < best + tol is False), so such a run never stopped early; now it is none, as in EarlyStopping."""
+
+    class NaNScores(MLPClassifier):
+        def _validation_score(self, logits, targets):
+            return np.nan
+
+    X, y = _dataset("multiclass")
+    model = NaNScores(early_stopping=True, n_iter_no_change=2, max_iter=20, random_state=0).fit(X, y)
+    assert model.n_iter_ == 3 and np.isnan(model.validation_scores_).all()
+
+
 @pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
 def test_the_no_improvement_count_carries_over_as_scikit_learns(how):
     # With tol = 10 no epoch after the first improves: the count grows across the calls until it passes
