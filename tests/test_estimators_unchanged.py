@@ -7,7 +7,9 @@ The values in estimators_reference.json were recorded from the single-module nab
 
 Each case fits a few epochs with a fixed random_state and keeps what a user sees: loss_curve_ (or
 loss_), n_iter_, t_, best_loss_, the validation scores, the learning rate the optimizer ended at, and
-the predictions for the first 20 rows. Re-record only for a change of behaviour made on purpose, and say so in the commit.
+the predictions for the first 20 rows. Re-record only for a change of behaviour made on purpose, and
+say so in the commit. The estimators are imported by their first path, nablanet.estimators, so that
+this file runs as it is on the commit it was recorded from (and on main after it: the same numbers).
 """
 
 import functools
