@@ -1,4 +1,4 @@
-"""nablanet.estimators against scikit-learn: the same numbers, then nablanet's additions, then the baselines.
+"""nablanet.sklearn against scikit-learn: the same numbers, then nablanet's additions, then the baselines.
 
 With shuffle=False the minibatches are the same rows in the same order, and nablanet draws the initial
 weights from random_state exactly as scikit-learn does, so SGD runs agree with scikit-learn's MLP to
@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 import nablanet.nn as nn
 from nablanet import optim
 from nablanet.datasets import gate, make_polynomial
-from nablanet.estimators import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, Ridge
+from nablanet.sklearn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, Ridge
 
 # Short runs are the point of most tests here; the warnings themselves are tested in test_convergence_warnings.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -158,6 +158,42 @@ def test_partial_fit_and_warm_start_equal_scikit_learns():
         theirs.fit(X, y)
         ours.fit(X, y)
     _assert_same_run(theirs, ours, X)
+
+
+def test_a_nan_validation_score_is_no_improvement():
+    """Non-finite validation outputs score NaN. The single-module estimators counted a NaN as an improvement
+    (NaN < best + tol is False), so such a run never stopped early; now it is none, as in EarlyStopping."""
+
+    class NaNScores(MLPClassifier):
+        def _validation_score(self, logits, targets):
+            return np.nan
+
+    X, y = _dataset("multiclass")
+    model = NaNScores(early_stopping=True, n_iter_no_change=2, max_iter=20, random_state=0).fit(X, y)
+    assert model.n_iter_ == 3 and np.isnan(model.validation_scores_).all()
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_the_no_improvement_count_carries_over_as_scikit_learns(how):
+    # With tol = 10 no epoch after the first improves: the count grows across the calls until it passes
+    # n_iter_no_change = 3, in the third call (warm_start: it stops after one epoch; partial_fit: the
+    # 'adaptive' rate divides at that point).
+    X, y = _dataset("two outputs")
+    settings = {**SGD, "tol": 10.0, "n_iter_no_change": 3, "max_iter": 2}
+    if how == "partial_fit":
+        settings.update(momentum=0.0, learning_rate="adaptive")
+    else:
+        settings.update(warm_start=True)
+    theirs, ours = sk_nn.MLPRegressor(**settings), MLPRegressor(**settings)
+    for _ in range(3 if how == "warm_start" else 5):
+        for model in (theirs, ours):
+            model.partial_fit(X, y) if how == "partial_fit" else model.fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    if how == "partial_fit":
+        assert ours._optimizer.lr == pytest.approx(theirs._optimizer.learning_rate) == SGD["learning_rate_init"] / 5
+    else:
+        assert ours.n_iter_ == 1
 
 
 def test_lbfgs_reaches_scikit_learns_minimum_on_a_convex_problem():

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from nablanet.estimators import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, Ridge
+from nablanet.sklearn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, Ridge
 
 # --- scikit-learn's estimator checks ---------------------------------------------------------------
 
@@ -59,6 +59,16 @@ def expected_failed_checks(estimator) -> dict:
 @parametrize_with_checks(CHECKED_ESTIMATORS, expected_failed_checks=expected_failed_checks, xfail_strict=True)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_the_old_import_paths_give_the_same_classes():
+    import nablanet
+    import nablanet.estimators
+    import nablanet.sklearn
+
+    for name in nablanet.sklearn.__all__:
+        assert getattr(nablanet.estimators, name) is getattr(nablanet.sklearn, name) is getattr(nablanet, name)
+    assert sorted(nablanet.estimators.__all__) == sorted(nablanet.sklearn.__all__)
 
 
 # --- in scikit-learn's tools -----------------------------------------------------------------------

@@ -57,7 +57,7 @@ __all__ += list(_ESTIMATORS)
 def __getattr__(name):
     # The scikit-learn estimators are imported on first use: scikit-learn is an optional dependency.
     if name in _ESTIMATORS:
-        from nablanet import estimators
+        from nablanet import sklearn
 
-        return getattr(estimators, name)
+        return getattr(sklearn, name)
     raise AttributeError(f"module 'nablanet' has no attribute {name!r}")

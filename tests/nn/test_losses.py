@@ -91,6 +91,28 @@ def test_penalties_weigh_weights_not_biases():
     assert penalty(model) == 0.0
 
 
+def test_weight_penalty_is_the_penalty_without_a_graph():
+    from nablanet.nn.regularizers import WeightPenalty
+
+    model = nn.Sequential(nn.Dense(2, 3, rng=0, dtype=numpy.float64), nn.Dense(3, 1, rng=1, dtype=numpy.float64))
+    weights = WeightPenalty(model, l1=0.1, l2=0.01)
+    assert weights.value() == pytest.approx(float(penalty(model, l1=0.1, l2=0.01)), rel=1e-14)
+    penalty(model, l2=0.01).backward()
+    by_graph = [layer.W.grad.copy() for layer in model]
+    for layer in model:
+        layer.W.grad = None
+    WeightPenalty(model, l2=0.01).add_gradient()
+    for layer, expected in zip(model, by_graph):
+        numpy.testing.assert_array_equal(layer.W.grad, expected)  # 2 lambda W, as the graph's lambda W + lambda W
+        assert layer.b.grad is None
+    weights.add_gradient(scale=0.5)  # adds to the gradient already there: 0.5 (2 lambda W + lambda_1 sign W)
+    W = model[0].W.data
+    numpy.testing.assert_allclose(model[0].W.grad, 0.02 * W + 0.5 * (0.02 * W + 0.1 * numpy.sign(W)), rtol=1e-14)
+    assert not WeightPenalty(model) and WeightPenalty(model).value() == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightPenalty(model, l2=-1.0)
+
+
 def test_binary_cross_entropy_gradient_is_finite_at_saturated_probabilities():
     for p, t in ((1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):
         g = grad(lambda q: F.binary_cross_entropy(q, numpy.array([t])))(numpy.array([p]))

@@ -1,11 +1,22 @@
-"""Callbacks: hook order, stopping from a callback, early stopping (patience, min_delta, restore), progress bar."""
+"""Callbacks: hook order, stopping from a callback, early stopping (patience, min_delta, restore, reference, resume),
+the learning-rate callbacks, progress bar."""
+
+import math
 
 import numpy as np
 import pytest
 
 import nablanet.nn as nn
 from nablanet.optim import SGD, Adam
-from nablanet.train import Callback, EarlyStopping, LambdaCallback, ProgressBar, fit
+from nablanet.train import (
+    Callback,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ProgressBar,
+    ReduceLROnPlateau,
+    fit,
+)
 
 
 def _regression_data(n=12, seed=0):
@@ -104,19 +115,30 @@ class _StubModel:
         self.value = int(state["value"])
 
 
+class _StubOptimizer:
+    def __init__(self, lr):
+        self.lr = lr
+
+
 class _StubRun:
-    def __init__(self):
+    def __init__(self, lr=0.1):
         self.model = _StubModel()
+        self.optimizer = _StubOptimizer(lr)
         self.stop_training = False
 
 
-def _drive(stopper, values, key="val_loss"):
-    """Feed EarlyStopping a sequence of monitored values; the stub model's state is the epoch number."""
-    run = _StubRun()
+def _drive(stopper, values, key="val_loss", run=None, rates=None):
+    """Feed EarlyStopping a sequence of monitored values; the stub model's state is the epoch number.
+
+    ``rates``, if a list, receives the stub optimizer's learning rate after each epoch.
+    """
+    run = run or _StubRun()
     stopper.on_train_begin(run)
     for epoch, value in enumerate(values):
         run.model.value = epoch
         stopper.on_epoch_end(run, epoch, {key: value})
+        if rates is not None:
+            rates.append(run.optimizer.lr)
         if run.stop_training:
             break
     stopper.on_train_end(run)
@@ -190,6 +212,117 @@ def test_early_stopping_checks_its_settings():
         EarlyStopping(min_delta=-0.1)
     with pytest.raises(ValueError, match="mode"):
         EarlyStopping(mode="up")
+
+
+def test_reference_best_compares_with_the_best_value_of_any_epoch():
+    # Gains of 1.2, then 0.6 an epoch, with min_delta 1: compared with the last improvement (Keras), two
+    # small gains add up to one (2.6 beats 3.8 by 1.2); compared with the best epoch so far they never do.
+    values = [5.0, 3.8, 3.2, 2.6, 2.0, 1.4]
+    keras = EarlyStopping("loss", patience=2, min_delta=1.0)
+    _drive(keras, values, key="loss")
+    assert keras.stopped_epoch is None and (keras.best, keras.best_epoch) == (1.4, 5)
+    scikit_learn = EarlyStopping("loss", patience=2, min_delta=1.0, reference="best")
+    _drive(scikit_learn, values, key="loss")
+    assert (scikit_learn.stopped_epoch, scikit_learn.best, scikit_learn.best_epoch) == (3, 2.6, 3)
+
+
+def test_reference_best_counts_a_gain_of_exactly_min_delta():
+    # scikit-learn's rule: an epoch at least tol better improves, so with tol = 0 an equal value does.
+    stopper = EarlyStopping("loss", patience=1, reference="best")
+    _drive(stopper, [2.0, 2.0, 2.0], key="loss")
+    assert stopper.stopped_epoch is None and stopper.best_epoch == 0
+    keras = EarlyStopping("loss", patience=1)
+    _drive(keras, [2.0, 2.0, 2.0], key="loss")
+    assert keras.stopped_epoch == 1
+
+
+def test_reference_best_restores_the_weights_of_the_best_epoch():
+    stopper = EarlyStopping("val_accuracy", patience=2, min_delta=0.1, reference="best", restore_best_weights=True)
+    run = _drive(stopper, [0.5, 0.55, 0.58, 0.3], key="val_accuracy")
+    # 0.55 and 0.58 are new bests but not 0.1 better: stopped after epoch 2, the weights of epoch 2 back.
+    assert (stopper.stopped_epoch, stopper.best) == (2, 0.58) and run.model.value == 2
+
+
+def test_a_function_of_the_logs_as_monitor_and_patience_inf():
+    stopper = EarlyStopping(lambda logs: logs["a"] + logs["b"], patience=math.inf)
+    assert stopper.mode == "min"
+    run = _StubRun()
+    stopper.on_train_begin(run)
+    for epoch, (a, b) in enumerate([(1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 4.0)]):
+        stopper.on_epoch_end(run, epoch, {"a": a, "b": b})
+    assert not run.stop_training and (stopper.best, stopper.wait) == (2.0, 3)
+
+
+def test_resume_continues_an_earlier_runs_count_and_best_weights():
+    first = EarlyStopping("loss", patience=3, restore_best_weights=True)
+    _drive(first, [3.0, 1.0, 2.0, 2.0], key="loss")
+    assert (first.best, first.wait, first.stopped_epoch) == (1.0, 2, None)
+    second = EarlyStopping("loss", patience=3, restore_best_weights=True, resume=first)
+    run = _drive(second, [0.5, 0.7], key="loss")
+    assert (second.best, second.wait, second.stopped_epoch) == (0.5, 1, None) and run.model.value == 0
+    # Two epochs without improvement carried over: the first of this run is the third, and it stops.
+    third = EarlyStopping("loss", patience=3, restore_best_weights=True, resume=first)
+    run = _drive(third, [4.0, 0.1], key="loss")
+    assert (third.stopped_epoch, third.wait) == (0, 3)
+    assert run.model.value == 1  # the best weights of the first run: its epoch 1
+    with pytest.raises(ValueError, match="resume watched a quantity to minimize"):
+        EarlyStopping("val_accuracy", resume=first)
+
+
+def test_early_stopping_checks_reference():
+    with pytest.raises(ValueError, match="reference"):
+        EarlyStopping(reference="previous")
+
+
+def test_reduce_lr_on_plateau_lowers_the_rate_then_stops_at_min_lr():
+    reduce = ReduceLROnPlateau("loss", factor=0.2, patience=2, min_lr=0.01, stop_at_min_lr=True)
+    rates = []
+    _drive(reduce, [1.0] * 12, key="loss", run=_StubRun(lr=0.1), rates=rates)
+    # Epoch 0 improves (on inf), then every second epoch is a plateau: 0.1 -> 0.02 -> 0.004 (below min_lr,
+    # not clipped to it) -> stop.
+    assert rates == pytest.approx([0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.004])
+    assert rates[4] == 0.1 / 5 / 5  # divided by 5, bit for bit, as scikit-learn's 'adaptive' rate
+    assert reduce.stopped_epoch == 6
+
+
+def test_reduce_lr_on_plateau_without_stopping_and_with_improvements():
+    reduce = ReduceLROnPlateau("loss", factor=0.5, patience=1, min_lr=0.2)
+    rates = []
+    run = _drive(reduce, [3.0, 2.0, 2.5, 1.0, 1.5, 1.6, 1.7], key="loss", run=_StubRun(lr=1.0), rates=rates)
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.125, 0.125]
+    assert not run.stop_training and reduce.stopped_epoch is None
+
+
+def test_reduce_lr_on_plateau_in_fit_and_its_checks():
+    X, y = _regression_data(n=40)
+    model = _linear_model()
+    optimizer = SGD(model.parameters(), lr=0.05)
+    # Validating against the negated targets: val_loss gets worse every epoch.
+    fit(model, X, y, loss="mse", optimizer=optimizer, epochs=4, batch_size=8, validation_data=(X, -y),
+        callbacks=[ReduceLROnPlateau(factor=0.5, patience=1)], seed=0, progress=False)
+    assert optimizer.lr == pytest.approx(0.05 / 2 ** 3)
+    with pytest.raises(ValueError, match="factor"):
+        ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="min_lr"):
+        ReduceLROnPlateau(min_lr=-1.0)
+    with pytest.raises(TypeError, match="float lr"):
+        from nablanet.optim import StepDecay
+
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=StepDecay(0.1, step_size=2)), epochs=1,
+            callbacks=[ReduceLROnPlateau("loss")], progress=False)
+
+
+def test_learning_rate_scheduler_sets_the_rate_after_each_epoch():
+    X, y = _regression_data()
+    model = _linear_model()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    history = fit(model, X, y, loss="mse", optimizer=optimizer, epochs=3, batch_size=4,
+                  callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 2))], seed=0, progress=False)
+    # The first epoch runs at the optimizer's own rate; after epoch e the rate is 0.1 / (e + 2).
+    assert history["lr"] == pytest.approx([0.1, 0.1 / 2, 0.1 / 3])
+    assert optimizer.lr == pytest.approx(0.1 / 4)
+    with pytest.raises(TypeError, match="schedule must be a function"):
+        LearningRateScheduler(0.1)
 
 
 def test_progress_false_prints_nothing(capsys):

@@ -66,6 +66,103 @@ def test_one_step_with_l1_and_l2_penalties_by_hand():
     assert history["loss"] == [pytest.approx(6.3125 + 0.775, rel=1e-12)]
 
 
+def test_penalty_divided_by_the_batch_size_by_hand():
+    model, layer = _hand_model()
+    history = fit(model, X_HAND, Y_HAND, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+                  batch_size=None, l1=0.1, l2=0.5, divide_penalty_by_batch_size=True, metrics=(), progress=False)
+    # As the step above with the penalty over n_b = 2 rows: 0.775 / 2 = 0.3875, its gradient [0.3, -0.55]
+    # dC/dW = [6.0, -7.25] + [0.3, -0.55] = [6.3, -7.8];  W <- [0.5 - 0.63, -1 + 0.78] = [-0.13, -0.22]
+    np.testing.assert_allclose(layer.W.data, [[-0.13], [-0.22]], rtol=1e-12)
+    np.testing.assert_allclose(layer.b.data, [0.2], rtol=1e-12)
+    assert history["penalty"] == [pytest.approx(0.3875, rel=1e-12)]
+    assert history["loss"] == [pytest.approx(6.3125 + 0.3875, rel=1e-12)]
+
+
+def test_a_short_last_batch_weighs_the_penalty_more():
+    """Batches of 2 and 1 rows: the penalty counts 1/2 in the first step and fully in the second."""
+    from nablanet.nn.regularizers import penalty
+
+    X = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
+    y = np.array([1.0, 0.0, 2.0])
+    model, _ = _hand_model()
+    history = fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=2,
+                  shuffle=False, l1=0.1, l2=0.5, divide_penalty_by_batch_size=True, metrics=(), progress=False)
+    by_hand, _ = _hand_model()
+    optimizer = SGD(by_hand.parameters(), lr=0.1)
+    penalties = []
+    for rows in ([0, 1], [2]):
+        optimizer.zero_grad()
+        term = penalty(by_hand, l1=0.1, l2=0.5) / len(rows)
+        penalties.append(term.item() * len(rows))
+        (mse(by_hand(X[rows]), y[rows][:, None]) + term).backward()
+        optimizer.step()
+    for ours, theirs in zip(model.parameters(), by_hand.parameters()):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-13)
+    # The epoch's penalty: batch values weighted by rows, (2 (P_0 / 2) + 1 (P_1 / 1)) / 3.
+    assert history["penalty"] == [pytest.approx(sum(penalties) / 3, rel=1e-13)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_penalty_gradient_equals_the_graphs_bit_for_bit(dtype):
+    """fit adds 2 lambda W in NumPy (WeightPenalty); recording penalty() in the graph gives the same steps."""
+    from nablanet.nn.regularizers import penalty
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 2))
+
+    def network():
+        return nn.Sequential(nn.Dense(3, 5, "tanh", rng=1, dtype=dtype), nn.Dense(5, 2, rng=2, dtype=dtype))
+
+    model = network()
+    fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=0.05), epochs=3, batch_size=4, shuffle=False,
+        l2=0.3, metrics=(), progress=False)
+    by_graph = network()
+    optimizer = Adam(by_graph.parameters(), lr=0.05)
+    for _ in range(3):
+        for start in range(0, 16, 4):
+            optimizer.zero_grad()
+            rows = slice(start, start + 4)
+            (mse(by_graph(X[rows].astype(dtype)), y[rows].astype(dtype)) + penalty(by_graph, l2=0.3)).backward()
+            optimizer.step()
+    for ours, theirs in zip(model.parameters(), by_graph.parameters()):
+        np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_weight_decay_is_twice_l2():
+    """One lambda: an optimizer's weight_decay 2 lambda takes the steps of fit(l2=lambda) (here without biases,
+    which weight_decay would decay too)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    models = [nn.Sequential(nn.Dense(3, 2, bias=False, rng=1, dtype=np.float64)) for _ in range(2)]
+    fit(models[0], X, y, loss="mse", optimizer=SGD(models[0].parameters(), lr=0.1), epochs=3, batch_size=4,
+        shuffle=False, l2=0.25, progress=False)
+    fit(models[1], X, y, loss="mse", optimizer=SGD(models[1].parameters(), lr=0.1, weight_decay=0.5), epochs=3,
+        batch_size=4, shuffle=False, progress=False)
+    np.testing.assert_allclose(models[0][0].W.data, models[1][0].W.data, rtol=1e-14)
+
+
+def test_validation_metrics_are_computed_on_the_validation_data_only():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 1))
+    rows_seen = []
+
+    def rows(predictions, targets):
+        rows_seen.append(len(targets))
+        return float(len(targets))
+
+    model = nn.Sequential(nn.Dense(3, 1, rng=0))
+    history = fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2,
+                  validation_data=(X[:7], y[:7]), metrics=("mae",), validation_metrics=(rows,), progress=False)
+    assert rows_seen == [7, 7]
+    assert list(history.keys()) == ["loss", "data_loss", "penalty", "mae", "val_loss", "val_mae", "val_rows", "lr"]
+    with pytest.raises(ValueError, match="validation_metrics needs validation data"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
+            validation_metrics=(rows,), progress=False)
+    with pytest.raises(ValueError, match="repeat a name of metrics"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=1, validation_split=0.2,
+            metrics=("mae",), validation_metrics=("mae",), progress=False)
+
+
 def test_two_minibatch_steps_by_hand():
     model, layer = _hand_model()
     history = fit(model, X_HAND, Y_HAND, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,

@@ -127,7 +127,7 @@ class Optimizer:
 
     @property
     def _l2_weight_decay(self) -> float:
-        """lambda of the L2 penalty added to the gradient, g <- g + lambda theta (0 for none / AdamW)."""
+        """The L2 term's factor in the gradient, g <- g + weight_decay theta = g + 2 lambda theta (0: none, AdamW)."""
         return float(getattr(self, "weight_decay", 0.0))
 
     # --- the contract ----------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class AdamState:
 class SGD(Optimizer):
     """Gradient descent, full batch or mini-batch, with optional (Nesterov) momentum and L2 weight decay.
 
-    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}          (lambda = weight_decay)
+    (1) g_t     = dC/dtheta (theta_{t-1}) + 2 lambda theta_{t-1}        (weight_decay = 2 lambda)
     (2) v_t     = mu v_{t-1} + (1 - tau) g_t,    v_1 = g_1               (mu = momentum, tau = dampening)
     (3) d_t     = g_t + mu v_t  (nesterov),   v_t (momentum),   g_t (momentum = 0)
     (4) theta_t = theta_{t-1} - eta_t d_t
@@ -95,7 +95,9 @@ class SGD(Optimizer):
         momentum: mu in [0, 1). Default 0 (plain SGD).
         dampening: tau in [0, 1]. Default 0.
         nesterov: use (3) with the look-ahead term; needs momentum > 0 and dampening = 0.
-        weight_decay: lambda >= 0, the L2 penalty (lambda / 2) ||theta||^2 added to the cost.
+        weight_decay: >= 0, torch.optim's: the gradient term weight_decay theta in (1), i.e. the L2
+            penalty lambda ||theta||^2 added to C with lambda = weight_decay / 2 (the notes' lambda, as
+            ``fit(l2=)`` and nablanet.nn.regularizers write it), on every parameter, biases included.
         clip_value, clip_norm: gradient clipping before (1), see ``Optimizer``.
 
     References:
@@ -175,13 +177,13 @@ class Nesterov(SGD):
 class Adagrad(Optimizer):
     """Adagrad: a per-coordinate step size that shrinks with the sum of the squared gradients.
 
-    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}
+    (1) g_t     = dC/dtheta (theta_{t-1}) + 2 lambda theta_{t-1}        (weight_decay = 2 lambda, see SGD)
     (2) G_t     = G_{t-1} + g_t^2,              G_0 = initial_accumulator_value
     (3) eta'_t  = eta_t / (1 + (t - 1) lr_decay)
     (4) theta_t = theta_{t-1} - eta'_t g_t / (sqrt(G_t) + eps)
 
     Args:
-        lr: eta, default 1e-2; lr_decay: default 0; weight_decay: lambda, default 0;
+        lr: eta, default 1e-2; lr_decay: default 0; weight_decay: 2 lambda, default 0;
         initial_accumulator_value: default 0; eps: default 1e-10 (all PyTorch's defaults).
         clip_value, clip_norm: gradient clipping before (1).
 
@@ -221,7 +223,7 @@ class Adagrad(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop: divide the gradient by a running root mean square of recent gradients.
 
-    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}
+    (1) g_t     = dC/dtheta (theta_{t-1}) + 2 lambda theta_{t-1}        (weight_decay = 2 lambda, see SGD)
     (2) v_t     = alpha v_{t-1} + (1 - alpha) g_t^2
     (3) centered: m_t = alpha m_{t-1} + (1 - alpha) g_t,  r_t = v_t - m_t^2;   otherwise r_t = v_t
     (4) u_t     = g_t / (sqrt(r_t) + eps)
@@ -229,7 +231,7 @@ class RMSprop(Optimizer):
         otherwise theta_t = theta_{t-1} - eta_t u_t
 
     Args:
-        lr: eta, default 1e-2; alpha: default 0.99; eps: default 1e-8; weight_decay: lambda, default 0;
+        lr: eta, default 1e-2; alpha: default 0.99; eps: default 1e-8; weight_decay: 2 lambda, default 0;
         momentum: mu, default 0; centered: default False (all PyTorch's defaults).
         clip_value, clip_norm: gradient clipping before (1).
 
@@ -269,7 +271,7 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam: momentum on the gradient (m) divided by the root of a running mean of its square (v).
 
-    (1) g_t     = dC/dtheta (theta_{t-1}) + lambda theta_{t-1}        (L2 weight decay, as PyTorch Adam)
+    (1) g_t     = dC/dtheta (theta_{t-1}) + 2 lambda theta_{t-1}      (weight_decay = 2 lambda, see SGD; as PyTorch Adam)
     (2) m_t     = beta1 m_{t-1} + (1 - beta1) g_t
     (3) v_t     = beta2 v_{t-1} + (1 - beta2) g_t^2
     (4) amsgrad: v_t <- max(v_max_{t-1}, v_t) =: v_max_t in (5)
@@ -281,7 +283,7 @@ class Adam(Optimizer):
 
     Args:
         lr: eta, default 1e-3; beta1, beta2: default 0.9, 0.999 (or ``betas=(beta1, beta2)``);
-        eps: default 1e-8; weight_decay: lambda, default 0; amsgrad: default False
+        eps: default 1e-8; weight_decay: 2 lambda, default 0; amsgrad: default False
         (all PyTorch's and the paper's defaults). clip_value, clip_norm: gradient clipping before (1).
 
     References:
@@ -340,16 +342,18 @@ class AdamW(Adam):
 
     (1) g_t     = dC/dtheta (theta_{t-1})                             (no L2 term)
     (2)-(4)     as Adam
-    (5) theta_t = (1 - eta_t lambda) theta_{t-1} - eta_t [m_t / (1 - beta1^t)] / (sqrt(v_t / (1 - beta2^t)) + eps)
+    (5) theta_t = (1 - eta_t wd) theta_{t-1} - eta_t [m_t / (1 - beta1^t)] / (sqrt(v_t / (1 - beta2^t)) + eps)
 
     Args:
-        as Adam, but weight_decay (lambda) defaults to 1e-2 (PyTorch's default).
+        as Adam, but weight_decay (wd) defaults to 1e-2 (PyTorch's default). Decoupled from the
+        gradient, it is no penalty on C, so no lambda of nablanet.nn.regularizers equals it (under
+        plain SGD, shrinking by eta wd would be the gradient of lambda ||theta||^2 with lambda = wd / 2).
 
     References:
         Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019, Algorithm 2.
 
     Notes:
-        Deviation from the paper (the same as PyTorch's): the decay is eta_t lambda theta, tied to the
+        Deviation from the paper (the same as PyTorch's): the decay is eta_t wd theta, tied to the
         learning rate, where the paper multiplies lambda by the schedule multiplier only.
     """
 

@@ -1,7 +1,14 @@
-"""Training: fit / predict / evaluate, minibatches and splits, callbacks (early stopping, progress), metrics."""
+"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, progress), metrics."""
 
 from nablanet.train import callbacks, data, memory, metrics
-from nablanet.train.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar
+from nablanet.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ProgressBar,
+    ReduceLROnPlateau,
+)
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
 from nablanet.train.loop import History, TrainingDivergedError, TrainingRun, evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
@@ -9,7 +16,7 @@ from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, 
 
 __all__ = [
     "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError",
-    "Callback", "LambdaCallback", "EarlyStopping", "ProgressBar",
+    "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
     "keep_freed_memory", "callbacks", "data", "memory", "metrics",

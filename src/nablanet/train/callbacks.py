@@ -1,4 +1,4 @@
-"""Callbacks: code that fit() runs at fixed points of training (early stopping, progress bar, your own).
+"""Callbacks: code that fit() runs at fixed points of training (early stopping, learning rates, progress, yours).
 
 A callback subclasses ``Callback`` and overrides any of five hooks, called in this order::
 
@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ProgressBar"]
+__all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
+           "ProgressBar"]
 
 
 class Callback:
@@ -74,21 +75,32 @@ class LambdaCallback(Callback):
 class EarlyStopping(Callback):
     """Stop training when a monitored quantity has stopped improving.
 
-    After each epoch the monitored value is compared with the best so far; it improves if it is
-    lower than ``best - min_delta`` (mode "min") or higher than ``best + min_delta`` (mode "max").
-    Training stops once ``patience`` epochs in a row have not improved (``patience=0``: at the
-    first epoch that does not improve).
+    After each epoch the monitored value is compared with ``best``. With ``reference="last_improvement"``
+    (the default, as Keras and PyTorch) it improves if it is lower than ``best - min_delta`` (mode "min")
+    or higher than ``best + min_delta`` (mode "max"), and only an improving epoch moves ``best``. With
+    ``reference="best"`` (scikit-learn's MLP, its ``tol``) ``best`` is the best value of any epoch so far,
+    and an epoch improves if it is at least ``min_delta`` better than that: a run that keeps getting
+    better by less than min_delta an epoch never improves. Training stops once ``patience`` epochs in a
+    row have not improved (``patience=0``: at the first epoch that does not improve).
 
     Args:
-        monitor: a key of the History, e.g. ``"val_loss"`` (default), ``"loss"``, ``"val_accuracy"``.
-        patience: number of epochs without improvement to wait before stopping.
+        monitor: a key of the History, e.g. ``"val_loss"`` (default), ``"loss"``, ``"val_accuracy"``; or a
+            function ``logs -> float`` of the epoch's logs, for a quantity the History keeps in parts.
+        patience: number of epochs without improvement to wait before stopping; ``math.inf`` never
+            stops (to track ``best`` and restore the best weights only).
         min_delta: smallest change that counts as an improvement (>= 0).
-        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and r2, "min" otherwise.
+        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and r2, "min" otherwise (and for a
+            function).
         restore_best_weights: when training ends (stopped early or not), load the model's state
-            (parameters and buffers) from the end of the best epoch, as Keras 3.
+            (parameters and buffers) from the end of the epoch where ``best`` was last set, as Keras 3.
+        reference: ``"last_improvement"`` or ``"best"``, see above.
+        resume: an EarlyStopping (of the same mode) that watched an earlier run: its best value, best
+            weights and epochs without improvement carry over, so that training in several fit calls
+            (scikit-learn's warm_start and partial_fit) counts as one run.
 
     Attributes:
         best: the best value seen; ``best_epoch``: the epoch it was seen at.
+        wait: epochs since the last improvement.
         stopped_epoch: the epoch after which training was stopped, or None.
 
     Example:
@@ -103,60 +115,166 @@ class EarlyStopping(Callback):
         error at the end of the first epoch (e.g. ``"val_loss"`` without validation data).
     """
 
-    def __init__(self, monitor: str = "val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = False):
-        if patience < 0:
+    def __init__(self, monitor="val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
+                 restore_best_weights: bool = False, reference: str = "last_improvement", resume=None):
+        if not patience >= 0:
             raise ValueError(f"patience must be >= 0, got {patience}")
         if min_delta < 0:
             raise ValueError(f"min_delta must be >= 0 (the direction comes from mode), got {min_delta}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if reference not in ("last_improvement", "best"):
+            raise ValueError(f"reference must be 'last_improvement' or 'best', got {reference!r}")
         if mode == "auto":
-            mode = "max" if _higher_is_better(monitor) else "min"
+            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
+        if resume is not None and resume.mode != mode:
+            raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {mode}imize")
         self.monitor = monitor
-        self.patience = int(patience)
+        self.patience = patience if math.isinf(patience) else int(patience)
         self.min_delta = float(min_delta)
         self.mode = mode
         self.restore_best_weights = restore_best_weights
+        self.reference = reference
+        # The resumed state is copied, not referenced, so that a chain of resumed runs keeps one best state.
+        self._start = None if resume is None else (resume.best, resume.best_epoch, resume.wait, resume.best_state)
         self._reset()
 
     def _reset(self) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = None
+        if self._start is None:
+            self.best = math.inf if self.mode == "min" else -math.inf
+            self.best_epoch, self.wait, self.best_state = None, 0, None
+        else:
+            self.best, self.best_epoch, self.wait, self.best_state = self._start
         self.stopped_epoch = None
-        self.wait = 0
-        self.best_state = None
 
-    def _improves(self, value: float) -> bool:
+    def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
+        """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value <= self.best - by if or_equal else value < self.best - by
+        return value >= self.best + by if or_equal else value > self.best + by
+
+    def _value(self, logs: dict) -> float:
+        if callable(self.monitor):
+            return float(self.monitor(logs))
+        if self.monitor not in logs:
+            raise KeyError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which this run does not record; the History has "
+                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
+            )
+        return float(logs[self.monitor])
 
     def on_train_begin(self, run) -> None:
         self._reset()
 
     def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        if self.monitor not in logs:
-            raise KeyError(
-                f"EarlyStopping monitors {self.monitor!r}, which this run does not record; the History has "
-                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
-            )
-        value = float(logs[self.monitor])
-        if not math.isnan(value) and self._improves(value):
+        value = self._value(logs)
+        if math.isnan(value):
+            improved = new_best = False
+        elif self.reference == "best":
+            improved = self._better(value, self.min_delta, or_equal=True)
+            new_best = self._better(value, 0.0)
+        else:
+            improved = new_best = self._better(value, self.min_delta)
+        if new_best:
             self.best = value
             self.best_epoch = epoch
-            self.wait = 0
             if self.restore_best_weights:
                 self.best_state = run.model.state_dict()
+        if improved:
+            self.wait = 0
             return
         self.wait += 1
         if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            run.stop_training = True
+            self._on_plateau(run, epoch)
+
+    def _on_plateau(self, run, epoch: int) -> None:
+        """``patience`` epochs without improvement: stop."""
+        self.stopped_epoch = epoch
+        run.stop_training = True
 
     def on_train_end(self, run) -> None:
         if self.restore_best_weights and self.best_state is not None:
             run.model.load_state_dict(self.best_state)
+
+
+class ReduceLROnPlateau(EarlyStopping):
+    """Lower the learning rate when a monitored quantity has stopped improving (and optionally stop then).
+
+    Improvement, ``patience`` and ``reference`` are counted as in EarlyStopping. After ``patience``
+    epochs without improvement the optimizer's rate becomes ``factor`` times itself, if it is above
+    ``min_lr``, and the count starts again; at a plateau with the rate at or below ``min_lr`` training
+    stops if ``stop_at_min_lr``, else nothing changes. The rate is not clipped at min_lr, so it ends
+    between factor * min_lr and min_lr (scikit-learn's 'adaptive' rate: factor 1/5, min_lr 1e-6, stop).
+
+    Args:
+        monitor, patience, min_delta, mode, reference, restore_best_weights, resume: as EarlyStopping's.
+        factor: the multiplier of the rate, in (0, 1).
+        min_lr: the rate is lowered only while it is above this.
+        stop_at_min_lr: stop training at a plateau that finds the rate at or below min_lr.
+
+    Example:
+        >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2)
+        >>> (reduce.factor, reduce.patience, reduce.mode)
+        (0.5, 2, 'min')
+
+    Notes:
+        The optimizer's ``lr`` must be a float; a schedule sets its own rates.
+    """
+
+    def __init__(self, monitor="val_loss", *, factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,
+                 mode: str = "auto", min_lr: float = 0.0, stop_at_min_lr: bool = False,
+                 reference: str = "last_improvement", restore_best_weights: bool = False, resume=None):
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        if min_lr < 0:
+            raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        super().__init__(monitor, patience=patience, min_delta=min_delta, mode=mode,
+                         restore_best_weights=restore_best_weights, reference=reference, resume=resume)
+        self.factor = float(factor)
+        self.min_lr = float(min_lr)
+        self.stop_at_min_lr = stop_at_min_lr
+
+    def on_train_begin(self, run) -> None:
+        if callable(run.optimizer.lr):
+            raise TypeError("ReduceLROnPlateau needs an optimizer with a float lr, got a schedule: "
+                            f"{run.optimizer.lr!r}")
+        super().on_train_begin(run)
+
+    def _on_plateau(self, run, epoch: int) -> None:
+        if run.optimizer.lr > self.min_lr:
+            # Divided by 1 / factor, which is exact for factor = 1/2, 1/5, 1/10: lr / 5 is the correctly
+            # rounded fifth of lr, which lr * 0.2 is not always (and scikit-learn divides by 5).
+            run.optimizer.lr = run.optimizer.lr / (1.0 / self.factor)
+            self.wait = 0
+        elif self.stop_at_min_lr:
+            super()._on_plateau(run, epoch)
+
+
+class LearningRateScheduler(Callback):
+    """After each epoch, set the optimizer's learning rate for the next: lr <- schedule(epoch, lr).
+
+    For rates that change per epoch (by samples seen, say) rather than per step, which the schedules
+    of nablanet.optim.schedules do.
+
+    Args:
+        schedule: a function ``(epoch, lr) -> float``, epoch the one just finished (from 0), lr the
+            optimizer's current rate.
+
+    Example:
+        >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2)
+
+    Notes:
+        Keras' scheduler runs before each epoch; this one runs after it, so the first epoch uses the
+        optimizer's own rate, and the rate left after fit is the one a continued run starts with.
+    """
+
+    def __init__(self, schedule):
+        if not callable(schedule):
+            raise TypeError(f"schedule must be a function (epoch, lr) -> lr, got {type(schedule).__name__}")
+        self.schedule = schedule
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        run.optimizer.lr = float(self.schedule(epoch, run.optimizer.lr))
 
 
 def _higher_is_better(monitor: str) -> bool:

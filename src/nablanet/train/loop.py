@@ -6,6 +6,9 @@ One training step of ``fit`` is, for a minibatch (X_b, y_b)::
     C.backward()                                              (fills p.grad of every parameter)
     optimizer.step()                                          (updates p.data in place)
 
+l1 and l2 are lambda_1 and lambda of the notes' C + lambda_1 ||W||_1 + lambda ||W||_2^2 (no 1/2; see
+nablanet.nn.regularizers for how weight_decay and scikit-learn's alpha relate to it).
+
 ``batch_size=None`` gives one batch of all samples per epoch, i.e. plain gradient descent. All the
 randomness of the loop (the validation split and the order of the batches) comes from one
 ``numpy.random.Generator`` made from ``seed``, so a run with an integer seed is reproducible bit for
@@ -24,7 +27,7 @@ from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES, get_loss
-from nablanet.nn.regularizers import penalty
+from nablanet.nn.regularizers import WeightPenalty
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.metrics import get_metric
@@ -55,8 +58,9 @@ class History:
 
     Keys, in this order: ``loss`` (the cost the optimizer saw: data loss plus penalty), ``data_loss``,
     ``penalty`` (the L1/L2 term, 0.0 without regularization), one key per metric, then with
-    validation ``val_loss`` and ``val_<metric>``, and ``lr`` when the optimizer reports ``lr_now`` (the
-    learning rate its next step will use, which differs from the last one under a schedule).
+    validation ``val_loss``, ``val_<metric>`` for the metrics and the validation_metrics, and ``lr``
+    when the optimizer reports ``lr_now`` (the learning rate its next step will use, which differs
+    from the last one under a schedule).
 
     Training figures are averages over the epoch's batches, weighted by batch size, measured
     while the weights change and in training mode (dropout on), as Keras reports them; validation
@@ -132,7 +136,8 @@ class TrainingRun:
 def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 32, shuffle: bool = True,
         validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
         l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
-        flush_subnormals: bool = False, keep_freed_memory: bool = False) -> History:
+        flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
+        divide_penalty_by_batch_size: bool = False) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -163,9 +168,17 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
             logits (binary_cross_entropy_with_logits, hinge), 0.5 for one on probabilities. Accuracy
             (or confusion_matrix) by name on one-column outputs of an unregistered loss function is
             an error, since its threshold is unknown.
+        validation_metrics: more metrics, computed on the validation data only (``val_<name>``): for
+            scores too costly to compute on the training data every epoch, or meaningless there.
         callbacks: Callback objects, run in this order (see nablanet.train.callbacks).
-        l1, l2: strengths of the L1 and L2 penalties on the weights (not biases), added to the cost
-            the optimizer minimizes and reported separately as ``penalty``.
+        l1, l2: lambda_1 and lambda of the penalty on the weights W (parameters with
+            ``regularize=True``, not biases): each step's cost gains lambda_1 ||W||_1 + lambda ||W||_2^2
+            = l1 sum |W| + l2 sum W^2, reported separately as ``penalty``. An optimizer's
+            ``weight_decay`` is the gradient term weight_decay theta on every parameter, biases
+            included: the same as l2 = weight_decay / 2 on weights and biases alike.
+        divide_penalty_by_batch_size: divide the penalty by the rows n_b of each batch, C = loss +
+            (l1 ||W||_1 + l2 ||W||_2^2) / n_b: the penalty counts once against the batch's summed loss,
+            so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2.
         seed: int seed, numpy Generator or None (fresh entropy) for shuffling and splitting.
         progress: show a tqdm progress bar on stderr; ``False`` prints nothing.
         dtype: the floating dtype to compute in; default and only allowed value: the model's
@@ -238,6 +251,11 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     if X_val is not None:
         y_val = _as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
     metric_fns = _resolve_metrics(metrics, loss_fn, output_shape)
+    validation_metric_fns = metric_fns + _resolve_metrics(validation_metrics, loss_fn, output_shape)
+    if len(dict(validation_metric_fns)) < len(validation_metric_fns):
+        raise ValueError(f"validation_metrics repeat a name of metrics: {[name for name, _ in validation_metric_fns]}")
+    if validation_metrics and X_val is None:
+        raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
 
     n_samples = X.shape[0]
     steps_per_epoch = len(minibatch_indices(n_samples, batch_size))
@@ -251,7 +269,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     if progress:
         callbacks.append(ProgressBar())
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
-    step = _Step(model, optimizer, loss_fn, l1, l2, keep_predictions=bool(metric_fns))
+    step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
+                 keep_predictions=bool(metric_fns))
 
     with _training_environment(fast_math, flush_subnormals, keep_freed_memory):
         try:
@@ -265,7 +284,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
                 logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
                 if X_val is not None:
-                    logs.update(_scores(model, X_val, y_val, loss_fn, metric_fns, batch_size, prefix="val_"))
+                    logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
+                                        prefix="val_"))
                 learning_rate = _learning_rate(optimizer)
                 if learning_rate is not None:
                     logs["lr"] = learning_rate
@@ -293,12 +313,13 @@ def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: 
 class _Step:
     """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one."""
 
-    def __init__(self, model, optimizer, loss_fn, l1: float, l2: float, keep_predictions: bool):
+    def __init__(self, model, optimizer, loss_fn, weight_penalty: WeightPenalty, divide_penalty_by_batch_size: bool,
+                 keep_predictions: bool):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
-        self.l1, self.l2 = l1, l2
-        self.penalized = bool(l1 or l2)
+        self.weight_penalty = weight_penalty
+        self.divide_penalty_by_batch_size = divide_penalty_by_batch_size
         self.keep_predictions = keep_predictions
         # The model's structure is fixed during fit, so its modules are walked once, here.
         self.parameters = model.parameters()
@@ -310,20 +331,21 @@ class _Step:
             parameter.grad = None
         predictions = self.model(X_batch)
         data_loss = self.loss_fn(predictions, y_batch)
-        if self.penalized:
-            penalty_term = penalty(self.model, l1=self.l1, l2=self.l2)
-            cost = data_loss + penalty_term
-            penalty_value = penalty_term.item()
-        else:
-            cost, penalty_value = data_loss, 0.0
-        cost_value = cost.item()
+        data_loss_value = data_loss.item()
+        penalty_value = penalty_scale = 0.0
+        if self.weight_penalty:
+            rows = len(X_batch) if self.divide_penalty_by_batch_size else 1
+            penalty_value = self.weight_penalty.value() / rows
+            penalty_scale = 1.0 / rows
+        cost_value = data_loss_value + penalty_value
         if not math.isfinite(cost_value):
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
             raise _NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
-        cost.backward()
+        data_loss.backward()
+        if self.weight_penalty:
+            self.weight_penalty.add_gradient(penalty_scale)
         self.snapshot.save()
         self.optimizer.step()
-        data_loss_value = data_loss.item() if self.penalized else cost_value
         # A copy, because the output array of a layer may be a buffer that a later op reuses.
         kept = np.array(predictions.data, copy=True) if self.keep_predictions else None
         return data_loss_value, penalty_value, kept
