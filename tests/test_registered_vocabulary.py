@@ -191,3 +191,20 @@ def test_a_config_with_batchnorm_initializes_as_dense_does(activation, initializ
     assert isinstance(model.layers[1], nn.BatchNorm)
     np.testing.assert_array_equal(model.layers[0].W.data, named)
     np.testing.assert_array_equal(by_activation, named)
+
+
+def test_a_registered_activation_and_loss_are_names_of_mlp_classifier(registered):
+    from nablanet.sklearn import MLPClassifier
+
+    X, y = _blobs(60, seed=3)
+    classifier = MLPClassifier((6,), activation="soft_clip", loss="squared_hinge", solver="adam",
+                               learning_rate_init=0.05, max_iter=60, random_state=0).fit(X, y)
+    assert classifier.model_[0].activation == "soft_clip"
+    assert classifier.score(X, y) == 1.0
+    # The loss it minimized is the registered function of the logits and the 0/1 labels.
+    z = classifier.model_(X.astype(np.float32)).data
+    data_loss = float(np.asarray(squared_hinge(z, y.reshape(-1, 1))))
+    assert data_loss < 0.2 and classifier.loss_curve_[-1] < classifier.loss_curve_[0]
+    assert abs(classifier.loss_curve_[-1] - data_loss) < 0.1
+    with pytest.raises(ValueError, match="'loss' parameter of MLPClassifier"):
+        MLPClassifier(loss="mse").fit(X, y)  # a regression loss is not a classifier's

@@ -64,6 +64,8 @@ class ActivationRecord:
             or it is refused (heaviside).
         layer: the Module class that applies it as a layer (``ReLU`` for relu), or None;
             ``nn.Activation(name)`` applies any of them.
+        elementwise: whether a_j depends on z_j alone (False for softmax, which couples a layer's units):
+            the activations a hidden layer of the estimators may use.
 
     Derived: ``initializer`` (the default initializer's name), ``kernel`` (the fused kernel's pair
     (forward, slope)), ``options`` (the function's keyword options and their defaults).
@@ -79,6 +81,7 @@ class ActivationRecord:
     kinks: tuple | Callable = ()
     derivative: Callable | None = None
     layer: type | None = None
+    elementwise: bool = True
 
     @property
     def initializer(self) -> str:
@@ -138,7 +141,7 @@ ACTIVATIONS = _REGISTRY.view("function", with_aliases=True)
 
 def register_activation(name: str, function: Callable | None = None, *, aliases=(), alpha=None, init: str = "glorot",
                         fused: str | None = None, output_range=(-math.inf, math.inf), kinks=(), derivative=None,
-                        layer: type | None = None):
+                        layer: type | None = None, elementwise: bool = True):
     """Make an activation known by ``name`` everywhere an activation is named: as a decorator, or called
     with the function. Returns the function. See ActivationRecord for the arguments.
 
@@ -159,13 +162,13 @@ def register_activation(name: str, function: Callable | None = None, *, aliases=
     """
     def add(function):
         ACTIVATIONS.records.add(_make_record(name, function, tuple(aliases), alpha, init, fused, output_range,
-                                             kinks, derivative, layer))
+                                             kinks, derivative, layer, elementwise))
         return function
 
     return add if function is None else add(function)
 
 
-def _make_record(name, function, aliases, alpha, init, fused, output_range, kinks, derivative, layer):
+def _make_record(name, function, aliases, alpha, init, fused, output_range, kinks, derivative, layer, elementwise):
     where = f"register_activation({name!r})"
     if not callable(function):
         raise TypeError(f"{where}: expected a function of z, got {type(function).__name__}")
@@ -199,8 +202,10 @@ def _make_record(name, function, aliases, alpha, init, fused, output_range, kink
         raise TypeError(f"{where}: derivative must be a function sigma'(z) or None, got {type(derivative).__name__}")
     if layer is not None and not (isinstance(layer, type) and issubclass(layer, Module)):
         raise TypeError(f"{where}: layer must be a subclass of nablanet.nn.Module or None, got {layer!r}")
+    if not isinstance(elementwise, bool):
+        raise TypeError(f"{where}: elementwise must be True or False, got {elementwise!r}")
     return ActivationRecord(name, function, aliases, fused, None if alpha is None else float(alpha), init,
-                            output_range, kinks, derivative, layer)
+                            output_range, kinks, derivative, layer, elementwise)
 
 
 def activation_record(spec) -> ActivationRecord:

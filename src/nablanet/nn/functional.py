@@ -144,7 +144,7 @@ def softmax(z, axis: int = -1):
     return ops.softmax(z, axis=axis)
 
 
-register_activation("softmax", softmax, init="glorot", output_range=(0.0, 1.0))
+register_activation("softmax", softmax, init="glorot", output_range=(0.0, 1.0), elementwise=False)
 
 
 def heaviside(z):

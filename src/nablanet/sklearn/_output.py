@@ -25,8 +25,9 @@ import numpy as np
 from scipy.special import xlogy
 
 from nablanet.autodiff import ops
+from nablanet import nn
 from nablanet.nn import functional as F
-from nablanet.sklearn._params import _OUTPUT_ACTIVATIONS
+from nablanet.sklearn._params import _output_activation
 
 
 # Losses in scikit-learn's conventions, as functions of the output layer's logits z; each takes the
@@ -70,8 +71,10 @@ class _Output:
     """The output layer: its activation (out_activation_), its loss, and what the loss compares with.
 
     Attributes:
-        activation: a name of _OUTPUT_ACTIVATIONS.
-        loss: a name of _LOSSES, or a function ``(predictions Tensor, targets ndarray) -> scalar Tensor``.
+        activation: a registered activation's name, or 'exp'.
+        loss: a name of _LOSSES, a registered loss of nablanet.nn.LOSSES (given the logits or the
+            activation's outputs as its record says, and class labels or the binarized targets), or a
+            function ``(predictions Tensor, targets ndarray) -> scalar Tensor``.
         n_outputs: the output layer's width.
     """
 
@@ -80,12 +83,22 @@ class _Output:
     n_outputs: int
 
     def apply(self, z):
-        return _OUTPUT_ACTIVATIONS[self.activation](z)
+        return _output_activation(self.activation)(z)
 
     @property
     def takes_labels(self) -> bool:
-        """Softmax with log_loss: the fused cross-entropy takes class labels rather than one-hot rows."""
-        return self.activation == "softmax" and self.loss == "log_loss"
+        """Softmax with log_loss (the fused cross-entropy), or a registered loss of class labels: labels
+        rather than one-hot rows."""
+        if self.loss == "log_loss":
+            return self.activation == "softmax"
+        record = self._registered()
+        return record is not None and record.targets == "labels"
+
+    def _registered(self):
+        """The nablanet.nn.LOSSES record of a loss named outside _LOSSES, or None."""
+        if callable(self.loss) or self.loss in _LOSSES:
+            return None
+        return nn.loss_record(self.loss)
 
     def targets(self, Y: np.ndarray) -> np.ndarray:
         """What the loss compares the outputs with: class labels (see takes_labels), else Y itself."""
@@ -100,6 +113,9 @@ class _Output:
         """The data loss of a batch, from the logits z: the loss nablanet.train.fit is given."""
         if callable(self.loss):
             return self.loss(self.apply(z), targets)
+        record = self._registered()
+        if record is not None:
+            return record.function(z if record.outputs == "logits" else self.apply(z), targets)
         return _LOSSES[self.loss](self, z, targets)
 
     def reported_loss(self, logs: dict) -> float:

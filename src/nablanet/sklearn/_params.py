@@ -7,30 +7,90 @@ numbers. ``l2_from_alpha`` is the one place where scikit-learn's ``alpha`` becom
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
 
+
 from nablanet import nn, optim
-from nablanet.nn import functional as F
 from nablanet.autodiff import ops
 
 # --- names the estimators accept ---------------------------------------------------------------------
 
-#: Hidden-layer activations: scikit-learn's four names and nablanet's others, as nablanet.nn.Dense
-#: names them (scikit-learn's "logistic" is Dense's "sigmoid", which Dense fuses into the layer).
-_HIDDEN_ACTIVATIONS = {
-    "identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid",
-    "leaky_relu": "leaky_relu", "elu": "elu", "gelu": "gelu", "softplus": "softplus",
-}
+class _ActivationNames(Set):
+    """The hidden-layer activations: every name and alias of an elementwise activation of
+    nablanet.nn.ACTIVATIONS (not softmax, which couples a layer's units), read when asked,
+    so an activation registered with nablanet.nn.register_activation is an estimator's name too.
+    scikit-learn's four ('identity', 'logistic', 'tanh', 'relu') are among them ('logistic' is
+    sigmoid's alias, which Dense fuses into the layer). ``extra`` adds names of the caller's own."""
 
-#: Output activations (out_activation_) as functions of logits; they accept Tensors and ndarrays.
-_OUTPUT_ACTIVATIONS = {
-    **{name: F.get_activation(nablanet_name) for name, nablanet_name in _HIDDEN_ACTIVATIONS.items()},
-    "softmax": F.softmax, "exp": ops.exp,
-}
+    def __init__(self, extra=()):
+        self._extra = tuple(extra)
+
+    @classmethod
+    def _from_iterable(cls, names):
+        # Set algebra (a - b, a | b) gives a plain frozenset of the names, not another live view.
+        return frozenset(names)
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and (name in self._extra or name in self._registered())
+
+    def __iter__(self):
+        registered = self._registered()
+        return iter((*registered, *(name for name in self._extra if name not in registered)))
+
+    @staticmethod
+    def _registered() -> tuple:
+        return tuple(name for name in nn.ACTIVATIONS if nn.activation_record(name).elementwise)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(sorted(self))
+
+
+_HIDDEN_ACTIVATIONS = _ActivationNames()
+#: The regressor's output activations: those and 'exp', the inverse of the Poisson loss's log link.
+_REGRESSION_OUTPUT_ACTIVATIONS = _ActivationNames(extra=("exp",))
+
+
+class _ClassifierLossNames(Set):
+    """The classifier's losses: scikit-learn's ('log_loss', and 'squared_error' on the probabilities)
+    and every classification loss of nablanet.nn.LOSSES (one registered with nablanet.nn.register_loss
+    included), read when asked."""
+
+    _OWN = ("log_loss", "squared_error")
+
+    @classmethod
+    def _from_iterable(cls, names):
+        return frozenset(names)
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and name in tuple(self)
+
+    def __iter__(self):
+        registered = (name for name in nn.LOSSES if nn.loss_record(name).task == "classification")
+        return iter((*self._OWN, *(name for name in registered if name not in self._OWN)))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(sorted(self))
+
+
+_CLASSIFIER_LOSSES = _ClassifierLossNames()
+
+
+def _output_activation(name: str):
+    """out_activation_ as a function of the logits (Tensors and ndarrays): a registered activation, or
+    'exp' (the inverse of the Poisson loss's log link)."""
+    return ops.exp if name == "exp" else nn.get_activation(name)
+
 
 #: Weight initializers of nablanet.nn.init usable by name (None keeps scikit-learn's scheme).
 _INITIALIZERS = frozenset(name for name in nn.init.__all__
@@ -198,7 +258,7 @@ def _per_layer(estimator, name: str, n_layers: int, check, expected: str) -> tup
 def _glorot_factor(activation: str) -> float:
     # scikit-learn's _init_coef: bound sqrt(factor / (fan_in + fan_out)) with factor 6 (Glorot & Bengio's
     # uniform initialization), and 2 for logistic units (scikit-learn's choice).
-    return 2.0 if activation in ("logistic", "sigmoid") else 6.0
+    return 2.0 if nn.activation_record(activation).name == "sigmoid" else 6.0
 
 
 def _dtype(value):
@@ -222,7 +282,7 @@ def _mlp_plan(estimator, out_activation_names) -> _Plan:
                        estimator.out_activation)
     return _Plan(
         hidden_sizes=hidden,
-        activations=tuple(_HIDDEN_ACTIVATIONS[a] for a in activations),
+        activations=tuple(nn.activation_record(a).name for a in activations),  # aliases as their names
         init_factors=tuple(_glorot_factor(a) for a in activations) + (_glorot_factor(last),),
         dropout=tuple(float(p) for p in dropout),
         solver=_solver(estimator.solver),
@@ -244,7 +304,7 @@ def _mlp_plan(estimator, out_activation_names) -> _Plan:
 
 _MLP_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-    "activation": [StrOptions(set(_HIDDEN_ACTIVATIONS)), "array-like"],
+    "activation": [StrOptions(_HIDDEN_ACTIVATIONS), "array-like"],
     "solver": [StrOptions(set(_SOLVERS)), callable],
     "alpha": [Interval(Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -280,8 +340,9 @@ _MLP_CONSTRAINTS = {
 _MLP_DOC_PARAMETERS = """
     Args (scikit-learn's, with its meaning and defaults):
         hidden_layer_sizes: units of each hidden layer, e.g. (100,) or (64, 32); () for none.
-        activation: hidden activation: 'identity', 'logistic', 'tanh', 'relu' (scikit-learn's), or
-            'sigmoid', 'leaky_relu', 'elu', 'gelu', 'softplus'; or a list with one per hidden layer.
+        activation: hidden activation: 'identity', 'logistic', 'tanh', 'relu' (scikit-learn's), or any
+            name of nablanet.nn.ACTIVATIONS ('sigmoid', 'leaky_relu', 'elu', 'gelu', 'softplus', one
+            registered with nablanet.nn.register_activation); or a list with one per hidden layer.
         solver: 'sgd', 'adam', 'lbfgs' (scikit-learn's), or 'gd' (full-batch gradient descent),
             'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adamw' (nablanet.optim's, with
             learning_rate_init as lr, epsilon as eps, beta_1/beta_2, momentum); or a function

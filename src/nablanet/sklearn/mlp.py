@@ -22,7 +22,8 @@ from sklearn.utils.validation import validate_data
 from nablanet.sklearn._base import _ClassifierNetwork, _input_dtype, _NetworkEstimator, _ravel_single
 from nablanet.sklearn._output import _Output
 from nablanet.sklearn._params import (
-    _HIDDEN_ACTIVATIONS,
+    _CLASSIFIER_LOSSES,
+    _REGRESSION_OUTPUT_ACTIVATIONS,
     _MLP_CONSTRAINTS,
     _is_stochastic,
     _mlp_plan,
@@ -42,7 +43,9 @@ class MLPClassifier(_ClassifierNetwork):
     nablanet's additions. It minimizes the log-loss of a softmax output (multi-class), or of logistic
     outputs (binary, and multi-label: y a binary indicator matrix), plus alpha/2 ||W||^2 / n.
 %(mlp_parameters)s        loss: 'log_loss' (scikit-learn's), or 'squared_error': half the squared difference between the
-            probabilities and the one-hot targets, summed over the classes and averaged over the samples.
+            probabilities and the one-hot targets, summed over the classes and averaged over the samples;
+            or any classification loss of nablanet.nn.LOSSES (one registered with register_loss too),
+            given the logits or the probabilities as its record says.
 %(mlp_attributes)s        classes_: the class labels.
 
     Example:
@@ -66,7 +69,7 @@ class MLPClassifier(_ClassifierNetwork):
     _parameter_constraints = {
         **_MLP_CONSTRAINTS,
         "out_activation": [None, StrOptions({"softmax", "logistic"})],
-        "loss": [StrOptions({"log_loss", "squared_error"})],
+        "loss": [StrOptions(_CLASSIFIER_LOSSES)],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -169,7 +172,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
 
     _parameter_constraints = {
         **_MLP_CONSTRAINTS,
-        "out_activation": [None, StrOptions(set(_HIDDEN_ACTIVATIONS) | {"exp"})],
+        "out_activation": [None, StrOptions(_REGRESSION_OUTPUT_ACTIVATIONS)],
         "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber"}), callable],
     }
 
@@ -215,7 +218,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
         self.monitor = monitor
 
     def _plan(self) -> _Plan:
-        return _mlp_plan(self, set(_HIDDEN_ACTIVATIONS) | {"exp"})
+        return _mlp_plan(self, _REGRESSION_OUTPUT_ACTIVATIONS)
 
     def _validate_input(self, X, y, incremental, reset, plan):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, reset=reset,
