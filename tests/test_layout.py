@@ -102,3 +102,15 @@ def test_no_import_cycles_outside_the_engine():
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# The "about 600 lines": a module a reader takes in at one sitting. The engine's op families
+# (autodiff/ops/) are tables of rules, one op after another, and are held to their family instead.
+MOST_LINES = 650
+
+
+def test_no_module_outside_the_engine_is_longer_than_a_sitting():
+    long = {name: lines for name, path in MODULES.items()
+            if not (name == ENGINE or name.startswith(ENGINE + "."))
+            and (lines := len(path.read_text().splitlines())) > MOST_LINES}
+    assert long == {}, f"modules over {MOST_LINES} lines: {long}"

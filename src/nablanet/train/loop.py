@@ -26,11 +26,18 @@ import numpy as np
 from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
-from nablanet.nn.losses import LOSSES, get_loss
+from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
-from nablanet.train.metrics import get_metric
+from nablanet.train.inputs import (
+    as_array,
+    as_inputs,
+    as_targets,
+    compute_dtype,
+    resolve_metrics,
+    unpack_validation,
+)
 
 __all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
 
@@ -235,23 +242,23 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
     loss_fn = get_loss(loss)
-    dtype = _compute_dtype(model, dtype)
+    dtype = compute_dtype(model, dtype)
     rng = np.random.default_rng(seed)
-    X = _as_inputs(X, dtype, "X")
+    X = as_inputs(X, dtype, "X")
     if validation_data is not None:
-        X_val, y_val = _unpack_validation(validation_data)
-        X_val = _as_inputs(X_val, dtype, "validation X")
+        X_val, y_val = unpack_validation(validation_data)
+        X_val = as_inputs(X_val, dtype, "validation X")
     elif validation_split:
-        X, X_val, y, y_val = train_validation_split(X, _as_array(y, "y"), validation_split,
+        X, X_val, y, y_val = train_validation_split(X, as_array(y, "y"), validation_split,
                                                     rng=rng if shuffle else None)
     else:
         X_val = y_val = None
     output_shape = _output_shape(model, X)
-    y = _as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
+    y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
     if X_val is not None:
-        y_val = _as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
-    metric_fns = _resolve_metrics(metrics, loss_fn, output_shape)
-    validation_metric_fns = metric_fns + _resolve_metrics(validation_metrics, loss_fn, output_shape)
+        y_val = as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
+    metric_fns = resolve_metrics(metrics, loss_fn, output_shape)
+    validation_metric_fns = metric_fns + resolve_metrics(validation_metrics, loss_fn, output_shape)
     if len(dict(validation_metric_fns)) < len(validation_metric_fns):
         raise ValueError(f"validation_metrics repeat a name of metrics: {[name for name, _ in validation_metric_fns]}")
     if validation_metrics and X_val is None:
@@ -429,8 +436,8 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarra
         >>> predict(model, np.ones((5, 3)), batch_size=2).shape
         (5, 2)
     """
-    dtype = _compute_dtype(model, dtype)
-    X = _as_inputs(X, dtype, "X", check_finite=False)
+    dtype = compute_dtype(model, dtype)
+    X = as_inputs(X, dtype, "X", check_finite=False)
     return _predict_array(model, X, batch_size)
 
 
@@ -456,12 +463,12 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         >>> sorted(scores), round(scores["loss"], 4)  # zero inputs: equal logits, loss = log 3
         (['accuracy', 'loss'], 1.0986)
     """
-    dtype = _compute_dtype(model, dtype)
-    X = _as_inputs(X, dtype, "X", check_finite=False)
+    dtype = compute_dtype(model, dtype)
+    X = as_inputs(X, dtype, "X", check_finite=False)
     loss_fn = None if loss is None else get_loss(loss)
     output_shape = _output_shape(model, X)
-    y = _as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-    return _scores(model, X, y, loss_fn, _resolve_metrics(metrics, loss_fn, output_shape), batch_size)
+    y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
+    return _scores(model, X, y, loss_fn, resolve_metrics(metrics, loss_fn, output_shape), batch_size)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
@@ -553,158 +560,6 @@ def _learning_rate(optimizer):
     if callable(value):
         value = value()
     return None if value is None else float(value)
-
-
-# --- checking and converting inputs --------------------------------------------------------------
-
-def _compute_dtype(model, dtype) -> np.dtype:
-    """The parameters' floating dtype (float32 for a model without parameters)."""
-    parameter_dtypes = {p.data.dtype for p in model.parameters()}
-    if len(parameter_dtypes) > 1:
-        raise ValueError(f"the model mixes parameter dtypes {sorted(str(d) for d in parameter_dtypes)}; use one")
-    model_dtype = parameter_dtypes.pop() if parameter_dtypes else np.dtype(np.float32)
-    if dtype is None:
-        return model_dtype
-    dtype = np.dtype(dtype)
-    if dtype != model_dtype:
-        raise ValueError(
-            f"dtype={dtype} but the model's parameters are {model_dtype}: build the model in {dtype} "
-            f"(e.g. nn.Dense(..., dtype=np.{dtype})) rather than mixing precisions"
-        )
-    return dtype
-
-
-def _as_array(values, what: str) -> np.ndarray:
-    array = np.asarray(values._data if isinstance(values, Tensor) else values)
-    if array.ndim == 0:
-        raise ValueError(f"{what} must have samples along axis 0, got a scalar")
-    return array
-
-
-def _as_inputs(X, dtype: np.dtype, what: str, check_finite: bool = True) -> np.ndarray:
-    """X as an array of the compute dtype (no copy when it already is one), checked to be finite."""
-    X = _as_array(X, what)
-    if X.shape[0] == 0:
-        raise ValueError(f"{what} has no samples")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise ValueError(f"{what} must be numeric, got dtype {X.dtype}")
-    X = X.astype(dtype, copy=False)
-    if check_finite:
-        _check_finite(X, what)
-    return X
-
-
-def _check_finite(array: np.ndarray, what: str) -> None:
-    # One float64 sum is finite exactly when every entry is (short of overflowing 1e308), and it
-    # needs no N-sized temporary; only when it fails are the offending rows located.
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(np.sum(array, dtype=np.float64)):
-        bad_rows = np.flatnonzero(~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1))
-        if bad_rows.size:
-            raise ValueError(f"{what} contains NaN or infinite values, in rows {bad_rows[:10].tolist()}"
-                             f"{' ...' if bad_rows.size > 10 else ''}")
-
-
-def _loss_record(loss_fn):
-    """What fit knows of a loss function: its record in nablanet.nn.LOSSES (found by identity), or None."""
-    return None if loss_fn is None else LOSSES.records.get(loss_fn)
-
-
-def _loss_name(loss_fn) -> str:
-    record = _loss_record(loss_fn)
-    return record.name if record is not None else getattr(loss_fn, "__name__", type(loss_fn).__name__)
-
-
-def _as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, what: str) -> np.ndarray:
-    """Targets shaped and typed for the loss once, before training, or an error naming both shapes.
-
-    Float targets take the compute dtype (so float32 predictions never meet float64 targets, which
-    would upcast the whole loss); class labels become int64.
-    """
-    y = _as_array(y, what)
-    if y.shape[0] != n_rows:
-        raise ValueError(f"{what} has {y.shape[0]} rows but the inputs have {n_rows}; they must match")
-    loss_name = _loss_name(loss_fn) if loss_fn is not None else None
-    record = _loss_record(loss_fn)
-    output_tail, target_tail = tuple(output_shape[1:]), y.shape[1:]
-    predictions_text = f"the model's predictions have shape {(n_rows,) + output_tail}"
-    if target_tail == output_tail:
-        targets = y
-    elif output_tail == (1,) and target_tail == ():
-        targets = y[:, None]
-    elif output_tail == () and target_tail == (1,):
-        targets = y[:, 0]
-    elif len(output_tail) == 1 and output_tail[0] >= 2 and target_tail in ((), (1,)):
-        if record is not None and record.targets == "values":
-            raise ValueError(
-                f"{what} has shape {y.shape} but {predictions_text}: {loss_name} needs targets of the "
-                f"predictions' shape (for {output_tail[0]} classes, use cross_entropy with these labels, or "
-                "one-hot targets)"
-            )
-        return _class_labels(y.reshape(n_rows), output_tail[0], what)
-    else:
-        hint = " or integer class labels (N,)" if len(output_tail) == 1 and output_tail[0] >= 2 else ""
-        raise ValueError(f"{what} has shape {y.shape} but {predictions_text}; "
-                         f"{loss_name or 'the loss'} needs targets of shape {(n_rows,) + output_tail}{hint}")
-    if record is not None and record.targets == "labels" and targets.ndim >= 1 and output_tail == (1,):
-        raise ValueError(f"{loss_name} needs at least two output columns (one per class); {predictions_text}")
-    if not (np.issubdtype(targets.dtype, np.number) or targets.dtype == bool):
-        raise ValueError(f"{what} must be numeric, got dtype {targets.dtype}")
-    targets = targets.astype(dtype, copy=False)
-    _check_finite(targets, what)
-    return targets
-
-
-def _class_labels(labels: np.ndarray, num_classes: int, what: str) -> np.ndarray:
-    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
-        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
-            raise ValueError(f"{what} of shape {labels.shape} must be integer class labels 0 .. {num_classes - 1} "
-                             f"(or one-hot rows of shape {(labels.shape[0], num_classes)})")
-    labels = labels.astype(np.int64, copy=False)
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= num_classes:
-        raise ValueError(f"{what} has class labels from {low} to {high}, but the model has {num_classes} "
-                         f"outputs (classes 0 .. {num_classes - 1})")
-    return labels
-
-
-def _unpack_validation(validation_data):
-    try:
-        X_val, y_val = validation_data
-    except (TypeError, ValueError):
-        raise ValueError("validation_data must be a pair (X_val, y_val)") from None
-    return X_val, y_val
-
-
-def _resolve_metrics(metrics, loss_fn, output_shape) -> list:
-    """[(name, function)] for the metrics asked for, with accuracy's threshold chosen from the loss's record."""
-    record = _loss_record(loss_fn)
-    if metrics is None:
-        metrics = ("accuracy",) if record is not None and record.task == "classification" else ()
-    elif isinstance(metrics, str) or callable(metrics):
-        metrics = (metrics,)
-    one_column = tuple(output_shape[1:]) in ((), (1,))
-    resolved = []
-    for spec in metrics:
-        if loss_fn is not None and record is None and one_column and isinstance(spec, str):
-            _refuse_unknown_threshold(spec, _loss_name(loss_fn))
-        metric = get_metric(spec, from_logits=record is not None and record.outputs == "logits")
-        name = getattr(metric, "__name__", None) or type(metric).__name__
-        if name in ("loss", "data_loss", "penalty", "lr") or name in dict(resolved):
-            raise ValueError(f"metric name {name!r} clashes with another entry of the History")
-        resolved.append((name, metric))
-    return resolved
-
-
-def _refuse_unknown_threshold(spec: str, loss_name: str) -> None:
-    # A metric that cuts one output column into classes needs to know where: 0.5 for probabilities,
-    # 0 for logits. Only a loss's record says which; guessing 0.5 would be silently wrong for logits.
-    # The library's thresholded metrics (accuracy, confusion_matrix) take it as a keyword-only argument.
-    if "threshold" in (get_metric(spec).__kwdefaults__ or {}):
-        raise ValueError(
-            f"metric {spec!r} decides classes of one-column outputs at a threshold, but the loss {loss_name!r} "
-            "is not registered, so whether its outputs are probabilities (threshold 0.5) or logits (0) is "
-            f"unknown: register it, e.g. nablanet.nn.register_loss({loss_name!r}, function, targets='values', "
-            "task='classification', outputs='logits'), or pass a metric function that sets its own threshold")
 
 
 def _buffer_owners(model) -> list:
