@@ -158,7 +158,7 @@ BAD_PARAMETERS = [
     (MLPClassifier, {"n_iter_no_change": 0}, r"'n_iter_no_change' parameter of MLPClassifier"),
     (MLPClassifier, {"hidden_layer_sizes": (4, 0)}, r"hidden_layer_sizes must be > 0, got \[4, 0\]"),
     (MLPClassifier, {"out_activation": "identity"}, r"'out_activation' parameter of MLPClassifier"),
-    (MLPClassifier, {"loss": "hinge"}, r"'loss' parameter of MLPClassifier"),
+    (MLPClassifier, {"loss": "huber"}, r"'loss' parameter of MLPClassifier"),
     (MLPClassifier, {"dropout": 1.0}, r"'dropout' parameter of MLPClassifier"),
     (MLPClassifier, {"dropout": [0.1, 1.5], "hidden_layer_sizes": (4, 4)}, r"'dropout' parameter of MLPClassifier"),
     (MLPClassifier, {"init": "orthogonal"}, r"'init' parameter of MLPClassifier"),

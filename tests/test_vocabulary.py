@@ -120,3 +120,16 @@ def test_unregistered_names_are_refused_with_the_registered_ones_listed(tmp_path
         load_config(path)
     with pytest.raises(ConfigError, match=r"model.layers\[0\] needs type = one of .*Dense, RBF.*got \"scale\""):
         load_config(overrides=['model.layers=[{type = "scale"}]'])
+
+
+def test_a_registered_optimizer_is_a_solver_of_the_estimators(registered):
+    from nablanet.sklearn import MLPClassifier
+
+    rng = numpy.random.default_rng(0)
+    y = numpy.arange(40) % 2
+    X = rng.normal(size=(40, 2)) + 2.0 * (2 * y[:, None] - 1)
+    classifier = MLPClassifier((4,), solver="sign_descent", learning_rate_init=0.01, max_iter=30,
+                               random_state=0).fit(X, y)
+    assert classifier.score(X, y) == 1.0 and classifier.loss_curve_[-1] < classifier.loss_curve_[0]
+    with pytest.raises(ValueError, match="'solver' parameter of MLPClassifier"):
+        MLPClassifier(solver="no_such_optimizer").fit(X, y)

@@ -172,10 +172,49 @@ _SOLVERS = {
 
 
 def _solver(spec) -> _Solver:
-    """A _Solver from a name of _SOLVERS or a factory ``parameters -> Optimizer``."""
+    """A _Solver from a solver name or a factory ``parameters -> Optimizer``.
+
+    _SOLVERS translates scikit-learn's settings (momentum, beta_1, epsilon, ...) for the optimizers that
+    take them; any other optimizer of nablanet.optim.OPTIMIZERS (one registered with register_optimizer
+    too) gets the learning rate and the clipping, and its record says whether it steps on the whole set
+    (full_batch), follows ``learning_rate`` (not adaptive), or drives its own line search (needs_closure).
+    """
     if callable(spec):
         return _Solver(lambda params, settings: spec(params))
-    return _SOLVERS[spec]
+    if spec in _SOLVERS:
+        return _SOLVERS[spec]
+    record = optim.optimizer_record(spec)
+    if record.needs_closure:
+        raise ValueError(f"solver {spec!r} needs a closure over the whole training set, which only 'lbfgs' gets")
+    def make(params, s):
+        clipping = {name: value for name, value in s.clipping().items() if value is not None}
+        return record.build(params, lr=s.lr, **clipping)
+
+    return _Solver(make, full_batch=record.full_batch,
+                   follows_learning_rate=not record.adaptive)
+
+
+class _SolverNames(Set):
+    """The solver names: those of _SOLVERS and every optimizer of nablanet.optim.OPTIMIZERS, read when asked."""
+
+    @classmethod
+    def _from_iterable(cls, names):
+        return frozenset(names)
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and name in tuple(self)
+
+    def __iter__(self):
+        return iter((*_SOLVERS, *(name for name in optim.OPTIMIZERS if name not in _SOLVERS)))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(sorted(self))
+
+
+_SOLVER_NAMES = _SolverNames()
 
 
 def _is_stochastic(estimator) -> bool:
@@ -305,7 +344,7 @@ def _mlp_plan(estimator, out_activation_names) -> _Plan:
 _MLP_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(_HIDDEN_ACTIVATIONS), "array-like"],
-    "solver": [StrOptions(set(_SOLVERS)), callable],
+    "solver": [StrOptions(_SOLVER_NAMES), callable],
     "alpha": [Interval(Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet.sklearn._base import _ClassifierNetwork, _ravel_single
-from nablanet.sklearn._params import _SOLVERS, _OptimizerSettings, _Plan, _solver
+from nablanet.sklearn._params import _SOLVER_NAMES, _OptimizerSettings, _Plan, _solver
 
 __all__ = ["LinearRegression", "Ridge", "LogisticRegression"]
 
@@ -167,7 +167,7 @@ class LogisticRegression(_ClassifierNetwork):
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions(set(_SOLVERS)), callable],
+        "solver": [StrOptions(_SOLVER_NAMES), callable],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
