@@ -122,6 +122,7 @@ def test_unregistered_names_are_refused_with_the_registered_ones_listed(tmp_path
         load_config(overrides=['model.layers=[{type = "scale"}]'])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 30 epochs are enough here
 def test_a_registered_optimizer_is_a_solver_of_the_estimators(registered):
     from nablanet.sklearn import MLPClassifier
 
