@@ -20,70 +20,51 @@ from nablanet.autodiff import ops
 
 # --- names the estimators accept ---------------------------------------------------------------------
 
-class _ActivationNames(Set):
-    """The hidden-layer activations: every name and alias of an elementwise activation of
-    nablanet.nn.ACTIVATIONS (not softmax, which couples a layer's units), read when asked,
-    so an activation registered with nablanet.nn.register_activation is an estimator's name too.
-    scikit-learn's four ('identity', 'logistic', 'tanh', 'relu') are among them ('logistic' is
-    sigmoid's alias, which Dense fuses into the layer). ``extra`` adds names of the caller's own."""
+class _LiveNames(Set):
+    """A set of names read from the registries each time it is asked (``name in names``, iteration),
+    so that a name registered after import is accepted too; ``read()`` returns the names in order.
+    Set algebra (a - b, as scikit-learn's StrOptions does) gives a plain frozenset."""
 
-    def __init__(self, extra=()):
-        self._extra = tuple(extra)
+    def __init__(self, read):
+        self._read = read
 
     @classmethod
     def _from_iterable(cls, names):
-        # Set algebra (a - b, a | b) gives a plain frozenset of the names, not another live view.
         return frozenset(names)
 
     def __contains__(self, name) -> bool:
-        return isinstance(name, str) and (name in self._extra or name in self._registered())
+        return isinstance(name, str) and name in self._read()
 
     def __iter__(self):
-        registered = self._registered()
-        return iter((*registered, *(name for name in self._extra if name not in registered)))
-
-    @staticmethod
-    def _registered() -> tuple:
-        return tuple(name for name in nn.ACTIVATIONS if nn.activation_record(name).elementwise)
+        return iter(self._read())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self._read())
 
     def __repr__(self) -> str:
         return repr(sorted(self))
 
 
-_HIDDEN_ACTIVATIONS = _ActivationNames()
+def _then(own: tuple, registered) -> tuple:
+    """``own`` followed by the registered names not among them."""
+    return (*own, *(name for name in registered if name not in own))
+
+
+def _elementwise_activations() -> tuple:
+    return tuple(name for name in nn.ACTIVATIONS if nn.activation_record(name).elementwise)
+
+
+#: The hidden-layer activations: every name and alias of an elementwise activation of nablanet.nn.ACTIVATIONS
+#: (not softmax, which couples a layer's units), one registered with register_activation included.
+#: scikit-learn's four ('identity', 'logistic', 'tanh', 'relu') are among them ('logistic' is sigmoid's
+#: alias, which Dense fuses into the layer).
+_HIDDEN_ACTIVATIONS = _LiveNames(_elementwise_activations)
 #: The regressor's output activations: those and 'exp', the inverse of the Poisson loss's log link.
-_REGRESSION_OUTPUT_ACTIVATIONS = _ActivationNames(extra=("exp",))
-
-
-class _ClassifierLossNames(Set):
-    """The classifier's losses: scikit-learn's ('log_loss', and 'squared_error' on the probabilities)
-    and every classification loss of nablanet.nn.LOSSES (one registered with nablanet.nn.register_loss
-    included), read when asked."""
-
-    _OWN = ("log_loss", "squared_error")
-
-    @classmethod
-    def _from_iterable(cls, names):
-        return frozenset(names)
-
-    def __contains__(self, name) -> bool:
-        return isinstance(name, str) and name in tuple(self)
-
-    def __iter__(self):
-        registered = (name for name in nn.LOSSES if nn.loss_record(name).task == "classification")
-        return iter((*self._OWN, *(name for name in registered if name not in self._OWN)))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __repr__(self) -> str:
-        return repr(sorted(self))
-
-
-_CLASSIFIER_LOSSES = _ClassifierLossNames()
+_REGRESSION_OUTPUT_ACTIVATIONS = _LiveNames(lambda: _then(_elementwise_activations(), ("exp",)))
+#: The classifier's losses: scikit-learn's ('log_loss', and 'squared_error' on the probabilities) and
+#: every classification loss of nablanet.nn.LOSSES, one registered with register_loss included.
+_CLASSIFIER_LOSSES = _LiveNames(lambda: _then(("log_loss", "squared_error"), (
+    name for name in nn.LOSSES if nn.loss_record(name).task == "classification")))
 
 
 def _output_activation(name: str):
@@ -194,27 +175,8 @@ def _solver(spec) -> _Solver:
                    follows_learning_rate=not record.adaptive)
 
 
-class _SolverNames(Set):
-    """The solver names: those of _SOLVERS and every optimizer of nablanet.optim.OPTIMIZERS, read when asked."""
-
-    @classmethod
-    def _from_iterable(cls, names):
-        return frozenset(names)
-
-    def __contains__(self, name) -> bool:
-        return isinstance(name, str) and name in tuple(self)
-
-    def __iter__(self):
-        return iter((*_SOLVERS, *(name for name in optim.OPTIMIZERS if name not in _SOLVERS)))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __repr__(self) -> str:
-        return repr(sorted(self))
-
-
-_SOLVER_NAMES = _SolverNames()
+#: The solver names: those of _SOLVERS and every optimizer of nablanet.optim.OPTIMIZERS.
+_SOLVER_NAMES = _LiveNames(lambda: _then(tuple(_SOLVERS), optim.OPTIMIZERS))
 
 
 def _is_stochastic(estimator) -> bool:
