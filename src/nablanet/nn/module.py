@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,6 +32,27 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class ArraySpec(NamedTuple):
+    """One array of a module's ``state_dict()`` as its constructor arguments determine it, known without
+    allocating it (see ``Module.state_spec``).
+
+    Attributes:
+        shape: a tuple of ints.  dtype: a numpy dtype.
+        nonnegative: whether every valid value is >= 0 (BatchNorm's running variance).
+    """
+
+    shape: tuple
+    dtype: np.dtype
+    nonnegative: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        size = 1
+        for n in self.shape:
+            size *= n
+        return size * np.dtype(self.dtype).itemsize
 
 
 class Module:
@@ -69,6 +91,19 @@ class Module:
         """
         arguments = getattr(self, "_arguments", {})
         return {"class": type(self).__name__, "arguments": {k: _to_config(v) for k, v in arguments.items()}}
+
+    @classmethod
+    def state_spec(cls, *args, **kwargs):
+        """(name, ArraySpec) for each array ``cls(*args, **kwargs).state_dict()`` would hold, in its order,
+        computed from the arguments alone: how a model file's architecture is sized before anything is built.
+
+        A layer whose arrays grow with its arguments defines it, with its constructor's arguments
+        (module arguments come as the (name, ArraySpec) pairs of their own state_spec); it may be a
+        generator. The base class returns None: unknown, so the module is built to find out (cheap for
+        a module without arrays of its own). A definition applies to the class that makes it and to
+        subclasses that keep its ``__init__``.
+        """
+        return None
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -371,6 +406,12 @@ def module_from_config(config: dict, custom_objects: dict | None = None) -> Modu
         raise ValueError(f"module_from_config: unknown module class {name!r}; pass it in custom_objects={{'{name}': "
                          f"{name}}} or register it with nablanet.nn.register_layer")
     arguments = {k: _from_config(v, custom_objects) for k, v in config["arguments"].items()}
+    positional, keywords = call_arguments(cls, arguments)
+    return cls(*positional, **keywords)
+
+
+def call_arguments(cls, arguments: dict) -> tuple[list, dict]:
+    """The positional and keyword arguments of the call ``cls(...)`` that recorded ``arguments`` (config())."""
     parameters = inspect.signature(cls.__init__).parameters
     positional = []
     keywords = {}
@@ -384,4 +425,4 @@ def module_from_config(config: dict, custom_objects: dict | None = None) -> Modu
             positional.append(value)
         else:
             keywords[key] = value
-    return cls(*positional, **keywords)
+    return positional, keywords

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from nablanet.nn import functional as F
 from nablanet.nn.activations import activation_layer, activation_record, get_activation
 from nablanet.nn.layers.registry import register_layer
@@ -24,6 +26,12 @@ class Activation(Module):
     def __init__(self, activation, **options):
         self.name = activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")
         self.fn = get_activation(activation)
+        try:
+            inspect.signature(self.fn).bind(None, **options)
+        except TypeError as error:
+            raise TypeError(f"Activation({self.name!r}): {error} (the options are the activation's own)") from None
+        except ValueError:
+            pass  # a builtin without a signature: its first call will tell
         self.options = options
 
     def forward(self, z):

@@ -28,6 +28,12 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
         self.layers = list(layers)
 
+    @classmethod
+    def state_spec(cls, *layers):
+        for i, layer in enumerate(layers):
+            for name, spec in layer:
+                yield f"layers.{i}.{name}", spec
+
     def add(self, layer: Module) -> Sequential:
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.add: {type(layer).__name__} is not a Module")

@@ -8,7 +8,7 @@ from nablanet.nn import functional as F
 from nablanet.nn.activations import fusion
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.layers.registry import register_layer
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import ArraySpec, Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -19,6 +19,16 @@ def _make_kernels(module, in_channels, out_channels, kernel, bias, init, rng, dt
     rng = make_rng(rng)
     module.W = Parameter(get_initializer(init)((out_channels, in_channels) + kernel, rng, dtype))
     module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
+
+
+def _kernel_spec(in_channels, out_channels, kernel, bias, dtype):
+    yield "W", ArraySpec((out_channels, in_channels) + kernel, np.dtype(dtype))
+    if bias:
+        yield "b", ArraySpec((out_channels,), np.dtype(dtype))
+
+
+def _kernel_pair(kernel_size) -> tuple:
+    return (int(kernel_size),) * 2 if np.ndim(kernel_size) == 0 else tuple(int(k) for k in kernel_size)
 
 
 def _set_activation(module, activation, alpha):
@@ -67,6 +77,10 @@ class Conv1d(Module):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         _set_activation(self, activation, alpha)
 
+    @classmethod
+    def state_spec(cls, in_channels, out_channels, kernel_size, *, bias=True, dtype=np.float32, **options):
+        return _kernel_spec(in_channels, out_channels, (int(kernel_size),), bias, dtype)
+
     def forward(self, x):
         return _convolve(self, x)
 
@@ -106,10 +120,13 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
                  bias: bool = True, activation=None, alpha: float | None = None, init="he_uniform", rng=None,
                  dtype=np.float32):
-        kernel = (int(kernel_size),) * 2 if np.ndim(kernel_size) == 0 else tuple(int(k) for k in kernel_size)
-        _make_kernels(self, in_channels, out_channels, kernel, bias, init, rng, dtype)
+        _make_kernels(self, in_channels, out_channels, _kernel_pair(kernel_size), bias, init, rng, dtype)
         self.stride, self.padding, self.dilation = stride, padding, dilation
         _set_activation(self, activation, alpha)
+
+    @classmethod
+    def state_spec(cls, in_channels, out_channels, kernel_size, *, bias=True, dtype=np.float32, **options):
+        return _kernel_spec(in_channels, out_channels, _kernel_pair(kernel_size), bias, dtype)
 
     def forward(self, x):
         return _convolve(self, x)

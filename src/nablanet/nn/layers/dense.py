@@ -9,7 +9,7 @@ from nablanet.autodiff.ops.nn import dense
 from nablanet.nn.activations import ACTIVATIONS, fusion
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.layers.registry import register_layer
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import ArraySpec, Module, Parameter
 
 __all__ = ["Dense", "RBF"]
 
@@ -62,6 +62,12 @@ class Dense(Module):
         self.W = Parameter(get_initializer(init)((in_features, out_features), rng, dtype))
         self.b = Parameter(get_initializer(bias_init)((out_features,), rng, dtype), regularize=False) if bias else None
 
+    @classmethod
+    def state_spec(cls, in_features, out_features, *args, bias=True, dtype=np.float32, **options):
+        yield "W", ArraySpec((in_features, out_features), np.dtype(dtype))
+        if bias:
+            yield "b", ArraySpec((out_features,), np.dtype(dtype))
+
     def forward(self, x):
         a = dense(x, self.W, self.b, activation=self._fused, alpha=self._kernel_alpha)
         return a if self._after is None else self._after(a)
@@ -106,6 +112,11 @@ class RBF(Module):
             raise ValueError(f"RBF: width must be positive, got {width}")
         self.centers = Parameter(centers, regularize=False)
         self.widths = Parameter(np.full(units, width, dtype=dtype), regularize=False)
+
+    @classmethod
+    def state_spec(cls, in_features, units, *, dtype=np.float32, **options):
+        return [("centers", ArraySpec((units, in_features), np.dtype(dtype))),
+                ("widths", ArraySpec((units,), np.dtype(dtype)))]
 
     def forward(self, x):
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, one matrix product instead of an (N, units, in) array;

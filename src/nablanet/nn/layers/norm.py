@@ -8,7 +8,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.nn.layers.registry import register_layer
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import ArraySpec, Module, Parameter
 
 __all__ = ["BatchNorm"]
 
@@ -47,6 +47,12 @@ class BatchNorm(Module):
     _buffers = ("running_mean", "running_var")
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
+        # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
+        # 1 / sqrt(running_var + eps) is infinite (eps).
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
+        if not eps > 0.0:
+            raise ValueError(f"BatchNorm: eps must be positive, got {eps}")
         self.num_features = num_features
         self.momentum = momentum
         self.eps = eps
@@ -54,6 +60,12 @@ class BatchNorm(Module):
         self.beta = Parameter(np.zeros(num_features, dtype=dtype), regularize=False)
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
+
+    @classmethod
+    def state_spec(cls, num_features, *, dtype=np.float32, **options):
+        vector = ((num_features,), np.dtype(dtype))
+        return [("gamma", ArraySpec(*vector)), ("beta", ArraySpec(*vector)), ("running_mean", ArraySpec(*vector)),
+                ("running_var", ArraySpec(*vector, nonnegative=True))]
 
     def forward(self, x):
         shape = np.shape(x.data if hasattr(x, "_data") else x)

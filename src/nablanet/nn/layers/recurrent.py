@@ -15,7 +15,7 @@ import numpy as np
 from nablanet.autodiff import ops
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
-from nablanet.nn.module import Module, Parameter
+from nablanet.nn.module import ArraySpec, Module, Parameter
 
 __all__ = ["RNN", "GRU", "LSTM"]
 
@@ -34,6 +34,13 @@ class _Weights(Module):
         self.W_hh = Parameter(_uniform((hidden_size, gates * hidden_size), bound, rng, dtype))
         self.b_ih = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
         self.b_hh = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
+
+    @classmethod
+    def state_spec(cls, input_size, hidden_size, gates, rng, dtype):
+        dtype = np.dtype(dtype)
+        return [("W_ih", ArraySpec((input_size, gates * hidden_size), dtype)),
+                ("W_hh", ArraySpec((hidden_size, gates * hidden_size), dtype)),
+                ("b_ih", ArraySpec((gates * hidden_size,), dtype)), ("b_hh", ArraySpec((gates * hidden_size,), dtype))]
 
 
 def _rnn_cell(w, x_t, state, hidden_size):
@@ -64,6 +71,11 @@ def _lstm_cell(w, x_t, state, hidden_size):
     return o * ops.tanh(c_new), c_new
 
 
+def _layer_input_size(layer, input_size, hidden_size, directions):
+    """Features into stacked layer ``layer``: the input's, then the outputs of both directions below."""
+    return input_size if layer == 0 else hidden_size * directions
+
+
 class _Recurrent(Module):
     """Shared driver of RNN, GRU and LSTM: layers, directions, initial states, outputs."""
 
@@ -81,10 +93,21 @@ class _Recurrent(Module):
         self.directions = 2 if bidirectional else 1
         self.return_sequences, self.return_state = return_sequences, return_state
         self.cells = [
-            [_Weights(input_size if layer == 0 else hidden_size * self.directions, hidden_size, self._gates, rng, dtype)
+            [_Weights(_layer_input_size(layer, input_size, hidden_size, self.directions), hidden_size, self._gates,
+                      rng, dtype)
              for _ in range(self.directions)]
             for layer in range(num_layers)
         ]
+
+    @classmethod
+    def state_spec(cls, input_size, hidden_size, *, num_layers=1, bidirectional=False, dtype=np.float32, **options):
+        # A generator: a file's reader takes only as many entries as the file has (num_layers may be huge).
+        directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            size = _layer_input_size(layer, input_size, hidden_size, directions)
+            for direction in range(directions):
+                for name, spec in _Weights.state_spec(size, hidden_size, cls._gates, None, dtype):
+                    yield f"cells.{layer}.{direction}.{name}", spec
 
     def _zero_state(self, batch, dtype):
         zeros = np.zeros((batch, self.hidden_size), dtype=dtype)
