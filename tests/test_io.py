@@ -1,9 +1,14 @@
 """nablanet.io: round trips of every layer family, resuming training bit for bit, atomic writes, hostile files."""
 
+import fcntl
 import json
 import os
 import pickle
+import signal
 import stat
+import threading
+import time
+import tracemalloc
 import warnings
 import zipfile
 
@@ -311,7 +316,10 @@ def test_saving_is_deterministic_and_keeps_the_replaced_files_permissions(tmp_pa
 # --- corrupted, truncated and hostile files ----------------------------------------------------------
 
 def _saved(tmp_path, **options):
-    model = nn.Sequential(nn.Dense(3, 4, rng=0), nn.Dropout(0.5, rng=1), nn.Dense(4, 2, rng=2))
+    layers = [nn.Dense(3, 4, rng=0), nn.Dropout(0.5, rng=1), nn.Dense(4, 2, rng=2)]
+    if options.pop("with_batchnorm", False):
+        layers.append(nn.BatchNorm(2))
+    model = nn.Sequential(*layers)
     if options.pop("with_optimizer", False):
         options["optimizer"] = Adam(model.parameters(), lr=0.01)
     return nio.save(tmp_path / "good.npz", model, **options), model
@@ -423,6 +431,80 @@ ARRAY_PROBLEMS = {
     "optimizer_entries_without_header": (_set_header("optimizer", None), {"with_optimizer": True},
                                          "unexpected entry 'optimizer/"),
 }
+
+
+def _set_layer(index, config):
+    def change(entries):
+        entries["header"]["architecture"]["arguments"]["layers"][index] = {"module": config}
+    return change
+
+
+def _set_layer_argument(index, name, value):
+    def change(entries):
+        entries["header"]["architecture"]["arguments"]["layers"][index]["module"]["arguments"][name] = value
+    return change
+
+
+def _with_weight_values(name, value, where=(0, 0)):
+    def change(entries):
+        array = entries[name].copy()
+        array[where] = value
+        entries[name] = array
+    return change
+
+
+def _stuck_mersenne_twister(entries):
+    state = np.random.MT19937(0).state
+    state["state"]["key"] = np.zeros(624, dtype=np.uint32)
+    entries["header"]["rng"]["generators"][0] = nio.format._encode_state(state)
+
+
+def _nested_sequentials(depth):
+    config = {"class": "Identity", "arguments": {}}
+    for _ in range(depth):
+        config = {"class": "Sequential", "arguments": {"layers": [{"module": config}]}}
+    return config
+
+
+# What makes a broken model load silently, or a small file cost much (issue 12): each refused, naming the entry.
+VALUE_PROBLEMS = {
+    "nan_weight": (_with_weight_values("weights/layers.0.W", np.nan), {}, "weight 'layers.0.W' holds NaN or infinity"),
+    "infinite_weight": (_with_weight_values("weights/layers.2.b", np.inf, 1), {},
+                        "weight 'layers.2.b' holds NaN or infinity"),
+    "negative_running_var": (_with_weight_values("weights/layers.3.running_var", -1.0, 1), {"with_batchnorm": True},
+                             "weight 'layers.3.running_var' holds negative values"),
+    "batchnorm_eps_negative": (_set_layer_argument(3, "eps", -1), {"with_batchnorm": True},
+                               "eps must be positive, got -1"),
+    "batchnorm_momentum_nan": (_set_layer_argument(3, "momentum", float("nan")), {"with_batchnorm": True},
+                               r"header holds nan at architecture.arguments.layers\[3\].module.arguments.momentum"),
+    "infinite_learning_rate": (_set_entry("optimizer/lr", np.array(np.inf)), {"with_optimizer": True},
+                               "optimizer entry 'lr' holds NaN or infinity"),
+    "adam_negative_v": (_set_entry("optimizer/v.2", -np.ones((4, 2), np.float32)), {"with_optimizer": True},
+                        "optimizer entry 'v.2' is not a state Adam can step from"),
+    "adam_nan_m": (_with_weight_values("optimizer/m.1", np.nan, 2), {"with_optimizer": True},
+                   "optimizer entry 'm.1' holds NaN or infinity"),
+    "activation_unknown_option": (_set_layer(1, {"class": "Activation", "arguments": {
+        "activation": "relu", "options": {"evil": 1}}}), {}, "layers.1 \\(Activation\\) cannot be built .*'evil'"),
+    "leaky_relu_alpha_string": (_set_layer(1, {"class": "LeakyReLU", "arguments": {"alpha": "x"}}), {},
+                                r"layers.1 \(LeakyReLU\) has alpha = 'x', which is not a float"),
+    "dense_size_not_an_int": (_set_layer_argument(0, "in_features", 2.5), {},
+                              r"layers.0 \(Dense\) has in_features = 2.5, which is not an int"),
+    "mersenne_twister_all_zero": (_stuck_mersenne_twister, {"rng": np.random.default_rng(0)},
+                                  r"random generator state 0 \(MT19937\) is stuck"),
+    "dense_of_a_billion_weights": (_set_layer(0, {"class": "Dense", "arguments": {"in_features": 30000,
+                                                                                 "out_features": 30000}}), {},
+                                   "describes 3600120040 bytes of weights but its weight entries hold at most 616 bytes"),
+    "rnn_of_a_million_layers": (_set_header("architecture", {"class": "RNN", "arguments": {
+        "input_size": 3, "hidden_size": 4, "num_layers": 10**6}}), {},
+        r"the root module \(RNN\) implies more arrays than the 20 the file's weight entries allow"),
+    "modules_nested_too_deep": (_set_header("architecture", _nested_sequentials(40)), {},
+                                "nested deeper than the 32 levels of modules"),
+    "subarray_dtype": (_set_layer_argument(0, "dtype", {"dtype": "(1000000000,)f4"}), {},
+                       "which is not a numpy number type"),
+    "too_many_header_values": (_set_header("metadata", {"zeros": [0] * 600_000}), {},
+                               "header has more than the 500000 JSON values"),
+}
+ARRAY_PROBLEMS.update(VALUE_PROBLEMS)
 
 
 @pytest.mark.parametrize("case", sorted(ARRAY_PROBLEMS))
@@ -578,3 +660,168 @@ def test_load_of_a_model_file_ignores_nothing_but_does_not_read_the_optimizer(tm
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         nio.load(tmp_path / "absent.npz")
+
+
+# --- cost: a small file costs little ------------------------------------------------------------------
+
+def _peak_bytes_of(function):
+    """The most memory Python and NumPy held at once while ``function()`` ran (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _refused(path, message):
+    def load():
+        with pytest.raises(nio.ModelFileError, match=message):
+            nio.load(path)
+    return load
+
+
+def test_an_architecture_larger_than_its_file_is_refused_before_anything_is_allocated(tmp_path):
+    # A 7 kB file asking for 36 MB of weights: today's loaders build the model first, then compare.
+    bad = _changed(tmp_path, _set_layer(0, {"class": "Dense", "arguments": {"in_features": 3000,
+                                                                          "out_features": 3000}}))
+    assert bad.stat().st_size < 10_000
+    assert _peak_bytes_of(_refused(bad, "describes 36012040 bytes of weights")) < 2_000_000
+
+
+def test_a_deflated_header_of_millions_of_values_is_refused_while_it_is_read(tmp_path):
+    good, _ = _saved(tmp_path)
+    entries = _entries(good)
+    header = entries.pop("header")
+    header["metadata"] = {"padding": [{}] * 21_000_000}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    assert len(text) > 60_000_000
+    bad = _write_zip(tmp_path / "bad.npz", [("header", np.frombuffer(text, np.uint8)), *entries.items()],
+                     compression=zipfile.ZIP_DEFLATED)
+    del text, header
+    assert bad.stat().st_size < 200_000
+    assert _peak_bytes_of(_refused(bad, "header has more than the 500000 JSON values")) < 10_000_000
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_only_regular_files_are_read(kind, tmp_path):
+    if kind == "fifo":
+        path = tmp_path / "model.npz"
+        os.mkfifo(path)
+        expected = "it is a FIFO, not a regular file"
+    elif kind == "device":
+        path, expected = "/dev/zero", "it is a character device, not a regular file"
+    else:
+        path, expected = tmp_path, "it is a directory, not a regular file"
+    # A FIFO without a writer would block open() forever: the alarm turns that into a failure.
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail(f"load of a {kind} blocked"))
+    signal.alarm(5)
+    try:
+        with pytest.raises(nio.ModelFileError, match=expected):
+            nio.load(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- what save writes, load reads ---------------------------------------------------------------------
+
+def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
+    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.LeakyReLU("x"))
+    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(LeakyReLU\) has alpha = 'x'"):
+        nio.save(tmp_path / "model.npz", model)
+    model = nn.Sequential(nn.Dense(2, 3, rng=0))
+    with pytest.raises(ValueError, match=r"header holds nan at metadata.scores.loss, which strict JSON does not "
+                                         r"allow \(store None or a string instead\)"):
+        nio.save(tmp_path / "model.npz", model, metadata={"scores": {"loss": float("nan")}})
+    with pytest.raises(ValueError, match="header has more than the 500000 JSON values"):
+        nio.save(tmp_path / "model.npz", model, metadata={"history": list(range(600_000))})
+    model.layers[0].W.data[0, 0] = np.inf
+    with pytest.raises(ValueError, match="save: the weight 'layers.0.W' holds NaN or infinity"):
+        nio.save(tmp_path / "model.npz", model)
+    model = nn.Dense(2, 3, rng=0)
+    optimizer = Adam(model.parameters())
+    optimizer.state.v[0][:] = -1.0
+    with pytest.raises(ValueError, match="save: the optimizer entry 'v.0' is not a state Adam can step from"):
+        nio.save(tmp_path / "model.npz", model, optimizer=optimizer)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_and_load_share_the_header_cap(tmp_path, monkeypatch):
+    # The cap is 64 MiB; a smaller one makes the same point without 64 MiB of metadata.
+    from nablanet.io import header as header_module
+
+    good, _ = _saved(tmp_path)
+    monkeypatch.setattr(header_module, "_MAX_HEADER_BYTES", 20_000)
+    model = nn.Sequential(nn.Dense(2, 3, rng=0))
+    with pytest.raises(ValueError, match="header is [0-9]+ bytes, more than the 20000 a header may have"):
+        nio.save(tmp_path / "model.npz", model, metadata={"note": "x" * 20_000})
+    bad = _changed(tmp_path, _set_header("metadata", {"note": "x" * 20_000}))
+    with pytest.raises(nio.ModelFileError, match="header is [0-9]+ bytes, more than the 20000"):
+        nio.load(bad)
+    nio.load(good)
+
+
+def test_save_through_a_symbolic_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "model-v2.npz"
+    link = tmp_path / "latest.npz"
+    old = nn.Sequential(nn.Dense(2, 3, rng=0))
+    nio.save(target, old)
+    link.symlink_to(os.path.relpath(target, tmp_path))
+    new = nn.Sequential(nn.Dense(2, 3, rng=1))
+    assert nio.save(link, new) == link
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    np.testing.assert_array_equal(nio.load(target).layers[0].W.data, new.layers[0].W.data)
+    assert sorted(os.listdir(tmp_path / "runs")) == ["model-v2.npz"]
+    dangling = tmp_path / "next.npz"
+    dangling.symlink_to("runs/model-v3.npz")
+    nio.save(dangling, new)
+    assert dangling.is_symlink() and (tmp_path / "runs" / "model-v3.npz").is_file()
+
+
+# --- temporary files ----------------------------------------------------------------------------------
+
+def test_the_next_save_removes_the_temporaries_a_killed_save_left_but_not_a_live_ones(tmp_path):
+    target = tmp_path / "model.npz"
+    stale = tmp_path / ".model.npz.0123abcd.nablanet-tmp"
+    old_style = tmp_path / ".model.npz.k3j_9x0q.tmp"
+    recent_old_style = tmp_path / ".model.npz.a1b2c3d4.tmp"
+    live = tmp_path / ".model.npz.fedc9876.nablanet-tmp"
+    other_target = tmp_path / ".other.npz.0123abcd.nablanet-tmp"
+    for path in (stale, old_style, recent_old_style, live, other_target):
+        path.write_bytes(b"half a model")
+    os.utime(old_style, (time.time() - 3600, time.time() - 3600))
+    holder = open(live, "rb")  # another writer: its lock is on its own open file
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        nio.save(target, nn.Dense(2, 2, rng=0))
+        assert sorted(os.listdir(tmp_path)) == sorted([target.name, recent_old_style.name, live.name,
+                                                       other_target.name])
+    finally:
+        holder.close()
+    nio.save(target, nn.Dense(2, 2, rng=0))
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, recent_old_style.name, other_target.name])
+
+
+def test_concurrent_saves_of_one_target_all_succeed_and_leave_one_complete_file(tmp_path):
+    target = tmp_path / "model.npz"
+    models = [nn.Sequential(nn.Dense(64, 64, rng=seed)) for seed in range(4)]
+    errors = []
+
+    def keep_saving(model):
+        try:
+            for _ in range(15):
+                nio.save(target, model)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=keep_saving, args=(model,)) for model in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == ["model.npz"]
+    loaded = nio.load(target).layers[0].W.data
+    assert any(np.array_equal(loaded, model.layers[0].W.data) for model in models)

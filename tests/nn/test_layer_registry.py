@@ -9,6 +9,7 @@ import numpy
 import pytest
 
 import nablanet.nn as nn
+from nablanet.io.architecture import architecture_spec
 from nablanet.testing import check_grads
 
 
@@ -104,6 +105,18 @@ def test_layer_round_trips_through_its_config(name):
     x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
     numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
     assert repr(rebuilt) == repr(layer)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_layer_that_holds_arrays_declares_them_exactly_in_its_state_spec(name):
+    # Model files are sized from state_spec before anything is allocated (nablanet.io.architecture); a layer
+    # without one is built to find out, which is cheap only for a layer without arrays of its own.
+    _, layer = _build(name)
+    arrays = {key: (value.shape, value.dtype) for key, value in layer.state_dict().items()}
+    declares = type(layer).state_spec.__func__ is not nn.Module.state_spec.__func__
+    assert declares or not arrays, f"{type(layer).__name__} holds arrays but declares no state_spec"
+    spec = architecture_spec(json.loads(json.dumps(layer.config())), None, max_arrays=len(arrays), max_bytes=0)
+    assert {key: (value.shape, value.dtype) for key, value in spec.items()} == arrays
 
 
 def test_lookups_in_any_case_and_clear_errors():

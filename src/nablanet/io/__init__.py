@@ -21,17 +21,33 @@ index, ...}}``: the ``bit_generator.state`` of every distinct numpy Generator (t
 ``{"ndarray": dtype, "values": [...]}``; a Generator shared by several owners is stored once and
 shared again after loading.
 
-Loading treats the file as untrusted input: it reads the zip directory first and refuses entries
-with unexpected names, encryption or declared sizes beyond those of the arrays it expects (zip
-bombs); it builds only registered layers and optimizers (nablanet.nn.LAYERS,
-nablanet.optim.OPTIMIZERS) or ``custom_objects``; it parses each ``.npy`` header before reading data
-and refuses object arrays (which only pickle could read), and any shape or dtype other than those of
-the rebuilt model. Every such problem raises ModelFileError. A file cannot run code, but its
-architecture decides how large a model is built before the weights are compared with it: load files
-from untrusted sources in a process with a memory limit.
+Loading treats the file as untrusted input, and a file that loads is a valid model. In order:
 
-Writes are atomic: the archive goes to a temporary file in the target's directory, is flushed and
-fsynced, then renamed over the target, so a crash during a save leaves the previous file intact.
+* only a regular file is read (a FIFO, a device or a directory is refused without waiting on it);
+* the zip directory: entry names, no duplicates or encryption, and declared sizes that the file's
+  bytes can hold (stored entries as they are, deflated ones at most 1032-fold, deflate's limit);
+* the header: at most 64 MiB, 500,000 JSON values (commas and brackets) and 200 levels deep, counted
+  before it is parsed; strict JSON, so no NaN or infinity;
+* the architecture, sized without building anything (nablanet.io.architecture): registered layers
+  (nablanet.nn.LAYERS) or ``custom_objects`` only, at most 10,000 modules nested 32 deep, arguments
+  bound to each constructor's signature and of its annotated types, and each layer's arrays from its
+  ``state_spec``; these must be exactly the file's weight entries, by name, declared size and .npy
+  header (shape, dtype; object arrays, which only pickle could read, are refused), before the model is
+  built, so building it allocates what the file itself holds;
+* values (nablanet.io.values): weights finite, and nonnegative where the layer says so (BatchNorm's
+  running variance); optimizer entries finite and a state one update can step from; random generator
+  states valid and not stuck (an all-zero Mersenne Twister).
+
+Every such problem raises ModelFileError naming the entry. A file cannot run code, and loading it costs
+memory in proportion to the file (its entries' declared sizes, bounded by its own), except for a
+``custom_objects`` class without a ``state_spec``, which is built to find out its arrays.
+``save`` refuses (ValueError or TypeError, writing nothing) what ``load`` would refuse.
+
+Writes are atomic (nablanet.io.atomic): the archive goes to a locked temporary file
+``.<name>.<random>.nablanet-tmp`` in the target's directory, is flushed and fsynced, then renamed over
+the target, so a crash during a save leaves the previous file intact; temporaries a killed save left
+behind are removed by the next save of the same target, never one a live save is writing. A symbolic
+link at the target is followed: the file it points to is replaced, the link stays.
 """
 
 from nablanet.io.format import FORMAT_VERSION, Checkpoint, ModelFileError

@@ -24,6 +24,17 @@ _HEADER_KEYS = {"format", "format_version", "nablanet_version", "numpy_version",
 # The header is read before the model's size is known, so it gets a fixed cap: an architecture is a
 # few kilobytes, a Mersenne Twister state 7 kB; 64 MiB leaves room for large user metadata.
 _MAX_HEADER_BYTES = 64 * 2**20
+# Parsing JSON costs up to about 100 bytes per value (a dict or list object, a float, a list slot), so
+# the header's values are counted before it is parsed; an architecture is a few hundred values, a
+# Mersenne Twister state 630, a long training history a few tens of thousands.
+_MAX_HEADER_ITEMS = 500_000
+_MAX_HEADER_DEPTH = 200
+# A network of ten thousand modules, nested 32 deep (each level is four levels of JSON).
+_MAX_MODULES = 10_000
+_MAX_MODULE_DEPTH = 32
+# Deflate expands at most 1032-fold (258 bytes from one 2-bit code), so an entry declaring more than
+# that from its compressed size lies; checked before its declared size is believed.
+_MAX_DEFLATE_RATIO = 1032
 # np.lib.format's own limit for .npy headers from untrusted files, plus the magic string, the
 # version and the length field that precede it (at most 12 bytes).
 _MAX_NPY_HEADER = 10_000

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import inspect
-import json
 import math
+import os
 import pathlib
+import stat
 import zipfile
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from nablanet.io.architecture import ArchitectureError, architecture_spec
 from nablanet.io.format import (
     Checkpoint,
     FORMAT_VERSION,
@@ -20,6 +22,7 @@ from nablanet.io.format import (
     _FORMAT_NAME,
     _HEADER,
     _HEADER_KEYS,
+    _MAX_DEFLATE_RATIO,
     _MAX_HEADER_BYTES,
     _MAX_NPY_HEADER,
     _MAX_OPTIMIZER_ENTRIES_PER_PARAMETER,
@@ -33,9 +36,10 @@ from nablanet.io.format import (
     _encode_state,
     _generator_slots,
 )
+from nablanet.io.header import HeaderError, ValueCounter, decode_header
+from nablanet.io.values import array_problem, generator_problem, optimizer_problem
 from nablanet.nn.module import Module, module_from_config
 from nablanet.optim.base import Optimizer
-
 
 
 def load(path, *, custom_objects: dict | None = None) -> Module:
@@ -110,9 +114,8 @@ def _read(path, custom_objects, *, with_optimizer: bool) -> Checkpoint:
     path = pathlib.Path(path)
     _check_custom_objects(custom_objects)
     reader = _Reader(path)
-    # Opening is left to fail with the usual OSError (missing file, permissions); all that follows
-    # concerns the file's contents.
-    with open(path, "rb") as stream:
+    with _open_regular_file(path, reader) as stream:
+        reader.file_size = os.fstat(stream.fileno()).st_size
         try:
             archive = zipfile.ZipFile(stream)
         except Exception as error:
@@ -121,6 +124,31 @@ def _read(path, custom_objects, *, with_optimizer: bool) -> Checkpoint:
         with archive:
             reader.archive = archive
             return reader.read(custom_objects, with_optimizer)
+
+
+_SPARE_ARRAYS = 16
+
+
+def _open_regular_file(path: pathlib.Path, reader):
+    """The file opened for reading, if it is a regular file; a FIFO, a device or a directory is refused.
+
+    Opening does not block (O_NONBLOCK: a FIFO without a writer would wait for one forever), and the
+    type is read from the opened descriptor, so the file cannot be swapped between check and use.
+    Opening is left to fail with the usual OSError (missing file, permissions).
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                    stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a file")
+            reader.fail(f"it is {kind}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def _check_custom_objects(custom_objects) -> None:
@@ -140,11 +168,13 @@ def _describe(error: BaseException) -> str:
 
 
 class _Reader:
-    """The checks of one load, in order: directory, header, model, entry sizes, arrays, RNG, optimizer."""
+    """The checks of one load, in order: directory, header, architecture (sized, not built), entry sizes,
+    .npy headers, model, arrays and their values, RNG, optimizer."""
 
     def __init__(self, path: pathlib.Path):
         self.path = path
         self.archive = None
+        self.file_size = 0
 
     def fail(self, problem: str):
         raise ModelFileError(f"cannot load {self.path}: {problem}")
@@ -154,26 +184,32 @@ class _Reader:
         if _HEADER not in entries:
             self.fail("it has no 'header' entry, so it was not written by nablanet.io.save")
         header = self._header(entries[_HEADER])
-        model = self._build_model(header["architecture"], custom_objects)
-        weights = model.state_dict()
-        parameters = model.parameters()
-        weight_entries, optimizer_entries = self._split_entries(entries, weights, header, parameters)
-        state = {name: self._array(weight_entries[name], f"weight {name!r}", shape=array.shape, dtype=array.dtype)
-                 for name, array in weights.items()}
-        try:
-            model.load_state_dict(state)
-        except Exception as error:
-            self.fail(f"its weights do not fit the model ({_describe(error)})")
+        module_classes = {name: cls for name, cls in (custom_objects or {}).items() if issubclass(cls, Module)}
+        specs = self._architecture(header["architecture"], module_classes, entries)
+        weight_entries, optimizer_entries = self._split_entries(entries, specs, header)
+        # Every weight's .npy header before any weight is allocated: the model built next is exactly
+        # what the file declares, and its declared sizes were checked against the file's own.
+        for name, info in weight_entries.items():
+            self._array(info, f"weight {name!r}", shape=specs[name].shape, dtype=specs[name].dtype, header_only=True)
+        model = self._build_model(header["architecture"], module_classes, specs)
+        for name, target in _arrays_of(model):
+            array = self._array(weight_entries[name], f"weight {name!r}", shape=target.shape, dtype=target.dtype)
+            problem = array_problem(array, specs[name])
+            if problem is not None:
+                self.fail(f"its weight {name!r} {problem}")
+            np.copyto(target, array)
         fit_rng = self._restore_generators(model, header["rng"])
         optimizer = None
         if with_optimizer and header["optimizer"] is not None:
-            optimizer = self._build_optimizer(header["optimizer"], optimizer_entries, parameters, custom_objects)
+            optimizer = self._build_optimizer(header["optimizer"], optimizer_entries, model.parameters(),
+                                              custom_objects)
         model.eval()
         return Checkpoint(model=model, optimizer=optimizer, rng=fit_rng, metadata=header["metadata"])
 
     # --- the zip directory and the header ---------------------------------------------------------
     def _directory(self) -> dict:
-        """Entry name (without .npy) -> ZipInfo, after checking names, duplicates, encryption, compression."""
+        """Entry name (without .npy) -> ZipInfo, after checking names, duplicates, encryption, compression,
+        and that each entry's declared sizes fit in the file (a declared size is believed only then)."""
         entries = {}
         for info in self.archive.infolist():
             name = info.filename
@@ -189,16 +225,27 @@ class _Reader:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 self.fail(f"its entry {name!r} uses zip compression method {info.compress_type}, "
                           "not stored or deflated as np.savez writes")
+            if info.header_offset + info.compress_size > self.file_size:
+                self.fail(f"its entry {name!r} declares {info.compress_size} bytes at offset {info.header_offset} "
+                          f"of a {self.file_size}-byte file (truncated or a corrupted directory)")
+            most = info.compress_size if info.compress_type == zipfile.ZIP_STORED \
+                else _MAX_DEFLATE_RATIO * info.compress_size + 64
+            if info.file_size > most:
+                self.fail(f"its entry {name!r} declares {info.file_size} bytes uncompressed from "
+                          f"{info.compress_size} compressed, more than its compression can give (a zip bomb or a "
+                          "corrupted directory)")
             entries[key] = info
         return entries
 
     def _header(self, info: zipfile.ZipInfo) -> dict:
-        self._check_size(info, _MAX_HEADER_BYTES, "the header")
-        raw = self._array(info, "the header", dtype=np.dtype(np.uint8), ndim=1)
+        self._check_size(info, _MAX_HEADER_BYTES + _NPY_OVERHEAD, "the header")
         try:
-            header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            self.fail(f"its header is not valid UTF-8 JSON ({_describe(error)})")
+            # Counted while it is read: a header of too many values is refused after its first megabytes.
+            counter = ValueCounter()
+            header = decode_header(self._array(info, "the header", dtype=np.dtype(np.uint8), ndim=1,
+                                               chunks=counter.add))
+        except HeaderError as error:
+            self.fail(f"its header {error}")
         if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
             self.fail("its header does not say format 'nablanet', so it was not written by nablanet.io.save")
         version = header.get("format_version")
@@ -215,55 +262,70 @@ class _Reader:
             self.fail(f"its header names the optimizer {header['optimizer']!r}, which is not a class name")
         return header
 
-    def _build_model(self, architecture, custom_objects) -> Module:
-        module_classes = {name: cls for name, cls in (custom_objects or {}).items() if issubclass(cls, Module)}
+    def _architecture(self, architecture, module_classes: dict, entries: dict) -> dict:
+        """name -> ArraySpec of the model the architecture describes, bounded by the file's weight entries."""
+        weights = [info for key, info in entries.items() if key.startswith(_WEIGHTS)]
+        try:
+            # A few arrays more than the file has, so that a missing weight is reported by its name.
+            return architecture_spec(architecture, module_classes, max_arrays=len(weights) + _SPARE_ARRAYS,
+                                     max_bytes=sum(info.file_size for info in weights),
+                                     holder="the file's weight entries allow")
+        except ArchitectureError as error:
+            self.fail(f"its architecture cannot be built: {error}")
+
+    def _build_model(self, architecture, module_classes: dict, specs: dict) -> Module:
         try:
             model = module_from_config(architecture, module_classes)
         except Exception as error:
             self.fail(f"its architecture cannot be built ({_describe(error)})")
         if not isinstance(model, Module):
             self.fail(f"its architecture builds a {type(model).__name__}, not a Module")
+        built = {name: (array.shape, array.dtype) for name, array in _arrays_of(model)}
+        if built != {name: (spec.shape, spec.dtype) for name, spec in specs.items()}:
+            self.fail("its architecture builds other arrays than its layers' state_spec declare (a layer's "
+                      "state_spec is wrong)")
         return model
 
-    def _split_entries(self, entries: dict, weights: dict, header: dict, parameters: list) -> tuple[dict, dict]:
-        """Weight and optimizer entries, after checking each entry's declared size against a limit from the model.
+    def _split_entries(self, entries: dict, specs: dict, header: dict) -> tuple[dict, dict]:
+        """Weight and optimizer entries, after checking each entry's declared size against the architecture's.
 
         The sizes in the zip directory bound what decompression can produce, so checking them before
         reading anything stops zip bombs.
         """
         weight_entries, optimizer_entries = {}, {}
+        largest = max((spec.nbytes for spec in specs.values()), default=0)
         for key, info in entries.items():
             if key == _HEADER:
                 continue
-            if key.startswith(_WEIGHTS) and key[len(_WEIGHTS):] in weights:
+            if key.startswith(_WEIGHTS) and key[len(_WEIGHTS):] in specs:
                 name = key[len(_WEIGHTS):]
-                self._check_size(info, weights[name].nbytes + _NPY_OVERHEAD, f"weight {name!r}")
+                self._check_size(info, specs[name].nbytes + _NPY_OVERHEAD, f"weight {name!r}")
                 weight_entries[name] = info
             elif key.startswith(_OPTIMIZER) and header["optimizer"] is not None:
                 name = key[len(_OPTIMIZER):]
-                self._check_size(info, self._optimizer_entry_limit(name, parameters), f"optimizer entry {name!r}")
+                # A buffer is one parameter's size; which parameter is known once the model is built.
+                limit = largest + _NPY_OVERHEAD if _is_buffer_key(name) else _MAX_SCALAR_BYTES
+                self._check_size(info, limit, f"optimizer entry {name!r}")
                 optimizer_entries[name] = info
             else:
-                self.fail(f"it has the unexpected entry {key!r}, which the model built from its architecture "
+                self.fail(f"it has the unexpected entry {key!r}, which the model its architecture describes "
                           "does not have")
-        missing = [name for name in weights if name not in weight_entries]
+        missing = [name for name in specs if name not in weight_entries]
         if missing:
-            self.fail(f"it lacks the weights {missing[:5]} of the model built from its architecture")
+            self.fail(f"it lacks the weights {missing[:5]} of the model its architecture describes")
+        implied = sum(spec.nbytes for spec in specs.values())
+        declared = sum(info.file_size for info in weight_entries.values())
+        if implied > declared:
+            self.fail(f"its architecture describes {implied} bytes of weights but its weight entries hold at most "
+                      f"{declared} bytes")
         if header["optimizer"] is not None:
-            limit = _MAX_OPTIMIZER_SCALARS + _MAX_OPTIMIZER_ENTRIES_PER_PARAMETER * len(parameters)
+            limit = _MAX_OPTIMIZER_SCALARS + _MAX_OPTIMIZER_ENTRIES_PER_PARAMETER * len(specs)
             if len(optimizer_entries) > limit:
                 self.fail(f"it has {len(optimizer_entries)} optimizer entries, more than the {limit} an optimizer "
-                          f"of {len(parameters)} parameters can have")
+                          f"of a model of {len(specs)} arrays can have")
             if not optimizer_entries:
                 self.fail(f"its header names the optimizer {header['optimizer']} but it has no optimizer entries")
         return weight_entries, optimizer_entries
-
-    @staticmethod
-    def _optimizer_entry_limit(name: str, parameters: list) -> int:
-        match = _BUFFER_KEY.fullmatch(name)
-        if match and not name.startswith("lr_schedule.") and int(match.group(2)) < len(parameters):
-            return parameters[int(match.group(2))].data.nbytes + _NPY_OVERHEAD
-        return _MAX_SCALAR_BYTES
 
     def _check_size(self, info: zipfile.ZipInfo, limit: int, what: str) -> None:
         if info.file_size > limit:
@@ -271,8 +333,13 @@ class _Reader:
                       "(a zip bomb or a corrupted directory)")
 
     # --- one .npy entry ---------------------------------------------------------------------------
-    def _array(self, info: zipfile.ZipInfo, what: str, *, shape=None, dtype=None, ndim=None) -> np.ndarray:
-        """Read one entry, checking its .npy header against the expected shape and dtype before the data."""
+    def _array(self, info: zipfile.ZipInfo, what: str, *, shape=None, dtype=None, ndim=None, header_only=False,
+               chunks=None):
+        """Read one entry, checking its .npy header against the expected shape and dtype before the data.
+
+        ``header_only``: stop after the check (returns None). ``chunks``: read the data in pieces, give each
+        to this function (which may refuse it) and return the bytes, as a bytearray.
+        """
         try:
             with self.archive.open(info) as entry:
                 version = npy_format.read_magic(entry)
@@ -288,15 +355,19 @@ class _Reader:
                 nbytes = math.prod(found_shape) * found_dtype.itemsize
                 if nbytes > info.file_size:
                     self.fail(f"{what} claims shape {found_shape} but its entry holds only {info.file_size} bytes")
-                data = entry.read(nbytes)
+                if header_only:
+                    return None
+                data = entry.read(nbytes) if chunks is None else _read_in_chunks(entry, nbytes, chunks)
                 if len(data) != nbytes:
                     self.fail(f"{what} is truncated: {len(data)} of {nbytes} bytes of data")
                 if entry.read(1):
                     self.fail(f"{what} has bytes after its data")
-        except ModelFileError:
+        except (ModelFileError, HeaderError):
             raise
         except Exception as error:
             self.fail(f"{what} cannot be read ({_describe(error)}); the file is corrupted")
+        if chunks is not None:
+            return data
         if fortran_order:
             array = np.frombuffer(data, dtype=found_dtype).reshape(found_shape[::-1]).transpose()
         else:
@@ -309,9 +380,9 @@ class _Reader:
         if found_dtype.kind not in "biufcU" or found_dtype.fields is not None:
             self.fail(f"{what} has dtype {found_dtype}, not a plain number or string type")
         if dtype is not None and found_dtype.newbyteorder("=") != dtype:
-            self.fail(f"{what} has dtype {found_dtype} but the model built from the architecture has {dtype}")
+            self.fail(f"{what} has dtype {found_dtype} but the model its architecture describes has {dtype}")
         if shape is not None and tuple(found_shape) != tuple(shape):
-            self.fail(f"{what} has shape {tuple(found_shape)} but the model built from the architecture has "
+            self.fail(f"{what} has shape {tuple(found_shape)} but the model its architecture describes has "
                       f"{tuple(shape)}")
         if ndim is not None and len(found_shape) != ndim:
             self.fail(f"{what} has {len(found_shape)} dimensions instead of {ndim}")
@@ -325,8 +396,8 @@ class _Reader:
         slots = _generator_slots(model)
         names = [name for name, _, _ in slots]
         if sorted(record["modules"]) != sorted(names):
-            self.fail(f"it has random generator states for {sorted(record['modules'])} but the model built from "
-                      f"the architecture holds generators at {sorted(names)}")
+            self.fail(f"it has random generator states for {sorted(record['modules'])} but the model its "
+                      f"architecture describes holds generators at {sorted(names)}")
         if len(record["generators"]) > len(slots) + 1:
             self.fail(f"it has {len(record['generators'])} random generator states for {len(slots) + 1} owners")
         generators = [self._generator(state, i) for i, state in enumerate(record["generators"])]
@@ -356,6 +427,9 @@ class _Reader:
         # Setting a state may convert what it is given; an exact round trip proves nothing was changed.
         if _encode_state(bit_generator.state) != encoded:
             self.fail(f"random generator state {i} is not a valid {name} state (it does not round-trip)")
+        problem = generator_problem(bit_generator)
+        if problem is not None:
+            self.fail(f"random generator state {i} ({name}) {problem}")
         return np.random.Generator(bit_generator)
 
     def _decode_state(self, value, i: int):
@@ -380,8 +454,7 @@ class _Reader:
                       "custom_objects")
         state = {}
         for key, info in entries.items():
-            buffer = _BUFFER_KEY.fullmatch(key) and not key.startswith("lr_schedule.")
-            if buffer:
+            if _is_buffer_key(key):
                 index = int(_BUFFER_KEY.fullmatch(key).group(2))
                 if index >= len(parameters):
                     self.fail(f"its optimizer entry {key!r} is for parameter {index}, but the model has "
@@ -422,7 +495,39 @@ class _Reader:
             if not same_type or again.shape != array.shape or (array.ndim == 0 and not _same_scalar(array, again)):
                 self.fail(f"its optimizer entry {key!r} ({array.dtype} {array.shape}) is not what {class_name} "
                           f"records ({again.dtype} {again.shape})")
+        problem = optimizer_problem(optimizer, state)
+        if problem is not None:
+            self.fail(f"its optimizer entry {problem[0]!r} {problem[1]}")
         return optimizer
+
+
+def _read_in_chunks(entry, nbytes: int, check, size: int = 2**20) -> bytearray:
+    data = bytearray()
+    while len(data) < nbytes:
+        chunk = entry.read(min(size, nbytes - len(data)))
+        if not chunk:
+            break
+        check(chunk)
+        data += chunk
+    return data
+
+
+def _arrays_of(model: Module):
+    """(name, ndarray) of every array of ``model.state_dict()``, in its order, without copying any."""
+    yield from ((name, p.data) for name, p in model.named_parameters())
+
+    def buffers(module, prefix):
+        for buffer_name in getattr(module, "_buffers", ()):
+            yield prefix + buffer_name, getattr(module, buffer_name)
+        for child_name, child in module.named_children():
+            yield from buffers(child, f"{prefix}{child_name}.")
+
+    yield from buffers(model, "")
+
+
+def _is_buffer_key(name: str) -> bool:
+    """Whether an optimizer entry is a per-parameter buffer (``m.0``), not a scalar (``lr_schedule.gamma``)."""
+    return bool(_BUFFER_KEY.fullmatch(name)) and not name.startswith("lr_schedule.")
 
 
 def _without_folder(key: str) -> str:

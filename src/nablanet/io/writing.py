@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
 import stat
-import tempfile
 import zipfile
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from nablanet.io.architecture import ArchitectureError, architecture_spec
+from nablanet.io.atomic import replacing, target_of
 from nablanet.io.format import (
     FORMAT_VERSION,
     _FORMAT_NAME,
@@ -24,9 +24,10 @@ from nablanet.io.format import (
     _encode_state,
     _generator_slots,
 )
+from nablanet.io.header import HeaderError, encode_header
+from nablanet.io.values import array_problem, generator_problem, optimizer_problem
 from nablanet.nn.module import Module, module_from_config
 from nablanet.optim.base import Optimizer
-
 
 
 def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.random.Generator | None = None,
@@ -36,7 +37,13 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
     The architecture is ``model.config()`` as JSON, the weights ``model.state_dict()`` (parameters and
     buffers); with ``optimizer`` and ``rng`` the file is a checkpoint from which training resumes bit
     for bit (see Notes). The write is atomic: a crash during it leaves any previous file at ``path``
-    intact, and no temporary file behind.
+    intact; a temporary file that a killed save leaves beside it (``.<name>.<random>.nablanet-tmp``)
+    is removed by the next save of the same path. If ``path`` is a symbolic link, the file it points to
+    is replaced and the link stays.
+
+    What save writes, load reads: save refuses (and writes nothing) what load would refuse, such as
+    NaN or infinite weights, optimizer state or metadata numbers (JSON has no NaN), an architecture
+    argument of the wrong type, or metadata beyond the header's bounds (64 MiB, 500,000 JSON values).
 
     Args:
         path: the file to write (``.npz`` by convention; the name is used as given).
@@ -47,8 +54,8 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
             Optimizer subclass, is not supported.)
         rng: the numpy Generator given to fit as ``seed``, or None. The Generators held by modules
             (e.g. ``Dropout.rng``) are always saved.
-        metadata: a JSON-able dict (numpy scalars and arrays become numbers and lists), e.g. the epoch
-            reached or the History.
+        metadata: a JSON-able dict (numpy scalars and arrays become numbers and lists, tuples lists, keys
+            strings), e.g. the epoch reached or the History; its numbers must be finite.
 
     Returns:
         The path written, as a pathlib.Path.
@@ -81,9 +88,9 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
         ``shuffle=True`` (fit draws that split from the generator at every call). Callback state (e.g.
         EarlyStopping's best value) is not saved; keep what you need in ``metadata``.
 
-        To make sure that the file will load, save rebuilds the architecture from ``model.config()``
-        once (with fresh weights, which costs one initialization of the model) and compares its arrays
-        with the model's.
+        To make sure that the file will load, save runs load's checks on what it is about to write, and
+        rebuilds the architecture from ``model.config()`` once (with fresh weights, which costs one
+        initialization of the model) to compare its arrays with the model's.
     """
     path = pathlib.Path(path)
     if not isinstance(model, Module):
@@ -102,9 +109,18 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
     arrays = {_HEADER: None}
     for name, array in weights.items():
         arrays[_WEIGHTS + _checked_name(name, "parameter or buffer")] = _checked_array(array, f"weight {name}")
+    specs = _architecture_spec(model, architecture, weights)
+    for name, array in weights.items():
+        problem = array_problem(array, specs[name])
+        if problem is not None:
+            raise ValueError(f"save: the weight {name!r} {problem}, and load refuses such a model")
     if optimizer is not None:
-        for key, array in _optimizer_arrays(model, optimizer).items():
+        state = _optimizer_arrays(model, optimizer)
+        for key, array in state.items():
             arrays[_OPTIMIZER + _checked_name(key, "optimizer state entry")] = _checked_array(array, f"optimizer {key}")
+        problem = optimizer_problem(optimizer, state)
+        if problem is not None:
+            raise ValueError(f"save: the optimizer entry {problem[0]!r} {problem[1]}, and load refuses such a state")
 
     import nablanet  # here, not at the top: nablanet/__init__.py imports this module
 
@@ -119,11 +135,13 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
         "metadata": {} if metadata is None else metadata,
     }
     try:
-        text = json.dumps(header, default=_json_default, ensure_ascii=False)
-    except (TypeError, ValueError) as error:
+        raw = encode_header(header)
+    except HeaderError as error:
+        raise ValueError(f"save: the header {error}, and load refuses such a header") from None
+    except TypeError as error:
         raise TypeError(f"save: metadata must be JSON-serializable ({error})") from None
-    arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(path, arrays)
+    arrays[_HEADER] = np.frombuffer(raw, dtype=np.uint8)
+    _write(path, arrays)
     return path
 
 
@@ -149,6 +167,20 @@ def _check_architecture_rebuilds(model: Module, architecture: dict, weights: dic
         raise ValueError("save: model.config() rebuilds a model that holds its random generators in other places")
 
 
+def _architecture_spec(model: Module, architecture: dict, weights: dict) -> dict:
+    """The architecture as load will size it (from its JSON form): refused here if load would refuse it."""
+    classes = {type(module).__name__: type(module) for module in model.modules()}
+    try:
+        specs = architecture_spec(json.loads(json.dumps(architecture)), classes, max_arrays=len(weights),
+                                  max_bytes=sum(array.nbytes for array in weights.values()), holder="the model has")
+    except (ArchitectureError, ValueError) as error:
+        raise ValueError(f"save: the architecture would not load: {error}") from None
+    if {name: (spec.shape, spec.dtype) for name, spec in specs.items()} != \
+            {name: (array.shape, array.dtype) for name, array in weights.items()}:
+        raise ValueError("save: the architecture's layers declare other arrays (state_spec) than the model has")
+    return specs
+
+
 def _optimizer_arrays(model: Module, optimizer: Optimizer) -> dict:
     if optimizer.params is None or [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
         raise ValueError(f"save: the {type(optimizer).__name__} must be built for model.parameters() (all of them, "
@@ -160,20 +192,15 @@ def _optimizer_arrays(model: Module, optimizer: Optimizer) -> dict:
     return state
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def _rng_record(model: Module, rng) -> dict:
     """The header's "rng" entry: each distinct Generator's state once, and who holds which."""
     generators, index_of = [], {}
 
     def index(generator) -> int:
         if id(generator) not in index_of:
+            problem = generator_problem(generator.bit_generator)
+            if problem is not None:
+                raise ValueError(f"save: a random generator {problem}, and load refuses such a state")
             index_of[id(generator)] = len(generators)
             generators.append(_encode_state(generator.bit_generator.state))
         return index_of[id(generator)]
@@ -184,34 +211,22 @@ def _rng_record(model: Module, rng) -> dict:
     return record
 
 
-def _write_atomically(path: pathlib.Path, arrays: dict) -> None:
-    """Write the archive to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
-    mode = _file_mode(path)
-    temporary = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with temporary:
-            with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for key, array in arrays.items():
-                    # A fixed timestamp: the same model and state always give the same bytes.
-                    info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                    info.external_attr = 0o644 << 16
-                    with archive.open(info, mode="w", force_zip64=True) as entry:
-                        npy_format.write_array(entry, array, allow_pickle=False)
-            temporary.flush()
-            os.fsync(temporary.fileno())
-        os.chmod(temporary.name, mode)
-        os.replace(temporary.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary.name)
-        raise
-    _fsync_directory(path.parent)
+def _write(path: pathlib.Path, arrays: dict) -> None:
+    """The archive written to ``path`` atomically (see nablanet.io.atomic)."""
+    with replacing(path, _file_mode(target_of(path))) as stream:
+        with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, array in arrays.items():
+                # A fixed timestamp: the same model and state always give the same bytes.
+                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                with archive.open(info, mode="w", force_zip64=True) as entry:
+                    npy_format.write_array(entry, array, allow_pickle=False)
 
 
 def _file_mode(path: pathlib.Path) -> int:
     """Permissions for the new file: the replaced file's, or the usual ones under the umask.
 
-    (NamedTemporaryFile creates files readable by their owner only.)
+    (The temporary file is created readable by its owner only.)
     """
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
@@ -219,16 +234,3 @@ def _file_mode(path: pathlib.Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    # Makes the rename itself durable on POSIX; some platforms and file systems cannot open or
-    # fsync a directory, and the file is complete either way.
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
