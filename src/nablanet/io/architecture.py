@@ -10,6 +10,7 @@ count is bounded: modules, nesting, and the arrays and bytes the caller expects 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import re
@@ -19,7 +20,7 @@ import typing
 import numpy as np
 
 from nablanet.io.format import _MAX_MODULE_DEPTH, _MAX_MODULES, _NAME
-from nablanet.nn.module import ArraySpec, Module, call_arguments, module_from_config
+from nablanet.nn.module import ArraySpec, Module, call_arguments, init_signature, module_from_config
 
 _NUMBER_KINDS = "biufc"
 _DTYPE_NAME = re.compile(r"[a-z]{3,10}[0-9]{0,3}")
@@ -117,7 +118,7 @@ class _Walk:
 
     def _bound(self, cls, arguments: dict, where: str) -> tuple[list, dict]:
         try:
-            signature = inspect.signature(cls.__init__)
+            signature = init_signature(cls)
         except (TypeError, ValueError):
             self.fail(where, "has a constructor whose signature cannot be read")
         parameters = dict(list(signature.parameters.items())[1:])
@@ -191,6 +192,7 @@ class _Walk:
         return checked
 
 
+@functools.lru_cache(maxsize=None)
 def _declared_spec(cls):
     """``cls.state_spec`` if it describes ``cls``: defined at or below the class that defines ``__init__``."""
     owner = next(klass for klass in cls.__mro__ if "state_spec" in vars(klass))
@@ -239,6 +241,7 @@ def _number_dtype(name) -> np.dtype | None:
 
 
 # --- annotations ----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def _type_hints(cls) -> dict:
     """The constructor's evaluated annotations, or {} when they cannot be evaluated (then nothing is checked)."""
     try:

@@ -8,7 +8,7 @@ import numpy as np
 
 from nablanet.io.format import _MAX_HEADER_BYTES, _MAX_HEADER_DEPTH, _MAX_HEADER_ITEMS
 
-_STRUCTURE = (b",", b"[", b"{")
+_STRUCTURE = (",", "[", "{")
 _TOO_MANY_VALUES = f"has more than the {_MAX_HEADER_ITEMS} JSON values (commas and brackets) a header may have"
 
 
@@ -32,24 +32,25 @@ def encode_header(header: dict) -> bytes:
         raw = text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise HeaderError(f"holds a string that is not valid Unicode ({error.reason})") from None
-    decode_header(raw)
+    decode_header(text)
     return raw
 
 
-def decode_header(raw: bytes):
-    """The JSON value of ``raw``, refused (HeaderError) if larger than the caps or holding NaN or infinity.
+def decode_header(text: str):
+    """The JSON value of ``text`` (decoded UTF-8), refused (HeaderError) if larger than the caps or holding NaN
+    or infinity.
 
-    Bytes and values are counted on the raw text, before parsing allocates anything; depth and
-    non-finite numbers on the parsed value.
+    Bytes and values are counted on the text, before parsing allocates anything; depth and non-finite
+    numbers on the parsed value.
     """
-    if len(raw) > _MAX_HEADER_BYTES:
-        raise HeaderError(f"is {len(raw)} bytes, more than the {_MAX_HEADER_BYTES} a header may have")
-    items = _count_values(raw)
-    if items > _MAX_HEADER_ITEMS:
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size > _MAX_HEADER_BYTES:
+        raise HeaderError(f"is {size} bytes, more than the {_MAX_HEADER_BYTES} a header may have")
+    if _count_values(text) > _MAX_HEADER_ITEMS:
         raise HeaderError(_TOO_MANY_VALUES)
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=float)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        value = json.loads(text, parse_constant=float)
+    except (ValueError, RecursionError) as error:
         raise HeaderError(f"is not valid UTF-8 JSON ({type(error).__name__}: {' '.join(str(error).split())})") \
             from None
     if isinstance(value, (dict, list)):
@@ -65,20 +66,21 @@ class ValueCounter:
     def __init__(self):
         self.count = 1
 
-    def add(self, chunk) -> None:
-        self.count += _count_values(chunk) - 1
+    def add(self, chunk: bytes) -> None:
+        # The marks are ASCII: counted in the raw bytes, whatever the UTF-8 around them.
+        self.count += sum(chunk.count(mark.encode()) for mark in _STRUCTURE)
         if self.count > _MAX_HEADER_ITEMS:
             raise HeaderError(_TOO_MANY_VALUES)
 
 
-def _count_values(raw: bytes) -> int:
-    """An upper bound on the number of JSON values in ``raw``: its commas and brackets, plus one.
+def _count_values(text: str) -> int:
+    """An upper bound on the number of JSON values in ``text``: its commas and brackets, plus one.
 
     Marks inside strings count too: the bound costs three passes of ``bytes.count`` at any size, where
     telling strings apart would cost a regular expression's pass per string; a header that save writes
     meets the same bound, so the two never disagree.
     """
-    return 1 + sum(raw.count(mark) for mark in _STRUCTURE)
+    return 1 + sum(text.count(mark) for mark in _STRUCTURE)
 
 
 def _first_problem(value) -> str | None:

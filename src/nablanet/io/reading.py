@@ -38,7 +38,7 @@ from nablanet.io.format import (
 )
 from nablanet.io.header import HeaderError, ValueCounter, decode_header
 from nablanet.io.values import array_problem, generator_problem, optimizer_problem
-from nablanet.nn.module import Module, module_from_config
+from nablanet.nn.module import Module, Parameter, module_from_config
 from nablanet.optim.base import Optimizer
 
 
@@ -241,9 +241,12 @@ class _Reader:
         self._check_size(info, _MAX_HEADER_BYTES + _NPY_OVERHEAD, "the header")
         try:
             # Counted while it is read: a header of too many values is refused after its first megabytes.
-            counter = ValueCounter()
-            header = decode_header(self._array(info, "the header", dtype=np.dtype(np.uint8), ndim=1,
-                                               chunks=counter.add))
+            data = self._array(info, "the header", dtype=np.dtype(np.uint8), ndim=1, chunks=ValueCounter().add)
+            text = data.decode("utf-8")
+            del data  # a 64 MiB header is then held twice (its text and what it parses to), not three times
+            header = decode_header(text)
+        except UnicodeDecodeError as error:
+            self.fail(f"its header is not valid UTF-8 JSON ({_describe(error)})")
         except HeaderError as error:
             self.fail(f"its header {error}")
         if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
@@ -480,11 +483,18 @@ class _Reader:
                    if key in accepted and key not in ("self", "params") and state[key].ndim == 0
                    and state[key].dtype.kind != "U"}
         try:
+            # What a fresh optimizer records for each hyperparameter: its type too (eps a float, amsgrad a bool).
+            recorded = cls([Parameter(np.zeros(1))], **options).state_dict()
             optimizer = cls(parameters, **options)
             optimizer.load_state_dict(state)
             reproduced = optimizer.state_dict()
         except Exception as error:
             self.fail(f"its {class_name} state cannot be restored ({_describe(error)})")
+        for key, array in state.items():
+            if array.ndim == 0 and key in recorded and array.dtype.kind != "U" \
+                    and array.dtype.newbyteorder("=") != recorded[key].dtype:
+                self.fail(f"its optimizer entry {key!r} has dtype {array.dtype}, not the {recorded[key].dtype} "
+                          f"{class_name} records")
         extra, missing = sorted(set(state) - set(reproduced)), sorted(set(reproduced) - set(state))
         if extra or missing:
             self.fail(f"its {class_name} state has the unexpected entries {extra} and lacks {missing}")

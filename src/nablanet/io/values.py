@@ -44,10 +44,11 @@ def optimizer_problem(optimizer, state: dict) -> tuple[str, str] | None:
     """(entry key, problem) for the first entry of ``state`` (``optimizer.state_dict()``) that makes the
     optimizer unusable, or None.
 
-    Numbers must be finite, and one update from the state with zero gradients must give finite
-    parameters and buffers: a negative running mean of squares (Adam's v, Adagrad's G, RMSprop's v)
-    gives NaN in the square root, whatever the optimizer calls it. That entry is found by resetting
-    each buffer of the parameter in turn to its initial value.
+    Numbers must be finite; a buffer that the update rule keeps nonnegative whatever the gradient's sign
+    (a running sum or mean of squares: Adam's v and v_max, Adagrad's G, RMSprop's v, whatever the
+    optimizer calls it) must hold no negative value; and one update from the state with zero gradients
+    must give finite parameters and buffers. That entry is found by resetting each buffer of the
+    parameter in turn to its initial value.
     """
     for key, array in state.items():
         if array.dtype.kind in "fc" and not np.isfinite(array).all():
@@ -56,20 +57,41 @@ def optimizer_problem(optimizer, state: dict) -> tuple[str, str] | None:
         return ("lr_schedule" if "lr_schedule" in state else "lr"), f"gives the learning rate {optimizer.lr_now}"
     params = [p.data for p in optimizer.params]
     fields = [f.name for f in dataclasses.fields(optimizer.state) if isinstance(getattr(optimizer.state, f.name), tuple)]
+    name = type(optimizer).__name__
+    for field in _nonnegative_buffers(optimizer, fields):
+        for i, buffer in enumerate(getattr(optimizer.state, field)):
+            if buffer.dtype.kind in "fi" and (buffer < 0).any():
+                return f"{field}.{i}", f"holds negative values, which {name}'s update never gives it"
     for i, theta in enumerate(params):
         if _steps_finitely(optimizer, optimizer.state, params, i, fields):
             continue
         initial = optimizer.init_state([theta])
-        for name in fields:
-            buffers = list(getattr(optimizer.state, name))
-            buffers[i] = getattr(initial, name)[0]
-            if _steps_finitely(optimizer, dataclasses.replace(optimizer.state, **{name: tuple(buffers)}), params, i,
+        for field in fields:
+            buffers = list(getattr(optimizer.state, field))
+            buffers[i] = getattr(initial, field)[0]
+            if _steps_finitely(optimizer, dataclasses.replace(optimizer.state, **{field: tuple(buffers)}), params, i,
                                fields):
-                return f"{name}.{i}", (f"is not a state {type(optimizer).__name__} can step from: an update with a "
-                                       "zero gradient gives NaN or infinity (a negative mean of squares?)")
-        return f"{fields[0]}.{i}" if fields else "lr", (f"is not a state {type(optimizer).__name__} can step from: "
-                                                        "an update with a zero gradient gives NaN or infinity")
+                return f"{field}.{i}", (f"is not a state {name} can step from: an update with a zero gradient "
+                                        "gives NaN or infinity")
+        return f"{fields[0]}.{i}" if fields else "lr", (f"is not a state {name} can step from: an update with a "
+                                                        "zero gradient gives NaN or infinity")
     return None
+
+
+def _nonnegative_buffers(optimizer, fields: list) -> list:
+    """The buffers that one update from the initial state leaves >= 0 for a gradient g and for -g alike."""
+    theta = np.linspace(-1.0, 1.0, 8)
+    g = np.random.default_rng(0).standard_normal(8)
+    nonnegative = set(fields)
+    try:
+        start = optimizer.init_state([theta])
+        with np.errstate(all="ignore"):
+            for gradient in (g, -g):
+                _, state = optimizer.update([gradient], start, [theta])
+                nonnegative &= {field for field in fields if (getattr(state, field)[0] >= 0).all()}
+    except Exception:  # an optimizer that cannot step a probe parameter: only the finite-step check applies
+        return []
+    return [field for field in fields if field in nonnegative]
 
 
 def _steps_finitely(optimizer, state, params: list, i: int, fields: list) -> bool:

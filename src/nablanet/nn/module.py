@@ -377,6 +377,12 @@ def _from_config(value, classes):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def init_signature(cls) -> inspect.Signature:
+    """The signature of ``cls.__init__``, computed once per class (a model file names the same class thousands of times)."""
+    return inspect.signature(cls.__init__)
+
+
 def module_from_config(config: dict, custom_objects: dict | None = None) -> Module:
     """Rebuild a module from ``Module.config()`` data (fresh weights; load a state_dict for trained ones).
 
@@ -412,7 +418,7 @@ def module_from_config(config: dict, custom_objects: dict | None = None) -> Modu
 
 def call_arguments(cls, arguments: dict) -> tuple[list, dict]:
     """The positional and keyword arguments of the call ``cls(...)`` that recorded ``arguments`` (config())."""
-    parameters = inspect.signature(cls.__init__).parameters
+    parameters = init_signature(cls).parameters
     positional = []
     keywords = {}
     for key, value in arguments.items():
