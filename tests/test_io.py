@@ -721,8 +721,9 @@ def test_only_regular_files_are_read(kind, tmp_path):
 # --- what save writes, load reads ---------------------------------------------------------------------
 
 def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
-    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.LeakyReLU("x"))
-    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(LeakyReLU\) has alpha = 'x'"):
+    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.Softmax(axis=1.5))
+    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(Softmax\) has axis = 1.5, which is "
+                                         "not an int"):
         nio.save(tmp_path / "model.npz", model)
     model = nn.Sequential(nn.Dense(2, 3, rng=0))
     with pytest.raises(ValueError, match=r"header holds nan at metadata.scores.loss, which strict JSON does not "

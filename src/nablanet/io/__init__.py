@@ -39,8 +39,9 @@ Loading treats the file as untrusted input, and a file that loads is a valid mod
   states valid and not stuck (an all-zero Mersenne Twister).
 
 Every such problem raises ModelFileError naming the entry. A file cannot run code, and loading it costs
-memory in proportion to the file (its entries' declared sizes, bounded by its own), except for a
-``custom_objects`` class without a ``state_spec``, which is built to find out its arrays.
+memory in proportion to the file (its entries' declared sizes, bounded by its own), except for a module
+class without a ``state_spec`` (from ``custom_objects`` or registered by the user), which is built to
+find out its arrays: declare one for such a class whose arrays grow with its arguments.
 ``save`` refuses (ValueError or TypeError, writing nothing) what ``load`` would refuse.
 
 Writes are atomic (nablanet.io.atomic): the archive goes to a locked temporary file

@@ -45,15 +45,17 @@ from nablanet.optim.base import Optimizer
 def load(path, *, custom_objects: dict | None = None) -> Module:
     """The model saved in ``path`` (by ``save``), its weights and buffers loaded, in evaluation mode.
 
-    The file is checked completely before anything is built from it (see the module docstring);
-    the optimizer entries of a checkpoint are checked for names and sizes but not read.
+    The file is checked before anything is built from it, and the model only then built, with exactly
+    the arrays the file holds (see the module docstring); the optimizer entries of a checkpoint are
+    checked for names and sizes but not read.
 
     Args:
         path: a file written by ``save``.
         custom_objects: name -> class for Module subclasses that are not in nablanet.nn.
 
     Raises:
-        ModelFileError: the file is not a valid model file; the message names the problem.
+        ModelFileError: the file is not a valid model file (or not a regular file: a FIFO, a device, a
+            directory); the message names the problem.
         OSError: the file cannot be opened (e.g. FileNotFoundError).
 
     Example:
@@ -83,7 +85,8 @@ def load_checkpoint(path, *, custom_objects: dict | None = None) -> Checkpoint:
         A Checkpoint; its optimizer is rebuilt for ``checkpoint.model.parameters()``.
 
     Raises:
-        ModelFileError: the file is not a valid checkpoint; the message names the problem.
+        ModelFileError: the file is not a valid checkpoint (values included: finite weights, an optimizer
+            state it can step from); the message names the problem.
         OSError: the file cannot be opened (e.g. FileNotFoundError).
 
     Example:
