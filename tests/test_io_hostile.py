@@ -292,6 +292,9 @@ def _table(classes, size):
         lines.append(f"| {name} | {len(outcomes)} | {outcomes.count('refused')} | {outcomes.count('identical')} | "
                      f"{other} | {max(r['peak'] for r in run['results']) / 2**20:.1f} MB | "
                      f"{max(r['cpu'] for r in run['results']):.2f} s |")
+    costliest = sorted(classes["crafted"]["results"], key=lambda r: -r["peak"])[:4]
+    lines.append("costliest crafted cases: " + "; ".join(f"{r['case']} {r['peak'] / 2**20:.1f} MB, {r['cpu']:.2f} s"
+                                                          for r in costliest))
     return "\n".join(lines)
 
 
