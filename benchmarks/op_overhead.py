@@ -2,7 +2,7 @@
 
 The arrays are so small (10 elements, or a scalar) that the arithmetic is negligible and what is
 measured is each library's per-op bookkeeping: building graph nodes, dispatching, running the
-backward rules. Two cases, as defined in /work/shared/PERFORMANCE.md ("op-overhead"):
+backward rules. Two cases, the standard workload "op-overhead":
 
 - chain: forward and backward of y = tanh(y * w), 100 times over, on a 10-element float32 array,
   summed to a scalar. Reported in microseconds per primitive op: time per gradient / 200. (The final

@@ -422,3 +422,16 @@ def test_train_with_the_monitor_writes_its_report_and_plot(tmp_path):
     report = (out / "monitor.txt").read_text()
     assert "layer" in report and "dead" in report
     assert (out / "monitor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_monitor_warnings_print_as_one_readable_line_each(tmp_path, capsys):
+    from nablanet.cli import main
+
+    code = main(["train", "--no-progress", "--out", str(tmp_path / "run"), "--set", "train.epochs=1",
+                 "--set", "train.monitor=true", "--set", "model.hidden=[16, 16, 16, 16, 16, 16]",
+                 "--set", "model.activation=sigmoid", "--set", "optimizer.lr=0.5"])
+    assert code == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all(line.startswith("nablanet train: warning: ") for line in lines), lines
+    assert any("saturated" in line for line in lines)
+    assert not any("warnings.warn" in line or "Warning:" in line for line in lines)

@@ -470,7 +470,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     for name in [name for name in sys.modules if name == "matplotlib" or name.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # None in sys.modules makes the import fail
-    with pytest.raises(ImportError, match=r"pip install nablanet\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'nablanet\[plot\]'"):
         plot.gradient_norms({"W": [1.0]})
 
 

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from nablanet.datasets import _import_extra
+from nablanet.datasets.common import _import_extra
 
 __all__ = ["StandardScaler", "MinMaxScaler", "OneHotEncoder", "NotFittedError", "train_val_test_split", "k_fold"]
 

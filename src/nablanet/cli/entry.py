@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 
 from nablanet import runtime
 from nablanet.cli.parser import build_parser
@@ -24,7 +26,7 @@ def main(argv=None) -> int:
     try:
         # The command owns its process, so it opts into what a library call may not change unasked:
         # BLAS threads (matrix products this small are fastest on one) and fast math (runtime.fast_math).
-        with runtime.blas_threads(getattr(args, "threads", 1)), runtime.fast_math():
+        with runtime.blas_threads(getattr(args, "threads", 1)), runtime.fast_math(), _warnings_as_lines(args.command):
             return args.handler(args)
     except KeyboardInterrupt:
         print(f"nablanet {args.command}: interrupted", file=sys.stderr)
@@ -34,6 +36,20 @@ def main(argv=None) -> int:
             raise
         print(f"nablanet {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """Show each warning as one line, ``nablanet COMMAND: warning: ...``, not Python's file:line format.
+
+    The command owns its process, so it may replace how warnings are shown; the library itself never does.
+    """
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"nablanet {command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _expand_alias(argv: list) -> list:

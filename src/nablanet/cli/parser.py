@@ -7,6 +7,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import nablanet
 from nablanet.cli import demo, evaluate, predict, summary, sweep, train
 
 # Marks the place in `nablanet demo --help` where the list of demos goes, so that the demo modules
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "network on the digits data and save it; `nablanet COMMAND --help` for each command.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of errors (for bug reports)")
+    parser.add_argument("--version", action="version", version=f"nablanet {nablanet.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     threads_help = ("BLAS threads for the matrix products (default 1, fastest for networks of this size; "
                     "0: the BLAS library's default)")

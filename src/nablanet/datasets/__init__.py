@@ -35,8 +35,6 @@ from nablanet.datasets.registry import (
     DATASETS, FILE_FORMATS, KINDS, Dataset, FileFormat, LoadedData, detect_file_format, register_dataset,
     register_file_format,
 )
-# _import_extra stays importable from here for nablanet.preprocessing.
-from nablanet.datasets.common import DATA_EXTRA, _import_extra  # noqa: F401
 from nablanet.datasets.tables import load_breast_cancer, load_digits, load_iris
 from nablanet.datasets.synthetic import (
     franke, make_franke, make_polynomial, make_sine_quadratic, polynomial, sine_quadratic,
@@ -52,3 +50,8 @@ __all__ = [
     "DATASETS", "FILE_FORMATS", "KINDS", "Dataset", "FileFormat", "LoadedData", "register_dataset",
     "register_file_format", "detect_file_format",
 ]
+
+
+def __dir__():
+    # What tab completion and dir() show: the public names, not the family modules or helpers.
+    return sorted(__all__)

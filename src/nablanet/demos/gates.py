@@ -29,6 +29,7 @@ from nablanet import datasets
 from nablanet import nn
 from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.optim import Adam
+from nablanet.plot._figures import load_matplotlib
 from nablanet.train import fit, predict
 
 __all__ = ["GATES", "MODELS", "classify", "linear_regression", "logistic_regression", "network", "run", "main"]
@@ -164,7 +165,7 @@ _GRID = np.stack(np.meshgrid(np.linspace(-0.1, 1.1, 25), np.linspace(-0.1, 1.1, 
 
 
 def _boundaries_figure(predictors):
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().figure.Figure
 
     from nablanet import plot
 

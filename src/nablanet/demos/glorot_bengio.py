@@ -62,6 +62,7 @@ from nablanet import datasets, nn
 from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn import functional as F
 from nablanet.optim import SGD
+from nablanet.plot._figures import load_matplotlib
 from nablanet.runtime import flush_denormals
 from nablanet.train import fit
 from nablanet.train.callbacks import Callback
@@ -244,7 +245,7 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict:
 
 
 def _figure(setups, gain, sweep, epochs):
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().figure.Figure
 
     from nablanet import plot
 

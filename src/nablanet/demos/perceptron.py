@@ -38,6 +38,7 @@ import numpy as np
 from nablanet import datasets, grad
 from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn.functional import heaviside
+from nablanet.plot._figures import load_matplotlib
 
 __all__ = ["PerceptronRun", "train_perceptron", "max_margin_separator", "novikoff_bound", "make_blobs",
            "gradient_error", "run", "main"]
@@ -276,7 +277,7 @@ def _at(values, index):
 
 
 def _figure(data, runs):
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().figure.Figure
 
     from nablanet import plot
 

@@ -31,6 +31,7 @@ from nablanet import datasets, nn
 from nablanet.demos._common import command_line, format_table, save_figure
 from nablanet.nn import functional as F
 from nablanet.optim import LBFGS
+from nablanet.plot._figures import load_matplotlib
 from nablanet.train import predict
 
 __all__ = ["WIDTHS", "one_hidden_layer", "fit_network", "approximate", "run", "main"]
@@ -151,7 +152,7 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict:
 
 
 def _franke_figure(X_test, z_test, results_2d, results_1d):
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().figure.Figure
 
     side = int(round(np.sqrt(len(z_test))))
     shown = (WIDTHS[1], WIDTHS[3], WIDTHS[-1])

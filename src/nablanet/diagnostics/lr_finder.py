@@ -61,10 +61,9 @@ class LRFinderResult:
         Returns:
             The Figure.
         """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as error:
-            raise ImportError("plotting needs matplotlib, which is not installed: pip install nablanet[plot]") from error
+        from nablanet.plot._figures import load_matplotlib
+
+        Figure = load_matplotlib().figure.Figure
         if ax is None:
             figure = Figure(figsize=(6.4, 4.2), layout="constrained")
             ax = figure.add_subplot()

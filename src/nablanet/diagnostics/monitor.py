@@ -556,11 +556,9 @@ def _short_key(key: str) -> str:
 def _figure_class():
     # Imported here so that training with a monitor does not need matplotlib; Figure without pyplot
     # needs no display and keeps no global registry of figures.
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError("plotting needs matplotlib, which is not installed: pip install nablanet[plot]") from error
-    return Figure
+    from nablanet.plot._figures import load_matplotlib
+
+    return load_matplotlib().figure.Figure
 
 
 def _log_formatter():

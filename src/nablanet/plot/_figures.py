@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-MISSING_MATPLOTLIB = "nablanet.plot needs matplotlib, which is not installed: pip install nablanet[plot]"
+# The one message for every figure nablanet draws (plots, demos, diagnostics) without matplotlib.
+MISSING_MATPLOTLIB = "drawing figures needs matplotlib, which is not installed: pip install 'nablanet[plot]'"
 
 
 def load_matplotlib():
