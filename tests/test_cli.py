@@ -310,6 +310,9 @@ BAD_CONFIGS = [
     ("[sweep]\n\"optimizer.lr\" = [0.1, -1.0]\n", ["the value -1.0 of sweep.optimizer.lr", "must be positive"]),
     ("[sweep]\n\"optimizer.lrr\" = [0.1]\n", ["sweep.optimizer.lrr", "unknown key 'optimizer.lrr'"]),
     ("[data\nsource = 1\n", ["is not valid TOML"]),
+    ("seed = -1\n", ["seed must be between 0 and 4294967295, got -1"]),
+    (f"seed = {2**40}\n", ["seed must be between 0 and 4294967295", str(2**40)]),
+    ("seed = \"abc\"\n", ["seed must be an integer", '"abc"']),
 ]
 
 
@@ -325,6 +328,8 @@ def test_config_mistakes_name_the_key(text, fragments, tmp_path):
 BAD_COMMANDS = [
     # argv (MODEL stands for the main job's model), fragments of the message
     (["train", "no/such/config.toml"], ["config file 'no/such/config.toml' does not exist"]),
+    (["train", "FOLDER"], ["config file", "is a directory, not a file"]),
+    (["train", "--set", "data.source=FOLDER.csv"], ["CSV file", "folder.csv' is a directory, not a file"]),
     (["train", "--set", "optimizer.lr"], ["--set expects KEY=VALUE"]),
     (["train", "--set", "data.source=no_such.csv"], ["CSV file 'no_such.csv' does not exist"]),
     (["train", "--set", "data.source=nothing"], ["'nothing' is neither a built-in data set", "digits, breast_cancer"]),
@@ -344,12 +349,93 @@ BAD_COMMANDS = [
 def test_command_mistakes_end_in_one_line(argv, fragments, main_job, tmp_path):
     config = tmp_path / "plain.toml"
     config.write_text("seed = 1\n")
-    replacements = {"MODEL": main_job[3][0] / "model.npz", "CONFIG": config}
-    argv = [replacements.get(a, a) for a in argv]
+    (tmp_path / "folder.csv").mkdir()
+    replacements = {"MODEL": main_job[3][0] / "model.npz", "CONFIG": config, "FOLDER": tmp_path}
+    argv = [str(replacements.get(a, a)).replace("FOLDER", str(tmp_path / "folder")) for a in argv]
     if argv[0] == "sweep":
         argv += ["--set", "sweep.optimizer.lr=[0.1]"] if "--jobs" in argv else []
     status, stdout, stderr = run(argv + (["--out", tmp_path / "out"] if argv[0] == "train" else []))
     assert_one_line_error(status, stderr, f"nablanet {argv[0]}: error:", *fragments)
+
+
+# ----------------------------------------------------------------------------------------------
+# Run folders: claimed atomically, inside the current directory unless allowed
+# ----------------------------------------------------------------------------------------------
+
+def test_concurrent_trains_into_one_folder_get_distinct_complete_run_folders(tmp_path):
+    """8 runs started together, same name and second: each writes its own folder (its own seed inside)."""
+    command = [sys.executable, "-m", "nablanet", "train", "--no-progress", "--set", "data.source=iris",
+               "--set", "name=same", "--set", "out=runs", "--set", "train.epochs=1"]
+    environment = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    processes = [subprocess.Popen(command + ["--set", f"seed={seed}"], cwd=tmp_path, env=environment,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(8)]
+    results = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0] * 8, [err for _, err in results]
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(folders) == 8
+    seeds = set()
+    for folder in folders:
+        assert {"model.npz", "config.toml", "history.csv"} <= {path.name for path in folder.iterdir()}
+        seed = tomllib.loads((folder / "config.toml").read_text())["seed"]
+        assert model_io.load_checkpoint(folder / "model.npz").metadata["config"]["seed"] == seed
+        seeds.add(seed)
+    assert seeds == set(range(8))
+    said = {line.split("saved in ")[1].split("/:")[0] for out, _ in results for line in out.splitlines()
+            if line.startswith("saved in ")}
+    assert said == {str(Path("runs") / folder.name) for folder in folders}
+
+
+def test_a_new_run_folder_is_numbered_when_its_name_is_taken(tmp_path, monkeypatch):
+    from nablanet.cli.runs import _claim_new
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run-2").mkdir()
+    assert _claim_new(tmp_path / "run") == tmp_path / "run-3"
+    assert (tmp_path / "run-3").is_dir()
+
+
+def test_out_folder_holding_a_run_is_refused_unless_overwrite(tmp_path):
+    argv = ["train", "--no-progress", "--set", "data.source=iris", "--set", "train.epochs=1", "--out", tmp_path / "run"]
+    assert run(argv)[0] == 0
+    before = (tmp_path / "run" / "model.npz").read_bytes()
+    status, _, stderr = run(argv + ["--set", "seed=3"])
+    assert_one_line_error(status, stderr, "holds another run", "--overwrite")
+    assert (tmp_path / "run" / "model.npz").read_bytes() == before
+    assert run(argv + ["--set", "seed=3", "--overwrite"])[0] == 0
+    assert tomllib.loads((tmp_path / "run" / "config.toml").read_text())["seed"] == 3
+
+
+def test_out_folder_with_other_files_is_refused_and_left_as_it_was(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    status, _, stderr = run(["train", "--no-progress", "--set", "data.source=iris", "--out", tmp_path])
+    assert_one_line_error(status, stderr, "already holds 1 file(s), e.g. notes.txt", "--overwrite")
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("name=../../x", "the run name '../../x' is not a plain folder name"),
+    ("name=/abs", "the run name '/abs' is not a plain folder name"),
+    ("out=../../etc", "the config's out = '../../etc' is outside the current directory"),
+    ("out=/tmp", "the config's out = '/tmp' is outside the current directory"),
+])
+def test_config_paths_stay_in_the_current_directory(setting, fragment, tmp_path, monkeypatch):
+    here = tmp_path / "a" / "b"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    status, _, stderr = run(["train", "--no-progress", "--set", "data.source=iris", "--set", setting])
+    assert_one_line_error(status, stderr, fragment, "--allow-outside")
+    assert sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*")) == [Path("a"), Path("a/b")]
+
+
+def test_allow_outside_lets_the_config_choose_the_folder(tmp_path, monkeypatch):
+    here = tmp_path / "a" / "b"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    status, _, stderr = run(["train", "--no-progress", "--set", "data.source=iris", "--set", "train.epochs=1",
+                             "--set", "out=../../elsewhere", "--allow-outside"])
+    assert status == 0, stderr
+    (folder,) = (tmp_path / "elsewhere").iterdir()
+    assert (folder / "model.npz").is_file()
 
 
 def test_a_diverging_run_is_reported_in_one_line(tmp_path):

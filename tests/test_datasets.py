@@ -2,6 +2,7 @@
 sources, and file readers against small files written here, intact, truncated and corrupted."""
 
 import gzip
+import os
 import random
 import struct
 import sys
@@ -408,7 +409,7 @@ def test_truncated_mnist_image_file_is_a_value_error(tmp_path):
 @pytest.mark.parametrize("make, error, message", [
     (lambda p: np.savez(p / "mnist.npz", x_train=np.zeros((2, 28, 28), np.uint8)), ValueError,
      "no array named 'y_train'"),
-    (lambda p: (p / "mnist.npz").write_bytes(b"PK\x03\x04 not really a zip"), ValueError, "not an .npz file"),
+    (lambda p: (p / "mnist.npz").write_bytes(b"PK\x03\x04 not really a zip"), ValueError, "not an .npz archive"),
     (lambda p: (p / "mnist.txt").write_text("hello"), ValueError, "not an .npz file"),
 ])
 def test_bad_mnist_npz(tmp_path, make, error, message):
@@ -522,8 +523,8 @@ def test_load_npz_never_unpickles(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("contents, message", [
-    (lambda good: good[: len(good) // 2], "not an .npz file|could not be read"),
-    (lambda good: b"just text", "not an .npz file"),
+    (lambda good: good[: len(good) // 2], "not an .npz archive|could not be read"),
+    (lambda good: b"just text", "not an .npz archive"),
 ])
 def test_load_npz_corrupted_files(tmp_path, contents, message):
     good_path = tmp_path / "good.npz"
@@ -540,3 +541,32 @@ def test_load_npz_of_a_single_npy_array_or_a_missing_file(tmp_path):
         load_npz(tmp_path / "one.npy")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_npz(tmp_path / "absent.npz")
+
+
+def test_a_directory_given_as_a_data_file_is_named_as_a_directory(tmp_path):
+    with pytest.raises(IsADirectoryError, match="CSV file .* is a directory, not a file"):
+        load_csv(tmp_path)
+    with pytest.raises(IsADirectoryError, match="NPZ file .* is a directory, not a file"):
+        load_npz(tmp_path)
+
+
+def test_a_pipe_given_as_a_csv_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")  # opening it for reading would block until a writer came
+    with pytest.raises(ValueError, match="is not a regular file"):
+        load_csv(tmp_path / "pipe.csv")
+
+
+def test_a_csv_that_is_not_utf8_names_the_byte_and_its_offset(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("caf\u00e9,label\n1,0\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"is not UTF-8 text: byte 0xe9 at offset 3 .*iconv"):
+        load_csv(path)
+
+
+def test_load_npz_of_a_text_file_gives_no_advice_to_unpickle(tmp_path):
+    path = tmp_path / "data.npz"
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(ValueError) as error:
+        load_npz(path)
+    assert "not an .npz archive" in str(error.value)
+    assert "pickle" not in str(error.value).lower()

@@ -44,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("config", nargs="?", metavar="CONFIG",
                               help="a TOML config file (default: built-in defaults)")
     train_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
-    train_parser.add_argument("--out", type=Path, metavar="DIR",
-                              help="write the run's files into DIR (created if needed)")
+    _add_run_folder_options(train_parser, "run")
     train_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     train_parser.add_argument("--threads", type=_count, default=1, metavar="N", help=threads_help)
     train_parser.set_defaults(handler=train.run)
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
     sweep_parser.add_argument("--jobs", type=int, default=None, metavar="N",
                               help=f"processes to train in (default: the number of cores, {os.cpu_count()})")
-    sweep_parser.add_argument("--out", type=Path, metavar="DIR", help="write the sweep's files into DIR")
+    _add_run_folder_options(sweep_parser, "sweep")
     sweep_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep_parser.add_argument("--threads", type=_count, default=1, metavar="N", help=threads_help + " per process")
     sweep_parser.set_defaults(handler=sweep.run)
@@ -130,6 +129,15 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def _add_run_folder_options(parser, what: str) -> None:
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help=f"write the {what}'s files into DIR (created if needed; refused if it holds files)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --out DIR: write into DIR even if it holds files (of another run)")
+    parser.add_argument("--allow-outside", action="store_true",
+                        help="let the config's out and name put the run folder outside the current directory")
 
 
 def _add_data_options(parser) -> None:

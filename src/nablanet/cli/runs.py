@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +13,90 @@ import numpy as np
 MODEL_FILE = "model.npz"
 
 
+#: The file that marks a folder as claimed by one run (made with O_EXCL, so two runs never share a folder).
+RUN_MARKER = ".nablanet-run"
+
+
 @contextlib.contextmanager
-def run_folder(out: Path | None, config, kind: str):
+def run_folder(out: Path | None, config, kind: str, *, overwrite: bool = False, allow_outside: bool = False):
     """``--out DIR``, or a new folder ``<config out>/<name>[-sweep]-<timestamp>`` (numbered if it exists).
 
-    The folder is made before the work starts (so that a folder that cannot be written fails at once)
-    and removed again if the work fails before writing anything into it.
+    The folder is claimed atomically before the work starts, so runs started together never share
+    one: a new folder by ``mkdir`` (which fails if another run made it first), ``--out DIR`` by
+    creating its marker file exclusively. ``--out DIR`` that already holds files is refused unless
+    ``overwrite``. The config's ``out`` and ``name`` must keep the folder inside the current
+    directory (a config from elsewhere may say ``name = "../../x"``) unless ``allow_outside``.
+    A folder that cannot be written fails at once; one the work leaves empty is removed again.
     """
     if out is not None:
-        folder = Path(out)
+        folder, made = _claim_given(Path(out), overwrite)
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = Path(config.get("out")) / f"{config.run_name}{kind}-{stamp}"
-        folder, number = base, 1
-        while folder.exists():
-            number += 1
-            folder = base.with_name(f"{base.name}-{number}")
-    existed = folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+        parent = _checked_out(config, allow_outside)
+        folder, made = _claim_new(parent / f"{config.run_name}{kind}-{stamp}"), True
     try:
         yield folder
     except BaseException:
-        if not existed and not any(folder.iterdir()):
-            folder.rmdir()
+        _release(folder, made)
         raise
+
+
+def _checked_out(config, allow_outside: bool) -> Path:
+    """The config's ``out`` folder, made, after checking that it and ``name`` stay in the current directory."""
+    name, out = config.run_name, config.get("out")
+    if not allow_outside:
+        if Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"the run name {name!r} is not a plain folder name (it would put the run folder "
+                             f"elsewhere); pass --allow-outside to allow it")
+        here = Path.cwd().resolve()
+        if Path(out).is_absolute() or not Path(out).resolve().is_relative_to(here):
+            raise ValueError(f"the config's out = {out!r} is outside the current directory {here}; pass "
+                             f"--allow-outside to write there, or --out DIR")
+    parent = Path(out)
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _claim_new(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ...: the first that this process creates itself."""
+    folder, number = base, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            number += 1
+            folder = base.with_name(f"{base.name}-{number}")
+
+
+def _claim_given(folder: Path, overwrite: bool) -> tuple[Path, bool]:
+    """``folder`` (made if needed) with its marker created by this process; ``(folder, made it)``."""
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"--out {folder}: is not a folder")
+    try:
+        os.close(os.open(folder / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        if not overwrite:
+            raise FileExistsError(f"--out {folder}: holds another run (its files would be overwritten); choose "
+                                  f"another folder or pass --overwrite") from None
+        return folder, made
+    others = [path.name for path in folder.iterdir() if path.name != RUN_MARKER]
+    if others and not overwrite:
+        (folder / RUN_MARKER).unlink()
+        raise FileExistsError(f"--out {folder}: already holds {len(others)} file(s), e.g. {sorted(others)[0]}; "
+                              f"choose an empty or new folder, or pass --overwrite")
+    return folder, made
+
+
+def _release(folder: Path, made: bool) -> None:
+    """Undo the claim of a run that failed before writing anything."""
+    if any(path.name != RUN_MARKER for path in folder.iterdir()):
+        return
+    (folder / RUN_MARKER).unlink(missing_ok=True)
+    if made:
+        folder.rmdir()
 
 
 def portable(config) -> dict:

@@ -41,7 +41,8 @@ def run(args) -> int:
     print(f"sweep: {len(settings)} settings of {', '.join(keys)} x {folds} folds (+1 test fit each) on "
           f"{data.description}; {len(data.X_train)} training, {n_test} test samples; {jobs} processes")
     fits = SweepFits(config, settings, data, task, list(splits))
-    with run_folder(args.out, config, "-sweep") as out_dir:
+    with run_folder(args.out, config, "-sweep", overwrite=args.overwrite,
+                    allow_outside=args.allow_outside) as out_dir:
         return _sweep_in(out_dir, fits, keys, jobs, args)
 
 

@@ -26,7 +26,8 @@ def run(args) -> int:
     n_test = 0 if data.X_test is None else len(data.X_test)
     print(f"data: {data.description}: {len(data.X_train)} for training, {n_test} for testing "
           f"({data.test_description})")
-    with run_folder(args.out, config, "") as out_dir:
+    with run_folder(args.out, config, "", overwrite=args.overwrite,
+                    allow_outside=args.allow_outside) as out_dir:
         return _train_in(out_dir, config, data, task, args)
 
 

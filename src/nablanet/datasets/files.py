@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nablanet.datasets.common import _float_dtype
+from nablanet.datasets.common import _float_dtype, not_utf8_error, require_file
 from nablanet.datasets.registry import LoadedData, register_file_format
 
 __all__ = ["load_csv", "load_npz"]
@@ -19,14 +19,13 @@ __all__ = ["load_csv", "load_npz"]
 
 def _load_npz_arrays(path, keys) -> dict:
     """The named arrays of an ``.npz`` file, opened with ``allow_pickle=False`` (no code runs)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"NPZ file {str(path)!r} does not exist")
+    path = require_file(path, "NPZ file")
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
-        # NumPy reports any file that is neither .npy nor a zip archive as possibly pickled data.
-        raise ValueError(f"{path} is not an .npz file ({error}); it may be truncated or corrupted") from error
+        # NumPy's own message for a file that is neither .npy nor zip suggests unpickling it: never relay that.
+        raise ValueError(f"{path} is not an .npz archive (a zip of .npy arrays, as numpy.savez writes); it may be "
+                         f"truncated, corrupted or another kind of file") from error
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path} holds a single .npy array, not an .npz archive of named arrays")
     with archive:
@@ -136,9 +135,14 @@ def load_csv(path, target="label", *, delimiter: str = ",", header: bool = True,
         ([[5.1, 3.5], [6.2, 2.9]], [0, 1], ['length', 'width'])
         >>> folder.cleanup()
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CSV file {str(path)!r} does not exist")
+    try:
+        return _read_csv(Path(path), target, delimiter, header, dtype)
+    except UnicodeDecodeError as error:
+        raise not_utf8_error(path, error) from None
+
+
+def _read_csv(path: Path, target, delimiter: str, header: bool, dtype):
+    require_file(path, "CSV file")
     dtype = _float_dtype(dtype)
     with open(path, newline="", encoding="utf-8-sig") as handle:
         first_row = next(csv.reader(handle, delimiter=delimiter), None)
@@ -228,13 +232,14 @@ def _raise_first_bad_cell(path: Path, delimiter: str, header: bool, names) -> No
 def _read_csv_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
     """A CSV file as a config reads it; without ``require_targets``, a file lacking the target column
     is data to predict on: every column a feature, ``y = None``."""
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"CSV file {str(path)!r} does not exist")
+    path = require_file(source, "CSV file")
     target, delimiter = settings["target"], settings["delimiter"]
     if not require_targets and isinstance(target, str) and settings["header"]:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), [])
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                header = next(csv.reader(handle, delimiter=delimiter), [])
+        except UnicodeDecodeError as error:
+            raise not_utf8_error(path, error) from None
         if target not in [name.strip() for name in header]:
             # load_csv needs a target, so the first column is read as one and put back in front.
             X, first, names = load_csv(path, 0, delimiter=delimiter, header=True)
@@ -247,9 +252,7 @@ def _read_csv_source(source: str, settings: dict, require_targets: bool) -> Load
 def _read_npz_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
     """An NPZ file of inputs and targets as a config reads it; without ``require_targets``, a file
     lacking the target array gives ``y = None``."""
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"NPZ file {str(path)!r} does not exist")
+    path = require_file(source, "NPZ file")
     y_key = settings["y_key"]
     if not require_targets:
         with np.load(path, allow_pickle=False) as archive:

@@ -111,7 +111,8 @@ def _test_size_help() -> str:
 SCHEMA = {
     "name": Option("", "str", "run name, for the output folder <out>/<name>-<timestamp>/ (default: the config "
                               "file's name, or the data source's)"),
-    "seed": Option(0, "int", "seed of every random draw: splits, initial weights, dropout masks, batch order"),
+    "seed": Option(0, "int", "seed of every random draw: splits, initial weights, dropout masks, batch order",
+                   check=(0, 2**32 - 1)),
     "out": Option("nablanet-runs", "str", "folder that holds the run folders (nablanet train --out DIR "
                                           "writes into DIR itself)"),
     "data": {

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
+from nablanet.datasets.common import require_file
+
 __all__ = ["ConfigError", "parse_override", "read_toml", "to_toml", "toml_value"]
 
 
@@ -47,11 +49,10 @@ def read_toml(path: Path) -> dict:
     """The tables of a TOML file, read with the standard library's ``tomllib``.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file (IsADirectoryError: a directory).
         ConfigError: the file is not valid TOML or not UTF-8 text.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    path = require_file(path, "config file")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
