@@ -166,6 +166,10 @@ def reference():
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_numbers_are_those_recorded_before_the_move(name, reference):
     recorded, now = reference[name], _run(name)
+    # float64 runs repeat to the last bits on any machine; float32 sums depend on NumPy's SIMD kernels
+    # for the CPU at hand (seen: best_loss_ 2.4e-8 apart between two machines), so they get float32's
+    # tolerance: a change of behaviour moves them by far more.
+    rel, abs_ = (1e-5, 1e-6) if CASES[name][2].get("dtype") == "float32" else (1e-12, 1e-15)
     assert now.keys() == recorded.keys()
     for key in ("n_iter_", "t_"):
         assert now[key] == recorded[key], key
@@ -173,11 +177,12 @@ def test_the_numbers_are_those_recorded_before_the_move(name, reference):
         if recorded[key] is None:
             assert now[key] is None, key
         else:
-            assert now[key] == pytest.approx(recorded[key], rel=1e-12, abs=1e-15), key
-    assert now["loss_"] == pytest.approx(recorded["loss_"], rel=1e-12)
+            assert now[key] == pytest.approx(recorded[key], rel=rel, abs=abs_), key
+    assert now["loss_"] == pytest.approx(recorded["loss_"], rel=rel)
     for key in ("loss_curve_", "validation_scores_", "predictions", "probabilities"):
         if key in recorded:
-            np.testing.assert_allclose(now[key], recorded[key], rtol=1e-10, atol=1e-12, err_msg=key)
+            np.testing.assert_allclose(now[key], recorded[key], rtol=max(rel, 1e-10), atol=max(abs_, 1e-12),
+                                       err_msg=key)
 
 
 def test_every_case_has_a_recorded_value(reference):
