@@ -20,7 +20,14 @@ import typing
 import numpy as np
 
 from nablanet.io.format import _MAX_MODULE_DEPTH, _MAX_MODULES, _NAME
-from nablanet.nn.module import ArraySpec, Module, call_arguments, init_signature, module_from_config
+from nablanet.nn.module import (
+    ArraySpec,
+    Module,
+    call_arguments,
+    declared_state_spec,
+    init_signature,
+    module_from_config,
+)
 
 _NUMBER_KINDS = "biufc"
 _DTYPE_NAME = re.compile(r"[a-z]{3,10}[0-9]{0,3}")
@@ -76,7 +83,7 @@ class _Walk:
         prefix = f"{path}." if path else ""
         arguments = {key: self._value(value, prefix + key, depth, where) for key, value in config["arguments"].items()}
         positional, keywords = self._bound(cls, arguments, where)
-        declared = _declared_spec(cls)
+        declared = declared_state_spec(cls)
         if declared is None:
             pairs = self._built_spec(cls, config, arguments, where)
         else:
@@ -190,16 +197,6 @@ class _Walk:
                 self.fail(where, f"implies the array {name!r} of dtype {spec[1]!r}, not a plain number type")
             checked.append((name, ArraySpec(tuple(int(n) for n in shape), dtype, *spec[2:])))
         return checked
-
-
-@functools.lru_cache(maxsize=None)
-def _declared_spec(cls):
-    """``cls.state_spec`` if it describes ``cls``: defined at or below the class that defines ``__init__``."""
-    owner = next(klass for klass in cls.__mro__ if "state_spec" in vars(klass))
-    constructor = next((klass for klass in cls.__mro__ if "__init__" in vars(klass)), object)
-    if owner is Module or not issubclass(owner, constructor):
-        return None
-    return cls.state_spec
 
 
 def _children(value):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import operator
 from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
+from nablanet import runtime
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -49,10 +52,14 @@ class ArraySpec(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        size = 1
-        for n in self.shape:
-            size *= n
-        return size * np.dtype(self.dtype).itemsize
+        # Python ints: a product of NumPy integers would wrap around past 2**63 instead of growing.
+        return math.prod(map(operator.index, self.shape)) * np.dtype(self.dtype).itemsize
+
+
+class ModelTooLargeError(MemoryError):
+    """A module refused before it allocates anything: the arrays its arguments imply (its ``state_spec``)
+    need more memory than the system has available. A MemoryError, so ``except MemoryError`` catches it.
+    """
 
 
 class Module:
@@ -81,7 +88,7 @@ class Module:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _recording_arguments(cls.__init__)
+            cls.__init__ = _recording_arguments(cls.__init__, cls)
 
     def config(self) -> dict:
         """The architecture as JSON-ready data: class name and constructor arguments, nested for children.
@@ -327,8 +334,9 @@ def _set(owner, key, value):
         object.__setattr__(owner, key, value)
 
 
-def _recording_arguments(init):
-    """Wrap a Module's __init__ so the arguments of the outermost call are kept (for config())."""
+def _recording_arguments(init, owner: type):
+    """Wrap ``owner``'s __init__ so the arguments of the outermost call are kept (for config()), and so
+    that it refuses, before allocating anything, arrays beyond the memory available (check_memory)."""
     signature = inspect.signature(init)
 
     @functools.wraps(init)
@@ -338,9 +346,93 @@ def _recording_arguments(init):
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(signature.parameters)))
             self.__dict__["_arguments"] = arguments
+        # Sized as the class being built when it keeps this constructor (GRU's state_spec reads its own
+        # gate count), else as ``owner`` with the arguments its subclass passes on.
+        sized = type(self) if type(self).__init__ is wrapped else owner
+        check_memory(sized, args, kwargs, name=type(self).__name__)
         init(self, *args, **kwargs)
 
     return wrapped
+
+
+@functools.lru_cache(maxsize=None)
+def declared_state_spec(cls):
+    """``cls.state_spec`` if it describes ``cls``: defined at or below the class that defines ``__init__``;
+    else None (the arrays are known only by building the module)."""
+    owner = next(klass for klass in cls.__mro__ if "state_spec" in vars(klass))
+    constructor = next((klass for klass in cls.__mro__ if "__init__" in vars(klass)), object)
+    if owner is Module or not issubclass(owner, constructor):
+        return None
+    return cls.state_spec
+
+
+# Past the memory available, how many arrays are still summed to name the whole size: an RNN's
+# state_spec may declare millions, seconds of summing per million.
+_SUMMED_ARRAYS = 10_000
+
+
+def check_memory(cls, args: tuple, kwargs: dict, *, name: str | None = None) -> None:
+    """Raise ModelTooLargeError if the arrays of ``cls(*args, **kwargs)`` exceed the memory available.
+
+    The arrays are those its ``state_spec`` declares, sized from the arguments alone, as a model file's
+    architecture is (nablanet.io.architecture), so this runs before the constructor allocates: a
+    ``Dense(64, 10**9)`` is one line naming the 242 GiB it needs, not a MemoryError from inside NumPy.
+    A class without a state_spec, or whose arguments hold built modules (their arrays exist already),
+    is not checked; arguments its state_spec cannot size are left to the constructor to refuse in its
+    own words. ``name`` is the module's name in the message (default: the class's).
+    """
+    declared = declared_state_spec(cls)
+    if declared is None or any(_holds_module(value) for value in (*args, *kwargs.values())):
+        return
+    # The free pages first (cheap, and less than is available); MemAvailable only once they are exceeded.
+    available = runtime.available_memory(at_least=0)
+    needed, count, largest, largest_bytes, fits, complete = 0, 0, None, -1, True, True
+    try:
+        for array, spec in declared(*args, **kwargs):
+            if not fits and count >= _SUMMED_ARRAYS:
+                complete = False
+                break
+            nbytes = spec.nbytes
+            needed, count = needed + nbytes, count + 1
+            if nbytes > largest_bytes:
+                largest, largest_bytes = (array, spec), nbytes
+            if fits and available is not None and needed > available:
+                available = runtime.available_memory(at_least=needed)
+                fits = available is None or needed <= available
+    except Exception:
+        return
+    if fits:
+        return
+    array, spec = largest
+    name = name or cls.__name__
+    largest_text = f"the largest: {array} of shape {spec.shape}, {np.dtype(spec.dtype).name}"
+    if complete:
+        message = (f"{name} needs {_in_units(needed)} for its arrays ({largest_text}), but only "
+                   f"{_in_units(available)} of memory is available")
+    else:
+        message = (f"{name} needs more memory for its arrays than the {_in_units(available)} available: its first "
+                   f"{count} arrays alone take {_in_units(needed)} ({largest_text})")
+    raise ModelTooLargeError(message + "; give it smaller sizes")
+
+
+def _holds_module(value) -> bool:
+    if isinstance(value, Module):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_module(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_module(item) for item in value.values())
+    return False
+
+
+def _in_units(nbytes: int) -> str:
+    """Bytes for a reader: 1536 -> '1.5 KiB'."""
+    size, unit = float(nbytes), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{nbytes} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
 
 
 def _to_config(value):
