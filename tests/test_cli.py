@@ -444,6 +444,29 @@ def test_a_diverging_run_is_reported_in_one_line(tmp_path):
     assert_one_line_error(status, stderr, "training diverged", "a smaller learning rate")
 
 
+def test_a_model_too_large_for_the_memory_is_refused_in_one_line_before_allocating(tmp_path):
+    status, _, stderr = run(["train", "--no-progress", "--set", f"model.hidden=[{10**12}]", "--out", tmp_path / "out"])
+    assert_one_line_error(status, stderr, "nablanet train: error: Dense needs 236.5 TiB for its arrays",
+                          "W of shape (64, 1000000000000)", "of memory is available; give it smaller sizes")
+
+
+def test_running_out_of_memory_while_training_is_one_line(tmp_path, monkeypatch):
+    import nablanet.train
+    from nablanet.train import LambdaCallback
+
+    real_fit = nablanet.train.fit
+
+    def fit_that_runs_out_of_memory(*args, callbacks=(), **kwargs):
+        # A real MemoryError from NumPy, after the first epoch: 2**60 bytes is more than any machine has.
+        exhaust = LambdaCallback(on_epoch_end=lambda run, epoch, logs: np.empty(2**60, dtype=np.uint8))
+        return real_fit(*args, callbacks=[*callbacks, exhaust], **kwargs)
+
+    monkeypatch.setattr(nablanet.train, "fit", fit_that_runs_out_of_memory)
+    status, _, stderr = run(["train", "--no-progress", "--set", "data.source=iris", "--out", tmp_path / "out"])
+    assert_one_line_error(status, stderr, "nablanet train: error: out of memory (Unable to allocate 1.00 EiB",
+                          "smaller layers, batches (train.batch_size) or data need less")
+
+
 def test_bugs_keep_their_traceback_and_debug_shows_user_errors(monkeypatch):
     def broken(config, task_hint=None):
         raise RuntimeError("a bug")

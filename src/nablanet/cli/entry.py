@@ -14,9 +14,9 @@ def main(argv=None) -> int:
     """Run the `nablanet` command with ``argv`` (default: the process's arguments); return the exit status.
 
     A user's mistake (a missing file, an unknown config key, data of the wrong shape, labels that do
-    not fit the loss) ends the command with one line on stderr naming the problem and exit status 1;
-    argparse usage errors exit with 2. Other exceptions are bugs and keep their traceback; ``--debug``
-    shows the traceback of user errors too.
+    not fit the loss, a model too large for the memory) ends the command with one line on stderr naming
+    the problem and exit status 1; so does running out of memory. Argparse usage errors exit with 2.
+    Other exceptions are bugs and keep their traceback; ``--debug`` shows the traceback of user errors too.
     """
     parser = build_parser()
     args = parser.parse_args(_expand_alias(sys.argv[1:] if argv is None else [str(a) for a in argv]))
@@ -67,14 +67,21 @@ def _is_user_error(error: Exception) -> bool:
     if isinstance(error, ImportError):
         # A missing optional dependency: the library's message says which extra to install.
         return "pip install" in str(error)
-    return isinstance(error, (ValueError, KeyError, OSError, TrainingDivergedError))
+    # Running out of memory is the size the user asked for (layers, batches, data), not a bug.
+    return isinstance(error, (ValueError, KeyError, OSError, TrainingDivergedError, MemoryError))
 
 
 def _one_line(error: Exception) -> str:
+    from nablanet.nn import ModelTooLargeError
+
     if isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
     elif isinstance(error, OSError) and error.filename is not None and error.strerror:
         text = f"{error.strerror}: {error.filename}"
+    elif isinstance(error, MemoryError) and not isinstance(error, ModelTooLargeError):
+        # NumPy's message names the array it could not allocate; a bare MemoryError has none.
+        cause = f" ({error})" if str(error) else ""
+        text = f"out of memory{cause}; smaller layers, batches (train.batch_size) or data need less"
     else:
         text = str(error) or type(error).__name__
     return " ".join(text.split())
