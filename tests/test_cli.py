@@ -467,6 +467,38 @@ def test_running_out_of_memory_while_training_is_one_line(tmp_path, monkeypatch)
                           "smaller layers, batches (train.batch_size) or data need less")
 
 
+def _digits_rows(rows=5):
+    X = np.random.default_rng(0).uniform(0, 16, size=(rows, 64))
+    return X, np.arange(rows) % 10
+
+
+def _complex_npz(path):
+    X, y = _digits_rows()
+    np.savez(path, X=X + 1j, y=y)
+
+
+def _csv_with_nan(path):
+    X, y = _digits_rows()
+    lines = [",".join([f"x{i}" for i in range(64)] + ["label"])]
+    lines += [",".join([str(v) for v in row] + [str(label)]) for row, label in zip(X, y)]
+    lines[3] = "nan" + lines[3][lines[3].index(","):]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+@pytest.mark.parametrize("name, write, fragments", [
+    ("complex.npz", _complex_npz, ["Complex data not supported: X is complex128"]),
+    ("nan.csv", _csv_with_nan, ["nan.csv, line 4, column 'x0' holds 'nan'; the data must be finite numbers"]),
+])
+def test_data_a_model_cannot_take_ends_evaluate_and_predict_in_one_line(command, name, write, fragments, main_job,
+                                                                         tmp_path):
+    write(tmp_path / name)
+    argv = [command, main_job[3][0] / "model.npz", tmp_path / name]
+    status, _, stderr = run(argv + (["--out", tmp_path / "predictions.csv"] if command == "predict" else []))
+    assert_one_line_error(status, stderr, f"nablanet {command}: error:", *fragments)
+    assert not (tmp_path / "predictions.csv").exists()
+
+
 def test_bugs_keep_their_traceback_and_debug_shows_user_errors(monkeypatch):
     def broken(config, task_hint=None):
         raise RuntimeError("a bug")

@@ -435,6 +435,23 @@ def test_errors_name_the_problem(model, data, pattern):
             model.fit(X, y)
 
 
+@pytest.mark.parametrize("make", [MLPClassifier, MLPRegressor, LogisticRegression, LinearRegression, Ridge],
+                         ids=lambda cls: cls.__name__)
+def test_complex_data_is_refused_naming_the_argument(make):
+    # scikit-learn's own refusal names neither argument and prints the whole array over many lines.
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    estimator = make(max_iter=5) if make in (MLPClassifier, MLPRegressor) else make()
+    for X_given, y_given, what in ((X + 1j, y, "X"), (X, y + 1j, "y")):
+        with pytest.raises(ValueError, match=rf"^Complex data not supported: {what} is complex128, but nablanet's "
+                                             r"models compute on real numbers; pass its real and imaginary parts "
+                                             r"\(.real, .imag\) as separate columns$"):
+            estimator.fit(X_given, y_given)
+    estimator.fit(X, y)
+    with pytest.raises(ValueError, match=r"^Complex data not supported: X is complex64"):
+        estimator.predict((X + 1j).astype(np.complex64))
+
+
 # --- accuracy on the must-show problems, next to scikit-learn's MLP --------------------------------
 
 def test_digits_above_97_percent_as_scikit_learn():

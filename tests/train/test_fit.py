@@ -411,8 +411,60 @@ def test_non_finite_data_is_rejected_before_training():
     model = nn.Sequential(nn.Dense(2, 1, rng=0))
     X = np.ones((5, 2))
     X[3, 1] = np.nan
-    with pytest.raises(ValueError, match=r"rows \[3\]"):
+    with pytest.raises(ValueError, match=r"X contains 1 NaN value, in 1 of its 5 rows \(row 3\)"):
         fit(model, X, np.ones(5), loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False)
+
+
+def _fit_one_epoch(model, X, y, loss="cross_entropy", **options):
+    return fit(model, X, y, loss=loss, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False, **options)
+
+
+_X_REAL = np.random.default_rng(0).normal(size=(6, 3))
+_LABELS = np.array([0, 1, 0, 1, 1, 0])
+_COMPLEX = {
+    "fit X": (lambda m: _fit_one_epoch(m, _X_REAL + 1j, _LABELS), "X"),
+    "fit y": (lambda m: _fit_one_epoch(m, _X_REAL, np.ones((6, 2)) + 1j, loss="mse"), "y"),
+    "fit validation X": (lambda m: _fit_one_epoch(m, _X_REAL, _LABELS, validation_data=(_X_REAL + 1j, _LABELS)),
+                         "validation X"),
+    "predict X": (lambda m: predict(m, (_X_REAL + 1j).astype(np.complex64)), "X"),
+    "evaluate X": (lambda m: evaluate(m, _X_REAL + 1j, _LABELS, "cross_entropy"), "X"),
+    "evaluate y": (lambda m: evaluate(m, _X_REAL, np.ones((6, 2)) + 1j, "mse"), "y"),
+}
+
+
+@pytest.mark.parametrize("case", list(_COMPLEX))
+@pytest.mark.filterwarnings("error::numpy.exceptions.ComplexWarning")
+def test_complex_inputs_and_targets_are_refused_not_cast_to_their_real_part(case):
+    # Casting to the parameters' float dtype would drop the imaginary part, with only NumPy's ComplexWarning.
+    call, what = _COMPLEX[case]
+    model = nn.Sequential(nn.Dense(3, 2, rng=0, dtype=np.float64))
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    with pytest.raises(ValueError, match=rf"^Complex data not supported: {what} is complex(64|128), but nablanet's "
+                                         r"models compute on real numbers"):
+        call(model)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def _with_non_finite(X):
+    X = X.copy()
+    X[1, 0], X[1, 2], X[4, 1] = np.nan, np.inf, np.nan
+    return X
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: predict(m, _with_non_finite(_X_REAL)),
+    lambda m: predict(m, _with_non_finite(_X_REAL), batch_size=2),
+    lambda m: evaluate(m, _with_non_finite(_X_REAL), _LABELS, "cross_entropy"),
+    lambda m: evaluate(m, _with_non_finite(_X_REAL).astype(np.float32), _LABELS, metrics="accuracy"),
+    lambda m: _fit_one_epoch(m, _with_non_finite(_X_REAL), _LABELS),
+], ids=["predict", "predict in batches", "evaluate", "evaluate metrics only", "fit"])
+def test_non_finite_inputs_are_refused_by_predict_and_evaluate_too(call):
+    # evaluate reported an accuracy of NaN outputs (argmax of NaN is 0), predict returned NaN rows.
+    model = nn.Sequential(nn.Dense(3, 2, rng=0, dtype=np.float64))
+    with pytest.raises(ValueError, match=r"^X contains 2 NaN and 1 infinite values, in 2 of its 6 rows \(rows 1, 4\); "
+                                         r"drop those rows or fill in the values first$"):
+        call(model)
 
 
 # --- history, validation ------------------------------------------------------------------------------

@@ -64,11 +64,14 @@ class Preprocessor:
 
     @staticmethod
     def _flat(X) -> np.ndarray:
+        from nablanet.train.inputs import check_real
+
         X = np.asarray(X)
         if X.ndim < 2:
             raise ValueError(f"inputs must have samples along axis 0 and features after it, got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number):
             raise ValueError(f"inputs must be numbers, got dtype {X.dtype}")
+        check_real(X, "X")
         return X.reshape(len(X), -1).astype(np.float64, copy=False)
 
     def to_dict(self) -> dict:

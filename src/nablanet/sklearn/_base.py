@@ -38,6 +38,7 @@ from nablanet.train import (
     ReduceLROnPlateau,
     TrainingDivergedError,
 )
+from nablanet.train.inputs import check_real
 
 # scikit-learn's 'adaptive' learning rate: divided by 5 at each plateau while above 1e-6, then training stops.
 _ADAPTIVE_FACTOR = 0.2
@@ -342,7 +343,7 @@ class _NetworkEstimator(BaseEstimator):
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=self.model_[0].W.data.dtype)
+        X = _validate_real_data(self, X, reset=False, dtype=self.model_[0].W.data.dtype)
         return train.predict(self.model_, X)
 
     # --- pickling: nablanet modules are saved as their config and state_dict ----------------------
@@ -409,6 +410,16 @@ def _batch_size(batch_size, n_samples: int) -> int:
     return int(np.clip(batch_size, 1, n_samples))
 
 
+def _validate_real_data(estimator, X, y="no_validation", **options):
+    """scikit-learn's ``validate_data``, with complex X or y refused first in nablanet's words (which
+    argument, its dtype, what to do); scikit-learn's own refusal names neither and prints the whole array.
+    Inputs without a dtype (lists, data frames) are left to scikit-learn's check."""
+    for values, what in ((X, "X"), (y, "y")):
+        if hasattr(values, "dtype"):
+            check_real(values, what)
+    return validate_data(estimator, X, y, **options)
+
+
 def _ravel_single(outputs: np.ndarray) -> np.ndarray:
     return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
@@ -425,7 +436,8 @@ class _ClassifierNetwork(ClassifierMixin, _NetworkEstimator):
     """Classes and probabilities: targets are binarized as scikit-learn's MLPClassifier does."""
 
     def _validate_input(self, X, y, incremental, reset, plan):
-        X, y = validate_data(self, X, y, multi_output=True, reset=reset, dtype=_input_dtype(self, plan, reset))
+        X, y = _validate_real_data(self, X, y, multi_output=True, reset=reset,
+                                   dtype=_input_dtype(self, plan, reset))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)

@@ -12,9 +12,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from nablanet.sklearn._base import _ClassifierNetwork, _ravel_single
+from nablanet.sklearn._base import _ClassifierNetwork, _ravel_single, _validate_real_data
 from nablanet.sklearn._params import _SOLVER_NAMES, _OptimizerSettings, _Plan, _solver
 
 __all__ = ["LinearRegression", "Ridge", "LogisticRegression"]
@@ -53,7 +53,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
             self.
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
+        X, y = _validate_real_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         self.coef_, self.intercept_ = _least_squares(X, y.astype(X.dtype, copy=False), self._alpha(),
                                                      self.fit_intercept)
         return self
@@ -61,7 +61,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """X coef_^T + intercept_: (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = _validate_real_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):

@@ -17,9 +17,14 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
-from sklearn.utils.validation import validate_data
 
-from nablanet.sklearn._base import _ClassifierNetwork, _input_dtype, _NetworkEstimator, _ravel_single
+from nablanet.sklearn._base import (
+    _ClassifierNetwork,
+    _input_dtype,
+    _NetworkEstimator,
+    _ravel_single,
+    _validate_real_data,
+)
 from nablanet.sklearn._output import _Output
 from nablanet.sklearn._params import (
     _CLASSIFIER_LOSSES,
@@ -221,8 +226,8 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
         return _mlp_plan(self, _REGRESSION_OUTPUT_ACTIVATIONS)
 
     def _validate_input(self, X, y, incremental, reset, plan):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, reset=reset,
-                             dtype=_input_dtype(self, plan, reset))
+        X, y = _validate_real_data(self, X, y, multi_output=True, y_numeric=True, reset=reset,
+                                   dtype=_input_dtype(self, plan, reset))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):

@@ -12,7 +12,7 @@ from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES
 from nablanet.train.metrics import get_metric
 
-__all__ = ["as_array", "as_inputs", "as_targets", "compute_dtype", "resolve_metrics", "unpack_validation"]
+__all__ = ["as_array", "as_inputs", "as_targets", "check_real", "compute_dtype", "resolve_metrics", "unpack_validation"]
 
 
 def compute_dtype(model, dtype) -> np.dtype:
@@ -39,27 +39,54 @@ def as_array(values, what: str) -> np.ndarray:
     return array
 
 
-def as_inputs(X, dtype: np.dtype, what: str, check_finite: bool = True) -> np.ndarray:
-    """X as an array of the compute dtype (no copy when it already is one), checked to be finite."""
+def as_inputs(X, dtype: np.dtype, what: str) -> np.ndarray:
+    """X as an array of the compute dtype (no copy when it already is one), checked to be real and finite.
+
+    fit, predict and evaluate all check: a NaN input gives NaN outputs, whose accuracy would still be
+    reported as a number.
+    """
     X = as_array(X, what)
     if X.shape[0] == 0:
         raise ValueError(f"{what} has no samples")
+    check_real(X, what)
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise ValueError(f"{what} must be numeric, got dtype {X.dtype}")
     X = X.astype(dtype, copy=False)
-    if check_finite:
-        _check_finite(X, what)
+    _check_finite(X, what)
     return X
+
+
+def check_real(array: np.ndarray, what: str) -> None:
+    """Refuse a complex ``array``, naming ``what`` it is.
+
+    Complex values are refused rather than cast: casting drops the imaginary part, with only NumPy's
+    ComplexWarning to say so. (The autodiff engine differentiates complex functions; the layers,
+    losses and fit compute on real numbers.) The message opens with scikit-learn's words for the
+    same refusal, which its estimator checks look for.
+    """
+    if np.iscomplexobj(array):
+        raise ValueError(f"Complex data not supported: {what} is {array.dtype}, but nablanet's models compute on "
+                         "real numbers; pass its real and imaginary parts (.real, .imag) as separate columns")
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:
     # One float64 sum is finite exactly when every entry is (short of overflowing 1e308), and it
-    # needs no N-sized temporary; only when it fails are the offending rows located.
+    # needs no N-sized temporary; only when it fails are the offending values counted and located.
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(np.sum(array, dtype=np.float64)):
-        bad_rows = np.flatnonzero(~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1))
+        flat = array.reshape(array.shape[0], -1)
+        bad_rows = np.flatnonzero(~np.isfinite(flat).all(axis=1))
         if bad_rows.size:
-            raise ValueError(f"{what} contains NaN or infinite values, in rows {bad_rows[:10].tolist()}"
-                             f"{' ...' if bad_rows.size > 10 else ''}")
+            nan = int(np.count_nonzero(np.isnan(flat)))
+            infinite = int(np.count_nonzero(np.isinf(flat)))
+            counts = " and ".join(text for n, text in ((nan, f"{nan} NaN"), (infinite, f"{infinite} infinite")) if n)
+            raise ValueError(f"{what} contains {counts} value{'s' if nan + infinite > 1 else ''}, in "
+                             f"{bad_rows.size} of its {flat.shape[0]} rows ({_first_rows(bad_rows)}); drop those "
+                             "rows or fill in the values first")
+
+
+def _first_rows(rows: np.ndarray) -> str:
+    shown = ", ".join(str(row) for row in rows[:10].tolist())
+    return f"rows {shown}{', ...' if rows.size > 10 else ''}" if rows.size > 1 else f"row {shown}"
 
 
 def _loss_record(loss_fn):
@@ -79,6 +106,7 @@ def as_targets(y, n_rows: int, output_shape: tuple, dtype: np.dtype, loss_fn, wh
     would upcast the whole loss); class labels become int64.
     """
     y = as_array(y, what)
+    check_real(y, what)
     if y.shape[0] != n_rows:
         raise ValueError(f"{what} has {y.shape[0]} rows but the inputs have {n_rows}; they must match")
     loss_name = _loss_name(loss_fn) if loss_fn is not None else None

@@ -437,7 +437,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarra
         (5, 2)
     """
     dtype = compute_dtype(model, dtype)
-    X = as_inputs(X, dtype, "X", check_finite=False)
+    X = as_inputs(X, dtype, "X")
     return _predict_array(model, X, batch_size)
 
 
@@ -464,7 +464,7 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         (['accuracy', 'loss'], 1.0986)
     """
     dtype = compute_dtype(model, dtype)
-    X = as_inputs(X, dtype, "X", check_finite=False)
+    X = as_inputs(X, dtype, "X")
     loss_fn = None if loss is None else get_loss(loss)
     output_shape = _output_shape(model, X)
     y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
