@@ -242,7 +242,9 @@ def binary_cross_entropy(probabilities, targets):
     return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
 
 
-register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce",), targets="values",
+# "binary_crossentropy" is Keras' name for the same loss on probabilities (its default from_logits=False):
+# a network ending in a sigmoid, as in Keras.
+register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce", "binary_crossentropy"), targets="values",
               task="classification", outputs="probabilities", labels=(0.0, 1.0))
 
 
@@ -270,8 +272,12 @@ def cross_entropy(logits, targets):
     return softmax_cross_entropy(logits, targets)
 
 
-register_loss("cross_entropy", cross_entropy, aliases=("categorical_cross_entropy",), targets="labels",
-              task="classification", outputs="logits")
+# Keras' names: "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
+# rows); cross_entropy takes either. Unlike Keras' default (from_logits=False, a network ending in a softmax)
+# they mean the loss on logits, Keras' from_logits=True, the only one nablanet has: end the network
+# without a softmax, which this loss applies itself.
+register_loss("cross_entropy", cross_entropy, targets="labels", task="classification", outputs="logits",
+              aliases=("categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy"))
 
 
 def hinge(scores, targets):

@@ -28,6 +28,7 @@ from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
+from nablanet.optim.registry import as_optimizer
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.inputs import (
@@ -140,7 +141,7 @@ class TrainingRun:
     callbacks: list = field(default_factory=list)
 
 
-def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 32, shuffle: bool = True,
+def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = 32, shuffle: bool = True,
         validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
         l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
@@ -160,9 +161,21 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         loss: a name (``"mse"``, ``"cross_entropy"``, ...) or a function ``(predictions, targets) ->
             scalar Tensor``; see nablanet.nn.functional.get_loss. What the loss means (its record in
             nablanet.nn.LOSSES, found by name or by the registered function itself) sets the defaults
-            below; register your own with nablanet.nn.register_loss to give it the same.
-        optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``.
+            below; register your own with nablanet.nn.register_loss to give it the same. Keras' names
+            are aliases: "mean_squared_error", "mean_absolute_error", "huber", "hinge",
+            "binary_crossentropy" (on probabilities, as Keras' default), and
+            "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
+            rows), which are cross_entropy on logits (Keras' from_logits=True): a network ending
+            without a softmax.
+        optimizer: an optimizer built on the model, e.g. ``nablanet.optim.Adam(model.parameters(),
+            lr=1e-3)``; or a name of nablanet.optim.OPTIMIZERS in any case (``"adam"``, ``"SGD"``, as
+            Keras takes them), built on ``model.parameters()`` with the class's defaults and ``lr``; or
+            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``. See
+            nablanet.optim.as_optimizer.
         epochs: number of passes over the training data.
+        lr: the learning rate eta (a float, or a schedule of nablanet.optim.schedules) of an optimizer
+            given by name or dict (Keras' ``learning_rate``); default: that optimizer's own (1e-3 for
+            Adam and SGD, 1e-2 for Adagrad and RMSprop). An error with an optimizer already built.
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
@@ -216,7 +229,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
             (and buffers such as BatchNorm statistics) are restored to their values before the
             optimizer step that led to it; the optimizer's own state is not restored.
-        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings.
+        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an unknown optimizer
+            name (the message lists the known ones).
 
     Example:
         >>> import nablanet.nn as nn
@@ -241,6 +255,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         raise ValueError(f"penalty strengths must be non-negative, got l1={l1}, l2={l2}")
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
+    optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = np.random.default_rng(seed)
