@@ -17,6 +17,7 @@ Epochs and batches are counted from 0, as in ``History.epoch``. Callbacks run in
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -72,7 +73,41 @@ class LambdaCallback(Callback):
                 setattr(self, name, function)
 
 
-class EarlyStopping(Callback):
+class _Monitoring(Callback):
+    """What the callbacks that watch one quantity of the epoch's logs share (EarlyStopping,
+    ReduceLROnPlateau): the monitor, whether lower or higher is better, the value read
+    from the logs, and the comparison with ``best``."""
+
+    def __init__(self, monitor, mode: str):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
+        self.monitor = monitor
+        self.mode = mode
+
+    def _worst(self) -> float:
+        """The best value before any epoch: every value but NaN beats it."""
+        return math.inf if self.mode == "min" else -math.inf
+
+    def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
+        """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
+        if self.mode == "min":
+            return value <= self.best - by if or_equal else value < self.best - by
+        return value >= self.best + by if or_equal else value > self.best + by
+
+    def _value(self, logs: dict) -> float:
+        if callable(self.monitor):
+            return float(self.monitor(logs))
+        if self.monitor not in logs:
+            raise KeyError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which this run does not record; the History has "
+                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
+            )
+        return float(logs[self.monitor])
+
+
+class EarlyStopping(_Monitoring):
     """Stop training when a monitored quantity has stopped improving.
 
     After each epoch the monitored value is compared with ``best``. With ``reference="last_improvement"``
@@ -121,18 +156,13 @@ class EarlyStopping(Callback):
             raise ValueError(f"patience must be >= 0, got {patience}")
         if min_delta < 0:
             raise ValueError(f"min_delta must be >= 0 (the direction comes from mode), got {min_delta}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if reference not in ("last_improvement", "best"):
             raise ValueError(f"reference must be 'last_improvement' or 'best', got {reference!r}")
-        if mode == "auto":
-            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
-        if resume is not None and resume.mode != mode:
-            raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {mode}imize")
-        self.monitor = monitor
+        super().__init__(monitor, mode)
+        if resume is not None and resume.mode != self.mode:
+            raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {self.mode}imize")
         self.patience = patience if math.isinf(patience) else int(patience)
         self.min_delta = float(min_delta)
-        self.mode = mode
         self.restore_best_weights = restore_best_weights
         self.reference = reference
         # The resumed state is copied, not referenced, so that a chain of resumed runs keeps one best state.
@@ -141,33 +171,17 @@ class EarlyStopping(Callback):
 
     def _reset(self) -> None:
         if self._start is None:
-            self.best = math.inf if self.mode == "min" else -math.inf
+            self.best = self._worst()
             self.best_epoch, self.wait, self.best_state = None, 0, None
         else:
             self.best, self.best_epoch, self.wait, self.best_state = self._start
         self.stopped_epoch = None
 
-    def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
-        """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
-        if self.mode == "min":
-            return value <= self.best - by if or_equal else value < self.best - by
-        return value >= self.best + by if or_equal else value > self.best + by
-
-    def _value(self, logs: dict) -> float:
-        if callable(self.monitor):
-            return float(self.monitor(logs))
-        if self.monitor not in logs:
-            raise KeyError(
-                f"{type(self).__name__} monitors {self.monitor!r}, which this run does not record; the History has "
-                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
-            )
-        return float(logs[self.monitor])
-
     def on_train_begin(self, run) -> None:
         self._reset()
 
-    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        value = self._value(logs)
+    def _record(self, run, epoch: int, value: float) -> bool:
+        """Move ``best`` (and the best weights) if ``value`` is a new best; return whether it improves."""
         if math.isnan(value):
             improved = new_best = False
         elif self.reference == "best":
@@ -180,7 +194,10 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_state = run.model.state_dict()
-        if improved:
+        return improved
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        if self._record(run, epoch, self._value(logs)):
             self.wait = 0
             return
         self.wait += 1
@@ -201,80 +218,138 @@ class ReduceLROnPlateau(EarlyStopping):
     """Lower the learning rate when a monitored quantity has stopped improving (and optionally stop then).
 
     Improvement, ``patience`` and ``reference`` are counted as in EarlyStopping. After ``patience``
-    epochs without improvement the optimizer's rate becomes ``factor`` times itself, if it is above
-    ``min_lr``, and the count starts again; at a plateau with the rate at or below ``min_lr`` training
-    stops if ``stop_at_min_lr``, else nothing changes. The rate is not clipped at min_lr, so it ends
-    between factor * min_lr and min_lr (scikit-learn's 'adaptive' rate: factor 1/5, min_lr 1e-6, stop).
+    epochs without improvement the optimizer's rate eta, if it is above ``min_lr``, becomes
+    max(factor eta, min_lr) (Keras and PyTorch), the count starts again, and the ``cooldown`` epochs that
+    follow do not count; at a plateau that finds eta at or below ``min_lr`` training stops if
+    ``stop_at_min_lr``, else nothing changes. With ``clip_to_min_lr=False`` the new rate is factor eta
+    even below min_lr, so it ends between factor * min_lr and min_lr: scikit-learn's 'adaptive' rate
+    (factor 1/5, min_lr 1e-6, stop).
 
     Args:
         monitor, patience, min_delta, mode, reference, restore_best_weights, resume: as EarlyStopping's.
         factor: the multiplier of the rate, in (0, 1).
-        min_lr: the rate is lowered only while it is above this.
+        min_lr: the lower bound of the rate (>= 0); the rate is lowered only while it is above it.
+        cooldown: epochs after a reduction that do not count towards ``patience`` (a new best among
+            them still counts), to let training settle at the new rate.
         stop_at_min_lr: stop training at a plateau that finds the rate at or below min_lr.
+        clip_to_min_lr: the new rate is at least min_lr (default, as Keras and PyTorch); False: factor eta.
+
+    Attributes:
+        As EarlyStopping's, and ``cooldown_counter``: the cooldown epochs still to pass.
 
     Example:
-        >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2)
-        >>> (reduce.factor, reduce.patience, reduce.mode)
-        (0.5, 2, 'min')
+        >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2, cooldown=1)
+        >>> (reduce.factor, reduce.patience, reduce.cooldown, reduce.mode)
+        (0.5, 2, 1, 'min')
 
     Notes:
-        The optimizer's ``lr`` must be a float; a schedule sets its own rates.
+        The optimizer's ``lr`` must be a float; a schedule sets its own rates. The reduced rate is in
+        the History's ``lr`` from the next epoch on. Keras 3's min_delta defaults to 1e-4 (0 here), and
+        its code counts the last cooldown epoch towards patience (cooldown=2 rests one epoch there);
+        here, as in PyTorch, cooldown=c rests c epochs. ``resume`` carries no cooldown over.
     """
 
     def __init__(self, monitor="val_loss", *, factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,
-                 mode: str = "auto", min_lr: float = 0.0, stop_at_min_lr: bool = False,
-                 reference: str = "last_improvement", restore_best_weights: bool = False, resume=None):
+                 mode: str = "auto", min_lr: float = 0.0, cooldown: int = 0, stop_at_min_lr: bool = False,
+                 clip_to_min_lr: bool = True, reference: str = "last_improvement", restore_best_weights: bool = False,
+                 resume=None):
         if not 0.0 < factor < 1.0:
             raise ValueError(f"factor must be in (0, 1), got {factor}")
         if min_lr < 0:
             raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, np.integer)) or cooldown < 0:
+            raise ValueError(f"cooldown must be a number of epochs >= 0, got {cooldown!r}")
         super().__init__(monitor, patience=patience, min_delta=min_delta, mode=mode,
                          restore_best_weights=restore_best_weights, reference=reference, resume=resume)
         self.factor = float(factor)
         self.min_lr = float(min_lr)
+        self.cooldown = int(cooldown)
         self.stop_at_min_lr = stop_at_min_lr
+        self.clip_to_min_lr = clip_to_min_lr
+        self.cooldown_counter = 0
 
     def on_train_begin(self, run) -> None:
-        if callable(run.optimizer.lr):
-            raise TypeError("ReduceLROnPlateau needs an optimizer with a float lr, got a schedule: "
-                            f"{run.optimizer.lr!r}")
+        _check_float_lr(run, self)
         super().on_train_begin(run)
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        if self.cooldown_counter == 0:
+            super().on_epoch_end(run, epoch, logs)
+            return
+        self.cooldown_counter -= 1
+        self._record(run, epoch, self._value(logs))
+        self.wait = 0
 
     def _on_plateau(self, run, epoch: int) -> None:
         if run.optimizer.lr > self.min_lr:
             # Divided by 1 / factor, which is exact for factor = 1/2, 1/5, 1/10: lr / 5 is the correctly
             # rounded fifth of lr, which lr * 0.2 is not always (and scikit-learn divides by 5).
-            run.optimizer.lr = run.optimizer.lr / (1.0 / self.factor)
+            lowered = run.optimizer.lr / (1.0 / self.factor)
+            run.optimizer.lr = max(lowered, self.min_lr) if self.clip_to_min_lr else lowered
             self.wait = 0
+            self.cooldown_counter = self.cooldown
         elif self.stop_at_min_lr:
             super()._on_plateau(run, epoch)
 
 
 class LearningRateScheduler(Callback):
-    """After each epoch, set the optimizer's learning rate for the next: lr <- schedule(epoch, lr).
+    """Before each epoch, set the optimizer's learning rate from a function of the epoch (Keras' scheduler).
 
-    For rates that change per epoch (by samples seen, say) rather than per step, which the schedules
-    of nablanet.optim.schedules do.
+    Before epoch e (from 0) the rate becomes ``schedule(e)``, or ``schedule(e, lr)`` for a function of
+    two arguments, lr being the optimizer's current rate (the rate of epoch e - 1, or the one it was
+    built with before epoch 0). The History's ``lr`` then holds the rate each epoch ran at. For rates
+    that change per epoch; the schedules of nablanet.optim.schedules change them per step.
 
     Args:
-        schedule: a function ``(epoch, lr) -> float``, epoch the one just finished (from 0), lr the
-            optimizer's current rate.
+        schedule: a function ``epoch -> lr`` or ``(epoch, lr) -> lr`` returning a positive number.
 
     Example:
-        >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2)
+        >>> step_decay = LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))
+        >>> halving = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)
 
     Notes:
-        Keras' scheduler runs before each epoch; this one runs after it, so the first epoch uses the
-        optimizer's own rate, and the rate left after fit is the one a continued run starts with.
+        The optimizer's ``lr`` must be a float (a schedule object would be replaced). The rate set
+        before the last epoch stays in the optimizer after fit, so a continued fit starts from it.
     """
 
     def __init__(self, schedule):
         if not callable(schedule):
-            raise TypeError(f"schedule must be a function (epoch, lr) -> lr, got {type(schedule).__name__}")
+            raise TypeError(f"schedule must be a function epoch -> lr or (epoch, lr) -> lr, "
+                            f"got {type(schedule).__name__}")
         self.schedule = schedule
+        self._takes_lr = _positional_arguments(schedule) != 1
 
-    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        run.optimizer.lr = float(self.schedule(epoch, run.optimizer.lr))
+    def on_train_begin(self, run) -> None:
+        _check_float_lr(run, self)
+
+    def on_epoch_begin(self, run, epoch: int) -> None:
+        value = self.schedule(epoch, run.optimizer.lr) if self._takes_lr else self.schedule(epoch)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"LearningRateScheduler: the schedule returned {value!r} for epoch {epoch}; "
+                            "it must return a learning rate, a positive number")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {value!r} for epoch {epoch}; "
+                             "a learning rate must be positive and finite")
+        run.optimizer.lr = float(value)
+
+
+def _check_float_lr(run, callback) -> None:
+    if callable(run.optimizer.lr):
+        raise TypeError(f"{type(callback).__name__} needs an optimizer with a float lr, got a schedule: "
+                        f"{run.optimizer.lr!r}")
+
+
+def _positional_arguments(function) -> int:
+    """How many positional arguments ``function`` takes (2 for ``*args`` or an unreadable signature)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(parameter.kind == parameter.VAR_POSITIONAL for parameter in parameters):
+        return 2
+    return sum(parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+               for parameter in parameters)
 
 
 def _higher_is_better(monitor: str) -> bool:
