@@ -1,6 +1,7 @@
-"""Callbacks: code that fit() runs at fixed points of training (early stopping, learning rates, progress, yours).
+"""Callbacks: code that fit() runs at fixed points of training (early stopping, learning rates, checkpoints,
+logs, progress, yours).
 
-A callback subclasses ``Callback`` and overrides any of five hooks, called in this order::
+A callback subclasses ``Callback`` and overrides any of six hooks, called in this order::
 
     on_train_begin(run)
         on_epoch_begin(run, epoch)
@@ -8,22 +9,36 @@ A callback subclasses ``Callback`` and overrides any of five hooks, called in th
         on_epoch_end(run, epoch, logs)          after validation; logs = this epoch's History row
     on_train_end(run)                           only when training ends without an error
 
+    on_divergence(run, error)                   instead of the rest of an epoch whose loss became NaN or
+                                                infinite; error: the TrainingDivergedError fit raises
+                                                unless a callback sets run.stop_training (TerminateOnNaN)
+
 ``run`` is the ``TrainingRun`` of nablanet.train.loop: the model, optimizer, History so far, the
 number of epochs and batches, and ``run.stop_training``. Setting ``run.stop_training = True`` in any
 hook ends training after the current batch (its epoch is then finished with the batches seen: the
 epoch's averages, validation and ``on_epoch_end`` still run), as Keras' ``model.stop_training``.
-Epochs and batches are counted from 0, as in ``History.epoch``. Callbacks run in the order given.
+Epochs and batches are counted from 0, as in ``History.epoch`` (ModelCheckpoint's ``{epoch}`` in a file
+name excepted: it counts from 1, as Keras' and the progress bar do). Callbacks run in the order given.
+
+The callbacks Keras users reach for are here under Keras' names and with its meanings, each one's
+docstring saying where it differs: EarlyStopping, ReduceLROnPlateau, LearningRateScheduler,
+TerminateOnNaN, ModelCheckpoint, CSVLogger, LambdaCallback (and ProgressBar for Keras' verbose=1).
 """
 
 from __future__ import annotations
 
+import csv
 import inspect
+import json
 import math
+import os
+import pathlib
+import warnings
 
 import numpy as np
 
 __all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
-           "ProgressBar"]
+           "TerminateOnNaN", "ModelCheckpoint", "CSVLogger", "ProgressBar"]
 
 
 class Callback:
@@ -50,13 +65,20 @@ class Callback:
     def on_train_end(self, run) -> None:
         """After the last epoch (not called when training fails with an error)."""
 
+    def on_divergence(self, run, error) -> None:
+        """The training loss became NaN or infinite (or a parameter did) in batch ``error.batch`` of
+        epoch ``error.epoch``; the model already holds the parameters from before the step that led to
+        it. fit raises ``error`` (a TrainingDivergedError) after this hook, unless a callback sets
+        ``run.stop_training = True`` in it: training then ends there without an error, the epoch cut
+        short is not recorded in the History, and ``on_train_end`` runs."""
+
 
 class LambdaCallback(Callback):
     """A callback from plain functions, one per hook, each optional.
 
     Args:
-        on_train_begin, on_epoch_begin, on_batch_end, on_epoch_end, on_train_end: functions with the
-            signatures of the Callback hooks (without ``self``).
+        on_train_begin, on_epoch_begin, on_batch_end, on_epoch_end, on_train_end, on_divergence: functions
+            with the signatures of the Callback hooks (without ``self``).
 
     Example:
         >>> losses = []
@@ -64,18 +86,18 @@ class LambdaCallback(Callback):
     """
 
     def __init__(self, *, on_train_begin=None, on_epoch_begin=None, on_batch_end=None, on_epoch_end=None,
-                 on_train_end=None):
+                 on_train_end=None, on_divergence=None):
         # Assigning the given functions over the inherited no-op methods keeps unused hooks free.
         for name, function in (("on_train_begin", on_train_begin), ("on_epoch_begin", on_epoch_begin),
                                ("on_batch_end", on_batch_end), ("on_epoch_end", on_epoch_end),
-                               ("on_train_end", on_train_end)):
+                               ("on_train_end", on_train_end), ("on_divergence", on_divergence)):
             if function is not None:
                 setattr(self, name, function)
 
 
 class _Monitoring(Callback):
     """What the callbacks that watch one quantity of the epoch's logs share (EarlyStopping,
-    ReduceLROnPlateau): the monitor, whether lower or higher is better, the value read
+    ReduceLROnPlateau, ModelCheckpoint): the monitor, whether lower or higher is better, the value read
     from the logs, and the comparison with ``best``."""
 
     def __init__(self, monitor, mode: str):
@@ -332,6 +354,196 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"LearningRateScheduler: the schedule returned {value!r} for epoch {epoch}; "
                              "a learning rate must be positive and finite")
         run.optimizer.lr = float(value)
+
+
+class TerminateOnNaN(Callback):
+    """End training, without an error, at the first batch whose loss is NaN or infinite (as Keras').
+
+    fit already stops there on its own: it puts back the parameters from before the optimizer step
+    that led to the non-finite loss (or parameter) and raises TrainingDivergedError, whose message
+    names the epoch and batch and suggests remedies. With this callback fit returns instead, as
+    after early stopping: the model keeps those parameters, the History holds the epochs completed
+    before (the one cut short is not recorded), ``on_train_end`` runs (so EarlyStopping's best weights
+    are restored and the last checkpoints written), and a RuntimeWarning carries the error's message.
+    For runs whose results up to a divergence are wanted, e.g. in a search over learning rates.
+
+    Attributes:
+        stopped_epoch, stopped_batch: where the loss became non-finite (from 0), or None.
+        error: the TrainingDivergedError fit would have raised, or None.
+
+    Example:
+        >>> terminate = TerminateOnNaN()
+        >>> terminate.stopped_epoch is None
+        True
+    """
+
+    def __init__(self):
+        self.stopped_epoch = self.stopped_batch = self.error = None
+
+    def on_train_begin(self, run) -> None:
+        self.stopped_epoch = self.stopped_batch = self.error = None
+
+    def on_divergence(self, run, error) -> None:
+        if math.isfinite(error.loss):
+            return  # not a NaN or infinite loss: some other reason to stop, which is not this callback's
+        self.stopped_epoch, self.stopped_batch, self.error = error.epoch, error.batch, error
+        run.stop_training = True
+        warnings.warn(f"TerminateOnNaN ended training: {error}", RuntimeWarning, stacklevel=2)
+
+
+class ModelCheckpoint(_Monitoring):
+    """Save the model after each epoch, or only when the monitored quantity is the best so far (as Keras').
+
+    Each save writes one nablanet model file with nablanet.io.save, which replaces the file
+    atomically (a crash while saving leaves the previous file whole); ``nablanet.load`` reads the
+    model back, and ``nablanet.load_checkpoint`` its optimizer too. ``filepath`` is formatted with
+    ``str.format`` from ``epoch`` (counted from 1, as Keras' and the progress bar, so
+    ``"model-{epoch:02d}.npz"`` names the first epoch's file ``model-01.npz``) and the epoch's logs
+    (``"{val_loss:.3f}"``); a path without fields is overwritten at every save. Its folder is created
+    if it does not exist. The two files people keep::
+
+        ModelCheckpoint("run/best.npz", monitor="val_loss", save_best_only=True)   # the best epoch's
+        ModelCheckpoint("run/last.npz")                                            # the last epoch's
+
+    Args:
+        filepath: a path (str or os.PathLike), possibly with ``{epoch}`` and ``{<log key>}`` fields.
+        monitor: with save_best_only, the History key (or function of the logs) whose best epoch is
+            kept, as EarlyStopping's; default ``"val_loss"``.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy and r2), as EarlyStopping's.
+        save_best_only: save only after an epoch whose monitored value is strictly better than every
+            earlier one (NaN never is); else after every epoch.
+        include_optimizer: write the optimizer's state too (a checkpoint training can resume from,
+            as Keras' model.save); False: architecture and weights only.
+
+    Attributes:
+        best, best_epoch: the best monitored value saved and its epoch (from 0), with save_best_only.
+            They carry over to a later fit with the same callback, as Keras' do, so that the file
+            keeps the best model of all the runs.
+        path: the file written last (a pathlib.Path), or None.
+
+    Example:
+        >>> checkpoint = ModelCheckpoint("weights-{epoch:02d}-{val_loss:.2f}.npz", save_best_only=True)
+        >>> checkpoint.mode
+        'min'
+
+    Notes:
+        The file's metadata holds ``{"epoch": e, "logs": {...}}``: the epoch from 0, as in the History,
+        and its finite scalar logs. The random generator fit shuffles with (its ``seed``) is not saved.
+        Keras' save_freq (saving every n batches) and save_weights_only are not offered.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", *, mode: str = "auto", save_best_only: bool = False,
+                 include_optimizer: bool = True):
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"filepath must be a path (str or os.PathLike), got {type(filepath).__name__}")
+        super().__init__(monitor, mode)
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = save_best_only
+        self.include_optimizer = include_optimizer
+        self.best, self.best_epoch = self._worst(), None
+        self.path = None
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        if self.save_best_only:
+            value = self._value(logs)
+            if math.isnan(value) or not self._better(value, 0.0):
+                return
+            self.best, self.best_epoch = value, epoch
+        # Imported here: nablanet.io builds on nablanet.nn and nablanet.optim, which training does not need.
+        from nablanet.io import save
+
+        path = pathlib.Path(_formatted(self.filepath, epoch, logs))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {"epoch": epoch, "logs": {key: float(value) for key, value in logs.items()
+                                             if np.ndim(value) == 0 and math.isfinite(value)}}
+        self.path = save(path, run.model, optimizer=run.optimizer if self.include_optimizer else None,
+                         metadata=metadata)
+
+
+class CSVLogger(Callback):
+    """Write each epoch's History row to a CSV file as the epoch ends (as Keras').
+
+    The first row names the columns: ``epoch`` (from 0, as ``History.epoch``), then the History's keys
+    in its order (``loss``, ``data_loss``, ``penalty``, the metrics, ``val_...``, ``lr``). The file is
+    opened, appended to and closed at each epoch's end, so every finished epoch is on disk even if
+    training is then killed. The same rows as ``History.to_csv``; the folder is created if needed.
+
+    Args:
+        filename: the CSV file's path (str or os.PathLike).
+        separator: the column separator.
+        append: add to an existing file (without repeating its header, whose columns must be this
+            run's) instead of replacing it when training begins.
+
+    Example:
+        >>> logger = CSVLogger("training.csv", append=True)
+
+    Notes:
+        Numbers are written in full (Python's shortest repr, which reads back exactly); an array entry
+        such as a confusion matrix as a JSON list.
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"filename must be a path (str or os.PathLike), got {type(filename).__name__}")
+        self.filename = pathlib.Path(filename)
+        self.separator = separator
+        self.append = append
+        self._columns = None
+        self._header_written = False
+
+    def on_train_begin(self, run) -> None:
+        self.filename.parent.mkdir(parents=True, exist_ok=True)
+        self._columns = None
+        self._header_written = False
+        if self.append and self.filename.exists() and self.filename.stat().st_size > 0:
+            with open(self.filename, newline="") as file:
+                self._columns = next(csv.reader(file, delimiter=self.separator), None)
+            self._header_written = True
+        else:
+            # Replaced now, as Keras does: a run that stops before its first epoch leaves an empty log.
+            self.filename.write_text("")
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        columns = ["epoch", *logs]
+        if self._columns is None:
+            self._columns = columns
+        elif columns != self._columns:
+            raise ValueError(f"CSVLogger: {self.filename} has the columns {self._columns}, this run logs {columns}; "
+                             "log to another file, or append=False to replace it")
+        with open(self.filename, "a", newline="") as file:
+            writer = csv.writer(file, delimiter=self.separator)
+            if not self._header_written:
+                writer.writerow(columns)
+                self._header_written = True
+            writer.writerow(_csv_cells(epoch, logs, columns[1:]))
+
+
+def write_history_csv(path, epochs, history: dict, separator: str = ",") -> None:
+    """Write a History (its ``epoch`` list and ``history`` dict) as CSVLogger writes it, all epochs at once."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file, delimiter=separator)
+        writer.writerow(["epoch", *history])
+        for row, epoch in enumerate(epochs):
+            writer.writerow(_csv_cells(epoch, {key: values[row] for key, values in history.items()}, list(history)))
+
+
+def _csv_cells(epoch: int, logs: dict, keys: list) -> list:
+    return [str(epoch), *(_csv_cell(logs[key]) for key in keys)]
+
+
+def _csv_cell(value) -> str:
+    if np.ndim(value) == 0:
+        return repr(float(value))
+    return json.dumps(np.asarray(value).tolist())
+
+
+def _formatted(filepath: str, epoch: int, logs: dict) -> str:
+    """ModelCheckpoint's file name for ``epoch`` (from 0): the fields filled from epoch + 1 and the logs."""
+    try:
+        return filepath.format(**logs, epoch=epoch + 1)
+    except KeyError as error:
+        raise KeyError(f"ModelCheckpoint: filepath {filepath!r} names the field {error.args[0]!r}, which this run "
+                       f"does not log; the fields are epoch and {', '.join(logs)}") from None
 
 
 def _check_float_lr(run, callback) -> None:

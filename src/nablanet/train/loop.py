@@ -29,7 +29,7 @@ from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import as_optimizer
-from nablanet.train.callbacks import Callback, ProgressBar
+from nablanet.train.callbacks import Callback, ProgressBar, write_history_csv
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.inputs import (
     as_array,
@@ -114,6 +114,21 @@ class History:
         last = {k: v[-1] for k, v in self.history.items() if v and np.ndim(v[-1]) == 0}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
         return f"History({len(self.epoch)} epochs; last: {shown})"
+
+    def to_csv(self, path, *, separator: str = ",") -> None:
+        """Write the History to a CSV file, one row per epoch, as CSVLogger writes it during training:
+        the columns ``epoch`` (from 0) and the keys in order; numbers in full, arrays as JSON lists."""
+        write_history_csv(path, self.epoch, self.history, separator)
+
+    def to_frame(self):
+        """The History as a pandas DataFrame: one row per epoch (the index, named ``epoch``), one column
+        per key. pandas is not a dependency of nablanet: ImportError naming it when it is not installed."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("History.to_frame needs pandas, which is not installed (nablanet does not depend "
+                              "on it): pip install pandas, or use History.to_csv") from None
+        return pandas.DataFrame(self.history, index=pandas.Index(self.epoch, name="epoch"))
 
 
 @dataclass
@@ -228,7 +243,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     Raises:
         TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
             (and buffers such as BatchNorm statistics) are restored to their values before the
-            optimizer step that led to it; the optimizer's own state is not restored.
+            optimizer step that led to it; the optimizer's own state is not restored. With
+            ``TerminateOnNaN()`` among the callbacks fit returns there instead, with the same
+            parameters and the History of the epochs before.
         ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an unknown optimizer
             name (the message lists the known ones).
 
@@ -304,7 +321,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                     callback.on_epoch_begin(run, epoch)
                 model.train()
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
-                logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
+                try:
+                    logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
+                except TrainingDivergedError as error:
+                    if not _callbacks_stop_at(run, error):
+                        raise
+                    break
                 if X_val is not None:
                     logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
                                         prefix="val_"))
@@ -325,6 +347,14 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                     callback.close()
             raise
     return history
+
+
+def _callbacks_stop_at(run, error: TrainingDivergedError) -> bool:
+    """Whether the callbacks' on_divergence ended training at ``error`` (TerminateOnNaN) rather than let fit raise it."""
+    run.stop_training = False  # only a stop asked for in on_divergence counts
+    for callback in run.callbacks:
+        callback.on_divergence(run, error)
+    return run.stop_training
 
 
 def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: bool):
