@@ -468,7 +468,7 @@ VALUE_PROBLEMS = {
     "negative_running_var": (_with_weight_values("weights/layers.3.running_var", -1.0, 1), {"with_batchnorm": True},
                              "weight 'layers.3.running_var' holds negative values"),
     "batchnorm_eps_negative": (_set_layer_argument(3, "eps", -1), {"with_batchnorm": True},
-                               "eps must be positive, got -1"),
+                               "BatchNorm: eps must be a positive finite number, got -1"),
     "batchnorm_momentum_nan": (_set_layer_argument(3, "momentum", float("nan")), {"with_batchnorm": True},
                                r"header holds nan at architecture.arguments.layers\[3\].module.arguments.momentum"),
     "infinite_learning_rate": (_set_entry("optimizer/lr", np.array(np.inf)), {"with_optimizer": True},
@@ -721,9 +721,15 @@ def test_only_regular_files_are_read(kind, tmp_path):
 # --- what save writes, load reads ---------------------------------------------------------------------
 
 def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
-    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.Softmax(axis=1.5))
-    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(Softmax\) has axis = 1.5, which is "
-                                         "not an int"):
+    class LooseSoftmax(nn.Module):
+        """nn.Softmax without its constructor's checks (nn.Softmax(axis=1.5) is refused when built)."""
+
+        def __init__(self, axis: int = -1):
+            self.axis = axis
+
+    model = nn.Sequential(nn.Dense(2, 3, rng=0), LooseSoftmax(axis=1.5))
+    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(LooseSoftmax\) has axis = 1.5, "
+                                         "which is not an int"):
         nio.save(tmp_path / "model.npz", model)
     model = nn.Sequential(nn.Dense(2, 3, rng=0))
     with pytest.raises(ValueError, match=r"header holds nan at metadata.scores.loss, which strict JSON does not "
