@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nablanet.experiment.schema import locator
+from nablanet.experiment.toml import ConfigError
 from nablanet.experiment.vocabulary import activation_record, layer_record, optimizer_record, schedule_record
 
 if TYPE_CHECKING:
@@ -111,8 +113,12 @@ def build_model(config: Config, input_shape: tuple, task: Task, rng: np.random.G
     dtype = np.dtype(model_config["dtype"])
     layers = []
     shape = (2,) + tuple(input_shape)
-    for table in _layer_tables(model_config):
-        layer = _make_layer(dict(table), shape, rng, dtype)
+    # Where a layer's arguments came from, for messages: model.layers[i], or the keys of [model] that
+    # stand for the hidden layers.
+    source = locator(config.source, config.overridden)("model.layers" if model_config["layers"] else "model")
+    for number, table in enumerate(_layer_tables(model_config)):
+        path = f"model.layers[{number}]" if model_config["layers"] else "model"
+        layer = _make_layer(dict(table), shape, rng, dtype, f"{source}: {path}")
         layers.append(layer)
         shape = _output_shape(layer, shape, dtype)
     if len(shape) > 2:
@@ -143,7 +149,9 @@ def _layer_tables(model_config: dict) -> list:
     return tables
 
 
-def _make_layer(table: dict, shape: tuple, rng, dtype):
+def _make_layer(table: dict, shape: tuple, rng, dtype, where: str):
+    """The layer a table describes, for inputs of ``shape``; its constructor's refusal as a ConfigError
+    naming ``where`` the table is and the layer class."""
     record = layer_record(table.pop("type"))
     cls = record.cls
     parameters = record.arguments
@@ -160,13 +168,16 @@ def _make_layer(table: dict, shape: tuple, rng, dtype):
     if record.name == "activation":
         activation = arguments.pop("activation", None)
         if activation is None:
-            raise ValueError("an Activation layer needs activation = a name such as \"relu\"")
-        return cls(activation, **arguments)
+            raise ConfigError(f"{where} ({cls.__name__}): an Activation layer needs activation = a name such as "
+                              "\"relu\"")
+        positional = [activation]
     try:
         return cls(*positional, **arguments)
-    except TypeError as error:
-        # A missing required argument, such as out_features of a Dense layer.
-        raise ValueError(f"model.layers: {cls.__name__}: {error}") from None
+    except (TypeError, ValueError) as error:
+        # An argument the constructor refuses (eps = -1, out_features = 2.5), or a missing one (out_features).
+        text = str(error)
+        text = text[len(cls.__name__) + 2:] if text.startswith(f"{cls.__name__}: ") else text
+        raise ConfigError(f"{where} ({cls.__name__}): {text}") from None
 
 
 def _output_shape(layer, shape: tuple, dtype) -> tuple:
