@@ -267,6 +267,7 @@ PREPROCESSOR_MISTAKES = [
     (lambda: Preprocessor().fit(table(), feature_names=["a", "b", "c", "d"]).transform(
         np.array([[1.0, 2.0, "west", 1.0]], dtype=object)), r"unknown categories \['west'\] in column 'c'"),
     (lambda: Preprocessor().fit([[1.0], [np.inf]]), "column 0 holds inf at row 1; the data must be finite"),
+    (lambda: Preprocessor().fit(np.ones((2, 2), complex)), "Complex data not supported: X is complex128"),
     (lambda: Preprocessor().fit([[1.0, 2.0]]).encode_targets(["a"]), "the targets are text"),
     (lambda: Preprocessor(scaler=StandardScaler()).fit([[1.0]]), "StandardScaler is not fitted yet"),
     (lambda: Preprocessor(scaler=StandardScaler().fit([[1.0, 2.0]])).fit([[1.0]]), "fitted on 2 features"),

@@ -315,6 +315,10 @@ class Preprocessor(_Transformer):
         else:
             numeric = None
             values = X.reshape(len(X), -1)
+        from nablanet.train.inputs import check_real
+
+        # Casting would drop the imaginary part, with only NumPy's ComplexWarning to say so.
+        check_real(values, "X")
         try:
             values = values.astype(np.float64, copy=False)
         except (TypeError, ValueError):
