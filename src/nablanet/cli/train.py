@@ -36,11 +36,13 @@ def _config(args):
     """The run's config: CONFIG.toml with the overrides, or for a data file (``nablanet train data.csv``) the
     defaults with it as data.source and, for a CSV, its last column as the target unless one is named."""
     from nablanet import experiment as cfg
-    from nablanet.datasets.registry import detect_file_format
+    from nablanet.datasets.registry import FILE_FORMATS
     from nablanet.experiment.data import source_reader
 
     target = [] if args.target is None else [("data.target", args.target)]
-    if args.config is None or Path(args.config).suffix == ".toml" or detect_file_format(args.config) is None:
+    # A data file by its suffix (.csv, .npz); anything else, folders included, is a config file.
+    data_suffixes = {suffix for record in FILE_FORMATS.values() for suffix in record.suffixes}
+    if args.config is None or Path(args.config).suffix.lower() not in data_suffixes:
         return cfg.load_config(args.config, target + list(args.set))
     config = cfg.load_config(None, [("data.source", str(args.config))] + target + list(args.set))
     table = source_reader(config.get("data.source"), config.get("data.format")).name == "csv"
