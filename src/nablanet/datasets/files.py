@@ -335,6 +335,17 @@ def _read_table(path: Path, delimiter: str, header: bool, text_columns=()) -> tu
 
 
 def _column_values(cells: list, lines: list, name: str, path: Path) -> np.ndarray:
+    try:
+        # A column of numbers is parsed at once; only a column with text is looked at cell by cell.
+        numbers = np.array(cells, dtype=np.float64)
+    except ValueError:
+        numbers = None
+    if numbers is not None:
+        if not np.all(np.isfinite(numbers)):
+            bad = int(np.argmin(np.isfinite(numbers)))
+            raise ValueError(f"{path}, line {lines[bad]}, column {name!r} holds {cells[bad]!r}; the data must be "
+                             "finite numbers")
+        return numbers
     numbers = []
     for cell in cells:
         try:
@@ -342,12 +353,8 @@ def _column_values(cells: list, lines: list, name: str, path: Path) -> np.ndarra
         except ValueError:
             numbers.append(None)
     text = [k for k, number in enumerate(numbers) if number is None]
-    if not text:
-        bad = next((k for k, number in enumerate(numbers) if not math.isfinite(number)), None)
-        if bad is not None:
-            raise ValueError(f"{path}, line {lines[bad]}, column {name!r} holds {cells[bad]!r}; the data must be "
-                             "finite numbers")
-        return np.array(numbers, dtype=np.float64)
+    if not text:  # numbers that only Python reads, such as 1_000
+        return _column_values([repr(number) for number in numbers], lines, name, path)
     if len(text) == len(cells):
         return np.array(cells)
     if len(text) <= len(cells) - len(text):
