@@ -37,6 +37,7 @@ from nablanet.autodiff import (
 
 from nablanet import datasets, diagnostics, nn, optim, preprocessing, runtime, train
 from nablanet.diagnostics import gradcheck
+from nablanet.nn.init import seed
 from nablanet.train import evaluate, fit, predict
 from nablanet.io import load, load_checkpoint, save
 
@@ -46,7 +47,7 @@ __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
     "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "Op", "register",
     "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient", "vmap",
-    "tree_flatten", "tree_unflatten", "tree_map", "nn", "optim", "datasets", "preprocessing", "runtime", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck",
+    "tree_flatten", "tree_unflatten", "tree_map", "nn", "optim", "datasets", "preprocessing", "runtime", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck", "seed",
 ]
 
 

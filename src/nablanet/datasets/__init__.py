@@ -15,9 +15,9 @@ Three kinds of data live here, all returned as plain NumPy arrays with samples a
   file raises ``ValueError`` naming the file and the problem, never returns garbage; NPZ files are
   always opened with ``allow_pickle=False``, so a data file cannot run code.
 
-Randomness always comes from an explicit ``rng`` (a ``numpy.random.Generator`` or an int seed); no
-function here touches NumPy's global random state (the MNIST-1D generator does, and
-:func:`load_mnist1d` restores it).
+Randomness always comes from an explicit ``rng`` (a ``numpy.random.Generator`` or an int seed), or
+without one from the library's seed (``nablanet.seed``); no function here touches NumPy's global
+random state (the MNIST-1D generator does, and :func:`load_mnist1d` restores it).
 
 Each family has its module, which also registers its data sets in :data:`DATASETS` (and its file
 formats in :data:`FILE_FORMATS`), the records ``nablanet train`` configs read (see :mod:`.registry`):

@@ -41,8 +41,8 @@ def make_polynomial(n: int = 100, *, grid: bool = False, noise: float = 0.0, rng
         n: number of random points, or points per axis with ``grid=True`` (``n * n`` in all).
         grid: lay the points on a regular grid (row-major, ``x1`` fastest) instead of drawing them.
         noise: standard deviation of Gaussian noise added to ``y`` (0: exact values).
-        rng: ``numpy.random.Generator`` or int seed for the points and the noise; ``None`` draws
-            fresh entropy.
+        rng: ``numpy.random.Generator`` or int seed for the points and the noise; ``None``: a new
+            generator from the library's seed (``nablanet.seed``).
         dtype: floating dtype of ``X`` and ``y``.
 
     Returns:

@@ -1,4 +1,8 @@
-"""Weight initializers: every draw comes from an explicit numpy.random.Generator.
+"""Weight initializers: every draw comes from an explicit numpy.random.Generator; the library's seed.
+
+A layer, a data set or ``fit`` given no ``rng`` takes a generator of its own from the library's seed
+(``make_rng(None)``), which ``nablanet.seed`` sets, as ``torch.manual_seed`` does PyTorch's. NumPy's
+global random state (``np.random.seed``) is never read or changed.
 
 Fan-in and fan-out are the numbers of inputs and outputs of a unit: for a dense weight matrix of
 shape (n_in, n_out) they are n_in and n_out; for a convolution kernel (C_out, C_in, k...) they are
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -17,16 +22,58 @@ from nablanet.checks import check_real
 __all__ = [
     "normal", "uniform", "glorot_normal", "glorot_uniform", "xavier_normal", "xavier_uniform", "he_normal",
     "he_uniform", "lecun_normal", "lecun_uniform", "zeros", "ones", "constant", "get_initializer", "make_rng",
-    "fans",
+    "fans", "seed",
 ]
+
+# The library's seed: make_rng(None) spawns each new generator from it (SeedSequence.spawn gives
+# independent streams, the k-th generator the same ones after the same seed). Fresh OS entropy at
+# import, so that a program that never calls seed() draws different weights on every run.
+_library_seed = np.random.SeedSequence()
+_library_seed_lock = threading.Lock()
+
+
+def seed(value: int | None) -> None:
+    """Set the library's seed: what every draw without an explicit ``rng`` comes from afterwards.
+
+    After ``nablanet.seed(s)`` a program that builds its layers and calls ``fit`` in the same order
+    draws the same numbers on every run: the initial weights of layers built without ``rng=`` (Dense,
+    RBF, Conv1d, Conv2d, RNN, GRU, LSTM), the masks of Dropout layers built without ``rng=`` (each
+    keeps the generator it took when built), the shuffling and validation split of ``fit`` called
+    without ``seed=``, and the data sets and splits of nablanet.datasets and nablanet.preprocessing
+    called without ``rng=``. An explicit ``rng=`` or ``seed=`` is used instead and leaves the
+    library's seed untouched. NumPy's global random state (``np.random.seed``) is neither read nor
+    changed; the scikit-learn estimators follow ``random_state`` as scikit-learn's do.
+
+    Args:
+        value: a non-negative integer; None draws a fresh seed from the operating system.
+
+    Example:
+        >>> import nablanet.nn as nn
+        >>> seed(0)
+        >>> first = nn.Dense(3, 2).W.data.copy()
+        >>> seed(0)
+        >>> bool((nn.Dense(3, 2).W.data == first).all())
+        True
+    """
+    global _library_seed
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+        raise ValueError(f"nablanet.seed: the seed must be a non-negative integer or None, got {value!r}")
+    with _library_seed_lock:
+        _library_seed = np.random.SeedSequence(None if value is None else int(value))
 
 
 def make_rng(rng=None) -> np.random.Generator:
-    """A Generator from a Generator (returned as is), an int seed, or None (fresh OS entropy)."""
+    """A Generator from a Generator (returned as is), an int seed, or None (a new one from the library's seed).
+
+    With None each call returns a new generator, independent of the others, spawned from the seed
+    that ``seed`` set (fresh OS entropy until it is called).
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:
-        return np.random.default_rng()
+        with _library_seed_lock:
+            child = _library_seed.spawn(1)[0]
+        return np.random.default_rng(child)
     if not isinstance(rng, (int, np.integer)) or isinstance(rng, bool):
         raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
     if rng < 0:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from nablanet.datasets.common import _import_extra
+from nablanet.nn.init import make_rng
 
 
 def _model_selection(caller: str):
@@ -14,13 +15,12 @@ def _model_selection(caller: str):
 
 
 def _random_state(rng):
-    """scikit-learn's random_state from our rng: an int passes through; a Generator draws one seed."""
-    if rng is None:
-        return None
+    """scikit-learn's random_state from our rng: an int passes through; a Generator draws one seed, and None
+    one from the library's seed (nablanet.seed), never scikit-learn's None, which draws from NumPy's global state."""
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return int(rng)
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(2**32))
+    if rng is None or isinstance(rng, np.random.Generator):
+        return int(make_rng(rng).integers(2**32))
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
@@ -50,7 +50,7 @@ def train_val_test_split(*arrays, val_size=0.2, test_size=0.2, stratify=None, sh
         stratify: class labels ``(N,)`` to stratify on, usually ``y``; None for a plain split.
         shuffle: shuffle before splitting (needed for stratification).
         rng: int seed (passed to scikit-learn as ``random_state``), ``numpy.random.Generator`` (one
-            seed is drawn from it) or None.
+            seed is drawn from it) or None (one seed from the library's seed, ``nablanet.seed``).
 
     Returns:
         For each array, its training, validation and test parts: ``X_train, X_val, X_test,
@@ -74,7 +74,7 @@ def train_val_test_split(*arrays, val_size=0.2, test_size=0.2, stratify=None, sh
             f"leaving none for training"
         )
     model_selection = _model_selection("train_val_test_split")
-    random_state = _random_state(rng)
+    random_state = _random_state(rng) if shuffle else None
     extra = () if stratify is None else (np.asarray(stratify),)
     first = model_selection.train_test_split(
         *arrays, *extra, test_size=n_test, stratify=stratify, shuffle=shuffle, random_state=random_state
@@ -102,7 +102,8 @@ def k_fold(X, *, n_splits: int = 5, stratify=None, shuffle: bool = False, rng=No
         n_splits: number of folds, at least 2.
         stratify: class labels ``(N,)`` for stratified folds, usually ``y``; None for plain folds.
         shuffle: shuffle the samples before cutting folds (otherwise folds are consecutive).
-        rng: int seed, ``numpy.random.Generator`` or None; only with ``shuffle=True``.
+        rng: int seed, ``numpy.random.Generator`` or None (the library's seed, ``nablanet.seed``); only
+            with ``shuffle=True``.
 
     Returns:
         A list of ``n_splits`` pairs ``(train_index, val_index)`` of int arrays.

@@ -75,7 +75,7 @@ def _output_activation(name: str):
 
 #: Weight initializers of nablanet.nn.init usable by name (None keeps scikit-learn's scheme).
 _INITIALIZERS = frozenset(name for name in nn.init.__all__
-                          if name not in ("constant", "get_initializer", "make_rng", "fans"))
+                          if name not in ("constant", "get_initializer", "make_rng", "fans", "seed"))
 
 
 # --- alpha, in nablanet's lambda -----------------------------------------------------------------------

@@ -11,9 +11,11 @@ nablanet.nn.regularizers for how weight_decay and scikit-learn's alpha relate to
 
 ``batch_size=None`` gives one batch of all samples per epoch, i.e. plain gradient descent. All the
 randomness of the loop (the validation split and the order of the batches) comes from one
-``numpy.random.Generator`` made from ``seed``, so a run with an integer seed is reproducible bit for
-bit, given a model built with a fixed ``rng`` (initial weights and dropout masks come from the
-model's own generators, not from the loop's).
+``numpy.random.Generator`` made from ``seed`` (without it, a new one from the library's seed, which
+``nablanet.seed`` sets). Initial weights and dropout masks come from the model's own generators,
+taken when its layers were built (from their ``rng=``, or else from the library's seed), not from the
+loop's. So a run is reproducible bit for bit after ``nablanet.seed(s)`` at the start of the program,
+or with ``seed=`` given a model built with fixed ``rng=``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
+from nablanet.nn.init import make_rng
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import as_optimizer
@@ -214,7 +217,10 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         divide_penalty_by_batch_size: divide the penalty by the rows n_b of each batch, C = loss +
             (l1 ||W||_1 + l2 ||W||_2^2) / n_b: the penalty counts once against the batch's summed loss,
             so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2.
-        seed: int seed, numpy Generator or None (fresh entropy) for shuffling and splitting.
+        seed: int seed or numpy Generator for shuffling and splitting; None: a new generator from the
+            library's seed (``nablanet.seed``). It does not reach the initial weights (drawn when the
+            layers were built) nor the dropout masks (from each Dropout layer's own generator): see
+            the module docstring for what makes a whole run reproducible.
         progress: show a tqdm progress bar on stderr; ``False`` prints nothing.
         dtype: the floating dtype to compute in; default and only allowed value: the model's
             parameter dtype (float32 for nablanet layers unless built with ``dtype=np.float64``).
@@ -275,7 +281,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     X = as_inputs(X, dtype, "X")
     if validation_data is not None:
         X_val, y_val = unpack_validation(validation_data)
