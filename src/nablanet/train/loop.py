@@ -16,10 +16,14 @@ randomness of the loop (the validation split and the order of the batches) comes
 taken when its layers were built (from their ``rng=``, or else from the library's seed), not from the
 loop's. So a run is reproducible bit for bit after ``nablanet.seed(s)`` at the start of the program,
 or with ``seed=`` given a model built with fixed ``rng=``.
+
+After ``fit`` every module is back in the mode (training or evaluation) it was in before the call,
+as in PyTorch; ``predict`` and ``evaluate`` always run in evaluation mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -244,7 +248,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             step time on glibc); the process keeps its peak memory until fit returns.
 
     Returns:
-        A History (see its docstring for the keys).
+        A History (see its docstring for the keys). Every module's mode (``training``) is as before
+        the call, also when fit raises.
 
     Raises:
         TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
@@ -317,7 +322,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
                  keep_predictions=bool(metric_fns))
 
-    with _training_environment(fast_math, flush_subnormals, keep_freed_memory):
+    with _training_environment(fast_math, flush_subnormals, keep_freed_memory), _modes_kept(model):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
@@ -361,6 +366,17 @@ def _callbacks_stop_at(run, error: TrainingDivergedError) -> bool:
     for callback in run.callbacks:
         callback.on_divergence(run, error)
     return run.stop_training
+
+
+@contextlib.contextmanager
+def _modes_kept(model):
+    """Every module's mode (``training``) as it was on entry, put back on exit, however the block ends."""
+    modes = [(module, module.training) for module in _modules(model)]
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: bool):
@@ -536,16 +552,11 @@ def _scores(model, X, y, loss_fn, metric_fns, batch_size, prefix: str = "") -> d
 
 
 def _predict_array(model, X: np.ndarray, batch_size) -> np.ndarray:
-    modes = [(module, module.training) for module in _modules(model)]
-    model.eval()
-    try:
-        with no_grad():
-            if batch_size is None or batch_size >= X.shape[0]:
-                return _values(model(X))
-            outputs = [_values(model(X[rows])) for rows in minibatch_indices(X.shape[0], batch_size)]
-    finally:
-        for module, training in modes:
-            module.training = training
+    with _modes_kept(model), no_grad():
+        model.eval()
+        if batch_size is None or batch_size >= X.shape[0]:
+            return _values(model(X))
+        outputs = [_values(model(X[rows])) for rows in minibatch_indices(X.shape[0], batch_size)]
     return np.concatenate(outputs)
 
 
