@@ -264,6 +264,76 @@ def test_blas_threads_limits_the_pools_and_gives_back_their_sizes():
         assert limited is False
         assert blas_sizes() == before
     for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="count must be a non-negative integer"):
+        with pytest.raises(ValueError, match="threads must be a non-negative integer"):
             with runtime.blas_threads(bad):
                 pass
+
+
+def test_blas_threads_blocks_nest_and_blocks_of_two_threads_may_end_in_any_order():
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_sizes():
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    if not blas_sizes():
+        pytest.skip("no BLAS pool that threadpoolctl can see")
+    with threadpoolctl.threadpool_limits(limits=3, user_api="blas"):
+        assert runtime.default_threads() == runtime.DEFAULT_THREADS
+        with runtime.blas_threads(2):
+            assert runtime.default_threads() == 2
+            with runtime.blas_threads(1):
+                assert blas_sizes() == {1}
+                with runtime.blas_threads(0) as limited:
+                    assert limited is False and blas_sizes() == {1}
+                    assert runtime.default_threads() == 0
+            assert blas_sizes() == {2}
+        assert blas_sizes() == {3}
+        # A block of another thread, open while this thread's is, ending after it and then before it:
+        # the pools are shared, so it changes nothing, and they end as they were in both orders.
+        entered, leave = threading.Event(), threading.Event()
+        other_limited = []
+
+        def other_thread():
+            with runtime.blas_threads(2) as limited:
+                other_limited.append(limited)
+                assert runtime.default_threads() == 2
+                entered.set()
+                leave.wait(timeout=30)
+
+        for other_ends_first in (False, True):
+            entered.clear(), leave.clear()
+            worker = threading.Thread(target=other_thread)
+            with runtime.blas_threads(1):
+                worker.start()
+                entered.wait(timeout=30)
+                assert blas_sizes() == {1}
+                if other_ends_first:
+                    leave.set()
+                    worker.join()
+                assert blas_sizes() == {1}
+            assert blas_sizes() == {3}
+            leave.set()
+            worker.join()
+            assert blas_sizes() == {3}
+        assert other_limited == [False, False]
+        # With no other block open, another thread's block limits the pools as this thread's would.
+        worker = threading.Thread(target=other_thread)
+        leave.set()
+        worker.start()
+        worker.join()
+        assert other_limited[-1] is True and blas_sizes() == {3}
+
+
+def test_blas_threads_sees_a_blas_library_loaded_after_its_first_use():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with runtime.blas_threads(1):
+        pass
+    import scipy.linalg  # noqa: F401  (SciPy's own OpenBLAS, if it has one, is loaded by now)
+
+    paths = {pool["filepath"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+    with runtime.blas_threads(1):
+        limited = {pool["filepath"] for pool in threadpoolctl.threadpool_info()
+                   if pool["user_api"] == "blas" and pool["num_threads"] == 1}
+    assert limited == paths

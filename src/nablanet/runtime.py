@@ -1,14 +1,17 @@
 """Process-wide switches (subnormal flushing, glibc's malloc thresholds, BLAS threads): nothing else changes the process.
 
-The library itself never enters these: a call of ``fit``, a layer or an op leaves the CPU's
-floating-point control register, the C allocator and the thread pools as it found them. An
-application that owns its process (the ``nablanet`` command, a benchmark, a user's script) opts in:
+The library itself enters none of them unasked but the BLAS thread limit of its own calls: a call of
+``fit``, a layer or an op leaves the CPU's floating-point control register, the C allocator and the
+thread pools as it found them (``fit``, ``predict``, ``evaluate`` and the estimators limit the BLAS
+pools while they run, and give them back on return). An application that owns its process (the
+``nablanet`` command, a benchmark, a user's script) opts in:
 
 * ``flush_denormals()``: FTZ and DAZ in the calling thread's MXCSR (x86-64 Linux with glibc);
 * ``keep_freed_memory()``: glibc's mmap and trim thresholds, for the whole process;
 * ``fast_math()``: both of them, each where the platform has it (elsewhere training is only slower);
   ``fit(..., fast_math=True)`` trains inside it;
-* ``blas_threads(count)``: the BLAS library's thread pool (through threadpoolctl).
+* ``blas_threads(count)``: the BLAS library's thread pools (through threadpoolctl); ``fit``,
+  ``predict``, ``evaluate`` and the estimators run inside it (their ``threads=``).
 
 Each is a context manager that says, in its docstring, exactly what it changes and what it leaves on exit.
 Two functions only ask about the process: ``mmapped_bytes()`` and ``available_memory()``.
@@ -29,7 +32,7 @@ import threading
 import numpy as np
 
 __all__ = ["fast_math", "FastMathParts", "flush_denormals", "keep_freed_memory", "mmapped_bytes", "available_memory",
-           "blas_threads"]
+           "blas_threads", "default_threads", "DEFAULT_THREADS"]
 
 
 # --- subnormal floats: the MXCSR register ----------------------------------------------------------
@@ -317,35 +320,126 @@ def _free_pages_bytes() -> int | None:
 
 
 # --- BLAS threads ----------------------------------------------------------------------------------
+#: The BLAS threads of ``fit``, ``predict``, ``evaluate`` and the estimators when neither their
+#: ``threads=`` nor an enclosing ``blas_threads`` block says otherwise: one, the fastest measured by
+#: ``python benchmarks/threads.py`` (figures in benchmarks/README.md). On a 2-core machine running
+#: other work, OpenBLAS's default of one thread per core made an epoch of a small CNN or MLP 5-13x
+#: slower than one thread, since its threads spin while they wait for a core.
+DEFAULT_THREADS = 1
+
+# Which thread's blocks size the pools: the one that opened the outermost limiting block now open,
+# and how many of its blocks are open. A BLAS pool is shared by the whole process, and threadpoolctl
+# lets one thread at a time set it (others' calls do nothing); a block of a second thread that ended
+# after the first one's would "restore" the first one's limit for good, so it limits nothing instead.
+_blas_owner: list = [None, 0]
+_blas_lock = threading.Lock()
+# The counts of the blas_threads blocks open in each thread, innermost last (default_threads reads them).
+_thread_blocks = threading.local()
+# threadpoolctl's controller of the BLAS libraries and the len(sys.modules) it was built at (see _blas_controller).
+_controller_cache: list = [None, -1]
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl.
+
+    Building one reads the process's memory map, 1-3 ms, longer than a small network's prediction, so
+    it is kept. A BLAS library enters a process when an extension module that links it is imported
+    (NumPy, SciPy, PyTorch), so it is built again when more modules have been imported since.
+    """
+    with _blas_lock:
+        if _controller_cache[1] != len(sys.modules):
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return None
+            _controller_cache[:] = [ThreadpoolController().select(user_api="blas"), len(sys.modules)]
+        return _controller_cache[0]
+
+
+def _open_counts() -> list:
+    if not hasattr(_thread_blocks, "counts"):
+        _thread_blocks.counts = []
+    return _thread_blocks.counts
+
+
+def _claim_pools() -> bool:
+    """Whether this thread's blocks size the pools (no other thread's block is open); counts one more open."""
+    this_thread = threading.current_thread()
+    with _blas_lock:
+        if _blas_owner[0] is None:
+            _blas_owner[0] = this_thread
+        if _blas_owner[0] is not this_thread:
+            return False
+        _blas_owner[1] += 1
+        return True
+
+
+def _release_pools() -> None:
+    with _blas_lock:
+        _blas_owner[1] -= 1
+        if _blas_owner[1] == 0:
+            _blas_owner[0] = None
+
+
+def default_threads() -> int:
+    """The count of the innermost ``blas_threads`` block open in this thread, else DEFAULT_THREADS.
+
+    What ``threads=None`` means in fit, predict, evaluate and the estimators: inside the ``nablanet``
+    command the count of its ``--threads``; inside ``with blas_threads(n):`` n.
+    """
+    counts = _open_counts()
+    return counts[-1] if counts else DEFAULT_THREADS
+
+
 @contextlib.contextmanager
-def blas_threads(count: int):
+def blas_threads(count: int | None):
     """Within the block, the BLAS library (matrix products) runs on at most ``count`` threads.
 
     A network's matrix products are small (a batch of 32 rows times a few hundred units), too small
     for threads to pay off; and OpenBLAS threads wait for work by spinning, so on a machine whose
-    cores are busy with anything else they slow training down several times.
+    cores are busy with anything else they slow training down several times (DEFAULT_THREADS says
+    what was measured).
 
     What it changes: the size of the thread pool of every BLAS library loaded in the process
-    (threadpoolctl's ``threadpool_limits(count, user_api="blas")``), for all threads.
+    (threadpoolctl's ``limit(limits=count)``), for all threads of the process.
 
-    On exit: each pool gets back the size it had at entry.
+    On exit: each pool gets back the size it had at entry, so blocks nest. The pools are shared by
+    the process: while a block of one Python thread is open, blocks opened by other threads change
+    nothing (they run with the first one's limit), so that however the blocks of several threads
+    end, the pools are left as they were found.
 
     Args:
-        count: the most threads; 0 leaves the pools as they are.
+        count: the most threads; 0 leaves the pools as they are; None: ``default_threads()``.
 
     Yields:
-        True if a limit was applied, False for ``count=0`` or without threadpoolctl (it comes with
-        scikit-learn); then nothing changes.
+        True if the block limited the pools; False for ``count=0``, without threadpoolctl (it comes
+        with scikit-learn), or within another thread's block; then nothing changes.
+
+    Example:
+        >>> with blas_threads(1):
+        ...     product = np.ones((200, 200)) @ np.ones((200, 200))    # on one thread
     """
+    if count is None:
+        count = default_threads()
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-        raise ValueError(f"blas_threads: count must be a non-negative integer, got {count!r}")
-    if count == 0:
-        yield False
-        return
+        raise ValueError(f"threads must be a non-negative integer (0: the BLAS library's own setting) or None, "
+                         f"got {count!r}")
+    counts = _open_counts()
+    counts.append(int(count))
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield False
-        return
-    with threadpool_limits(limits=int(count), user_api="blas"):
-        yield True
+        controller = _blas_controller() if count > 0 else None
+        if controller is None or not _claim_pools():
+            yield False
+            return
+        try:
+            if all(library.num_threads == count for library in controller.lib_controllers):
+                # Already the size asked for (an enclosing block's, or the process's own): nothing to
+                # set or undo, which saves a tenth of a millisecond per call of predict.
+                yield True
+            else:
+                with controller.limit(limits=int(count)):
+                    yield True
+        finally:
+            _release_pools()
+    finally:
+        counts.pop()

@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet import nn, optim, train
+from nablanet import nn, optim, runtime, train
 from nablanet.autodiff import no_grad
 from nablanet.diagnostics import TrainingMonitor
 from nablanet.nn.regularizers import WeightPenalty
@@ -170,6 +170,11 @@ class _NetworkEstimator(BaseEstimator):
 
     def _fit(self, X, y, incremental: bool):
         self._validate_params()
+        # One block around all of training: train.fit (threads=None) and L-BFGS both run in it.
+        with runtime.blas_threads(self.threads):
+            return self._fit_checked(X, y, incremental)
+
+    def _fit_checked(self, X, y, incremental: bool):
         plan = self._plan()
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, plan=plan)
@@ -344,7 +349,7 @@ class _NetworkEstimator(BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = _validate_real_data(self, X, reset=False, dtype=self.model_[0].W.data.dtype)
-        return train.predict(self.model_, X)
+        return train.predict(self.model_, X, threads=self.threads)
 
     # --- pickling: nablanet modules are saved as their config and state_dict ----------------------
     def __getstate__(self):

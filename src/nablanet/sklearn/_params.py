@@ -303,6 +303,15 @@ def _mlp_plan(estimator, out_activation_names) -> _Plan:
 
 # --- the MLPs' constraints and docs ----------------------------------------------------------------
 
+#: ``threads`` of the network estimators: as nablanet.train.fit's.
+_THREADS_CONSTRAINT = [None, Interval(Integral, 0, None, closed="left")]
+#: Its documentation, in the Args of each of them.
+_THREADS_DOC = """        threads: the most threads of the BLAS library (matrix products) while fitting and predicting,
+            limited for the call only (nablanet.runtime.blas_threads). None: 1 (the fastest on a shared
+            machine, measured by benchmarks/threads.py; see nablanet.fit), or the count of an enclosing
+            nablanet.runtime.blas_threads block; 0: the BLAS library's own setting.
+"""
+
 _MLP_CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions(_HIDDEN_ACTIVATIONS), "array-like"],
@@ -336,6 +345,7 @@ _MLP_CONSTRAINTS = {
     "clip_value": [None, Interval(Real, 0, None, closed="neither")],
     "monitor": ["boolean"],
     "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+    "threads": _THREADS_CONSTRAINT,
 }
 
 _MLP_DOC_PARAMETERS = """
@@ -386,7 +396,7 @@ _MLP_DOC_PARAMETERS = """
         monitor: watch every layer while training (minibatch solvers) with
             nablanet.diagnostics.TrainingMonitor: gradient norms, update ratios, saturated and dead
             units, warnings in the notes' terms; kept as ``monitor_`` (``print(est.monitor_.report())``).
-"""
+""" + _THREADS_DOC
 
 _MLP_DOC_ATTRIBUTES = """
     Attributes:

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from nablanet.sklearn._base import _ClassifierNetwork, _ravel_single, _validate_real_data
-from nablanet.sklearn._params import _SOLVER_NAMES, _OptimizerSettings, _Plan, _solver
+from nablanet.sklearn._params import _SOLVER_NAMES, _THREADS_CONSTRAINT, _THREADS_DOC, _OptimizerSettings, _Plan, _solver
 
 __all__ = ["LinearRegression", "Ridge", "LogisticRegression"]
 
@@ -146,7 +146,7 @@ class LogisticRegression(_ClassifierNetwork):
         learning_rate_init, batch_size: for minibatch solvers.
         random_state: for the minibatch solvers' shuffling.
         verbose, warm_start: as scikit-learn's.
-
+%(threads)s
     Attributes:
         coef_: (1, n_features) for two classes, (n_classes, n_features) for more. intercept_: (1,) or
         (n_classes,). classes_, n_iter_ (an int, where scikit-learn has an array of one), n_features_in_.
@@ -173,10 +173,11 @@ class LogisticRegression(_ClassifierNetwork):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "threads": _THREADS_CONSTRAINT,
     }
 
     def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, max_iter=100, solver="lbfgs", learning_rate_init=0.01,
-                 batch_size="auto", random_state=None, verbose=0, warm_start=False):
+                 batch_size="auto", random_state=None, verbose=0, warm_start=False, threads=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.tol = tol
@@ -187,6 +188,7 @@ class LogisticRegression(_ClassifierNetwork):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.threads = threads
 
     def _plan(self) -> _Plan:
         return _Plan(hidden_sizes=(), activations=(), init_factors=(6.0,), dropout=(), solver=_solver(self.solver),
@@ -214,3 +216,6 @@ class LogisticRegression(_ClassifierNetwork):
     def decision_function(self, X):
         """The logits X coef_^T + intercept_: (n_samples,) for two classes, (n_samples, n_classes) for more."""
         return _ravel_single(self._logits(X))
+
+
+LogisticRegression.__doc__ = LogisticRegression.__doc__ % {"threads": _THREADS_DOC}

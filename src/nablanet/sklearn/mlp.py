@@ -83,7 +83,7 @@ class MLPClassifier(_ClassifierNetwork):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000, out_activation=None, loss="log_loss", l1=0.0,
                  dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None,
-                 monitor=False):
+                 monitor=False, threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -117,6 +117,7 @@ class MLPClassifier(_ClassifierNetwork):
         self.clip_value = clip_value
         self.dtype = dtype
         self.monitor = monitor
+        self.threads = threads
 
     def _plan(self) -> _Plan:
         return _mlp_plan(self, {"softmax", "logistic"})
@@ -187,7 +188,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, out_activation=None, l1=0.0,
                  dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None,
-                 monitor=False):
+                 monitor=False, threads=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -221,6 +222,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
         self.clip_value = clip_value
         self.dtype = dtype
         self.monitor = monitor
+        self.threads = threads
 
     def _plan(self) -> _Plan:
         return _mlp_plan(self, _REGRESSION_OUTPUT_ACTIVATIONS)

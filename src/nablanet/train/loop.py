@@ -167,7 +167,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
         l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
-        divide_penalty_by_batch_size: bool = False) -> History:
+        divide_penalty_by_batch_size: bool = False, threads: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -246,6 +246,13 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
             step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
             step time on glibc); the process keeps its peak memory until fit returns.
+        threads: the most threads the BLAS library (matrix products) runs on during the call
+            (``nablanet.runtime.blas_threads``): the pools are limited while fit runs, for the whole
+            process, and get their sizes back when it returns. None (default): the count of an
+            enclosing ``runtime.blas_threads`` block (the ``nablanet`` command's ``--threads``), else
+            1 (``runtime.DEFAULT_THREADS``): on a 2-core machine running other work, OpenBLAS's
+            default of one thread per core made an epoch 5-13x slower (``python
+            benchmarks/threads.py``, figures in benchmarks/README.md). 0: the pools as they are.
 
     Returns:
         A History (see its docstring for the keys). Every module's mode (``training``) is as before
@@ -322,7 +329,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
                  keep_predictions=bool(metric_fns))
 
-    with _training_environment(fast_math, flush_subnormals, keep_freed_memory), _modes_kept(model):
+    with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
+          _modes_kept(model)):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
@@ -482,7 +490,7 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
     return logs
 
 
-def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarray:
+def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int | None = None) -> np.ndarray:
     """The model's outputs for ``X``, in evaluation mode and without recording a graph.
 
     Dropout is off and BatchNorm uses its running statistics while predicting; each module's mode
@@ -493,6 +501,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarra
         X: inputs ``(N, ...)``, cast to the model's parameter dtype.
         batch_size: rows per forward pass (to bound memory); ``None``: all at once.
         dtype: as in fit: must match the parameters' dtype if given.
+        threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
 
     Returns:
         An ndarray ``(N, ...)`` of outputs (logits, if the network ends without an activation).
@@ -505,10 +514,12 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarra
     """
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
-    return _predict_array(model, X, batch_size)
+    with runtime.blas_threads(threads):
+        return _predict_array(model, X, batch_size)
 
 
-def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None) -> dict:
+def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None,
+             threads: int | None = None) -> dict:
     """Loss and metrics of ``model`` on ``(X, y)``, computed on the outputs of ``predict``.
 
     Args:
@@ -519,6 +530,7 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         metrics: names or functions; default as in fit (accuracy for classification losses).
         batch_size: rows per forward pass; ``None``: all at once.
         dtype: as in fit.
+        threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
 
     Returns:
         A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty).
@@ -533,9 +545,10 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
     loss_fn = None if loss is None else get_loss(loss)
-    output_shape = _output_shape(model, X)
-    y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-    return _scores(model, X, y, loss_fn, resolve_metrics(metrics, loss_fn, output_shape), batch_size)
+    with runtime.blas_threads(threads):
+        output_shape = _output_shape(model, X)
+        y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
+        return _scores(model, X, y, loss_fn, resolve_metrics(metrics, loss_fn, output_shape), batch_size)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
