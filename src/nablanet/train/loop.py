@@ -11,14 +11,11 @@ nablanet.nn.regularizers for how weight_decay and scikit-learn's alpha relate to
 
 ``batch_size=None`` gives one batch of all samples per epoch, i.e. plain gradient descent. All the
 randomness of the loop (the validation split and the order of the batches) comes from one
-``numpy.random.Generator`` made from ``seed`` (without it, a new one from the library's seed, which
-``nablanet.seed`` sets). Initial weights and dropout masks come from the model's own generators,
-taken when its layers were built (from their ``rng=``, or else from the library's seed), not from the
-loop's. So a run is reproducible bit for bit after ``nablanet.seed(s)`` at the start of the program,
-or with ``seed=`` given a model built with fixed ``rng=``.
-
-After ``fit`` every module is back in the mode (training or evaluation) it was in before the call,
-as in PyTorch; ``predict`` and ``evaluate`` always run in evaluation mode.
+``numpy.random.Generator`` made from ``seed`` (else from the library's seed, ``nablanet.seed``);
+initial weights and dropout masks come from the generators the layers took when built (their
+``rng=``, else the library's seed). So a run is reproducible bit for bit after ``nablanet.seed(s)``,
+or with ``seed=`` and layers built with ``rng=``. After ``fit`` every module is in the mode
+(training or evaluation) it was in before, as in PyTorch; ``predict`` always evaluates.
 """
 
 from __future__ import annotations
@@ -222,9 +219,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             (l1 ||W||_1 + l2 ||W||_2^2) / n_b: the penalty counts once against the batch's summed loss,
             so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2.
         seed: int seed or numpy Generator for shuffling and splitting; None: a new generator from the
-            library's seed (``nablanet.seed``). It does not reach the initial weights (drawn when the
-            layers were built) nor the dropout masks (from each Dropout layer's own generator): see
-            the module docstring for what makes a whole run reproducible.
+            library's seed (``nablanet.seed``). Not for initial weights and dropout masks, drawn by
+            the layers' own generators (see the module docstring).
         progress: show a tqdm progress bar on stderr; ``False`` prints nothing.
         dtype: the floating dtype to compute in; default and only allowed value: the model's
             parameter dtype (float32 for nablanet layers unless built with ``dtype=np.float64``).
@@ -246,13 +242,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
             step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
             step time on glibc); the process keeps its peak memory until fit returns.
-        threads: the most threads the BLAS library (matrix products) runs on during the call
-            (``nablanet.runtime.blas_threads``): the pools are limited while fit runs, for the whole
-            process, and get their sizes back when it returns. None (default): the count of an
-            enclosing ``runtime.blas_threads`` block (the ``nablanet`` command's ``--threads``), else
-            1 (``runtime.DEFAULT_THREADS``): on a 2-core machine running other work, OpenBLAS's
-            default of one thread per core made an epoch 5-13x slower (``python
-            benchmarks/threads.py``, figures in benchmarks/README.md). 0: the pools as they are.
+        threads: the most BLAS threads (matrix products) while fit runs, for the whole process; the
+            pools get their sizes back on return (``nablanet.runtime.blas_threads``). None: an
+            enclosing ``blas_threads`` block's count (the command's ``--threads``), else 1
+            (``runtime.DEFAULT_THREADS``): OpenBLAS's default of one per core made an epoch 5-13x
+            slower on a 2-core machine running other work (``python benchmarks/threads.py``, figures
+            in benchmarks/README.md). 0: the pools as they are.
 
     Returns:
         A History (see its docstring for the keys). Every module's mode (``training``) is as before
