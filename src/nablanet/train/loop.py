@@ -34,6 +34,8 @@ from nablanet.train.inputs import (
     as_array,
     as_inputs,
     as_targets,
+    check_model,
+    check_optimizer,
     compute_dtype,
     resolve_metrics,
     unpack_validation,
@@ -152,7 +154,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
     epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``.
 
     Args:
-        model: a nablanet.nn.Module.
+        model: a nablanet.nn.Module (or an object with its ``parameters()``, ``train()``, ``eval()``
+            and call); a plain function is refused, having nothing to train.
         X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters.
         y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
@@ -161,7 +164,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
             scalar Tensor``; see nablanet.nn.functional.get_loss. What the loss means (its record in
             nablanet.nn.LOSSES, found by name or by the registered function itself) sets the defaults
             below; register your own with nablanet.nn.register_loss to give it the same.
-        optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``.
+        optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``, built on this model's
+            parameters (all or some of them: the others stay as they are); an optimizer over another
+            model's parameters is refused.
         epochs: number of passes over the training data.
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
@@ -216,7 +221,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
             (and buffers such as BatchNorm statistics) are restored to their values before the
             optimizer step that led to it; the optimizer's own state is not restored.
-        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings.
+        TypeError: a model or optimizer that is not one (None, a plain function).
+        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an optimizer over
+            parameters that are not the model's.
 
     Example:
         >>> import nablanet.nn as nn
@@ -241,6 +248,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         raise ValueError(f"penalty strengths must be non-negative, got l1={l1}, l2={l2}")
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
+    check_model(model)
+    check_optimizer(optimizer, model.parameters())
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = np.random.default_rng(seed)
@@ -436,6 +445,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None) -> np.ndarra
         >>> predict(model, np.ones((5, 3)), batch_size=2).shape
         (5, 2)
     """
+    check_model(model)
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
     return _predict_array(model, X, batch_size)
@@ -463,6 +473,7 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         >>> sorted(scores), round(scores["loss"], 4)  # zero inputs: equal logits, loss = log 3
         (['accuracy', 'loss'], 1.0986)
     """
+    check_model(model)
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
     loss_fn = None if loss is None else get_loss(loss)
