@@ -1,6 +1,6 @@
 """Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, progress), metrics."""
 
-from nablanet.train import callbacks, data, memory, metrics
+from nablanet.train import callbacks, data, divergence, memory, metrics
 from nablanet.train.callbacks import (
     Callback,
     EarlyStopping,
@@ -10,7 +10,8 @@ from nablanet.train.callbacks import (
     ReduceLROnPlateau,
 )
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
-from nablanet.train.loop import History, TrainingDivergedError, TrainingRun, evaluate, fit, predict
+from nablanet.train.divergence import TrainingDivergedError
+from nablanet.train.loop import History, TrainingRun, evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
 
@@ -19,5 +20,5 @@ __all__ = [
     "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "keep_freed_memory", "callbacks", "data", "memory", "metrics",
+    "keep_freed_memory", "callbacks", "data", "divergence", "memory", "metrics",
 ]

@@ -30,6 +30,7 @@ from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
+from nablanet.train.divergence import NonFinite, StateSnapshot, TrainingDivergedError, divergence_message
 from nablanet.train.inputs import (
     as_array,
     as_inputs,
@@ -41,25 +42,8 @@ from nablanet.train.inputs import (
     unpack_validation,
 )
 
+# TrainingDivergedError is defined in nablanet.train.divergence; it is listed here too, where fit raises it.
 __all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite; the model holds the parameters from before the bad step.
-
-    Attributes:
-        epoch: the epoch (from 0) in which the loss was not finite.
-        batch: the batch (from 0) within that epoch.
-        loss: the offending value (nan, inf or -inf).
-        history: the History of the epochs completed before it.
-    """
-
-    def __init__(self, message: str, *, epoch: int, batch: int, loss: float, history: History):
-        super().__init__(message)
-        self.epoch = epoch
-        self.batch = batch
-        self.loss = loss
-        self.history = history
 
 
 class History:
@@ -339,10 +323,10 @@ class _Step:
         self.keep_predictions = keep_predictions
         # The model's structure is fixed during fit, so its modules are walked once, here.
         self.parameters = model.parameters()
-        self.snapshot = _StateSnapshot(self.parameters, _buffer_owners(model))
+        self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
     def __call__(self, X_batch, y_batch) -> tuple[float, float, np.ndarray | None]:
-        """Take the step; return (data loss, penalty, predictions or None), or raise _NonFinite."""
+        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = self.model(X_batch)
@@ -356,7 +340,7 @@ class _Step:
         cost_value = data_loss_value + penalty_value
         if not math.isfinite(cost_value):
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            raise _NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+            raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
         data_loss.backward()
         if self.weight_penalty:
             self.weight_penalty.add_gradient(penalty_scale)
@@ -367,23 +351,15 @@ class _Step:
         return data_loss_value, penalty_value, kept
 
     def check_parameters(self) -> None:
-        """Raise _NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
+        """Raise NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
 
         The next batch's loss would reveal it, but after the last batch of a run there is none.
         """
         for parameter in self.parameters:
             # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
             if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
-                raise _NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
+                raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
                                  self.snapshot.restore())
-
-
-class _NonFinite(Exception):
-    """Raised inside an epoch; fit turns it into a TrainingDivergedError naming the epoch and batch."""
-
-    def __init__(self, what: str, value: float, restored: bool):
-        super().__init__(what)
-        self.what, self.value, self.restored = what, value, restored
 
 
 def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
@@ -410,9 +386,9 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
             if run.stop_training:
                 break
         step.check_parameters()
-    except _NonFinite as error:
+    except NonFinite as error:
         raise TrainingDivergedError(
-            _divergence_message(error, run.epoch, batch, run.steps_per_epoch, run.optimizer),
+            divergence_message(error, run.epoch, batch, run.steps_per_epoch, _learning_rate(run.optimizer)),
             epoch=run.epoch, batch=batch, loss=error.value, history=run.history,
         ) from None
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
@@ -513,57 +489,6 @@ def _output_shape(model, X: np.ndarray) -> tuple:
     """The shape of the model's output for all of X, found from one sample (in evaluation mode)."""
     one_sample_output = _predict_array(model, X[:1], None)
     return (X.shape[0],) + one_sample_output.shape[1:]
-
-
-class _StateSnapshot:
-    """Copies of the model's parameters and buffers in preallocated arrays, to undo a divergent step.
-
-    ``save`` copies into the same buffers every time (no allocation); ``restore`` copies back and
-    reports whether there was anything saved (nothing before the first step).
-    """
-
-    def __init__(self, parameters: list, buffer_owners: list):
-        # The model's structure is fixed during fit, so the walk over its modules is done once here.
-        self._parameters = parameters
-        self._buffer_owners = buffer_owners
-        self._saved = None
-
-    def _arrays(self) -> list:
-        # The arrays themselves are looked up on every call: an optimizer or a layer may assign new
-        # arrays rather than update in place.
-        arrays = [p.data for p in self._parameters]
-        arrays.extend(getattr(module, name) for module, name in self._buffer_owners)
-        return arrays
-
-    def save(self) -> None:
-        arrays = self._arrays()
-        if self._saved is None:
-            self._saved = [np.empty_like(array) for array in arrays]
-        for saved, array in zip(self._saved, arrays):
-            np.copyto(saved, array)
-
-    def restore(self) -> bool:
-        if self._saved is None:
-            return False
-        for saved, array in zip(self._saved, self._arrays()):
-            np.copyto(array, saved)
-        return True
-
-
-def _divergence_message(error: _NonFinite, epoch, batch, steps_per_epoch, optimizer) -> str:
-    if error.restored:
-        kept = "the model's parameters were restored to their values before the optimizer step that led to it"
-    else:
-        kept = "no optimizer step had been taken yet, so the model keeps its initial parameters"
-    learning_rate = _learning_rate(optimizer)
-    lr_text = f" (now {learning_rate:g})" if learning_rate is not None else ""
-    return (
-        f"training diverged: {error.what} at epoch {epoch}, batch {batch} (counting from 0; "
-        f"{steps_per_epoch} batches per epoch); {kept}. Remedies: a smaller learning rate{lr_text}; gradient "
-        "clipping (the optimizer's clip_norm= or clip_value=); scaling the inputs (standardize X to mean 0, "
-        "variance 1); for cross-entropy, a loss computed from logits (cross_entropy, "
-        "binary_cross_entropy_with_logits) rather than from probabilities."
-    )
 
 
 def _learning_rate(optimizer):
