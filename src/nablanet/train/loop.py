@@ -14,11 +14,16 @@ randomness of the loop (the validation split and the order of the batches) comes
 ``numpy.random.Generator`` made from ``seed``, so a run with an integer seed is reproducible bit for
 bit, given a model built with a fixed ``rng`` (initial weights and dropout masks come from the
 model's own generators, not from the loop's).
+
+An optimizer whose ``step`` needs a closure (L-BFGS, as ``torch.optim.LBFGS``) takes one
+``optimizer.step(closure)`` per epoch, the closure computing C and its gradients on the whole
+training set.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +33,7 @@ from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
+from nablanet.optim.registry import needs_closure
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.divergence import NonFinite, StateSnapshot, TrainingDivergedError, divergence_message
@@ -44,6 +50,14 @@ from nablanet.train.inputs import (
 
 # TrainingDivergedError is defined in nablanet.train.divergence; it is listed here too, where fit raises it.
 __all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
+
+
+class _DefaultBatchSize(int):
+    """fit's default batch size, 32, told apart from a 32 passed on purpose: L-BFGS, which steps on the
+    whole training set, ignores the default silently and a batch size it was given with a warning."""
+
+
+_DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
 class History:
@@ -126,9 +140,9 @@ class TrainingRun:
     callbacks: list = field(default_factory=list)
 
 
-def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 32, shuffle: bool = True,
-        validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
-        l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
+def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _DEFAULT_BATCH_SIZE,
+        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
+        l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
         divide_penalty_by_batch_size: bool = False) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
@@ -150,9 +164,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
             below; register your own with nablanet.nn.register_loss to give it the same.
         optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``, built on this model's
             parameters (all or some of them: the others stay as they are); an optimizer over another
-            model's parameters is refused.
+            model's parameters is refused. An optimizer whose ``step`` needs a closure
+            (``nablanet.optim.LBFGS``) is driven as ``torch.optim.LBFGS`` is used: one
+            ``optimizer.step(closure)`` per epoch (L-BFGS' ``max_iter`` iterations), the closure
+            computing the cost C and its gradients on all the training rows; its epoch's training
+            figures are those of its first evaluation, at the weights the epoch started from (the
+            loss ``torch.optim.LBFGS.step`` returns), and callbacks see one batch per epoch.
         epochs: number of passes over the training data.
-        batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
+        batch_size: samples per step; ``None`` = all of them (full-batch gradient descent). Default 32,
+            and None for a closure optimizer (L-BFGS), which always steps on all the rows: a smaller
+            batch size given with it is ignored with a warning.
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
             ``shuffle``, else the last rows (as Keras).
@@ -258,7 +279,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
 
     n_samples = X.shape[0]
-    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))
+    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))  # also checks batch_size
+    takes_closure = needs_closure(optimizer)
+    if takes_closure:
+        if steps_per_epoch > 1 and batch_size is not _DEFAULT_BATCH_SIZE:
+            warnings.warn(f"{type(optimizer).__name__} steps on the whole training set (a closure over all "
+                          f"{n_samples} rows per epoch); batch_size={batch_size} is ignored: pass batch_size=None",
+                          stacklevel=2)
+        batch_size, steps_per_epoch = None, 1
+    elif batch_size is not None:
+        batch_size = int(batch_size)
     history = History()
     history.params = {"epochs": int(epochs), "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
                       "samples": n_samples, "validation_samples": 0 if X_val is None else X_val.shape[0]}
@@ -270,7 +300,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = 3
         callbacks.append(ProgressBar())
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
-                 keep_predictions=bool(metric_fns))
+                 keep_predictions=bool(metric_fns), takes_closure=takes_closure)
 
     with _training_environment(fast_math, flush_subnormals, keep_freed_memory):
         try:
@@ -311,44 +341,82 @@ def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: 
 
 
 class _Step:
-    """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one."""
+    """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one.
+
+    For an optimizer that needs a closure (L-BFGS) the step is ``optimizer.step(closure)`` with the
+    batch of all rows, the closure evaluating the cost and its gradients as the minibatch step does.
+    """
 
     def __init__(self, model, optimizer, loss_fn, weight_penalty: WeightPenalty, divide_penalty_by_batch_size: bool,
-                 keep_predictions: bool):
+                 keep_predictions: bool, takes_closure: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.weight_penalty = weight_penalty
         self.divide_penalty_by_batch_size = divide_penalty_by_batch_size
         self.keep_predictions = keep_predictions
+        self.takes_closure = takes_closure
         # The model's structure is fixed during fit, so its modules are walked once, here.
         self.parameters = model.parameters()
         self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
     def __call__(self, X_batch, y_batch) -> tuple[float, float, np.ndarray | None]:
         """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite."""
+        if self.takes_closure:
+            return self._closure_step(X_batch, y_batch)
+        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch)
+        data_loss_value = data_loss.item()
+        cost_value = data_loss_value + penalty_value
+        if not math.isfinite(cost_value):
+            # Checked before backward(): a NaN cost would only fill the gradients with NaN.
+            raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+        self._backward(data_loss, penalty_scale)
+        self.snapshot.save()
+        self.optimizer.step()
+        return data_loss_value, penalty_value, self._kept(predictions)
+
+    def _closure_step(self, X_all, y_all) -> tuple[float, float, np.ndarray | None]:
+        """``optimizer.step(closure)``; the figures returned are those of the first evaluation (the weights before it)."""
+        first = []
+
+        def closure():
+            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all)
+            data_loss_value = data_loss.item()
+            cost_value = data_loss_value + penalty_value
+            if not first:
+                if not math.isfinite(cost_value):
+                    raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+                self.snapshot.save()  # the optimizer has not moved the weights yet
+                first.append((data_loss_value, penalty_value, self._kept(predictions)))
+            # A non-finite cost at a trial point of a line search is its signal to shrink the step.
+            if math.isfinite(cost_value):
+                self._backward(data_loss, penalty_scale)
+            return cost_value
+
+        self.optimizer.step(closure)
+        return first[0]
+
+    def _cost(self, X_batch, y_batch):
+        """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = self.model(X_batch)
         data_loss = self.loss_fn(predictions, y_batch)
-        data_loss_value = data_loss.item()
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
             rows = len(X_batch) if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
-        cost_value = data_loss_value + penalty_value
-        if not math.isfinite(cost_value):
-            # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+        return data_loss, penalty_value, penalty_scale, predictions
+
+    def _backward(self, data_loss, penalty_scale: float) -> None:
         data_loss.backward()
         if self.weight_penalty:
             self.weight_penalty.add_gradient(penalty_scale)
-        self.snapshot.save()
-        self.optimizer.step()
+
+    def _kept(self, predictions):
         # A copy, because the output array of a layer may be a buffer that a later op reuses.
-        kept = np.array(predictions.data, copy=True) if self.keep_predictions else None
-        return data_loss_value, penalty_value, kept
+        return np.array(predictions.data, copy=True) if self.keep_predictions else None
 
     def check_parameters(self) -> None:
         """Raise NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
@@ -359,7 +427,7 @@ class _Step:
             # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
             if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
                 raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
-                                 self.snapshot.restore())
+                                self.snapshot.restore())
 
 
 def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
