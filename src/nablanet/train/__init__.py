@@ -1,4 +1,5 @@
-"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, progress), metrics."""
+"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, progress), metrics,
+and the divergence guard."""
 
 from nablanet.train import callbacks, data, divergence, memory, metrics
 from nablanet.train.callbacks import (
@@ -10,13 +11,13 @@ from nablanet.train.callbacks import (
     ReduceLROnPlateau,
 )
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
-from nablanet.train.divergence import TrainingDivergedError
+from nablanet.train.divergence import DivergenceWarning, TrainingDivergedError
 from nablanet.train.loop import History, TrainingRun, evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
 
 __all__ = [
-    "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError",
+    "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError", "DivergenceWarning",
     "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",

@@ -17,7 +17,7 @@ model's own generators, not from the loop's).
 
 An optimizer whose ``step`` needs a closure (L-BFGS, as ``torch.optim.LBFGS``) takes one
 ``optimizer.step(closure)`` per epoch, the closure computing C and its gradients on the whole
-training set.
+training set. Training that diverges is stopped on its best weights (nablanet.train.divergence).
 """
 
 from __future__ import annotations
@@ -36,7 +36,15 @@ from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import needs_closure
 from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
-from nablanet.train.divergence import NonFinite, StateSnapshot, TrainingDivergedError, divergence_message
+from nablanet.train.divergence import (
+    DEFAULT_DIVERGENCE_FACTOR,
+    DivergenceGuard,
+    NonFinite,
+    StateSnapshot,
+    TrainingDivergedError,
+    check_divergence_factor,
+    non_finite_error,
+)
 from nablanet.train.inputs import (
     as_array,
     as_inputs,
@@ -144,12 +152,14 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
         l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
-        divide_penalty_by_batch_size: bool = False) -> History:
+        divide_penalty_by_batch_size: bool = False,
+        divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
     each batch takes the step ``C = loss + penalty; C.backward(); optimizer.step()``. After the
-    epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``.
+    epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``, then judges
+    whether training diverges (``divergence_factor``).
 
     Args:
         model: a nablanet.nn.Module (or an object with its ``parameters()``, ``train()``, ``eval()``
@@ -218,14 +228,24 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
             nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
             step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
             step time on glibc); the process keeps its peak memory until fit returns.
+        divergence_factor: an epoch whose monitored loss (``val_loss`` with validation data, else
+            ``loss``) is more than this many times the lowest so far, and above the first, is
+            diverging: the first such epoch gets a DivergenceWarning, and when the next epoch is
+            diverging too (or training ends on the diverging one) fit restores the best weights and
+            raises TrainingDivergedError. With validation data the initial weights' validation loss,
+            measured before the first epoch, counts as the first. Default 100; a number above 1, or
+            None to judge no epoch losses (a NaN or infinite loss still stops training). See
+            nablanet.train.divergence for the rules and which weights are an epoch's.
 
     Returns:
         A History (see its docstring for the keys).
 
     Raises:
-        TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
-            (and buffers such as BatchNorm statistics) are restored to their values before the
-            optimizer step that led to it; the optimizer's own state is not restored.
+        TrainingDivergedError: the training loss became NaN or infinite, or the monitored loss
+            stayed more than ``divergence_factor`` times its best. The model's parameters (and
+            buffers such as BatchNorm statistics) are restored to the best known (those of the
+            best epoch; in the first epoch, before the optimizer step that led to a NaN, or the
+            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored.
         TypeError: a model or optimizer that is not one (None, a plain function).
         ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an optimizer over
             parameters that are not the model's.
@@ -245,7 +265,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
         Per batch the loop adds only constant work to the forward and backward pass: the batch is
         gathered from one permutation drawn per epoch, the loss is read as one scalar to check that
         it is finite, and the parameters are copied into preallocated buffers so that a divergent
-        step can be undone (one memory copy of the parameters, no allocation).
+        step can be undone (one memory copy of the parameters, no allocation). Per epoch the
+        divergence guard adds one more copy, of the weights the epoch's loss is measured at, and
+        with validation data it evaluates the validation loss once more, before the first epoch.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -255,6 +277,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
         raise ValueError("pass validation_data or validation_split, not both")
     check_model(model)
     check_optimizer(optimizer, model.parameters())
+    divergence_factor = check_divergence_factor(divergence_factor)
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = np.random.default_rng(seed)
@@ -301,18 +324,24 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
                  keep_predictions=bool(metric_fns), takes_closure=takes_closure)
+    guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if X_val is None else "val_loss")
 
     with _training_environment(fast_math, flush_subnormals, keep_freed_memory):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
+            if X_val is not None and divergence_factor is not None and epochs > 0:
+                # The first epoch's validation loss is measured after its steps: this is the reference
+                # that shows a run diverging from its very first epoch.
+                guard.begin_validation(_scores(model, X_val, y_val, loss_fn, [], batch_size)["loss"])
             for epoch in range(epochs):
                 run.epoch = epoch
                 for callback in callbacks:
                     callback.on_epoch_begin(run, epoch)
                 model.train()
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
-                logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
+                guard.begin_epoch()
+                logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
                 if X_val is not None:
                     logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
                                         prefix="val_"))
@@ -322,6 +351,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
                 history.append(epoch, logs)
                 for callback in callbacks:
                     callback.on_epoch_end(run, epoch, logs)
+                guard.end_epoch(epoch, logs, last=run.stop_training or epoch == epochs - 1, run=run,
+                                learning_rate=learning_rate)
                 if run.stop_training:
                     break
             for callback in callbacks:
@@ -369,7 +400,7 @@ class _Step:
         cost_value = data_loss_value + penalty_value
         if not math.isfinite(cost_value):
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+            raise NonFinite(f"the loss became {cost_value}", cost_value)
         self._backward(data_loss, penalty_scale)
         self.snapshot.save()
         self.optimizer.step()
@@ -385,7 +416,7 @@ class _Step:
             cost_value = data_loss_value + penalty_value
             if not first:
                 if not math.isfinite(cost_value):
-                    raise NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+                    raise NonFinite(f"the loss became {cost_value}", cost_value)
                 self.snapshot.save()  # the optimizer has not moved the weights yet
                 first.append((data_loss_value, penalty_value, self._kept(predictions)))
             # A non-finite cost at a trial point of a line search is its signal to shrink the step.
@@ -426,11 +457,10 @@ class _Step:
         for parameter in self.parameters:
             # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
             if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
-                raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
-                                self.snapshot.restore())
+                raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan)
 
 
-def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
+def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, metric_fns) -> dict:
     """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
     samples_seen = 0
@@ -440,6 +470,7 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
         for batch, rows in enumerate(batches):
             X_batch, y_batch = X[rows], y[rows]
             data_loss, penalty_value, predictions = step(X_batch, y_batch)
+            guard.end_batch(data_loss + penalty_value)
             size = len(y_batch)
             weighted_data_loss += data_loss * size
             weighted_penalty += penalty_value * size
@@ -455,10 +486,8 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
                 break
         step.check_parameters()
     except NonFinite as error:
-        raise TrainingDivergedError(
-            divergence_message(error, run.epoch, batch, run.steps_per_epoch, _learning_rate(run.optimizer)),
-            epoch=run.epoch, batch=batch, loss=error.value, history=run.history,
-        ) from None
+        raise non_finite_error(error, guard, epoch=run.epoch, batch=batch, steps_per_epoch=run.steps_per_epoch,
+                               learning_rate=_learning_rate(run.optimizer), history=run.history) from None
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
     logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
     if metric_fns:
