@@ -325,6 +325,61 @@ def test_config_mistakes_name_the_key(text, fragments, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+# A layer argument its constructor refuses: one line naming the layer table and the argument, before any
+# training (not a model that trains to loss nan, nor a "diverged" run).
+BAD_LAYER_CONFIGS = [
+    # [model] lines (on iris, or on digits as 1x8x8 images with "images"), fragment of the message
+    ('layers = [{type = "Dense", out_features = 8}, {type = "BatchNorm", eps = -1.0}]',
+     "model.layers[1] (BatchNorm): eps must be a positive finite number, got -1.0"),
+    ('layers = [{type = "Dense", out_features = 8}, {type = "BatchNorm", momentum = 2}]',
+     "model.layers[1] (BatchNorm): momentum must be a number in [0, 1], got 2"),
+    ('layers = [{type = "Dense", out_features = 8}, {type = "Dropout", p = 2}]',
+     "model.layers[1] (Dropout): p must be a number in [0, 1), got 2"),
+    ('layers = [{type = "Dense", out_features = 2.5}]',
+     "model.layers[0] (Dense): out_features must be a positive integer, got 2.5 (a float)"),
+    ('layers = [{type = "Dense", out_features = true}]',
+     "model.layers[0] (Dense): out_features must be a positive integer, got True (a bool)"),
+    ('layers = [{type = "Dense", out_features = 0}]', "model.layers[0] (Dense): out_features must be a positive integer"),
+    ('layers = [{type = "Dense", out_features = 4, activation = "leaky_relu", alpha = nan}]',
+     "model.layers[0] (Dense): leaky_relu: alpha must be a finite number, got nan"),
+    ('layers = [{type = "Dense", out_features = 4, bias = 1}]', "model.layers[0] (Dense): bias must be True or False"),
+    ('layers = [{type = "RBF", units = 4, width = nan}]', "model.layers[0] (RBF): width must be a positive finite number"),
+    ('layers = [{type = "Dense", out_features = 4}, {type = "Activation"}]',
+     "model.layers[1] (Activation): an Activation layer needs activation"),
+    ('layers = [{type = "Dense"}]', "model.layers[0] (Dense): missing a required argument: 'out_features'"),
+    ("images", 'layers = [{type = "Conv2d", out_channels = 2, kernel_size = 0}]',
+     "model.layers[0] (Conv2d): kernel_size must be a positive integer or 2 of them, got 0"),
+    ("images", 'layers = [{type = "MaxPool2d", kernel_size = 0}]',
+     "model.layers[0] (MaxPool2d): kernel_size must be a positive integer or 2 of them, got 0"),
+    ("images", 'layers = [{type = "Conv2d", out_channels = 2, kernel_size = 3, stride = 2, padding = "same"}]',
+     "model.layers[0] (Conv2d): padding='same' needs stride 1"),
+    ("hidden = [0]", "model.hidden must hold positive integers, got [0]"),
+    ("hidden = [2.5]", "model.hidden must be a list of integers, got [2.5]"),
+    ("dropout = 2", "model.dropout must be a fraction in [0, 1), got 2"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_LAYER_CONFIGS, ids=[case[-2] for case in BAD_LAYER_CONFIGS])
+def test_layer_arguments_a_layer_refuses_end_in_one_line(case, tmp_path):
+    data = ('source = "digits"\ninput_shape = [1, 8, 8]' if case[0] == "images" else 'source = "iris"')
+    path = tmp_path / "layers.toml"
+    path.write_text(f"[data]\n{data}\n[model]\n{case[-2]}\n[train]\nepochs = 1\n")
+    status, stdout, stderr = run(["train", path, "--no-progress", "--out", tmp_path / "never"])
+    assert_one_line_error(status, stderr, f"nablanet train: error: {path}: {case[-1].split(':')[0]}", case[-1])
+    assert "diverged" not in stderr and "trained" not in stdout
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_refused_layer_argument_through_the_installed_command_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "nablanet", "train", "--no-progress", "--set", "data.source=iris",
+                             "--set", 'model.layers=[{type="BatchNorm", eps=-1}]'], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("nablanet train: error: --set: model.layers[0] (BatchNorm): eps must be a "
+                                     "positive finite number, got -1")
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []  # no run folder's files
+
+
 BAD_COMMANDS = [
     # argv (MODEL stands for the main job's model), fragments of the message
     (["train", "no/such/config.toml"], ["config file 'no/such/config.toml' does not exist"]),

@@ -21,6 +21,7 @@ import nablanet.nn as nn
 from nablanet import io as nio
 from nablanet.io.format import _encode_state
 from nablanet.optim import SGD, Adagrad, Adam, RMSprop, StepDecay
+from nablanet.preprocessing import Preprocessor, StandardScaler
 from nablanet.train import fit
 
 _spec = importlib.util.spec_from_file_location("hostile_io_worker", Path(__file__).with_name("hostile_io_worker.py"))
@@ -137,7 +138,23 @@ def test_checkpoint_holds_optimizer_rng_and_metadata(tmp_path):
 def test_model_file_without_optimizer_or_rng(tmp_path):
     model = nn.Sequential(nn.Dense(2, 1, rng=0))
     checkpoint = nio.load_checkpoint(nio.save(tmp_path / "model.npz", model))
-    assert (checkpoint.optimizer, checkpoint.rng, checkpoint.metadata) == (None, None, {})
+    assert (checkpoint.optimizer, checkpoint.rng, checkpoint.metadata, checkpoint.preprocessing) == (None, None, {}, None)
+
+
+def test_the_preprocessing_saved_with_a_model_comes_back_as_json(tmp_path):
+    table = np.array([[1.0, "red"], [3.0, "blue"], [2.0, "red"]], dtype=object)
+    preprocessing = Preprocessor().fit(table, ["cat", "dog", "cat"], feature_names=["size", "color"])
+    model = nn.Sequential(nn.Dense(3, 2, rng=0))
+    path = nio.save(tmp_path / "model.npz", model, preprocessing=preprocessing, metadata={"epoch": 1})
+    checkpoint = nio.load_checkpoint(path)
+    assert checkpoint.metadata == {"epoch": 1, "preprocessing": preprocessing.to_dict()}
+    restored = checkpoint.preprocessing
+    assert restored.classes_.tolist() == ["cat", "dog"] and restored.feature_names_in_ == ["size", "color"]
+    np.testing.assert_array_equal(restored.transform(table), preprocessing.transform(table))
+    # A fitted scaler alone is the preprocessing of inputs scaled by it.
+    scaler = StandardScaler().fit(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    restored = nio.load_checkpoint(nio.save(tmp_path / "scaled.npz", model, preprocessing=scaler)).preprocessing
+    assert restored.transform(np.array([[3.0, 10.0]])).tolist() == [[1.0, -1.0]]
 
 
 def test_a_generator_shared_by_several_owners_is_shared_after_loading(tmp_path):
@@ -253,6 +270,16 @@ SAVE_ERRORS = {
     "rng_not_a_generator": (lambda: (nn.Dense(2, 2, rng=0), {"rng": 3}), TypeError, "rng must be a numpy"),
     "metadata_not_json": (lambda: (nn.Dense(2, 2, rng=0), {"metadata": {"when": object()}}), TypeError,
                           "JSON-serializable"),
+    "preprocessing_not_a_transformer": (lambda: (nn.Dense(2, 2, rng=0), {"preprocessing": "standard"}), TypeError,
+                                        "preprocessing must be a fitted nablanet.preprocessing.Preprocessor"),
+    "preprocessing_not_fitted": (lambda: (nn.Dense(2, 2, rng=0), {"preprocessing": Preprocessor()}), ValueError,
+                                 "this Preprocessor is not fitted yet"),
+    "preprocessing_twice": (lambda: (nn.Dense(2, 2, rng=0), {"preprocessing": StandardScaler().fit([[1.0, 2.0]]),
+                                                             "metadata": {"preprocessing": None}}), ValueError,
+                            "give the preprocessing once"),
+    "metadata_preprocessing_not_a_record": (
+        lambda: (nn.Dense(2, 2, rng=0), {"metadata": {"preprocessing": "standardized"}}), ValueError,
+        r"metadata\['preprocessing'\], where save records preprocessing=, is not a preprocessing record"),
 }
 
 
@@ -447,6 +474,12 @@ def _with_weight_values(name, value, where=(0, 0)):
     return change
 
 
+def _set_preprocessing(change):
+    def edit(entries):
+        change(entries["header"]["metadata"]["preprocessing"])
+    return edit
+
+
 def _stuck_mersenne_twister(entries):
     state = np.random.MT19937(0).state
     state["state"]["key"] = np.zeros(624, dtype=np.uint32)
@@ -468,7 +501,7 @@ VALUE_PROBLEMS = {
     "negative_running_var": (_with_weight_values("weights/layers.3.running_var", -1.0, 1), {"with_batchnorm": True},
                              "weight 'layers.3.running_var' holds negative values"),
     "batchnorm_eps_negative": (_set_layer_argument(3, "eps", -1), {"with_batchnorm": True},
-                               "eps must be positive, got -1"),
+                               "BatchNorm: eps must be a positive finite number, got -1"),
     "batchnorm_momentum_nan": (_set_layer_argument(3, "momentum", float("nan")), {"with_batchnorm": True},
                                r"header holds nan at architecture.arguments.layers\[3\].module.arguments.momentum"),
     "infinite_learning_rate": (_set_entry("optimizer/lr", np.array(np.inf)), {"with_optimizer": True},
@@ -497,6 +530,11 @@ VALUE_PROBLEMS = {
                        "which is not a numpy number type"),
     "too_many_header_values": (_set_header("metadata", {"zeros": [0] * 600_000}), {},
                                "header has more than the 500000 JSON values"),
+    "preprocessing_scale_zero": (_set_preprocessing(lambda record: record["scaler"].update(scale=[1.0, 0.0, 1.0])),
+                                 {"preprocessing": StandardScaler().fit(np.arange(12.0).reshape(4, 3))},
+                                 r"its metadata's preprocessing is not valid \(StandardScaler: scale must hold numbers > 0"),
+    "preprocessing_not_a_record": (_set_header("metadata", {"preprocessing": [1, 2]}), {},
+                                   "its metadata's preprocessing is not valid .*expected a saved Preprocessor"),
 }
 ARRAY_PROBLEMS.update(VALUE_PROBLEMS)
 
@@ -721,9 +759,15 @@ def test_only_regular_files_are_read(kind, tmp_path):
 # --- what save writes, load reads ---------------------------------------------------------------------
 
 def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
-    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.Softmax(axis=1.5))
-    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(Softmax\) has axis = 1.5, which is "
-                                         "not an int"):
+    class LooseSoftmax(nn.Module):
+        """nn.Softmax without its constructor's checks (nn.Softmax(axis=1.5) is refused when built)."""
+
+        def __init__(self, axis: int = -1):
+            self.axis = axis
+
+    model = nn.Sequential(nn.Dense(2, 3, rng=0), LooseSoftmax(axis=1.5))
+    with pytest.raises(ValueError, match=r"architecture would not load: layers.1 \(LooseSoftmax\) has axis = 1.5, "
+                                         "which is not an int"):
         nio.save(tmp_path / "model.npz", model)
     model = nn.Sequential(nn.Dense(2, 3, rng=0))
     with pytest.raises(ValueError, match=r"header holds nan at metadata.scores.loss, which strict JSON does not "

@@ -1,16 +1,20 @@
-"""Scalers, one-hot encoding and splits, each compared with scikit-learn's on the same data."""
+"""Scalers, one-hot and label encoding, the whole Preprocessor and splits, each compared with scikit-learn's
+on the same data; the fitted transformers saved as plain JSON and read back exactly, or refused naming the entry."""
 
+import json
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+import sklearn.compose as skc
 import sklearn.model_selection as skms
 import sklearn.preprocessing as skp
 
 from nablanet.preprocessing import (
-    MinMaxScaler, NotFittedError, OneHotEncoder, StandardScaler, k_fold, train_val_test_split,
+    LabelEncoder, MinMaxScaler, NotFittedError, OneHotEncoder, Preprocessor, StandardScaler, k_fold,
+    train_val_test_split,
 )
 
 RNG = np.random.default_rng(0)
@@ -168,6 +172,198 @@ def test_transform_does_not_modify_its_input():
         transformer.inverse_transform(Z)
         np.testing.assert_array_equal(X, SCALER_DATA["normal"])
         assert not np.shares_memory(Z, X)
+
+
+# ----------------------------------------------------------------------------------------------
+# Labels, the whole preprocessing of a table, and saving them as JSON
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("labels", [["b", "a", "c", "a"], [3, 1, 2, 1], np.array(["yes", "no", "no"])])
+def test_label_encoder_matches_sklearn(labels):
+    ours, theirs = LabelEncoder().fit(labels), skp.LabelEncoder().fit(labels)
+    assert ours.classes_.tolist() == theirs.classes_.tolist()
+    np.testing.assert_array_equal(ours.transform(labels), theirs.transform(labels))
+    np.testing.assert_array_equal(ours.fit_transform(labels), theirs.fit_transform(labels))
+    codes = theirs.transform(labels)
+    assert ours.inverse_transform(codes).tolist() == theirs.inverse_transform(codes).tolist()
+
+
+def table(n=40, seed=0):
+    """A scientist's table: two measurements, a text column and a numeric code column, as an object array."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, 4), dtype=object)
+    X[:, 0] = rng.normal(5.0, 2.0, n)
+    X[:, 1] = rng.normal(-3.0, 0.1, n)
+    X[:, 2] = rng.choice(["north", "south", "east"], n)
+    X[:, 3] = rng.choice([1.0, 2.0, 7.0], n)
+    return X
+
+
+def test_preprocessor_equals_sklearns_column_transformer_of_scaler_and_encoder():
+    X_fit, X_new = table(), table(10, seed=1)
+    ours = Preprocessor(categorical=["site"], dtype=None).fit(X_fit, feature_names=["a", "b", "place", "site"])
+    theirs = skc.ColumnTransformer([("scale", skp.StandardScaler(), [0, 1]),
+                                    ("one_hot", skp.OneHotEncoder(sparse_output=False), [2, 3])]).fit(X_fit)
+    np.testing.assert_allclose(ours.transform(X_new), theirs.transform(X_new), rtol=1e-12, atol=1e-12)
+    assert ours.categorical_ == [2, 3] and ours.n_features_out_ == 2 + 3 + 3
+    assert ours.summary() == "one-hot: place (3 categories), site (3 categories); standardized: 2 columns"
+    minmax = Preprocessor(scaler="minmax", dtype=None).fit(X_fit)
+    theirs = skc.ColumnTransformer([("scale", skp.MinMaxScaler(), [0, 1, 3]),
+                                    ("one_hot", skp.OneHotEncoder(sparse_output=False), [2])]).fit(X_fit)
+    np.testing.assert_allclose(minmax.transform(X_new), theirs.transform(X_new), rtol=1e-12, atol=1e-12)
+
+
+def test_preprocessor_of_images_scales_each_pixel_and_reshapes():
+    X = RNG.normal(size=(20, 2, 3)).astype(np.float32)
+    prep = Preprocessor(input_shape=(1, 6)).fit(X)
+    flat = X.reshape(20, 6).astype(np.float64)
+    expected = (flat - flat.mean(axis=0)) / flat.std(axis=0)
+    Z = prep.transform(X)
+    assert Z.shape == (20, 1, 6) and Z.dtype == np.float32 and prep.prepared_shape == (1, 6)
+    np.testing.assert_allclose(Z.reshape(20, 6), expected, rtol=1e-5, atol=1e-6)
+    assert Preprocessor(scaler=None).fit(X).transform(X).shape == (20, 2, 3)
+
+
+def test_preprocessor_finds_reordered_columns_by_name_and_refuses_others():
+    X = table()
+    names = ["a", "b", "place", "site"]
+    prep = Preprocessor(dtype=None).fit(X, feature_names=names)
+    order = [2, 0, 3, 1]
+    np.testing.assert_array_equal(prep.transform(X[:, order], feature_names=[names[j] for j in order]),
+                                  prep.transform(X))
+    with pytest.raises(ValueError, match="lack the column 'b' and have the unexpected column 'B'; the model's "
+                                         "inputs are the columns 'a', 'b', 'place', 'site'"):
+        prep.transform(X, feature_names=["a", "B", "place", "site"])
+    with pytest.raises(ValueError, match="lack the columns 'place', 'site'"):
+        prep.select_columns(X[:, :2], ["a", "b"])
+    with pytest.raises(ValueError, match="several columns named 'a'"):
+        prep.select_columns(X, ["a", "a", "place", "site"])
+
+
+def test_preprocessor_keeps_class_names_in_label_encoder_order():
+    prep = Preprocessor().fit(table(3), ["virginica", "setosa", "virginica"])
+    assert prep.classes_.tolist() == ["setosa", "virginica"]
+    assert prep.encode_targets(["setosa", "virginica"]).tolist() == [0, 1]
+    given = Preprocessor(classes=["virginica", "setosa"]).fit(table(3))
+    assert given.encode_targets(["setosa", "virginica"]).tolist() == [1, 0]
+    assert Preprocessor().fit(table(3), [0, 1, 1]).classes_ is None
+    with pytest.raises(ValueError, match=r"unknown classes \['rose'\]"):
+        prep.encode_targets(["rose"])
+
+
+PREPROCESSOR_MISTAKES = [
+    # call, message
+    (lambda: Preprocessor().fit(table(), feature_names=["a", "b"]), "feature_names has 2 names"),
+    (lambda: Preprocessor(categorical=["zone"]).fit(table(), feature_names=["a", "b", "c", "d"]),
+     "categorical names the column 'zone', but the columns are 'a', 'b', 'c', 'd'"),
+    (lambda: Preprocessor(categorical=["zone"]).fit(table()), "the data have no column names"),
+    (lambda: Preprocessor(scaler="robust").fit([[1.0]]), "scaler must be 'standard', 'minmax'"),
+    (lambda: Preprocessor(input_shape=(2, 2)).fit(table()), r"data.input_shape\) \[2, 2\] holds 4 values but "
+                                                           "each prepared sample has 6"),
+    (lambda: Preprocessor().fit(table()).transform(table()[:, :3]), "expects 4 columns per sample"),
+    (lambda: Preprocessor().fit([[1.0, 2.0]]).transform([[1.0]]), "expects 2 input values per sample"),
+    (lambda: Preprocessor().fit(table(), feature_names=["a", "b", "c", "d"]).transform(
+        np.array([[1.0, "x", "north", 1.0]], dtype=object)), "column 'b' holds 'x' at row 0; which is not a number"),
+    (lambda: Preprocessor().fit(table(), feature_names=["a", "b", "c", "d"]).transform(
+        np.array([[1.0, 2.0, "west", 1.0]], dtype=object)), r"unknown categories \['west'\] in column 'c'"),
+    (lambda: Preprocessor().fit([[1.0], [np.inf]]), "column 0 holds inf at row 1; the data must be finite"),
+    (lambda: Preprocessor().fit(np.ones((2, 2), complex)), "Complex data not supported: X is complex128"),
+    (lambda: Preprocessor().fit([[1.0, 2.0]]).encode_targets(["a"]), "the targets are text"),
+    (lambda: Preprocessor(scaler=StandardScaler()).fit([[1.0]]), "StandardScaler is not fitted yet"),
+    (lambda: Preprocessor(scaler=StandardScaler().fit([[1.0, 2.0]])).fit([[1.0]]), "fitted on 2 features"),
+    (lambda: Preprocessor(scaler=np.std).fit([[1.0]]), "scaler must be a fitted StandardScaler or MinMaxScaler"),
+]
+
+
+@pytest.mark.parametrize("call, message", PREPROCESSOR_MISTAKES)
+def test_preprocessor_mistakes_name_the_problem(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_preprocessor_takes_sklearns_fitted_scalers_as_they_are():
+    X = SCALER_DATA["mixed magnitudes"]
+    for scaler in (skp.StandardScaler().fit(X), skp.MinMaxScaler((-1, 2), clip=True).fit(X)):
+        for prep in (Preprocessor(scaler=scaler, dtype=None).fit(X), Preprocessor.from_scaler(scaler)):
+            np.testing.assert_allclose(prep.transform(X), scaler.transform(X), rtol=1e-12, atol=1e-12)
+
+
+def json_round_trip(transformer):
+    """``from_dict`` of ``to_dict`` after a trip through JSON text, as a model file's header makes it."""
+    return type(transformer).from_dict(json.loads(json.dumps(transformer.to_dict(), allow_nan=False)))
+
+
+SAVED = {
+    "standard": (lambda: StandardScaler().fit(SCALER_DATA["float32"]), SCALER_DATA["float32"]),
+    "standard without mean": (lambda: StandardScaler(with_mean=False).fit(SCALER_DATA["normal"]),
+                              SCALER_DATA["normal"]),
+    "minmax": (lambda: MinMaxScaler((-1, 1), clip=True).fit(SCALER_DATA["mixed magnitudes"]),
+               SCALER_DATA["mixed magnitudes"]),
+    "one hot": (lambda: OneHotEncoder(handle_unknown="ignore").fit(table()[:, 2:]), table(5, seed=3)[:, 2:]),
+    "labels": (lambda: LabelEncoder().fit(["b", "a", "c"]), ["c", "a"]),
+    "table": (lambda: Preprocessor(categorical=[3], classes=["no", "yes"]).fit(table(), feature_names=list("abcd")),
+              table(5, seed=3)),
+    "images": (lambda: Preprocessor(scaler="minmax", input_shape=(3, 2)).fit(SCALER_DATA["normal"][:, [0, 1, 2] * 2]),
+               SCALER_DATA["normal"][:5, [0, 1, 2] * 2]),
+}
+
+
+@pytest.mark.parametrize("name", SAVED)
+def test_saved_transformers_come_back_exactly(name):
+    make, X = SAVED[name]
+    fitted = make()
+    again = json_round_trip(fitted)
+    assert type(again) is type(fitted)
+    np.testing.assert_array_equal(again.transform(X), fitted.transform(X))
+    assert again.to_dict() == fitted.to_dict()
+
+
+def test_the_first_record_of_nablanet_train_still_reads():
+    # What `nablanet train` saved before the Preprocessor: a standardization of every value.
+    record = {"standardize": True, "input_shape": [], "dtype": "float32", "n_features": 2, "mean": [1.0, -2.0],
+              "scale": [2.0, 0.5]}
+    prep = Preprocessor.from_dict(record)
+    assert prep.transform(np.array([[3.0, -1.0]])).tolist() == [[1.0, 2.0]]
+    assert Preprocessor.from_dict(dict(record, standardize=False, mean=None, scale=None)).scaler_ is None
+
+
+def _record_with(change):
+    record = Preprocessor(categorical=[3]).fit(table(), feature_names=list("abcd")).to_dict()
+    change(record)
+    return record
+
+
+SAVED_MISTAKES = [
+    # change of a good Preprocessor record, message
+    (lambda r: r.update(type="Pipeline"), "expected a saved Preprocessor .* got type 'Pipeline'"),
+    (lambda r: r.pop("scaler"), "the entry 'scaler' is missing"),
+    (lambda r: r["scaler"].update(scale=[1.0, 0.0]), "StandardScaler: scale must hold numbers > 0, got 0"),
+    (lambda r: r["scaler"].update(mean=[1.0]), "StandardScaler: mean must be a list of 2 numbers"),
+    (lambda r: r["scaler"].update(mean=["1", "2"]), "StandardScaler: mean must be a list of 2 numbers"),
+    (lambda r: r["scaler"].update(with_std="yes"), "with_std must be true or false"),
+    (lambda r: r.update(scaler=StandardScaler().fit(np.ones((2, 3))).to_dict()),
+     "the scaler has 3 features but the data have 2"),
+    (lambda r: r.update(scaler={"type": "Evil"}), "scaler must be a saved StandardScaler or MinMaxScaler"),
+    (lambda r: r["encoder"]["categories"].__setitem__(0, ["a", "a"]), r"categories\[0\] holds duplicates"),
+    (lambda r: r["encoder"]["categories"].__setitem__(0, ["a", 1]), "only strings or only numbers"),
+    (lambda r: r["encoder"].update(dtype="object"), "dtype must name a numeric dtype"),
+    (lambda r: r.update(categorical=[3, 2]), "categorical must list distinct column positions 0 .. 3 in order"),
+    (lambda r: r.update(categorical=[3, 9]), "categorical must list distinct column positions"),
+    (lambda r: r.update(categorical=[3]), "the encoder has 2 columns but categorical names 1"),
+    (lambda r: r.update(feature_names_in=["a", "a", "c", "d"]), "holds a name twice"),
+    (lambda r: r.update(sample_shape=[5]), r"sample_shape \[5\] does not hold n_features_in = 4"),
+    (lambda r: r.update(input_shape=[3]), r"input_shape \[3\] does not hold the 8 prepared values"),
+    (lambda r: r.update(input_shape=[-1]), "input_shape must be a list of at most 32 positive integers"),
+    (lambda r: r.update(dtype="object"), "dtype must be one of float16, float32, float64 or null"),
+    (lambda r: r.update(classes=[]), "classes must be a non-empty list"),
+    (lambda r: r.update(n_features_in=True), "n_features_in must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("change, message", SAVED_MISTAKES)
+def test_saved_records_with_a_bad_entry_are_refused_naming_it(change, message):
+    with pytest.raises(ValueError, match=message):
+        Preprocessor.from_dict(_record_with(change))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def test_one_output_column_is_cut_at_the_records_threshold(name):
 
 def test_lookups_aliases_and_the_old_mapping():
     assert list(F.LOSSES) == ["mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_cross_entropy",
-                              "bce", "binary_cross_entropy_with_logits", "cross_entropy", "categorical_cross_entropy",
+                              "bce", "binary_crossentropy", "binary_cross_entropy_with_logits", "cross_entropy",
+                              "categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy",
                               "hinge"]
     assert F.LOSSES is nn.LOSSES and F.get_loss("bce") is F.binary_cross_entropy is nn.get_loss("bce")
     assert nn.loss_record("categorical_cross_entropy") is nn.loss_record(F.cross_entropy)

@@ -275,7 +275,9 @@ def test_early_stopping_checks_reference():
 
 
 def test_reduce_lr_on_plateau_lowers_the_rate_then_stops_at_min_lr():
-    reduce = ReduceLROnPlateau("loss", factor=0.2, patience=2, min_lr=0.01, stop_at_min_lr=True)
+    # scikit-learn's 'adaptive' rate: not clipped at min_lr, and a stop at the plateau that finds it below.
+    reduce = ReduceLROnPlateau("loss", factor=0.2, patience=2, min_lr=0.01, stop_at_min_lr=True,
+                               clip_to_min_lr=False)
     rates = []
     _drive(reduce, [1.0] * 12, key="loss", run=_StubRun(lr=0.1), rates=rates)
     # Epoch 0 improves (on inf), then every second epoch is a plateau: 0.1 -> 0.02 -> 0.004 (below min_lr,
@@ -285,11 +287,41 @@ def test_reduce_lr_on_plateau_lowers_the_rate_then_stops_at_min_lr():
     assert reduce.stopped_epoch == 6
 
 
+def test_reduce_lr_on_plateau_clips_the_rate_at_min_lr_as_keras():
+    reduce = ReduceLROnPlateau("loss", factor=0.2, patience=2, min_lr=0.01)
+    rates = []
+    run = _drive(reduce, [1.0] * 8, key="loss", run=_StubRun(lr=0.1), rates=rates)
+    # Keras and PyTorch: new lr = max(factor lr, min_lr), so 0.1 -> 0.02 -> 0.01 (not 0.004), then no change.
+    assert rates == pytest.approx([0.1, 0.1, 0.02, 0.02, 0.01, 0.01, 0.01, 0.01])
+    assert rates[-1] == 0.01 and not run.stop_training
+
+
+def test_reduce_lr_on_plateau_cooldown_rests_that_many_epochs():
+    reduce = ReduceLROnPlateau("loss", factor=0.5, patience=1, cooldown=2)
+    rates = []
+    _drive(reduce, [1.0] * 9, key="loss", run=_StubRun(lr=1.0), rates=rates)
+    # Epoch 0 improves; epoch 1 is a plateau (patience 1): halved; epochs 2 and 3 cool down; epoch 4 is the
+    # next plateau, then 5 and 6 cool down, and 7 halves again.
+    assert rates == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125]
+
+
+def test_reduce_lr_on_plateau_a_best_in_the_cooldown_still_counts():
+    reduce = ReduceLROnPlateau("loss", factor=0.5, patience=1, cooldown=1)
+    rates = []
+    _drive(reduce, [3.0, 3.0, 2.0, 2.5, 2.5], key="loss", run=_StubRun(lr=1.0), rates=rates)
+    # Epoch 1 halves; epoch 2 (cooling down) sets the new best 2.0, so 2.5 at epoch 3 is a plateau.
+    assert reduce.best == 2.0 and reduce.best_epoch == 2
+    assert rates == [1.0, 0.5, 0.5, 0.25, 0.25]
+    with pytest.raises(ValueError, match="cooldown"):
+        ReduceLROnPlateau(cooldown=-1)
+
+
 def test_reduce_lr_on_plateau_without_stopping_and_with_improvements():
     reduce = ReduceLROnPlateau("loss", factor=0.5, patience=1, min_lr=0.2)
     rates = []
     run = _drive(reduce, [3.0, 2.0, 2.5, 1.0, 1.5, 1.6, 1.7], key="loss", run=_StubRun(lr=1.0), rates=rates)
-    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.125, 0.125]
+    # 0.25 is lowered to max(0.125, min_lr) = 0.2, which is not above min_lr: no further change, no stop.
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.2, 0.2]
     assert not run.stop_training and reduce.stopped_epoch is None
 
 
@@ -312,17 +344,47 @@ def test_reduce_lr_on_plateau_in_fit_and_its_checks():
             callbacks=[ReduceLROnPlateau("loss")], progress=False)
 
 
-def test_learning_rate_scheduler_sets_the_rate_after_each_epoch():
+def test_learning_rate_scheduler_sets_each_epochs_rate_before_it_as_keras():
     X, y = _regression_data()
     model = _linear_model()
     optimizer = SGD(model.parameters(), lr=0.1)
+    seen = []
+    spy = LambdaCallback(on_batch_end=lambda run, batch, logs: seen.append((run.epoch, run.optimizer.lr)))
     history = fit(model, X, y, loss="mse", optimizer=optimizer, epochs=3, batch_size=4,
-                  callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 2))], seed=0, progress=False)
-    # The first epoch runs at the optimizer's own rate; after epoch e the rate is 0.1 / (e + 2).
-    assert history["lr"] == pytest.approx([0.1, 0.1 / 2, 0.1 / 3])
-    assert optimizer.lr == pytest.approx(0.1 / 4)
+                  callbacks=[LearningRateScheduler(lambda epoch: 0.1 / (epoch + 2)), spy], seed=0, progress=False)
+    # Epoch e runs at schedule(e) = 0.1 / (e + 2), from its first batch (12 rows, batches of 4: 3 per epoch).
+    assert seen == [(epoch, 0.1 / (epoch + 2)) for epoch in range(3) for _ in range(3)]
+    assert history["lr"] == [0.1 / 2, 0.1 / 3, 0.1 / 4]
+    assert optimizer.lr == 0.1 / 4  # the last epoch's rate stays
+
+
+def test_learning_rate_scheduler_of_the_epoch_and_the_current_rate():
+    X, y = _regression_data()
+    model = _linear_model()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    # Keras' documented example: keep the rate for the first epochs, then lower it each epoch.
+    schedule = LearningRateScheduler(lambda epoch, lr: lr if epoch < 2 else lr / 2)
+    history = fit(model, X, y, loss="mse", optimizer=optimizer, epochs=4, batch_size=4, callbacks=[schedule],
+                  seed=0, progress=False)
+    assert history["lr"] == [0.1, 0.1, 0.05, 0.025]
+
+
+def test_learning_rate_scheduler_checks_its_function_and_its_rates():
+    X, y = _regression_data()
+    model = _linear_model()
     with pytest.raises(TypeError, match="schedule must be a function"):
         LearningRateScheduler(0.1)
+    with pytest.raises(ValueError, match="returned -0.1 for epoch 0; a learning rate must be positive"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+            callbacks=[LearningRateScheduler(lambda epoch: -0.1)], progress=False)
+    with pytest.raises(TypeError, match="returned None for epoch 0"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+            callbacks=[LearningRateScheduler(lambda epoch: None)], progress=False)
+    from nablanet.optim import StepDecay
+
+    with pytest.raises(TypeError, match="LearningRateScheduler needs an optimizer with a float lr"):
+        fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=StepDecay(0.1, step_size=2)), epochs=1,
+            callbacks=[LearningRateScheduler(lambda epoch: 0.1)], progress=False)
 
 
 def test_progress_false_prints_nothing(capsys):

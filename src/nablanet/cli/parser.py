@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train_parser.add_argument("config", nargs="?", metavar="CONFIG",
-                              help="a TOML config file (default: built-in defaults)")
+                              help="a TOML config file (default: built-in defaults), or a data file (.csv, .npz) to "
+                                   "train on with the defaults: `nablanet train data.csv` predicts its last column")
+    train_parser.add_argument("--target", metavar="COLUMN",
+                              help="the CSV column to predict (data.target), e.g. --target species")
     train_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
     _add_run_folder_options(train_parser, "run")
     train_parser.add_argument("--no-progress", action="store_true", help="no progress bar")

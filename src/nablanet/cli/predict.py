@@ -19,15 +19,18 @@ def run(args) -> int:
     outputs = predict(saved.model, saved.prepared(X))
     outputs = outputs.reshape(len(outputs), -1)
     task = saved.task if saved.task is not None or y is None else saved.task_for(y)
+    # Class names (text targets in training) stand in for the class numbers in every column.
+    names = np.asarray(saved.classes, dtype=object) if saved.classes else None
     header, columns = [], []
     if y is not None:
         targets = np.asarray(y).reshape(len(y), -1)
         header += ["target"] if targets.shape[1] == 1 else [f"target_{j}" for j in range(targets.shape[1])]
-        columns.append(targets)
+        columns.append(targets if names is None else names[targets])
     if task is not None and task.kind == "classification":
         probabilities, classes = class_probabilities(outputs, task)
-        header += ["predicted_class"] + [f"probability_{k}" for k in range(probabilities.shape[1])]
-        columns += [classes[:, None], probabilities]
+        labels = range(probabilities.shape[1]) if names is None else names
+        header += ["predicted_class"] + [f"probability_{label}" for label in labels]
+        columns += [(classes if names is None else names[classes])[:, None], probabilities]
     else:
         header += ["prediction"] if outputs.shape[1] == 1 else [f"prediction_{j}" for j in range(outputs.shape[1])]
         columns.append(outputs)

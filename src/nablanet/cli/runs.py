@@ -115,29 +115,40 @@ def portable(config) -> dict:
 
 
 class SavedRun:
-    """A model file with what `nablanet train` recorded: config, task, preprocessing."""
+    """A model file with what `nablanet train` recorded (config, task) and the preprocessing saved with it."""
 
     def __init__(self, path: Path):
         from nablanet import experiment as cfg
         from nablanet import io
+        from nablanet.experiment.schema import with_defaults
 
         checkpoint = io.load_checkpoint(path)
         self.model = checkpoint.model
         metadata = checkpoint.metadata
         self.from_cli = "nablanet_cli" in metadata
+        # Saved by `nablanet train`, or by a program with nablanet.save(..., preprocessing=...); None: raw inputs.
+        self.preprocessor = checkpoint.preprocessing
         if self.from_cli:
-            self.values = metadata["config"]
+            # Keys added to the schema since the run was saved take their defaults.
+            self.values = with_defaults(metadata["config"])
             self.task = cfg.Task.from_dict(metadata["task"])
-            self.preprocessor = cfg.Preprocessor.from_dict(metadata["preprocessing"])
         else:
-            # A model saved with nablanet.io.save by a program: no scaling, default data settings.
+            # A model saved with nablanet.io.save by a program: default data settings.
             self.values = cfg.load_config(overrides=["data.standardize=false"]).values
             self.task = None
-            self.preprocessor = None
+
+    @property
+    def classes(self) -> list:
+        """The class names the model's outputs stand for ([] when its classes are the numbers 0 .. K-1)."""
+        if self.preprocessor is None or self.preprocessor.classes_ is None:
+            return []
+        return self.preprocessor.classes_.tolist()
 
     def data(self, source: str, split: str | None, overrides, *, require_targets: bool):
-        """``(X, y, description)`` of ``source`` read with the training config's data settings."""
+        """``(X, y, description)`` of ``source`` read with the training config's data settings: X's columns in
+        the model's order (found by name in a CSV's header), class names in y as the model's class numbers."""
         from nablanet import experiment as cfg
+        from nablanet.experiment.data import encode_classes
 
         trained_on = self.values["data"]["source"]
         same = self.from_cli and _same_source(source, trained_on)
@@ -149,17 +160,20 @@ class SavedRun:
         config = config.with_values(dict(cfg.parse_override(item) for item in overrides)) if overrides else config
         split = split or ("test" if same else "all")
         if split == "all":
-            X, y, X_test, y_test, _, description = cfg.read_source(dict(config.get("data"), seed=config.get("seed")),
-                                                                    require_targets=require_targets)
+            X, y, X_test, y_test, names, description = cfg.read_source(dict(config.get("data"), seed=config.get("seed")),
+                                                                        require_targets=require_targets)
             if X_test is not None:
                 X, y = np.concatenate([X, X_test]), np.concatenate([y, y_test])
-            return X, y, f"{description}, all of it"
-        data = cfg.load_data(config)
+            if y is not None:
+                y, _ = encode_classes(y, self.classes, source)
+            return self._columns(X, names), y, f"{description}, all of it"
+        data = cfg.load_data(config, classes=self.classes)
         if split == "test":
             if data.X_test is None:
                 raise ValueError(f"{source} has no test part (data.test_size = 0 in training); use --split all")
-            return data.X_test, data.y_test, f"{data.description}, test part ({data.test_description})"
-        return data.X_train, data.y_train, f"{data.description}, training part"
+            return (self._columns(data.X_test, data.feature_names), data.y_test,
+                    f"{data.description}, test part ({data.test_description})")
+        return self._columns(data.X_train, data.feature_names), data.y_train, f"{data.description}, training part"
 
     def task_for(self, y):
         """The recorded task; for a model without the CLI's record, the task the targets ``y`` imply."""
@@ -170,17 +184,28 @@ class SavedRun:
         return cfg.make_task(cfg.Config(self.values), y, "the data")
 
     def prepared(self, X) -> np.ndarray:
-        """``X`` scaled as the training data were (unchanged for a model without the CLI's record)."""
+        """``X`` prepared as the training data were (unchanged for a model saved without its preprocessing)."""
         if self.preprocessor is None:
-            return np.asarray(X)
+            X = np.asarray(X)
+            if X.dtype.kind not in "biuf":
+                raise ValueError("the data hold text columns, but the model was saved without the preprocessing that "
+                                 "encodes them (nablanet.save(..., preprocessing=...))")
+            return X
         return self.preprocessor.transform(X)
+
+    def _columns(self, X, names):
+        """``X``'s columns in the order the model takes them, found by name when both sides have names."""
+        if self.preprocessor is None or names is None:
+            return X
+        return self.preprocessor.select_columns(X, names)
 
     def _carried_data_settings(self, source: str) -> dict:
         from nablanet import experiment as cfg
 
         defaults = cfg.load_config().values["data"]
-        carried = {key: self.values["data"][key] for key in ("target", "delimiter", "header", "x_key", "y_key",
-                                                             "flatten", "input_shape", "standardize")}
+        carried = {key: self.values["data"][key] for key in ("target", "features", "categorical", "delimiter",
+                                                             "header", "x_key", "y_key", "flatten", "input_shape",
+                                                             "standardize")}
         if source in cfg.DATASETS:
             carried = {key: carried[key] for key in ("input_shape", "standardize")}
         return dict(defaults, **carried)

@@ -15,7 +15,7 @@ def run(args) -> int:
 
     checkpoint = io.load_checkpoint(args.model)
     model = checkpoint.model.eval()
-    sample_shape = _sample_shape(model, checkpoint.metadata, args.input_shape)
+    sample_shape = _sample_shape(model, checkpoint.preprocessing, args.input_shape)
     dtype = model.parameters()[0].data.dtype if model.parameters() else np.float32
     x = np.zeros((1,) + sample_shape, dtype=dtype)
     layers = list(model.layers) if hasattr(model, "layers") else [model]
@@ -38,8 +38,9 @@ def run(args) -> int:
     return 0
 
 
-def _sample_shape(model, metadata: dict, given: str | None) -> tuple:
-    """One sample's shape: ``--input-shape``, else the training record's, else what the first layer expects."""
+def _sample_shape(model, preprocessing, given: str | None) -> tuple:
+    """One sample's shape: ``--input-shape``, else what the saved preprocessing makes, else what the first layer
+    expects."""
     if given:
         try:
             shape = tuple(int(part) for part in given.replace("x", ",").split(",") if part.strip())
@@ -49,12 +50,8 @@ def _sample_shape(model, metadata: dict, given: str | None) -> tuple:
         if not shape or min(shape) < 1:
             raise ValueError(f"--input-shape must be positive integers, got {given!r}")
         return shape
-    preprocessing = metadata.get("preprocessing") if isinstance(metadata, dict) else None
-    if preprocessing:
-        if preprocessing["input_shape"]:
-            return tuple(preprocessing["input_shape"])
-        if preprocessing.get("n_features"):
-            return (preprocessing["n_features"],)
+    if preprocessing is not None:
+        return preprocessing.prepared_shape
     return _first_layer_input_shape(model)
 
 

@@ -16,11 +16,12 @@ def run(args) -> int:
 
     With no arguments this is the README's main job: a network on scikit-learn's digits, trained with
     a progress bar, its test accuracy printed, the model, the resolved config, the history and the
-    learning curves saved in a new folder under ``./nablanet-runs/``.
+    learning curves saved in a new folder under ``./nablanet-runs/``. ``args.config`` may also be a data
+    file (``nablanet train data.csv``), trained on with the defaults.
     """
     from nablanet import experiment as cfg
 
-    config = cfg.load_config(args.config, args.set)
+    config = _config(args)
     data = cfg.load_data(config)
     task = cfg.make_task(config, data.y_all)
     n_test = 0 if data.X_test is None else len(data.X_test)
@@ -29,6 +30,29 @@ def run(args) -> int:
     with run_folder(args.out, config, "", overwrite=args.overwrite,
                     allow_outside=args.allow_outside) as out_dir:
         return _train_in(out_dir, config, data, task, args)
+
+
+def _config(args):
+    """The run's config: CONFIG.toml with the overrides, or for a data file (``nablanet train data.csv``) the
+    defaults with it as data.source and, for a CSV, its last column as the target unless one is named."""
+    from nablanet import experiment as cfg
+    from nablanet.datasets.registry import FILE_FORMATS
+    from nablanet.experiment.data import source_reader
+
+    target = [] if args.target is None else [("data.target", args.target)]
+    # A data file by its suffix (.csv, .npz); anything else, folders included, is a config file.
+    data_suffixes = {suffix for record in FILE_FORMATS.values() for suffix in record.suffixes}
+    if args.config is None or Path(args.config).suffix.lower() not in data_suffixes:
+        return cfg.load_config(args.config, target + list(args.set))
+    config = cfg.load_config(None, [("data.source", str(args.config))] + target + list(args.set))
+    table = source_reader(config.get("data.source"), config.get("data.format")).name == "csv"
+    if "data.target" in config.given or not table or not Path(config.get("data.source")).is_file():
+        return config
+    from nablanet.datasets.files import csv_column_names
+
+    names = csv_column_names(config.get("data.source"), delimiter=config.get("data.delimiter"),
+                             header=config.get("data.header"))
+    return config.with_values({"data.target": names[-1] if config.get("data.header") else len(names) - 1})
 
 
 def _train_in(out_dir: Path, config, data, task, args) -> int:
@@ -43,7 +67,10 @@ def _train_in(out_dir: Path, config, data, task, args) -> int:
         monitor = TrainingMonitor()
     model, history, preprocessor = cfg.fit_config(config, data.X_train, data.y_train, task,
                                                   progress=False if args.no_progress else None,
-                                                  callbacks=[monitor] if monitor else ())
+                                                  callbacks=[monitor] if monitor else (),
+                                                  feature_names=data.feature_names, classes=data.classes)
+    if preprocessor.classes_ is not None or preprocessor.encoder_ is not None:
+        print(f"preprocessing: {preprocessor.summary()}")
     print(f"model: {_describe_model(model)}")
     print(f"trained {len(history)} epochs{_early_stop_note(history, config)}; "
           f"{_format_scores({k: v[-1] for k, v in history.history.items() if k in ('loss', 'val_loss')})}")
@@ -60,13 +87,11 @@ def _train_in(out_dir: Path, config, data, task, args) -> int:
         "nablanet_cli": 1,
         "config": saved_config,
         "task": task.to_dict(),
-        "preprocessing": preprocessor.to_dict(),
-        "data": {"description": data.description, "test": data.test_description,
-                 "feature_names": data.feature_names},
+        "data": {"description": data.description, "test": data.test_description},
         "scores": {"part": part, **scores},
         "epochs": len(history),
     }
-    written = [io.save(out_dir / MODEL_FILE, model, metadata=metadata)]
+    written = [io.save(out_dir / MODEL_FILE, model, metadata=metadata, preprocessing=preprocessor)]
     (out_dir / "config.toml").write_text(cfg.to_toml(saved_config), encoding="utf-8")
     written.append(out_dir / "config.toml")
     written.append(_write_history(history, out_dir / "history.csv"))
@@ -133,7 +158,8 @@ def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir:
 
             matrix = confusion_matrix(predict(model, preprocessor.transform(X_eval)), y_eval,
                                       num_classes=task.n_classes, threshold=_class_threshold(task.loss))
-            written.append(plot.save(plot.confusion_matrix(matrix), out_dir / "confusion_matrix.png"))
+            names = None if preprocessor.classes_ is None else [str(name) for name in preprocessor.classes_]
+            written.append(plot.save(plot.confusion_matrix(matrix, class_names=names), out_dir / "confusion_matrix.png"))
     except ImportError as error:
         print(f"note: no plots ({error})", file=sys.stderr)
         return []

@@ -203,7 +203,8 @@ def _parse_numeric_csv(path: Path, delimiter: str, header: bool, names) -> np.nd
     return table
 
 
-def _raise_first_bad_cell(path: Path, delimiter: str, header: bool, names) -> None:
+def _data_rows(path: Path, delimiter: str, header: bool, names):
+    """``(line number, cells)`` of each data row; a row with another number of cells than ``names`` is refused."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         if header:
@@ -211,42 +212,158 @@ def _raise_first_bad_cell(path: Path, delimiter: str, header: bool, names) -> No
         for row in reader:
             if not row:
                 continue  # blank lines are skipped, as np.loadtxt skips them
-            line = reader.line_num
             if len(row) != len(names):
-                raise ValueError(f"{path}, line {line} has {len(row)} cells but the file has {len(names)} columns")
-            for name, cell in zip(names, row):
-                if not cell.strip():
-                    raise ValueError(f"{path}, line {line}, column {name!r} is empty; every cell must hold a number")
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise ValueError(
-                        f"{path}, line {line}, column {name!r} holds {cell!r}, which is not a number"
-                    ) from None
-                if not math.isfinite(value):
-                    raise ValueError(
-                        f"{path}, line {line}, column {name!r} holds {cell.strip()!r}; the data must be finite numbers"
-                    )
+                raise ValueError(f"{path}, line {reader.line_num} has {len(row)} cells but the file has "
+                                 f"{len(names)} columns")
+            yield reader.line_num, row
+
+
+def _raise_first_bad_cell(path: Path, delimiter: str, header: bool, names) -> None:
+    for line, row in _data_rows(path, delimiter, header, names):
+        for name, cell in zip(names, row):
+            if not cell.strip():
+                raise ValueError(f"{path}, line {line}, column {name!r} is empty; every cell must hold a number")
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {line}, column {name!r} holds {cell!r}, which is not a number"
+                ) from None
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"{path}, line {line}, column {name!r} holds {cell.strip()!r}; the data must be finite numbers"
+                )
 
 
 def _read_csv_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
-    """A CSV file as a config reads it; without ``require_targets``, a file lacking the target column
-    is data to predict on: every column a feature, ``y = None``."""
+    """A CSV file as a config reads it: numbers and text (categories), an unnamed first column of distinct
+    values (the index pandas' ``to_csv`` writes) dropped, the features ``settings["features"]`` or every other
+    column. Without ``require_targets``, a file lacking the target column is data to predict on: ``y = None``."""
     path = require_file(source, "CSV file")
-    target, delimiter = settings["target"], settings["delimiter"]
-    if not require_targets and isinstance(target, str) and settings["header"]:
+    header = settings["header"]
+    try:
+        names, columns = _read_table(path, settings["delimiter"], header, settings["categorical"])
+    except UnicodeDecodeError as error:
+        raise not_utf8_error(path, error) from None
+    # pandas writes its index first, under an empty header cell; a feature without a name is never meant.
+    index = 0 if header and names[0] == "" and len(np.unique(columns[0])) == len(columns[0]) else None
+    target = settings["target"]
+    lacks_target = not require_targets and isinstance(target, str) and header and target not in names
+    target_column = None if lacks_target else _target_column(target, names, header, path)
+    if settings["features"]:
+        feature_columns = [_feature_column(name, names, target_column, path) for name in settings["features"]]
+        if len(set(feature_columns)) < len(feature_columns):
+            raise ValueError(f"data.features names a column twice: {settings['features']}")
+    else:
+        feature_columns = [j for j in range(len(names)) if j not in (index, target_column)]
+    if not feature_columns:
+        raise ValueError(f"{path} has no column besides the target; it needs at least one feature")
+    features = [columns[j] for j in feature_columns]
+    if all(column.dtype.kind == "f" for column in features):
+        X = np.column_stack(features)
+    else:
+        # Numbers and text side by side: an object table, as a DataFrame's values, for the one-hot encoding.
+        X = np.empty((len(features[0]), len(features)), dtype=object)
+        for k, column in enumerate(features):
+            X[:, k] = column
+    y = None if target_column is None else _targets(columns[target_column])
+    dropped = "; its unnamed first column, an index as pandas writes, dropped" if index is not None and \
+        not settings["features"] else ""
+    return LoadedData(X, y, f"{source} ({len(X)} rows{dropped})", feature_names=[names[j] for j in feature_columns])
+
+
+def _feature_column(name: str, names: list, target_column, path: Path) -> int:
+    """The position of the feature column ``name`` (data.features)."""
+    if name not in names:
+        raise ValueError(f"data.features names {name!r}, but {path} has no such column; its columns are "
+                         f"{', '.join(map(repr, names))}")
+    if names.index(name) == target_column:
+        raise ValueError(f"data.features names the target column {name!r}; a target cannot be a feature")
+    return names.index(name)
+
+
+def _targets(column: np.ndarray) -> np.ndarray:
+    """A target column: int64 class labels when every value is a whole number, float64 otherwise, text as it is."""
+    if column.dtype.kind == "f" and np.all(column == np.round(column)) and np.all(np.abs(column) < 2**53):
+        return column.astype(np.int64)
+    return column
+
+
+def csv_column_names(path, *, delimiter: str = ",", header: bool = True) -> list:
+    """The column names of a CSV file: its first line, stripped, or ``x0, x1, ...`` without a header."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            first_row = next(csv.reader(handle, delimiter=delimiter), None)
+    except UnicodeDecodeError as error:
+        raise not_utf8_error(path, error) from None
+    if first_row is None:
+        raise ValueError(f"{path} is empty")
+    return [name.strip() for name in first_row] if header else [f"x{i}" for i in range(len(first_row))]
+
+
+def _read_table(path: Path, delimiter: str, header: bool, text_columns=()) -> tuple[list, list]:
+    """``(names, columns)`` of a CSV file: a column of numbers as float64, a column of text (or one named in
+    ``text_columns``) as its stripped cells (str); a column that mixes the two is refused, naming the cell that
+    does not fit, since it is most likely a typo or a marker of a missing value."""
+    names = csv_column_names(path, delimiter=delimiter, header=header)
+    if len(names) < 2:
+        raise ValueError(f"{path} has a single column; it needs the target and at least one feature")
+    unknown = [name for name in text_columns if name not in names]
+    if unknown:
+        raise ValueError(f"data.categorical names {unknown[0]!r}, but {path} has no such column; its columns are "
+                         f"{', '.join(map(repr, names))}")
+    if not text_columns:
         try:
-            with open(path, newline="", encoding="utf-8-sig") as handle:
-                header = next(csv.reader(handle, delimiter=delimiter), [])
-        except UnicodeDecodeError as error:
-            raise not_utf8_error(path, error) from None
-        if target not in [name.strip() for name in header]:
-            # load_csv needs a target, so the first column is read as one and put back in front.
-            X, first, names = load_csv(path, 0, delimiter=delimiter, header=True)
-            X = np.column_stack([first.astype(X.dtype), X])
-            return LoadedData(X, None, f"{source} ({len(X)} rows)", feature_names=[header[0].strip()] + names)
-    X, y, names = load_csv(path, target, delimiter=delimiter, header=settings["header"])
-    return LoadedData(X, y, f"{source} ({len(X)} rows)", feature_names=names)
+            # Numbers only: NumPy's fast parser (most files); text anywhere sends the file to the csv module.
+            return names, list(_parse_numeric_csv(path, delimiter, header, names).T)
+        except ValueError:
+            pass
+    rows, lines = [], []
+    for line, row in _data_rows(path, delimiter, header, names):
+        rows.append([cell.strip() for cell in row])
+        lines.append(line)
+    if not rows:
+        raise ValueError(f"{path} has no data rows")
+    columns = []
+    for j, name in enumerate(names):
+        cells = [row[j] for row in rows]
+        if "" in cells:
+            raise ValueError(f"{path}, line {lines[cells.index('')]}, column {name!r} is empty; every cell must "
+                             "hold a value")
+        columns.append(np.array(cells) if name in text_columns else _column_values(cells, lines, name, path))
+    return names, columns
+
+
+def _column_values(cells: list, lines: list, name: str, path: Path) -> np.ndarray:
+    try:
+        # A column of numbers is parsed at once; only a column with text is looked at cell by cell.
+        numbers = np.array(cells, dtype=np.float64)
+    except ValueError:
+        numbers = None
+    if numbers is not None:
+        if not np.all(np.isfinite(numbers)):
+            bad = int(np.argmin(np.isfinite(numbers)))
+            raise ValueError(f"{path}, line {lines[bad]}, column {name!r} holds {cells[bad]!r}; the data must be "
+                             "finite numbers")
+        return numbers
+    numbers = []
+    for cell in cells:
+        try:
+            numbers.append(float(cell))
+        except ValueError:
+            numbers.append(None)
+    text = [k for k, number in enumerate(numbers) if number is None]
+    if not text:  # numbers that only Python reads, such as 1_000
+        return _column_values([repr(number) for number in numbers], lines, name, path)
+    if len(text) == len(cells):
+        return np.array(cells)
+    if len(text) <= len(cells) - len(text):
+        raise ValueError(f"{path}, line {lines[text[0]]}, column {name!r} holds {cells[text[0]]!r}, which is not a "
+                         f"number (most of the column's cells are); if the column holds categories, name it in "
+                         f"data.categorical")
+    number = next(k for k, value in enumerate(numbers) if value is not None)
+    raise ValueError(f"{path}, line {lines[number]}, column {name!r} holds the number {cells[number]!r} among text; "
+                     f"name the column in data.categorical to read all its cells as categories")
 
 
 def _read_npz_source(source: str, settings: dict, require_targets: bool) -> LoadedData:
@@ -263,6 +380,6 @@ def _read_npz_source(source: str, settings: dict, require_targets: bool) -> Load
 
 
 register_file_format("csv", _read_csv_source, description=".csv", suffixes=(".csv",),
-                     options=("target", "delimiter", "header"))
+                     options=("target", "features", "categorical", "delimiter", "header"))
 register_file_format("npz", _read_npz_source, description=".npz (arrays X and y)", suffixes=(".npz",),
                      options=("x_key", "y_key"))

@@ -53,8 +53,8 @@ Example:
 The modules, in the order a run uses them: ``toml.py`` (TOML in and out, ConfigError), ``vocabulary.py``
 (the library's names configs use), ``schema.py`` (every key and its checks), ``sweep.py`` ([sweep]),
 ``data.py`` (data.source through the registry of :mod:`nablanet.datasets`), ``config.py`` (Config,
-load_config), ``task.py`` (loss, outputs, metrics), ``build.py`` (preprocessing, network, optimizer,
-fit_config).
+load_config), ``task.py`` (loss, outputs, metrics), ``build.py`` (network, optimizer, fit_config);
+``Preprocessor`` is :class:`nablanet.preprocessing.Preprocessor`.
 """
 
 from nablanet.experiment.toml import ConfigError, parse_override, to_toml
@@ -64,7 +64,8 @@ from nablanet.experiment.sweep import sweep_settings
 from nablanet.experiment.data import DATASETS, Data, load_data, read_source
 from nablanet.experiment.config import Config, load_config
 from nablanet.experiment.task import Task, make_task, score_names
-from nablanet.experiment.build import Preprocessor, build_model, build_optimizer, fit_config
+from nablanet.experiment.build import build_model, build_optimizer, fit_config
+from nablanet.preprocessing import Preprocessor
 
 __all__ = [
     "ConfigError", "Config", "Option", "SCHEMA", "DATASETS", "OPTIMIZERS", "SCHEDULES", "LAYERS", "load_config",

@@ -7,86 +7,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nablanet.experiment.schema import locator
+from nablanet.experiment.toml import ConfigError
 from nablanet.experiment.vocabulary import activation_record, layer_record, optimizer_record, schedule_record
 
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
     from nablanet.experiment.task import Task
 
-__all__ = ["Preprocessor", "build_model", "build_optimizer", "fit_config"]
-
-
-class Preprocessor:
-    """What happens to inputs before the network: flatten, standardize, reshape to data.input_shape.
-
-    Fitted on the training part only; saved in the model file's metadata (``to_dict``) so that
-    ``nablanet evaluate`` and ``predict`` treat new data exactly as the training data.
-
-    Example:
-        >>> prep = Preprocessor(standardize=True).fit(np.array([[0.0, 10.0], [2.0, 30.0]]))
-        >>> prep.transform(np.array([[1.0, 20.0]])).tolist()
-        [[0.0, 0.0]]
-        >>> Preprocessor.from_dict(prep.to_dict()).transform(np.array([[2.0, 30.0]])).tolist()
-        [[1.0, 1.0]]
-    """
-
-    def __init__(self, *, standardize: bool = True, input_shape=(), dtype=np.float32):
-        self.standardize = standardize
-        self.input_shape = tuple(input_shape)
-        self.dtype = np.dtype(dtype)
-        self.n_features = None
-        self.mean = None
-        self.scale = None
-
-    def fit(self, X) -> Preprocessor:
-        from nablanet.preprocessing import StandardScaler
-
-        flat = self._flat(X)
-        self.n_features = flat.shape[1]
-        if self.standardize:
-            scaler = StandardScaler().fit(flat)
-            self.mean, self.scale = scaler.mean_, scaler.scale_
-        if self.input_shape and math.prod(self.input_shape) != self.n_features:
-            raise ValueError(f"data.input_shape {list(self.input_shape)} holds {math.prod(self.input_shape)} values "
-                             f"but each sample has {self.n_features}")
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        flat = self._flat(X)
-        if flat.shape[1] != self.n_features:
-            raise ValueError(f"the model expects {self.n_features} input values per sample, but the data have "
-                             f"{flat.shape[1]}")
-        if self.standardize:
-            flat = (flat - self.mean) / self.scale
-        shape = self.input_shape or X.shape[1:]
-        return flat.reshape((len(X),) + tuple(shape)).astype(self.dtype, copy=False)
-
-    @staticmethod
-    def _flat(X) -> np.ndarray:
-        from nablanet.train.inputs import check_real
-
-        X = np.asarray(X)
-        if X.ndim < 2:
-            raise ValueError(f"inputs must have samples along axis 0 and features after it, got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"inputs must be numbers, got dtype {X.dtype}")
-        check_real(X, "X")
-        return X.reshape(len(X), -1).astype(np.float64, copy=False)
-
-    def to_dict(self) -> dict:
-        return {"standardize": self.standardize, "input_shape": list(self.input_shape), "dtype": self.dtype.name,
-                "n_features": self.n_features,
-                "mean": None if self.mean is None else self.mean.tolist(),
-                "scale": None if self.scale is None else self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Preprocessor:
-        prep = cls(standardize=values["standardize"], input_shape=values["input_shape"], dtype=values["dtype"])
-        prep.n_features = values["n_features"]
-        if values["mean"] is not None:
-            prep.mean, prep.scale = np.asarray(values["mean"]), np.asarray(values["scale"])
-        return prep
+__all__ = ["build_model", "build_optimizer", "fit_config"]
 
 
 def build_model(config: Config, input_shape: tuple, task: Task, rng: np.random.Generator):
@@ -111,8 +40,12 @@ def build_model(config: Config, input_shape: tuple, task: Task, rng: np.random.G
     dtype = np.dtype(model_config["dtype"])
     layers = []
     shape = (2,) + tuple(input_shape)
-    for table in _layer_tables(model_config):
-        layer = _make_layer(dict(table), shape, rng, dtype)
+    # Where a layer's arguments came from, for messages: model.layers[i], or the keys of [model] that
+    # stand for the hidden layers.
+    source = locator(config.source, config.overridden)("model.layers" if model_config["layers"] else "model")
+    for number, table in enumerate(_layer_tables(model_config)):
+        path = f"model.layers[{number}]" if model_config["layers"] else "model"
+        layer = _make_layer(dict(table), shape, rng, dtype, f"{source}: {path}")
         layers.append(layer)
         shape = _output_shape(layer, shape, dtype)
     if len(shape) > 2:
@@ -143,7 +76,9 @@ def _layer_tables(model_config: dict) -> list:
     return tables
 
 
-def _make_layer(table: dict, shape: tuple, rng, dtype):
+def _make_layer(table: dict, shape: tuple, rng, dtype, where: str):
+    """The layer a table describes, for inputs of ``shape``; its constructor's refusal as a ConfigError
+    naming ``where`` the table is and the layer class."""
     record = layer_record(table.pop("type"))
     cls = record.cls
     parameters = record.arguments
@@ -160,13 +95,16 @@ def _make_layer(table: dict, shape: tuple, rng, dtype):
     if record.name == "activation":
         activation = arguments.pop("activation", None)
         if activation is None:
-            raise ValueError("an Activation layer needs activation = a name such as \"relu\"")
-        return cls(activation, **arguments)
+            raise ConfigError(f"{where} ({cls.__name__}): an Activation layer needs activation = a name such as "
+                              "\"relu\"")
+        positional = [activation]
     try:
         return cls(*positional, **arguments)
-    except TypeError as error:
-        # A missing required argument, such as out_features of a Dense layer.
-        raise ValueError(f"model.layers: {cls.__name__}: {error}") from None
+    except (TypeError, ValueError) as error:
+        # An argument the constructor refuses (eps = -1, out_features = 2.5), or a missing one (out_features).
+        text = str(error)
+        text = text[len(cls.__name__) + 2:] if text.startswith(f"{cls.__name__}: ") else text
+        raise ConfigError(f"{where} ({cls.__name__}): {text}") from None
 
 
 def _output_shape(layer, shape: tuple, dtype) -> tuple:
@@ -208,26 +146,31 @@ def _batch_size(config: Config):
 
 
 def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None, validation_data=None,
-               callbacks=()):
+               callbacks=(), feature_names=None, classes=None):
     """Build and train ``config``'s model on raw ``(X, y)``: fit the preprocessing, the network, the optimizer.
 
     Args:
         config: a checked Config.
-        X, y: the training part (before preprocessing).
+        X, y: the training part (before preprocessing; class names already encoded as 0 .. K-1).
         task: from make_task.
         progress: show tqdm's bar; None: train.progress.
         validation_data: raw ``(X_val, y_val)`` instead of train.validation_split.
         callbacks: more callbacks for fit (e.g. a TrainingMonitor), run before early stopping.
+        feature_names: the columns' names (Data.feature_names), kept by the preprocessing so that new
+            tables are read by name.
+        classes: the class names of text targets (Data.classes), kept by the preprocessing.
 
     Returns:
-        ``(model, history, preprocessor)``.
+        ``(model, history, preprocessor)``: the preprocessor a nablanet.preprocessing.Preprocessor.
     """
+    from nablanet.preprocessing import Preprocessor
     from nablanet.train import EarlyStopping, fit
 
     seed = config.get("seed")
     rng = np.random.default_rng(seed)
-    preprocessor = Preprocessor(standardize=config.get("data.standardize"), input_shape=config.get("data.input_shape"),
-                                dtype=config.get("model.dtype")).fit(X)
+    preprocessor = Preprocessor(scaler="standard" if config.get("data.standardize") else None,
+                                input_shape=config.get("data.input_shape"), dtype=config.get("model.dtype"),
+                                classes=classes).fit(X, feature_names=feature_names)
     X = preprocessor.transform(X)
     model = build_model(config, X.shape[1:], task, rng)
     train = config.get("train")

@@ -17,7 +17,7 @@ from nablanet.experiment.toml import ConfigError
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
 
-__all__ = ["DATASETS", "Data", "read_source", "load_data", "source_reader", "check_source"]
+__all__ = ["DATASETS", "Data", "read_source", "load_data", "encode_classes", "source_reader", "check_source"]
 
 
 class _DatasetListing(Mapping):
@@ -53,6 +53,7 @@ class Data:
         description: what was loaded, for messages ("digits (1797 samples)").
         feature_names: CSV column names, or None.
         test_description: how the test part was made ("20% held out, stratified").
+        classes: the class names of text targets, in the order of their codes 0 .. K-1 in y, or None.
     """
 
     X_train: np.ndarray
@@ -62,6 +63,7 @@ class Data:
     description: str
     feature_names: list | None = None
     test_description: str = ""
+    classes: list | None = None
 
     @property
     def y_all(self) -> np.ndarray:
@@ -145,7 +147,37 @@ def check_source(config: Config, where) -> None:
         config.values["data"]["test_size"] = record.test_size
 
 
-def load_data(config: Config) -> Data:
+def encode_classes(y, classes, source: str):
+    """Text class labels as the integers 0 .. K-1: ``(codes, classes)``.
+
+    The classes are the sorted distinct labels (scikit-learn's LabelEncoder) when ``classes`` is None,
+    else the given ones (a saved model's: a label it does not know is an error); an empty list stands
+    for a model without class names, which cannot read text labels. Numeric targets pass unchanged.
+    """
+    from nablanet.preprocessing import LabelEncoder
+
+    y = np.asarray(y)
+    text = y.dtype.kind in "USO"
+    encoder = LabelEncoder()
+    if classes is None:
+        if not text:
+            return y, None
+        encoder.fit(y)
+    elif not classes:
+        if text:
+            raise ValueError(f"the targets of {source} are text (e.g. {y.ravel()[0]!r}), but the model records no "
+                             "class names: it was trained on numbered classes, or saved without its preprocessing")
+        return y, None
+    else:
+        encoder.classes_ = np.asarray(classes, dtype=object)
+    try:
+        codes = encoder.transform(y)
+    except ValueError as error:
+        raise ValueError(f"the targets of {source}: {error}") from None
+    return codes, encoder.classes_.tolist()
+
+
+def load_data(config: Config, classes: list | None = None) -> Data:
     """Load ``config``'s data source and split off the test part (stratified for integer class labels).
 
     The split depends only on the config (data.test_size, data.stratify, seed), so `nablanet evaluate`
@@ -153,19 +185,23 @@ def load_data(config: Config) -> Data:
 
     Args:
         config: a checked Config.
+        classes: the class names of text targets (a saved model's), or None to take the data's own
+            (see encode_classes).
 
     Returns:
-        Data with the training and test parts.
+        Data with the training and test parts, text class labels encoded as 0 .. K-1.
     """
     data = dict(config.get("data"), seed=config.get("seed"))
     X, y, X_test, y_test, names, description = read_source(data)
     if y is None:
         raise ValueError(f"{config.get('data.source')} holds no targets to train on")
+    y, classes = encode_classes(y, classes, config.get("data.source"))
     if X_test is not None:
-        return Data(X, y, X_test, y_test, description, names, "the data set's own test set")
+        y_test, _ = encode_classes(y_test, classes, config.get("data.source"))
+        return Data(X, y, X_test, y_test, description, names, "the data set's own test set", classes)
     test_size = config.get("data.test_size")
     if test_size == 0:
-        return Data(X, y, None, None, description, names, "no test part (data.test_size = 0)")
+        return Data(X, y, None, None, description, names, "no test part (data.test_size = 0)", classes)
     n_test = math.ceil(test_size * len(X))
     if not 1 <= n_test < len(X):
         raise ValueError(f"data.test_size = {test_size} of {len(X)} samples leaves no training or no test samples")
@@ -186,4 +222,4 @@ def load_data(config: Config) -> Data:
         rng = np.random.default_rng(config.get("seed"))
         X_train, X_test, y_train, y_test = train_validation_split(X, y, test_size, rng=rng)
         how = f"{test_size:.0%} held out at random"
-    return Data(X_train, y_train, X_test, y_test, description, names, how)
+    return Data(X_train, y_train, X_test, y_test, description, names, how, classes)

@@ -122,7 +122,13 @@ SCHEMA = {
         # Its choices are checked against the registry when a config is read (a format may be registered later).
         "format": Option("auto", "str", "how to read a file source: auto (from its suffix), "
                          + ", ".join(FILE_FORMATS)),
-        "target": Option("label", "int_or_str", "CSV: the target column's name (or 0-based position)"),
+        "target": Option("label", "int_or_str", "CSV: the target column's name (or 0-based position); text "
+                                                "targets are class names, encoded as classes 0 .. K-1 in sorted order"),
+        "features": Option([], "str_list", "CSV: the feature columns' names, in the network's order; [] = every "
+                                           "column but the target and an unnamed first column (the index pandas' "
+                                           "to_csv writes, which is dropped)"),
+        "categorical": Option([], "str_list", "CSV: columns of numbers to one-hot encode as categories (codes such "
+                                              "as 1, 2, 3); columns of text are one-hot encoded without being named"),
         "delimiter": Option(",", "str", "CSV: the character between cells"),
         "header": Option(True, "bool", "CSV: the first line names the columns"),
         "x_key": Option("X", "str", "NPZ: the name of the input array"),

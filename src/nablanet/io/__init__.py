@@ -19,7 +19,9 @@ entry                       contents
 index, ...}}``: the ``bit_generator.state`` of every distinct numpy Generator (the one given to
 ``fit`` as ``seed`` and those held by modules, such as ``Dropout.rng``), with arrays written as
 ``{"ndarray": dtype, "values": [...]}``; a Generator shared by several owners is stored once and
-shared again after loading.
+shared again after loading. ``header["metadata"]["preprocessing"]``, when present, is the
+``to_dict()`` of the nablanet.preprocessing.Preprocessor given to ``save`` as ``preprocessing=`` (or
+saved by ``nablanet train``): scaler statistics, one-hot categories, column and class names, as JSON.
 
 Loading treats the file as untrusted input, and a file that loads is a valid model. In order:
 
@@ -36,7 +38,9 @@ Loading treats the file as untrusted input, and a file that loads is a valid mod
   built, so building it allocates what the file itself holds;
 * values (nablanet.io.values): weights finite, and nonnegative where the layer says so (BatchNorm's
   running variance); optimizer entries finite and a state one update can step from; random generator
-  states valid and not stuck (an all-zero Mersenne Twister).
+  states valid and not stuck (an all-zero Mersenne Twister);
+* the preprocessing record, if any: each entry of the right type and size, numbers finite, scales
+  positive, categories distinct (``Preprocessor.from_dict``).
 
 Every such problem raises ModelFileError naming the entry. A file cannot run code, and loading it costs
 memory in proportion to the file (its entries' declared sizes, bounded by its own), except for a module

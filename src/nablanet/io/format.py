@@ -69,12 +69,15 @@ class Checkpoint:
         optimizer: an Optimizer for ``model.parameters()`` with the saved state, or None if none was saved.
         rng: the numpy Generator saved as ``rng=`` (pass it to fit as ``seed``), or None.
         metadata: the user's metadata dict ({} if none was saved).
+        preprocessing: the nablanet.preprocessing.Preprocessor saved as ``preprocessing=`` (or by
+            ``nablanet train``), or None.
     """
 
     model: Module
     optimizer: Optimizer | None
     rng: np.random.Generator | None
     metadata: dict
+    preprocessing: object = None
 
 
 def _checked_name(name: str, what: str) -> str:

@@ -202,12 +202,14 @@ class _Reader:
                 self.fail(f"its weight {name!r} {problem}")
             np.copyto(target, array)
         fit_rng = self._restore_generators(model, header["rng"])
+        preprocessing = self._preprocessing(header["metadata"])
         optimizer = None
         if with_optimizer and header["optimizer"] is not None:
             optimizer = self._build_optimizer(header["optimizer"], optimizer_entries, model.parameters(),
                                               custom_objects)
         model.eval()
-        return Checkpoint(model=model, optimizer=optimizer, rng=fit_rng, metadata=header["metadata"])
+        return Checkpoint(model=model, optimizer=optimizer, rng=fit_rng, metadata=header["metadata"],
+                          preprocessing=preprocessing)
 
     # --- the zip directory and the header ---------------------------------------------------------
     def _directory(self) -> dict:
@@ -392,6 +394,18 @@ class _Reader:
                       f"{tuple(shape)}")
         if ndim is not None and len(found_shape) != ndim:
             self.fail(f"{what} has {len(found_shape)} dimensions instead of {ndim}")
+
+    # --- the preprocessing ------------------------------------------------------------------------
+    def _preprocessing(self, metadata: dict):
+        """The Preprocessor of ``metadata["preprocessing"]`` (save's preprocessing=), checked entry by entry; or None."""
+        if "preprocessing" not in metadata:
+            return None
+        from nablanet.preprocessing import Preprocessor
+
+        try:
+            return Preprocessor.from_dict(metadata["preprocessing"])
+        except ValueError as error:
+            self.fail(f"its metadata's preprocessing is not valid ({error})")
 
     # --- random generators ------------------------------------------------------------------------
     def _restore_generators(self, model: Module, record) -> np.random.Generator | None:

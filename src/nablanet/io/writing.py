@@ -31,7 +31,7 @@ from nablanet.optim.base import Optimizer
 
 
 def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.random.Generator | None = None,
-         metadata: dict | None = None) -> pathlib.Path:
+         metadata: dict | None = None, preprocessing=None) -> pathlib.Path:
     """Write ``model`` (architecture and weights), optionally with optimizer and RNG state, to one .npz file.
 
     The architecture is ``model.config()`` as JSON, the weights ``model.state_dict()`` (parameters and
@@ -56,6 +56,12 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
             (e.g. ``Dropout.rng``) are always saved.
         metadata: a JSON-able dict (numpy scalars and arrays become numbers and lists, tuples lists, keys
             strings), e.g. the epoch reached or the History; its numbers must be finite.
+        preprocessing: what the inputs went through before the network, so that new data can be prepared
+            the same way: a fitted nablanet.preprocessing.Preprocessor (scaling, one-hot encoding, column
+            names, class names), or the fitted StandardScaler or MinMaxScaler (nablanet's or
+            scikit-learn's) the model's inputs were scaled with. It is stored as plain JSON in
+            ``metadata["preprocessing"]``; ``load_checkpoint(path).preprocessing`` gives it back, and
+            ``nablanet evaluate`` and ``nablanet predict`` apply it.
 
     Returns:
         The path written, as a pathlib.Path.
@@ -102,6 +108,7 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
                         f"got {type(rng).__name__}")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"save: metadata must be a dict, got {type(metadata).__name__}")
+    metadata = _with_preprocessing(metadata, preprocessing)
 
     architecture = model.config()
     weights = model.state_dict()
@@ -143,6 +150,30 @@ def save(path, model: Module, *, optimizer: Optimizer | None = None, rng: np.ran
     arrays[_HEADER] = np.frombuffer(raw, dtype=np.uint8)
     _write(path, arrays)
     return path
+
+
+def _with_preprocessing(metadata: dict | None, preprocessing) -> dict | None:
+    """The metadata with the preprocessing's record, checked as load reads it (metadata["preprocessing"])."""
+    from nablanet.preprocessing import Preprocessor
+
+    if preprocessing is not None:
+        if metadata is not None and "preprocessing" in metadata:
+            raise ValueError("save: give the preprocessing once, as preprocessing=, not also as metadata['preprocessing']")
+        if not isinstance(preprocessing, Preprocessor):
+            try:
+                preprocessing = Preprocessor.from_scaler(preprocessing)
+            except TypeError:
+                raise TypeError("save: preprocessing must be a fitted nablanet.preprocessing.Preprocessor, or a fitted "
+                                "StandardScaler or MinMaxScaler (nablanet's or scikit-learn's), got "
+                                f"{type(preprocessing).__name__}") from None
+        metadata = dict(metadata or {}, preprocessing=preprocessing.to_dict())
+    if metadata is not None and "preprocessing" in metadata:
+        try:
+            Preprocessor.from_dict(metadata["preprocessing"])
+        except ValueError as error:
+            raise ValueError(f"save: metadata['preprocessing'], where save records preprocessing=, is not a "
+                             f"preprocessing record ({error}), and load refuses such a file") from None
+    return metadata
 
 
 def _check_architecture_rebuilds(model: Module, architecture: dict, weights: dict) -> None:

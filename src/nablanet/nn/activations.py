@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
+from nablanet.checks import check_real
 from nablanet.nn.module import Module
 from nablanet.registry import Registry, signature_defaults
 
@@ -100,8 +101,8 @@ class ActivationRecord:
         return dict(list(arguments.items())[1:])
 
     def resolve_alpha(self, alpha=None):
-        """``alpha`` as a float when given, else the default (None for an activation without alpha)."""
-        return self.alpha if alpha is None else float(alpha)
+        """``alpha`` as a float when given (a finite number), else the default (None for an activation without alpha)."""
+        return self.alpha if alpha is None else check_real(self.name, "alpha", alpha)
 
     def apply(self, z, alpha=None, **options):
         """sigma(z), with ``alpha`` (default: the record's) when the activation has one."""
@@ -219,9 +220,15 @@ def get_activation(spec):
         return spec
     if spec is None:
         return activation_record("identity").function
+    _check_spec(spec)
     if spec in ACTIVATIONS:
         return ACTIVATIONS[spec]
     raise ValueError(f"unknown activation {spec!r}; choose one of {sorted(ACTIVATIONS)}")
+
+
+def _check_spec(spec) -> None:
+    if not (spec is None or callable(spec) or isinstance(spec, str)):
+        raise TypeError(f"activation must be a name, a function or None, got {spec!r} of type {type(spec).__name__}")
 
 
 def activation_layer(name: str):
@@ -247,6 +254,7 @@ def fusion(activation, alpha=None):
     record = ACTIVATIONS.records.get(activation)
     if record is None:
         if not callable(activation):
+            _check_spec(activation)
             activation_record(activation)  # the error naming the known activations
         return "identity", 0.0, None if alpha is None else float(alpha), activation
     alpha = record.resolve_alpha(alpha)

@@ -14,6 +14,7 @@ from scipy import special
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy
+from nablanet.checks import check_choice, check_ints
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
 from nablanet.nn.losses import LOSSES, get_loss, register_loss
 
@@ -118,15 +119,17 @@ def softplus(z):
 register_activation("softplus", softplus, init="he", output_range=(0.0, _INF), derivative=special.expit)
 
 
+#: GELU's forms: "none", the exact z Phi(z); "tanh", the approximation (PyTorch's names).
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+
 def gelu(z, approximate: str = "none"):
     """sigma(z) = z Phi(z) = z (1 + erf(z / sqrt 2)) / 2 (Hendrycks & Gimpel, 2016).   sigma' = Phi(z) + z phi(z).
 
     ``approximate="tanh"`` gives 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))), as PyTorch's option.
     """
-    if approximate == "tanh":
+    if check_choice("gelu", "approximate", approximate, GELU_APPROXIMATIONS) == "tanh":
         return 0.5 * z * (1.0 + ops.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z * z * z)))
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return 0.5 * z * (1.0 + erf(z * (1.0 / math.sqrt(2.0))))
 
 
@@ -242,7 +245,9 @@ def binary_cross_entropy(probabilities, targets):
     return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
 
 
-register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce",), targets="values",
+# "binary_crossentropy" is Keras' name for the same loss on probabilities (its default from_logits=False):
+# a network ending in a sigmoid, as in Keras.
+register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce", "binary_crossentropy"), targets="values",
               task="classification", outputs="probabilities", labels=(0.0, 1.0))
 
 
@@ -270,8 +275,12 @@ def cross_entropy(logits, targets):
     return softmax_cross_entropy(logits, targets)
 
 
-register_loss("cross_entropy", cross_entropy, aliases=("categorical_cross_entropy",), targets="labels",
-              task="classification", outputs="logits")
+# Keras' names: "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
+# rows); cross_entropy takes either. Unlike Keras' default (from_logits=False, a network ending in a softmax)
+# they mean the loss on logits, Keras' from_logits=True, the only one nablanet has: end the network
+# without a softmax, which this loss applies itself.
+register_loss("cross_entropy", cross_entropy, targets="labels", task="classification", outputs="logits",
+              aliases=("categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy"))
 
 
 def hinge(scores, targets):
@@ -297,14 +306,39 @@ def _check_binary(t, loss: str):
 
 # --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------
 
-def _spatial_tuple(value, n: int, name: str) -> tuple:
-    values = (value,) * n if np.ndim(value) == 0 else tuple(value)
-    if len(values) != n:
-        raise ValueError(f"{name} needs 1 or {n} values for {n} spatial dimensions, got {value!r}")
-    return tuple(int(v) for v in values)
+def conv_geometry(kernel: tuple, stride, padding, dilation, owner: str = "conv") -> tuple:
+    """(stride, dilation, padding widths) of a convolution with kernel sizes ``kernel``, checked.
+
+    Args:
+        kernel: the kernel's spatial sizes, one per spatial axis.
+        stride, dilation: positive ints, one for every axis or one per axis.
+        padding: 'valid', 'same' (stride 1, as PyTorch), or non-negative ints (zeros on both sides).
+        owner: who is asking, for messages (a layer's class name, or the function's).
+
+    Returns:
+        (stride, dilation, widths): tuples with one entry per spatial axis, widths as (before, after).
+    """
+    n = len(kernel)
+    stride = check_ints(owner, "stride", stride, n)
+    dilation = check_ints(owner, "dilation", dilation, n)
+    return stride, dilation, _padding_widths(padding, kernel, stride, dilation, owner)
 
 
-def _padding_widths(padding, kernel, stride, dilation):
+def pool_geometry(kernel_size, stride, padding, n_spatial: int, owner: str = "pool") -> tuple:
+    """(kernel, stride, padding widths) of a pooling over ``n_spatial`` axes, checked.
+
+    The kernel and stride are positive ints (the stride defaults to the kernel); the padding is at most
+    half the kernel, as in PyTorch, so that no window lies in the padding alone.
+    """
+    kernel = check_ints(owner, "kernel_size", kernel_size, n_spatial)
+    stride = kernel if stride is None else check_ints(owner, "stride", stride, n_spatial)
+    widths = _padding_widths(padding, kernel, stride, (1,) * n_spatial, owner)
+    if any(before > k // 2 for (before, _), k in zip(widths, kernel)):
+        raise ValueError(f"{owner}: padding must be at most half the kernel size, got {padding!r} for kernel {kernel}")
+    return kernel, stride, widths
+
+
+def _padding_widths(padding, kernel, stride, dilation, owner: str):
     """(before, after) per spatial axis for an int, a tuple, 'valid' or 'same' (stride 1, as PyTorch)."""
     n = len(kernel)
     if isinstance(padding, str):
@@ -312,14 +346,13 @@ def _padding_widths(padding, kernel, stride, dilation):
             return ((0, 0),) * n
         if padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError("padding='same' needs stride 1 (as in PyTorch); give the padding as integers instead")
+                raise ValueError(f"{owner}: padding='same' needs stride 1 (as in PyTorch); give the padding as "
+                                 "integers instead")
             # Any odd total goes on the right, as PyTorch does.
             totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
             return tuple((t // 2, t - t // 2) for t in totals)
-        raise ValueError(f"padding must be 'valid', 'same' or integers, got {padding!r}")
-    widths = _spatial_tuple(padding, n, "padding")
-    if any(w < 0 for w in widths):
-        raise ValueError(f"padding must be non-negative, got {padding!r}")
+        raise ValueError(f"{owner}: padding must be 'valid', 'same' or non-negative integers, got {padding!r}")
+    widths = check_ints(owner, "padding", padding, n, minimum=0)
     return tuple((w, w) for w in widths)
 
 
@@ -360,10 +393,7 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", a
     if len(x_shape) != n_spatial + 2 or x_shape[1] != W_shape[1]:
         raise ValueError(f"conv: input of shape {x_shape} does not fit kernels of shape {W_shape} "
                          f"(expected (N, {W_shape[1]}, {n_spatial} spatial dimensions))")
-    kernel = tuple(W_shape[2:])
-    stride = _spatial_tuple(stride, n_spatial, "stride")
-    dilation = _spatial_tuple(dilation, n_spatial, "dilation")
-    widths = _padding_widths(padding, kernel, stride, dilation)
+    stride, dilation, widths = conv_geometry(tuple(W_shape[2:]), stride, padding, dilation)
     x = _pad_spatial(x, widths)
     kernel_name, kernel_alpha, _, after = fusion(activation, alpha)
     a = convolution(x, W, b, stride=stride, dilation=dilation, activation=kernel_name, alpha=kernel_alpha)
@@ -375,11 +405,7 @@ def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
     n_spatial = len(x_shape) - 2
     if n_spatial < 1:
         raise ValueError(f"{name}: expected input of shape (N, C, *spatial), got {x_shape}")
-    kernel = _spatial_tuple(kernel, n_spatial, "kernel_size")
-    stride = kernel if stride is None else _spatial_tuple(stride, n_spatial, "stride")
-    widths = _padding_widths(padding, kernel, stride, (1,) * n_spatial)
-    if any(before > k // 2 for (before, _), k in zip(widths, kernel)):
-        raise ValueError(f"{name}: padding must be at most half the kernel size, got {padding!r} for kernel {kernel}")
+    kernel, stride, widths = pool_geometry(kernel, stride, padding, n_spatial, name)
     n, c = x_shape[:2]
     spatial = tuple(m + before + after for m, (before, after) in zip(x_shape[2:], widths))
     out = tuple(conv_output_size(m, k, s, 1) for m, k, s in zip(spatial, kernel, stride))

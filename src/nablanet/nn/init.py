@@ -8,8 +8,11 @@ C_in * prod(k) and C_out * prod(k).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
+
+from nablanet.checks import check_real
 
 __all__ = [
     "normal", "uniform", "glorot_normal", "glorot_uniform", "xavier_normal", "xavier_uniform", "he_normal",
@@ -22,9 +25,13 @@ def make_rng(rng=None) -> np.random.Generator:
     """A Generator from a Generator (returned as is), an int seed, or None (fresh OS entropy)."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, (int, np.integer)) or isinstance(rng, bool):
+        raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"rng, a seed, must be a non-negative integer, got {rng}")
+    return np.random.default_rng(int(rng))
 
 
 def fans(shape: tuple) -> tuple[int, int]:
@@ -118,8 +125,11 @@ def get_initializer(spec):
     """An initializer from its name ("he_normal"), a number (constant), or a callable (returned as is)."""
     if callable(spec):
         return spec
-    if isinstance(spec, (int, float)):
-        return constant(float(spec))
+    if isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
+        return constant(check_real(None, "a constant initializer", spec))
+    if not isinstance(spec, str):
+        raise TypeError(f"an initializer must be a name, a number or a function, got {spec!r} of type "
+                        f"{type(spec).__name__}")
     if spec in _BY_NAME:
         return _BY_NAME[spec]
     raise ValueError(f"unknown initializer {spec!r}; choose one of {sorted(_BY_NAME)} or pass a number or a function")

@@ -29,7 +29,14 @@ from nablanet.optim.optimizers import (
 )
 # After optimizers.py, so that the registry lists the optimizers in increasing complexity.
 from nablanet.optim.lbfgs import LBFGS, LBFGSState, lbfgs_minimize
-from nablanet.optim.registry import OPTIMIZERS, OptimizerRecord, get_optimizer, optimizer_record, register_optimizer
+from nablanet.optim.registry import (
+    OPTIMIZERS,
+    OptimizerRecord,
+    as_optimizer,
+    get_optimizer,
+    optimizer_record,
+    register_optimizer,
+)
 from nablanet.optim.schedules import (
     SCHEDULES,
     Constant,
@@ -48,7 +55,7 @@ __all__ = [
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
     "SGDState", "AdagradState", "RMSpropState", "AdamState",
     "LBFGS", "LBFGSState", "lbfgs_minimize",
-    "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer",
+    "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer", "as_optimizer",
     "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
     "SCHEDULES", "ScheduleRecord", "register_schedule", "schedule_record", "get_schedule",
     "global_norm", "clip_by_value", "clip_by_value_", "clip_by_global_norm", "clip_by_global_norm_",

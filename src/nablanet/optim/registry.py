@@ -2,8 +2,10 @@
 
 ``@register_optimizer("adam")`` over a class (in ``optimizers.py``, ``lbfgs.py``, or a user's module)
 makes it known by that name to everything that takes an optimizer by name: the TOML config's
-``[optimizer] name``, the scikit-learn estimators' ``solver``, ``get_optimizer``. It is also found by
-its class name, which is what ``Optimizer.state_dict()`` records.
+``[optimizer] name``, the scikit-learn estimators' ``solver``, ``fit(optimizer="adam")`` (through
+``as_optimizer``), ``get_optimizer``. It is also found by its class name, which is what
+``Optimizer.state_dict()`` records. Names are compared without regard to case, as Keras' are
+(``"Adam"``, ``"adam"`` and ``"ADAM"`` are one optimizer).
 
 Example:
     >>> import numpy as np
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from nablanet.registry import Registry, check_arguments, signature_defaults
 
 __all__ = ["OptimizerRecord", "OPTIMIZERS", "register_optimizer", "optimizer_record", "get_optimizer",
-           "needs_closure"]
+           "needs_closure", "as_optimizer"]
 
 
 def needs_closure(optimizer) -> bool:
@@ -95,8 +97,9 @@ class OptimizerRecord:
         return signature_defaults(self.cls, skip=(first,))
 
 
-#: name -> OptimizerRecord, in registration order; ``OPTIMIZERS["Adam"]`` (class name) works too.
-OPTIMIZERS = Registry("optimizer")
+#: name -> OptimizerRecord, in registration order; ``OPTIMIZERS["Adam"]`` (class name) works too, and
+#: every name in any case (Keras' optimizer names are case-insensitive, and so are ours).
+OPTIMIZERS = Registry("optimizer", fold_case=True)
 
 
 def register_optimizer(name: str, cls: type | None = None, *, aliases=(), full_batch: bool = False,
@@ -140,6 +143,56 @@ def get_optimizer(name, parameters=None, **hyperparameters):
             class's defaults for those not given.
     """
     return optimizer_record(name).build(parameters, **hyperparameters)
+
+
+def as_optimizer(spec, parameters, **hyperparameters):
+    """The optimizer that ``spec`` stands for, over ``parameters``: what ``fit(optimizer=...)`` accepts.
+
+    Args:
+        spec: an optimizer (returned as it is); a registered name, alias or class name, in any case
+            (``"adam"``, Keras' habit), built with the class's defaults for what is not given; or a dict
+            ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``, the name and hyperparameters together, as a
+            TOML config's ``[optimizer]`` table. Anything else is returned as it is, for the caller to
+            judge.
+        parameters: iterable of Parameters, e.g. ``model.parameters()``; used only for a name or a dict.
+        **hyperparameters: ``lr`` (eta: a float or a schedule of nablanet.optim.schedules) and the
+            optimizer's own (``momentum``, ``beta1``, ...), for a spec given by name or dict; a setting
+            given both here and in the dict is an error, as is any setting with a built optimizer.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones), a hyperparameter the optimizer
+            does not take (listing those it takes: the learning rate is ``lr``, as in PyTorch, not Keras'
+            ``learning_rate``), a dict without ``name``, a setting given twice, or settings for an
+            optimizer already built.
+
+    Example:
+        >>> import numpy as np
+        >>> from nablanet import Tensor
+        >>> w = Tensor(np.zeros(2), requires_grad=True)
+        >>> as_optimizer("Adam", [w], lr=0.01)
+        Adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0.0, amsgrad=False)
+        >>> as_optimizer({"name": "sgd", "lr": 0.1, "momentum": 0.9}, [w]).momentum
+        0.9
+    """
+    if isinstance(spec, str):
+        return get_optimizer(spec, parameters, **hyperparameters)
+    if isinstance(spec, dict):
+        settings = dict(spec)
+        if "name" not in settings:
+            raise ValueError(f"an optimizer given as a dict needs its 'name' (e.g. {{'name': 'adam', 'lr': 1e-3}}), "
+                             f"got the keys {sorted(settings)}")
+        name = settings.pop("name")
+        twice = sorted(set(settings) & set(hyperparameters))
+        if twice:
+            raise ValueError(f"optimizer {name!r}: {', '.join(twice)} given both in the dict and as a keyword; "
+                             "give each once")
+        return get_optimizer(name, parameters, **settings, **hyperparameters)
+    if hyperparameters:
+        given = ", ".join(f"{key}={value!r}" for key, value in hyperparameters.items())
+        built = type(spec).__name__
+        raise ValueError(f"{given} applies to an optimizer given by name (optimizer=\"adam\") or dict; this {built} "
+                         f"is built already: set it where it is built, {built}(model.parameters(), {given})")
+    return spec
 
 
 def _check_optimizer_class(name, cls) -> None:

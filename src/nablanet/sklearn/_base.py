@@ -4,7 +4,7 @@ A fit translates the estimator's parameters (``_params._Plan``) into a ``nablane
 trains it with ``nablanet.train.fit``: the loss is ``_output._Output.data_loss``, the penalty fit's own
 (``l2 = alpha / 2``, divided by each batch's rows), and scikit-learn's end-of-epoch rules are the
 library's callbacks: ``EarlyStopping`` (or ``ReduceLROnPlateau`` for the 'adaptive' rate) with
-``reference="best"`` for ``tol`` / ``n_iter_no_change``, ``LearningRateScheduler`` for 'invscaling', and
+``reference="best"`` for ``tol`` / ``n_iter_no_change``, a ``LambdaCallback`` after each epoch for 'invscaling', and
 ``validation_data`` with a score metric for ``early_stopping``. Only L-BFGS runs outside fit (see
 ``_fit_lbfgs``). ``_EpochAttributes`` writes scikit-learn's fitted attributes as the epochs end.
 """
@@ -34,7 +34,7 @@ from nablanet.sklearn._params import _Plan
 from nablanet.train import (
     Callback,
     EarlyStopping,
-    LearningRateScheduler,
+    LambdaCallback,
     ReduceLROnPlateau,
     TrainingDivergedError,
 )
@@ -291,7 +291,7 @@ class _NetworkEstimator(BaseEstimator):
                         restore_best_weights=validating, resume=previous)
         if plan.solver.follows_learning_rate and plan.learning_rate == "adaptive":
             return ReduceLROnPlateau(monitor, factor=_ADAPTIVE_FACTOR, min_lr=_ADAPTIVE_MIN_LR, stop_at_min_lr=True,
-                                     **settings)
+                                     clip_to_min_lr=False, **settings)
         return EarlyStopping(monitor, **settings)
 
     def _fit_lbfgs(self, X, targets, plan: _Plan) -> None:
@@ -374,15 +374,17 @@ class _NetworkEstimator(BaseEstimator):
             self._optimizer.load_state_dict(saved_optimizer)
 
 
-def _inverse_scaling(plan: _Plan, samples_seen: int, n_samples: int) -> LearningRateScheduler:
+def _inverse_scaling(plan: _Plan, samples_seen: int, n_samples: int) -> LambdaCallback:
     """scikit-learn's 'invscaling' rate: after each epoch, lr = learning_rate_init / (t_ + 1)^power_t.
 
-    t_ counts the training samples seen, from ``samples_seen`` at the start of this fit.
+    t_ counts the training samples seen, from ``samples_seen`` at the start of this fit. After each
+    epoch, not before it as LearningRateScheduler sets rates: scikit-learn's first epoch of a fit runs
+    at the optimizer's rate, and the rate advanced after the last is the one partial_fit continues with.
     """
-    def rate(epoch, lr):
-        return plan.optimizer.lr / (samples_seen + (epoch + 1) * n_samples + 1) ** plan.power_t
+    def set_rate(run, epoch, logs):
+        run.optimizer.lr = plan.optimizer.lr / (samples_seen + (epoch + 1) * n_samples + 1) ** plan.power_t
 
-    return LearningRateScheduler(rate)
+    return LambdaCallback(on_epoch_end=set_rate)
 
 
 def _copy_into(targets: list, values, name: str) -> None:

@@ -1,14 +1,17 @@
-"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, progress), metrics,
-and the divergence guard."""
+"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, checkpoints, logs,
+progress), metrics, and the divergence guard."""
 
 from nablanet.train import callbacks, data, divergence, memory, metrics
 from nablanet.train.callbacks import (
     Callback,
+    CSVLogger,
     EarlyStopping,
     LambdaCallback,
     LearningRateScheduler,
+    ModelCheckpoint,
     ProgressBar,
     ReduceLROnPlateau,
+    TerminateOnNaN,
 )
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
 from nablanet.train.divergence import DivergenceWarning, TrainingDivergedError
@@ -18,7 +21,8 @@ from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, 
 
 __all__ = [
     "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError", "DivergenceWarning",
-    "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ProgressBar",
+    "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN",
+    "ModelCheckpoint", "CSVLogger", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
     "keep_freed_memory", "callbacks", "data", "divergence", "memory", "metrics",

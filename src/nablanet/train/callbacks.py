@@ -1,6 +1,7 @@
-"""Callbacks: code that fit() runs at fixed points of training (early stopping, learning rates, progress, yours).
+"""Callbacks: code that fit() runs at fixed points of training (early stopping, learning rates, checkpoints,
+logs, progress, yours).
 
-A callback subclasses ``Callback`` and overrides any of five hooks, called in this order::
+A callback subclasses ``Callback`` and overrides any of six hooks, called in this order::
 
     on_train_begin(run)
         on_epoch_begin(run, epoch)
@@ -8,21 +9,36 @@ A callback subclasses ``Callback`` and overrides any of five hooks, called in th
         on_epoch_end(run, epoch, logs)          after validation; logs = this epoch's History row
     on_train_end(run)                           only when training ends without an error
 
+    on_divergence(run, error)                   instead of the rest of an epoch whose loss became NaN or
+                                                infinite; error: the TrainingDivergedError fit raises
+                                                unless a callback sets run.stop_training (TerminateOnNaN)
+
 ``run`` is the ``TrainingRun`` of nablanet.train.loop: the model, optimizer, History so far, the
 number of epochs and batches, and ``run.stop_training``. Setting ``run.stop_training = True`` in any
 hook ends training after the current batch (its epoch is then finished with the batches seen: the
 epoch's averages, validation and ``on_epoch_end`` still run), as Keras' ``model.stop_training``.
-Epochs and batches are counted from 0, as in ``History.epoch``. Callbacks run in the order given.
+Epochs and batches are counted from 0, as in ``History.epoch`` (ModelCheckpoint's ``{epoch}`` in a file
+name excepted: it counts from 1, as Keras' and the progress bar do). Callbacks run in the order given.
+
+The callbacks Keras users reach for are here under Keras' names and with its meanings, each one's
+docstring saying where it differs: EarlyStopping, ReduceLROnPlateau, LearningRateScheduler,
+TerminateOnNaN, ModelCheckpoint, CSVLogger, LambdaCallback (and ProgressBar for Keras' verbose=1).
 """
 
 from __future__ import annotations
 
+import csv
+import inspect
+import json
 import math
+import os
+import pathlib
+import warnings
 
 import numpy as np
 
 __all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
-           "ProgressBar"]
+           "TerminateOnNaN", "ModelCheckpoint", "CSVLogger", "ProgressBar"]
 
 
 class Callback:
@@ -49,13 +65,20 @@ class Callback:
     def on_train_end(self, run) -> None:
         """After the last epoch (not called when training fails with an error)."""
 
+    def on_divergence(self, run, error) -> None:
+        """The training loss became NaN or infinite (or a parameter did) in batch ``error.batch`` of
+        epoch ``error.epoch``; the model already holds the parameters from before the step that led to
+        it. fit raises ``error`` (a TrainingDivergedError) after this hook, unless a callback sets
+        ``run.stop_training = True`` in it: training then ends there without an error, the epoch cut
+        short is not recorded in the History, and ``on_train_end`` runs."""
+
 
 class LambdaCallback(Callback):
     """A callback from plain functions, one per hook, each optional.
 
     Args:
-        on_train_begin, on_epoch_begin, on_batch_end, on_epoch_end, on_train_end: functions with the
-            signatures of the Callback hooks (without ``self``).
+        on_train_begin, on_epoch_begin, on_batch_end, on_epoch_end, on_train_end, on_divergence: functions
+            with the signatures of the Callback hooks (without ``self``).
 
     Example:
         >>> losses = []
@@ -63,16 +86,50 @@ class LambdaCallback(Callback):
     """
 
     def __init__(self, *, on_train_begin=None, on_epoch_begin=None, on_batch_end=None, on_epoch_end=None,
-                 on_train_end=None):
+                 on_train_end=None, on_divergence=None):
         # Assigning the given functions over the inherited no-op methods keeps unused hooks free.
         for name, function in (("on_train_begin", on_train_begin), ("on_epoch_begin", on_epoch_begin),
                                ("on_batch_end", on_batch_end), ("on_epoch_end", on_epoch_end),
-                               ("on_train_end", on_train_end)):
+                               ("on_train_end", on_train_end), ("on_divergence", on_divergence)):
             if function is not None:
                 setattr(self, name, function)
 
 
-class EarlyStopping(Callback):
+class _Monitoring(Callback):
+    """What the callbacks that watch one quantity of the epoch's logs share (EarlyStopping,
+    ReduceLROnPlateau, ModelCheckpoint): the monitor, whether lower or higher is better, the value read
+    from the logs, and the comparison with ``best``."""
+
+    def __init__(self, monitor, mode: str):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
+        self.monitor = monitor
+        self.mode = mode
+
+    def _worst(self) -> float:
+        """The best value before any epoch: every value but NaN beats it."""
+        return math.inf if self.mode == "min" else -math.inf
+
+    def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
+        """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
+        if self.mode == "min":
+            return value <= self.best - by if or_equal else value < self.best - by
+        return value >= self.best + by if or_equal else value > self.best + by
+
+    def _value(self, logs: dict) -> float:
+        if callable(self.monitor):
+            return float(self.monitor(logs))
+        if self.monitor not in logs:
+            raise KeyError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which this run does not record; the History has "
+                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
+            )
+        return float(logs[self.monitor])
+
+
+class EarlyStopping(_Monitoring):
     """Stop training when a monitored quantity has stopped improving.
 
     After each epoch the monitored value is compared with ``best``. With ``reference="last_improvement"``
@@ -121,18 +178,13 @@ class EarlyStopping(Callback):
             raise ValueError(f"patience must be >= 0, got {patience}")
         if min_delta < 0:
             raise ValueError(f"min_delta must be >= 0 (the direction comes from mode), got {min_delta}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if reference not in ("last_improvement", "best"):
             raise ValueError(f"reference must be 'last_improvement' or 'best', got {reference!r}")
-        if mode == "auto":
-            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
-        if resume is not None and resume.mode != mode:
-            raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {mode}imize")
-        self.monitor = monitor
+        super().__init__(monitor, mode)
+        if resume is not None and resume.mode != self.mode:
+            raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {self.mode}imize")
         self.patience = patience if math.isinf(patience) else int(patience)
         self.min_delta = float(min_delta)
-        self.mode = mode
         self.restore_best_weights = restore_best_weights
         self.reference = reference
         # The resumed state is copied, not referenced, so that a chain of resumed runs keeps one best state.
@@ -141,33 +193,17 @@ class EarlyStopping(Callback):
 
     def _reset(self) -> None:
         if self._start is None:
-            self.best = math.inf if self.mode == "min" else -math.inf
+            self.best = self._worst()
             self.best_epoch, self.wait, self.best_state = None, 0, None
         else:
             self.best, self.best_epoch, self.wait, self.best_state = self._start
         self.stopped_epoch = None
 
-    def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
-        """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
-        if self.mode == "min":
-            return value <= self.best - by if or_equal else value < self.best - by
-        return value >= self.best + by if or_equal else value > self.best + by
-
-    def _value(self, logs: dict) -> float:
-        if callable(self.monitor):
-            return float(self.monitor(logs))
-        if self.monitor not in logs:
-            raise KeyError(
-                f"{type(self).__name__} monitors {self.monitor!r}, which this run does not record; the History has "
-                f"{sorted(logs)}. Pass validation_data or validation_split for 'val_' keys, or monitor another key."
-            )
-        return float(logs[self.monitor])
-
     def on_train_begin(self, run) -> None:
         self._reset()
 
-    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        value = self._value(logs)
+    def _record(self, run, epoch: int, value: float) -> bool:
+        """Move ``best`` (and the best weights) if ``value`` is a new best; return whether it improves."""
         if math.isnan(value):
             improved = new_best = False
         elif self.reference == "best":
@@ -180,7 +216,10 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_state = run.model.state_dict()
-        if improved:
+        return improved
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        if self._record(run, epoch, self._value(logs)):
             self.wait = 0
             return
         self.wait += 1
@@ -201,80 +240,328 @@ class ReduceLROnPlateau(EarlyStopping):
     """Lower the learning rate when a monitored quantity has stopped improving (and optionally stop then).
 
     Improvement, ``patience`` and ``reference`` are counted as in EarlyStopping. After ``patience``
-    epochs without improvement the optimizer's rate becomes ``factor`` times itself, if it is above
-    ``min_lr``, and the count starts again; at a plateau with the rate at or below ``min_lr`` training
-    stops if ``stop_at_min_lr``, else nothing changes. The rate is not clipped at min_lr, so it ends
-    between factor * min_lr and min_lr (scikit-learn's 'adaptive' rate: factor 1/5, min_lr 1e-6, stop).
+    epochs without improvement the optimizer's rate eta, if it is above ``min_lr``, becomes
+    max(factor eta, min_lr) (Keras and PyTorch), the count starts again, and the ``cooldown`` epochs that
+    follow do not count; at a plateau that finds eta at or below ``min_lr`` training stops if
+    ``stop_at_min_lr``, else nothing changes. With ``clip_to_min_lr=False`` the new rate is factor eta
+    even below min_lr, so it ends between factor * min_lr and min_lr: scikit-learn's 'adaptive' rate
+    (factor 1/5, min_lr 1e-6, stop).
 
     Args:
         monitor, patience, min_delta, mode, reference, restore_best_weights, resume: as EarlyStopping's.
         factor: the multiplier of the rate, in (0, 1).
-        min_lr: the rate is lowered only while it is above this.
+        min_lr: the lower bound of the rate (>= 0); the rate is lowered only while it is above it.
+        cooldown: epochs after a reduction that do not count towards ``patience`` (a new best among
+            them still counts), to let training settle at the new rate.
         stop_at_min_lr: stop training at a plateau that finds the rate at or below min_lr.
+        clip_to_min_lr: the new rate is at least min_lr (default, as Keras and PyTorch); False: factor eta.
+
+    Attributes:
+        As EarlyStopping's, and ``cooldown_counter``: the cooldown epochs still to pass.
 
     Example:
-        >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2)
-        >>> (reduce.factor, reduce.patience, reduce.mode)
-        (0.5, 2, 'min')
+        >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2, cooldown=1)
+        >>> (reduce.factor, reduce.patience, reduce.cooldown, reduce.mode)
+        (0.5, 2, 1, 'min')
 
     Notes:
-        The optimizer's ``lr`` must be a float; a schedule sets its own rates.
+        The optimizer's ``lr`` must be a float; a schedule sets its own rates. The reduced rate is in
+        the History's ``lr`` from the next epoch on. Keras 3's min_delta defaults to 1e-4 (0 here), and
+        its code counts the last cooldown epoch towards patience (cooldown=2 rests one epoch there);
+        here, as in PyTorch, cooldown=c rests c epochs. ``resume`` carries no cooldown over.
     """
 
     def __init__(self, monitor="val_loss", *, factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,
-                 mode: str = "auto", min_lr: float = 0.0, stop_at_min_lr: bool = False,
-                 reference: str = "last_improvement", restore_best_weights: bool = False, resume=None):
+                 mode: str = "auto", min_lr: float = 0.0, cooldown: int = 0, stop_at_min_lr: bool = False,
+                 clip_to_min_lr: bool = True, reference: str = "last_improvement", restore_best_weights: bool = False,
+                 resume=None):
         if not 0.0 < factor < 1.0:
             raise ValueError(f"factor must be in (0, 1), got {factor}")
         if min_lr < 0:
             raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, np.integer)) or cooldown < 0:
+            raise ValueError(f"cooldown must be a number of epochs >= 0, got {cooldown!r}")
         super().__init__(monitor, patience=patience, min_delta=min_delta, mode=mode,
                          restore_best_weights=restore_best_weights, reference=reference, resume=resume)
         self.factor = float(factor)
         self.min_lr = float(min_lr)
+        self.cooldown = int(cooldown)
         self.stop_at_min_lr = stop_at_min_lr
+        self.clip_to_min_lr = clip_to_min_lr
+        self.cooldown_counter = 0
 
     def on_train_begin(self, run) -> None:
-        if callable(run.optimizer.lr):
-            raise TypeError("ReduceLROnPlateau needs an optimizer with a float lr, got a schedule: "
-                            f"{run.optimizer.lr!r}")
+        _check_float_lr(run, self)
         super().on_train_begin(run)
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        if self.cooldown_counter == 0:
+            super().on_epoch_end(run, epoch, logs)
+            return
+        self.cooldown_counter -= 1
+        self._record(run, epoch, self._value(logs))
+        self.wait = 0
 
     def _on_plateau(self, run, epoch: int) -> None:
         if run.optimizer.lr > self.min_lr:
             # Divided by 1 / factor, which is exact for factor = 1/2, 1/5, 1/10: lr / 5 is the correctly
             # rounded fifth of lr, which lr * 0.2 is not always (and scikit-learn divides by 5).
-            run.optimizer.lr = run.optimizer.lr / (1.0 / self.factor)
+            lowered = run.optimizer.lr / (1.0 / self.factor)
+            run.optimizer.lr = max(lowered, self.min_lr) if self.clip_to_min_lr else lowered
             self.wait = 0
+            self.cooldown_counter = self.cooldown
         elif self.stop_at_min_lr:
             super()._on_plateau(run, epoch)
 
 
 class LearningRateScheduler(Callback):
-    """After each epoch, set the optimizer's learning rate for the next: lr <- schedule(epoch, lr).
+    """Before each epoch, set the optimizer's learning rate from a function of the epoch (Keras' scheduler).
 
-    For rates that change per epoch (by samples seen, say) rather than per step, which the schedules
-    of nablanet.optim.schedules do.
+    Before epoch e (from 0) the rate becomes ``schedule(e)``, or ``schedule(e, lr)`` for a function of
+    two arguments, lr being the optimizer's current rate (the rate of epoch e - 1, or the one it was
+    built with before epoch 0). The History's ``lr`` then holds the rate each epoch ran at. For rates
+    that change per epoch; the schedules of nablanet.optim.schedules change them per step.
 
     Args:
-        schedule: a function ``(epoch, lr) -> float``, epoch the one just finished (from 0), lr the
-            optimizer's current rate.
+        schedule: a function ``epoch -> lr`` or ``(epoch, lr) -> lr`` returning a positive number.
 
     Example:
-        >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2)
+        >>> step_decay = LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))
+        >>> halving = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)
 
     Notes:
-        Keras' scheduler runs before each epoch; this one runs after it, so the first epoch uses the
-        optimizer's own rate, and the rate left after fit is the one a continued run starts with.
+        The optimizer's ``lr`` must be a float (a schedule object would be replaced). The rate set
+        before the last epoch stays in the optimizer after fit, so a continued fit starts from it.
     """
 
     def __init__(self, schedule):
         if not callable(schedule):
-            raise TypeError(f"schedule must be a function (epoch, lr) -> lr, got {type(schedule).__name__}")
+            raise TypeError(f"schedule must be a function epoch -> lr or (epoch, lr) -> lr, "
+                            f"got {type(schedule).__name__}")
         self.schedule = schedule
+        self._takes_lr = _positional_arguments(schedule) != 1
+
+    def on_train_begin(self, run) -> None:
+        _check_float_lr(run, self)
+
+    def on_epoch_begin(self, run, epoch: int) -> None:
+        value = self.schedule(epoch, run.optimizer.lr) if self._takes_lr else self.schedule(epoch)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"LearningRateScheduler: the schedule returned {value!r} for epoch {epoch}; "
+                            "it must return a learning rate, a positive number")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {value!r} for epoch {epoch}; "
+                             "a learning rate must be positive and finite")
+        run.optimizer.lr = float(value)
+
+
+class TerminateOnNaN(Callback):
+    """End training, without an error, at the first batch whose loss is NaN or infinite (as Keras').
+
+    fit already stops there on its own: it puts back the parameters from before the optimizer step
+    that led to the non-finite loss (or parameter) and raises TrainingDivergedError, whose message
+    names the epoch and batch and suggests remedies. With this callback fit returns instead, as
+    after early stopping: the model keeps those parameters, the History holds the epochs completed
+    before (the one cut short is not recorded), ``on_train_end`` runs (so EarlyStopping's best weights
+    are restored and the last checkpoints written), and a RuntimeWarning carries the error's message.
+    For runs whose results up to a divergence are wanted, e.g. in a search over learning rates.
+
+    Attributes:
+        stopped_epoch, stopped_batch: where the loss became non-finite (from 0), or None.
+        error: the TrainingDivergedError fit would have raised, or None.
+
+    Example:
+        >>> terminate = TerminateOnNaN()
+        >>> terminate.stopped_epoch is None
+        True
+    """
+
+    def __init__(self):
+        self.stopped_epoch = self.stopped_batch = self.error = None
+
+    def on_train_begin(self, run) -> None:
+        self.stopped_epoch = self.stopped_batch = self.error = None
+
+    def on_divergence(self, run, error) -> None:
+        if math.isfinite(error.loss):
+            return  # not a NaN or infinite loss: some other reason to stop, which is not this callback's
+        self.stopped_epoch, self.stopped_batch, self.error = error.epoch, error.batch, error
+        run.stop_training = True
+        warnings.warn(f"TerminateOnNaN ended training: {error}", RuntimeWarning, stacklevel=2)
+
+
+class ModelCheckpoint(_Monitoring):
+    """Save the model after each epoch, or only when the monitored quantity is the best so far (as Keras').
+
+    Each save writes one nablanet model file with nablanet.io.save, which replaces the file
+    atomically (a crash while saving leaves the previous file whole); ``nablanet.load`` reads the
+    model back, and ``nablanet.load_checkpoint`` its optimizer too. ``filepath`` is formatted with
+    ``str.format`` from ``epoch`` (counted from 1, as Keras' and the progress bar, so
+    ``"model-{epoch:02d}.npz"`` names the first epoch's file ``model-01.npz``) and the epoch's logs
+    (``"{val_loss:.3f}"``); a path without fields is overwritten at every save. Its folder is created
+    if it does not exist. The two files people keep::
+
+        ModelCheckpoint("run/best.npz", monitor="val_loss", save_best_only=True)   # the best epoch's
+        ModelCheckpoint("run/last.npz")                                            # the last epoch's
+
+    Args:
+        filepath: a path (str or os.PathLike), possibly with ``{epoch}`` and ``{<log key>}`` fields.
+        monitor: with save_best_only, the History key (or function of the logs) whose best epoch is
+            kept, as EarlyStopping's; default ``"val_loss"``.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy and r2), as EarlyStopping's.
+        save_best_only: save only after an epoch whose monitored value is strictly better than every
+            earlier one (NaN never is); else after every epoch.
+        include_optimizer: write the optimizer's state too (a checkpoint training can resume from,
+            as Keras' model.save); False: architecture and weights only.
+
+    Attributes:
+        best, best_epoch: the best monitored value saved and its epoch (from 0), with save_best_only.
+            They carry over to a later fit with the same callback, as Keras' do, so that the file
+            keeps the best model of all the runs.
+        path: the file written last (a pathlib.Path), or None.
+
+    Example:
+        >>> checkpoint = ModelCheckpoint("weights-{epoch:02d}-{val_loss:.2f}.npz", save_best_only=True)
+        >>> checkpoint.mode
+        'min'
+
+    Notes:
+        The file's metadata holds ``{"epoch": e, "logs": {...}}``: the epoch from 0, as in the History,
+        and its finite scalar logs. The random generator fit shuffles with (its ``seed``) is not saved.
+        Keras' save_freq (saving every n batches) and save_weights_only are not offered.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", *, mode: str = "auto", save_best_only: bool = False,
+                 include_optimizer: bool = True):
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"filepath must be a path (str or os.PathLike), got {type(filepath).__name__}")
+        super().__init__(monitor, mode)
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = save_best_only
+        self.include_optimizer = include_optimizer
+        self.best, self.best_epoch = self._worst(), None
+        self.path = None
 
     def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        run.optimizer.lr = float(self.schedule(epoch, run.optimizer.lr))
+        if self.save_best_only:
+            value = self._value(logs)
+            if math.isnan(value) or not self._better(value, 0.0):
+                return
+            self.best, self.best_epoch = value, epoch
+        # Imported here: nablanet.io builds on nablanet.nn and nablanet.optim, which training does not need.
+        from nablanet.io import save
+
+        path = pathlib.Path(_formatted(self.filepath, epoch, logs))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {"epoch": epoch, "logs": {key: float(value) for key, value in logs.items()
+                                             if np.ndim(value) == 0 and math.isfinite(value)}}
+        self.path = save(path, run.model, optimizer=run.optimizer if self.include_optimizer else None,
+                         metadata=metadata)
+
+
+class CSVLogger(Callback):
+    """Write each epoch's History row to a CSV file as the epoch ends (as Keras').
+
+    The first row names the columns: ``epoch`` (from 0, as ``History.epoch``), then the History's keys
+    in its order (``loss``, ``data_loss``, ``penalty``, the metrics, ``val_...``, ``lr``). The file is
+    opened, appended to and closed at each epoch's end, so every finished epoch is on disk even if
+    training is then killed. The same rows as ``History.to_csv``; the folder is created if needed.
+
+    Args:
+        filename: the CSV file's path (str or os.PathLike).
+        separator: the column separator.
+        append: add to an existing file (without repeating its header, whose columns must be this
+            run's) instead of replacing it when training begins.
+
+    Example:
+        >>> logger = CSVLogger("training.csv", append=True)
+
+    Notes:
+        Numbers are written in full (Python's shortest repr, which reads back exactly); an array entry
+        such as a confusion matrix as a JSON list.
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"filename must be a path (str or os.PathLike), got {type(filename).__name__}")
+        self.filename = pathlib.Path(filename)
+        self.separator = separator
+        self.append = append
+        self._columns = None
+        self._header_written = False
+
+    def on_train_begin(self, run) -> None:
+        self.filename.parent.mkdir(parents=True, exist_ok=True)
+        self._columns = None
+        self._header_written = False
+        if self.append and self.filename.exists() and self.filename.stat().st_size > 0:
+            with open(self.filename, newline="") as file:
+                self._columns = next(csv.reader(file, delimiter=self.separator), None)
+            self._header_written = True
+        else:
+            # Replaced now, as Keras does: a run that stops before its first epoch leaves an empty log.
+            self.filename.write_text("")
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        columns = ["epoch", *logs]
+        if self._columns is None:
+            self._columns = columns
+        elif columns != self._columns:
+            raise ValueError(f"CSVLogger: {self.filename} has the columns {self._columns}, this run logs {columns}; "
+                             "log to another file, or append=False to replace it")
+        with open(self.filename, "a", newline="") as file:
+            writer = csv.writer(file, delimiter=self.separator)
+            if not self._header_written:
+                writer.writerow(columns)
+                self._header_written = True
+            writer.writerow(_csv_cells(epoch, logs, columns[1:]))
+
+
+def write_history_csv(path, epochs, history: dict, separator: str = ",") -> None:
+    """Write a History (its ``epoch`` list and ``history`` dict) as CSVLogger writes it, all epochs at once."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file, delimiter=separator)
+        writer.writerow(["epoch", *history])
+        for row, epoch in enumerate(epochs):
+            writer.writerow(_csv_cells(epoch, {key: values[row] for key, values in history.items()}, list(history)))
+
+
+def _csv_cells(epoch: int, logs: dict, keys: list) -> list:
+    return [str(epoch), *(_csv_cell(logs[key]) for key in keys)]
+
+
+def _csv_cell(value) -> str:
+    if np.ndim(value) == 0:
+        return repr(float(value))
+    return json.dumps(np.asarray(value).tolist())
+
+
+def _formatted(filepath: str, epoch: int, logs: dict) -> str:
+    """ModelCheckpoint's file name for ``epoch`` (from 0): the fields filled from epoch + 1 and the logs."""
+    try:
+        return filepath.format(**logs, epoch=epoch + 1)
+    except KeyError as error:
+        raise KeyError(f"ModelCheckpoint: filepath {filepath!r} names the field {error.args[0]!r}, which this run "
+                       f"does not log; the fields are epoch and {', '.join(logs)}") from None
+
+
+def _check_float_lr(run, callback) -> None:
+    if callable(run.optimizer.lr):
+        raise TypeError(f"{type(callback).__name__} needs an optimizer with a float lr, got a schedule: "
+                        f"{run.optimizer.lr!r}")
+
+
+def _positional_arguments(function) -> int:
+    """How many positional arguments ``function`` takes (2 for ``*args`` or an unreadable signature)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(parameter.kind == parameter.VAR_POSITIONAL for parameter in parameters):
+        return 2
+    return sum(parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+               for parameter in parameters)
 
 
 def _higher_is_better(monitor: str) -> bool:

@@ -33,8 +33,8 @@ from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
-from nablanet.optim.registry import needs_closure
-from nablanet.train.callbacks import Callback, ProgressBar
+from nablanet.optim.registry import as_optimizer, needs_closure
+from nablanet.train.callbacks import Callback, ProgressBar, write_history_csv
 from nablanet.train.data import minibatch_indices, train_validation_split
 from nablanet.train.divergence import (
     DEFAULT_DIVERGENCE_FACTOR,
@@ -122,6 +122,21 @@ class History:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
         return f"History({len(self.epoch)} epochs; last: {shown})"
 
+    def to_csv(self, path, *, separator: str = ",") -> None:
+        """Write the History to a CSV file, one row per epoch, as CSVLogger writes it during training:
+        the columns ``epoch`` (from 0) and the keys in order; numbers in full, arrays as JSON lists."""
+        write_history_csv(path, self.epoch, self.history, separator)
+
+    def to_frame(self):
+        """The History as a pandas DataFrame: one row per epoch (the index, named ``epoch``), one column
+        per key. pandas is not a dependency of nablanet: ImportError naming it when it is not installed."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("History.to_frame needs pandas, which is not installed (nablanet does not depend "
+                              "on it): pip install pandas, or use History.to_csv") from None
+        return pandas.DataFrame(self.history, index=pandas.Index(self.epoch, name="epoch"))
+
 
 @dataclass
 class TrainingRun:
@@ -148,7 +163,7 @@ class TrainingRun:
     callbacks: list = field(default_factory=list)
 
 
-def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _DEFAULT_BATCH_SIZE,
+def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
         l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
@@ -171,16 +186,28 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
         loss: a name (``"mse"``, ``"cross_entropy"``, ...) or a function ``(predictions, targets) ->
             scalar Tensor``; see nablanet.nn.functional.get_loss. What the loss means (its record in
             nablanet.nn.LOSSES, found by name or by the registered function itself) sets the defaults
-            below; register your own with nablanet.nn.register_loss to give it the same.
-        optimizer: e.g. ``nablanet.optim.Adam(model.parameters(), lr=1e-3)``, built on this model's
-            parameters (all or some of them: the others stay as they are); an optimizer over another
-            model's parameters is refused. An optimizer whose ``step`` needs a closure
+            below; register your own with nablanet.nn.register_loss to give it the same. Keras' names
+            are aliases: "mean_squared_error", "mean_absolute_error", "huber", "hinge",
+            "binary_crossentropy" (on probabilities, as Keras' default), and
+            "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
+            rows), which are cross_entropy on logits (Keras' from_logits=True): a network ending
+            without a softmax.
+        optimizer: an optimizer built on the model, e.g. ``nablanet.optim.Adam(model.parameters(),
+            lr=1e-3)``; or a name of nablanet.optim.OPTIMIZERS in any case (``"adam"``, ``"SGD"``, as
+            Keras takes them), built on ``model.parameters()`` with the class's defaults and ``lr``; or
+            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``. See
+            nablanet.optim.as_optimizer. A built optimizer may update all or some of the model's
+            parameters (the others stay as they are); one over another model's parameters is refused.
+            An optimizer whose ``step`` needs a closure
             (``nablanet.optim.LBFGS``) is driven as ``torch.optim.LBFGS`` is used: one
             ``optimizer.step(closure)`` per epoch (L-BFGS' ``max_iter`` iterations), the closure
             computing the cost C and its gradients on all the training rows; its epoch's training
             figures are those of its first evaluation, at the weights the epoch started from (the
             loss ``torch.optim.LBFGS.step`` returns), and callbacks see one batch per epoch.
         epochs: number of passes over the training data.
+        lr: the learning rate eta (a float, or a schedule of nablanet.optim.schedules) of an optimizer
+            given by name or dict (Keras' ``learning_rate``); default: that optimizer's own (1e-3 for
+            Adam and SGD, 1e-2 for Adagrad and RMSprop). An error with an optimizer already built.
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent). Default 32,
             and None for a closure optimizer (L-BFGS), which always steps on all the rows: a smaller
             batch size given with it is ignored with a warning.
@@ -245,10 +272,13 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
             stayed more than ``divergence_factor`` times its best. The model's parameters (and
             buffers such as BatchNorm statistics) are restored to the best known (those of the
             best epoch; in the first epoch, before the optimizer step that led to a NaN, or the
-            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored.
+            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored. With
+            ``TerminateOnNaN()`` among the callbacks fit returns at a NaN loss instead, with those
+            parameters and the History of the epochs before.
         TypeError: a model or optimizer that is not one (None, a plain function).
         ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an optimizer over
-            parameters that are not the model's.
+            parameters that are not the model's, an unknown optimizer name (the message lists the
+            known ones).
 
     Example:
         >>> import nablanet.nn as nn
@@ -276,6 +306,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
     check_model(model)
+    optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
     check_optimizer(optimizer, model.parameters())
     divergence_factor = check_divergence_factor(divergence_factor)
     loss_fn = get_loss(loss)
@@ -341,7 +372,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
                 model.train()
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
                 guard.begin_epoch()
-                logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
+                try:
+                    logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
+                except TrainingDivergedError as error:
+                    if not _callbacks_stop_at(run, error):
+                        raise
+                    break
                 if X_val is not None:
                     logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
                                         prefix="val_"))
@@ -364,6 +400,14 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, batch_size: int | None = _
                     callback.close()
             raise
     return history
+
+
+def _callbacks_stop_at(run, error: TrainingDivergedError) -> bool:
+    """Whether the callbacks' on_divergence ended training at ``error`` (TerminateOnNaN) rather than let fit raise it."""
+    run.stop_training = False  # only a stop asked for in on_divergence counts
+    for callback in run.callbacks:
+        callback.on_divergence(run, error)
+    return run.stop_training
 
 
 def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: bool):

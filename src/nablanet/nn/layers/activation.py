@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 
+from nablanet.checks import check_choice, check_int
 from nablanet.nn import functional as F
-from nablanet.nn.activations import activation_layer, activation_record, get_activation
+from nablanet.nn.activations import ACTIVATIONS, activation_layer, activation_record, get_activation
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
@@ -32,6 +33,9 @@ class Activation(Module):
             raise TypeError(f"Activation({self.name!r}): {error} (the options are the activation's own)") from None
         except ValueError:
             pass  # a builtin without a signature: its first call will tell
+        record = ACTIVATIONS.records.get(activation)
+        if options and record is not None and record.layer is not None and _takes(record.layer, options):
+            record.layer(**options)  # the activation's own layer checks the values (alpha, approximate, axis)
         self.options = options
 
     def forward(self, z):
@@ -117,7 +121,7 @@ class GELU(Module):
     """a = z Phi(z) (exact, or approximate="tanh")."""
 
     def __init__(self, approximate: str = "none"):
-        self.approximate = approximate
+        self.approximate = check_choice("GELU", "approximate", approximate, F.GELU_APPROXIMATIONS)
 
     def forward(self, z):
         return F.gelu(z, self.approximate)
@@ -129,7 +133,7 @@ class Softmax(Module):
     """a_k = e^{z_k} / sum_j e^{z_j} along axis."""
 
     def __init__(self, axis: int = -1):
-        self.axis = axis
+        self.axis = check_int("Softmax", "axis", axis, minimum=None)
 
     def forward(self, z):
         return F.softmax(z, self.axis)
@@ -142,3 +146,11 @@ class Heaviside(Module):
 
     def forward(self, z):
         return F.heaviside(z)
+
+
+def _takes(cls, options: dict) -> bool:
+    try:
+        inspect.signature(cls).bind(**options)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.checks import check_bool, check_float_dtype, check_int, check_ints
 from nablanet.nn import functional as F
 from nablanet.nn.activations import fusion
 from nablanet.nn.init import get_initializer, make_rng
@@ -13,12 +14,18 @@ from nablanet.nn.module import ArraySpec, Module, Parameter
 __all__ = ["Conv1d", "Conv2d"]
 
 
-def _make_kernels(module, in_channels, out_channels, kernel, bias, init, rng, dtype):
-    if in_channels < 1 or out_channels < 1:
-        raise ValueError(f"channels must be positive, got in_channels={in_channels}, out_channels={out_channels}")
+def _make_kernels(module, in_channels, out_channels, kernel, stride, padding, dilation, bias, init, rng, dtype):
+    """W and b of a convolution, after checking every argument (the geometry as F.conv will use it)."""
+    owner = type(module).__name__
+    in_channels = check_int(owner, "in_channels", in_channels)
+    out_channels = check_int(owner, "out_channels", out_channels)
+    F.conv_geometry(kernel, stride, padding, dilation, owner)
+    bias = check_bool(owner, "bias", bias)
+    dtype = check_float_dtype(owner, dtype)
     rng = make_rng(rng)
     module.W = Parameter(get_initializer(init)((out_channels, in_channels) + kernel, rng, dtype))
     module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
+    module.stride, module.padding, module.dilation = stride, padding, dilation
 
 
 def _kernel_spec(in_channels, out_channels, kernel, bias, dtype):
@@ -28,7 +35,11 @@ def _kernel_spec(in_channels, out_channels, kernel, bias, dtype):
 
 
 def _kernel_pair(kernel_size) -> tuple:
-    return (int(kernel_size),) * 2 if np.ndim(kernel_size) == 0 else tuple(int(k) for k in kernel_size)
+    return check_ints("Conv2d", "kernel_size", kernel_size, 2)
+
+
+def _kernel_single(kernel_size) -> tuple:
+    return (check_int("Conv1d", "kernel_size", kernel_size),)
 
 
 def _set_activation(module, activation, alpha):
@@ -73,13 +84,13 @@ class Conv1d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding=0,
                  dilation: int = 1, bias: bool = True, activation=None, alpha: float | None = None,
                  init="he_uniform", rng=None, dtype=np.float32):
-        _make_kernels(self, in_channels, out_channels, (int(kernel_size),), bias, init, rng, dtype)
-        self.stride, self.padding, self.dilation = stride, padding, dilation
+        _make_kernels(self, in_channels, out_channels, _kernel_single(kernel_size), stride, padding, dilation, bias,
+                      init, rng, dtype)
         _set_activation(self, activation, alpha)
 
     @classmethod
     def state_spec(cls, in_channels, out_channels, kernel_size, *, bias=True, dtype=np.float32, **options):
-        return _kernel_spec(in_channels, out_channels, (int(kernel_size),), bias, dtype)
+        return _kernel_spec(in_channels, out_channels, _kernel_single(kernel_size), bias, dtype)
 
     def forward(self, x):
         return _convolve(self, x)
@@ -120,8 +131,8 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
                  bias: bool = True, activation=None, alpha: float | None = None, init="he_uniform", rng=None,
                  dtype=np.float32):
-        _make_kernels(self, in_channels, out_channels, _kernel_pair(kernel_size), bias, init, rng, dtype)
-        self.stride, self.padding, self.dilation = stride, padding, dilation
+        _make_kernels(self, in_channels, out_channels, _kernel_pair(kernel_size), stride, padding, dilation, bias,
+                      init, rng, dtype)
         _set_activation(self, activation, alpha)
 
     @classmethod

@@ -6,6 +6,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.nn import dense
+from nablanet.checks import check_bool, check_float_dtype, check_int, check_real
 from nablanet.nn.activations import ACTIVATIONS, fusion
 from nablanet.nn.init import get_initializer, make_rng
 from nablanet.nn.layers.registry import register_layer
@@ -51,8 +52,10 @@ class Dense(Module):
 
     def __init__(self, in_features: int, out_features: int, activation=None, *, bias: bool = True, init=None,
                  bias_init="zeros", alpha: float | None = None, rng=None, dtype=np.float32):
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Dense needs positive sizes, got in_features={in_features}, out_features={out_features}")
+        in_features = check_int("Dense", "in_features", in_features)
+        out_features = check_int("Dense", "out_features", out_features)
+        bias = check_bool("Dense", "bias", bias)
+        dtype = check_float_dtype("Dense", dtype)
         rng = make_rng(rng)
         self.activation = activation if activation is not None else "identity"
         self._fused, self._kernel_alpha, self.alpha, self._after = fusion(self.activation, alpha)
@@ -89,7 +92,7 @@ class RBF(Module):
         in_features: size of each input row.
         units: number of Gaussian units.
         centers: initial centres (units, in_features); default N(0, 1) draws from rng.
-        width: initial width s of every unit.
+        width: initial width s of every unit; positive and finite.
         rng: numpy Generator or int seed.
         dtype: parameter dtype.
 
@@ -102,14 +105,23 @@ class RBF(Module):
     """
 
     def __init__(self, in_features: int, units: int, *, centers=None, width: float = 1.0, rng=None, dtype=np.float32):
+        in_features = check_int("RBF", "in_features", in_features)
+        units = check_int("RBF", "units", units)
+        # exp(-r^2 / (2 s^2)) is NaN for every input at s = 0, NaN or infinity.
+        width = check_real("RBF", "width", width, low=0.0, low_open=True)
+        dtype = check_float_dtype("RBF", dtype)
         rng = make_rng(rng)
         if centers is None:
             centers = rng.standard_normal((units, in_features))
-        centers = np.asarray(centers, dtype=dtype)
+        try:
+            centers = np.asarray(centers, dtype=dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"RBF: centers must be an array of numbers of shape {(units, in_features)}, "
+                            f"got a {type(centers).__name__}") from None
         if centers.shape != (units, in_features):
             raise ValueError(f"RBF: centers must have shape {(units, in_features)}, got {centers.shape}")
-        if width <= 0:
-            raise ValueError(f"RBF: width must be positive, got {width}")
+        if not np.isfinite(centers).all():
+            raise ValueError("RBF: centers must be finite numbers, got NaN or infinity among them")
         self.centers = Parameter(centers, regularize=False)
         self.widths = Parameter(np.full(units, width, dtype=dtype), regularize=False)
 

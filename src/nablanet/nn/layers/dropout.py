@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.checks import check_real
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
@@ -35,9 +36,8 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, rng=None):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = float(p)
+        # p = 1 would scale the (no) survivors by 1 / 0.
+        self.p = check_real("Dropout", "p", p, low=0.0, high=1.0, high_open=True)
         self.rng = make_rng(rng)
 
     def forward(self, x):

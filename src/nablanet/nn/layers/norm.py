@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.checks import check_float_dtype, check_int, check_real
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import ArraySpec, Module, Parameter
 
@@ -29,8 +30,8 @@ class BatchNorm(Module):
 
     Args:
         num_features: the size of axis 1 (features, or channels for (N, C, L) / (N, C, H, W)).
-        momentum: weight of the current batch in the running estimates.
-        eps: added to the variance for stability.
+        momentum: weight of the current batch in the running estimates, in [0, 1].
+        eps: added to the variance for stability; positive and finite.
         dtype: parameter dtype.
 
     Attributes:
@@ -48,11 +49,11 @@ class BatchNorm(Module):
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
         # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
-        # 1 / sqrt(running_var + eps) is infinite (eps).
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
-        if not eps > 0.0:
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps}")
+        # 1 / sqrt(running_var + eps) is infinite or zero (eps).
+        num_features = check_int("BatchNorm", "num_features", num_features)
+        momentum = check_real("BatchNorm", "momentum", momentum, low=0.0, high=1.0)
+        eps = check_real("BatchNorm", "eps", eps, low=0.0, low_open=True)
+        dtype = check_float_dtype("BatchNorm", dtype)
         self.num_features = num_features
         self.momentum = momentum
         self.eps = eps

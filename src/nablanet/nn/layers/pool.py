@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from nablanet.autodiff import ops
 from nablanet.nn import functional as F
 from nablanet.nn.layers.registry import register_layer
@@ -21,10 +23,10 @@ class MaxPool1d(Module):
     """
 
     def __init__(self, kernel_size: int, stride=None, padding=0):
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        _set_windows(self, kernel_size, stride, padding, 1)
 
     def forward(self, x):
-        return F.max_pool(x, (self.kernel_size,), self.stride, self.padding)
+        return F.max_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
 
 
 @register_layer("maxpool2d")
@@ -35,10 +37,10 @@ class MaxPool2d(Module):
     """
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        _set_windows(self, kernel_size, stride, padding, 2)
 
     def forward(self, x):
-        return F.max_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
+        return F.max_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
 
 
 @register_layer("avgpool1d")
@@ -46,10 +48,10 @@ class AvgPool1d(Module):
     """Mean over windows of length kernel_size of (N, C, L)."""
 
     def __init__(self, kernel_size: int, stride=None, padding=0):
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        _set_windows(self, kernel_size, stride, padding, 1)
 
     def forward(self, x):
-        return F.avg_pool(x, (self.kernel_size,), self.stride, self.padding)
+        return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
 
 
 @register_layer("avgpool2d")
@@ -57,10 +59,10 @@ class AvgPool2d(Module):
     """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default)."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        _set_windows(self, kernel_size, stride, padding, 2)
 
     def forward(self, x):
-        return F.avg_pool(x, _pair(self.kernel_size), None if self.stride is None else _pair(self.stride), self.padding)
+        return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
 
 
 @register_layer("globalavgpool")
@@ -79,5 +81,16 @@ class Flatten(Module):
         return ops.reshape(x, (x.shape[0], -1))
 
 
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
+def _set_windows(module, kernel_size, stride, padding, n_spatial: int) -> None:
+    """Keep the arguments as given, and the windows as one size per spatial axis, checked as the pooling
+    function checks them (a 2-D pool then refuses a 1-D input instead of pooling it)."""
+    module.kernel_size, module.stride, module.padding = kernel_size, stride, padding
+    module._kernel, module._stride, _ = F.pool_geometry(kernel_size, stride, padding, n_spatial, type(module).__name__)
+
+
+def _checked_input(module, x):
+    shape = np.shape(x.data if hasattr(x, "_data") else x)
+    if len(shape) != 2 + len(module._kernel):
+        axes = "L" if len(module._kernel) == 1 else "H, W"
+        raise ValueError(f"{type(module).__name__}: expected input of shape (N, C, {axes}), got {shape}")
+    return x

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.checks import check_bool, check_float_dtype, check_int
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import ArraySpec, Module, Parameter
@@ -85,9 +86,14 @@ class _Recurrent(Module):
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bidirectional: bool = False,
                  return_sequences: bool = True, return_state: bool = False, rng=None, dtype=np.float32):
-        if input_size < 1 or hidden_size < 1 or num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: sizes must be positive, got input_size={input_size}, "
-                             f"hidden_size={hidden_size}, num_layers={num_layers}")
+        owner = type(self).__name__
+        input_size = check_int(owner, "input_size", input_size)
+        hidden_size = check_int(owner, "hidden_size", hidden_size)
+        num_layers = check_int(owner, "num_layers", num_layers)
+        bidirectional = check_bool(owner, "bidirectional", bidirectional)
+        return_sequences = check_bool(owner, "return_sequences", return_sequences)
+        return_state = check_bool(owner, "return_state", return_state)
+        dtype = check_float_dtype(owner, dtype)
         rng = make_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.directions = 2 if bidirectional else 1
