@@ -41,7 +41,7 @@ def test_an_optimizer_over_another_models_parameters_is_refused_and_a_subset_of_
 
 @pytest.mark.parametrize("optimizer, message", [
     (None, "got None"),
-    ("adam", "got an object of type str"),
+    (3, "got an object of type int"),
 ])
 def test_something_other_than_an_optimizer_is_a_type_error_naming_it(optimizer, message):
     model = _line_model()

@@ -195,10 +195,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         optimizer: an optimizer built on the model, e.g. ``nablanet.optim.Adam(model.parameters(),
             lr=1e-3)``; or a name of nablanet.optim.OPTIMIZERS in any case (``"adam"``, ``"SGD"``, as
             Keras takes them), built on ``model.parameters()`` with the class's defaults and ``lr``; or
-            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``. See
-            nablanet.optim.as_optimizer. A built optimizer may update all or some of the model's
-            parameters (the others stay as they are); one over another model's parameters is refused.
-            An optimizer whose ``step`` needs a closure
+            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``
+            (nablanet.optim.as_optimizer). A built optimizer may update some of the model's parameters
+            (the others stay as they are), not another model's. An optimizer whose ``step`` needs a closure
             (``nablanet.optim.LBFGS``) is driven as ``torch.optim.LBFGS`` is used: one
             ``optimizer.step(closure)`` per epoch (L-BFGS' ``max_iter`` iterations), the closure
             computing the cost C and its gradients on all the training rows; its epoch's training
@@ -272,9 +271,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             stayed more than ``divergence_factor`` times its best. The model's parameters (and
             buffers such as BatchNorm statistics) are restored to the best known (those of the
             best epoch; in the first epoch, before the optimizer step that led to a NaN, or the
-            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored. With
-            ``TerminateOnNaN()`` among the callbacks fit returns at a NaN loss instead, with those
-            parameters and the History of the epochs before.
+            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored.
+            With ``TerminateOnNaN()`` fit returns at a NaN loss instead, with the History so far.
         TypeError: a model or optimizer that is not one (None, a plain function).
         ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an optimizer over
             parameters that are not the model's, an unknown optimizer name (the message lists the
