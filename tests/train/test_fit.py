@@ -13,6 +13,7 @@ import nablanet.nn as nn
 from nablanet.nn.functional import mse
 from nablanet.optim import SGD, Adam
 from nablanet.train import (
+    DivergenceWarning,
     EarlyStopping,
     LambdaCallback,
     TrainingDivergedError,
@@ -304,29 +305,40 @@ def _recording_weights(states):
     return LambdaCallback(on_batch_end=lambda run, batch, logs: states.append(run.model.state_dict()))
 
 
+def _loss_turning_nan_at_call(n):
+    """mse, made NaN at its n-th call (from 1)."""
+    calls = []
+
+    def loss(predictions, targets):
+        calls.append(1)
+        value = mse(predictions, targets)
+        return value * np.float32("nan") if len(calls) == n else value
+
+    return loss
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # NumPy's own notice of the overflow
-def test_divergence_raises_and_keeps_the_weights_from_before_the_bad_step():
+def test_divergence_raises_and_keeps_the_weights_of_the_best_epoch():
     rng = np.random.default_rng(0)
     X = rng.normal(scale=10.0, size=(64, 3)).astype(np.float32)
     y = X @ np.array([[1.0], [2.0], [-1.0]], dtype=np.float32)
     model = nn.Sequential(nn.Dense(3, 1, rng=0))
     initial = model.state_dict()
     states = []  # states[j]: the weights after global step j
-    with pytest.raises(TrainingDivergedError) as caught:
+    with pytest.warns(DivergenceWarning), pytest.raises(TrainingDivergedError) as caught:
         fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=1.0), epochs=100, batch_size=16, seed=0,
             callbacks=[_recording_weights(states)], progress=False)
     error = caught.value
     assert isinstance(error, RuntimeError)
     bad_batch = error.epoch * 4 + error.batch  # 64 rows / 16 = 4 batches per epoch
-    assert bad_batch == len(states) and not np.isfinite(error.loss)
-    # The loss of batch g was computed at the weights after step g - 1; the step before it, g - 1,
-    # is undone: the model holds the weights after step g - 2 (or the initial ones).
-    expected = states[bad_batch - 2] if bad_batch >= 2 else initial
+    assert bad_batch == len(states) and not np.isfinite(error.loss) and error.epoch >= 1
+    # Not the weights before the bad step (states[bad_batch - 2], of loss 1e30 and more) but the best
+    # epoch's, 0, whose training loss was measured from the weights it started from: the initial ones.
+    assert error.best_epoch == 0 and error.best_loss == error.history["loss"][0]
     for name, value in model.state_dict().items():
-        np.testing.assert_array_equal(value, expected[name])
-        assert np.all(np.isfinite(value))
+        np.testing.assert_array_equal(value, initial[name])
     message = str(error)
-    assert f"epoch {error.epoch}, batch {error.batch}" in message
+    assert f"epoch {error.epoch}, batch {error.batch}" in message and "best epoch, 0" in message
     for remedy in ("smaller learning rate", "clip", "standardize"):
         assert remedy in message
     assert len(error.history) == error.epoch
@@ -335,16 +347,9 @@ def test_divergence_raises_and_keeps_the_weights_from_before_the_bad_step():
 def test_nan_at_a_known_batch_undoes_exactly_one_step():
     X, y = np.arange(12.0).reshape(6, 2) / 10, np.ones(6)
     model = nn.Sequential(nn.Dense(2, 1, rng=0))
-    calls = []
-
-    def loss_turning_nan_at_third_batch(predictions, targets):
-        calls.append(1)
-        value = mse(predictions, targets)
-        return value * np.float32("nan") if len(calls) == 3 else value
-
     states = []
     with pytest.raises(TrainingDivergedError) as caught:
-        fit(model, X, y, loss=loss_turning_nan_at_third_batch, optimizer=SGD(model.parameters(), lr=0.1),
+        fit(model, X, y, loss=_loss_turning_nan_at_call(3), optimizer=SGD(model.parameters(), lr=0.1),
             epochs=1, batch_size=2, shuffle=False, callbacks=[_recording_weights(states)], progress=False)
     assert (caught.value.epoch, caught.value.batch) == (0, 2)
     assert len(states) == 2
@@ -357,15 +362,9 @@ def test_nan_restores_batchnorm_statistics_too():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(8, 2)), rng.normal(size=8)
     model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.BatchNorm(3), nn.Dense(3, 1, rng=1))
-    calls = []
-
-    def loss_turning_nan_at_third_batch(predictions, targets):
-        calls.append(1)
-        return mse(predictions, targets) * (np.float32("nan") if len(calls) == 3 else 1.0)
-
     states = []
     with pytest.raises(TrainingDivergedError):
-        fit(model, X, y, loss=loss_turning_nan_at_third_batch, optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+        fit(model, X, y, loss=_loss_turning_nan_at_call(3), optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
             batch_size=2, shuffle=False, callbacks=[_recording_weights(states)], progress=False)
     # Just before step 1 (the one undone) the parameters were those after step 0, and the running
     # statistics those updated by batch 1's forward pass; batch 2's forward pass is undone as well.
@@ -374,6 +373,21 @@ def test_nan_restores_batchnorm_statistics_too():
         np.testing.assert_array_equal(restored[name], states[1][name])
     for name in ("layers.0.W", "layers.0.b", "layers.1.gamma", "layers.2.W"):
         np.testing.assert_array_equal(restored[name], states[0][name])
+
+
+def test_nan_after_good_epochs_restores_the_best_epochs_weights():
+    X, y = np.arange(12.0).reshape(6, 2) / 10, np.ones(6)
+    model = nn.Sequential(nn.Dense(2, 1, rng=0))
+    states = []  # states[k]: the weights epoch k started from
+    with pytest.raises(TrainingDivergedError, match=r"loss became nan at epoch 3, batch 1 .* best epoch, 2") as caught:
+        fit(model, X, y, loss=_loss_turning_nan_at_call(3 * 3 + 2), optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=5, batch_size=2, shuffle=False, progress=False,
+            callbacks=[LambdaCallback(on_epoch_begin=lambda run, epoch: states.append(run.model.state_dict()))])
+    error = caught.value
+    assert error.history["loss"] == sorted(error.history["loss"], reverse=True), "the loss fell every epoch"
+    assert (error.best_epoch, error.best_loss) == (2, error.history["loss"][2])
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, states[2][name])
 
 
 def test_nan_on_the_very_first_batch_leaves_the_initial_weights():

@@ -26,7 +26,22 @@ from dataclasses import dataclass
 from nablanet.registry import Registry, check_arguments, signature_defaults
 
 __all__ = ["OptimizerRecord", "OPTIMIZERS", "register_optimizer", "optimizer_record", "get_optimizer",
-           "as_optimizer"]
+           "needs_closure", "as_optimizer"]
+
+
+def needs_closure(optimizer) -> bool:
+    """Whether ``optimizer.step`` (a class or an instance) requires a closure that re-evaluates the cost.
+
+    L-BFGS does (its line search evaluates the cost at trial points); a ``closure=None`` that may be
+    left out, as torch's first-order optimizers have, does not count.
+
+    Example:
+        >>> from nablanet.optim import LBFGS, SGD
+        >>> needs_closure(LBFGS), needs_closure(SGD)
+        (True, False)
+    """
+    closure = inspect.signature(optimizer.step).parameters.get("closure")
+    return closure is not None and closure.default is inspect.Parameter.empty
 
 
 @dataclass(frozen=True)
@@ -45,8 +60,9 @@ class OptimizerRecord:
 
     Derived from the class's constructor (so they cannot disagree with it): ``lr``, the default
     learning rate eta; ``hyperparameters``, name -> default of its other keyword arguments;
-    ``needs_closure``, whether ``step`` takes a closure that re-evaluates the cost (L-BFGS), which a
-    minibatch loop such as ``fit`` cannot drive.
+    ``needs_closure``, whether ``step`` takes a closure that re-evaluates the cost (L-BFGS), which
+    ``fit`` drives with one closure over the whole training set per epoch and a config's minibatch
+    loop does not.
     """
 
     name: str
@@ -68,7 +84,7 @@ class OptimizerRecord:
 
     @property
     def needs_closure(self) -> bool:
-        return "closure" in inspect.signature(self.cls.step).parameters
+        return needs_closure(self.cls)
 
     def build(self, parameters=None, **hyperparameters):
         """``cls(parameters, **hyperparameters)``, with a clear error for a hyperparameter it does not take."""

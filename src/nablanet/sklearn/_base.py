@@ -260,7 +260,9 @@ class _NetworkEstimator(BaseEstimator):
                       validation_data=validation_data, metrics=(),
                       validation_metrics=(score,) if validation_data else (),
                       callbacks=callbacks, l1=plan.l1, l2=plan.l2, divide_penalty_by_batch_size=True,
-                      seed=random_state.randint(np.iinfo(np.int32).max), progress=False)
+                      seed=random_state.randint(np.iinfo(np.int32).max), progress=False,
+                      # scikit-learn's estimators stop only on non-finite weights, never on a large loss.
+                      divergence_factor=None)
         except TrainingDivergedError as error:
             raise ValueError(f"Solver produced non-finite parameter weights: {error}") from error
         except KeyboardInterrupt:

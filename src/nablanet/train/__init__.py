@@ -1,7 +1,7 @@
 """Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, checkpoints, logs,
-progress), metrics."""
+progress), metrics, and the divergence guard."""
 
-from nablanet.train import callbacks, data, memory, metrics
+from nablanet.train import callbacks, data, divergence, history, memory, metrics
 from nablanet.train.callbacks import (
     Callback,
     CSVLogger,
@@ -14,15 +14,17 @@ from nablanet.train.callbacks import (
     TerminateOnNaN,
 )
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
-from nablanet.train.loop import History, TrainingDivergedError, TrainingRun, evaluate, fit, predict
+from nablanet.train.divergence import DivergenceWarning, TrainingDivergedError
+from nablanet.train.history import History, TrainingRun
+from nablanet.train.loop import evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
 
 __all__ = [
-    "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError",
+    "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError", "DivergenceWarning",
     "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN",
     "ModelCheckpoint", "CSVLogger", "ProgressBar",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "keep_freed_memory", "callbacks", "data", "memory", "metrics",
+    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics",
 ]

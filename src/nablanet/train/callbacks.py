@@ -13,7 +13,7 @@ A callback subclasses ``Callback`` and overrides any of six hooks, called in thi
                                                 infinite; error: the TrainingDivergedError fit raises
                                                 unless a callback sets run.stop_training (TerminateOnNaN)
 
-``run`` is the ``TrainingRun`` of nablanet.train.loop: the model, optimizer, History so far, the
+``run`` is the ``TrainingRun`` of nablanet.train.history: the model, optimizer, History so far, the
 number of epochs and batches, and ``run.stop_training``. Setting ``run.stop_training = True`` in any
 hook ends training after the current batch (its epoch is then finished with the batches seen: the
 epoch's averages, validation and ``on_epoch_end`` still run), as Keras' ``model.stop_training``.

@@ -1,4 +1,5 @@
-"""What fit, evaluate and predict accept, checked and converted: inputs, targets against the loss, metrics.
+"""What fit, evaluate and predict accept, checked and converted: the model and optimizer, inputs, targets
+against the loss, metrics.
 
 A loss's record in nablanet.nn.LOSSES says what its targets are (class labels or values) and, for
 a classifier's single output column, where the classes divide (the threshold of its metrics).
@@ -6,13 +7,63 @@ a classifier's single output column, where the classes divide (the threshold of 
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES
 from nablanet.train.metrics import get_metric
 
-__all__ = ["as_array", "as_inputs", "as_targets", "check_real", "compute_dtype", "resolve_metrics", "unpack_validation"]
+__all__ = ["as_array", "as_inputs", "as_targets", "check_model", "check_optimizer", "check_real", "compute_dtype",
+           "resolve_metrics", "unpack_validation"]
+
+
+def check_model(model) -> None:
+    """A TypeError unless ``model`` is a network fit can train: a Module, or an object with its methods."""
+    if callable(model) and all(callable(getattr(model, name, None)) for name in ("parameters", "train", "eval")):
+        return
+    given = _described(model)
+    hint = ""
+    if callable(model):
+        hint = (": a plain function has no parameters to train; make it a nablanet.nn.Module whose forward "
+                "computes it, with its trainable arrays as Parameter attributes")
+    raise TypeError(f"model must be a nablanet.nn.Module (callable, with parameters(), train() and eval()), "
+                    f"got {given}{hint}")
+
+
+def check_optimizer(optimizer, parameters: list) -> None:
+    """An error unless ``optimizer`` can take steps and updates only ``parameters`` (the model's).
+
+    An optimizer over part of the model's parameters is fine (the rest stay frozen); one over arrays
+    that are not the model's would train nothing in it, silently.
+    """
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must be an optimizer over the model's parameters, e.g. "
+                        f"optimizer=nablanet.optim.Adam(model.parameters(), lr=1e-3); got {_described(optimizer)}")
+    name = type(optimizer).__name__
+    if not hasattr(optimizer, "params"):
+        return  # a user's optimizer that does not say what it updates
+    if optimizer.params is None:
+        raise ValueError(f"the optimizer {name} was built without parameters (for init_state/update only); "
+                         f"fit needs it built on the model's: {name}(model.parameters(), ...)")
+    own = {id(parameter) for parameter in parameters}
+    foreign = [(i, p) for i, p in enumerate(optimizer.params) if id(p) not in own]
+    if foreign:
+        shown = ", ".join(f"params[{i}] of shape {tuple(p.shape)}" for i, p in foreign[:5])
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise ValueError(
+            f"{len(foreign)} of the {len(optimizer.params)} parameters the optimizer {name} updates are not the "
+            f"model's ({shown}{more}), so its steps would not train the model: build it on this model, "
+            f"{name}(model.parameters(), ...)")
+
+
+def _described(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return f"the function {value.__qualname__}"
+    return f"an object of type {type(value).__name__}"
 
 
 def compute_dtype(model, dtype) -> np.dtype:

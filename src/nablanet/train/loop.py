@@ -16,13 +16,17 @@ initial weights and dropout masks come from the generators the layers took when 
 ``rng=``, else the library's seed). So a run is reproducible bit for bit after ``nablanet.seed(s)``,
 or with ``seed=`` and layers built with ``rng=``. After ``fit`` every module is in the mode
 (training or evaluation) it was in before, as in PyTorch; ``predict`` always evaluates.
+
+An optimizer whose ``step`` needs a closure (L-BFGS, as ``torch.optim.LBFGS``) takes one
+``optimizer.step(closure)`` per epoch, the closure computing C and its gradients on the whole
+training set. Training that diverges is stopped on its best weights (nablanet.train.divergence).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+import warnings
 
 import numpy as np
 
@@ -32,147 +36,59 @@ from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.init import make_rng
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
-from nablanet.optim.registry import as_optimizer
-from nablanet.train.callbacks import Callback, ProgressBar, write_history_csv
+from nablanet.optim.registry import as_optimizer, needs_closure
+from nablanet.train.callbacks import Callback, ProgressBar
 from nablanet.train.data import minibatch_indices, train_validation_split
+from nablanet.train.divergence import (
+    DEFAULT_DIVERGENCE_FACTOR,
+    DivergenceGuard,
+    NonFinite,
+    StateSnapshot,
+    TrainingDivergedError,
+    check_divergence_factor,
+    non_finite_error,
+)
 from nablanet.train.inputs import (
     as_array,
     as_inputs,
     as_targets,
+    check_model,
+    check_optimizer,
     compute_dtype,
     resolve_metrics,
     unpack_validation,
 )
+from nablanet.train.history import History, TrainingRun
 
+# History and TrainingRun (nablanet.train.history) and TrainingDivergedError (nablanet.train.divergence) are
+# listed here too: fit returns, passes and raises them.
 __all__ = ["fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError"]
 
 
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite; the model holds the parameters from before the bad step.
-
-    Attributes:
-        epoch: the epoch (from 0) in which the loss was not finite.
-        batch: the batch (from 0) within that epoch.
-        loss: the offending value (nan, inf or -inf).
-        history: the History of the epochs completed before it.
-    """
-
-    def __init__(self, message: str, *, epoch: int, batch: int, loss: float, history: History):
-        super().__init__(message)
-        self.epoch = epoch
-        self.batch = batch
-        self.loss = loss
-        self.history = history
+class _DefaultBatchSize(int):
+    """fit's default batch size, 32, told apart from a 32 passed on purpose: L-BFGS, which steps on the
+    whole training set, ignores the default silently and a batch size it was given with a warning."""
 
 
-class History:
-    """What fit() recorded: one list per quantity, one entry per epoch (as Keras' History).
-
-    Keys, in this order: ``loss`` (the cost the optimizer saw: data loss plus penalty), ``data_loss``,
-    ``penalty`` (the L1/L2 term, 0.0 without regularization), one key per metric, then with
-    validation ``val_loss``, ``val_<metric>`` for the metrics and the validation_metrics, and ``lr``
-    when the optimizer reports ``lr_now`` (the learning rate its next step will use, which differs
-    from the last one under a schedule).
-
-    Training figures are averages over the epoch's batches, weighted by batch size, measured
-    while the weights change and in training mode (dropout on), as Keras reports them; validation
-    figures are computed after the epoch in evaluation mode. ``val_loss`` is the data loss alone:
-    the penalty does not depend on the data (add ``penalty`` for the total).
-
-    Attributes:
-        history: dict name -> list of per-epoch values.
-        epoch: the epoch numbers recorded, from 0.
-        params: the run's settings (epochs, batch_size, steps_per_epoch, samples, validation_samples).
-
-    Example:
-        >>> history = History()
-        >>> history.append(0, {"loss": 0.5, "accuracy": 0.75})
-        >>> history["loss"], history.epoch
-        ([0.5], [0])
-    """
-
-    def __init__(self):
-        self.history: dict[str, list] = {}
-        self.epoch: list[int] = []
-        self.params: dict = {}
-
-    def append(self, epoch: int, logs: dict) -> None:
-        """Record one epoch's values."""
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __getitem__(self, key: str) -> list:
-        return self.history[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.history
-
-    def keys(self):
-        return self.history.keys()
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def __repr__(self):
-        last = {k: v[-1] for k, v in self.history.items() if v and np.ndim(v[-1]) == 0}
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
-        return f"History({len(self.epoch)} epochs; last: {shown})"
-
-    def to_csv(self, path, *, separator: str = ",") -> None:
-        """Write the History to a CSV file, one row per epoch, as CSVLogger writes it during training:
-        the columns ``epoch`` (from 0) and the keys in order; numbers in full, arrays as JSON lists."""
-        write_history_csv(path, self.epoch, self.history, separator)
-
-    def to_frame(self):
-        """The History as a pandas DataFrame: one row per epoch (the index, named ``epoch``), one column
-        per key. pandas is not a dependency of nablanet: ImportError naming it when it is not installed."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("History.to_frame needs pandas, which is not installed (nablanet does not depend "
-                              "on it): pip install pandas, or use History.to_csv") from None
-        return pandas.DataFrame(self.history, index=pandas.Index(self.epoch, name="epoch"))
+_DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
-@dataclass
-class TrainingRun:
-    """The state of a fit() call that callbacks may read, and ``stop_training``, which they may set.
-
-    Attributes:
-        model: the Module being trained.
-        optimizer: its optimizer.
-        history: the History so far (complete epochs only).
-        epochs: the number of epochs asked for.
-        steps_per_epoch: minibatches per epoch.
-        stop_training: set True to end training after the current batch.
-        epoch: the current epoch, from 0.
-        callbacks: all callbacks of the run, in the order they are called (including the progress bar).
-    """
-
-    model: object
-    optimizer: object
-    history: History
-    epochs: int
-    steps_per_epoch: int
-    stop_training: bool = False
-    epoch: int = 0
-    callbacks: list = field(default_factory=list)
-
-
-def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = 32, shuffle: bool = True,
-        validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(), l1: float = 0.0,
-        l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
+def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
+        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
+        l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
-        divide_penalty_by_batch_size: bool = False, threads: int | None = None) -> History:
+        divide_penalty_by_batch_size: bool = False,
+        divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
     each batch takes the step ``C = loss + penalty; C.backward(); optimizer.step()``. After the
-    epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``.
+    epoch it evaluates the validation data, then runs the callbacks' ``on_epoch_end``, then judges
+    whether training diverges (``divergence_factor``).
 
     Args:
-        model: a nablanet.nn.Module.
+        model: a nablanet.nn.Module (or an object with its ``parameters()``, ``train()``, ``eval()``
+            and call); a plain function is refused, having nothing to train.
         X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters.
         y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
@@ -189,13 +105,21 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         optimizer: an optimizer built on the model, e.g. ``nablanet.optim.Adam(model.parameters(),
             lr=1e-3)``; or a name of nablanet.optim.OPTIMIZERS in any case (``"adam"``, ``"SGD"``, as
             Keras takes them), built on ``model.parameters()`` with the class's defaults and ``lr``; or
-            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``. See
-            nablanet.optim.as_optimizer.
+            a dict of the name and settings, ``{"name": "adam", "lr": 1e-2, "beta1": 0.8}``
+            (nablanet.optim.as_optimizer). A built optimizer may update some of the model's parameters
+            (the others stay as they are), not another model's. An optimizer whose ``step`` needs a closure
+            (``nablanet.optim.LBFGS``) is driven as ``torch.optim.LBFGS`` is used: one
+            ``optimizer.step(closure)`` per epoch (L-BFGS' ``max_iter`` iterations), the closure
+            computing the cost C and its gradients on all the training rows; its epoch's training
+            figures are those of its first evaluation, at the weights the epoch started from (the
+            loss ``torch.optim.LBFGS.step`` returns), and callbacks see one batch per epoch.
         epochs: number of passes over the training data.
         lr: the learning rate eta (a float, or a schedule of nablanet.optim.schedules) of an optimizer
             given by name or dict (Keras' ``learning_rate``); default: that optimizer's own (1e-3 for
             Adam and SGD, 1e-2 for Adagrad and RMSprop). An error with an optimizer already built.
-        batch_size: samples per step; ``None`` = all of them (full-batch gradient descent).
+        batch_size: samples per step; ``None`` = all of them (full-batch gradient descent). Default 32,
+            and None for a closure optimizer (L-BFGS), which always steps on all the rows: a smaller
+            batch size given with it is ignored with a warning.
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
             ``shuffle``, else the last rows (as Keras).
@@ -242,6 +166,14 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
             step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
             step time on glibc); the process keeps its peak memory until fit returns.
+        divergence_factor: an epoch whose monitored loss (``val_loss`` with validation data, else
+            ``loss``) is more than this many times the lowest so far, and above the first, is
+            diverging: the first such epoch gets a DivergenceWarning, and when the next epoch is
+            diverging too (or training ends on the diverging one) fit restores the best weights and
+            raises TrainingDivergedError. With validation data the initial weights' validation loss,
+            measured before the first epoch, counts as the first. Default 100; a number above 1, or
+            None to judge no epoch losses (a NaN or infinite loss still stops training). See
+            nablanet.train.divergence for the rules and which weights are an epoch's.
         threads: the most BLAS threads (matrix products) while fit runs, for the whole process; the
             pools get their sizes back on return (``nablanet.runtime.blas_threads``). None: an
             enclosing ``blas_threads`` block's count (the command's ``--threads``), else 1
@@ -254,13 +186,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         the call, also when fit raises.
 
     Raises:
-        TrainingDivergedError: the training loss became NaN or infinite. The model's parameters
-            (and buffers such as BatchNorm statistics) are restored to their values before the
-            optimizer step that led to it; the optimizer's own state is not restored. With
-            ``TerminateOnNaN()`` among the callbacks fit returns there instead, with the same
-            parameters and the History of the epochs before.
-        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an unknown optimizer
-            name (the message lists the known ones).
+        TrainingDivergedError: the training loss became NaN or infinite, or the monitored loss
+            stayed more than ``divergence_factor`` times its best. The model's parameters (and
+            buffers such as BatchNorm statistics) are restored to the best known (those of the
+            best epoch; in the first epoch, before the optimizer step that led to a NaN, or the
+            initial ones: see nablanet.train.divergence); the optimizer's own state is not restored.
+            With ``TerminateOnNaN()`` fit returns at a NaN loss instead, with the History so far.
+        TypeError: a model or optimizer that is not one (None, a plain function).
+        ValueError: inconsistent shapes or dtypes, non-finite data, bad settings, an optimizer over
+            parameters that are not the model's, an unknown optimizer name (the message lists the
+            known ones).
 
     Example:
         >>> import nablanet.nn as nn
@@ -277,7 +212,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         Per batch the loop adds only constant work to the forward and backward pass: the batch is
         gathered from one permutation drawn per epoch, the loss is read as one scalar to check that
         it is finite, and the parameters are copied into preallocated buffers so that a divergent
-        step can be undone (one memory copy of the parameters, no allocation).
+        step can be undone (one memory copy of the parameters, no allocation). Per epoch the
+        divergence guard adds one more copy, of the weights the epoch's loss is measured at, and
+        with validation data it evaluates the validation loss once more, before the first epoch.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -285,7 +222,10 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         raise ValueError(f"penalty strengths must be non-negative, got l1={l1}, l2={l2}")
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
+    check_model(model)
     optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
+    check_optimizer(optimizer, model.parameters())
+    divergence_factor = check_divergence_factor(divergence_factor)
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
@@ -310,7 +250,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
 
     n_samples = X.shape[0]
-    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))
+    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))  # also checks batch_size
+    takes_closure = needs_closure(optimizer)
+    if takes_closure:
+        if steps_per_epoch > 1 and batch_size is not _DEFAULT_BATCH_SIZE:
+            warnings.warn(f"{type(optimizer).__name__} steps on the whole training set (a closure over all "
+                          f"{n_samples} rows per epoch); batch_size={batch_size} is ignored: pass batch_size=None",
+                          stacklevel=2)
+        batch_size, steps_per_epoch = None, 1
+    elif batch_size is not None:
+        batch_size = int(batch_size)
     history = History()
     history.params = {"epochs": int(epochs), "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
                       "samples": n_samples, "validation_samples": 0 if X_val is None else X_val.shape[0]}
@@ -322,21 +271,27 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         callbacks.append(ProgressBar())
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
-                 keep_predictions=bool(metric_fns))
+                 keep_predictions=bool(metric_fns), takes_closure=takes_closure)
+    guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if X_val is None else "val_loss")
 
     with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
           _modes_kept(model)):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
+            if X_val is not None and divergence_factor is not None and epochs > 0:
+                # The first epoch's validation loss is measured after its steps: this is the reference
+                # that shows a run diverging from its very first epoch.
+                guard.begin_validation(_scores(model, X_val, y_val, loss_fn, [], batch_size)["loss"])
             for epoch in range(epochs):
                 run.epoch = epoch
                 for callback in callbacks:
                     callback.on_epoch_begin(run, epoch)
                 model.train()
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
+                guard.begin_epoch()
                 try:
-                    logs = _train_one_epoch(run, step, X, y, batches, metric_fns)
+                    logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
                 except TrainingDivergedError as error:
                     if not _callbacks_stop_at(run, error):
                         raise
@@ -350,6 +305,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                 history.append(epoch, logs)
                 for callback in callbacks:
                     callback.on_epoch_end(run, epoch, logs)
+                guard.end_epoch(epoch, logs, last=run.stop_training or epoch == epochs - 1, run=run,
+                                learning_rate=learning_rate)
                 if run.stop_training:
                     break
             for callback in callbacks:
@@ -388,66 +345,95 @@ def _training_environment(fast_math: bool, flush_subnormals: bool, keep_memory: 
 
 
 class _Step:
-    """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one."""
+    """One optimizer step on a minibatch, with the snapshot that lets fit undo a divergent one.
+
+    For an optimizer that needs a closure (L-BFGS) the step is ``optimizer.step(closure)`` with the
+    batch of all rows, the closure evaluating the cost and its gradients as the minibatch step does.
+    """
 
     def __init__(self, model, optimizer, loss_fn, weight_penalty: WeightPenalty, divide_penalty_by_batch_size: bool,
-                 keep_predictions: bool):
+                 keep_predictions: bool, takes_closure: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.weight_penalty = weight_penalty
         self.divide_penalty_by_batch_size = divide_penalty_by_batch_size
         self.keep_predictions = keep_predictions
+        self.takes_closure = takes_closure
         # The model's structure is fixed during fit, so its modules are walked once, here.
         self.parameters = model.parameters()
-        self.snapshot = _StateSnapshot(self.parameters, _buffer_owners(model))
+        self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
     def __call__(self, X_batch, y_batch) -> tuple[float, float, np.ndarray | None]:
-        """Take the step; return (data loss, penalty, predictions or None), or raise _NonFinite."""
+        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite."""
+        if self.takes_closure:
+            return self._closure_step(X_batch, y_batch)
+        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch)
+        data_loss_value = data_loss.item()
+        cost_value = data_loss_value + penalty_value
+        if not math.isfinite(cost_value):
+            # Checked before backward(): a NaN cost would only fill the gradients with NaN.
+            raise NonFinite(f"the loss became {cost_value}", cost_value)
+        self._backward(data_loss, penalty_scale)
+        self.snapshot.save()
+        self.optimizer.step()
+        return data_loss_value, penalty_value, self._kept(predictions)
+
+    def _closure_step(self, X_all, y_all) -> tuple[float, float, np.ndarray | None]:
+        """``optimizer.step(closure)``; the figures returned are those of the first evaluation (the weights before it)."""
+        first = []
+
+        def closure():
+            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all)
+            data_loss_value = data_loss.item()
+            cost_value = data_loss_value + penalty_value
+            if not first:
+                if not math.isfinite(cost_value):
+                    raise NonFinite(f"the loss became {cost_value}", cost_value)
+                self.snapshot.save()  # the optimizer has not moved the weights yet
+                first.append((data_loss_value, penalty_value, self._kept(predictions)))
+            # A non-finite cost at a trial point of a line search is its signal to shrink the step.
+            if math.isfinite(cost_value):
+                self._backward(data_loss, penalty_scale)
+            return cost_value
+
+        self.optimizer.step(closure)
+        return first[0]
+
+    def _cost(self, X_batch, y_batch):
+        """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = self.model(X_batch)
         data_loss = self.loss_fn(predictions, y_batch)
-        data_loss_value = data_loss.item()
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
             rows = len(X_batch) if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
-        cost_value = data_loss_value + penalty_value
-        if not math.isfinite(cost_value):
-            # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            raise _NonFinite(f"the loss became {cost_value}", cost_value, self.snapshot.restore())
+        return data_loss, penalty_value, penalty_scale, predictions
+
+    def _backward(self, data_loss, penalty_scale: float) -> None:
         data_loss.backward()
         if self.weight_penalty:
             self.weight_penalty.add_gradient(penalty_scale)
-        self.snapshot.save()
-        self.optimizer.step()
+
+    def _kept(self, predictions):
         # A copy, because the output array of a layer may be a buffer that a later op reuses.
-        kept = np.array(predictions.data, copy=True) if self.keep_predictions else None
-        return data_loss_value, penalty_value, kept
+        return np.array(predictions.data, copy=True) if self.keep_predictions else None
 
     def check_parameters(self) -> None:
-        """Raise _NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
+        """Raise NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
 
         The next batch's loss would reveal it, but after the last batch of a run there is none.
         """
         for parameter in self.parameters:
             # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
             if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
-                raise _NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan,
-                                 self.snapshot.restore())
+                raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan)
 
 
-class _NonFinite(Exception):
-    """Raised inside an epoch; fit turns it into a TrainingDivergedError naming the epoch and batch."""
-
-    def __init__(self, what: str, value: float, restored: bool):
-        super().__init__(what)
-        self.what, self.value, self.restored = what, value, restored
-
-
-def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
+def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, metric_fns) -> dict:
     """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
     samples_seen = 0
@@ -457,6 +443,7 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
         for batch, rows in enumerate(batches):
             X_batch, y_batch = X[rows], y[rows]
             data_loss, penalty_value, predictions = step(X_batch, y_batch)
+            guard.end_batch(data_loss + penalty_value)
             size = len(y_batch)
             weighted_data_loss += data_loss * size
             weighted_penalty += penalty_value * size
@@ -471,11 +458,9 @@ def _train_one_epoch(run, step: _Step, X, y, batches, metric_fns) -> dict:
             if run.stop_training:
                 break
         step.check_parameters()
-    except _NonFinite as error:
-        raise TrainingDivergedError(
-            _divergence_message(error, run.epoch, batch, run.steps_per_epoch, run.optimizer),
-            epoch=run.epoch, batch=batch, loss=error.value, history=run.history,
-        ) from None
+    except NonFinite as error:
+        raise non_finite_error(error, guard, epoch=run.epoch, batch=batch, steps_per_epoch=run.steps_per_epoch,
+                               learning_rate=_learning_rate(run.optimizer), history=run.history) from None
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
     logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
     if metric_fns:
@@ -507,6 +492,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
         >>> predict(model, np.ones((5, 3)), batch_size=2).shape
         (5, 2)
     """
+    check_model(model)
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
     with runtime.blas_threads(threads):
@@ -537,6 +523,7 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         >>> sorted(scores), round(scores["loss"], 4)  # zero inputs: equal logits, loss = log 3
         (['accuracy', 'loss'], 1.0986)
     """
+    check_model(model)
     dtype = compute_dtype(model, dtype)
     X = as_inputs(X, dtype, "X")
     loss_fn = None if loss is None else get_loss(loss)
@@ -572,57 +559,6 @@ def _output_shape(model, X: np.ndarray) -> tuple:
     """The shape of the model's output for all of X, found from one sample (in evaluation mode)."""
     one_sample_output = _predict_array(model, X[:1], None)
     return (X.shape[0],) + one_sample_output.shape[1:]
-
-
-class _StateSnapshot:
-    """Copies of the model's parameters and buffers in preallocated arrays, to undo a divergent step.
-
-    ``save`` copies into the same buffers every time (no allocation); ``restore`` copies back and
-    reports whether there was anything saved (nothing before the first step).
-    """
-
-    def __init__(self, parameters: list, buffer_owners: list):
-        # The model's structure is fixed during fit, so the walk over its modules is done once here.
-        self._parameters = parameters
-        self._buffer_owners = buffer_owners
-        self._saved = None
-
-    def _arrays(self) -> list:
-        # The arrays themselves are looked up on every call: an optimizer or a layer may assign new
-        # arrays rather than update in place.
-        arrays = [p.data for p in self._parameters]
-        arrays.extend(getattr(module, name) for module, name in self._buffer_owners)
-        return arrays
-
-    def save(self) -> None:
-        arrays = self._arrays()
-        if self._saved is None:
-            self._saved = [np.empty_like(array) for array in arrays]
-        for saved, array in zip(self._saved, arrays):
-            np.copyto(saved, array)
-
-    def restore(self) -> bool:
-        if self._saved is None:
-            return False
-        for saved, array in zip(self._saved, self._arrays()):
-            np.copyto(array, saved)
-        return True
-
-
-def _divergence_message(error: _NonFinite, epoch, batch, steps_per_epoch, optimizer) -> str:
-    if error.restored:
-        kept = "the model's parameters were restored to their values before the optimizer step that led to it"
-    else:
-        kept = "no optimizer step had been taken yet, so the model keeps its initial parameters"
-    learning_rate = _learning_rate(optimizer)
-    lr_text = f" (now {learning_rate:g})" if learning_rate is not None else ""
-    return (
-        f"training diverged: {error.what} at epoch {epoch}, batch {batch} (counting from 0; "
-        f"{steps_per_epoch} batches per epoch); {kept}. Remedies: a smaller learning rate{lr_text}; gradient "
-        "clipping (the optimizer's clip_norm= or clip_value=); scaling the inputs (standardize X to mean 0, "
-        "variance 1); for cross-entropy, a loss computed from logits (cross_entropy, "
-        "binary_cross_entropy_with_logits) rather than from probabilities."
-    )
 
 
 def _learning_rate(optimizer):
