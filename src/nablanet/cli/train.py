@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,18 @@ def run(args) -> int:
     a progress bar, its test accuracy printed, the model, the resolved config, the history and the
     learning curves saved in a new folder under ``./nablanet-runs/``. ``args.config`` may also be a data
     file (``nablanet train data.csv``), trained on with the defaults.
+
+    Under an MPI launcher (``mpiexec -n N nablanet train``, ``srun``) the ranks train one model
+    together (fit's ``distributed="mpi"``); rank 0 alone prints and writes the run folder.
     """
+    from nablanet.distributed import under_mpi
+
+    if under_mpi():
+        return _run_on_ranks(args)
+    return _run(args)
+
+
+def _run(args, distributed: str | None = None) -> int:
     from nablanet import experiment as cfg
 
     config = _config(args)
@@ -29,7 +43,42 @@ def run(args) -> int:
           f"({data.test_description})")
     with run_folder(args.out, config, "", overwrite=args.overwrite,
                     allow_outside=args.allow_outside) as out_dir:
-        return _train_in(out_dir, config, data, task, args)
+        return _train_in(out_dir, config, data, task, args, distributed)
+
+
+def _run_on_ranks(args) -> int:
+    """``nablanet train`` as one rank of an MPI job: rank 0 runs the command, the others only train with it."""
+    from nablanet.cli.entry import _is_user_error, _one_line
+    from nablanet.distributed import mpi_world
+
+    comm = mpi_world()
+    try:
+        if comm.Get_rank() == 0:
+            return _run(args, distributed="mpi")
+        return _train_only(args)
+    except Exception as error:
+        # A rank that stops alone leaves the others waiting in their next all-reduce, and itself in MPI's
+        # finalization: say why in the command's one line (a bug keeps its traceback), then end every rank.
+        if args.debug or not _is_user_error(error):
+            traceback.print_exc()
+        else:
+            print(f"nablanet train: error (rank {comm.Get_rank()}): {_one_line(error)}", file=sys.stderr)
+        sys.stderr.flush()
+        comm.Abort(1)
+        return 1
+
+
+def _train_only(args) -> int:
+    """The part of a rank other than 0: the same data and network, trained with rank 0; nothing printed or written."""
+    from nablanet import experiment as cfg
+
+    with open(os.devnull, "w", encoding="utf-8") as quiet, contextlib.redirect_stdout(quiet):
+        config = _config(args)
+        data = cfg.load_data(config)
+        task = cfg.make_task(config, data.y_all)
+        cfg.fit_config(config, data.X_train, data.y_train, task, progress=False, feature_names=data.feature_names,
+                       classes=data.classes, distributed="mpi")
+    return 0
 
 
 def _config(args):
@@ -55,7 +104,7 @@ def _config(args):
     return config.with_values({"data.target": names[-1] if config.get("data.header") else len(names) - 1})
 
 
-def _train_in(out_dir: Path, config, data, task, args) -> int:
+def _train_in(out_dir: Path, config, data, task, args, distributed: str | None = None) -> int:
     from nablanet import experiment as cfg
     from nablanet import io
     from nablanet.train import evaluate
@@ -68,10 +117,15 @@ def _train_in(out_dir: Path, config, data, task, args) -> int:
     model, history, preprocessor = cfg.fit_config(config, data.X_train, data.y_train, task,
                                                   progress=False if args.no_progress else None,
                                                   callbacks=[monitor] if monitor else (),
-                                                  feature_names=data.feature_names, classes=data.classes)
+                                                  feature_names=data.feature_names, classes=data.classes,
+                                                  distributed=distributed)
     if preprocessor.classes_ is not None or preprocessor.encoder_ is not None:
         print(f"preprocessing: {preprocessor.summary()}")
     print(f"model: {_describe_model(model)}")
+    if distributed is not None:
+        from nablanet.distributed import mpi_world
+
+        print(f"trained data-parallel on {mpi_world().Get_size()} ranks (MPI)")
     print(f"trained {len(history)} epochs{_early_stop_note(history, config)}; "
           f"{_format_scores({k: v[-1] for k, v in history.history.items() if k in ('loss', 'val_loss')})}")
 

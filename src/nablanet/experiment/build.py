@@ -146,7 +146,7 @@ def _batch_size(config: Config):
 
 
 def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None, validation_data=None,
-               callbacks=(), feature_names=None, classes=None):
+               callbacks=(), feature_names=None, classes=None, distributed: str | None = None):
     """Build and train ``config``'s model on raw ``(X, y)``: fit the preprocessing, the network, the optimizer.
 
     Args:
@@ -159,6 +159,7 @@ def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None
         feature_names: the columns' names (Data.feature_names), kept by the preprocessing so that new
             tables are read by name.
         classes: the class names of text targets (Data.classes), kept by the preprocessing.
+        distributed: fit's ``distributed`` (``"mpi"``: data-parallel over MPI's ranks).
 
     Returns:
         ``(model, history, preprocessor)``: the preprocessor a nablanet.preprocessing.Preprocessor.
@@ -192,5 +193,6 @@ def fit_config(config: Config, X, y, task: Task, *, progress: bool | None = None
                       shuffle=train["shuffle"],
                       validation_split=0.0 if validation_data is not None else train["validation_split"],
                       validation_data=validation_data, metrics=task.metrics, callbacks=callbacks, l1=train["l1"],
-                      l2=train["l2"], seed=rng, progress=train["progress"] if progress is None else progress)
+                      l2=train["l2"], seed=rng, progress=train["progress"] if progress is None else progress,
+                      distributed=distributed)
     return model, history, preprocessor

@@ -33,6 +33,7 @@ import numpy as np
 from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
+from nablanet.distributed.mpi import parallel_training
 from nablanet.nn.init import make_rng
 from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
@@ -78,7 +79,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
         divide_penalty_by_batch_size: bool = False,
-        divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None) -> History:
+        divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
+        distributed: str | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -166,6 +168,10 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             nablanet.runtime.keep_freed_memory(): freed arrays stay in the process for the next
             step's, instead of being page-faulted in afresh every step (a quarter of a small CNN's
             step time on glibc); the process keeps its peak memory until fit returns.
+        distributed: ``"mpi"``: data-parallel over MPI's ranks (under ``mpiexec -n N``; ``pip install
+            'nablanet[mpi]'``): each rank takes its shard of every global batch and steps from the whole
+            batch's gradient; the History is global; rank 0 alone shows progress and runs ModelCheckpoint
+            and CSVLogger (see nablanet.distributed.MPITraining). Default None: this process alone.
         divergence_factor: an epoch whose monitored loss (``val_loss`` with validation data, else
             ``loss``) is more than this many times the lowest so far, and above the first, is
             diverging: the first such epoch gets a DivergenceWarning, and when the next epoch is
@@ -229,6 +235,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
+    parallel = parallel_training(distributed, model, optimizer, rng)
     X = as_inputs(X, dtype, "X")
     if validation_data is not None:
         X_val, y_val = unpack_validation(validation_data)
@@ -267,11 +274,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+    callbacks, progress = parallel.prepare(n_samples, batch_size, callbacks, progress)
     if progress:
         callbacks.append(ProgressBar())
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
-                 keep_predictions=bool(metric_fns), takes_closure=takes_closure)
+                 keep_predictions=bool(metric_fns), takes_closure=takes_closure, parallel=parallel)
     guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if X_val is None else "val_loss")
 
     with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
@@ -296,6 +304,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                     if not _callbacks_stop_at(run, error):
                         raise
                     break
+                parallel.end_epoch()
                 if X_val is not None:
                     logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
                                         prefix="val_"))
@@ -352,9 +361,13 @@ class _Step:
     """
 
     def __init__(self, model, optimizer, loss_fn, weight_penalty: WeightPenalty, divide_penalty_by_batch_size: bool,
-                 keep_predictions: bool, takes_closure: bool = False):
+                 keep_predictions: bool, takes_closure: bool = False, parallel=None):
+        if takes_closure and parallel.collective:
+            raise ValueError("distributed='mpi' takes a minibatch optimizer; one that needs a closure (L-BFGS) is not "
+                             "supported across ranks")
         self.model = model
-        self.optimizer = optimizer
+        self.parallel = parallel
+        self.optimizer = parallel.step_optimizer
         self.loss_fn = loss_fn
         self.weight_penalty = weight_penalty
         self.divide_penalty_by_batch_size = divide_penalty_by_batch_size
@@ -364,17 +377,25 @@ class _Step:
         self.parameters = model.parameters()
         self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
-    def __call__(self, X_batch, y_batch) -> tuple[float, float, np.ndarray | None]:
-        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite."""
+    def __call__(self, X_batch, y_batch, global_rows=None) -> tuple[float, float, np.ndarray | None]:
+        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite.
+
+        Under MPI ``X_batch`` is this rank's shard of a global batch of ``global_rows`` rows, and the
+        data loss returned is the global batch's.
+        """
         if self.takes_closure:
             return self._closure_step(X_batch, y_batch)
-        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch)
+        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows)
         data_loss_value = data_loss.item()
-        cost_value = data_loss_value + penalty_value
-        if not math.isfinite(cost_value):
+        if not self.parallel.collective:
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            raise NonFinite(f"the loss became {cost_value}", cost_value)
+            _check_finite(data_loss_value + penalty_value)
         self._backward(data_loss, penalty_scale)
+        if self.parallel.collective:
+            # After the all-reduce, on the global loss: all ranks stop together (one alone would leave
+            # the others waiting in their next all-reduce).
+            data_loss_value = self.optimizer.allreduce_gradients(data_loss_value)
+            _check_finite(data_loss_value + penalty_value)
         self.snapshot.save()
         self.optimizer.step()
         return data_loss_value, penalty_value, self._kept(predictions)
@@ -400,7 +421,7 @@ class _Step:
         self.optimizer.step(closure)
         return first[0]
 
-    def _cost(self, X_batch, y_batch):
+    def _cost(self, X_batch, y_batch, global_rows=None):
         """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
@@ -408,7 +429,7 @@ class _Step:
         data_loss = self.loss_fn(predictions, y_batch)
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
-            rows = len(X_batch) if self.divide_penalty_by_batch_size else 1
+            rows = (global_rows or len(X_batch)) if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
         return data_loss, penalty_value, penalty_scale, predictions
@@ -433,6 +454,11 @@ class _Step:
                 raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan)
 
 
+def _check_finite(cost_value: float) -> None:
+    if not math.isfinite(cost_value):
+        raise NonFinite(f"the loss became {cost_value}", cost_value)
+
+
 def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, metric_fns) -> dict:
     """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
@@ -441,10 +467,11 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, me
     batch = 0
     try:
         for batch, rows in enumerate(batches):
+            rows, global_rows = step.parallel.shard(rows)
             X_batch, y_batch = X[rows], y[rows]
-            data_loss, penalty_value, predictions = step(X_batch, y_batch)
+            data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows)
             guard.end_batch(data_loss + penalty_value)
-            size = len(y_batch)
+            size = global_rows or len(y_batch)
             weighted_data_loss += data_loss * size
             weighted_penalty += penalty_value * size
             samples_seen += size
@@ -464,7 +491,8 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, me
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
     logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
     if metric_fns:
-        predictions, targets = np.concatenate(batch_predictions), np.concatenate(batch_targets)
+        predictions = step.parallel.gather(np.concatenate(batch_predictions))
+        targets = step.parallel.gather(np.concatenate(batch_targets))
         for name, metric in metric_fns:
             logs[name] = metric(predictions, targets)
     return logs
