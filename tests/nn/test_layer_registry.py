@@ -108,6 +108,23 @@ def test_layer_round_trips_through_its_config(name):
 
 
 @pytest.mark.parametrize("name", CASES)
+def test_repr_is_a_constructor_call_that_eval_turns_into_the_same_layer(name):
+    # As PyTorch prints modules; eval with nablanet.nn's names gives the same architecture (fresh weights).
+    _, layer = _build(name)
+    text = repr(layer)
+    assert text.startswith(f"{type(layer).__name__}(") and "_Weights" not in text and "rng" not in text
+    rebuilt = eval(text, vars(nn))
+    assert type(rebuilt) is type(layer)
+    assert repr(rebuilt) == text
+    rebuilt.load_state_dict(layer.state_dict())  # the same arrays under the same names, shapes and dtypes
+    assert {k: v.dtype for k, v in rebuilt.state_dict().items()} == {k: v.dtype for k, v in layer.state_dict().items()}
+    layer.eval()
+    rebuilt.eval()
+    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
+    numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_a_layer_that_holds_arrays_declares_them_exactly_in_its_state_spec(name):
     # Model files are sized from state_spec before anything is allocated (nablanet.io.architecture); a layer
     # without one is built to find out, which is cheap only for a layer without arrays of its own.

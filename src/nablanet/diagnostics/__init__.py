@@ -7,11 +7,13 @@
 - ``chain_rule_trace``: the notes' back-propagation equations for one sample, checked against the engine.
 - ``compare_modes``: operation counts of forward mode (n JVPs) and reverse mode (m VJPs) for a Jacobian.
 - ``lr_find``: the learning-rate range test (Smith, 2017), restoring the model and optimizer afterwards.
+- ``summarize``: the layers' output shapes, parameters and operations per sample (``Module.summary()``).
 """
 
 from nablanet.diagnostics.gradcheck import GradcheckResult, GradcheckRow, GradcheckWarning, gradcheck
 from nablanet.diagnostics.lr_finder import LRFinderResult, lr_find
 from nablanet.diagnostics.monitor import TrainingMonitor, TrainingWarning
+from nablanet.diagnostics.summary import LayerSummary, ModelSummary, summarize
 from nablanet.diagnostics.trace import ChainRuleTrace, ModeComparison, chain_rule_trace, compare_modes, flat_loss
 
 __all__ = [
@@ -19,4 +21,5 @@ __all__ = [
     "gradcheck", "GradcheckResult", "GradcheckRow", "GradcheckWarning",
     "chain_rule_trace", "ChainRuleTrace", "compare_modes", "ModeComparison", "flat_loss",
     "lr_find", "LRFinderResult",
+    "summarize", "ModelSummary", "LayerSummary",
 ]

@@ -41,10 +41,6 @@ class Activation(Module):
     def forward(self, z):
         return self.fn(z, **self.options)
 
-    def extra_repr(self) -> str:
-        options = ", ".join(f"{k}={v}" for k, v in self.options.items())
-        return self.name + (f", {options}" if options else "")
-
 
 @register_layer("identity")
 @activation_layer("identity")

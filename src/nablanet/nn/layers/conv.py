@@ -81,6 +81,8 @@ class Conv1d(Module):
         (2, 4, 10)
     """
 
+    repr_always = ("kernel_size", "stride", "padding")  # as PyTorch prints a convolution
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding=0,
                  dilation: int = 1, bias: bool = True, activation=None, alpha: float | None = None,
                  init="he_uniform", rng=None, dtype=np.float32):
@@ -94,10 +96,6 @@ class Conv1d(Module):
 
     def forward(self, x):
         return _convolve(self, x)
-
-    def extra_repr(self) -> str:
-        c_out, c_in, k = self.W.shape
-        return f"{c_in} -> {c_out}, kernel_size={k}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}"
 
 
 @register_layer("conv2d", size_argument="in_channels", size_axis=1)
@@ -128,6 +126,8 @@ class Conv2d(Module):
         (2, 16, 28, 28)
     """
 
+    repr_always = ("kernel_size", "stride", "padding")  # as PyTorch prints a convolution
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
                  bias: bool = True, activation=None, alpha: float | None = None, init="he_uniform", rng=None,
                  dtype=np.float32):
@@ -141,8 +141,3 @@ class Conv2d(Module):
 
     def forward(self, x):
         return _convolve(self, x)
-
-    def extra_repr(self) -> str:
-        c_out, c_in, kh, kw = self.W.shape
-        return (f"{c_in} -> {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}")

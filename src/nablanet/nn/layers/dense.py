@@ -75,10 +75,6 @@ class Dense(Module):
         a = dense(x, self.W, self.b, activation=self._fused, alpha=self._kernel_alpha)
         return a if self._after is None else self._after(a)
 
-    def extra_repr(self) -> str:
-        act = self.activation if isinstance(self.activation, str) else getattr(self.activation, "__name__", "custom")
-        return f"{self.W.shape[0]} -> {self.W.shape[1]}, activation={act}, bias={self.b is not None}"
-
 
 @register_layer("rbf", size_argument="in_features", size_axis=-1)
 class RBF(Module):
@@ -137,6 +133,3 @@ class RBF(Module):
                    + ops.sum(self.centers * self.centers, axis=1))
         squared = ops.maximum(squared, 0.0)
         return ops.exp(-squared / (2.0 * self.widths * self.widths))
-
-    def extra_repr(self) -> str:
-        return f"{self.centers.shape[1]} -> {self.centers.shape[0]} Gaussian units"

@@ -35,6 +35,8 @@ class Dropout(Module):
         [1.0, 1.0, 1.0]
     """
 
+    repr_always = ("p",)
+
     def __init__(self, p: float = 0.5, *, rng=None):
         # p = 1 would scale the (no) survivors by 1 / 0.
         self.p = check_real("Dropout", "p", p, low=0.0, high=1.0, high_open=True)
@@ -47,6 +49,3 @@ class Dropout(Module):
         dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
         keep = self.rng.random(values.shape, dtype=dtype) >= self.p
         return x * (keep * dtype.type(1.0 / (1.0 - self.p)))
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"

@@ -47,6 +47,8 @@ class BatchNorm(Module):
 
     _buffers = ("running_mean", "running_var")
 
+    repr_always = ("momentum", "eps")
+
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
         # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
         # 1 / sqrt(running_var + eps) is infinite or zero (eps).
@@ -92,6 +94,3 @@ class BatchNorm(Module):
         scale = self.gamma * inv_std
         shift = self.beta - self.running_mean * scale
         return x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

@@ -22,6 +22,8 @@ class MaxPool1d(Module):
         [[[1.0, 3.0, 5.0]]]
     """
 
+    repr_always = ("kernel_size", "stride", "padding")
+
     def __init__(self, kernel_size: int, stride=None, padding=0):
         _set_windows(self, kernel_size, stride, padding, 1)
 
@@ -36,6 +38,8 @@ class MaxPool2d(Module):
     A 2x2 pool with stride 2 is a reshape and a maximum (no patch matrix is built).
     """
 
+    repr_always = ("kernel_size", "stride", "padding")
+
     def __init__(self, kernel_size, stride=None, padding=0):
         _set_windows(self, kernel_size, stride, padding, 2)
 
@@ -47,6 +51,8 @@ class MaxPool2d(Module):
 class AvgPool1d(Module):
     """Mean over windows of length kernel_size of (N, C, L)."""
 
+    repr_always = ("kernel_size", "stride", "padding")
+
     def __init__(self, kernel_size: int, stride=None, padding=0):
         _set_windows(self, kernel_size, stride, padding, 1)
 
@@ -57,6 +63,8 @@ class AvgPool1d(Module):
 @register_layer("avgpool2d")
 class AvgPool2d(Module):
     """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default)."""
+
+    repr_always = ("kernel_size", "stride", "padding")
 
     def __init__(self, kernel_size, stride=None, padding=0):
         _set_windows(self, kernel_size, stride, padding, 2)

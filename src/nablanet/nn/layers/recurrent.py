@@ -184,10 +184,6 @@ class _Recurrent(Module):
             return [(h0[k], c0[k]) for k in range(count)]
         return [initial_state[k] for k in range(count)]
 
-    def extra_repr(self) -> str:
-        return (f"{self.input_size} -> {self.hidden_size}, num_layers={self.num_layers}, "
-                f"bidirectional={self.directions == 2}, return_sequences={self.return_sequences}")
-
 
 @register_layer("rnn", size_argument="input_size", size_axis=-1)
 class RNN(_Recurrent):
