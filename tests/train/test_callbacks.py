@@ -406,6 +406,25 @@ def test_progress_true_draws_one_tqdm_bar_on_stderr(capsys):
     assert "epoch 2/2" in captured.err and "6/6" in captured.err and "loss=" in captured.err
 
 
+def test_the_progress_bar_comes_from_tqdm_auto_so_that_jupyter_draws_a_widget(monkeypatch):
+    import tqdm.auto
+    from tqdm import tqdm as text_bar
+
+    made = []
+
+    class NotebookBar(text_bar):  # what tqdm.auto gives inside Jupyter (tqdm.notebook.tqdm)
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", NotebookBar)
+    X, y = _regression_data()
+    model = _linear_model()
+    fit(model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01), epochs=2, batch_size=4, seed=0,
+        progress=True)
+    assert len(made) == 1 and made[0].n == 6
+
+
 def test_progress_bar_per_epoch(capsys):
     X, y = _regression_data()
     model = _linear_model()

@@ -570,7 +570,7 @@ def _higher_is_better(monitor: str) -> bool:
 
 
 class ProgressBar(Callback):
-    """A tqdm progress bar: one bar for the whole run (default) or one per epoch.
+    """A tqdm progress bar (``tqdm.auto``: a widget in Jupyter): one bar for the whole run (default) or one per epoch.
 
     ``fit(progress=True)`` adds ``ProgressBar()``. The bar counts minibatches; its label shows the
     epoch and its postfix the last epoch's loss, metrics and validation figures.
@@ -594,8 +594,9 @@ class ProgressBar(Callback):
         self.bar = None
 
     def _open(self, total: int, description: str):
-        # Imported here so that importing nablanet does not need tqdm unless a bar is shown.
-        from tqdm import tqdm
+        # Imported here so that importing nablanet does not need tqdm unless a bar is shown; tqdm.auto
+        # draws a widget in Jupyter (a text bar there is redrawn as a new line each update) and text elsewhere.
+        from tqdm.auto import tqdm
 
         self.close()
         self.bar = tqdm(total=total, desc=description, unit="batch", file=self.file, dynamic_ncols=True,
