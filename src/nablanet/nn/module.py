@@ -381,7 +381,8 @@ def _arguments_text(module: Module) -> str:
             continue
         if name not in always and not required and _setting_text(value) == _setting_text(parameter.default):
             continue
-        keywords_started = keywords_started or not required or name in always or parameter.kind is parameter.KEYWORD_ONLY
+        keyword_only = parameter.kind is parameter.KEYWORD_ONLY
+        keywords_started = keywords_started or keyword_only or not required or name in always
         parts.append((name if keywords_started else None, value))
     texts = [_setting_text(value) if name is None else f"{name}={_setting_text(value)}" for name, value in parts]
     if not any(isinstance(item, Module) for _, value in parts for _, item in _named_of_type("", value, Module)):
