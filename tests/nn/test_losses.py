@@ -61,6 +61,18 @@ def test_stable_binary_losses_at_extremes():
         assert float(F.binary_cross_entropy(numpy.array([0.0, 1.0]), numpy.array([1.0, 0.0]))) == pytest.approx(100.0)
 
 
+def test_binary_cross_entropy_refuses_predictions_outside_zero_one_and_names_the_range():
+    # Logits given where probabilities belong: the floored logarithms made the loss negative (-0.86 here).
+    logits = numpy.array([2.5, -1.0, 0.3])
+    with pytest.raises(ValueError, match=r"must be probabilities in \[0, 1\], but they range from -1 to 2\.5; .*"
+                                         r"use binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(logits, numpy.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="range from 0.2 to 1.01"):
+        F.binary_cross_entropy(numpy.array([0.2, 1.01]), numpy.array([1.0, 0.0]))
+    # The ends of [0, 1] themselves are probabilities.
+    assert float(F.binary_cross_entropy(numpy.array([0.0, 1.0]), numpy.array([0.0, 1.0]))) == 0.0
+
+
 def test_losses_name_shape_mismatches():
     with pytest.raises(ValueError, match=r"mse: targets of shape \(4,\) do not match predictions of shape \(6, 3\)"):
         F.mse(PREDICTIONS, numpy.zeros(4))

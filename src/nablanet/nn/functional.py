@@ -238,6 +238,7 @@ def binary_cross_entropy(probabilities, targets):
     """
     t = _check_binary(_matching_targets(probabilities, targets, "binary_cross_entropy"), "binary_cross_entropy")
     p = _values(probabilities)
+    _check_probabilities(p)
     # Logarithms only of positive numbers: at p = 0 or 1 the floored branch is taken, and the log's
     # argument there is a harmless 1, so no 0/0 reaches the gradient (the double-where pattern).
     log_p = ops.where(p > 0, ops.maximum(ops.log(ops.where(p > 0, probabilities, 1.0)), -100.0), -100.0)
@@ -296,6 +297,16 @@ def hinge(scores, targets):
 
 # Labels -1/+1, or 0/1 read as -1/+1.
 register_loss("hinge", hinge, targets="values", task="classification", outputs="logits", labels=(-1.0, 0.0, 1.0))
+
+
+def _check_probabilities(p):
+    # Outside [0, 1] the floored logarithms give a loss that can go negative and a gradient that pushes
+    # further out, with no error: the usual cause is logits (no sigmoid at the output) given to this loss.
+    outside = (p < 0) | (p > 1)
+    if np.any(outside):
+        raise ValueError(f"binary_cross_entropy: the predictions must be probabilities in [0, 1], but they range from "
+                         f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}; for logits (a network without a sigmoid at its "
+                         "output) use binary_cross_entropy_with_logits")
 
 
 def _check_binary(t, loss: str):
