@@ -5,6 +5,7 @@ a held-out test set; the figures they reach are in the assertion messages.
 """
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -515,6 +516,42 @@ def test_default_metrics_follow_the_loss():
     assert "accuracy" in binary
     empty = fit(model, X, y > 0, loss="hinge", optimizer=SGD(model.parameters(), lr=0.01), epochs=0, progress=False)
     assert len(empty) == 0 and empty.history == {}
+
+
+@pytest.mark.parametrize("model, where", [
+    (lambda: nn.Sequential(nn.Dense(4, 3, rng=0), nn.Softmax()), r"its output layer layers\.1 \(Softmax\)"),
+    (lambda: nn.Sequential(nn.Dense(4, 6, "relu", rng=0), nn.Dense(6, 3, activation="softmax", rng=0)),
+     r"its output layer layers\.1 \(Dense\)"),
+    (lambda: nn.Sequential(nn.Dense(4, 3, rng=0), nn.Activation("softmax")), r"layers\.1 \(Activation\)"),
+    (lambda: nn.Dense(4, 3, activation="softmax", rng=0), r"the model \(Dense\)"),
+])
+def test_a_softmax_before_cross_entropy_is_warned_about_once(model, where):
+    X = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
+    y = np.arange(12) % 3
+    model = model()
+    with pytest.warns(UserWarning) as caught:
+        fit(model, X, y, loss="cross_entropy", optimizer=Adam(model.parameters()), epochs=3, batch_size=4, seed=0,
+            progress=False)
+    assert len(caught) == 1 and caught[0].filename == __file__  # pointing at the call of fit
+    message = str(caught[0].message)
+    assert re.search(where, message), message
+    assert "cross_entropy applies softmax itself (it takes logits)" in message and "remove the final softmax" in message
+
+
+def test_a_sigmoid_before_the_logits_loss_is_warned_about_and_logits_are_not(recwarn):
+    X = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
+    y = (np.arange(12) % 2).astype(np.float32)
+    model = nn.Sequential(nn.Dense(4, 1, activation="sigmoid", rng=0))
+    with pytest.warns(UserWarning, match="binary_cross_entropy_with_logits applies sigmoid itself.*or train with "
+                                         "binary_cross_entropy, which takes probabilities"):
+        fit(model, X, y, loss="binary_cross_entropy_with_logits", optimizer=Adam(model.parameters()), epochs=1,
+            progress=False)
+    recwarn.clear()
+    fit(model, X, y, loss="binary_cross_entropy", optimizer=Adam(model.parameters()), epochs=1, progress=False)
+    logits = nn.Sequential(nn.Dense(4, 3, rng=0), nn.Dropout(0.1, rng=0))
+    fit(logits, X, np.arange(12) % 3, loss="cross_entropy", optimizer=Adam(logits.parameters()), epochs=1,
+        progress=False)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
 def test_binary_accuracy_uses_threshold_zero_for_logits():

@@ -16,6 +16,8 @@ Example:
     ('binary_cross_entropy', 'values', 'classification', 'probabilities', 0.5)
     >>> nn.loss_record(nn.functional.hinge).threshold, nn.loss_record("mse").threshold
     (0.0, None)
+    >>> nn.loss_record("cross_entropy").applies, nn.loss_record("binary_cross_entropy_with_logits").applies
+    ('softmax', 'sigmoid')
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ class LossRecord:
         labels: for a classification loss on value targets, the values a target may take
             ((0.0, 1.0) for the binary cross-entropies); empty otherwise.
 
-    Derived: ``threshold``, where one output column is cut into two classes; ``options``, the
-    function's keyword options (``delta`` of huber).
+    Derived: ``threshold``, where one output column is cut into two classes; ``applies``, the
+    activation the loss puts on the logits itself; ``options``, the function's keyword options
+    (``delta`` of huber).
     """
 
     name: str
@@ -67,6 +70,17 @@ class LossRecord:
     def threshold(self):
         """0.0 for logits, 0.5 for probabilities, None for a regression loss."""
         return {"logits": 0.0, "probabilities": 0.5}.get(self.outputs)
+
+    @property
+    def applies(self) -> str | None:
+        """The activation a loss of logits turns them into probabilities with: "softmax" against class
+        labels (cross_entropy), "sigmoid" against 0/1 values (binary_cross_entropy_with_logits); None
+        for the others (hinge's margins, losses of probabilities or values)."""
+        if self.outputs != "logits":
+            return None
+        if self.targets == "labels":
+            return "softmax"
+        return "sigmoid" if self.labels == (0.0, 1.0) else None
 
     @property
     def options(self) -> dict:

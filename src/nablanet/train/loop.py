@@ -60,6 +60,7 @@ from nablanet.train.inputs import (
     unpack_validation,
 )
 from nablanet.train.history import History, TrainingRun
+from nablanet.train.output_check import warn_if_activation_applied_twice
 
 # History and TrainingRun (nablanet.train.history) and TrainingDivergedError (nablanet.train.divergence) are
 # listed here too: fit returns, passes and raises them.
@@ -246,6 +247,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     else:
         X_val = y_val = None
     output_shape = _output_shape(model, X)
+    warn_if_activation_applied_twice(model, X[:1], loss_fn)
     y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
     if X_val is not None:
         y_val = as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
