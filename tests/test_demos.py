@@ -160,7 +160,11 @@ def test_universal_approximation_error_falls_with_width(tmp_path, capsys):
         errors = [result[label][width]["sup_error"] for width in widths]
         assert errors[0] == max(errors), label
         assert result["error_ratio"][label] == pytest.approx(errors[0] / errors[-1])
-    assert "sup-norm error, width 1 / width 32" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "sup-norm error, width 1 / width 32" in printed.out
+    # Its minutes of fitting show progress: a bar per target over its 6 widths x 2 starts (quick).
+    assert "1-D fits: 100%" in printed.err and "2-D fits: 100%" in printed.err and "12/12" in printed.err
+    assert "width 32" in printed.err
     _assert_pngs(result["files"], ["universal_approximation_1d.png", "universal_approximation_2d.png"], tmp_path)
 
 

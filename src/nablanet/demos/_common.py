@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_OUT", "command_line", "format_table", "output_directory", "save_figure"]
+__all__ = ["DEFAULT_OUT", "command_line", "format_table", "output_directory", "progress_bar", "save_figure"]
 
 DEFAULT_OUT = Path("nablanet-demos")
 
@@ -43,6 +44,18 @@ def save_figure(figure, out_dir, name: str) -> Path:
     path = plot.save(figure, output_directory(out_dir) / name)
     print(f"wrote {path}")
     return path
+
+
+def progress_bar(total: int, description: str | None, *, unit: str):
+    """A tqdm bar (``tqdm.auto``: a widget in Jupyter) on stderr over ``total`` steps of a long demo, so
+    that its minutes of computing show progress; with ``description=None`` a bar that draws nothing.
+
+    Use it as a context manager, calling ``update(1)`` per step.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=description is None,
+                dynamic_ncols=True)
 
 
 def format_table(headers, rows, *, title: str | None = None) -> str:

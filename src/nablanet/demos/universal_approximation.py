@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet import datasets, nn
-from nablanet.demos._common import command_line, format_table, save_figure
+from nablanet.demos._common import command_line, format_table, progress_bar, save_figure
 from nablanet.nn import functional as F
 from nablanet.optim import LBFGS
 from nablanet.plot._figures import load_matplotlib
@@ -83,24 +83,31 @@ def fit_network(model, X, y, *, iterations: int) -> float:
     return float(optimizer.step(closure))
 
 
-def approximate(X, y, X_test, y_test, *, widths=WIDTHS, iterations: int, restarts: int, rng, slope: float) -> dict:
+def approximate(X, y, X_test, y_test, *, widths=WIDTHS, iterations: int, restarts: int, rng, slope: float,
+                progress: str | None = None) -> dict:
     """For each width, the best of ``restarts`` fits (by training error) and its sup-norm error on the test grid.
+
+    Args:
+        progress: the label of a progress bar over the fits (on stderr), or None for no bar.
 
     Returns:
         ``{width: {"train_mse": float, "sup_error": float, "prediction": (n_test,) array}}``.
     """
     rng = np.random.default_rng(rng)
     results = {}
-    for width in widths:
-        best = None
-        for _ in range(restarts):
-            model = one_hidden_layer(X.shape[1], width, rng=rng, slope=slope)
-            train_mse = fit_network(model, X, y, iterations=iterations)
-            if best is None or train_mse < best[0]:
-                best = (train_mse, model)
-        prediction = predict(best[1], X_test)[:, 0]
-        results[width] = {"train_mse": best[0], "sup_error": float(np.max(np.abs(prediction - y_test))),
-                          "prediction": prediction}
+    with progress_bar(len(widths) * restarts, progress, unit="fit") as bar:
+        for width in widths:
+            best = None
+            for _ in range(restarts):
+                model = one_hidden_layer(X.shape[1], width, rng=rng, slope=slope)
+                train_mse = fit_network(model, X, y, iterations=iterations)
+                if best is None or train_mse < best[0]:
+                    best = (train_mse, model)
+                bar.set_postfix_str(f"width {width}", refresh=False)
+                bar.update(1)
+            prediction = predict(best[1], X_test)[:, 0]
+            results[width] = {"train_mse": best[0], "sup_error": float(np.max(np.abs(prediction - y_test))),
+                              "prediction": prediction}
     return results
 
 
@@ -123,11 +130,11 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict:
     x_train, y_train = datasets.make_sine_quadratic(200, grid=True)
     x_test, y_test = datasets.make_sine_quadratic(2001, grid=True)
     results_1d = approximate(x_train, y_train, x_test, y_test, iterations=150 if quick else 500,
-                             restarts=restarts, rng=rng, slope=STEP_SLOPE[1])
+                             restarts=restarts, rng=rng, slope=STEP_SLOPE[1], progress="1-D fits")
     X_train, z_train = datasets.make_franke(30, grid=True)
     X_test, z_test = datasets.make_franke(80, grid=True)
     results_2d = approximate(X_train, z_train, X_test, z_test, iterations=200 if quick else 500,
-                             restarts=restarts, rng=rng, slope=STEP_SLOPE[2])
+                             restarts=restarts, rng=rng, slope=STEP_SLOPE[2], progress="2-D fits")
 
     ratios = {}
     for label, results in (("1d", results_1d), ("2d", results_2d)):
