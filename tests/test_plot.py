@@ -94,6 +94,25 @@ def test_learning_curves_leaves_out_a_zero_penalty_and_a_constant_learning_rate(
     assert [d.get_label() for d in loss_ax.get_lines()] == ["training"]
 
 
+def test_regression_learning_curves_do_not_draw_the_loss_panel_twice():
+    # Trained with mse and reporting mse (examples/configs/franke.toml does): the mse panel was the loss panel again.
+    from nablanet.optim import Adam
+    from nablanet.train import fit
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    model = nn.Sequential(nn.Dense(3, 8, activation="tanh", rng=0), nn.Dense(8, 1, rng=1))
+    history = fit(model, X, X.sum(axis=1), loss="mse", optimizer=Adam(model.parameters(), lr=0.01), epochs=4,
+                  metrics=["r2", "mse"], validation_split=0.25, seed=0, progress=False)
+    figure = plot.learning_curves(history)
+    assert [ax.get_title() for ax in figure.axes] == ["loss (mse)", "r2"]
+    assert [d.get_label() for d in figure.axes[0].get_lines()] == ["training", "validation"]
+    # A metric that differs from the loss keeps its panel, even when it equals it on the training data only.
+    differs = {"loss": [1.0, 0.5], "mae": [1.0, 0.5], "val_loss": [1.2, 0.7], "val_mae": [0.9, 0.6]}
+    assert [ax.get_title() for ax in plot.learning_curves(differs).axes] == ["loss", "mae"]
+    one_epoch = {"loss": [0.5], "accuracy": [0.5]}
+    assert [ax.get_title() for ax in plot.learning_curves(one_epoch).axes] == ["loss", "accuracy"]
+
+
 def test_learning_curves_draws_a_changing_learning_rate_on_a_log_axis():
     figure = plot.learning_curves({"loss": [1.0, 0.5, 0.4], "lr": [0.1, 0.01, 0.001]})
     assert [ax.get_title() for ax in figure.axes] == ["loss", "learning rate"]
@@ -122,7 +141,7 @@ def test_learning_curves_draws_a_diverged_epoch_as_a_gap():
 
 
 def test_learning_curves_wraps_many_panels_into_rows():
-    history = {name: [1.0, 0.5] for name in ("loss", "m1", "m2", "m3", "m4")}
+    history = {name: [1.0 + k, 0.5] for k, name in enumerate(("loss", "m1", "m2", "m3", "m4"))}
     figure = plot.learning_curves(history)
     assert len(figure.axes) == 5
     assert len({round(ax.get_position().y0, 3) for ax in figure.axes}) == 2

@@ -19,7 +19,9 @@ def learning_curves(history, *, title: str | None = None, log_loss: bool | None 
     In the loss panel, ``loss`` (training) and ``val_loss`` (validation) are solid lines; when a
     regularization penalty was recorded and is not zero, ``data_loss`` (dashed) and ``penalty``
     (dotted) show what the total is made of. Every other key is a metric with its own panel,
-    training solid and ``val_<metric>`` in the validation color. A learning rate ``lr`` that changes
+    training solid and ``val_<metric>`` in the validation color, except a metric that is the loss
+    itself (``mse`` when training with mse: its values are the data loss's), named in the loss
+    panel's title instead of drawn again. A learning rate ``lr`` that changes
     gets a last panel on a log axis (a constant one is left out).
 
     Args:
@@ -47,6 +49,9 @@ def learning_curves(history, *, title: str | None = None, log_loss: bool | None 
     loss_keys = [key for key in records if _base_name(key) in _LOSS_KEYS]
     metric_names = list(dict.fromkeys(
         _base_name(key) for key in records if _base_name(key) not in _LOSS_KEYS + (_LEARNING_RATE_KEY,)))
+    # A metric that is the loss itself (mse trained with mse) would be the loss panel drawn again.
+    repeats = [name for name in metric_names if _repeats_the_loss(records, name)]
+    metric_names = [name for name in metric_names if name not in repeats]
     learning_rate = records.get(_LEARNING_RATE_KEY)
     finite_rates = learning_rate[np.isfinite(learning_rate)] if learning_rate is not None else np.array([])
     show_learning_rate = finite_rates.size > 0 and np.ptp(finite_rates) > 0
@@ -55,7 +60,7 @@ def learning_curves(history, *, title: str | None = None, log_loss: bool | None 
     figure, axes = panel_grid(len(panels), 3, 4.2, 3.3)
     panel_axes = iter(axes)
     if loss_keys:
-        _draw_losses(next(panel_axes), records, epochs, log_loss)
+        _draw_losses(next(panel_axes), records, epochs, log_loss, repeats)
     for name in metric_names:
         ax = next(panel_axes)
         for key, label, color in ((name, "training", "C0"), ("val_" + name, "validation", "C1")):
@@ -113,7 +118,18 @@ def _marker(epochs) -> str | None:
     return "o" if len(epochs) <= 20 else None
 
 
-def _draw_losses(ax, records: dict, epochs, log_loss) -> None:
+def _repeats_the_loss(records: dict, name: str) -> bool:
+    """Whether metric ``name`` has the data loss's values (``loss`` when there is no ``data_loss``), and
+    ``val_<name>`` the validation loss's, at every epoch: the same curves under another name. A single
+    epoch is never a repeat: one value can equal the loss's by coincidence (an accuracy of 0.5)."""
+    pairs = [(name, "data_loss" if "data_loss" in records else "loss"), ("val_" + name, "val_loss")]
+    present = [(metric, loss) for metric, loss in pairs if metric in records]
+    # The metric and the loss are averaged over the batches separately: equal to rounding, not bit for bit.
+    return bool(present) and records[present[0][0]].size > 1 and all(loss in records and np.allclose(records[metric], records[loss], rtol=1e-4, atol=0,
+                                                                 equal_nan=True) for metric, loss in present)
+
+
+def _draw_losses(ax, records: dict, epochs, log_loss, repeats=()) -> None:
     penalty = records.get("penalty")
     has_penalty = penalty is not None and np.any(np.nan_to_num(penalty) != 0)
     curves = [("loss", "training", "C0", "-"), ("val_loss", "validation", "C1", "-")]
@@ -131,7 +147,7 @@ def _draw_losses(ax, records: dict, epochs, log_loss) -> None:
         log_loss = positive.size > 0 and positive.max() > 100 * positive.min()
     if log_loss:
         ax.set_yscale("log")
-    ax.set_title("loss")
+    ax.set_title("loss" + (f" ({', '.join(repeats)})" if repeats else ""))
     ax.set_ylabel("loss")
 
 
