@@ -76,7 +76,7 @@ def test_a_csv_with_text_classes_a_text_column_and_an_index_trains(iris_run):
     assert lines[0].startswith("data: ") and "its unnamed first column, an index as pandas writes, dropped" in lines[0]
     assert lines[1] == ("preprocessing: target: 3 classes (setosa, versicolor, virginica); one-hot: site "
                         "(3 categories); standardized: 4 columns")
-    assert lines[2].startswith("model: Dense(7 -> 16")  # 4 measurements and 3 sites, not the index
+    assert lines[2].startswith("model: Dense(7, 16,")  # 4 measurements and 3 sites, not the index
     checkpoint = model_io.load_checkpoint(folder / "run" / "model.npz")
     assert checkpoint.metadata["config"]["data"]["target"] == "species"
     assert checkpoint.metadata["scores"]["accuracy"] >= 0.9
@@ -142,7 +142,7 @@ def test_an_unnamed_index_column_is_dropped_from_numeric_data_too(tmp_path, caps
                                       "--set", "train.epochs=1", "--set", "model.hidden=[8]"], capsys)
     assert status == 0, stderr
     assert "(150 rows; its unnamed first column, an index as pandas writes, dropped)" in stdout
-    assert "model: Dense(4 -> 8" in stdout and "preprocessing:" not in stdout
+    assert "model: Dense(4, 8," in stdout and "preprocessing:" not in stdout
     assert model_io.load_checkpoint(tmp_path / "run" / "model.npz").preprocessing.feature_names_in_ == FEATURES
 
 
@@ -156,7 +156,7 @@ def test_the_config_names_the_feature_columns_and_the_categorical_ones(tmp_path,
     status, stdout, stderr = command(["train", config, "--out", tmp_path / "run", "--no-progress"], capsys)
     assert status == 0, stderr
     assert "one-hot: site code (3 categories); standardized: 2 columns" in stdout
-    assert "model: Dense(5 -> 8" in stdout
+    assert "model: Dense(5, 8," in stdout
     prep = model_io.load_checkpoint(tmp_path / "run" / "model.npz").preprocessing
     assert prep.feature_names_in_ == ["petal width (cm)", "site code", "petal length (cm)"]
     assert prep.encoder_.categories_[0].tolist() == ["1", "2", "3"]  # read as text, as written

@@ -149,7 +149,8 @@ def _train_in(out_dir: Path, config, data, task, args, distributed: str | None =
     (out_dir / "config.toml").write_text(cfg.to_toml(saved_config), encoding="utf-8")
     written.append(out_dir / "config.toml")
     written.append(_write_history(history, out_dir / "history.csv"))
-    written.extend(_training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir))
+    written.extend(_training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir,
+                                   label_names=data.label_names))
     if monitor is not None:
         written.extend(_monitor_files(monitor, out_dir))
     print(f"saved in {out_dir}/: " + ", ".join(path.name for path in written))
@@ -201,8 +202,10 @@ def _write_history(history, path: Path) -> Path:
     return path
 
 
-def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir: Path) -> list:
-    """The learning curves (and the confusion matrix for classification) as PNGs; none without matplotlib."""
+def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir: Path, *,
+                    label_names=None) -> list:
+    """The learning curves (and the confusion matrix for classification, its ticks the class names: of text
+    targets, or the ``label_names`` a data set gives its labels 0, 1, ...) as PNGs; none without matplotlib."""
     try:
         from nablanet import plot
 
@@ -212,8 +215,13 @@ def _training_plots(history, model, preprocessor, X_eval, y_eval, task, out_dir:
 
             matrix = confusion_matrix(predict(model, preprocessor.transform(X_eval)), y_eval,
                                       num_classes=task.n_classes, threshold=_class_threshold(task.loss))
-            names = None if preprocessor.classes_ is None else [str(name) for name in preprocessor.classes_]
-            written.append(plot.save(plot.confusion_matrix(matrix, class_names=names), out_dir / "confusion_matrix.png"))
+            # The text targets' classes, else the names the data set gives its numbered labels (iris' species);
+            # names that do not number the classes fall back to 0 .. K-1 rather than losing the run's plots.
+            names = label_names if preprocessor.classes_ is None else [str(name) for name in preprocessor.classes_]
+            if names is not None and len(names) != len(matrix):
+                names = None
+            figure = plot.confusion_matrix(matrix, class_names=names)
+            written.append(plot.save(figure, out_dir / "confusion_matrix.png"))
     except ImportError as error:
         print(f"note: no plots ({error})", file=sys.stderr)
         return []

@@ -42,7 +42,8 @@ class LoadedData(NamedTuple):
     """A source's arrays before any split, with a description for messages ("digits (1797 samples)").
 
     ``X_test`` and ``y_test`` are None unless the source has its own test set; ``y`` is None for a
-    file read without targets (data to predict on); ``feature_names`` are a CSV file's column names.
+    file read without targets (data to predict on); ``feature_names`` are a CSV file's column names;
+    ``label_names`` name the class labels 0, 1, ... when the source knows them (iris' species).
     """
 
     X: np.ndarray
@@ -51,6 +52,7 @@ class LoadedData(NamedTuple):
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     feature_names: list | None = None
+    label_names: list | None = None
 
 
 @dataclass(frozen=True)

@@ -88,19 +88,20 @@ def load_iris(*, dtype=np.float64):
     return _sklearn_table("load_iris", dtype)
 
 
-def _table(load, name: str):
-    """The loader of a bundled table for configs."""
+def _table(load, name: str, label_names: list):
+    """The loader of a bundled table for configs; ``label_names`` name the labels 0, 1, ..."""
 
     def load_table(settings: dict) -> LoadedData:
         X, y = load()
-        return LoadedData(X, y, f"{name} ({len(X)} samples)")
+        return LoadedData(X, y, f"{name} ({len(X)} samples)", label_names=list(label_names))
 
     return load_table
 
 
-register_dataset("digits", _table(load_digits, "digits"), kind="classification",
+register_dataset("digits", _table(load_digits, "digits", [str(digit) for digit in range(10)]), kind="classification",
                  description="scikit-learn's 8x8 handwritten digits: 1797 images, 10 classes")
-register_dataset("breast_cancer", _table(load_breast_cancer, "breast_cancer"), kind="classification",
+register_dataset("breast_cancer", _table(load_breast_cancer, "breast_cancer", ["malignant", "benign"]),
+                 kind="classification",
                  description="Wisconsin diagnostic breast cancer: 569 samples, 30 features, 2 classes")
-register_dataset("iris", _table(load_iris, "iris"), kind="classification",
+register_dataset("iris", _table(load_iris, "iris", ["setosa", "versicolor", "virginica"]), kind="classification",
                  description="Fisher's iris: 150 flowers, 4 measurements, 3 species")

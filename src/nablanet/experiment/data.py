@@ -54,6 +54,8 @@ class Data:
         feature_names: CSV column names, or None.
         test_description: how the test part was made ("20% held out, stratified").
         classes: the class names of text targets, in the order of their codes 0 .. K-1 in y, or None.
+        label_names: the names a data set gives its numbered class labels 0 .. K-1 (iris' species), or
+            None; for showing only (the confusion matrix): the labels stay numbers, unlike text targets'.
     """
 
     X_train: np.ndarray
@@ -64,6 +66,7 @@ class Data:
     feature_names: list | None = None
     test_description: str = ""
     classes: list | None = None
+    label_names: list | None = None
 
     @property
     def y_all(self) -> np.ndarray:
@@ -78,16 +81,20 @@ def read_source(data: dict, *, require_targets: bool = True):
     own test set (mnist, mnist1d). With ``require_targets=False`` a CSV without the target column or an
     NPZ without the target array gives ``y = None`` (data to predict on).
     """
+    loaded = _load_source(data, require_targets)
+    return loaded.X, loaded.y, loaded.X_test, loaded.y_test, loaded.feature_names, loaded.description
+
+
+def _load_source(data: dict, require_targets: bool = True) -> registry.LoadedData:
+    """What the registry record of ``data["source"]`` loads (see read_source), label names included."""
     source = data["source"]
     record = source_reader(source, data["format"])
     settings = {key: data[key] for key in record.options}
     if isinstance(record, registry.Dataset):
         settings["n_samples"] = settings.get("n_samples") or record.n_samples
         settings["seed"] = data.get("seed", 0)
-        loaded = record.load(settings)
-    else:
-        loaded = record.read(source, settings, require_targets)
-    return loaded.X, loaded.y, loaded.X_test, loaded.y_test, loaded.feature_names, loaded.description
+        return record.load(settings)
+    return record.read(source, settings, require_targets)
 
 
 def source_reader(source: str, data_format: str = "auto"):
@@ -192,16 +199,19 @@ def load_data(config: Config, classes: list | None = None) -> Data:
         Data with the training and test parts, text class labels encoded as 0 .. K-1.
     """
     data = dict(config.get("data"), seed=config.get("seed"))
-    X, y, X_test, y_test, names, description = read_source(data)
+    loaded = _load_source(data)
+    X, y, X_test, y_test, names, description = (loaded.X, loaded.y, loaded.X_test, loaded.y_test,
+                                                 loaded.feature_names, loaded.description)
+    labels = loaded.label_names
     if y is None:
         raise ValueError(f"{config.get('data.source')} holds no targets to train on")
     y, classes = encode_classes(y, classes, config.get("data.source"))
     if X_test is not None:
         y_test, _ = encode_classes(y_test, classes, config.get("data.source"))
-        return Data(X, y, X_test, y_test, description, names, "the data set's own test set", classes)
+        return Data(X, y, X_test, y_test, description, names, "the data set's own test set", classes, labels)
     test_size = config.get("data.test_size")
     if test_size == 0:
-        return Data(X, y, None, None, description, names, "no test part (data.test_size = 0)", classes)
+        return Data(X, y, None, None, description, names, "no test part (data.test_size = 0)", classes, labels)
     n_test = math.ceil(test_size * len(X))
     if not 1 <= n_test < len(X):
         raise ValueError(f"data.test_size = {test_size} of {len(X)} samples leaves no training or no test samples")
@@ -222,4 +232,4 @@ def load_data(config: Config, classes: list | None = None) -> Data:
         rng = np.random.default_rng(config.get("seed"))
         X_train, X_test, y_train, y_test = train_validation_split(X, y, test_size, rng=rng)
         how = f"{test_size:.0%} held out at random"
-    return Data(X_train, y_train, X_test, y_test, description, names, how, classes)
+    return Data(X_train, y_train, X_test, y_test, description, names, how, classes, labels)
