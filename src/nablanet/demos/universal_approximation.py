@@ -125,6 +125,7 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict:
         where each width's entry is as :func:`approximate` returns and ``error_ratio`` is the sup-norm
         error of the narrowest network divided by that of the widest.
     """
+    load_matplotlib()  # without it, say so now rather than after minutes of fitting
     rng = np.random.default_rng(seed)
     restarts = 2 if quick else 3
     x_train, y_train = datasets.make_sine_quadratic(200, grid=True)
