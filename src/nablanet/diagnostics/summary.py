@@ -12,7 +12,6 @@ forward pass, and the totals are those of the whole model (forward and backward)
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,8 @@ from nablanet.diagnostics._common import format_table, output_array
 from nablanet.nn.layers.conv import Conv1d, Conv2d
 from nablanet.nn.layers.dense import RBF, Dense
 from nablanet.nn.layers.recurrent import GRU, LSTM, RNN
-from nablanet.nn.module import Module, layer_rows, settings_line
+from nablanet.nn.module import Module
+from nablanet.nn.printing import html_table, layer_rows, settings_line
 
 __all__ = ["summarize", "ModelSummary", "LayerSummary", "input_shape_of"]
 
@@ -227,24 +227,3 @@ def _unknown_shape_message(model: Module) -> str:
                  if form else "it has no Dense or RBF layer to read an input size from")
     return (f"summary: cannot tell the shape of one input sample ({described}); give it, "
             f"e.g. summary(input_shape={example})")
-
-
-def html_table(headers: list, rows: list, *, caption: str | None = None, right_columns: int = 0,
-               notes=()) -> str:
-    """``headers`` over ``rows`` (lists of strings) as an HTML table, for Jupyter's ``_repr_html_``.
-
-    The last ``right_columns`` columns are aligned right (numbers); ``caption`` goes above the table and
-    each of ``notes`` on a line below it. Every text is escaped.
-    """
-    def cells(tag, values):
-        return "".join(f'<{tag} style="text-align: {"right" if i >= len(headers) - right_columns else "left"}">'
-                       f"{html.escape(str(value))}</{tag}>" for i, value in enumerate(values))
-
-    parts = ["<table>"]
-    if caption:
-        parts.append(f'<caption style="text-align: left">{html.escape(caption)}</caption>')
-    parts.append(f"<thead><tr>{cells('th', headers)}</tr></thead>")
-    parts.append("<tbody>" + "".join(f"<tr>{cells('td', row)}</tr>" for row in rows) + "</tbody>")
-    parts.append("</table>")
-    parts.extend(f"<p>{html.escape(note)}</p>" for note in notes)
-    return "".join(parts)

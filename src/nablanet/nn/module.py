@@ -234,20 +234,11 @@ class Module:
         kernel_size=3, stride=1, padding=1, activation='relu')``; a Sequential's layers one per line,
         indented. ``eval`` of it (with nablanet.nn's names) builds the same architecture with fresh
         weights. A module that is not a registered layer also lists the modules it holds that its
-        arguments do not, PyTorch's ``(name): Module(...)`` lines.
+        arguments do not, PyTorch's ``(name): Module(...)`` lines (see nablanet.nn.printing).
         """
-        name = type(self).__name__
-        listed = [] if _described_by_arguments(self) else _children_besides_arguments(self)
-        if not listed:
-            return f"{name}({self.extra_repr()})"
-        lines = [f"{name}("]
-        settings = self.extra_repr().strip()
-        if settings:
-            lines.append("  " + settings.replace("\n", "\n  "))
-        for child_name, child in listed:
-            lines.append(f"  ({child_name}): " + repr(child).replace("\n", "\n  "))
-        lines.append(")")
-        return "\n".join(lines)
+        from nablanet.nn.printing import module_repr
+
+        return module_repr(self)
 
     def extra_repr(self) -> str:
         """The arguments of the constructor call in repr, from the recorded arguments (see ``repr_always``).
@@ -255,19 +246,18 @@ class Module:
         The generator ``rng`` is left out: it drew the initial weights, which are state, not architecture.
         A module argument is written whole, one per line. Override to print something else.
         """
-        return _arguments_text(self)
+        from nablanet.nn.printing import arguments_text
+
+        return arguments_text(self)
 
     def _repr_html_(self) -> str:
         """A table of the layers for Jupyter: each layer's name, type, settings and parameter count.
 
         Output shapes and operation counts need an input: see ``summary()``.
         """
-        from nablanet.diagnostics.summary import html_table
+        from nablanet.nn.printing import layers_html
 
-        rows = [[name, type(layer).__name__, settings_line(layer), f"{layer.num_parameters():,}"]
-                for name, layer in layer_rows(self)]
-        caption = f"{type(self).__name__}: {self.num_parameters():,} parameters"
-        return html_table(["Layer", "Type", "Settings", "Params"], rows, caption=caption, right_columns=1)
+        return layers_html(self)
 
     def summary(self, input_shape=None, *, dtype=None, print_fn=print) -> None:
         """Print the layers with their output shapes, parameters and operations per sample (as Keras'
@@ -320,101 +310,6 @@ def _named_of_type(name, value, kinds):
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _named_of_type(f"{name}.{key}", item, kinds)
-
-
-def layer_rows(module: Module) -> list[tuple[str, Module]]:
-    """The (name, layer) rows of a module's table (``_repr_html_``, ``summary``): its children for a
-    container or a user's module; the module itself, named ``model``, for a layer that its arguments
-    describe whole (Dense, GRU) or that holds no modules."""
-    if _described_by_arguments(module) and not _argument_modules(module):
-        return [("model", module)]
-    return list(module.named_children()) or [("model", module)]
-
-
-def _described_by_arguments(module: Module) -> bool:
-    # A registered layer is rebuilt from its arguments alone (module_from_config), so the modules it
-    # builds inside itself (a GRU's weights) are its own business, not part of its description.
-    from nablanet.nn.layers.registry import LAYERS
-
-    return LAYERS.of_class(type(module)) is not None
-
-
-def _argument_modules(module: Module) -> list:
-    found = []
-    for value in getattr(module, "_arguments", {}).values():
-        found.extend(item for _, item in _named_of_type("", value, Module))
-    return found
-
-
-def _children_besides_arguments(module: Module) -> list:
-    given = {id(child) for child in _argument_modules(module)}
-    return [(name, child) for name, child in module.named_children() if id(child) not in given]
-
-
-def _arguments_text(module: Module) -> str:
-    """``1, 8, kernel_size=3, stride=1``: the recorded constructor arguments as a call writes them.
-
-    Required arguments are positional, the rest keywords (and so is every one after the first keyword);
-    an argument at its default is left out unless the class names it in ``repr_always``. With a module
-    among them, each argument goes on its own line.
-    """
-    recorded = getattr(module, "_arguments", {})
-    always = type(module).repr_always
-    parts = []
-    keywords_started = False
-    for name, parameter in list(init_signature(type(module)).parameters.items())[1:]:
-        if name == "rng":
-            continue
-        if parameter.kind is parameter.VAR_POSITIONAL:
-            parts.extend((None, value) for value in recorded.get(name, ()))
-            continue
-        if parameter.kind is parameter.VAR_KEYWORD:
-            parts.extend(recorded.get(name, {}).items())
-            keywords_started = True
-            continue
-        required = parameter.default is parameter.empty
-        if name in recorded:
-            value = recorded[name]
-        elif name in always and not required:
-            value = parameter.default
-        else:
-            continue
-        if name not in always and not required and _setting_text(value) == _setting_text(parameter.default):
-            continue
-        keyword_only = parameter.kind is parameter.KEYWORD_ONLY
-        keywords_started = keywords_started or keyword_only or not required or name in always
-        parts.append((name if keywords_started else None, value))
-    texts = [_setting_text(value) if name is None else f"{name}={_setting_text(value)}" for name, value in parts]
-    if not any(isinstance(item, Module) for _, value in parts for _, item in _named_of_type("", value, Module)):
-        return ", ".join(texts)
-    return "".join("\n  " + text.replace("\n", "\n  ") + "," for text in texts) + "\n"
-
-
-def _setting_text(value) -> str:
-    """One argument as repr writes it: as Python would, a dtype by its name, a function by its name."""
-    if isinstance(value, Module):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(_setting_text(item) for item in value)
-        if isinstance(value, list):
-            return f"[{inner}]"
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key!r}: {_setting_text(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, np.ndarray):
-        return f"<array of shape {value.shape}, {value.dtype}>"
-    if isinstance(value, np.dtype) or isinstance(value, type) and issubclass(value, np.generic):
-        return repr(np.dtype(value).name)
-    if isinstance(value, np.generic):
-        return repr(value.item())
-    if callable(value) and hasattr(value, "__name__"):
-        return value.__name__
-    return repr(value)
-
-
-def settings_line(module: Module) -> str:
-    """A module's settings (its ``extra_repr``) on one line, a Sequential's layers one after the other."""
-    return " ".join(module.extra_repr().split()).replace("( ", "(").replace(", )", ")")
 
 
 def _copy_checked(name, target: np.ndarray, source) -> None:
