@@ -73,3 +73,75 @@ def test_a_scientists_csv_with_text_columns_and_a_pandas_index(tmp_path):
     evaluated = nablanet("evaluate", model, "flowers.csv", cwd=tmp_path)
     (line,) = [line for line in evaluated.splitlines() if line.split()[:1] == ["accuracy"]]
     assert float(line.split()[1]) == pytest.approx(accuracy, abs=5e-5), evaluated  # the same test part
+
+
+def test_a_notebook_session_with_summary_reprs_and_seeds(tmp_path):
+    """A student's notebook: build a CNN, look at it, train it twice from one seed, get the same numbers."""
+    out = python("""
+        import numpy as np
+        import nablanet
+        import nablanet.nn as nn
+        from nablanet.train import fit, predict
+
+        def run():
+            nablanet.seed(0)
+            model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, activation="relu"), nn.MaxPool2d(2),
+                                  nn.Flatten(), nn.Dense(4 * 4 * 4, 3))
+            X = np.random.default_rng(1).standard_normal((30, 1, 8, 8)).astype(np.float32)
+            y = np.arange(30) % 3
+            model.eval()
+            history = fit(model, X, y, loss="cross_entropy", optimizer="adam", lr=1e-2, epochs=3, progress=False)
+            return model, history, predict(model, X)
+
+        model, history, first = run()
+        print(repr(model))
+        model.summary(input_shape=(1, 8, 8))
+        print("html:", model._repr_html_().startswith("<table"))
+        print("eval mode after fit:", not model.training)
+        _, again, second = run()
+        print("same predictions:", np.array_equal(first, second), "same losses:", history["loss"] == again["loss"])
+        print(history)
+    """, tmp_path)
+    assert "Conv2d(1, 4, kernel_size=3, stride=1, padding=1, activation='relu')," in out
+    assert "MaxPool2d(kernel_size=2, stride=None, padding=0)," in out
+    assert "layers.0 (Conv2d)" in out and "(None, 4, 8, 8)" in out and "Total params: 235" in out
+    assert "html: True" in out
+    assert "eval mode after fit: True" in out
+    assert "same predictions: True same losses: True" in out
+    assert "History(3 epochs; last: loss=" in out
+
+
+def test_a_keras_users_script_with_string_optimizer_and_callbacks(tmp_path):
+    """Keras habits: optimizer by name, Keras' loss name, ModelCheckpoint, CSVLogger, ReduceLROnPlateau."""
+    out = python("""
+        import csv
+        import numpy as np
+        import nablanet
+        import nablanet.nn as nn
+        from nablanet import io
+        from nablanet.train import CSVLogger, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN, fit
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        X, y = (digits.data / 16.0).astype(np.float32), digits.target
+        nablanet.seed(0)
+        model = nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 10))
+        history = fit(model, X, y, loss="sparse_categorical_crossentropy", optimizer="Adam", lr=3e-3, epochs=6,
+                      batch_size=64, validation_split=0.2, progress=False, seed=0,
+                      callbacks=[ModelCheckpoint("checkpoints/best.npz", monitor="val_loss", save_best_only=True),
+                                 CSVLogger("log.csv"), ReduceLROnPlateau(patience=1), TerminateOnNaN()])
+        best = io.load("checkpoints/best.npz")
+        rows = list(csv.DictReader(open("log.csv")))
+        print("epochs logged:", len(rows), "columns:", sorted(rows[0]))
+        print("val_accuracy:", round(history["val_accuracy"][-1], 3))
+        print("best checkpoint val_loss:", min(history["val_loss"]) == min(float(r["val_loss"]) for r in rows))
+        history.to_csv("history.csv")
+        print("history.csv rows:", len(list(csv.DictReader(open("history.csv")))))
+    """, tmp_path)
+    assert "epochs logged: 6" in out
+    assert "'val_accuracy'" in out and "'val_loss'" in out
+    accuracy = float(out.split("val_accuracy: ")[1].split()[0])
+    assert accuracy >= 0.85, out
+    assert "best checkpoint val_loss: True" in out
+    assert "history.csv rows: 6" in out
+    assert (tmp_path / "checkpoints" / "best.npz").is_file()
