@@ -1,7 +1,7 @@
 """Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, checkpoints, logs,
 progress), metrics, and the divergence guard."""
 
-from nablanet.train import callbacks, data, divergence, history, memory, metrics
+from nablanet.train import callbacks, data, divergence, history, memory, metrics, tuning
 from nablanet.train.callbacks import (
     Callback,
     CSVLogger,
@@ -19,12 +19,13 @@ from nablanet.train.history import History, TrainingRun
 from nablanet.train.loop import evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
+from nablanet.train.tuning import OptunaPruning
 
 __all__ = [
     "fit", "predict", "evaluate", "History", "TrainingRun", "TrainingDivergedError", "DivergenceWarning",
     "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN",
-    "ModelCheckpoint", "CSVLogger", "ProgressBar",
+    "ModelCheckpoint", "CSVLogger", "ProgressBar", "OptunaPruning",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics",
+    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics", "tuning",
 ]
