@@ -18,26 +18,36 @@ RUN_MARKER = ".nablanet-run"
 
 
 @contextlib.contextmanager
-def run_folder(out: Path | None, config, kind: str, *, overwrite: bool = False, allow_outside: bool = False):
+def run_folder(out: Path | None, config, kind: str, *, overwrite: bool = False, allow_outside: bool = False,
+               rejoin=None):
     """``--out DIR``, or a new folder ``<config out>/<name>[-sweep]-<timestamp>`` (numbered if it exists).
 
     The folder is claimed atomically before the work starts, so runs started together never share
     one: a new folder by ``mkdir`` (which fails if another run made it first), ``--out DIR`` by
     creating its marker file exclusively. ``--out DIR`` that already holds files is refused unless
-    ``overwrite``. The config's ``out`` and ``name`` must keep the folder inside the current
-    directory (a config from elsewhere may say ``name = "../../x"``) unless ``allow_outside``.
-    A folder that cannot be written fails at once; one the work leaves empty is removed again.
+    ``overwrite``, or, for work that continues an earlier run (a resumed sweep, the processes of one
+    Optuna study), unless ``rejoin(DIR)`` accepts the run DIR holds (it raises ValueError for any
+    other): DIR is then entered as it is, never released; such work without ``--out`` has the fixed
+    folder ``<config out>/<name>[-sweep]``, which all its processes find. The config's ``out`` and ``name`` must keep
+    the folder inside the current directory (a config from elsewhere may say ``name = "../../x"``)
+    unless ``allow_outside``. A folder that cannot be written fails at once; one the work leaves
+    empty is removed again.
     """
     if out is not None:
-        folder, made = _claim_given(Path(out), overwrite)
+        folder, made, claimed = _claim_given(Path(out), overwrite, rejoin)
+    elif rejoin is not None:
+        # Every process that continues the work must find the same folder: no timestamp in its name.
+        folder, made, claimed = _claim_given(_checked_out(config, allow_outside) / f"{config.run_name}{kind}",
+                                             overwrite, rejoin)
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         parent = _checked_out(config, allow_outside)
-        folder, made = _claim_new(parent / f"{config.run_name}{kind}-{stamp}"), True
+        folder, made, claimed = _claim_new(parent / f"{config.run_name}{kind}-{stamp}"), True, True
     try:
         yield folder
     except BaseException:
-        _release(folder, made)
+        if claimed:
+            _release(folder, made)
         raise
 
 
@@ -69,8 +79,9 @@ def _claim_new(base: Path) -> Path:
             folder = base.with_name(f"{base.name}-{number}")
 
 
-def _claim_given(folder: Path, overwrite: bool) -> tuple[Path, bool]:
-    """``folder`` (made if needed) with its marker created by this process; ``(folder, made it)``."""
+def _claim_given(folder: Path, overwrite: bool, rejoin=None) -> tuple[Path, bool, bool]:
+    """``folder`` (made if needed) with its marker created by this process, or an earlier run's that
+    ``rejoin`` accepts; ``(folder, made it, claimed it)``."""
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     if not folder.is_dir():
@@ -78,16 +89,19 @@ def _claim_given(folder: Path, overwrite: bool) -> tuple[Path, bool]:
     try:
         os.close(os.open(folder / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
     except FileExistsError:
+        if rejoin is not None:
+            rejoin(folder)
+            return folder, False, False
         if not overwrite:
             raise FileExistsError(f"--out {folder}: holds another run (its files would be overwritten); choose "
                                   f"another folder or pass --overwrite") from None
-        return folder, made
+        return folder, made, True
     others = [path.name for path in folder.iterdir() if path.name != RUN_MARKER]
     if others and not overwrite:
         (folder / RUN_MARKER).unlink()
         raise FileExistsError(f"--out {folder}: already holds {len(others)} file(s), e.g. {sorted(others)[0]}; "
                               f"choose an empty or new folder, or pass --overwrite")
-    return folder, made
+    return folder, made, True
 
 
 def _release(folder: Path, made: bool) -> None:
