@@ -89,19 +89,48 @@ def build_parser() -> argparse.ArgumentParser:
     summary_parser.set_defaults(handler=summary.run)
 
     sweep_parser = commands.add_parser(
-        "sweep", help="grid or random search over config keys with k-fold cross-validation",
+        "sweep", help="grid, random or TPE search over config keys with k-fold cross-validation",
         description="Train CONFIG once per setting of the keys listed in its [sweep] table (dotted paths such "
                     "as \"optimizer.lr\" = [1e-3, 1e-2, 1e-1]), score each by k-fold cross-validation on the "
-                    "training part and by the test part, in parallel processes. Writes sweep.csv (one row per "
-                    "setting) and, when two keys vary, heatmaps of the scores.",
-        epilog="[sweep] settings: search = \"grid\" | \"random\", n_iter = 10 (random), folds = 5, score = \"auto\". "
-               "Random search also takes {uniform = [a, b]}, {loguniform = [a, b]}, {randint = [a, b]}.",
+                    "training part and by the test part: in local processes, on a Dask cluster or as the trials "
+                    "of an Optuna study that processes on many machines share. Writes sweep.csv (a row as each "
+                    "setting is scored, so that --resume continues a stopped sweep), best.toml (the best setting's "
+                    "config) and, when two keys vary, heatmaps of the scores.",
+        epilog="[sweep] settings: search = \"grid\" | \"random\" | \"tpe\", n_iter = 10 (random, tpe), folds = 5, "
+               "score = \"auto\", scheduler = \"\" (dask), storage = \"\", study = \"\", pruner = \"median\", "
+               "heartbeat = 60 (optuna). Random and TPE search also take {uniform = [a, b]}, "
+               "{loguniform = [a, b]}, {randint = [a, b]}. docs/cluster.md shows a sweep on a Dask cluster and "
+               "an Optuna study shared by SLURM array jobs.",
     )
     sweep_parser.add_argument("config", metavar="CONFIG", help="a TOML config file with a [sweep] table")
     sweep_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    sweep_parser.add_argument("--executor", choices=sweep.EXECUTORS, default=None,
+                              help="where the fits run: local processes (the default), a Dask cluster (the default "
+                                   "with a scheduler), or an Optuna study's trials (the default with --storage, "
+                                   "--join or search = \"tpe\")")
     sweep_parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                              help=f"processes to train in (default: the number of cores, {os.cpu_count()})")
-    _add_run_folder_options(sweep_parser, "sweep")
+                              help=f"processes to train in, or workers of the local Dask cluster (default: the "
+                                   f"number of cores, {os.cpu_count()})")
+    sweep_parser.add_argument("--scheduler", metavar="ADDRESS",
+                              help="run the fits on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 "
+                                   "(= --set sweep.scheduler=ADDRESS); --executor dask without one starts a local "
+                                   "cluster")
+    sweep_parser.add_argument("--storage", metavar="URL",
+                              help="keep the trials in an Optuna study at the database URL, e.g. "
+                                   "sqlite:///study.db or postgresql://host/db (= --set sweep.storage=URL; default: "
+                                   "study.db in the sweep's folder)")
+    sweep_parser.add_argument("--join", action="store_true",
+                              help="take part in the Optuna study if another process made it (else make it): run "
+                                   "its trials until none is left, in its folder (--out DIR, or <out>/<name>-sweep)")
+    where = sweep_parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, metavar="DIR",
+                       help="write the sweep's files into DIR (created if needed; refused if it holds files)")
+    where.add_argument("--resume", type=Path, metavar="DIR",
+                       help="continue the stopped sweep in DIR: the settings already scored are not trained again")
+    sweep_parser.add_argument("--overwrite", action="store_true",
+                              help="with --out DIR: write into DIR even if it holds files (of another run)")
+    sweep_parser.add_argument("--allow-outside", action="store_true",
+                              help="let the config's out and name put the sweep folder outside the current directory")
     sweep_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep_parser.add_argument("--threads", type=_count, default=1, metavar="N", help=threads_help + " per process")
     sweep_parser.set_defaults(handler=sweep.run)

@@ -1,4 +1,5 @@
-"""A sweep's fits: one setting trained on one fold and scored, in the main process or in a spawned pool worker."""
+"""A sweep's fits: one setting trained on one fold and scored, in the main process, a spawned pool worker or a
+Dask worker."""
 
 from __future__ import annotations
 
@@ -37,11 +38,15 @@ class SweepFits:
         With ``fold=None`` the fit uses the whole training part and is scored on the test part (NaN
         when there is none). A fit that diverges scores NaN.
         """
+        return self.score_values(self.settings[setting], fold)
+
+    def score_values(self, values: dict, fold: int | None, callbacks=()) -> float:
+        """``score`` of the setting ``values`` (dotted keys -> values), its fit running ``callbacks`` too."""
         from nablanet import experiment as cfg
         from nablanet.train import TrainingDivergedError, evaluate
 
         data = self.data
-        run_config = self.config.with_values(self.settings[setting])
+        run_config = self.config.with_values(values)
         score, _ = cfg.score_names(run_config, self.task)
         if fold is None:
             X_train, y_train, X_score, y_score = data.X_train, data.y_train, data.X_test, data.y_test
@@ -50,7 +55,8 @@ class SweepFits:
             X_train, y_train = data.X_train[train_rows], data.y_train[train_rows]
             X_score, y_score = data.X_train[score_rows], data.y_train[score_rows]
         try:
-            model, _, preprocessor = cfg.fit_config(run_config, X_train, y_train, self.task, progress=False)
+            model, _, preprocessor = cfg.fit_config(run_config, X_train, y_train, self.task, progress=False,
+                                                    callbacks=callbacks)
         except TrainingDivergedError:
             return math.nan
         if X_score is None:
@@ -85,3 +91,14 @@ def score_in_worker(setting: int, fold: int | None) -> float:
         raise RuntimeError("score_in_worker runs in a sweep's pool worker started with "
                            "initializer=start_worker; this process has no sweep")
     return _worker_fits.score(setting, fold)
+
+
+def score_on_dask(fits: SweepFits, setting: int, fold: int | None, threads: int) -> float:
+    """``SweepFits.score`` as a task on a Dask worker, with this process's settings for the fit alone.
+
+    A Dask worker is a process nablanet does not own and may run other tasks, so the BLAS-thread limit
+    and fast math (per thread: the task's own thread) are set for this fit only and handed back after
+    it; the scores are the local pool's, whose workers hold the same settings for their whole life.
+    """
+    with runtime.blas_threads(threads), runtime.fast_math():
+        return fits.score(setting, fold)

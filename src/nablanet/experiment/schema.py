@@ -199,12 +199,26 @@ SCHEMA = {
         },
     },
     "sweep": {
-        "search": Option("grid", "str", "grid: every combination of the listed values; random: n_iter draws",
-                         choices=("grid", "random")),
-        "n_iter": Option(10, "int", "random search: number of settings drawn", check=(1, None)),
+        "search": Option("grid", "str", "grid: every combination of the listed values; random: n_iter draws; "
+                                        "tpe: n_iter settings proposed by Optuna's TPE sampler from the trials "
+                                        "already scored (the optuna executor)",
+                         choices=("grid", "random", "tpe")),
+        "n_iter": Option(10, "int", "random and tpe search: number of settings tried", check=(1, None)),
         "folds": Option(5, "int", "k of the k-fold cross-validation on the training part", check=(2, None)),
         "score": Option("auto", "str", "the score of each fold: auto (accuracy for classification, r2 for "
                                        "regression), or loss, accuracy, mse, mae, r2"),
+        "scheduler": Option("", "str", "the address of a Dask scheduler, e.g. tcp://host:8786, to run the fits on "
+                                       "its workers (nablanet sweep --scheduler; \"\": none)"),
+        "storage": Option("", "str", "the Optuna storage that records the study, e.g. sqlite:///study.db or any "
+                                     "database URL, shared by every `nablanet sweep --join` (\"\": study.db in the "
+                                     "sweep's folder)"),
+        "study": Option("", "str", "the Optuna study's name in the storage (\"\": the run name)"),
+        "pruner": Option("median", "str", "optuna executor: stop a trial whose validation loss after an epoch is "
+                                          "worse than the median of the trials before it at that epoch (median), "
+                                          "or never (none)", choices=("median", "none")),
+        "heartbeat": Option(60, "int", "optuna executor: seconds between a running trial's signs of life in the "
+                                       "study; a trial silent for two of them (its process killed) runs again",
+                            check=(1, None)),
     },
 }
 # Tables whose presence switches a feature on (their keys only refine it).

@@ -1,4 +1,4 @@
-"""Sweeps: the [sweep] table's checks, and the settings that grid or random search tries."""
+"""Sweeps: the [sweep] table's checks, and the settings that grid, random or TPE search tries."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def sweep_settings(config: Config) -> tuple[list, list]:
     Grid search tries every combination of the listed values (the first key varies slowest); random
     search draws ``sweep.n_iter`` settings with the run's seed: a list is sampled uniformly, and
     ``{uniform = [a, b]}``, ``{loguniform = [a, b]}``, ``{randint = [a, b]}`` (b included) draw numbers.
+    TPE search has ``sweep.n_iter`` settings with nothing fixed in advance: Optuna's sampler fills each
+    in, from the trials scored before it, when its trial starts (nablanet.cli.sweep_optuna).
 
     Raises:
         ConfigError: [sweep] names no key to vary.
@@ -48,6 +50,8 @@ def sweep_settings(config: Config) -> tuple[list, list]:
     if sweep["search"] == "grid":
         settings = [dict(zip(keys, values)) for values in itertools.product(*(sweep[key] for key in keys))]
         return keys, settings
+    if sweep["search"] == "tpe":
+        return keys, [{} for _ in range(sweep["n_iter"])]
     rng = np.random.default_rng(config.get("seed"))
     settings = []
     for _ in range(sweep["n_iter"]):
@@ -101,7 +105,7 @@ def check_sweep(values: dict, source, overridden: frozenset) -> None:
                               f"\"optimizer.lr\" = [1e-3, 1e-2]")
         if isinstance(value, dict):
             if len(value) != 1 or next(iter(value)) not in _DISTRIBUTIONS:
-                raise ConfigError(f"{where(path)}: {path} must be a list of values or, for random search, one of "
+                raise ConfigError(f"{where(path)}: {path} must be a list of values or, for random and tpe search, one of "
                                   f"{{uniform = [low, high]}}, {{loguniform = [low, high]}}, {{randint = [low, high]}}")
             low_high = next(iter(value.values()))
             if not (isinstance(low_high, list) and len(low_high) == 2 and all(_is_number(v) for v in low_high)
@@ -111,8 +115,8 @@ def check_sweep(values: dict, source, overridden: frozenset) -> None:
             if next(iter(value)) == "loguniform" and low_high[0] <= 0:
                 raise ConfigError(f"{where(path)}: {path}: loguniform needs low > 0, got {low_high[0]}")
             if sweep.get("search", "grid") == "grid":
-                raise ConfigError(f"{where(path)}: {path} is a distribution, which only random search can draw "
-                                  f"from; give a list of values or set sweep.search = \"random\"")
+                raise ConfigError(f"{where(path)}: {path} is a distribution, which only random and tpe search "
+                                  f"draw from; give a list of values or set sweep.search = \"random\"")
             continue
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{where(path)}: {path} must be a non-empty list of values to try, "
