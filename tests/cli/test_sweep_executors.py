@@ -75,6 +75,18 @@ def test_a_dask_local_cluster_of_two_workers_gives_the_local_pools_table(config,
     assert (tmp_path / "dask" / "best.toml").read_text() == (tmp_path / "local" / "best.toml").read_text()
 
 
+def test_a_sweep_on_the_scheduler_at_an_address_gives_the_local_pools_table(config, local_table, tmp_path):
+    import distributed
+
+    # A scheduler and a worker of this process stand for a cluster's (the fits run in the worker's thread).
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        status, stdout, stderr = run(["sweep", config, "--scheduler", cluster.scheduler_address,
+                                      "--out", tmp_path / "remote", "--no-progress"])
+    assert status == 0, stderr
+    assert f"1 worker of the Dask scheduler {cluster.scheduler_address}" in stdout
+    assert table(tmp_path / "remote") == local_table
+
+
 def test_an_optuna_study_of_a_grid_gives_the_local_pools_table(config, local_table, tmp_path):
     status, stdout, stderr = run(["sweep", config, "--executor", "optuna", "--out", tmp_path / "optuna",
                                   "--no-progress"])
@@ -84,14 +96,18 @@ def test_an_optuna_study_of_a_grid_gives_the_local_pools_table(config, local_tab
     assert (tmp_path / "optuna" / "best.toml").read_text() == (tmp_path / "local" / "best.toml").read_text()
 
 
-def test_best_toml_is_the_best_setting_as_a_config_to_train(config, local_table, tmp_path):
-    best = max(local_table, key=lambda row: float(row["cv_accuracy_mean"]))
+def test_best_toml_trains_the_best_setting_to_its_test_score(config, local_table, tmp_path):
     from nablanet import experiment as cfg
 
+    best = max(local_table, key=lambda row: float(row["cv_accuracy_mean"]))
     trained = cfg.load_config(tmp_path / "local" / "best.toml")
     assert trained.get("optimizer.lr") == float(best["optimizer.lr"])
     assert trained.get("train.l2") == float(best["train.l2"])
-    assert trained.get("model.hidden") == [8] and trained.get("data.source") == "iris"
+    status, stdout, stderr = run(["train", tmp_path / "local" / "best.toml", "--out", tmp_path / "best",
+                                  "--no-progress"])
+    assert status == 0, stderr
+    # The sweep's test fit of that setting is this training run: same data split, seed and settings.
+    assert f"accuracy {float(best['test_accuracy']):.4g}" in stdout
 
 
 # ----------------------------------------------------------------------------------------------
@@ -249,6 +265,7 @@ def test_an_existing_study_is_joined_only_with_join(config, tmp_path):
      ["sweep.search = \"tpe\" is for the optuna executor"]),
     (["--scheduler", "tcp://127.0.0.1:9", "--storage", "sqlite:///x.db"], ["are for two executors"]),
     (["--executor", "optuna", "--set", "sweep.pruner=median"], ["watches val_accuracy", "train.validation_split"]),
+    (["--executor", "optuna", "--jobs", "2"], ["--jobs is for the local and dask executors", "--join"]),
 ])
 def test_sweep_option_mistakes_are_one_line(argv, fragments, config, tmp_path):
     swept = tmp_path / "swept"
@@ -260,6 +277,7 @@ def test_sweep_option_mistakes_are_one_line(argv, fragments, config, tmp_path):
     out = [] if "--resume" in argv else ["--out", tmp_path / "out"]
     status, _, stderr = run(["sweep", config, *argv, *out, "--no-progress"])
     assert_one_line_error(status, stderr, "nablanet sweep: error:", *fragments)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_sweep_still_running_in_its_folder_is_not_resumed_a_second_time(config, tmp_path):

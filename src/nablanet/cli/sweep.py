@@ -36,11 +36,19 @@ def run(args) -> int:
     for setting in settings:
         config.with_values(setting)
     kind = executor_kind(args, config)
+    if kind == "optuna" and args.jobs is not None:
+        raise ValueError("--jobs is for the local and dask executors: the optuna executor runs one trial at a time "
+                         "in each process; start more processes with --join to run trials side by side")
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     data = cfg.load_data(config)
     task = cfg.make_task(config, data.y_all)
+    if kind == "optuna":
+        from nablanet.cli.sweep_optuna import pruning_monitor
+
+        # Checked before the folder is claimed: a sweep that cannot prune leaves nothing behind.
+        pruning_monitor(config, task, cfg.score_names(config, task)[0])
     folds = config.get("sweep.folds")
     stratify = data.y_train if task.kind == "classification" and np.ndim(data.y_train) == 1 else None
     if stratify is not None and np.min(np.unique(stratify, return_counts=True)[1]) < folds:
@@ -139,7 +147,8 @@ def _sweep_in(out_dir: Path, fits: SweepFits, keys, executor, args) -> int:
     todo = [i for i in range(len(settings)) if i not in done]
     n_test = 0 if data.X_test is None else len(data.X_test)
     resumed = f"; {len(done)} already scored in {table}" if done else ""
-    print(f"sweep: {len(settings)} settings of {', '.join(keys)} x {len(fits.splits)} folds (+1 test fit each) on "
+    drawn = "TPE " if config.get("sweep.search") == "tpe" else ""
+    print(f"sweep: {len(settings)} {drawn}settings of {', '.join(keys)} x {len(fits.splits)} folds (+1 test fit each) on "
           f"{data.description}; {len(data.X_train)} training, {n_test} test samples; {executor.describe()}{resumed}")
     write_file(out_dir / "config.toml", cfg.to_toml(portable(config)))
     record = {"record": executor.record}

@@ -66,7 +66,7 @@ class OptunaStudy(Executor):
     def rows(self, fits: SweepFits, todo: list, *, score: str, progress: bool):
         optuna = self.optuna
         specs = {key: self.config.get("sweep")[key] for key in _keys(fits)}
-        monitor = self._monitor(fits, score)
+        monitor = pruning_monitor(fits.config, fits.task, score)
         self.study = self._open_study(fits, todo, specs)
         while (trial := self._next_trial()) is not None:
             with _Heartbeat(self.storage, trial._trial_id, self.heartbeat):
@@ -105,19 +105,6 @@ class OptunaStudy(Executor):
     def close(self) -> None:
         self.storage.remove_session()
         self.storage.engine.dispose()
-
-    def _monitor(self, fits: SweepFits, score: str) -> str | None:
-        """The History key the pruner watches: the validation value of the sweep's own score, or None."""
-        if self.config.get("sweep.pruner") == "none":
-            return None
-        monitor = "val_loss" if score == "loss" else f"val_{score}"
-        if not fits.config.get("train.validation_split"):
-            raise ValueError(f"sweep.pruner = \"median\" watches {monitor} after each epoch, which needs validation "
-                             f"data: set train.validation_split (e.g. 0.1) or sweep.pruner = \"none\"")
-        if score != "loss" and score not in fits.task.metrics:
-            raise ValueError(f"sweep.pruner = \"median\" watches {monitor}, which the fits do not record: add "
-                             f"\"{score}\" to train.metrics or set sweep.pruner = \"none\"")
-        return monitor
 
     def _open_study(self, fits: SweepFits, todo: list, specs: dict):
         optuna = self.optuna
@@ -218,6 +205,25 @@ class OptunaStudy(Executor):
         else:
             self.study.tell(trial, value)
         return row
+
+
+def pruning_monitor(config, task, score: str) -> str | None:
+    """The History key the pruner watches: the validation value of the sweep's own score (the study's
+    pruner compares values in the study's direction, that of the score), or None without pruning.
+
+    Raises:
+        ValueError: the fits would not record it (no validation split, or the score not among the metrics).
+    """
+    if config.get("sweep.pruner") == "none":
+        return None
+    monitor = "val_loss" if score == "loss" else f"val_{score}"
+    if not config.get("train.validation_split"):
+        raise ValueError(f"sweep.pruner = \"median\" watches {monitor} after each epoch, which needs validation data: "
+                         f"set train.validation_split (e.g. 0.1) or sweep.pruner = \"none\"")
+    if score != "loss" and score not in task.metrics:
+        raise ValueError(f"sweep.pruner = \"median\" watches {monitor}, which the fits do not record: add "
+                         f"\"{score}\" to train.metrics or set sweep.pruner = \"none\"")
+    return monitor
 
 
 class _Heartbeat:

@@ -22,8 +22,8 @@ except ImportError:  # Windows: no advisory locks; one process per sweep folder 
 TABLE = "sweep.csv"
 #: What keeps the sweep's trials: the table itself, or an Optuna study (its storage and name).
 RECORD = "sweep.json"
-# Keys that say where the fits run, not what they compute: a sweep may resume on another cluster.
-_WHERE_KEYS = ("out", "sweep.scheduler")
+# Keys that say where and how the fits run, not what they compute: a sweep may resume on another cluster.
+_WHERE_KEYS = ("out", "sweep.scheduler", "sweep.heartbeat")
 
 
 def cell(value) -> str:
