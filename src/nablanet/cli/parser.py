@@ -123,14 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                               help="take part in the Optuna study if another process made it (else make it): run "
                                    "its trials until none is left, in its folder (--out DIR, or <out>/<name>-sweep)")
     where = sweep_parser.add_mutually_exclusive_group()
-    where.add_argument("--out", type=Path, metavar="DIR",
-                       help="write the sweep's files into DIR (created if needed; refused if it holds files)")
+    _add_run_folder_options(sweep_parser, "sweep", out_group=where)
     where.add_argument("--resume", type=Path, metavar="DIR",
                        help="continue the stopped sweep in DIR: the settings already scored are not trained again")
-    sweep_parser.add_argument("--overwrite", action="store_true",
-                              help="with --out DIR: write into DIR even if it holds files (of another run)")
-    sweep_parser.add_argument("--allow-outside", action="store_true",
-                              help="let the config's out and name put the sweep folder outside the current directory")
     sweep_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep_parser.add_argument("--threads", type=_count, default=1, metavar="N", help=threads_help + " per process")
     sweep_parser.set_defaults(handler=sweep.run)
@@ -163,9 +158,11 @@ def _count(text: str) -> int:
     return value
 
 
-def _add_run_folder_options(parser, what: str) -> None:
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help=f"write the {what}'s files into DIR (created if needed; refused if it holds files)")
+def _add_run_folder_options(parser, what: str, out_group=None) -> None:
+    """--out DIR (in ``out_group``, e.g. a group of options it excludes, if given), --overwrite, --allow-outside."""
+    (out_group or parser).add_argument("--out", type=Path, metavar="DIR",
+                                       help=f"write the {what}'s files into DIR (created if needed; refused if it "
+                                            f"holds files)")
     parser.add_argument("--overwrite", action="store_true",
                         help="with --out DIR: write into DIR even if it holds files (of another run)")
     parser.add_argument("--allow-outside", action="store_true",

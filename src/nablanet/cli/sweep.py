@@ -148,8 +148,9 @@ def _sweep_in(out_dir: Path, fits: SweepFits, keys, executor, args) -> int:
     n_test = 0 if data.X_test is None else len(data.X_test)
     resumed = f"; {len(done)} already scored in {table}" if done else ""
     drawn = "TPE " if config.get("sweep.search") == "tpe" else ""
-    print(f"sweep: {len(settings)} {drawn}settings of {', '.join(keys)} x {len(fits.splits)} folds (+1 test fit each) on "
-          f"{data.description}; {len(data.X_train)} training, {n_test} test samples; {executor.describe()}{resumed}")
+    print(f"sweep: {len(settings)} {drawn}settings of {', '.join(keys)} x {len(fits.splits)} folds (+1 test fit "
+          f"each) on {data.description}; {len(data.X_train)} training, {n_test} test samples; "
+          f"{executor.describe()}{resumed}")
     write_file(out_dir / "config.toml", cfg.to_toml(portable(config)))
     record = {"record": executor.record}
     if executor.record == "study":

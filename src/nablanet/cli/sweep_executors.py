@@ -184,7 +184,8 @@ def _import_distributed():
     try:
         import distributed
     except ImportError:
-        raise ImportError("the dask executor needs Dask's distributed scheduler: pip install 'nablanet[dask]'") from None
+        raise ImportError("the dask executor needs Dask's distributed scheduler: "
+                          "pip install 'nablanet[dask]'") from None
     return distributed
 
 

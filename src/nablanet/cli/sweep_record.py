@@ -1,4 +1,5 @@
-"""A sweep's record on disk: sweep.csv written a row at a time, read back to resume, and what a resumed sweep must match."""
+"""A sweep's record on disk: sweep.csv written a row at a time and read back to resume, and what a resumed
+sweep must match."""
 
 from __future__ import annotations
 

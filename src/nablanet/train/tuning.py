@@ -35,8 +35,8 @@ class OptunaPruning(Callback):
         >>> trial = study.ask()
         >>> model = nn.Sequential(nn.Dense(4, 3, rng=0))
         >>> history = nablanet.fit(model, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters()),
-        ...                        epochs=2, validation_split=0.2, seed=0, callbacks=[nablanet.train.OptunaPruning(trial)],
-        ...                        progress=False)
+        ...                        epochs=2, validation_split=0.2, seed=0,
+        ...                        callbacks=[nablanet.train.OptunaPruning(trial)], progress=False)
         >>> sorted(study.trials[0].intermediate_values)
         [0, 1]
     """
