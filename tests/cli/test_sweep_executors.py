@@ -64,9 +64,12 @@ def local_table(config, tmp_path) -> list:
 # ----------------------------------------------------------------------------------------------
 
 def test_a_dask_local_cluster_of_two_workers_gives_the_local_pools_table(config, local_table, tmp_path):
+    environment = dict(os.environ)
     status, stdout, stderr = run(["sweep", config, "--executor", "dask", "--jobs", 2, "--out", tmp_path / "dask",
                                   "--no-progress"])
     assert status == 0, stderr
+    # The cluster's nannies set their workers' variables (MALLOC_TRIM_THRESHOLD_, ...) here: they are undone.
+    assert dict(os.environ) == environment
     assert "2 workers of a local Dask cluster" in stdout
     assert table(tmp_path / "dask") == local_table
     assert len(local_table) == 4

@@ -4,6 +4,8 @@ local process pool and Dask implementations (the Optuna study is in sweep_optuna
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import os
 import sys
 
 from nablanet.cli.sweep_record import trial_row
@@ -126,8 +128,9 @@ class DaskCluster(Executor):
             import logging
 
             # One process per worker, one thread each: the fits are NumPy loops that hold the GIL.
-            self.cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                                    dashboard_address=None, silence_logs=logging.ERROR)
+            with _environment_kept():
+                self.cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                        dashboard_address=None, silence_logs=logging.ERROR)
             self.client = distributed.Client(self.cluster)
 
     def describe(self) -> str:
@@ -156,7 +159,24 @@ class DaskCluster(Executor):
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
-            self.cluster.close()
+            with _environment_kept():
+                self.cluster.close()
+
+
+@contextlib.contextmanager
+def _environment_kept():
+    """This process's environment variables as they were before the block, whatever it set.
+
+    A LocalCluster's nannies live in this process and set the variables meant for the workers they
+    spawn (MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS, PYTHONHASHSEED, ...) in its own os.environ, where
+    every later child process, and glibc's malloc of any, would inherit them.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class _Trials:
