@@ -44,7 +44,8 @@ class OptunaStudy(Executor):
         config: the sweep's config; its ``sweep`` table gives the search space, the pruner, the heartbeat.
         identity: the config values that decide the results (sweep_record.identity): a process joins
             only a study made by the same.
-        join: take part in the study if it exists (else it is refused); a new one is created either way.
+        join: take part in the study if it already exists (without ``join`` an existing study is refused,
+            so that two sweeps never mix by accident); a study that does not exist is created either way.
         higher_is_better: the study's direction, that of the sweep's score.
     """
 
