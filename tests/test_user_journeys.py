@@ -58,7 +58,7 @@ def test_a_scientists_csv_with_text_columns_and_a_pandas_index(tmp_path):
                    cwd=tmp_path)
     assert "its unnamed first column, an index as pandas writes, dropped" in out
     assert "target: 3 classes (setosa, versicolor, virginica); one-hot: site (3 categories)" in out
-    assert "Dense(7 -> " in out  # 4 measurements + 3 sites, no index
+    assert "model: Dense(7, " in out  # 4 measurements + 3 sites, no index
     accuracy = float(out.split("accuracy ")[1].split()[0].rstrip(","))
     assert accuracy >= 0.9, out
     (model,) = (tmp_path / "nablanet-runs").glob("flowers-*/model.npz")
