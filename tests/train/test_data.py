@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
+from nablanet.train.data import (
+    concatenate_rows,
+    iterate_minibatches,
+    minibatch_indices,
+    num_rows,
+    take_rows,
+    train_validation_split,
+    validation_rows,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,3 +102,22 @@ def test_split_fraction_must_be_in_the_open_unit_interval(fraction):
 def test_split_that_leaves_no_training_rows_is_an_error():
     with pytest.raises(ValueError, match="no training samples"):
         train_validation_split(np.zeros((1, 1)), np.zeros(1), 0.5)
+
+
+def test_several_arrays_are_cut_into_the_same_rows():
+    X = {"image": np.arange(20).reshape(10, 2), "meta": np.arange(10)}
+    y = (np.arange(10) * 10, np.arange(10) * 100)
+    for X_batch, (first, second) in iterate_minibatches(X, y, batch_size=4, rng=np.random.default_rng(0)):
+        np.testing.assert_array_equal(X_batch["image"][:, 0] // 2, X_batch["meta"])
+        np.testing.assert_array_equal(first, X_batch["meta"] * 10)
+        np.testing.assert_array_equal(second, X_batch["meta"] * 100)
+    assert concatenate_rows([take_rows(y, slice(0, 3)), take_rows(y, slice(3, 10))])[1].tolist() == y[1].tolist()
+    with pytest.raises(ValueError, match=r"the arrays of X have different numbers of rows, \[10, 9\]"):
+        num_rows({"image": X["image"], "meta": X["meta"][:9]})
+
+
+def test_validation_rows_cut_as_train_validation_split():
+    X, y = np.arange(20).reshape(10, 2), np.arange(10)
+    train_rows, held_out = validation_rows(10, 0.3, rng=np.random.default_rng(2))
+    _, _, y_train, y_val = train_validation_split(X, y, 0.3, rng=np.random.default_rng(2))
+    assert y[train_rows].tolist() == y_train.tolist() and y[held_out].tolist() == y_val.tolist()

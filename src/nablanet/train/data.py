@@ -1,4 +1,5 @@
-"""Batching and splitting: minibatch indices drawn from an explicit rng, and a train/validation split.
+"""Batching and splitting: minibatch indices drawn from an explicit rng, a train/validation split, and the rows
+of a model's several inputs or outputs (a tuple or dict of arrays) taken together.
 
 Randomness is always passed in as a ``numpy.random.Generator``; nothing here touches NumPy's global
 random state, so a training run is reproducible from the generator it is given. Stratified splits and
@@ -11,7 +12,10 @@ import math
 
 import numpy as np
 
-__all__ = ["minibatch_indices", "iterate_minibatches", "train_validation_split"]
+from nablanet.autodiff.tree import tree_leaves, tree_map
+
+__all__ = ["minibatch_indices", "iterate_minibatches", "train_validation_split", "validation_rows", "num_rows",
+           "take_rows", "concatenate_rows"]
 
 
 def minibatch_indices(n_samples: int, batch_size: int | None, *, rng: np.random.Generator | None = None) -> list:
@@ -57,8 +61,8 @@ def iterate_minibatches(X, y=None, batch_size: int | None = 32, *, rng: np.rando
     """Yield ``(X_batch, y_batch)`` (or ``X_batch`` when ``y`` is None) for one pass over the data.
 
     Args:
-        X: inputs, samples along axis 0.
-        y: targets with as many rows as ``X``, or None.
+        X: inputs, samples along axis 0 (or a tuple or dict of such arrays, cut alike).
+        y: targets with as many rows as ``X`` (or a tuple or dict of them), or None.
         batch_size: rows per batch (``None``: one batch of everything).
         rng: generator to shuffle with; ``None`` keeps the order and yields views.
 
@@ -70,14 +74,14 @@ def iterate_minibatches(X, y=None, batch_size: int | None = 32, *, rng: np.rando
         >>> [yb.tolist() for _, yb in iterate_minibatches(X, y, batch_size=2)]
         [[0, 1], [2, 3], [4]]
     """
-    n_samples = _num_rows(X)
-    if y is not None and _num_rows(y) != n_samples:
-        raise ValueError(f"X has {n_samples} rows but y has {_num_rows(y)}; they must match")
+    n_samples = num_rows(X, "X")
+    if y is not None and num_rows(y, "y") != n_samples:
+        raise ValueError(f"X has {n_samples} rows but y has {num_rows(y, 'y')}; they must match")
     for indexer in minibatch_indices(n_samples, batch_size, rng=rng):
         if y is None:
-            yield X[indexer]
+            yield take_rows(X, indexer)
         else:
-            yield X[indexer], y[indexer]
+            yield take_rows(X, indexer), take_rows(y, indexer)
 
 
 def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.Generator | None = None):
@@ -104,11 +108,25 @@ def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.G
         >>> y_train.tolist(), y_val.tolist()
         ([0, 1, 2], [3, 4])
     """
-    if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     n_samples = _num_rows(X)
     if y is not None and _num_rows(y) != n_samples:
         raise ValueError(f"X has {n_samples} rows but y has {_num_rows(y)}; they must match")
+    train_rows, held_out = validation_rows(n_samples, validation_fraction, rng=rng)
+    y_train = None if y is None else y[train_rows]
+    y_validation = None if y is None else y[held_out]
+    return X[train_rows], X[held_out], y_train, y_validation
+
+
+def validation_rows(n_samples: int, validation_fraction: float, *, rng: np.random.Generator | None = None):
+    """The indexers ``(train_rows, validation_rows)`` of train_validation_split, to cut data that are not
+    arrays (a Dataset) the same way: slices without an ``rng``, sorted index arrays with one.
+
+    Example:
+        >>> validation_rows(5, 0.4)
+        (slice(0, 3, None), slice(3, 5, None))
+    """
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     n_validation = math.ceil(validation_fraction * n_samples)
     n_train = n_samples - n_validation
     if n_train < 1:
@@ -116,15 +134,41 @@ def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.G
             f"validation_fraction={validation_fraction} of {n_samples} samples leaves no training samples"
         )
     if rng is None:
-        train_rows, validation_rows = slice(0, n_train), slice(n_train, n_samples)
-    else:
-        order = rng.permutation(n_samples)
-        # Sorting each part keeps the rows in their original relative order, which makes the split
-        # easy to inspect and does not matter for training (batches are shuffled anyway).
-        train_rows, validation_rows = np.sort(order[:n_train]), np.sort(order[n_train:])
-    y_train = None if y is None else y[train_rows]
-    y_validation = None if y is None else y[validation_rows]
-    return X[train_rows], X[validation_rows], y_train, y_validation
+        return slice(0, n_train), slice(n_train, n_samples)
+    order = rng.permutation(n_samples)
+    # Sorting each part keeps the rows in their original relative order, which makes the split
+    # easy to inspect and does not matter for training (batches are shuffled anyway).
+    return np.sort(order[:n_train]), np.sort(order[n_train:])
+
+
+# --- the rows of several arrays at once (a model's inputs or outputs as a tuple or dict) ---------------
+
+def num_rows(data, what: str = "X") -> int:
+    """The number of samples (rows along axis 0) of an array, or of every array of a tuple or dict of them.
+
+    Example:
+        >>> num_rows((np.zeros((4, 2)), {"a": np.zeros(4)}))
+        4
+    """
+    counts = [_num_rows(leaf) for leaf in tree_leaves(data)]
+    if not counts:
+        raise ValueError(f"{what} holds no arrays")
+    if len(set(counts)) > 1:
+        raise ValueError(f"the arrays of {what} have different numbers of rows, {counts}; every input (or target) "
+                         "needs one row per sample")
+    return counts[0]
+
+
+def take_rows(data, rows):
+    """``data[rows]`` for an array, or for every array of a tuple or dict of them (the same rows of each)."""
+    return tree_map(lambda array: array[rows], data)
+
+
+def concatenate_rows(batches: list):
+    """The batches (arrays, or tuples or dicts of arrays of one structure) joined along axis 0; one batch as it is."""
+    if len(batches) == 1:
+        return batches[0]
+    return tree_map(lambda *arrays: np.concatenate(arrays), *batches)
 
 
 def _num_rows(array) -> int:
