@@ -1,7 +1,8 @@
-"""Training: fit / predict / evaluate, minibatches and splits, callbacks (stopping, learning rates, checkpoints, logs,
-progress), metrics, and the divergence guard."""
+"""Training: fit / predict / evaluate, minibatches and splits, data read a batch at a time (Datasets, .npy shards,
+iterables of batches), models with several inputs and outputs, callbacks (stopping, learning rates, checkpoints,
+logs, progress), metrics, and the divergence guard."""
 
-from nablanet.train import callbacks, data, divergence, history, memory, metrics, tuning
+from nablanet.train import callbacks, data, divergence, history, memory, metrics, outputs, sources, tuning
 from nablanet.train.callbacks import (
     Callback,
     CSVLogger,
@@ -19,6 +20,7 @@ from nablanet.train.history import History, TrainingRun
 from nablanet.train.loop import evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
+from nablanet.train.sources import ArrayDataset, NpyShards, SampleDataset
 from nablanet.train.tuning import OptunaPruning
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN",
     "ModelCheckpoint", "CSVLogger", "ProgressBar", "OptunaPruning",
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
+    "ArrayDataset", "NpyShards", "SampleDataset",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics", "tuning",
+    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics", "outputs", "sources",
+    "tuning",
 ]

@@ -146,8 +146,8 @@ class EarlyStopping(_Monitoring):
         patience: number of epochs without improvement to wait before stopping; ``math.inf`` never
             stops (to track ``best`` and restore the best weights only).
         min_delta: smallest change that counts as an improvement (>= 0).
-        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and r2, "min" otherwise (and for a
-            function).
+        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and r2 (also one output's,
+            ``<output>_accuracy``), "min" otherwise (and for a function).
         restore_best_weights: when training ends (stopped early or not), load the model's state
             (parameters and buffers) from the end of the epoch where ``best`` was last set, as Keras 3.
         reference: ``"last_improvement"`` or ``"best"``, see above.
@@ -566,7 +566,9 @@ def _positional_arguments(function) -> int:
 
 def _higher_is_better(monitor: str) -> bool:
     name = monitor[len("val_"):] if monitor.startswith("val_") else monitor
-    return name in ("accuracy", "acc", "r2", "r2_score")
+    scores = ("accuracy", "acc", "r2", "r2_score")
+    # One output's metric of a model with several outputs is named <output>_<metric>.
+    return name in scores or name.endswith(tuple(f"_{score}" for score in scores))
 
 
 class ProgressBar(Callback):
@@ -593,7 +595,7 @@ class ProgressBar(Callback):
         self.file = file
         self.bar = None
 
-    def _open(self, total: int, description: str):
+    def _open(self, total: int | None, description: str):
         # Imported here so that importing nablanet does not need tqdm unless a bar is shown; tqdm.auto
         # draws a widget in Jupyter (a text bar there is redrawn as a new line each update) and text elsewhere.
         from tqdm.auto import tqdm
@@ -604,7 +606,9 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, run) -> None:
         if self.per == "run":
-            self._open(run.epochs * run.steps_per_epoch, f"epoch 1/{run.epochs}")
+            # An iterable of batches may not say how many it holds: then the bar counts without a total.
+            total = None if run.steps_per_epoch is None else run.epochs * run.steps_per_epoch
+            self._open(total, f"epoch 1/{run.epochs}")
 
     def on_epoch_begin(self, run, epoch: int) -> None:
         description = f"epoch {epoch + 1}/{run.epochs}"

@@ -1,5 +1,5 @@
-"""What fit, evaluate and predict accept, checked and converted: the model and optimizer, inputs, targets
-against the loss, metrics.
+"""What fit, evaluate and predict accept, checked and converted: the model and optimizer, inputs (one
+array, or a tuple or dict of arrays for a model with several inputs), targets against the loss, metrics.
 
 A loss's record in nablanet.nn.LOSSES says what its targets are (class labels or values) and, for
 a classifier's single output column, where the classes divide (the threshold of its metrics).
@@ -15,8 +15,8 @@ from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES
 from nablanet.train.metrics import get_metric
 
-__all__ = ["as_array", "as_inputs", "as_targets", "check_model", "check_optimizer", "check_real", "compute_dtype",
-           "resolve_metrics", "unpack_validation"]
+__all__ = ["as_array", "as_inputs", "as_model_inputs", "as_targets", "call_model", "check_model", "check_optimizer",
+           "check_real", "compute_dtype", "has_several_arrays", "resolve_metrics", "unpack_validation"]
 
 
 def check_model(model) -> None:
@@ -105,6 +105,55 @@ def as_inputs(X, dtype: np.dtype, what: str) -> np.ndarray:
     X = X.astype(dtype, copy=False)
     _check_finite(X, what)
     return X
+
+
+def has_several_arrays(data) -> bool:
+    """Whether ``data`` is several arrays (a dict of them, or a tuple of arrays) rather than one array.
+
+    A tuple of arrays (NumPy arrays, memory-mapped or not, Tensors, anything with ``__array__`` and a
+    shape of at least one axis) is several inputs (or targets); a tuple or list of numbers or of lists
+    stays what NumPy makes of it, one array, as it always was.
+    """
+    if isinstance(data, dict):
+        return True
+    return isinstance(data, tuple) and len(data) > 0 and all(_is_array(item) or has_several_arrays(item)
+                                                              for item in data)
+
+
+def _is_array(value) -> bool:
+    return hasattr(value, "__array__") and len(getattr(value, "shape", ())) >= 1
+
+
+def as_model_inputs(X, dtype: np.dtype, what: str):
+    """X as the model takes it: one array (as_inputs), or a tuple or dict of them for a model whose forward
+    takes several inputs, each checked as as_inputs does, with one row per sample in all.
+    """
+    if not has_several_arrays(X):
+        return as_inputs(X, dtype, what)
+    keys = list(X) if isinstance(X, dict) else range(len(X))
+    checked = {key: _one_input(X[key], dtype, f"{what}[{key!r}]") for key in keys}
+    rows = {key: array.shape[0] for key, array in checked.items()}
+    if len(set(rows.values())) > 1:
+        shown = ", ".join(f"{what}[{key!r}]: {n}" for key, n in rows.items())
+        raise ValueError(f"the inputs in {what} have different numbers of rows ({shown}); each needs one row per sample")
+    return checked if isinstance(X, dict) else tuple(checked.values())
+
+
+def _one_input(value, dtype: np.dtype, what: str) -> np.ndarray:
+    if has_several_arrays(value):
+        raise ValueError(f"{what} is itself a tuple or dict of arrays; a model's several inputs are one tuple or "
+                         "dict of arrays, not nested")
+    return as_inputs(value, dtype, what)
+
+
+def call_model(model, X):
+    """The model's outputs for inputs X: ``model(*X)`` for a tuple (its forward takes them positionally),
+    ``model(**X)`` for a dict (by the names of forward's arguments), ``model(X)`` for one array."""
+    if isinstance(X, dict):
+        return model(**X)
+    if isinstance(X, tuple):
+        return model(*X)
+    return model(X)
 
 
 def check_real(array: np.ndarray, what: str) -> None:

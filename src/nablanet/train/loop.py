@@ -20,6 +20,10 @@ or with ``seed=`` and layers built with ``rng=``. After ``fit`` every module is 
 An optimizer whose ``step`` needs a closure (L-BFGS, as ``torch.optim.LBFGS``) takes one
 ``optimizer.step(closure)`` per epoch, the closure computing C and its gradients on the whole
 training set. Training that diverges is stopped on its best weights (nablanet.train.divergence).
+
+The data need not be arrays in memory: X may be a Dataset read a batch at a time (memory-mapped
+arrays and .npy shards among them) or an iterable of batches (nablanet.train.sources). A model may
+take several inputs and return several outputs, each with its loss (nablanet.train.outputs).
 """
 
 from __future__ import annotations
@@ -33,13 +37,13 @@ import numpy as np
 from nablanet import runtime
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
+from nablanet.autodiff.tree import tree_map
 from nablanet.distributed.mpi import parallel_training
 from nablanet.nn.init import make_rng
-from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import as_optimizer, needs_closure
 from nablanet.train.callbacks import Callback, ProgressBar
-from nablanet.train.data import minibatch_indices, train_validation_split
+from nablanet.train.data import concatenate_rows, num_rows
 from nablanet.train.divergence import (
     DEFAULT_DIVERGENCE_FACTOR,
     DivergenceGuard,
@@ -49,18 +53,11 @@ from nablanet.train.divergence import (
     check_divergence_factor,
     non_finite_error,
 )
-from nablanet.train.inputs import (
-    as_array,
-    as_inputs,
-    as_targets,
-    check_model,
-    check_optimizer,
-    compute_dtype,
-    resolve_metrics,
-    unpack_validation,
-)
 from nablanet.train.history import History, TrainingRun
+from nablanet.train.inputs import call_model, check_model, check_optimizer, compute_dtype
 from nablanet.train.output_check import warn_if_activation_applied_twice
+from nablanet.train.outputs import as_tensors, model_outputs
+from nablanet.train.sources import data_source, input_batches, validation_source
 
 # History and TrainingRun (nablanet.train.history) and TrainingDivergedError (nablanet.train.divergence) are
 # listed here too: fit returns, passes and raises them.
@@ -75,13 +72,13 @@ class _DefaultBatchSize(int):
 _DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
-def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
+def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
         l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
         flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
         divide_penalty_by_batch_size: bool = False,
         divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
-        distributed: str | None = None) -> History:
+        distributed: str | None = None, loss_weights=None, steps_per_epoch: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -91,11 +88,16 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
 
     Args:
         model: a nablanet.nn.Module (or an object with its ``parameters()``, ``train()``, ``eval()``
-            and call); a plain function is refused, having nothing to train.
-        X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters.
+            and call); a plain function is refused, having nothing to train. Its forward may take
+            several inputs and return a tuple or dict.
+        X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters. Several inputs: a
+            tuple of arrays (``model(*X)``) or a dict (``model(**X)``). With ``y`` None: a Dataset
+            (``X[indices]`` -> ``(X_batch, y_batch)``, e.g. NpyShards) or an iterable of batches;
+            memory-mapped X and y are read a batch at a time (see nablanet.train.sources).
         y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
-            to ``(N, 1)``. Anything else is an error before training starts.
+            to ``(N, 1)``. Anything else is an error before training starts. Several outputs: a
+            tuple or dict of targets, as the outputs.
         loss: a name (``"mse"``, ``"cross_entropy"``, ...) or a function ``(predictions, targets) ->
             scalar Tensor``; see nablanet.nn.functional.get_loss. What the loss means (its record in
             nablanet.nn.LOSSES, found by name or by the registered function itself) sets the defaults
@@ -104,7 +106,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             "binary_crossentropy" (on probabilities, as Keras' default), and
             "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
             rows), which are cross_entropy on logits (Keras' from_logits=True): a network ending
-            without a softmax.
+            without a softmax. Several outputs: one loss for all, a dict by output name or a list;
+            the cost is C = sum_k w_k L_k (see nablanet.train.outputs).
+        loss_weights: the w_k of several outputs, a dict by output name or a list; default 1 each.
         optimizer: an optimizer built on the model, e.g. ``nablanet.optim.Adam(model.parameters(),
             lr=1e-3)``; or a name of nablanet.optim.OPTIMIZERS in any case (``"adam"``, ``"SGD"``, as
             Keras takes them), built on ``model.parameters()`` with the class's defaults and ``lr``; or
@@ -123,13 +127,17 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent). Default 32,
             and None for a closure optimizer (L-BFGS), which always steps on all the rows: a smaller
             batch size given with it is ignored with a warning.
+        steps_per_epoch: the batches of an epoch read from an iterable of batches (as Keras);
+            default: one pass.
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
             ``shuffle``, else the last rows (as Keras).
-        validation_data: ``(X_val, y_val)``, instead of validation_split.
+        validation_data: ``(X_val, y_val)`` (a tuple), or a Dataset or iterable of batches, instead of
+            validation_split.
         metrics: names or functions ``(predictions, targets) -> value`` (see nablanet.train.metrics).
             Default ``None``: ``("accuracy",)`` for a registered classification loss (cross_entropy,
             the binary cross-entropies, hinge), none for a regression loss or an unregistered function.
+            Several outputs: for all, or a dict or a list of lists per output (``<output>_<metric>``).
             For one-column outputs accuracy decides classes at the loss's threshold: 0 for one on
             logits (binary_cross_entropy_with_logits, hinge), 0.5 for one on probabilities. Accuracy
             (or confusion_matrix) by name on one-column outputs of an unregistered loss function is
@@ -233,34 +241,33 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
     check_optimizer(optimizer, model.parameters())
     divergence_factor = check_divergence_factor(divergence_factor)
-    loss_fn = get_loss(loss)
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
     parallel = parallel_training(distributed, model, optimizer, rng)
-    X = as_inputs(X, dtype, "X")
+    data = data_source(X, y, dtype, steps_per_epoch=steps_per_epoch, epochs=epochs)
     if validation_data is not None:
-        X_val, y_val = unpack_validation(validation_data)
-        X_val = as_inputs(X_val, dtype, "validation X")
+        validation = validation_source(validation_data, dtype, epochs=epochs)
     elif validation_split:
-        X, X_val, y, y_val = train_validation_split(X, as_array(y, "y"), validation_split,
-                                                    rng=rng if shuffle else None)
+        data, validation = data.split(validation_split, rng=rng if shuffle else None)
     else:
-        X_val = y_val = None
-    output_shape = _output_shape(model, X)
-    warn_if_activation_applied_twice(model, X[:1], loss_fn)
-    y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-    if X_val is not None:
-        y_val = as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
-    metric_fns = resolve_metrics(metrics, loss_fn, output_shape)
-    validation_metric_fns = metric_fns + resolve_metrics(validation_metrics, loss_fn, output_shape)
-    if len(dict(validation_metric_fns)) < len(validation_metric_fns):
-        raise ValueError(f"validation_metrics repeat a name of metrics: {[name for name, _ in validation_metric_fns]}")
-    if validation_metrics and X_val is None:
+        validation = None
+    one_sample = data.probe_inputs()
+    outputs = model_outputs(loss, _probe_outputs(model, one_sample), loss_weights=loss_weights, metrics=metrics,
+                            validation_metrics=validation_metrics)
+    loss_fn, metric_fns, validation_metric_fns = outputs.loss_fn, outputs.metric_fns, outputs.validation_metric_fns
+    warn_if_activation_applied_twice(model, one_sample, loss_fn)
+    data.check_targets(outputs, dtype)
+    if validation is not None:
+        validation.check_targets(outputs, dtype)
+    if validation_metrics and validation is None:
         raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
 
-    n_samples = X.shape[0]
-    steps_per_epoch = len(minibatch_indices(n_samples, batch_size))  # also checks batch_size
+    n_samples = data.n_samples
+    steps_per_epoch = data.steps_per_epoch(batch_size)  # also checks batch_size
     takes_closure = needs_closure(optimizer)
+    if not data.uses_batch_size and (takes_closure or parallel.collective):
+        raise ValueError(f"X is an iterable of batches, but {'L-BFGS steps on' if takes_closure else 'MPI shards'} the "
+                         "whole training set: give arrays or a Dataset")
     if takes_closure:
         if steps_per_epoch > 1 and batch_size is not _DEFAULT_BATCH_SIZE:
             warnings.warn(f"{type(optimizer).__name__} steps on the whole training set (a closure over all "
@@ -270,8 +277,9 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     elif batch_size is not None:
         batch_size = int(batch_size)
     history = History()
-    history.params = {"epochs": int(epochs), "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
-                      "samples": n_samples, "validation_samples": 0 if X_val is None else X_val.shape[0]}
+    history.params = {"epochs": int(epochs), "batch_size": batch_size if data.uses_batch_size else None,
+                      "steps_per_epoch": steps_per_epoch, "samples": n_samples,
+                      "validation_samples": 0 if validation is None else validation.n_samples}
     callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, Callback):
@@ -282,34 +290,33 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
                  keep_predictions=bool(metric_fns), takes_closure=takes_closure, parallel=parallel)
-    guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if X_val is None else "val_loss")
+    guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if validation is None else "val_loss")
 
     with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
           _modes_kept(model)):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)
-            if X_val is not None and divergence_factor is not None and epochs > 0:
+            if validation is not None and divergence_factor is not None and epochs > 0:
                 # The first epoch's validation loss is measured after its steps: this is the reference
                 # that shows a run diverging from its very first epoch.
-                guard.begin_validation(_scores(model, X_val, y_val, loss_fn, [], batch_size)["loss"])
+                guard.begin_validation(_scores(model, validation, loss_fn, [], batch_size)["loss"])
             for epoch in range(epochs):
                 run.epoch = epoch
                 for callback in callbacks:
                     callback.on_epoch_begin(run, epoch)
                 model.train()
-                batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
+                batches = data.epoch(batch_size, rng if shuffle else None, shard=parallel.shard)
                 guard.begin_epoch()
                 try:
-                    logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
+                    logs = _train_one_epoch(run, step, guard, batches, metric_fns)
                 except TrainingDivergedError as error:
                     if not _callbacks_stop_at(run, error):
                         raise
                     break
                 parallel.end_epoch()
-                if X_val is not None:
-                    logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
-                                        prefix="val_"))
+                if validation is not None:
+                    logs.update(_scores(model, validation, loss_fn, validation_metric_fns, batch_size, prefix="val_"))
                 learning_rate = _learning_rate(optimizer)
                 if learning_rate is not None:
                     logs["lr"] = learning_rate
@@ -427,11 +434,11 @@ class _Step:
         """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
-        predictions = self.model(X_batch)
+        predictions = call_model(self.model, X_batch)
         data_loss = self.loss_fn(predictions, y_batch)
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
-            rows = (global_rows or len(X_batch)) if self.divide_penalty_by_batch_size else 1
+            rows = (global_rows or num_rows(X_batch)) if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
         return data_loss, penalty_value, penalty_scale, predictions
@@ -443,7 +450,7 @@ class _Step:
 
     def _kept(self, predictions):
         # A copy, because the output array of a layer may be a buffer that a later op reuses.
-        return np.array(predictions.data, copy=True) if self.keep_predictions else None
+        return tree_map(lambda output: np.array(output.data, copy=True), predictions) if self.keep_predictions else None
 
     def check_parameters(self) -> None:
         """Raise NonFinite if the last step made a parameter NaN or infinite (e.g. a NaN gradient).
@@ -461,19 +468,18 @@ def _check_finite(cost_value: float) -> None:
         raise NonFinite(f"the loss became {cost_value}", cost_value)
 
 
-def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, metric_fns) -> dict:
-    """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
+def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, batches, metric_fns) -> dict:
+    """Steps over the epoch's batches ``(X_batch, y_batch, global_rows)``; returns the epoch's loss, data loss,
+    penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
     samples_seen = 0
     batch_predictions, batch_targets = [], []
     batch = 0
     try:
-        for batch, rows in enumerate(batches):
-            rows, global_rows = step.parallel.shard(rows)
-            X_batch, y_batch = X[rows], y[rows]
+        for batch, (X_batch, y_batch, global_rows) in enumerate(batches):
             data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows)
             guard.end_batch(data_loss + penalty_value)
-            size = global_rows or len(y_batch)
+            size = global_rows or num_rows(y_batch)
             weighted_data_loss += data_loss * size
             weighted_penalty += penalty_value * size
             samples_seen += size
@@ -493,14 +499,14 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, me
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
     logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
     if metric_fns:
-        predictions = step.parallel.gather(np.concatenate(batch_predictions))
-        targets = step.parallel.gather(np.concatenate(batch_targets))
+        predictions = tree_map(step.parallel.gather, concatenate_rows(batch_predictions))
+        targets = tree_map(step.parallel.gather, concatenate_rows(batch_targets))
         for name, metric in metric_fns:
             logs[name] = metric(predictions, targets)
     return logs
 
 
-def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int | None = None) -> np.ndarray:
+def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int | None = None):
     """The model's outputs for ``X``, in evaluation mode and without recording a graph.
 
     Dropout is off and BatchNorm uses its running statistics while predicting; each module's mode
@@ -508,13 +514,16 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
 
     Args:
         model: a nablanet.nn.Module.
-        X: inputs ``(N, ...)``, cast to the model's parameter dtype.
+        X: inputs ``(N, ...)``, cast to the model's parameter dtype; a tuple or dict of them for a
+            model with several inputs, as in fit. Memory-mapped arrays are read, cast and checked a
+            batch at a time (of ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows if ``batch_size`` is None).
         batch_size: rows per forward pass (to bound memory); ``None``: all at once.
         dtype: as in fit: must match the parameters' dtype if given.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
 
     Returns:
-        An ndarray ``(N, ...)`` of outputs (logits, if the network ends without an activation).
+        An ndarray ``(N, ...)`` of outputs (logits, if the network ends without an activation); for a
+        model with several outputs, a tuple or dict of them, as the model returns them.
 
     Example:
         >>> import nablanet.nn as nn
@@ -524,27 +533,30 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
     """
     check_model(model)
     dtype = compute_dtype(model, dtype)
-    X = as_inputs(X, dtype, "X")
+    batches = input_batches(X, batch_size, dtype)
     with runtime.blas_threads(threads):
-        return _predict_array(model, X, batch_size)
+        return _predictions(model, batches)
 
 
-def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None,
-             threads: int | None = None) -> dict:
+def evaluate(model, X, y=None, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None,
+             threads: int | None = None, loss_weights=None) -> dict:
     """Loss and metrics of ``model`` on ``(X, y)``, computed on the outputs of ``predict``.
 
     Args:
         model: a nablanet.nn.Module.
-        X: inputs ``(N, ...)``.
+        X: inputs ``(N, ...)``, or any data fit takes (a Dataset or an iterable of batches, y None).
         y: targets, as in fit.
-        loss: a loss name or function, or None to report metrics only.
+        loss: a loss name or function (or one per output, as in fit), or None to report metrics only.
         metrics: names or functions; default as in fit (accuracy for classification losses).
-        batch_size: rows per forward pass; ``None``: all at once.
+        batch_size: rows per forward pass; ``None``: all at once (data read lazily: in batches of
+            ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows).
         dtype: as in fit.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
+        loss_weights: the weights w_k of a model with several outputs, as in fit.
 
     Returns:
-        A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty).
+        A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty; with
+        several outputs also ``<output>_loss`` and ``<output>_<metric>``, as fit's History).
 
     Example:
         >>> import nablanet.nn as nn
@@ -555,40 +567,39 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
     """
     check_model(model)
     dtype = compute_dtype(model, dtype)
-    X = as_inputs(X, dtype, "X")
-    loss_fn = None if loss is None else get_loss(loss)
+    data = data_source(X, y, dtype)
     with runtime.blas_threads(threads):
-        output_shape = _output_shape(model, X)
-        y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-        return _scores(model, X, y, loss_fn, resolve_metrics(metrics, loss_fn, output_shape), batch_size)
+        outputs = model_outputs(loss, _probe_outputs(model, data.probe_inputs()), loss_weights=loss_weights,
+                                metrics=metrics)
+        data.check_targets(outputs, dtype)
+        return _scores(model, data, outputs.loss_fn, outputs.metric_fns, batch_size)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
 
-def _scores(model, X, y, loss_fn, metric_fns, batch_size, prefix: str = "") -> dict:
-    predictions = _predict_array(model, X, batch_size)
+def _scores(model, data, loss_fn, metric_fns, batch_size, prefix: str = "") -> dict:
+    """The loss and metrics on all of ``data`` (a source of nablanet.train.sources), predicted in batches."""
+    predictions, targets = data.predict(lambda batches: _predictions(model, batches), batch_size)
     scores = {}
     if loss_fn is not None:
         with no_grad():
-            scores[prefix + "loss"] = float(loss_fn(Tensor(predictions), y).item())
+            scores[prefix + "loss"] = float(loss_fn(as_tensors(predictions), targets).item())
     for name, metric in metric_fns:
-        scores[prefix + name] = metric(predictions, y)
+        scores[prefix + name] = metric(predictions, targets)
     return scores
 
 
-def _predict_array(model, X: np.ndarray, batch_size) -> np.ndarray:
+def _predictions(model, batches):
+    """The model's outputs (arrays) for batches of inputs, joined; in evaluation mode, without a graph."""
     with _modes_kept(model), no_grad():
         model.eval()
-        if batch_size is None or batch_size >= X.shape[0]:
-            return _values(model(X))
-        outputs = [_values(model(X[rows])) for rows in minibatch_indices(X.shape[0], batch_size)]
-    return np.concatenate(outputs)
+        outputs = [tree_map(_values, call_model(model, X_batch)) for X_batch in batches]
+    return concatenate_rows(outputs)
 
 
-def _output_shape(model, X: np.ndarray) -> tuple:
-    """The shape of the model's output for all of X, found from one sample (in evaluation mode)."""
-    one_sample_output = _predict_array(model, X[:1], None)
-    return (X.shape[0],) + one_sample_output.shape[1:]
+def _probe_outputs(model, one_sample):
+    """The model's outputs for the inputs of one sample (in evaluation mode): what shapes and structure it returns."""
+    return _predictions(model, [one_sample])
 
 
 def _learning_rate(optimizer):

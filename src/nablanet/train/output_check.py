@@ -4,7 +4,7 @@ cross_entropy takes logits z and computes softmax(z) inside; a network that ends
 probabilities instead, which the loss squashes a second time: no error, but the gradient
 (softmax(a) - t) through a softmax that has saturated is small, and training slows or stalls. The same
 holds for a sigmoid before binary_cross_entropy_with_logits. ``LossRecord.applies`` says which
-activation a loss applies.
+activation a loss applies. (A model with several outputs, whose loss is their weighted sum, is not checked.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import warnings
 
 from nablanet.autodiff.state import no_grad
 from nablanet.nn.losses import LOSSES
+from nablanet.train.inputs import call_model
 
 __all__ = ["warn_if_activation_applied_twice", "output_layer"]
 
@@ -49,7 +50,7 @@ def output_layer(model, sample):
     model.eval()
     try:
         with no_grad():
-            output = model(sample)
+            output = call_model(model, sample)
     finally:
         for handle in handles:
             handle.remove()
