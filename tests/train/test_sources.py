@@ -129,10 +129,13 @@ def test_memory_mapped_data_are_checked_batch_by_batch(tmp_path):
     assert not all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
 
 
-def test_evaluate_on_a_dataset_equals_evaluate_on_its_arrays():
+def test_evaluate_and_predict_on_a_dataset_equal_them_on_its_arrays():
     X, y = _data()
     model, _ = _train(X, y)
     assert evaluate(model, Pairs(X, y), loss="cross_entropy") == evaluate(model, X, y, "cross_entropy")
+    np.testing.assert_array_equal(predict(model, Pairs(X, y), batch_size=16), predict(model, X, batch_size=16))
+    batches = ((X[start:start + 16], y[start:start + 16]) for start in range(0, 61, 16))
+    np.testing.assert_array_equal(predict(model, batches), predict(model, X, batch_size=16))
 
 
 def test_a_list_of_batches_trains_as_its_arrays_in_order():
@@ -259,7 +262,7 @@ def test_a_dataset_returning_too_few_rows_is_a_clear_error():
         def __getitem__(self, indices):
             return self.X[indices][:1], self.y[indices][:1]
 
-    with pytest.raises(ValueError, match=r"X\[indices\], asked for 8 samples, returned a batch of 1 rows"):
+    with pytest.raises(ValueError, match=r"X\[indices\], asked for 2 samples, returned a batch of 1 rows"):
         _train(FirstRowOnly(X, y))
 
 

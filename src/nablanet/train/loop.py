@@ -515,8 +515,9 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
     Args:
         model: a nablanet.nn.Module.
         X: inputs ``(N, ...)``, cast to the model's parameter dtype; a tuple or dict of them for a
-            model with several inputs, as in fit. Memory-mapped arrays are read, cast and checked a
-            batch at a time (of ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows if ``batch_size`` is None).
+            model with several inputs, as in fit. Memory-mapped arrays, a Dataset or an iterator of
+            batches (X_batch, y_batch) are read a batch at a time (of
+            ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows if ``batch_size`` is None).
         batch_size: rows per forward pass (to bound memory); ``None``: all at once.
         dtype: as in fit: must match the parameters' dtype if given.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).

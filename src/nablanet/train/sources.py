@@ -42,9 +42,9 @@ shards, the user's own classes), and iterables of batches.
   ``epochs * steps_per_epoch`` batches is an error naming the epoch. Each batch is cast and checked
   as it is read, as a Dataset's.
 
-``predict`` takes arrays, memory-mapped ones read a batch at a time. When ``batch_size`` is None,
-predicting on or evaluating data that are read lazily goes through them ``LAZY_BATCH_SIZE`` rows at a
-time, rather than reading them whole.
+``predict`` takes arrays (memory-mapped ones read a batch at a time), a Dataset or an iterator of
+batches (the inputs of their pairs). When ``batch_size`` is None, predicting on or evaluating data
+read lazily goes through them ``LAZY_BATCH_SIZE`` rows at a time, rather than reading them whole.
 """
 
 from __future__ import annotations
@@ -280,7 +280,8 @@ class _DatasetSource:
         self._checked_protocol = False
 
     def probe_inputs(self):
-        return self._read(slice(0, 1), targets=False)[0]
+        # Two samples, not one: a Dataset that takes one index at a time may still cope with an array of one.
+        return take_rows(self._read(slice(0, min(2, self.n_samples)), targets=False)[0], slice(0, 1))
 
     def check_targets(self, outputs, dtype) -> None:
         self.outputs = outputs  # the targets are checked batch by batch, as they are read
@@ -481,7 +482,12 @@ def validation_source(validation_data, dtype: np.dtype, *, epochs: int):
 
 def input_batches(X, batch_size, dtype: np.dtype, what: str = "X"):
     """Batches of the inputs X for predict: views of X cast once, or, for memory-mapped arrays, batches of
-    ``batch_size`` (LAZY_BATCH_SIZE if None) rows, each cast and checked as it is read."""
+    ``batch_size`` (LAZY_BATCH_SIZE if None) rows, each cast and checked as it is read; for a Dataset or an
+    iterator of batches, the X_batch of its pairs (X_batch, y_batch), in order."""
+    if _is_dataset(X) or (_is_iterable_of_batches(X) and not isinstance(X, (list, tuple))):
+        batches = data_source(X, None, dtype, names=(what, "y")).epoch(
+            LAZY_BATCH_SIZE if batch_size is None else batch_size, None)
+        return (X_batch for X_batch, _, _ in batches)
     if not any(is_memory_mapped(leaf) for leaf in tree_leaves(_as_arrays(X, what))):
         X = as_model_inputs(X, dtype, what)
         return _row_batches(X, num_rows(X, what), batch_size)
