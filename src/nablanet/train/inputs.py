@@ -16,14 +16,14 @@ from nablanet.nn.losses import LOSSES
 from nablanet.train.metrics import get_metric
 
 __all__ = ["as_array", "as_inputs", "as_model_inputs", "as_targets", "call_model", "check_model", "check_optimizer",
-           "check_real", "compute_dtype", "has_several_arrays", "resolve_metrics", "unpack_validation"]
+           "check_real", "compute_dtype", "described", "has_several_arrays", "resolve_metrics", "unpack_validation"]
 
 
 def check_model(model) -> None:
     """A TypeError unless ``model`` is a network fit can train: a Module, or an object with its methods."""
     if callable(model) and all(callable(getattr(model, name, None)) for name in ("parameters", "train", "eval")):
         return
-    given = _described(model)
+    given = described(model)
     hint = ""
     if callable(model):
         hint = (": a plain function has no parameters to train; make it a nablanet.nn.Module whose forward "
@@ -40,7 +40,7 @@ def check_optimizer(optimizer, parameters: list) -> None:
     """
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be an optimizer over the model's parameters, e.g. "
-                        f"optimizer=nablanet.optim.Adam(model.parameters(), lr=1e-3); got {_described(optimizer)}")
+                        f"optimizer=nablanet.optim.Adam(model.parameters(), lr=1e-3); got {described(optimizer)}")
     name = type(optimizer).__name__
     if not hasattr(optimizer, "params"):
         return  # a user's optimizer that does not say what it updates
@@ -58,9 +58,12 @@ def check_optimizer(optimizer, parameters: list) -> None:
             f"{name}(model.parameters(), ...)")
 
 
-def _described(value) -> str:
+def described(value) -> str:
+    """What ``value`` is, in a few words for an error message: None, an array and its shape, a function, a type."""
     if value is None:
         return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
     if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         return f"the function {value.__qualname__}"
     return f"an object of type {type(value).__name__}"

@@ -44,7 +44,7 @@ from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.autodiff.tree import tree_flatten, tree_map
 from nablanet.nn.losses import get_loss
-from nablanet.train.inputs import as_targets, resolve_metrics
+from nablanet.train.inputs import as_targets, described, resolve_metrics
 
 __all__ = ["Outputs", "model_outputs", "as_tensors"]
 
@@ -93,7 +93,7 @@ class Outputs:
         if self._kind == "dict":
             if not isinstance(y, dict):
                 raise ValueError(f"the model returns a dict of outputs {self.names}, so {what} must be a dict with the "
-                                 f"same keys, got {_described(y)}")
+                                 f"same keys, got {described(y)}")
             problems = []
             missing = [name for name in self.names if name not in y]
             if missing:
@@ -106,7 +106,7 @@ class Outputs:
                                  f"{'; '.join(problems)}")
         elif not isinstance(y, (tuple, list)) or len(y) != len(self._heads):
             raise ValueError(f"the model returns a tuple of {len(self._heads)} outputs, so {what} must be a tuple of "
-                             f"{len(self._heads)} target arrays, one per output, got {_described(y)}")
+                             f"{len(self._heads)} target arrays, one per output, got {described(y)}")
         checked = {head.key: as_targets(y[head.key], n_rows, (n_rows,) + head.shape, dtype, head.loss_fn,
                                         f"{what}[{head.key!r}]")
                    for head in self._heads}
@@ -269,9 +269,3 @@ def _check_unique(named: list) -> None:
     names = [name for name, _ in named]
     if len(set(names)) < len(names):
         raise ValueError(f"validation_metrics repeat a name of metrics: {names}")
-
-
-def _described(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a {type(value).__name__}"

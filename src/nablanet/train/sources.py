@@ -61,7 +61,7 @@ import numpy as np
 from nablanet.autodiff.tensor import Tensor
 from nablanet.autodiff.tree import tree_leaves, tree_map
 from nablanet.train.data import concatenate_rows, minibatch_indices, num_rows, take_rows, validation_rows
-from nablanet.train.inputs import as_array, as_model_inputs, has_several_arrays, unpack_validation
+from nablanet.train.inputs import as_array, as_model_inputs, described, has_several_arrays, unpack_validation
 
 __all__ = ["ArrayDataset", "NpyShards", "SampleDataset", "LAZY_BATCH_SIZE", "is_memory_mapped", "data_source",
            "validation_source", "input_batches"]
@@ -198,7 +198,7 @@ class SampleDataset:
 
     def __init__(self, dataset):
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise TypeError(f"SampleDataset needs an object with __len__ and __getitem__, got {_described(dataset)}")
+            raise TypeError(f"SampleDataset needs an object with __len__ and __getitem__, got {described(dataset)}")
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -459,7 +459,7 @@ def data_source(X, y, dtype: np.dtype, *, steps_per_epoch=None, epochs: int = 1,
     elif _is_iterable_of_batches(X):
         return _IterableSource(X, dtype, names, steps_per_epoch, epochs)
     else:
-        raise ValueError(f"y is missing: pass the targets y with {names[0]} ({_described(X)}), or {names[0]} as a "
+        raise ValueError(f"y is missing: pass the targets y with {names[0]} ({described(X)}), or {names[0]} as a "
                          "Dataset or an iterable of batches (X_batch, y_batch)")
     if steps_per_epoch is not None:
         raise ValueError(f"steps_per_epoch is for {names[0]} given as an iterable of batches; an epoch over arrays or "
@@ -477,7 +477,7 @@ def validation_source(validation_data, dtype: np.dtype, *, epochs: int):
     if _is_dataset(validation_data) or _is_iterable_of_batches(validation_data):
         return data_source(validation_data, None, dtype, epochs=epochs, names=_VALIDATION_NAMES)
     raise ValueError(f"validation_data must be a pair (X_val, y_val), a Dataset or an iterable of batches, "
-                     f"got {_described(validation_data)}")
+                     f"got {described(validation_data)}")
 
 
 def input_batches(X, batch_size, dtype: np.dtype, what: str = "X"):
@@ -574,7 +574,7 @@ def _pair(batch, what: str, expected: str) -> tuple:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
     hint = " (for arrays X and y, call fit(model, X, y))" if isinstance(batch, np.ndarray) else ""
-    raise ValueError(f"{what} must be {expected}, got {_described(batch)}{hint}")
+    raise ValueError(f"{what} must be {expected}, got {described(batch)}{hint}")
 
 
 def _indices(indices, n_samples: int) -> np.ndarray:
@@ -583,7 +583,7 @@ def _indices(indices, n_samples: int) -> np.ndarray:
         return np.arange(n_samples, dtype=np.int64)[indices]
     rows = np.asarray(indices)
     if rows.ndim != 1 or not (np.issubdtype(rows.dtype, np.integer) or rows.size == 0):
-        raise IndexError(f"indices must be a 1-D array of sample numbers, got {_described(indices)}")
+        raise IndexError(f"indices must be a 1-D array of sample numbers, got {described(indices)}")
     rows = rows.astype(np.int64, copy=False)
     if rows.size and (rows.min() < 0 or rows.max() >= n_samples):
         raise IndexError(f"sample numbers must be in 0 .. {n_samples - 1}, got {int(rows.min())} .. {int(rows.max())}")
@@ -631,9 +631,3 @@ def _check_alike(shards: list, paths: list) -> None:
         if shard.dtype != first.dtype or shard.shape[1:] != first.shape[1:]:
             raise ValueError(f"{path} holds {shard.dtype} samples of shape {shard.shape[1:]}, but {paths[0]} holds "
                              f"{first.dtype} samples of shape {first.shape[1:]}; the shards must be alike")
-
-
-def _described(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"an object of type {type(value).__name__}"
