@@ -255,6 +255,22 @@ def test_data_fit_cannot_read_are_a_clear_error(call, message):
         call(X, y)
 
 
+def test_a_closure_optimizer_trains_on_a_dataset_as_on_its_arrays_and_refuses_batches():
+    from nablanet.optim import LBFGS
+
+    X, y = _data()
+    losses = []
+    for data in ((X, y), (Pairs(X, y), None)):
+        model = _network()
+        losses.append(fit(model, *data, loss="cross_entropy", optimizer=LBFGS(model.parameters()), epochs=2,
+                          batch_size=None, progress=False)["loss"])
+    assert losses[0] == losses[1]
+    model = _network()
+    with pytest.raises(ValueError, match="X is an iterable of batches, but LBFGS steps on the whole training set at "
+                                         "once: give X as arrays or a Dataset"):
+        fit(model, [(X, y)], loss="cross_entropy", optimizer=LBFGS(model.parameters()), epochs=1, progress=False)
+
+
 def test_a_dataset_returning_too_few_rows_is_a_clear_error():
     X, y = _data()
 

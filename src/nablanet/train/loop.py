@@ -266,8 +266,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     steps_per_epoch = data.steps_per_epoch(batch_size)  # also checks batch_size
     takes_closure = needs_closure(optimizer)
     if not data.uses_batch_size and (takes_closure or parallel.collective):
-        raise ValueError(f"X is an iterable of batches, but {'L-BFGS steps on' if takes_closure else 'MPI shards'} the "
-                         "whole training set: give arrays or a Dataset")
+        needs = (f"{type(optimizer).__name__} steps on the whole training set at once" if takes_closure else
+                 "distributed='mpi' cuts every batch into the ranks' shards")
+        raise ValueError(f"X is an iterable of batches, but {needs}: give X as arrays or a Dataset")
     if takes_closure:
         if steps_per_epoch > 1 and batch_size is not _DEFAULT_BATCH_SIZE:
             warnings.warn(f"{type(optimizer).__name__} steps on the whole training set (a closure over all "
