@@ -180,6 +180,19 @@ def test_a_re_iterable_object_is_read_once_per_epoch():
     assert history.params["steps_per_epoch"] is None and len(history["loss"]) == 3
 
 
+def test_a_diverging_run_on_batches_of_unknown_number_says_so():
+    from nablanet.train import TrainingDivergedError
+
+    X, y = _data()
+    targets = np.stack([y, 1 - y], axis=1).astype(np.float64)
+    model = _network()
+    # Steps of 1e30 take float32 predictions past overflow: the second batch's squared error is infinite.
+    with pytest.raises(TrainingDivergedError, match=r"at epoch 0, batch 1 \(counting from 0; an unknown number of "
+                                                    r"batches per epoch\)"):
+        fit(model, Passes([(X[:30], targets[:30]), (X[30:], targets[30:])]), loss="mse",
+            optimizer=SGD(model.parameters(), lr=1e30), epochs=2, progress=False)
+
+
 def test_steps_per_epoch_reads_a_generator_in_turn():
     X, y = _data()
     read = []

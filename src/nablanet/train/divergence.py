@@ -285,12 +285,13 @@ def _when(epoch: int) -> str:
     return "before the first epoch" if epoch == -1 else f"at epoch {epoch}"
 
 
-def non_finite_error(error: NonFinite, guard: DivergenceGuard, *, epoch: int, batch: int, steps_per_epoch: int,
+def non_finite_error(error: NonFinite, guard: DivergenceGuard, *, epoch: int, batch: int, steps_per_epoch: int | None,
                      learning_rate, history: History) -> TrainingDivergedError:
     """The TrainingDivergedError of a NaN or infinite loss or parameter, after the guard's fall-back."""
     kept = guard.fall_back()
+    per_epoch = "an unknown number of" if steps_per_epoch is None else steps_per_epoch  # an iterable without len()
     return TrainingDivergedError(
-        f"training diverged: {error.what} at epoch {epoch}, batch {batch} (counting from 0; {steps_per_epoch} "
+        f"training diverged: {error.what} at epoch {epoch}, batch {batch} (counting from 0; {per_epoch} "
         f"batches per epoch); {kept}. {remedies(learning_rate)}",
         epoch=epoch, batch=batch, loss=error.value, history=history, **guard.best_fields())
 

@@ -18,7 +18,8 @@ class History:
     ``penalty`` (the L1/L2 term, 0.0 without regularization), one key per metric, then with
     validation ``val_loss``, ``val_<metric>`` for the metrics and the validation_metrics, and ``lr``
     when the optimizer reports ``lr_now`` (the learning rate its next step will use, which differs
-    from the last one under a schedule).
+    from the last one under a schedule). Several outputs add, as Keras names them, ``<output>_loss``
+    (unweighted) and ``<output>_<metric>`` (nablanet.train.outputs).
 
     Training figures are averages over the epoch's batches, weighted by batch size, measured
     while the weights change and in training mode (dropout on), as Keras reports them; validation
@@ -28,7 +29,8 @@ class History:
     Attributes:
         history: dict name -> list of per-epoch values.
         epoch: the epoch numbers recorded, from 0.
-        params: the run's settings (epochs, batch_size, steps_per_epoch, samples, validation_samples).
+        params: the run's settings (epochs, batch_size, steps_per_epoch, samples, validation_samples;
+            None where an iterable of batches does not say).
 
     Example:
         >>> history = History()
@@ -90,7 +92,7 @@ class TrainingRun:
         optimizer: its optimizer.
         history: the History so far (complete epochs only).
         epochs: the number of epochs asked for.
-        steps_per_epoch: minibatches per epoch.
+        steps_per_epoch: minibatches per epoch (None for an iterable of batches without a length).
         stop_training: set True to end training after the current batch.
         epoch: the current epoch, from 0.
         callbacks: all callbacks of the run, in the order they are called (including the progress bar).
