@@ -138,7 +138,8 @@ def as_model_inputs(X, dtype: np.dtype, what: str):
     rows = {key: array.shape[0] for key, array in checked.items()}
     if len(set(rows.values())) > 1:
         shown = ", ".join(f"{what}[{key!r}]: {n}" for key, n in rows.items())
-        raise ValueError(f"the inputs in {what} have different numbers of rows ({shown}); each needs one row per sample")
+        raise ValueError(f"the inputs in {what} have different numbers of rows ({shown}); each needs one row per "
+                         "sample")
     return checked if isinstance(X, dict) else tuple(checked.values())
 
 

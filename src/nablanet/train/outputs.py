@@ -189,7 +189,8 @@ def _heads(structure, leaves: list, loss, loss_weights) -> list:
     if any(child.kind != "leaf" for child in structure.children):
         raise ValueError(f"the model returns a nested structure {structure!r}; fit trains models that return an "
                          "array, or a tuple or dict of arrays")
-    losses = _per_output(loss, names, "loss", single=lambda spec: spec is None or isinstance(spec, str) or callable(spec))
+    losses = _per_output(loss, names, "loss",
+                         single=lambda spec: spec is None or isinstance(spec, str) or callable(spec))
     weights = _loss_weights(loss_weights, names)
     return [_Head(name, key, None if loss is None else get_loss(loss_k), weight, tuple(np.shape(leaf)[1:]))
             for name, key, loss_k, weight, leaf in zip(names, keys, losses, weights, leaves)]

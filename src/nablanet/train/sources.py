@@ -507,7 +507,8 @@ def _arrays_source(X, y, dtype, names: tuple):
 
 
 def _predicted(batches, predictions_of):
-    """(predictions_of(the inputs of the batches), the batches' targets joined): one pass, one batch in memory at a time."""
+    """(predictions_of(the inputs of the batches), the batches' targets joined): one pass, a batch in memory at a
+    time."""
     targets = []
 
     def inputs():
@@ -526,7 +527,7 @@ def _row_batches(X, n_samples: int, batch_size):
 
 
 def _as_arrays(data, what: str = "the data"):
-    """Arrays, or a tuple or dict of them, as ndarrays without a copy (a memory-mapped array stays a view of its file)."""
+    """Arrays, or a tuple or dict of them, as ndarrays without a copy (a memory-mapped one stays a view of its file)."""
     if isinstance(data, dict):
         return {key: as_array(value, f"{what}[{key!r}]") for key, value in data.items()}
     if has_several_arrays(data):
