@@ -180,3 +180,22 @@ def test_inputs_of_different_lengths_are_a_clear_error():
                                          r"X\['meta'\]: 95\)"):
         fit(model, {"image": X["image"], "meta": X["meta"][:95]}, y, loss=LOSSES,
             optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False)
+
+
+def test_the_softmax_before_cross_entropy_warning_sees_a_model_of_several_inputs():
+    """fit's output check runs one forward pass of the model as fit calls it, model(*X) for a tuple."""
+
+    class SoftmaxAtTheEnd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = nn.Dense(4, 3, rng=0), nn.Dense(2, 3, rng=1)
+            self.softmax = nn.Softmax()
+
+        def forward(self, x1, x2):
+            return self.softmax(self.first(x1) + self.second(x2))
+
+    X, y = _data()
+    model = SoftmaxAtTheEnd()
+    with pytest.warns(UserWarning, match="the loss cross_entropy applies softmax itself"):
+        fit(model, (X["image"], X["meta"]), y["classes"], loss="cross_entropy",
+            optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False)
