@@ -363,7 +363,7 @@ class _Step:
     """
 
     def __init__(self, model, optimizer, loss_fn, weight_penalty: WeightPenalty, divide_penalty_by_batch_size: bool,
-                 keep_predictions: bool, takes_closure: bool = False, parallel=None):
+                 keep_predictions: bool, takes_closure: bool = False, *, parallel):
         if takes_closure and parallel.collective:
             raise ValueError("distributed='mpi' takes a minibatch optimizer; one that needs a closure (L-BFGS) is not "
                              "supported across ranks")
