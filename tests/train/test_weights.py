@@ -278,3 +278,21 @@ def test_weights_are_refused_across_mpi_ranks(monkeypatch):
     for weights in (dict(sample_weight=np.ones(8)), dict(class_weight="balanced")):
         with pytest.raises(ValueError, match="distributed='mpi' does not take sample_weight or class_weight"):
             _train(X, y, distributed="mpi", **weights)
+
+
+def test_lbfgs_through_fit_weighs_its_closure():
+    from nablanet.optim import LBFGS
+
+    X, y = _problem()
+    counts = np.random.default_rng(9).integers(0, 4, X.shape[0])
+
+    def lbfgs_fit(X, y, **weights):
+        model = _classifier()
+        fit(model, X, y, loss="cross_entropy", optimizer=LBFGS(model.parameters(), max_iter=15), epochs=2,
+            batch_size=None, l2=1e-3, divide_penalty_by_batch_size=True, metrics=(), progress=False, **weights)
+        return model
+
+    weighted = lbfgs_fit(X, y, sample_weight=counts.astype(float))
+    repeated = lbfgs_fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    for mine, expected in zip(_parameters(weighted), _parameters(repeated)):
+        np.testing.assert_allclose(mine, expected, rtol=1e-7, atol=1e-9)
