@@ -306,7 +306,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             if X_val is not None and divergence_factor is not None and epochs > 0:
                 # The first epoch's validation loss is measured after its steps: this is the reference
                 # that shows a run diverging from its very first epoch.
-                guard.begin_validation(_scores(model, X_val, y_val, loss_fn, [], batch_size, "", weight_val)["loss"])
+                initial = _scores(model, X_val, y_val, loss_fn, [], batch_size, sample_weight=weight_val)
+                guard.begin_validation(initial["loss"])
             for epoch in range(epochs):
                 run.epoch = epoch
                 for callback in callbacks:
