@@ -1,4 +1,5 @@
-"""Batching and splitting: minibatch indices drawn from an explicit rng, and a train/validation split.
+"""Batching and splitting: minibatch indices drawn from an explicit rng, a train/validation split, the rows
+of a sparse X densified one batch at a time.
 
 Randomness is always passed in as a ``numpy.random.Generator``; nothing here touches NumPy's global
 random state, so a training run is reproducible from the generator it is given. Stratified splits and
@@ -10,8 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 
-__all__ = ["minibatch_indices", "iterate_minibatches", "train_validation_split"]
+__all__ = ["minibatch_indices", "iterate_minibatches", "train_validation_split", "validation_rows", "split_rows",
+           "batch_rows", "dense_batch_size"]
+
+#: Entries of a sparse X densified at a time by a pass without a batch size of its own (predicting
+#: all rows, L-BFGS's full batch): 2^20, 8 MiB of float64.
+_DENSE_ENTRIES = 2 ** 20
 
 
 def minibatch_indices(n_samples: int, batch_size: int | None, *, rng: np.random.Generator | None = None) -> list:
@@ -104,11 +111,22 @@ def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.G
         >>> y_train.tolist(), y_val.tolist()
         ([0, 1, 2], [3, 4])
     """
+    if y is not None and _num_rows(y) != _num_rows(X):
+        raise ValueError(f"X has {_num_rows(X)} rows but y has {_num_rows(y)}; they must match")
+    (X_train, X_validation), (y_train, y_validation) = split_rows((X, y), validation_fraction, rng=rng)
+    return X_train, X_validation, y_train, y_validation
+
+
+def validation_rows(n_samples: int, validation_fraction: float, *, rng: np.random.Generator | None = None):
+    """The indexers ``(train_rows, validation_rows)`` of train_validation_split, to cut more arrays
+    (sample weights) the same way: slices without an ``rng``, sorted index arrays with one.
+
+    Example:
+        >>> validation_rows(5, 0.4)
+        (slice(0, 3, None), slice(3, 5, None))
+    """
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-    n_samples = _num_rows(X)
-    if y is not None and _num_rows(y) != n_samples:
-        raise ValueError(f"X has {n_samples} rows but y has {_num_rows(y)}; they must match")
     n_validation = math.ceil(validation_fraction * n_samples)
     n_train = n_samples - n_validation
     if n_train < 1:
@@ -116,15 +134,42 @@ def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.G
             f"validation_fraction={validation_fraction} of {n_samples} samples leaves no training samples"
         )
     if rng is None:
-        train_rows, validation_rows = slice(0, n_train), slice(n_train, n_samples)
-    else:
-        order = rng.permutation(n_samples)
-        # Sorting each part keeps the rows in their original relative order, which makes the split
-        # easy to inspect and does not matter for training (batches are shuffled anyway).
-        train_rows, validation_rows = np.sort(order[:n_train]), np.sort(order[n_train:])
-    y_train = None if y is None else y[train_rows]
-    y_validation = None if y is None else y[validation_rows]
-    return X[train_rows], X[validation_rows], y_train, y_validation
+        return slice(0, n_train), slice(n_train, n_samples)
+    order = rng.permutation(n_samples)
+    # Sorting each part keeps the rows in their original relative order, which makes the split
+    # easy to inspect and does not matter for training (batches are shuffled anyway).
+    return np.sort(order[:n_train]), np.sort(order[n_train:])
+
+
+def split_rows(arrays, validation_fraction: float, *, rng: np.random.Generator | None = None) -> list:
+    """``[(train part, validation part)]`` of each array (rows along axis 0; None gives (None, None)),
+    all cut by the same validation_rows of the first: inputs, targets and sample weights alike.
+
+    Example:
+        >>> (X_train, X_val), (w_train, w_val) = split_rows((np.arange(5), np.ones(5)), 0.4)
+        >>> X_train.tolist(), w_val.tolist()
+        ([0, 1, 2], [1.0, 1.0])
+    """
+    train_rows, held_out = validation_rows(_num_rows(arrays[0]), validation_fraction, rng=rng)
+    return [(None, None) if array is None else (array[train_rows], array[held_out]) for array in arrays]
+
+
+def batch_rows(X, rows) -> np.ndarray:
+    """``X[rows]`` as a dense array: a scipy.sparse X is densified one batch at a time, never whole.
+
+    Example:
+        >>> batch_rows(sparse.csr_array(np.eye(3)), slice(1, 3))
+        array([[0., 1., 0.],
+               [0., 0., 1.]])
+    """
+    batch = X[rows]
+    return batch.toarray() if sparse.issparse(batch) else batch
+
+
+def dense_batch_size(X) -> int:
+    """Rows of X per densified batch for a pass over all of a sparse X: about 2^20 entries at a time."""
+    n_columns = int(np.prod(X.shape[1:], dtype=np.int64))
+    return max(1, _DENSE_ENTRIES // max(n_columns, 1))
 
 
 def _num_rows(array) -> int:

@@ -29,6 +29,7 @@ import math
 import warnings
 
 import numpy as np
+from scipy import sparse
 
 from nablanet import runtime
 from nablanet.autodiff.state import no_grad
@@ -39,7 +40,7 @@ from nablanet.nn.losses import get_loss
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import as_optimizer, needs_closure
 from nablanet.train.callbacks import Callback, ProgressBar
-from nablanet.train.data import minibatch_indices, train_validation_split
+from nablanet.train.data import batch_rows, dense_batch_size, minibatch_indices, split_rows
 from nablanet.train.divergence import (
     DEFAULT_DIVERGENCE_FACTOR,
     DivergenceGuard,
@@ -50,7 +51,6 @@ from nablanet.train.divergence import (
     non_finite_error,
 )
 from nablanet.train.inputs import (
-    as_array,
     as_inputs,
     as_targets,
     check_model,
@@ -61,6 +61,7 @@ from nablanet.train.inputs import (
 )
 from nablanet.train.history import History, TrainingRun
 from nablanet.train.output_check import warn_if_activation_applied_twice
+from nablanet.train.weights import checked_weights, training_weights, weighting as _weighting
 
 # History and TrainingRun (nablanet.train.history) and TrainingDivergedError (nablanet.train.divergence) are
 # listed here too: fit returns, passes and raises them.
@@ -76,10 +77,10 @@ _DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
 def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
-        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
-        l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
-        flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
-        divide_penalty_by_batch_size: bool = False,
+        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, sample_weight=None,
+        class_weight=None, metrics=None, callbacks=(), l1: float = 0.0, l2: float = 0.0, seed=None,
+        progress: bool = True, dtype=None, fast_math: bool = False, flush_subnormals: bool = False,
+        keep_freed_memory: bool = False, validation_metrics=(), divide_penalty_by_batch_size: bool = False,
         divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
         distributed: str | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
@@ -92,7 +93,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     Args:
         model: a nablanet.nn.Module (or an object with its ``parameters()``, ``train()``, ``eval()``
             and call); a plain function is refused, having nothing to train.
-        X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters.
+        X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters. A scipy.sparse
+            matrix (N, D) stays sparse: each batch is densified in turn, never all of X.
         y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
             to ``(N, 1)``. Anything else is an error before training starts.
@@ -126,7 +128,12 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
             ``shuffle``, else the last rows (as Keras).
-        validation_data: ``(X_val, y_val)``, instead of validation_split.
+        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, not validation_split.
+        sample_weight: per-sample weights w ``(N,)``: each batch's loss is sum_i w_i l_i / sum_i w_i
+            and the metrics are weighted alike (see nablanet.train.weights); validation_split cuts
+            them with the rows; no step is taken on a batch whose weights are all zero.
+        class_weight: ``"balanced"`` (n / (K n_k) for class k, scikit-learn's) or a dict class ->
+            weight, multiplying the weights of the training samples (see nablanet.train.weights).
         metrics: names or functions ``(predictions, targets) -> value`` (see nablanet.train.metrics).
             Default ``None``: ``("accuracy",)`` for a registered classification loss (cross_entropy,
             the binary cross-entropies, hinge), none for a regression loss or an unregistered function.
@@ -144,7 +151,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             included: the same as l2 = weight_decay / 2 on weights and biases alike.
         divide_penalty_by_batch_size: divide the penalty by the rows n_b of each batch, C = loss +
             (l1 ||W||_1 + l2 ||W||_2^2) / n_b: the penalty counts once against the batch's summed loss,
-            so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2.
+            so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2;
+            with sample weights n_b is the batch's total weight sum_i w_i, as in scikit-learn.
         seed: int seed or numpy Generator for shuffling and splitting; None: a new generator from the
             library's seed (``nablanet.seed``). Not for initial weights and dropout masks, drawn by
             the layers' own generators (see the module docstring).
@@ -237,26 +245,32 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
     parallel = parallel_training(distributed, model, optimizer, rng)
+    if parallel.collective and (sample_weight is not None or class_weight is not None):
+        raise ValueError("distributed='mpi' does not take sample_weight or class_weight: a weighted batch's mean "
+                         "needs the total weight of every rank's shard")
     X = as_inputs(X, dtype, "X")
-    if validation_data is not None:
-        X_val, y_val = unpack_validation(validation_data)
-        X_val = as_inputs(X_val, dtype, "validation X")
-    elif validation_split:
-        X, X_val, y, y_val = train_validation_split(X, as_array(y, "y"), validation_split,
-                                                    rng=rng if shuffle else None)
-    else:
-        X_val = y_val = None
     output_shape = _output_shape(model, X)
-    warn_if_activation_applied_twice(model, X[:1], loss_fn)
+    warn_if_activation_applied_twice(model, batch_rows(X, slice(0, 1)), loss_fn)
     y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-    if X_val is not None:
+    sample_weight = checked_weights(sample_weight, X.shape[0], dtype)
+    X_val = y_val = weight_val = None
+    if validation_data is not None:
+        X_val, y_val, weight_val = unpack_validation(validation_data)
+        X_val = as_inputs(X_val, dtype, "validation X")
         y_val = as_targets(y_val, X_val.shape[0], output_shape, dtype, loss_fn, "validation y")
+    elif validation_split:
+        (X, X_val), (y, y_val), (sample_weight, weight_val) = split_rows(
+            (X, y, sample_weight), validation_split, rng=rng if shuffle else None)
     metric_fns = resolve_metrics(metrics, loss_fn, output_shape)
     validation_metric_fns = metric_fns + resolve_metrics(validation_metrics, loss_fn, output_shape)
     if len(dict(validation_metric_fns)) < len(validation_metric_fns):
         raise ValueError(f"validation_metrics repeat a name of metrics: {[name for name, _ in validation_metric_fns]}")
     if validation_metrics and X_val is None:
         raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
+    weights = training_weights(sample_weight, class_weight, y, output_shape, loss_fn, metric_fns, dtype)
+    if X_val is not None:
+        weight_val = checked_weights(weight_val, X_val.shape[0], dtype, "the validation samples' weights",
+                                     takers=(loss_fn, validation_metric_fns))
 
     n_samples = X.shape[0]
     steps_per_epoch = len(minibatch_indices(n_samples, batch_size))  # also checks batch_size
@@ -292,7 +306,8 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
             if X_val is not None and divergence_factor is not None and epochs > 0:
                 # The first epoch's validation loss is measured after its steps: this is the reference
                 # that shows a run diverging from its very first epoch.
-                guard.begin_validation(_scores(model, X_val, y_val, loss_fn, [], batch_size)["loss"])
+                initial = _scores(model, X_val, y_val, loss_fn, [], batch_size, sample_weight=weight_val)
+                guard.begin_validation(initial["loss"])
             for epoch in range(epochs):
                 run.epoch = epoch
                 for callback in callbacks:
@@ -301,7 +316,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                 batches = minibatch_indices(n_samples, batch_size, rng=rng if shuffle else None)
                 guard.begin_epoch()
                 try:
-                    logs = _train_one_epoch(run, step, guard, X, y, batches, metric_fns)
+                    logs = _train_one_epoch(run, step, guard, X, y, weights, batches, metric_fns)
                 except TrainingDivergedError as error:
                     if not _callbacks_stop_at(run, error):
                         raise
@@ -309,7 +324,7 @@ def fit(model, X, y, *, loss, optimizer, epochs: int, lr=None, batch_size: int |
                 parallel.end_epoch()
                 if X_val is not None:
                     logs.update(_scores(model, X_val, y_val, loss_fn, validation_metric_fns, batch_size,
-                                        prefix="val_"))
+                                        prefix="val_", sample_weight=weight_val))
                 learning_rate = _learning_rate(optimizer)
                 if learning_rate is not None:
                     logs["lr"] = learning_rate
@@ -379,15 +394,16 @@ class _Step:
         self.parameters = model.parameters()
         self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
-    def __call__(self, X_batch, y_batch, global_rows=None) -> tuple[float, float, np.ndarray | None]:
-        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite.
+    def __call__(self, X_batch, y_batch, global_rows=None, w_batch=None) -> tuple[float, float, np.ndarray | None]:
+        """Take the step (weighted by w_batch if given); return (data loss, penalty, predictions or None), or
+        raise NonFinite.
 
         Under MPI ``X_batch`` is this rank's shard of a global batch of ``global_rows`` rows, and the
         data loss returned is the global batch's.
         """
         if self.takes_closure:
-            return self._closure_step(X_batch, y_batch)
-        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows)
+            return self._closure_step(X_batch, y_batch, w_batch)
+        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows, w_batch)
         data_loss_value = data_loss.item()
         if not self.parallel.collective:
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
@@ -402,12 +418,12 @@ class _Step:
         self.optimizer.step()
         return data_loss_value, penalty_value, self._kept(predictions)
 
-    def _closure_step(self, X_all, y_all) -> tuple[float, float, np.ndarray | None]:
+    def _closure_step(self, X_all, y_all, w_all=None) -> tuple[float, float, np.ndarray | None]:
         """``optimizer.step(closure)``; the figures returned are those of the first evaluation (the weights before it)."""
         first = []
 
         def closure():
-            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all)
+            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all, w_batch=w_all)
             data_loss_value = data_loss.item()
             cost_value = data_loss_value + penalty_value
             if not first:
@@ -423,15 +439,17 @@ class _Step:
         self.optimizer.step(closure)
         return first[0]
 
-    def _cost(self, X_batch, y_batch, global_rows=None):
+    def _cost(self, X_batch, y_batch, global_rows=None, w_batch=None):
         """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = self.model(X_batch)
-        data_loss = self.loss_fn(predictions, y_batch)
+        data_loss = self.loss_fn(predictions, y_batch, **_weighting(w_batch))
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
-            rows = (global_rows or len(X_batch)) if self.divide_penalty_by_batch_size else 1
+            # With weights a batch counts as its total weight (scikit-learn's sw_sum).
+            size = global_rows or (len(X_batch) if w_batch is None else float(np.sum(w_batch, dtype=np.float64)))
+            rows = size if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
         return data_loss, penalty_value, penalty_scale, predictions
@@ -461,17 +479,20 @@ def _check_finite(cost_value: float) -> None:
         raise NonFinite(f"the loss became {cost_value}", cost_value)
 
 
-def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, metric_fns) -> dict:
+def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, weights, batches, metric_fns) -> dict:
     """Steps over the epoch's batches; returns the epoch's loss, data loss, penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
     samples_seen = 0
-    batch_predictions, batch_targets = [], []
+    batch_predictions, batch_targets, batch_weights = [], [], []
     batch = 0
     try:
         for batch, rows in enumerate(batches):
             rows, global_rows = step.parallel.shard(rows)
-            X_batch, y_batch = X[rows], y[rows]
-            data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows)
+            w_batch = None if weights is None else weights[rows]
+            if w_batch is not None and not np.any(w_batch):
+                continue  # every weight zero: the batch holds no data, so no step and no figure
+            X_batch, y_batch = batch_rows(X, rows), y[rows]
+            data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows, w_batch)
             guard.end_batch(data_loss + penalty_value)
             size = global_rows or len(y_batch)
             weighted_data_loss += data_loss * size
@@ -480,6 +501,7 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, me
             if predictions is not None:
                 batch_predictions.append(predictions)
                 batch_targets.append(y_batch)
+                batch_weights.append(w_batch)
             batch_logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value,
                           "size": size}
             for callback in run.callbacks:
@@ -495,8 +517,8 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, X, y, batches, me
     if metric_fns:
         predictions = step.parallel.gather(np.concatenate(batch_predictions))
         targets = step.parallel.gather(np.concatenate(batch_targets))
-        for name, metric in metric_fns:
-            logs[name] = metric(predictions, targets)
+        epoch_weights = None if weights is None else np.concatenate(batch_weights)
+        logs.update(_metric_scores(metric_fns, predictions, targets, epoch_weights))
     return logs
 
 
@@ -508,7 +530,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
 
     Args:
         model: a nablanet.nn.Module.
-        X: inputs ``(N, ...)``, cast to the model's parameter dtype.
+        X: inputs ``(N, ...)``, cast to the model's parameter dtype (sparse: densified by batch, as in fit).
         batch_size: rows per forward pass (to bound memory); ``None``: all at once.
         dtype: as in fit: must match the parameters' dtype if given.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
@@ -530,7 +552,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
 
 
 def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, sample_weight=None) -> dict:
     """Loss and metrics of ``model`` on ``(X, y)``, computed on the outputs of ``predict``.
 
     Args:
@@ -542,6 +564,7 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
         batch_size: rows per forward pass; ``None``: all at once.
         dtype: as in fit.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
+        sample_weight: per-sample weights ``(N,)``: the loss and the metrics are weighted means, as in fit.
 
     Returns:
         A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty).
@@ -560,28 +583,36 @@ def evaluate(model, X, y, loss=None, metrics=None, *, batch_size: int | None = N
     with runtime.blas_threads(threads):
         output_shape = _output_shape(model, X)
         y = as_targets(y, X.shape[0], output_shape, dtype, loss_fn, "y")
-        return _scores(model, X, y, loss_fn, resolve_metrics(metrics, loss_fn, output_shape), batch_size)
+        metric_fns = resolve_metrics(metrics, loss_fn, output_shape)
+        sample_weight = checked_weights(sample_weight, X.shape[0], dtype, takers=(loss_fn, metric_fns))
+        return _scores(model, X, y, loss_fn, metric_fns, batch_size, sample_weight=sample_weight)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
 
-def _scores(model, X, y, loss_fn, metric_fns, batch_size, prefix: str = "") -> dict:
+def _scores(model, X, y, loss_fn, metric_fns, batch_size, prefix: str = "", sample_weight=None) -> dict:
     predictions = _predict_array(model, X, batch_size)
     scores = {}
     if loss_fn is not None:
         with no_grad():
-            scores[prefix + "loss"] = float(loss_fn(Tensor(predictions), y).item())
-    for name, metric in metric_fns:
-        scores[prefix + name] = metric(predictions, y)
+            scores[prefix + "loss"] = float(loss_fn(Tensor(predictions), y, **_weighting(sample_weight)).item())
+    scores.update(_metric_scores(metric_fns, predictions, y, sample_weight, prefix))
     return scores
 
 
+def _metric_scores(metric_fns, predictions, targets, sample_weight, prefix: str = "") -> dict:
+    """Each metric of the predictions, weighted when there are sample weights."""
+    return {prefix + name: metric(predictions, targets, **_weighting(sample_weight)) for name, metric in metric_fns}
+
+
 def _predict_array(model, X: np.ndarray, batch_size) -> np.ndarray:
+    if batch_size is None and sparse.issparse(X):
+        batch_size = dense_batch_size(X)
     with _modes_kept(model), no_grad():
         model.eval()
         if batch_size is None or batch_size >= X.shape[0]:
-            return _values(model(X))
-        outputs = [_values(model(X[rows])) for rows in minibatch_indices(X.shape[0], batch_size)]
+            return _values(model(batch_rows(X, slice(None))))
+        outputs = [_values(model(batch_rows(X, rows))) for rows in minibatch_indices(X.shape[0], batch_size)]
     return np.concatenate(outputs)
 
 
