@@ -121,6 +121,93 @@ def test_sgd_runs_equal_scikit_learns(kind, data, settings):
         assert ours.validation_scores_ is None
 
 
+@pytest.mark.parametrize("kind, data, settings", [case[1:] for case in PARITY_CASES], ids=[c[0] for c in PARITY_CASES])
+def test_weighted_sgd_runs_equal_scikit_learns(kind, data, settings):
+    """sample_weight as scikit-learn's MLP: each batch's loss sum_i w_i l_i / sum_i w_i, its penalty divided by
+    sum_i w_i, the early-stopping split cutting the weights with the rows and the validation score weighted."""
+    X, y = _dataset(data)
+    weights = np.random.default_rng(5).uniform(0.1, 3.0, X.shape[0])
+    theirs_class, ours_class = ESTIMATOR_PAIRS[kind]
+    settings = {**SGD, **settings}
+    theirs = theirs_class(**settings).fit(X, y, sample_weight=weights)
+    ours = ours_class(**settings).fit(X, y, sample_weight=weights)
+    _assert_same_run(theirs, ours, X)
+    if settings.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    unweighted = ours_class(**settings).fit(X, y)
+    assert unweighted.loss_curve_[0] != pytest.approx(ours.loss_curve_[0], rel=1e-6)
+
+
+def test_weighted_lbfgs_is_the_fit_of_repeated_rows():
+    # Integer weights are repeated rows for a full-batch method: the mean loss and the penalty's sum_i w_i alike.
+    X, y = _dataset("multiclass")
+    counts = np.random.default_rng(6).integers(0, 3, X.shape[0])
+    settings = dict(solver="lbfgs", hidden_layer_sizes=(6,), alpha=0.1, max_iter=30, random_state=0)
+    weighted = MLPClassifier(**settings).fit(X, y, sample_weight=counts)
+    repeated = MLPClassifier(**settings).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    assert weighted.n_iter_ == repeated.n_iter_ and weighted.loss_ == pytest.approx(repeated.loss_, rel=1e-9)
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-7, atol=1e-9)
+
+
+def test_class_weight_is_scikit_learns_compute_sample_weight():
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = _dataset("multiclass")
+    names = np.array(["ant", "bee", "cat"])[y]
+    weights = np.random.default_rng(7).uniform(0.5, 2.0, X.shape[0])
+    settings = dict(**SGD, hidden_layer_sizes=(5,))
+    for class_weight in ("balanced", {"ant": 3.0, "cat": 0.5}):
+        ours = MLPClassifier(**settings, class_weight=class_weight).fit(X, names, sample_weight=weights)
+        by_hand = MLPClassifier(**settings).fit(X, names,
+                                                sample_weight=weights * compute_sample_weight(class_weight, names))
+        np.testing.assert_allclose(ours.loss_curve_, by_hand.loss_curve_, rtol=1e-12)
+    with pytest.raises(ValueError, match="class_weight 'balanced' is not supported for partial_fit"):
+        MLPClassifier(**settings, class_weight="balanced").partial_fit(X, names, classes=["ant", "bee", "cat"])
+    MLPClassifier(**settings, class_weight={"bee": 2.0}).partial_fit(X, names, classes=["ant", "bee", "cat"])
+    with pytest.raises(ValueError, match="The classes, \\['ant', 'bee', 'cat'\\], are not in class_weight"):
+        MLPClassifier(**settings, class_weight={"dog": 2.0}).fit(X, names)
+
+
+@pytest.mark.parametrize("settings", [dict(SGD, batch_size=16), dict(solver="lbfgs", max_iter=20, random_state=0)],
+                         ids=["sgd", "lbfgs"])
+def test_sparse_x_fits_and_predicts_as_the_dense_x(settings, monkeypatch):
+    from scipy import sparse
+
+    from nablanet.train import data as train_data
+
+    X, y = _dataset("multiclass")
+    X[np.abs(X) < 0.7] = 0.0
+    dense = MLPClassifier(hidden_layer_sizes=(6,), **settings).fit(X, y)
+    for layout in (sparse.csr_matrix, sparse.csc_array):
+        from_sparse = MLPClassifier(hidden_layer_sizes=(6,), **settings).fit(layout(X), y)
+        for mine, expected in zip(from_sparse.coefs_ + from_sparse.intercepts_, dense.coefs_ + dense.intercepts_):
+            np.testing.assert_array_equal(mine, expected)  # each batch densified is the dense batch
+        np.testing.assert_array_equal(from_sparse.predict_proba(layout(X)), dense.predict_proba(X))
+    # L-BFGS's full batch in pieces (about 2^20 entries each; here 5 * 4 = 20 entries): the same cost,
+    # its gradient summed piece by piece, so the run agrees to rounding.
+    monkeypatch.setattr(train_data, "_DENSE_ENTRIES", 20)
+    in_pieces = MLPClassifier(hidden_layer_sizes=(6,), **settings).fit(sparse.csr_matrix(X), y)
+    np.testing.assert_allclose(in_pieces.predict_proba(X), dense.predict_proba(X), rtol=1e-6, atol=1e-9)
+    assert in_pieces.n_iter_ == dense.n_iter_
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_divergence_with_early_stopping_keeps_the_best_weights():
+    """scikit-learn issue 29504: a run that diverges under early stopping is no error; it ends with the best
+    weights and a last validation score of NaN. Without early stopping it is scikit-learn's error."""
+    X, y = _dataset("two outputs")
+    settings = dict(solver="sgd", learning_rate_init=1.0, hidden_layer_sizes=(20,), activation="identity",
+                    max_iter=20, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Training diverged in epoch"):
+        model = MLPRegressor(**settings, early_stopping=True).fit(100 * X, y)
+    assert np.isnan(model.validation_scores_[-1]) and isinstance(model.validation_scores_[-1], float)
+    assert model.best_validation_score_ == max(model.validation_scores_[:-1])
+    assert np.isfinite(model.predict(X)).all()
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights. The input data may contain "
+                                         "large values and need to be preprocessed."):
+        MLPRegressor(**settings).fit(100 * X, y)
+
+
 def test_the_stopping_rules_fired_in_the_parity_runs():
     """The cases above would agree trivially if no rule ever fired: check that each did."""
     adaptive = dict(momentum=0.0, learning_rate="adaptive", tol=0.05, n_iter_no_change=1, max_iter=20)
@@ -561,3 +648,17 @@ def test_monitor_option_records_per_layer_diagnostics():
     first = next(iter(layers.values()))
     assert len(first["grad_norm.W"]) == estimator.n_iter_
     assert "layer" in estimator.monitor_.report()
+
+
+def test_weighted_logistic_regression_equals_scikit_learns():
+    # C sum_i w_i log-loss_i + 1/2 ||w||^2 on both sides: the mean loss plus alpha / 2 ||w||^2 / sum_i w_i here.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    weights = np.random.default_rng(8).uniform(0.2, 3.0, X.shape[0])
+    tight = dict(C=0.5, tol=1e-9, max_iter=1000)
+    ours = LogisticRegression(**tight).fit(X, y, sample_weight=weights)
+    theirs = sk_linear.LogisticRegression(**tight).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
+    unweighted = sk_linear.LogisticRegression(**tight).fit(X, y)
+    assert np.abs(ours.coef_ - unweighted.coef_).max() > 1e-2

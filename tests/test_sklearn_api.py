@@ -40,19 +40,28 @@ CHECKED_ESTIMATORS = [
 def expected_failed_checks(estimator) -> dict:
     """Checks an estimator is known to fail, name -> reason (scikit-learn marks them as strict xfails).
 
-    None: every check passes. Notes on the checks that do not run or cannot fail here:
+    Notes on the checks that do not run or cannot fail here:
 
-    * The sample_weight checks are not generated: fit takes no sample_weight (nablanet.train.fit has
-      no per-sample weights yet).
-    * The sparse-input checks pass by refusing sparse X with scikit-learn's "dense data is required"
-      error (input tag sparse=False): nablanet's layers compute on dense arrays.
+    * The sample-weight equivalence checks (integer weights = repeated rows) pass for the default
+      networks, whose one batch holds every row, and for L-BFGS; they fail, as they must, for the
+      networks below with batch normalization and dropout (see _NOT_REPETITIONS).
     * scikit-learn itself skips, in this environment, check_array_api_input (SCIPY_ARRAY_API unset),
       its pandas checks (pandas not installed) and, for MLPClassifier, the decision_function format
       check (it has no decision_function, as scikit-learn's MLP).
     * early_stopping=True is not among the configurations: the checks fit 1 to 10 samples, and
       partial_fit, as scikit-learn's MLP, refuses early stopping.
     """
+    if getattr(estimator, "batch_norm", False):
+        return {name: _NOT_REPETITIONS for name in ("check_sample_weight_equivalence_on_dense_data",
+                                                    "check_sample_weight_equivalence_on_sparse_data")}
     return {}
+
+
+# Why weights are not repetitions for the networks with batch normalization and dropout (as in Keras and
+# PyTorch): a batch's statistics count a row repeated twice twice but a row of weight 2 once, and dropout
+# draws its masks per row, so the two fits see different numbers.
+_NOT_REPETITIONS = ("batch normalization's statistics are not weighted and dropout draws a mask per row, so a "
+                    "weight of 2 is not the same as a repeated row")
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -102,6 +111,24 @@ def test_grid_search_over_pipeline(breast_cancer):
     assert search.best_score_ >= 0.95, search.cv_results_["mean_test_score"]
     assert isinstance(search.best_estimator_[-1], MLPClassifier)
     assert search.score(X_test, y_test) >= 0.93
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sample_weight_and_sparse_x_through_a_pipeline_in_grid_search(breast_cancer):
+    from scipy import sparse
+
+    X_train, _, y_train, _ = breast_cancer
+    weights = np.where(y_train == 0, 3.0, 1.0)
+    pipeline = make_pipeline(StandardScaler(with_mean=False), MLPClassifier(solver="lbfgs", max_iter=30,
+                                                                          random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1.0]}
+    search = GridSearchCV(pipeline, grid, cv=3).fit(sparse.csr_matrix(X_train), y_train,
+                                                    mlpclassifier__sample_weight=weights)
+    dense = GridSearchCV(pipeline, grid, cv=3).fit(X_train, y_train, mlpclassifier__sample_weight=weights)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], dense.cv_results_["mean_test_score"])
+    # The weights reached the network: without them it is another one.
+    unweighted = clone(dense.best_estimator_).fit(X_train, y_train)
+    assert not np.allclose(unweighted[-1].coefs_[0], dense.best_estimator_[-1].coefs_[0])
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import nablanet.nn as nn
-from nablanet import Tensor, grad
+from nablanet import Tensor, grad, value_and_grad
 from nablanet.nn import functional as F
 from nablanet.nn.regularizers import penalty
 from nablanet.testing import check_grads
@@ -131,3 +131,100 @@ def test_binary_cross_entropy_gradient_is_finite_at_saturated_probabilities():
         assert numpy.isfinite(g).all(), (p, t, g)
     g = grad(lambda z: F.binary_cross_entropy(F.sigmoid(z), numpy.array([1.0])))(numpy.array([40.0]))
     assert numpy.isfinite(g).all()
+
+
+# --- per-sample weights: C = sum_i w_i l_i / sum_i w_i ---------------------------------------------------
+
+WEIGHTS = rng.uniform(0.0, 3.0, 6)
+TORCH_F = torch.nn.functional
+
+# name: (ours, torch's per-element (or per-row) losses with reduction='none', predictions, targets)
+WEIGHTED_LOSSES = {
+    "mse": (F.mse, lambda y, t: TORCH_F.mse_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
+    "mae": (F.mae, lambda y, t: TORCH_F.l1_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
+    "huber": (F.huber, lambda y, t: TORCH_F.huber_loss(y, t, reduction="none"), PREDICTIONS * 2, REAL_TARGETS),
+    "bce": (F.binary_cross_entropy, lambda y, t: TORCH_F.binary_cross_entropy(y, t, reduction="none"), PROBABILITIES,
+            BINARY_TARGETS),
+    "bce-logits": (F.binary_cross_entropy_with_logits,
+                   lambda y, t: TORCH_F.binary_cross_entropy_with_logits(y, t, reduction="none"), PREDICTIONS,
+                   BINARY_TARGETS),
+    "cross-entropy-labels": (F.cross_entropy, lambda y, t: TORCH_F.cross_entropy(y, t, reduction="none"),
+                             PREDICTIONS, numpy.array([0, 2, 1, 1, 0, 2])),
+    "cross-entropy-one-hot": (F.cross_entropy, lambda y, t: TORCH_F.cross_entropy(y, t, reduction="none"),
+                              PREDICTIONS, numpy.eye(3)[[0, 2, 1, 1, 0, 2]]),
+    "hinge": (F.hinge, lambda y, t: torch.clamp(1 - (2 * t - 1) * y, min=0), PREDICTIONS, BINARY_TARGETS),
+}
+
+
+def test_every_shipped_loss_takes_weights():
+    shipped = {record.function for record in nn.LOSSES.records.values()
+               if record.function.__module__.startswith("nablanet.")}
+    assert shipped == {case[0] for case in WEIGHTED_LOSSES.values()}
+    assert all(nn.loss_record(function).weighted for function in shipped)
+    assert nn.loss_record("huber").options == {"delta": 1.0}  # a weight is data, not a setting
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
+def test_weighted_loss_gradients_match_finite_differences(name):
+    loss, _, predictions, targets = WEIGHTED_LOSSES[name]
+    check_grads(lambda y: loss(y, targets, sample_weight=WEIGHTS), [predictions], order=2 if name != "bce" else 1,
+                rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
+def test_weighted_loss_equals_torchs_weighted_mean(name):
+    # torch: (loss(reduction='none'), each row's mean, times w).sum() / w.sum(), as
+    # (cross_entropy(reduction='none') * w).sum() / w.sum() for the cross-entropy.
+    loss, torch_elements, predictions, targets = WEIGHTED_LOSSES[name]
+    ours = Tensor(predictions, requires_grad=True)
+    value = loss(ours, targets, sample_weight=WEIGHTS)
+    value.backward()
+    theirs = torch.tensor(predictions, requires_grad=True)
+    elements = torch_elements(theirs, torch.tensor(targets))
+    per_row = elements if elements.ndim == 1 else elements.mean(dim=1)
+    w = torch.tensor(WEIGHTS)
+    reference = (per_row * w).sum() / w.sum()
+    reference.backward()
+    assert float(value) == pytest.approx(reference.item(), rel=1e-12)
+    numpy.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
+def test_equal_weights_are_the_mean_and_zero_weights_drop_a_row(name):
+    loss, _, predictions, targets = WEIGHTED_LOSSES[name]
+    unweighted = float(loss(predictions, targets))
+    assert float(loss(predictions, targets, sample_weight=numpy.full(6, 2.5))) == pytest.approx(unweighted, rel=1e-13)
+    kept = numpy.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    rows = kept > 0
+    assert float(loss(predictions, targets, sample_weight=kept)) == pytest.approx(
+        float(loss(predictions[rows], targets[rows])), rel=1e-13)
+    # A weight of 2 counts a row twice.
+    twice = numpy.array([2.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    repeated = [0, 0, 1, 2, 3, 4, 5]
+    assert float(loss(predictions, targets, sample_weight=twice)) == pytest.approx(
+        float(loss(predictions[repeated], targets[repeated])), rel=1e-13)
+
+
+def test_all_zero_weights_give_zero_loss_and_no_gradient():
+    value, gradient = value_and_grad(lambda y: F.cross_entropy(y, numpy.array([0, 2, 1, 1, 0, 2]),
+                                                               sample_weight=numpy.zeros(6)))(PREDICTIONS)
+    assert float(value) == 0.0 and not gradient.any()
+
+
+@pytest.mark.parametrize("weights, message", [
+    (numpy.ones(5), r"mse: sample_weight must be a vector of one weight per sample, shape \(6,\), got shape \(5,\)"),
+    (numpy.ones((6, 1)), r"shape \(6,\), got shape \(6, 1\)"),
+    (-WEIGHTS, "mse: sample_weight must be non-negative"),
+    (numpy.full(6, numpy.nan), "mse: sample_weight contains NaN or infinite values"),
+    (numpy.array(["a"] * 6), "mse: sample_weight must be real numbers"),
+])
+def test_bad_weights_are_a_clear_error(weights, message):
+    with pytest.raises(ValueError, match=message):
+        F.mse(PREDICTIONS, REAL_TARGETS, sample_weight=weights)
+
+
+def test_weighted_mean_weighs_each_rows_mean():
+    terms = numpy.array([[1.0, 1.0], [3.0, 5.0]])
+    # Row means 1 and 4, weighted 3 : 1.
+    assert float(F.weighted_mean(terms, numpy.array([3.0, 1.0]))) == pytest.approx((3 * 1 + 1 * 4) / 4)
+    assert float(F.weighted_mean(terms)) == 2.5

@@ -122,3 +122,36 @@ def test_get_metric_names_and_errors():
     assert get_metric("confusion_matrix", from_logits=True).__name__ == "confusion_matrix"
     with pytest.raises(ValueError, match="unknown metric"):
         get_metric("f1")
+
+
+# --- weighted metrics: scikit-learn's sample_weight ------------------------------------------------------
+
+def test_weighted_metrics_equal_scikit_learns(rng):
+    weights = rng.uniform(0.0, 2.0, 120)
+    logits = rng.normal(size=(120, 4))
+    labels = rng.integers(0, 4, 120)
+    predicted = logits.argmax(axis=1)
+    assert accuracy(logits, labels, sample_weight=weights) == pytest.approx(
+        sklearn_metrics.accuracy_score(labels, predicted, sample_weight=weights), rel=1e-12)
+    np.testing.assert_allclose(confusion_matrix(logits, labels, sample_weight=weights),
+                               sklearn_metrics.confusion_matrix(labels, predicted, sample_weight=weights), rtol=1e-12)
+    values, targets = rng.normal(size=(120, 3)), rng.normal(size=(120, 3))
+    assert mse(values, targets, sample_weight=weights) == pytest.approx(
+        sklearn_metrics.mean_squared_error(targets, values, sample_weight=weights), rel=1e-12)
+    assert mae(values, targets, sample_weight=weights) == pytest.approx(
+        sklearn_metrics.mean_absolute_error(targets, values, sample_weight=weights), rel=1e-12)
+    assert r2(values, targets, sample_weight=weights) == pytest.approx(
+        sklearn_metrics.r2_score(targets, values, sample_weight=weights), rel=1e-12)
+    assert r2(values[:, 0], targets[:, 0], sample_weight=weights) == pytest.approx(
+        sklearn_metrics.r2_score(targets[:, 0], values[:, 0], sample_weight=weights), rel=1e-12)
+
+
+def test_weighted_metrics_refuse_weights_that_count_nothing_or_do_not_fit():
+    with pytest.raises(ValueError, match="accuracy: the sample weights sum to zero"):
+        accuracy(np.array([0.9, 0.1]), np.array([1, 0]), sample_weight=np.zeros(2))
+    with pytest.raises(ValueError, match=r"r2: sample_weight must be a vector of one weight per sample, shape \(3,\)"):
+        r2(np.ones(3), np.arange(3.0), sample_weight=np.ones(2))
+    # The confusion matrix sums weights, so it is float; unweighted it stays integer counts.
+    assert confusion_matrix(np.array([0.9, 0.1]), np.array([1, 0])).dtype == np.int64
+    assert confusion_matrix(np.array([0.9, 0.1]), np.array([1, 0]), sample_weight=[0.5, 2.0]).tolist() == [
+        [2.0, 0.0], [0.0, 0.5]]

@@ -1,7 +1,8 @@
 """Activations and losses as plain functions of Tensors, composed from the engine's primitives, each
 registered where it is defined (nablanet.nn.activations, nablanet.nn.losses); convolution and pooling.
 
-Losses average over samples (reduction "mean"); every one takes ``(predictions, targets)``.
+Losses average over samples (reduction "mean"); every one takes ``(predictions, targets)``, and per-sample
+weights as ``sample_weight=`` (the weighted mean over samples, see nablanet.nn.losses).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from scipy import special
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
-from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy
+from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
 from nablanet.checks import check_choice, check_ints
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
-from nablanet.nn.losses import LOSSES, get_loss, register_loss
+from nablanet.nn.losses import LOSSES, get_loss, register_loss, sample_weights
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
     "heaviside", "dense", "get_activation", "ACTIVATIONS",
     "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge",
-    "get_loss", "LOSSES",
+    "weighted_mean", "get_loss", "LOSSES",
     "conv", "max_pool", "avg_pool", "global_avg_pool",
 ]
 
@@ -199,38 +200,64 @@ def _matching_targets(predictions, targets, loss: str):
     return target_values.astype(_values(predictions).dtype, copy=False)
 
 
-def mse(predictions, targets):
+def weighted_mean(terms, sample_weight=None, loss: str = "loss"):
+    """The losses' reduction of their terms (one per element of the predictions): the mean of all of them,
+    or with per-sample weights w_i (one per row) C = sum_i w_i l_i / sum_i w_i, l_i the mean of row i's terms.
+
+    With every w_i equal this is the mean; a batch whose weights are all zero has C = 0 (and no gradient)
+    rather than 0/0: it holds no data. A loss of one's own reduces its terms with it to take sample_weight
+    as the shipped losses do; ``loss`` names it in errors.
+
+    Example:
+        >>> float(weighted_mean(np.array([1.0, 3.0])))
+        2.0
+        >>> float(weighted_mean(np.array([[1.0, 1.0], [3.0, 5.0]]), sample_weight=np.array([3.0, 1.0])))
+        1.75
+    """
+    if sample_weight is None:
+        return ops.mean(terms)
+    shape = np.shape(_values(terms))
+    if len(shape) == 0:
+        raise ValueError(f"{loss}: sample_weight needs predictions with samples along axis 0, got a scalar")
+    w = sample_weights(sample_weight, shape[0], _values(terms).dtype, f"{loss}: sample_weight")
+    per_sample = ops.mean(terms, axis=tuple(range(1, len(shape)))) if len(shape) > 1 else terms
+    total = np.sum(w)
+    return ops.sum(per_sample * (w / total if total > 0 else w))
+
+
+def mse(predictions, targets, *, sample_weight=None):
     """Mean squared error C = (1/n) sum_i (y_i - t_i)^2 over all n elements.
 
     The 1/n convention (no factor 1/2), as the notes' "Regression MSE" and PyTorch's MSELoss; its
-    gradient is therefore (2/n)(y - t).
+    gradient is therefore (2/n)(y - t). With ``sample_weight`` w (one per row), the weighted mean over
+    the rows of each row's mean (see nablanet.nn.losses), here and in every loss below.
     """
     difference = predictions - _matching_targets(predictions, targets, "mse")
-    return ops.mean(difference * difference)
+    return weighted_mean(difference * difference, sample_weight, "mse")
 
 
 register_loss("mse", mse, aliases=("mean_squared_error",), targets="values", task="regression", outputs="values")
 
 
-def mae(predictions, targets):
+def mae(predictions, targets, *, sample_weight=None):
     """Mean absolute error C = (1/n) sum_i |y_i - t_i|."""
-    return ops.mean(ops.abs(predictions - _matching_targets(predictions, targets, "mae")))
+    return weighted_mean(ops.abs(predictions - _matching_targets(predictions, targets, "mae")), sample_weight, "mae")
 
 
 register_loss("mae", mae, aliases=("mean_absolute_error",), targets="values", task="regression", outputs="values")
 
 
-def huber(predictions, targets, delta: float = 1.0):
+def huber(predictions, targets, delta: float = 1.0, *, sample_weight=None):
     """Huber loss: mean of r^2/2 where |r| <= delta, delta (|r| - delta/2) beyond (as PyTorch's HuberLoss)."""
     residual = ops.abs(predictions - _matching_targets(predictions, targets, "huber"))
     quadratic = ops.minimum(residual, delta)
-    return ops.mean(0.5 * quadratic * quadratic + delta * (residual - quadratic))
+    return weighted_mean(0.5 * quadratic * quadratic + delta * (residual - quadratic), sample_weight, "huber")
 
 
 register_loss("huber", huber, targets="values", task="regression", outputs="values")
 
 
-def binary_cross_entropy(probabilities, targets):
+def binary_cross_entropy(probabilities, targets, *, sample_weight=None):
     """C = -(1/n) sum [t log p + (1 - t) log(1 - p)] from probabilities p in (0, 1).
 
     Logarithms are floored at -100, as in PyTorch's BCELoss, so p = 0 or 1 gives a large finite
@@ -243,7 +270,7 @@ def binary_cross_entropy(probabilities, targets):
     # argument there is a harmless 1, so no 0/0 reaches the gradient (the double-where pattern).
     log_p = ops.where(p > 0, ops.maximum(ops.log(ops.where(p > 0, probabilities, 1.0)), -100.0), -100.0)
     log_not_p = ops.where(p < 1, ops.maximum(ops.log1p(-ops.where(p < 1, probabilities, 0.0)), -100.0), -100.0)
-    return -ops.mean(t * log_p + (1.0 - t) * log_not_p)
+    return -weighted_mean(t * log_p + (1.0 - t) * log_not_p, sample_weight, "binary_cross_entropy")
 
 
 # "binary_crossentropy" is Keras' name for the same loss on probabilities (its default from_logits=False):
@@ -252,7 +279,7 @@ register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce", "bin
               task="classification", outputs="probabilities", labels=(0.0, 1.0))
 
 
-def binary_cross_entropy_with_logits(logits, targets):
+def binary_cross_entropy_with_logits(logits, targets, *, sample_weight=None):
     """Binary cross-entropy of sigmoid(z) against t, computed from the logits z without overflow.
 
     C = (1/n) sum [log(1 + e^z) - z t] = (1/n) sum [logaddexp(0, z) - z t]: through the logaddexp
@@ -260,20 +287,23 @@ def binary_cross_entropy_with_logits(logits, targets):
     """
     t = _check_binary(_matching_targets(logits, targets, "binary_cross_entropy_with_logits"),
                       "binary_cross_entropy_with_logits")
-    return ops.mean(ops.logaddexp(0.0, logits) - logits * t)
+    return weighted_mean(ops.logaddexp(0.0, logits) - logits * t, sample_weight, "binary_cross_entropy_with_logits")
 
 
 register_loss("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, targets="values",
               task="classification", outputs="logits", labels=(0.0, 1.0))
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits, targets, *, sample_weight=None):
     """Categorical cross-entropy of softmax(logits): targets are integer labels (N,) or one-hot rows (N, K).
 
     Fused with its gradient (softmax(z) - t)/N and stable for logits of magnitude 1e4; see
-    nablanet.autodiff.ops.nn.SoftmaxCrossEntropy.
+    nablanet.autodiff.ops.nn.SoftmaxCrossEntropy. With ``sample_weight`` w, the per-row losses of
+    softmax_cross_entropy_rows weighted, whose gradient is w_n (softmax(z_n) - t_n) / sum w.
     """
-    return softmax_cross_entropy(logits, targets)
+    if sample_weight is None:
+        return softmax_cross_entropy(logits, targets)
+    return weighted_mean(softmax_cross_entropy_rows(logits, targets), sample_weight, "cross_entropy")
 
 
 # Keras' names: "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
@@ -284,7 +314,7 @@ register_loss("cross_entropy", cross_entropy, targets="labels", task="classifica
               aliases=("categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy"))
 
 
-def hinge(scores, targets):
+def hinge(scores, targets, *, sample_weight=None):
     """Hinge loss C = (1/n) sum max(0, 1 - t y) for labels t in {-1, +1} (labels 0/1 are mapped to -1/+1)."""
     t = _matching_targets(scores, targets, "hinge")
     values = np.unique(t)
@@ -292,7 +322,7 @@ def hinge(scores, targets):
         t = 2.0 * t - 1.0
     elif not np.all(np.isin(values, (-1.0, 1.0))):
         raise ValueError(f"hinge: labels must be -1/+1 (or 0/1), got values {values[:5].tolist()}")
-    return ops.mean(ops.maximum(1.0 - t * scores, 0.0))
+    return weighted_mean(ops.maximum(1.0 - t * scores, 0.0), sample_weight, "hinge")
 
 
 # Labels -1/+1, or 0/1 read as -1/+1.

@@ -9,6 +9,16 @@
 function itself) for their defaults: which targets they accept, whether accuracy is reported, and
 whether a one-column output is a probability (class 1 above 0.5) or a logit (above 0).
 
+Every shipped loss takes per-sample weights as ``sample_weight=`` (``weighted`` in its record): with
+weights w_i the loss is the weighted mean over samples of each sample's mean loss l_i,
+
+    C = sum_i w_i l_i / sum_i w_i          (C = 0 when every w_i is 0)
+
+as scikit-learn's losses (``numpy.average(..., weights=sample_weight)``), PyTorch's class-weighted
+cross-entropy and Keras' ``reduction="mean_with_sample_weight"``; Keras' default reduction
+(``"sum_over_batch_size"``) divides by the number of samples n instead, so that its C, and its gradient,
+grow with the weights' scale, where here multiplying every weight by a constant changes nothing.
+
 Example:
     >>> from nablanet import nn
     >>> record = nn.loss_record("bce")
@@ -22,8 +32,11 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from nablanet.registry import Registry, signature_defaults
 
@@ -55,7 +68,7 @@ class LossRecord:
 
     Derived: ``threshold``, where one output column is cut into two classes; ``applies``, the
     activation the loss puts on the logits itself; ``options``, the function's keyword options
-    (``delta`` of huber).
+    (``delta`` of huber); ``weighted``, whether it takes ``sample_weight=``.
     """
 
     name: str
@@ -84,9 +97,15 @@ class LossRecord:
 
     @property
     def options(self) -> dict:
-        """name -> default of the function's arguments after (predictions, targets)."""
-        arguments = signature_defaults(self.function)
+        """name -> default of the function's arguments after (predictions, targets), but sample_weight:
+        the settings a config may give it, not the data of one call."""
+        arguments = signature_defaults(self.function, skip=("sample_weight",))
         return dict(list(arguments.items())[2:])
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the function takes per-sample weights, ``function(predictions, targets, sample_weight=w)``."""
+        return takes_sample_weight(self.function)
 
 
 _REGISTRY = Registry("loss", defined_by="function")
@@ -147,6 +166,35 @@ def _make_record(name, function, targets, task, outputs, aliases, labels) -> Los
 def loss_record(spec) -> LossRecord:
     """The record of a loss name, alias or registered function; ValueError naming the known ones."""
     return LOSSES.records.lookup(spec)
+
+
+def takes_sample_weight(function) -> bool:
+    """Whether ``function`` (a loss or a metric) has a parameter ``sample_weight`` (or ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return "sample_weight" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def sample_weights(sample_weight, n_samples: int, dtype, what: str = "sample_weight") -> np.ndarray:
+    """Per-sample weights w_i as a vector ``(n_samples,)`` of ``dtype``, or an error naming ``what``.
+
+    The weights must be finite and non-negative, one per sample (a row of the predictions).
+    """
+    values = np.asarray(sample_weight._data if hasattr(sample_weight, "_data") else sample_weight)
+    if values.ndim != 1 or values.shape[0] != n_samples:
+        raise ValueError(f"{what} must be a vector of one weight per sample, shape ({n_samples},), got shape "
+                         f"{values.shape}")
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool) or np.iscomplexobj(values):
+        raise ValueError(f"{what} must be real numbers, got dtype {values.dtype}")
+    values = values.astype(dtype, copy=False)
+    # One sum is finite exactly when every weight is; only then is the minimum looked at.
+    if not np.isfinite(np.sum(values, dtype=np.float64)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    if values.size and values.min() < 0:
+        raise ValueError(f"{what} must be non-negative, got {values.min()} (at sample {int(values.argmin())})")
+    return values
 
 
 def get_loss(spec):

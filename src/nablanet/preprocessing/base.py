@@ -33,6 +33,16 @@ class _Transformer:
         return f"{type(self).__name__}({params})"
 
 
+def _check_table(array: np.ndarray, who: str, reshape_hint: str) -> None:
+    """Refuse an ``array`` that is not a non-empty 2-D table (samples, features); ``reshape_hint`` ends
+    the message for a 1-D one (``"a single feature with X.reshape(-1, 1)"``)."""
+    if array.ndim != 2:
+        raise ValueError(f"{who} expects a 2-D array (samples, features), got shape {array.shape}; "
+                         f"reshape {reshape_hint}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{who} needs at least one sample and one feature, got shape {array.shape}")
+
+
 # ----------------------------------------------------------------------------------------------
 # Saved transformers: plain JSON values (a model file holds no pickle), checked when read back
 # ----------------------------------------------------------------------------------------------

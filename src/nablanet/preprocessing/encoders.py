@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nablanet.preprocessing.base import _categories_from_json, _Fields, _Transformer
+from nablanet.preprocessing.base import _categories_from_json, _check_table, _Fields, _Transformer
 
 
 class OneHotEncoder(_Transformer):
@@ -231,13 +231,7 @@ class LabelEncoder(_Transformer):
 
 def _check_categorical(X, who: str) -> np.ndarray:
     array = np.asarray(X)
-    if array.ndim != 2:
-        raise ValueError(
-            f"{who} expects a 2-D array (samples, features), got shape {array.shape}; "
-            f"reshape a single column of labels with y.reshape(-1, 1)"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{who} needs at least one sample and one feature, got shape {array.shape}")
+    _check_table(array, who, "a single column of labels with y.reshape(-1, 1)")
     if array.dtype.kind in "US" and not isinstance(X, np.ndarray):
         # A nested list that holds strings is read as objects, as scikit-learn does, so that a
         # numeric column beside a text column stays numeric (1, not "1"). A string ndarray is kept

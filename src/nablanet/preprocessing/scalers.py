@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nablanet.preprocessing.base import _Fields, _json_floats, _Transformer
+from nablanet.preprocessing.base import _check_table, _Fields, _json_floats, _Transformer
 
 
 def _check_numeric(X, who: str) -> np.ndarray:
@@ -14,13 +14,7 @@ def _check_numeric(X, who: str) -> np.ndarray:
     array = np.asarray(X)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{who} expects numeric data, got an array of dtype {array.dtype}")
-    if array.ndim != 2:
-        raise ValueError(
-            f"{who} expects a 2-D array (samples, features), got shape {array.shape}; "
-            f"reshape a single feature with X.reshape(-1, 1)"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{who} needs at least one sample and one feature, got shape {array.shape}")
+    _check_table(array, who, "a single feature with X.reshape(-1, 1)")
     if array.dtype.kind != "f":
         array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):

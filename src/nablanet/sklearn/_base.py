@@ -7,6 +7,11 @@ library's callbacks: ``EarlyStopping`` (or ``ReduceLROnPlateau`` for the 'adapti
 ``reference="best"`` for ``tol`` / ``n_iter_no_change``, a ``LambdaCallback`` after each epoch for 'invscaling', and
 ``validation_data`` with a score metric for ``early_stopping``. Only L-BFGS runs outside fit (see
 ``_fit_lbfgs``). ``_EpochAttributes`` writes scikit-learn's fitted attributes as the epochs end.
+
+Sample weights w reach fit's ``sample_weight``: each batch's loss is sum_i w_i l_i / sum_i w_i and its
+penalty is divided by sum_i w_i instead of the rows, scikit-learn's ``_backprop`` term for term (its
+``sw_sum``). Sparse X (CSR or CSC) is densified one batch at a time, never whole (L-BFGS's full batch in
+pieces of about 2^20 entries; with batch_norm, whose statistics need the whole batch, at once).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import warnings
 from itertools import pairwise
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
@@ -23,7 +29,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from nablanet import nn, optim, runtime, train
 from nablanet.autodiff import no_grad
@@ -37,12 +43,20 @@ from nablanet.train import (
     LambdaCallback,
     ReduceLROnPlateau,
     TrainingDivergedError,
+    minibatch_indices,
 )
+from nablanet.train.data import batch_rows, dense_batch_size
 from nablanet.train.inputs import check_real
+from nablanet.train.weights import weighting
 
 # scikit-learn's 'adaptive' learning rate: divided by 5 at each plateau while above 1e-6, then training stops.
 _ADAPTIVE_FACTOR = 0.2
 _ADAPTIVE_MIN_LR = 1e-6
+# scikit-learn's words for a network that is no longer finite (its tests match them).
+_NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
+               "be preprocessed.")
+# The inputs scikit-learn's MLP accepts, and so these networks.
+_SPARSE_FORMATS = ["csr", "csc"]
 
 
 def _build_network(n_features: int, n_outputs: int, plan: _Plan, random_state, dtype) -> nn.Sequential:
@@ -155,30 +169,35 @@ class _NetworkEstimator(BaseEstimator):
         return [layer for layer in self.model_ if isinstance(layer, nn.Dense)]
 
     # --- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on (X, y) from a fresh start (or from the current weights with warm_start).
 
         Args:
-            X: inputs (n_samples, n_features); dense arrays only.
+            X: inputs (n_samples, n_features): an array, or a scipy.sparse CSR or CSC matrix, which is
+                densified one batch at a time (the layers compute on dense arrays).
             y: targets: class labels (n_samples,) or a binary indicator matrix (n_samples, n_classes)
                 for classifiers; values (n_samples,) or (n_samples, n_outputs) for regressors.
+            sample_weight: per-sample weights (n_samples,), non-negative, or None (all 1): each batch's
+                loss becomes sum_i w_i l_i / sum_i w_i and its penalty is divided by sum_i w_i instead
+                of the rows, as in scikit-learn's MLP; the early-stopping split and score use them too.
 
         Returns:
             self.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, sample_weight=None):
         self._validate_params()
         # One block around all of training: train.fit (threads=None) and L-BFGS both run in it.
         with runtime.blas_threads(self.threads):
-            return self._fit_checked(X, y, incremental)
+            return self._fit_checked(X, y, incremental, sample_weight)
 
-    def _fit_checked(self, X, y, incremental: bool):
+    def _fit_checked(self, X, y, incremental: bool, sample_weight):
         plan = self._plan()
         first_pass = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass, plan=plan)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        sample_weight = self._sample_weights(X, Y, sample_weight, incremental)
         random_state = check_random_state(self.random_state)
         self._random_state = random_state
         if first_pass:
@@ -187,17 +206,24 @@ class _NetworkEstimator(BaseEstimator):
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs but the network was fitted with {self.n_outputs_}; "
                              "refit without warm_start to change them")
+        if sample_weight is not None:
+            self._output.check_takes_weights()
         if plan.solver.make is None:
             if any(plan.dropout):
                 raise ValueError("dropout needs a minibatch solver (e.g. 'adam'): L-BFGS's line search needs the "
                                  "same cost at every evaluation, and dropout draws new masks each time")
-            self._fit_lbfgs(X, self._output.targets(Y), plan)
+            self._fit_lbfgs(X, self._output.targets(Y), plan, sample_weight)
         else:
-            self._fit_stochastic(X, Y, plan, incremental, random_state)
+            self._fit_stochastic(X, Y, plan, incremental, random_state, sample_weight)
         if not all(np.isfinite(parameter.data).all() for parameter in self.model_.parameters()):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
-                             "values and need to be preprocessed.")
+            raise ValueError(_NON_FINITE)
         return self
+
+    def _sample_weights(self, X, Y, sample_weight, incremental: bool):
+        """The per-sample weights to train with (None: all equal), checked as scikit-learn checks them."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
 
     def _initialize(self, n_features: int, n_outputs: int, plan: _Plan, random_state, dtype) -> None:
         """The fitted state of a fresh fit (scikit-learn's ``_initialize``)."""
@@ -220,7 +246,7 @@ class _NetworkEstimator(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _fit_stochastic(self, X, Y, plan: _Plan, incremental: bool, random_state) -> None:
+    def _fit_stochastic(self, X, Y, plan: _Plan, incremental: bool, random_state, sample_weight) -> None:
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = plan.solver.make(self.model_.parameters(), plan.optimizer)
         if plan.early_stopping and incremental:
@@ -228,14 +254,20 @@ class _NetworkEstimator(BaseEstimator):
         targets = self._output.targets(Y)
         validation_data = None
         if plan.early_stopping:
-            # scikit-learn's split: the same random_state draws, stratified for single-output classifiers.
+            # scikit-learn's split: the same random_state draws, stratified for single-output classifiers;
+            # the weights, if any, are cut with the rows (the split's draws do not depend on them).
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, targets, targets_val = train_test_split(X, targets, random_state=random_state,
-                                                              test_size=plan.validation_fraction, stratify=stratify)
+            arrays = (X, targets) if sample_weight is None else (X, targets, sample_weight)
+            parts = train_test_split(*arrays, random_state=random_state, test_size=plan.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, targets, targets_val = parts[:4]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                                  "your dataset.")
             validation_data = (X_val, targets_val)
+            if sample_weight is not None:
+                sample_weight, weight_val = parts[4:]
+                validation_data = (X_val, targets_val, weight_val)
         n_samples = X.shape[0]
         batch_size = n_samples if plan.solver.full_batch else _batch_size(plan.batch_size, n_samples)
         _check_batch_norm_batches(plan, n_samples, batch_size)
@@ -250,21 +282,32 @@ class _NetworkEstimator(BaseEstimator):
             self.monitor_ = TrainingMonitor()
             callbacks.insert(0, self.monitor_)
 
-        def score(logits, targets):  # fit names a metric by its __name__: the History gets "val_score"
-            return self._validation_score(logits, targets)
+        def score(logits, targets, sample_weight=None):  # fit names a metric by its __name__: "val_score"
+            return self._validation_score(logits, targets, **weighting(sample_weight))
 
         self.n_iter_ = 0
         try:
             train.fit(self.model_, X, targets, loss=self._output.data_loss, optimizer=self._optimizer,
                       epochs=1 if incremental else plan.max_iter, batch_size=batch_size, shuffle=plan.shuffle,
-                      validation_data=validation_data, metrics=(),
+                      validation_data=validation_data, sample_weight=sample_weight, metrics=(),
                       validation_metrics=(score,) if validation_data else (),
                       callbacks=callbacks, l1=plan.l1, l2=plan.l2, divide_penalty_by_batch_size=True,
                       seed=random_state.randint(np.iinfo(np.int32).max), progress=False,
                       # scikit-learn's estimators stop only on non-finite weights, never on a large loss.
                       divergence_factor=None)
         except TrainingDivergedError as error:
-            raise ValueError(f"Solver produced non-finite parameter weights: {error}") from error
+            if validation_data is None or stopping.best_state is None:
+                raise ValueError(f"{_NON_FINITE} ({error})") from error
+            # scikit-learn's MLP trains on with non-finite weights, scoring NaN, until early stopping ends
+            # the run and restores the best weights (scikit-learn issue 29504); here the run ends at once,
+            # with the same weights: its last validation score is NaN.
+            warnings.warn(f"Training diverged in epoch {self.n_iter_ + 1}; early stopping keeps the weights of the "
+                          f"best validation score, {stopping.best:.6g}.", ConvergenceWarning)
+            self.n_iter_ += 1
+            self.loss_ = error.loss
+            self.loss_curve_.append(error.loss)
+            self.validation_scores_.append(math.nan)
+            self.model_.load_state_dict(stopping.best_state)
         except KeyboardInterrupt:
             # fit calls no on_train_end after an error, so the best weights are restored here.
             warnings.warn("Training interrupted by user.")
@@ -299,24 +342,26 @@ class _NetworkEstimator(BaseEstimator):
                                      clip_to_min_lr=False, **settings)
         return EarlyStopping(monitor, **settings)
 
-    def _fit_lbfgs(self, X, targets, plan: _Plan) -> None:
+    def _fit_lbfgs(self, X, targets, plan: _Plan, sample_weight) -> None:
         """L-BFGS on the whole training set, at most max_iter iterations and about max_fun evaluations.
 
         Not through nablanet.train.fit: L-BFGS is a full-batch method whose line search evaluates the cost
         as often as it needs, through a closure, where fit takes one step per minibatch. The closure is
-        fit's step on one batch of all rows: the same loss, the same penalty (WeightPenalty, divided by n).
-        Once max_fun evaluations are spent it reports an infinite cost without computing it, so the line
-        search rejects every further step and L-BFGS ends at its last accepted point.
+        fit's step on one batch of all rows: the same loss, the same penalty (WeightPenalty, divided by n,
+        or by sum_i w_i with sample weights). Once max_fun evaluations are spent it reports an infinite cost
+        without computing it, so the line search rejects every further step and L-BFGS ends at its last
+        accepted point.
         """
         _check_batch_norm_batches(plan, X.shape[0], X.shape[0])
         dtype = self.model_[0].W.data.dtype
-        X = np.asarray(X, dtype=dtype)
+        X = X.astype(dtype, copy=False) if sparse.issparse(X) else np.asarray(X, dtype=dtype)
         targets = targets if self._output.takes_labels else np.asarray(targets, dtype=dtype)
         optimizer = optim.LBFGS(self.model_.parameters(), max_iter=plan.max_iter, tolerance_grad=plan.tol,
                                 tolerance_change=plan.lbfgs_tolerance_change)
         weight_penalty = WeightPenalty(self.model_.parameters(), l1=plan.l1, l2=plan.l2)
         evaluations = 0
-        n_rows = X.shape[0]
+        n_rows = X.shape[0] if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+        full_batch = _FullBatch(self._output.data_loss, X, targets, sample_weight, whole=plan.batch_norm)
         self.model_.train()
 
         def closure():
@@ -324,16 +369,15 @@ class _NetworkEstimator(BaseEstimator):
             if evaluations >= plan.max_fun:
                 return math.inf
             evaluations += 1
-            data_loss = self._output.data_loss(self.model_(X), targets)
-            data_loss.backward()
+            data_loss = full_batch.loss(self.model_, backward=True)
             if weight_penalty:
                 weight_penalty.add_gradient(1.0 / n_rows)
-            return data_loss.item() + weight_penalty.value() / n_rows
+            return data_loss + weight_penalty.value() / n_rows
 
         optimizer.step(closure)
         self.n_iter_ = optimizer.state.t
         with no_grad():  # the cost at the accepted point, in scikit-learn's report
-            data_loss = self._output.data_loss(self.model_(X), targets).item()
+            data_loss = full_batch.loss(self.model_, backward=False)
         self.loss_ = self._output.reported_loss({"data_loss": data_loss, "penalty": weight_penalty.value() / n_rows})
         if plan.verbose:
             print(f"L-BFGS: {self.n_iter_} iterations, {evaluations} evaluations, loss = {self.loss_:.8f}")
@@ -350,8 +394,14 @@ class _NetworkEstimator(BaseEstimator):
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = _validate_real_data(self, X, reset=False, dtype=self.model_[0].W.data.dtype)
+        X = _validate_real_data(self, X, reset=False, dtype=self.model_[0].W.data.dtype,
+                                accept_sparse=_SPARSE_FORMATS)
         return train.predict(self.model_, X, threads=self.threads)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     # --- pickling: nablanet modules are saved as their config and state_dict ----------------------
     def __getstate__(self):
@@ -377,6 +427,40 @@ class _NetworkEstimator(BaseEstimator):
             plan = self._plan()
             self._optimizer = plan.solver.make(self.model_.parameters(), plan.optimizer)
             self._optimizer.load_state_dict(saved_optimizer)
+
+
+class _FullBatch:
+    """The data loss of all of (X, targets) for L-BFGS, a sparse X densified in pieces of rows.
+
+    A piece of n_c rows (weights W_c of W in all) adds (n_c / n) (or W_c / W) of its mean loss, so the
+    sum is the mean over all rows and the gradients, accumulated by backward, are the full batch's. A
+    dense X, and any X with ``whole`` (batch normalization needs the whole batch's statistics), is one piece.
+    """
+
+    def __init__(self, data_loss, X, targets, sample_weight, whole: bool):
+        self.data_loss, self.X, self.targets, self.sample_weight = data_loss, X, targets, sample_weight
+        n_rows = X.shape[0]
+        pieces = minibatch_indices(n_rows, None if whole or not sparse.issparse(X) else dense_batch_size(X))
+        if sample_weight is None:
+            shares = [(rows.stop - rows.start) / n_rows for rows in pieces]
+        else:
+            total = np.sum(sample_weight, dtype=np.float64)
+            shares = [np.sum(sample_weight[rows], dtype=np.float64) / total for rows in pieces]
+        self.pieces = list(zip(pieces, shares))
+
+    def loss(self, model, backward: bool) -> float:
+        value = 0.0
+        for rows, share in self.pieces:
+            if share == 0:  # every weight of the piece zero: nothing to add
+                continue
+            weights = None if self.sample_weight is None else self.sample_weight[rows]
+            piece_loss = self.data_loss(model(batch_rows(self.X, rows)), self.targets[rows], **weighting(weights))
+            if len(self.pieces) > 1:
+                piece_loss = piece_loss * share
+            if backward:
+                piece_loss.backward()
+            value += piece_loss.item()
+        return value
 
 
 def _inverse_scaling(plan: _Plan, samples_seen: int, n_samples: int) -> LambdaCallback:
@@ -446,7 +530,7 @@ class _ClassifierNetwork(ClassifierMixin, _NetworkEstimator):
 
     def _validate_input(self, X, y, incremental, reset, plan):
         X, y = _validate_real_data(self, X, y, multi_output=True, reset=reset,
-                                   dtype=_input_dtype(self, plan, reset))
+                                   dtype=_input_dtype(self, plan, reset), accept_sparse=_SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -479,13 +563,13 @@ class _ClassifierNetwork(ClassifierMixin, _NetworkEstimator):
             return self.classes_[targets]
         return self._label_binarizer.inverse_transform(targets)
 
-    def _validation_score(self, logits, targets) -> float:
+    def _validation_score(self, logits, targets, sample_weight=None) -> float:
         """scikit-learn's score (accuracy; subset accuracy for multi-label) of the network's logits."""
         probabilities = self._output.apply(logits)
         if not np.isfinite(probabilities).all():
             return np.nan
-        return accuracy_score(self._decode(targets),
-                              self._label_binarizer.inverse_transform(_ravel_single(probabilities)))
+        predicted = self._label_binarizer.inverse_transform(_ravel_single(probabilities))
+        return accuracy_score(self._decode(targets), predicted, sample_weight=sample_weight)
 
     def predict(self, X):
         """The predicted classes (n_samples,), or a binary indicator matrix (n_samples, n_classes) for multi-label."""

@@ -10,6 +10,9 @@ The cost minimized is scikit-learn's, term for term, on a batch of n rows (sciki
                                outputs of the binary cross-entropy (logistic: binary, multi-label)
                 poisson        mean over rows, sum over outputs of the half Poisson deviance
 
+With sample weights w every mean over rows above is the weighted mean sum_i w_i (...)_i / sum_i w_i and the
+penalty's n is sum_i w_i, scikit-learn's ``np.average(..., weights=sample_weight)`` and ``sw_sum``.
+
 The data losses below are nablanet.nn.functional's, scaled to these conventions; nablanet.train.fit adds
 the penalty (``l2 = alpha / 2`` with ``divide_penalty_by_batch_size=True``, see
 ``_params.l2_from_alpha``). ``loss_curve_`` holds the numbers scikit-learn reports, which are the same
@@ -27,37 +30,39 @@ from scipy.special import xlogy
 from nablanet.autodiff import ops
 from nablanet import nn
 from nablanet.nn import functional as F
+from nablanet.nn.losses import takes_sample_weight
+from nablanet.train.weights import weighting
 from nablanet.sklearn._params import _output_activation
 
 
 # Losses in scikit-learn's conventions, as functions of the output layer's logits z; each takes the
 # _Output that names the output activation and the number of outputs.
-def _log_loss(output, z, targets):
+def _log_loss(output, z, targets, **weighted):
     # From the logits, so that no probability is ever rounded to 0 (scikit-learn clips p to [eps, 1 - eps]
     # instead; the two agree while p > 2.2e-16).
     if output.activation == "softmax":
-        return F.cross_entropy(z, targets)
-    return output.n_outputs * F.binary_cross_entropy_with_logits(z, targets)
+        return F.cross_entropy(z, targets, **weighted)
+    return output.n_outputs * F.binary_cross_entropy_with_logits(z, targets, **weighted)
 
 
-def _half_squared_error(output, z, targets):
+def _half_squared_error(output, z, targets, **weighted):
     # Summed over the outputs: scikit-learn's gradient (its delta y - t per output, divided by n only).
-    return 0.5 * output.n_outputs * F.mse(output.apply(z), targets)
+    return 0.5 * output.n_outputs * F.mse(output.apply(z), targets, **weighted)
 
 
-def _absolute_error(output, z, targets):
-    return F.mae(output.apply(z), targets)
+def _absolute_error(output, z, targets, **weighted):
+    return F.mae(output.apply(z), targets, **weighted)
 
 
-def _huber(output, z, targets):
-    return F.huber(output.apply(z), targets)
+def _huber(output, z, targets, **weighted):
+    return F.huber(output.apply(z), targets, **weighted)
 
 
-def _half_poisson_deviance(output, z, targets):
+def _half_poisson_deviance(output, z, targets, sample_weight=None):
     # With mu = exp(z): t log(t / mu) - t + mu = (mu - t z) + (t log t - t); the bracket without z is a
     # constant of the data, added so that the value equals scikit-learn's.
-    constant = float(np.mean(np.sum(xlogy(targets, targets) - targets, axis=1)))
-    return output.n_outputs * ops.mean(ops.exp(z) - z * targets) + constant
+    constant = float(F.weighted_mean(np.sum(xlogy(targets, targets) - targets, axis=1), sample_weight, "poisson"))
+    return output.n_outputs * F.weighted_mean(ops.exp(z) - z * targets, sample_weight, "poisson") + constant
 
 
 _LOSSES = {
@@ -109,14 +114,24 @@ class _Output:
         """scikit-learn's reported loss_ over the data loss followed: it averages squared errors over outputs."""
         return 1.0 / self.n_outputs if self.loss == "squared_error" else 1.0
 
-    def data_loss(self, z, targets):
-        """The data loss of a batch, from the logits z: the loss nablanet.train.fit is given."""
+    def data_loss(self, z, targets, sample_weight=None):
+        """The data loss of a batch, from the logits z: the loss nablanet.train.fit is given (weighted by
+        per-sample weights, if any)."""
+        weights = weighting(sample_weight)
         if callable(self.loss):
-            return self.loss(self.apply(z), targets)
+            return self.loss(self.apply(z), targets, **weights)
         record = self._registered()
         if record is not None:
-            return record.function(z if record.outputs == "logits" else self.apply(z), targets)
-        return _LOSSES[self.loss](self, z, targets)
+            return record.function(z if record.outputs == "logits" else self.apply(z), targets, **weights)
+        return _LOSSES[self.loss](self, z, targets, **weights)
+
+    def check_takes_weights(self) -> None:
+        """Refuse sample weights for a loss function that cannot weigh its samples (before training)."""
+        function = self.loss if callable(self.loss) else getattr(self._registered(), "function", None)
+        if function is not None and not takes_sample_weight(function):
+            raise ValueError(f"sample_weight needs a loss that takes it, but {getattr(function, '__name__', function)} "
+                             "has no parameter sample_weight: give it a keyword argument sample_weight=None (the "
+                             "weighted mean sum_i w_i l_i / sum_i w_i over the samples)")
 
     def reported_loss(self, logs: dict) -> float:
         """scikit-learn's loss_ for an epoch (or batch) of fit: the data loss it reports, plus the penalty."""

@@ -159,7 +159,9 @@ class LogisticRegression(_ClassifierNetwork):
         ((3, 4), True)
 
     Notes:
-        scikit-learn's l1_ratio, class_weight, dual, intercept_scaling and n_jobs are not offered.
+        fit takes sample_weight (the objective C sum_i w_i log-loss_i + 1/2 ||w||^2, scikit-learn's) and
+        sparse X, as the MLPs do. scikit-learn's l1_ratio, class_weight, dual, intercept_scaling and n_jobs
+        are not offered.
     """
 
     _parameter_constraints = {

@@ -15,10 +15,12 @@ from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
 
 from nablanet.sklearn._base import (
+    _SPARSE_FORMATS,
     _ClassifierNetwork,
     _input_dtype,
     _NetworkEstimator,
@@ -51,6 +53,12 @@ class MLPClassifier(_ClassifierNetwork):
             probabilities and the one-hot targets, summed over the classes and averaged over the samples;
             or any classification loss of nablanet.nn.LOSSES (one registered with register_loss too),
             given the logits or the probabilities as its record says.
+        class_weight: None, 'balanced' or a dict class label -> weight (for multi-label y a list of dicts,
+            one per label): each sample's weight (sample_weight, or 1) is multiplied by its class's, as
+            scikit-learn's compute_sample_weight gives them ('balanced': n / (K n_k) for the n_k samples
+            of each of the K classes, so that every class weighs the same in total); classes not named
+            weigh 1. Not in scikit-learn's MLP; its linear classifiers' meaning. partial_fit refuses
+            'balanced', since one batch's frequencies are not the data's.
 %(mlp_attributes)s        classes_: the class labels.
 
     Example:
@@ -61,20 +69,26 @@ class MLPClassifier(_ClassifierNetwork):
         (True, (2, 3), [(2, 16), (16, 3)])
 
     Notes:
-        Deviations from scikit-learn: sparse X and sample_weight are not supported; momentum must be below
-        1; under 'invscaling' or 'adaptive' SGD's momentum is PyTorch's form (the learning rate multiplies
-        the velocity when it is used), which changes the iterates from scikit-learn's once the rate
-        changes; Adam adds eps to the bias-corrected root (Algorithm 1 of Kingma & Ba) where scikit-learn
-        adds it before the correction; 'lbfgs' is nablanet's L-BFGS, not scipy's, and sets no loss_curve_
-        (as scikit-learn's). With shuffle=False the iterates of 'sgd' (with momentum under a constant
-        learning rate, without under any) agree with scikit-learn's to rounding, and Adam's losses to
-        about 1e-6 (tested); shuffled runs differ, as the order of the batches comes from another generator.
+        Sparse X (CSR, CSC) is densified one batch at a time (L-BFGS's full batch in pieces of about
+        2^20 entries), never whole; the results equal those of the dense X. sample_weight weighs each
+        batch's loss and divides its penalty by the batch's total weight, as scikit-learn's. Deviations
+        from scikit-learn: momentum must be below 1; under 'invscaling' or 'adaptive' SGD's momentum is
+        PyTorch's form (the learning rate multiplies the velocity when it is used), which changes the
+        iterates from scikit-learn's once the rate changes; Adam adds eps to the bias-corrected root
+        (Algorithm 1 of Kingma & Ba) where scikit-learn adds it before the correction; 'lbfgs' is
+        nablanet's L-BFGS, not scipy's, and sets no loss_curve_ (as scikit-learn's); a run that diverges
+        under early_stopping ends at once with the best weights (scikit-learn trains on with NaN weights
+        until its patience runs out, then restores the same). With shuffle=False the iterates of 'sgd'
+        (with momentum under a constant learning rate, without under any) agree with scikit-learn's to
+        rounding, with or without sample_weight, and Adam's losses to about 1e-6 (tested); shuffled runs
+        differ, as the order of the batches comes from another generator.
     """
 
     _parameter_constraints = {
         **_MLP_CONSTRAINTS,
         "out_activation": [None, StrOptions({"softmax", "logistic"})],
         "loss": [StrOptions(_CLASSIFIER_LOSSES)],
+        "class_weight": [None, StrOptions({"balanced"}), dict, list],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -83,7 +97,7 @@ class MLPClassifier(_ClassifierNetwork):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000, out_activation=None, loss="log_loss", l1=0.0,
                  dropout=0.0, batch_norm=False, init=None, clip_norm=None, clip_value=None, dtype=None,
-                 monitor=False, threads=None):
+                 monitor=False, threads=None, class_weight=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -118,17 +132,34 @@ class MLPClassifier(_ClassifierNetwork):
         self.dtype = dtype
         self.monitor = monitor
         self.threads = threads
+        self.class_weight = class_weight
 
     def _plan(self) -> _Plan:
         return _mlp_plan(self, {"softmax", "logistic"})
 
+    def _sample_weights(self, X, Y, sample_weight, incremental: bool):
+        """sample_weight times the weights of the samples' classes (class_weight), as scikit-learn's
+        compute_sample_weight gives them for the class labels (not the binarized Y)."""
+        weights = super()._sample_weights(X, Y, sample_weight, incremental)
+        if self.class_weight is None:
+            return weights
+        if incremental and self.class_weight == "balanced":
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: one batch's class "
+                             "frequencies are not the data's. Compute the weights once from the whole target, "
+                             "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y), "
+                             "and pass them as a dict class -> weight.")
+        class_weights = compute_sample_weight(self.class_weight, self._label_binarizer.inverse_transform(Y))
+        class_weights = class_weights.astype(X.dtype, copy=False)
+        return class_weights if weights is None else weights * class_weights
+
     @available_if(_is_stochastic)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
 
         Args:
-            X: inputs (n_samples, n_features).
+            X: inputs (n_samples, n_features), an array or a sparse CSR or CSC matrix.
             y: class labels (or a binary indicator matrix).
+            sample_weight: per-sample weights (n_samples,), or None, as in fit.
             classes: all the classes that y may ever hold; required on the first call (np.unique of
                 the whole target), optional afterwards.
 
@@ -138,7 +169,7 @@ class MLPClassifier(_ClassifierNetwork):
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if _is_multilabel(y) else classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -229,7 +260,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
 
     def _validate_input(self, X, y, incremental, reset, plan):
         X, y = _validate_real_data(self, X, y, multi_output=True, y_numeric=True, reset=reset,
-                                   dtype=_input_dtype(self, plan, reset))
+                                   dtype=_input_dtype(self, plan, reset), accept_sparse=_SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):
@@ -244,22 +275,23 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
             return _Output("exp", "poisson", n_outputs)
         return _Output(plan.out_activation or "identity", plan.loss, n_outputs)
 
-    def _validation_score(self, logits, targets) -> float:
+    def _validation_score(self, logits, targets, sample_weight=None) -> float:
         """scikit-learn's score (R^2, averaged over the outputs) of the network's logits."""
         predictions = _ravel_single(self._output.apply(logits))
         if not np.isfinite(predictions).all():
             return np.nan
-        return r2_score(_ravel_single(targets), predictions)
+        return r2_score(_ravel_single(targets), predictions, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values: (n_samples,) for one output, (n_samples, n_outputs) for several."""
         return _ravel_single(self._outputs(X))
 
     @available_if(_is_stochastic)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current weights and optimizer state.
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y) (and per-sample weights, as in fit), continuing from the current weights
+        and optimizer state.
 
         Returns:
             self.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)

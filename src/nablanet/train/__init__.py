@@ -2,7 +2,7 @@
 iterables of batches), models with several inputs and outputs, callbacks (stopping, learning rates, checkpoints,
 logs, progress), metrics, and the divergence guard."""
 
-from nablanet.train import callbacks, data, divergence, history, memory, metrics, outputs, sources, tuning
+from nablanet.train import callbacks, data, datasets, divergence, history, memory, metrics, outputs, sources, tuning
 from nablanet.train.callbacks import (
     Callback,
     CSVLogger,
@@ -15,12 +15,12 @@ from nablanet.train.callbacks import (
     TerminateOnNaN,
 )
 from nablanet.train.data import iterate_minibatches, minibatch_indices, train_validation_split
+from nablanet.train.datasets import ArrayDataset, NpyShards, SampleDataset
 from nablanet.train.divergence import DivergenceWarning, TrainingDivergedError
 from nablanet.train.history import History, TrainingRun
 from nablanet.train.loop import evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
 from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
-from nablanet.train.sources import ArrayDataset, NpyShards, SampleDataset
 from nablanet.train.tuning import OptunaPruning
 
 __all__ = [
@@ -30,6 +30,6 @@ __all__ = [
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "ArrayDataset", "NpyShards", "SampleDataset",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
-    "keep_freed_memory", "callbacks", "data", "divergence", "history", "memory", "metrics", "outputs", "sources",
-    "tuning",
+    "keep_freed_memory", "callbacks", "data", "datasets", "divergence", "history", "memory", "metrics", "outputs",
+    "sources", "tuning",
 ]

@@ -1,5 +1,6 @@
-"""Batching and splitting: minibatch indices drawn from an explicit rng, a train/validation split, and the rows
-of a model's several inputs or outputs (a tuple or dict of arrays) taken together.
+"""Batching and splitting: minibatch indices drawn from an explicit rng, a train/validation split, the rows
+of a model's several inputs or outputs (a tuple or dict of arrays) taken together, and the rows of a sparse X
+densified one batch at a time.
 
 Randomness is always passed in as a ``numpy.random.Generator``; nothing here touches NumPy's global
 random state, so a training run is reproducible from the generator it is given. Stratified splits and
@@ -11,11 +12,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 
 from nablanet.autodiff.tree import tree_leaves, tree_map
 
 __all__ = ["minibatch_indices", "iterate_minibatches", "train_validation_split", "validation_rows", "num_rows",
-           "take_rows", "concatenate_rows"]
+           "take_rows", "batch_rows", "dense_batch_size", "concatenate_rows"]
+
+#: Entries of a sparse X densified at a time by a pass without a batch size of its own (predicting
+#: all rows, L-BFGS's full batch): 2^20, 8 MiB of float64.
+_DENSE_ENTRIES = 2 ** 20
 
 
 def minibatch_indices(n_samples: int, batch_size: int | None, *, rng: np.random.Generator | None = None) -> list:
@@ -119,7 +125,7 @@ def train_validation_split(X, y, validation_fraction: float, *, rng: np.random.G
 
 def validation_rows(n_samples: int, validation_fraction: float, *, rng: np.random.Generator | None = None):
     """The indexers ``(train_rows, validation_rows)`` of train_validation_split, to cut data that are not
-    arrays (a Dataset) the same way: slices without an ``rng``, sorted index arrays with one.
+    arrays (a Dataset) and sample weights the same way: slices without an ``rng``, sorted index arrays with one.
 
     Example:
         >>> validation_rows(5, 0.4)
@@ -164,6 +170,28 @@ def take_rows(data, rows):
     if isinstance(data, np.ndarray):
         return data[rows]  # one array, the common case: taken once per training step, so without the walk
     return tree_map(lambda array: array[rows], data)
+
+
+def batch_rows(X, rows):
+    """``take_rows(X, rows)`` as dense arrays: a scipy.sparse X (or a sparse one of several inputs) is
+    densified one batch at a time, never whole.
+
+    Example:
+        >>> batch_rows(sparse.csr_array(np.eye(3)), slice(1, 3))
+        array([[0., 1., 0.],
+               [0., 0., 1.]])
+    """
+    batch = take_rows(X, rows)
+    if isinstance(batch, np.ndarray):
+        return batch
+    return tree_map(lambda part: part.toarray() if sparse.issparse(part) else part, batch)
+
+
+def dense_batch_size(X) -> int:
+    """Rows of X per densified batch for a pass over all of a sparse X (or of several inputs, the widest sparse
+    one): about 2^20 entries at a time."""
+    columns = [int(np.prod(part.shape[1:], dtype=np.int64)) for part in tree_leaves(X) if sparse.issparse(part)]
+    return max(1, _DENSE_ENTRIES // max(columns + [1]))
 
 
 def concatenate_rows(batches: list):

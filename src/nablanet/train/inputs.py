@@ -10,13 +10,15 @@ from __future__ import annotations
 import types
 
 import numpy as np
+from scipy import sparse
 
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES
 from nablanet.train.metrics import get_metric
 
-__all__ = ["as_array", "as_inputs", "as_model_inputs", "as_targets", "call_model", "check_model", "check_optimizer",
-           "check_real", "compute_dtype", "described", "has_several_arrays", "resolve_metrics", "unpack_validation"]
+__all__ = ["as_array", "as_arrays", "as_inputs", "as_model_inputs", "as_targets", "call_model", "check_model",
+           "check_optimizer", "check_real", "compute_dtype", "described", "has_several_arrays", "resolve_metrics",
+           "unpack_validation"]
 
 
 def check_model(model) -> None:
@@ -93,12 +95,29 @@ def as_array(values, what: str) -> np.ndarray:
     return array
 
 
+def as_arrays(data, what: str = "the data"):
+    """Arrays, or a tuple or dict of them, as ndarrays without a copy (a memory-mapped one stays a view of its file;
+    a sparse matrix stays as it is)."""
+    if isinstance(data, dict):
+        return {key: _as_array(value, f"{what}[{key!r}]") for key, value in data.items()}
+    if has_several_arrays(data):
+        return tuple(_as_array(value, f"{what}[{i}]") for i, value in enumerate(data))
+    return _as_array(data, what)
+
+
+def _as_array(value, what: str):
+    return value if sparse.issparse(value) else as_array(value, what)
+
+
 def as_inputs(X, dtype: np.dtype, what: str) -> np.ndarray:
     """X as an array of the compute dtype (no copy when it already is one), checked to be real and finite.
 
     fit, predict and evaluate all check: a NaN input gives NaN outputs, whose accuracy would still be
-    reported as a number.
+    reported as a number. A scipy.sparse matrix or array (N, D) stays sparse, as CSR (whose rows are
+    cut cheaply): the loop densifies it one batch at a time (nablanet.train.data.batch_rows).
     """
+    if sparse.issparse(X):
+        return _sparse_inputs(X, dtype, what)
     X = as_array(X, what)
     if X.shape[0] == 0:
         raise ValueError(f"{what} has no samples")
@@ -113,9 +132,9 @@ def as_inputs(X, dtype: np.dtype, what: str) -> np.ndarray:
 def has_several_arrays(data) -> bool:
     """Whether ``data`` is several arrays (a dict of them, or a tuple of arrays) rather than one array.
 
-    A tuple of arrays (NumPy arrays, memory-mapped or not, Tensors, anything with ``__array__`` and a
-    shape of at least one axis) is several inputs (or targets); a tuple or list of numbers or of lists
-    stays what NumPy makes of it, one array, as it always was.
+    A tuple of arrays (NumPy arrays, memory-mapped or not, Tensors, scipy.sparse matrices, anything with
+    ``__array__`` and a shape of at least one axis) is several inputs (or targets); a tuple or list of
+    numbers or of lists stays what NumPy makes of it, one array, as it always was.
     """
     if isinstance(data, dict):
         return True
@@ -124,7 +143,7 @@ def has_several_arrays(data) -> bool:
 
 
 def _is_array(value) -> bool:
-    return hasattr(value, "__array__") and len(getattr(value, "shape", ())) >= 1
+    return sparse.issparse(value) or (hasattr(value, "__array__") and len(getattr(value, "shape", ())) >= 1)
 
 
 def as_model_inputs(X, dtype: np.dtype, what: str):
@@ -173,6 +192,24 @@ def check_real(array: np.ndarray, what: str) -> None:
                          "real numbers; pass its real and imaginary parts (.real, .imag) as separate columns")
 
 
+def _sparse_inputs(X, dtype: np.dtype, what: str):
+    if X.ndim != 2:
+        raise ValueError(f"{what}: a sparse input must be a matrix (N, D), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} has no samples")
+    check_real(X, what)
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise ValueError(f"{what} must be numeric, got dtype {X.dtype}")
+    X = X.tocsr(copy=False).astype(dtype, copy=False)
+    if not np.isfinite(np.sum(X.data, dtype=np.float64)):
+        # Only the stored entries can be NaN or infinite; the rows they are in, from the CSR row pointers.
+        rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        bad_rows = np.unique(rows_of_entries[~np.isfinite(X.data)])
+        _refuse_non_finite(what, int(np.count_nonzero(np.isnan(X.data))), int(np.count_nonzero(np.isinf(X.data))),
+                           bad_rows, X.shape[0])
+    return X
+
+
 def _check_finite(array: np.ndarray, what: str) -> None:
     # One float64 sum is finite exactly when every entry is (short of overflowing 1e308), and it
     # needs no N-sized temporary; only when it fails are the offending values counted and located.
@@ -180,12 +217,15 @@ def _check_finite(array: np.ndarray, what: str) -> None:
         flat = array.reshape(array.shape[0], -1)
         bad_rows = np.flatnonzero(~np.isfinite(flat).all(axis=1))
         if bad_rows.size:
-            nan = int(np.count_nonzero(np.isnan(flat)))
-            infinite = int(np.count_nonzero(np.isinf(flat)))
-            counts = " and ".join(text for n, text in ((nan, f"{nan} NaN"), (infinite, f"{infinite} infinite")) if n)
-            raise ValueError(f"{what} contains {counts} value{'s' if nan + infinite > 1 else ''}, in "
-                             f"{bad_rows.size} of its {flat.shape[0]} rows ({_first_rows(bad_rows)}); drop those "
-                             "rows or fill in the values first")
+            _refuse_non_finite(what, int(np.count_nonzero(np.isnan(flat))), int(np.count_nonzero(np.isinf(flat))),
+                               bad_rows, flat.shape[0])
+
+
+def _refuse_non_finite(what: str, nan: int, infinite: int, bad_rows: np.ndarray, n_rows: int) -> None:
+    counts = " and ".join(text for n, text in ((nan, f"{nan} NaN"), (infinite, f"{infinite} infinite")) if n)
+    raise ValueError(f"{what} contains {counts} value{'s' if nan + infinite > 1 else ''}, in "
+                     f"{bad_rows.size} of its {n_rows} rows ({_first_rows(bad_rows)}); drop those "
+                     "rows or fill in the values first")
 
 
 def _first_rows(rows: np.ndarray) -> str:
@@ -258,11 +298,14 @@ def _class_labels(labels: np.ndarray, num_classes: int, what: str) -> np.ndarray
 
 
 def unpack_validation(validation_data):
+    """(X_val, y_val, sample_weight_val) from a pair (X_val, y_val) (weights None) or a triple, as Keras takes."""
     try:
-        X_val, y_val = validation_data
+        X_val, y_val, *weights = validation_data
     except (TypeError, ValueError):
-        raise ValueError("validation_data must be a pair (X_val, y_val)") from None
-    return X_val, y_val
+        weights = [None, None]
+    if len(weights) > 1:
+        raise ValueError("validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight_val)")
+    return X_val, y_val, (weights[0] if weights else None)
 
 
 def resolve_metrics(metrics, loss_fn, output_shape) -> list:

@@ -22,7 +22,8 @@ An optimizer whose ``step`` needs a closure (L-BFGS, as ``torch.optim.LBFGS``) t
 training set. Training that diverges is stopped on its best weights (nablanet.train.divergence).
 
 The data need not be arrays in memory: X may be a Dataset read a batch at a time (memory-mapped
-arrays and .npy shards among them) or an iterable of batches (nablanet.train.sources). A model may
+arrays and .npy shards among them), an iterable of batches or a sparse matrix densified a batch at a time
+(nablanet.train.sources), each with per-sample weights if given (nablanet.train.weights). A model may
 take several inputs and return several outputs, each with its loss (nablanet.train.outputs).
 """
 
@@ -58,6 +59,7 @@ from nablanet.train.inputs import call_model, check_model, check_optimizer, comp
 from nablanet.train.output_check import warn_if_activation_applied_twice
 from nablanet.train.outputs import as_tensors, model_outputs
 from nablanet.train.sources import data_source, input_batches, validation_source
+from nablanet.train.weights import metric_scores, weighting as _weighting
 
 # History and TrainingRun (nablanet.train.history) and TrainingDivergedError (nablanet.train.divergence) are
 # listed here too: fit returns, passes and raises them.
@@ -73,10 +75,10 @@ _DEFAULT_BATCH_SIZE = _DefaultBatchSize(32)
 
 
 def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: int | None = _DEFAULT_BATCH_SIZE,
-        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, metrics=None, callbacks=(),
-        l1: float = 0.0, l2: float = 0.0, seed=None, progress: bool = True, dtype=None, fast_math: bool = False,
-        flush_subnormals: bool = False, keep_freed_memory: bool = False, validation_metrics=(),
-        divide_penalty_by_batch_size: bool = False,
+        shuffle: bool = True, validation_split: float = 0.0, validation_data=None, sample_weight=None,
+        class_weight=None, metrics=None, callbacks=(), l1: float = 0.0, l2: float = 0.0, seed=None,
+        progress: bool = True, dtype=None, fast_math: bool = False, flush_subnormals: bool = False,
+        keep_freed_memory: bool = False, validation_metrics=(), divide_penalty_by_batch_size: bool = False,
         divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
         distributed: str | None = None, loss_weights=None, steps_per_epoch: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
@@ -93,7 +95,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
         X: inputs ``(N, ...)``; cast once to the dtype of the model's parameters. Several inputs: a
             tuple of arrays (``model(*X)``) or a dict (``model(**X)``). With ``y`` None: a Dataset
             (``X[indices]`` -> ``(X_batch, y_batch)``, e.g. NpyShards) or an iterable of batches;
-            memory-mapped X and y are read a batch at a time (see nablanet.train.sources).
+            memory-mapped X and y are read a batch at a time, and a scipy.sparse X (N, D) stays
+            sparse, each batch densified in turn (see nablanet.train.sources).
         y: targets: of the predictions' shape (regression, one-hot, binary 0/1), or integer class
             labels ``(N,)`` for cross_entropy. ``(N,)`` against one-column predictions is reshaped
             to ``(N, 1)``. Anything else is an error before training starts. Several outputs: a
@@ -132,8 +135,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
         validation_split: fraction of (X, y) held out for validation; a random subset when
             ``shuffle``, else the last rows (as Keras).
-        validation_data: ``(X_val, y_val)`` (a tuple), or a Dataset or iterable of batches, instead of
-            validation_split.
+        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` (a tuple), or a
+            Dataset or iterable of batches, instead of validation_split.
+        sample_weight: per-sample weights w ``(N,)`` of arrays or a Dataset: each batch's loss (every
+            output's) is sum_i w_i l_i / sum_i w_i, the metrics are weighted alike; validation_split cuts
+            them with the rows; a batch whose weights are all zero takes no step. Batches ``(X_batch,
+            y_batch, w_batch)`` of an iterable or a Dataset carry their own (nablanet.train.weights).
+        class_weight: ``"balanced"`` (n / (K n_k) for class k, scikit-learn's; arrays only) or a dict
+            class -> weight, multiplying the weights of the training samples; a model with one output.
         metrics: names or functions ``(predictions, targets) -> value`` (see nablanet.train.metrics).
             Default ``None``: ``("accuracy",)`` for a registered classification loss (cross_entropy,
             the binary cross-entropies, hinge), none for a regression loss or an unregistered function.
@@ -152,7 +161,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
             included: the same as l2 = weight_decay / 2 on weights and biases alike.
         divide_penalty_by_batch_size: divide the penalty by the rows n_b of each batch, C = loss +
             (l1 ||W||_1 + l2 ||W||_2^2) / n_b: the penalty counts once against the batch's summed loss,
-            so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2.
+            so a short last batch weighs it more. scikit-learn's MLP does this, with l2 = alpha / 2;
+            with sample weights n_b is the batch's total weight sum_i w_i, as in scikit-learn.
         seed: int seed or numpy Generator for shuffling and splitting; None: a new generator from the
             library's seed (``nablanet.seed``). Not for initial weights and dropout masks, drawn by
             the layers' own generators (see the module docstring).
@@ -244,7 +254,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
     parallel = parallel_training(distributed, model, optimizer, rng)
-    data = data_source(X, y, dtype, steps_per_epoch=steps_per_epoch, epochs=epochs)
+    data = data_source(X, y, dtype, sample_weight=sample_weight, steps_per_epoch=steps_per_epoch, epochs=epochs)
     if validation_data is not None:
         validation = validation_source(validation_data, dtype, epochs=epochs)
     elif validation_split:
@@ -252,13 +262,16 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     else:
         validation = None
     one_sample = data.probe_inputs()
+    if parallel.collective and (data.weighted or class_weight is not None):
+        raise ValueError("distributed='mpi' does not take sample_weight or class_weight: a weighted batch's mean "
+                         "needs the total weight of every rank's shard")
     outputs = model_outputs(loss, _probe_outputs(model, one_sample), loss_weights=loss_weights, metrics=metrics,
                             validation_metrics=validation_metrics)
     loss_fn, metric_fns, validation_metric_fns = outputs.loss_fn, outputs.metric_fns, outputs.validation_metric_fns
     warn_if_activation_applied_twice(model, one_sample, loss_fn)
-    data.check_targets(outputs, dtype)
+    data.check_targets(outputs, dtype, metric_fns, class_weight)
     if validation is not None:
-        validation.check_targets(outputs, dtype)
+        validation.check_targets(outputs, dtype, validation_metric_fns)
     if validation_metrics and validation is None:
         raise ValueError("validation_metrics needs validation data: pass validation_data or validation_split")
 
@@ -387,15 +400,15 @@ class _Step:
         self.parameters = model.parameters()
         self.snapshot = StateSnapshot(self.parameters, _buffer_owners(model))
 
-    def __call__(self, X_batch, y_batch, global_rows=None) -> tuple[float, float, np.ndarray | None]:
-        """Take the step; return (data loss, penalty, predictions or None), or raise NonFinite.
+    def __call__(self, X_batch, y_batch, global_rows=None, w_batch=None) -> tuple[float, float, np.ndarray | None]:
+        """Take the step, weighted by w_batch; return (data loss, penalty, predictions or None), or raise NonFinite.
 
         Under MPI ``X_batch`` is this rank's shard of a global batch of ``global_rows`` rows, and the
         data loss returned is the global batch's.
         """
         if self.takes_closure:
-            return self._closure_step(X_batch, y_batch)
-        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows)
+            return self._closure_step(X_batch, y_batch, w_batch)
+        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows, w_batch)
         data_loss_value = data_loss.item()
         if not self.parallel.collective:
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
@@ -410,12 +423,12 @@ class _Step:
         self.optimizer.step()
         return data_loss_value, penalty_value, self._kept(predictions)
 
-    def _closure_step(self, X_all, y_all) -> tuple[float, float, np.ndarray | None]:
+    def _closure_step(self, X_all, y_all, w_all=None) -> tuple[float, float, np.ndarray | None]:
         """``optimizer.step(closure)``; the figures returned are those of the first evaluation (the weights before it)."""
         first = []
 
         def closure():
-            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all)
+            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all, w_batch=w_all)
             data_loss_value = data_loss.item()
             cost_value = data_loss_value + penalty_value
             if not first:
@@ -431,15 +444,17 @@ class _Step:
         self.optimizer.step(closure)
         return first[0]
 
-    def _cost(self, X_batch, y_batch, global_rows=None):
+    def _cost(self, X_batch, y_batch, global_rows=None, w_batch=None):
         """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = call_model(self.model, X_batch)
-        data_loss = self.loss_fn(predictions, y_batch)
+        data_loss = self.loss_fn(predictions, y_batch, **_weighting(w_batch))
         penalty_value = penalty_scale = 0.0
         if self.weight_penalty:
-            rows = (global_rows or num_rows(X_batch)) if self.divide_penalty_by_batch_size else 1
+            # With weights a batch counts as its total weight (scikit-learn's sw_sum).
+            size = global_rows or (num_rows(X_batch) if w_batch is None else float(np.sum(w_batch, dtype=np.float64)))
+            rows = size if self.divide_penalty_by_batch_size else 1
             penalty_value = self.weight_penalty.value() / rows
             penalty_scale = 1.0 / rows
         return data_loss, penalty_value, penalty_scale, predictions
@@ -470,15 +485,17 @@ def _check_finite(cost_value: float) -> None:
 
 
 def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, batches, metric_fns) -> dict:
-    """Steps over the epoch's batches ``(X_batch, y_batch, global_rows)``; returns the epoch's loss, data loss,
-    penalty and metrics."""
+    """Steps over the epoch's batches ``(X_batch, y_batch, w_batch, global_rows)``; returns the epoch's loss, data
+    loss, penalty and metrics."""
     weighted_data_loss = weighted_penalty = 0.0
     samples_seen = 0
-    batch_predictions, batch_targets = [], []
+    batch_predictions, batch_targets, batch_weights = [], [], []
     batch = 0
     try:
-        for batch, (X_batch, y_batch, global_rows) in enumerate(batches):
-            data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows)
+        for batch, (X_batch, y_batch, w_batch, global_rows) in enumerate(batches):
+            if w_batch is not None and not np.any(w_batch):
+                continue  # every weight zero: the batch holds no data, so no step and no figure
+            data_loss, penalty_value, predictions = step(X_batch, y_batch, global_rows, w_batch)
             guard.end_batch(data_loss + penalty_value)
             size = global_rows or num_rows(y_batch)
             weighted_data_loss += data_loss * size
@@ -487,6 +504,7 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, batches, metric_f
             if predictions is not None:
                 batch_predictions.append(predictions)
                 batch_targets.append(y_batch)
+                batch_weights.append(w_batch)
             batch_logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value,
                           "size": size}
             for callback in run.callbacks:
@@ -497,13 +515,16 @@ def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, batches, metric_f
     except NonFinite as error:
         raise non_finite_error(error, guard, epoch=run.epoch, batch=batch, steps_per_epoch=run.steps_per_epoch,
                                learning_rate=_learning_rate(run.optimizer), history=run.history) from None
+    if not samples_seen:
+        raise ValueError(f"every batch of epoch {run.epoch} had weights all zero, so no sample counted; give some "
+                         "sample of each epoch a positive weight")
     data_loss, penalty_value = weighted_data_loss / samples_seen, weighted_penalty / samples_seen
     logs = {"loss": data_loss + penalty_value, "data_loss": data_loss, "penalty": penalty_value}
     if metric_fns:
         predictions = tree_map(step.parallel.gather, concatenate_rows(batch_predictions))
         targets = tree_map(step.parallel.gather, concatenate_rows(batch_targets))
-        for name, metric in metric_fns:
-            logs[name] = metric(predictions, targets)
+        weights = None if batch_weights[0] is None else concatenate_rows(batch_weights)
+        logs.update(metric_scores(metric_fns, predictions, targets, weights))
     return logs
 
 
@@ -518,7 +539,8 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
         X: inputs ``(N, ...)``, cast to the model's parameter dtype; a tuple or dict of them for a
             model with several inputs, as in fit. Memory-mapped arrays, a Dataset or an iterator of
             batches (X_batch, y_batch) are read a batch at a time (of
-            ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows if ``batch_size`` is None).
+            ``nablanet.train.sources.LAZY_BATCH_SIZE`` rows if ``batch_size`` is None); a sparse X is
+            densified a batch at a time (without batch_size, about 2^20 entries at a time).
         batch_size: rows per forward pass (to bound memory); ``None``: all at once.
         dtype: as in fit: must match the parameters' dtype if given.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
@@ -541,7 +563,7 @@ def predict(model, X, batch_size: int | None = None, *, dtype=None, threads: int
 
 
 def evaluate(model, X, y=None, loss=None, metrics=None, *, batch_size: int | None = None, dtype=None,
-             threads: int | None = None, loss_weights=None) -> dict:
+             threads: int | None = None, loss_weights=None, sample_weight=None) -> dict:
     """Loss and metrics of ``model`` on ``(X, y)``, computed on the outputs of ``predict``.
 
     Args:
@@ -555,6 +577,8 @@ def evaluate(model, X, y=None, loss=None, metrics=None, *, batch_size: int | Non
         dtype: as in fit.
         threads: BLAS threads during the call, as in fit (default 1; the pools' sizes are put back).
         loss_weights: the weights w_k of a model with several outputs, as in fit.
+        sample_weight: per-sample weights ``(N,)`` of arrays or a Dataset: the loss and the metrics are
+            weighted means, as in fit (a Dataset's or an iterable's batches may carry their own).
 
     Returns:
         A dict ``{"loss": float, "<metric>": value, ...}`` (the data loss, without any penalty; with
@@ -569,25 +593,25 @@ def evaluate(model, X, y=None, loss=None, metrics=None, *, batch_size: int | Non
     """
     check_model(model)
     dtype = compute_dtype(model, dtype)
-    data = data_source(X, y, dtype)
+    data = data_source(X, y, dtype, sample_weight=sample_weight)
     with runtime.blas_threads(threads):
         outputs = model_outputs(loss, _probe_outputs(model, data.probe_inputs()), loss_weights=loss_weights,
                                 metrics=metrics)
-        data.check_targets(outputs, dtype)
+        data.check_targets(outputs, dtype, outputs.metric_fns)
         return _scores(model, data, outputs.loss_fn, outputs.metric_fns, batch_size)
 
 
 # --- steps of the loop ---------------------------------------------------------------------------
 
 def _scores(model, data, loss_fn, metric_fns, batch_size, prefix: str = "") -> dict:
-    """The loss and metrics on all of ``data`` (a source of nablanet.train.sources), predicted in batches."""
-    predictions, targets = data.predict(lambda batches: _predictions(model, batches), batch_size)
+    """The loss and metrics on all of ``data`` (a source of nablanet.train.sources), predicted in batches,
+    weighted by its weights if it has them."""
+    predictions, targets, weights = data.predict(lambda batches: _predictions(model, batches), batch_size)
     scores = {}
     if loss_fn is not None:
         with no_grad():
-            scores[prefix + "loss"] = float(loss_fn(as_tensors(predictions), targets).item())
-    for name, metric in metric_fns:
-        scores[prefix + name] = metric(predictions, targets)
+            scores[prefix + "loss"] = float(loss_fn(as_tensors(predictions), targets, **_weighting(weights)).item())
+    scores.update(metric_scores(metric_fns, predictions, targets, weights, prefix))
     return scores
 
 

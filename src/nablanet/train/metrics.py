@@ -18,6 +18,10 @@ Targets are class labels ``(N,)`` (or ``(N, 1)``), or one-hot rows ``(N, K)`` re
 one-column float predictions the targets are binary and class 1 is ``target > 0.5``, which reads
 labels 0/1, labels -1/+1 (hinge) and probabilistic targets alike.
 
+Every metric takes per-sample weights w as ``sample_weight=`` and is then the weighted mean over the
+samples, sum_i w_i m_i / sum_i w_i (the confusion matrix sums the weights instead of counting), as
+``sklearn.metrics`` weighs them.
+
 The implementations are NumPy only, so nablanet does not depend on scikit-learn; the tests check them
 against ``sklearn.metrics``.
 """
@@ -28,13 +32,15 @@ import functools
 
 import numpy as np
 
+from nablanet.nn.losses import sample_weights
+
 __all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric", "METRICS"]
 
 
-def accuracy(predictions, targets, *, threshold: float = 0.5) -> float:
+def accuracy(predictions, targets, *, threshold: float = 0.5, sample_weight=None) -> float:
     """Fraction of samples whose predicted class equals the target class.
 
-    accuracy = (1/N) sum_i [predicted_i == target_i]
+    accuracy = (1/N) sum_i [predicted_i == target_i], or with weights sum_i w_i [...] / sum_i w_i
 
     Args:
         predictions: ``(N, K)`` logits or probabilities, ``(N,)`` / ``(N, 1)`` binary probabilities or
@@ -42,6 +48,7 @@ def accuracy(predictions, targets, *, threshold: float = 0.5) -> float:
         targets: integer labels ``(N,)``, one-hot ``(N, K)``, or binary targets.
         threshold: decision threshold for one-column float predictions: 0.5 for probabilities, 0.0
             for logits and margin scores.
+        sample_weight: per-sample weights ``(N,)``, or None.
 
     Returns:
         A float in [0, 1].
@@ -55,10 +62,11 @@ def accuracy(predictions, targets, *, threshold: float = 0.5) -> float:
         0.6666666666666666
     """
     predicted, true = _class_labels(predictions, targets, threshold)
-    return float(np.mean(predicted == true))
+    return _mean(predicted == true, sample_weight, "accuracy")
 
 
-def confusion_matrix(predictions, targets, *, num_classes: int | None = None, threshold: float = 0.5) -> np.ndarray:
+def confusion_matrix(predictions, targets, *, num_classes: int | None = None, threshold: float = 0.5,
+                     sample_weight=None) -> np.ndarray:
     """Counts C[i, j] of samples of true class i predicted as class j (scikit-learn's convention).
 
     Classes are read as in ``accuracy``; they must be the integers ``0 .. num_classes-1`` (binary
@@ -70,9 +78,11 @@ def confusion_matrix(predictions, targets, *, num_classes: int | None = None, th
         num_classes: K; default: the number of prediction columns (2 for one column), or more if a
             larger label occurs.
         threshold: as for ``accuracy``.
+        sample_weight: per-sample weights ``(N,)``: C[i, j] sums their weights instead of counting them.
 
     Returns:
-        An int64 array of shape ``(K, K)``; rows are true classes, columns predicted classes.
+        An int64 array of shape ``(K, K)`` (float64 with sample_weight); rows are true classes, columns
+        predicted classes.
 
     Example:
         >>> confusion_matrix(np.array([0.9, 0.2, 0.6, 0.1]), np.array([1, 0, 0, 0]))
@@ -91,22 +101,26 @@ def confusion_matrix(predictions, targets, *, num_classes: int | None = None, th
     elif num_classes < needed:
         raise ValueError(f"confusion_matrix: num_classes={num_classes} but labels up to {needed - 1} occur")
     # Each (true, predicted) pair becomes one index of a K*K histogram: one bincount, no Python loop.
-    counts = np.bincount(true * num_classes + predicted, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+    weights = None if sample_weight is None else _weights(sample_weight, true.shape[0], "confusion_matrix")
+    counts = np.bincount(true * num_classes + predicted, weights, minlength=num_classes * num_classes)
+    counts = counts.reshape(num_classes, num_classes)
+    return counts if weights is not None else counts.astype(np.int64, copy=False)
 
 
-def mse(predictions, targets) -> float:
+def mse(predictions, targets, *, sample_weight=None) -> float:
     """Mean squared error (1/n) sum (y - t)^2 over all elements, as a Python float.
+
+    With sample_weight, the weighted mean over the samples of each sample's mean (as the losses).
 
     Example:
         >>> mse(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0]))
         0.3333333333333333
     """
     predicted, true = _regression_pair(predictions, targets)
-    return float(np.mean(np.square(predicted - true)))
+    return _mean(np.square(predicted - true), sample_weight, "mse")
 
 
-def mae(predictions, targets) -> float:
+def mae(predictions, targets, *, sample_weight=None) -> float:
     """Mean absolute error (1/n) sum |y - t| over all elements, as a Python float.
 
     Example:
@@ -114,11 +128,13 @@ def mae(predictions, targets) -> float:
         0.6666666666666666
     """
     predicted, true = _regression_pair(predictions, targets)
-    return float(np.mean(np.abs(predicted - true)))
+    return _mean(np.abs(predicted - true), sample_weight, "mae")
 
 
-def r2(predictions, targets) -> float:
+def r2(predictions, targets, *, sample_weight=None) -> float:
     """Coefficient of determination R^2 = 1 - sum (t - y)^2 / sum (t - mean t)^2, per output, averaged.
+
+    With sample_weight w: R^2 = 1 - sum w (t - y)^2 / sum w (t - tbar)^2, tbar the weighted mean of t.
 
     As ``sklearn.metrics.r2_score`` with its defaults (``multioutput="uniform_average"``,
     ``force_finite=True``): an output whose targets are constant scores 1.0 if predicted exactly,
@@ -136,8 +152,9 @@ def r2(predictions, targets) -> float:
         raise ValueError(f"r2 needs at least two samples, got {predicted.shape[0]}")
     predicted = predicted.reshape(predicted.shape[0], -1)
     true = true.reshape(true.shape[0], -1)
-    residual = np.sum(np.square(true - predicted), axis=0)
-    total = np.sum(np.square(true - true.mean(axis=0)), axis=0)
+    w = np.ones((true.shape[0], 1)) if sample_weight is None else _weights(sample_weight, true.shape[0], "r2")[:, None]
+    residual = np.sum(w * np.square(true - predicted), axis=0)
+    total = np.sum(w * np.square(true - np.sum(w * true, axis=0) / np.sum(w)), axis=0)
     constant = total == 0
     # Outputs with constant targets follow scikit-learn's force_finite rule instead of 0/0 or x/0.
     scores = np.where(constant, np.where(residual == 0, 1.0, 0.0), 1.0 - residual / np.where(constant, 1.0, total))
@@ -232,6 +249,21 @@ def _integer_labels(target_values: np.ndarray) -> np.ndarray:
         if not np.all(labels == np.round(labels)):
             raise ValueError("class labels must be whole numbers (or one-hot rows), got fractional values")
     return labels.astype(np.intp)
+
+
+def _weights(sample_weight, n_samples: int, metric: str) -> np.ndarray:
+    weights = sample_weights(sample_weight, n_samples, np.float64, f"{metric}: sample_weight")
+    if not np.sum(weights) > 0:
+        raise ValueError(f"{metric}: the sample weights sum to zero, so no sample counts")
+    return weights
+
+
+def _mean(values: np.ndarray, sample_weight, metric: str) -> float:
+    """The mean of the values (one row per sample), or the weighted mean over the samples of each sample's mean."""
+    if sample_weight is None:
+        return float(np.mean(values))
+    per_sample = values.reshape(values.shape[0], -1).mean(axis=1)
+    return float(np.average(per_sample, weights=_weights(sample_weight, values.shape[0], metric)))
 
 
 def _regression_pair(predictions, targets) -> tuple[np.ndarray, np.ndarray]:

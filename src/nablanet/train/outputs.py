@@ -8,8 +8,11 @@ functional models do, on the weighted sum of one loss per output::
 with y the targets in the same structure (a tuple of as many arrays, or a dict with the same keys)
 and w_k the ``loss_weights`` (1 for every output by default). The outputs are named by their dict
 keys, or ``output_0``, ``output_1``, ... by position, and the History records, besides ``loss`` (C),
-each output's unweighted loss L_k as ``<name>_loss`` and its metrics as ``<name>_<metric>``, as
-Keras names them. A dict's outputs are taken in the sorted order of their keys (the pytrees' rule,
+each output's loss L_k (without its w_k) as ``<name>_loss`` and its metrics as ``<name>_<metric>``, as
+Keras names them. Per-sample weights (fit's ``sample_weight``, or a Dataset's weights) weigh every output's
+loss alike, as Keras applies one ``sample_weight`` to each output: L_k = sum_i s_i l_ki / sum_i s_i for the
+samples' weights s_i, and every output's metrics are weighted means; ``class_weight`` is for a model with
+one output. A dict's outputs are taken in the sorted order of their keys (the pytrees' rule,
 nablanet.autodiff.tree): the order of the History's keys and of losses, weights or metrics given
 as lists. ``predict`` returns the same structure as the model, of arrays.
 
@@ -35,6 +38,7 @@ A model with one output trains as it always did: one loss, its metrics under the
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -45,6 +49,7 @@ from nablanet.autodiff.tensor import Tensor
 from nablanet.autodiff.tree import tree_flatten, tree_map
 from nablanet.nn.losses import get_loss
 from nablanet.train.inputs import as_targets, described, resolve_metrics
+from nablanet.train.weights import check_takes_weights, class_sample_weights, weighting
 
 __all__ = ["Outputs", "model_outputs", "as_tensors"]
 
@@ -65,9 +70,10 @@ class Outputs:
     """The model's outputs as fit sees them (build with ``model_outputs``).
 
     Attributes:
-        loss_fn: ``(predictions, targets) -> scalar Tensor``: the loss of a one-output model, or
-            sum_k w_k L_k over the outputs; None without a loss (evaluate's metrics only).
-        metric_fns: ``[(History name, function (predictions, targets) -> value)]`` for the training data.
+        loss_fn: ``(predictions, targets, sample_weight=None) -> scalar Tensor``: the loss of a one-output
+            model, or sum_k w_k L_k over the outputs; None without a loss (evaluate's metrics only).
+        metric_fns: ``[(History name, function (predictions, targets) -> value)]`` for the training data
+            (taking ``sample_weight=`` too where their functions do).
         validation_metric_fns: the same and the validation_metrics, for the validation data.
         names: the outputs' names, or None for a model with one output.
     """
@@ -112,17 +118,34 @@ class Outputs:
                    for head in self._heads}
         return checked if self._kind == "dict" else tuple(checked.values())
 
+    def check_takes_weights(self, metric_fns: list) -> None:
+        """Refuse per-sample weights, before they are used, when a loss (any output's) or one of ``metric_fns``
+        cannot take them (nablanet.train.weights.check_takes_weights)."""
+        for head in self._heads:
+            check_takes_weights(head.loss_fn, [])
+        check_takes_weights(None, metric_fns)
+
+    def class_weights(self, class_weight, y: np.ndarray) -> np.ndarray:
+        """The class weight c_k of each sample's class k, float64 ``(N,)``, from targets ``y`` as ``targets``
+        checked them (nablanet.train.weights.class_sample_weights); for a model with one output, as in Keras."""
+        if self._kind != "leaf":
+            raise ValueError(f"class_weight weighs the classes of a model with one output, but this model has the "
+                             f"outputs {self.names}: weigh the samples with sample_weight, which weighs every "
+                             "output's loss alike")
+        head = self._heads[0]
+        return class_sample_weights(class_weight, y, (len(y),) + head.shape, head.loss_fn)
+
 
 class _WeightedLosses:
-    """C = sum_k w_k L_k(z_k, y_k), the loss of a model with several outputs."""
+    """C = sum_k w_k L_k(z_k, y_k), the loss of a model with several outputs; per-sample weights weigh every L_k."""
 
     def __init__(self, heads: list):
         self.heads = heads
 
-    def __call__(self, predictions, targets):
+    def __call__(self, predictions, targets, sample_weight=None):
         total = None
         for head in self.heads:
-            term = head.loss_fn(predictions[head.key], targets[head.key])
+            term = head.loss_fn(predictions[head.key], targets[head.key], **weighting(sample_weight))
             if head.weight != 1.0:
                 term = term * head.weight
             total = term if total is None else total + term
@@ -253,16 +276,20 @@ def _head_metrics(heads: list, metrics, what: str, with_losses: bool) -> list:
     return named
 
 
+# The wrappers below take the signature of the function they wrap (functools.wraps), so that they take
+# sample_weight= (nablanet.nn.losses.takes_sample_weight) exactly when the function does.
 def _output_loss(head: _Head):
-    def output_loss(predictions, targets) -> float:
+    @functools.wraps(head.loss_fn)
+    def output_loss(predictions, targets, **weighted) -> float:
         with no_grad():
-            return float(head.loss_fn(Tensor(predictions[head.key]), targets[head.key]).item())
+            return float(head.loss_fn(Tensor(predictions[head.key]), targets[head.key], **weighted).item())
     return output_loss
 
 
 def _output_metric(metric, key):
-    def output_metric(predictions, targets):
-        return metric(predictions[key], targets[key])
+    @functools.wraps(metric)
+    def output_metric(predictions, targets, **weighted):
+        return metric(predictions[key], targets[key], **weighted)
     return output_metric
 
 

@@ -19,6 +19,8 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 from nablanet.autodiff.ops.special import erf
 from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
 
+# softmax_cross_entropy_rows is a composition for nablanet.nn.functional's weighted cross-entropy, not a
+# function of nablanet.numpy's.
 __all__ = ["dense", "softmax_cross_entropy", "batch_norm", "erf", "heaviside", "relu", "DENSE_ACTIVATIONS"]
 
 
@@ -263,6 +265,25 @@ def softmax_cross_entropy(logits, targets):
     targets = np.asarray(_raw(targets))
     return SoftmaxCrossEntropy.apply(logits, targets=_checked_targets(targets, targets.shape, logits_shape,
                                                                      _raw(logits).dtype))
+
+
+def softmax_cross_entropy_rows(logits, targets):
+    """The cross-entropy of each row, -sum_k t_nk log softmax(z_n)_k, shape ``logits.shape[:-1]``
+    (PyTorch's ``cross_entropy(..., reduction='none')``), for weighting the rows.
+
+    A composition with log_softmax, not a primitive: its gradient (softmax(z_n) - t_n) per row,
+    times whatever weights the rows get, comes from the rules of those ops. The targets are checked
+    as softmax_cross_entropy checks them.
+    """
+    if isinstance(targets, batching.BatchTracer):
+        raise batching.BatchingUnsupported("cross-entropy per row: targets batched by vmap")
+    logits_shape = np.shape(_raw(logits))
+    targets = np.asarray(_raw(targets))
+    targets = _checked_targets(targets, targets.shape, logits_shape, _raw(logits).dtype)
+    log_p = log_softmax(logits, axis=-1)
+    if targets.dtype.kind in "iu":
+        targets = _one_hot(targets, np.empty(logits_shape, dtype=_raw(log_p).dtype))
+    return -sum(multiply(targets, log_p), axis=-1)
 
 
 def _checked_targets(targets, shape, logits_shape, dtype):
