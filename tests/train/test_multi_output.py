@@ -199,3 +199,84 @@ def test_the_softmax_before_cross_entropy_warning_sees_a_model_of_several_inputs
     with pytest.warns(UserWarning, match="the loss cross_entropy applies softmax itself"):
         fit(model, (X["image"], X["meta"]), y["classes"], loss="cross_entropy",
             optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False)
+
+
+# --- per-sample weights: every output's loss weighted by the same weights, as Keras does ------------------------
+
+def _sample_weights(n=96, seed=5):
+    return np.random.default_rng(seed).uniform(0.1, 3.0, n)
+
+
+def test_one_weighted_step_equals_a_hand_written_loop():
+    """C = sum_k w_k L_k with each L_k = sum_i s_i l_ki / sum_i s_i, the same sample weights s for every output."""
+    X, y = _data()
+    s = _sample_weights()
+    model = TwoHeads(dtype=np.float64)
+    history = fit(model, X, y, loss=LOSSES, loss_weights={"value": 0.25, "classes": 3.0}, sample_weight=s,
+                  optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=None, progress=False)
+    by_hand = TwoHeads(dtype=np.float64)
+    optimizer = SGD(by_hand.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    outputs = by_hand(X["image"], X["meta"])
+    classes = cross_entropy(outputs["classes"], y["classes"], sample_weight=s)
+    value = mse(outputs["value"], y["value"], sample_weight=s)
+    cost = 3.0 * classes + 0.25 * value
+    cost.backward()
+    optimizer.step()
+    assert history["loss"] == [cost.item()]
+    assert history["classes_loss"] == [classes.item()] and history["value_loss"] == [value.item()]
+    for ours, theirs in zip(model.parameters(), by_hand.parameters()):
+        np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_zero_weights_leave_samples_out_of_every_output():
+    """Training on all samples with the weights of half of them zero is training on the other half."""
+    X, y = _data()
+    kept = np.arange(96) % 2 == 0
+    runs = []
+    for data, settings in (((X, y), {"sample_weight": kept.astype(float)}),
+                           (({k: v[kept] for k, v in X.items()}, {k: v[kept] for k, v in y.items()}), {})):
+        model = TwoHeads(dtype=np.float64)
+        history = fit(model, *data, loss=LOSSES, optimizer=SGD(model.parameters(), lr=0.1), epochs=3,
+                      batch_size=None, progress=False, **settings)
+        runs.append((model, history))
+    (weighted, weighted_history), (halved, halved_history) = runs
+    for ours, theirs in zip(weighted.parameters(), halved.parameters()):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12, atol=1e-14)
+    for key in ("classes_loss", "value_loss", "classes_accuracy"):
+        np.testing.assert_allclose(weighted_history[key], halved_history[key], rtol=1e-12)
+
+
+def test_weighted_validation_and_evaluate_for_several_outputs():
+    X, y = _data()
+    s = _sample_weights()
+    held_out = slice(72, 96)
+    X_val, y_val = ({k: v[held_out] for k, v in X.items()}, {k: v[held_out] for k, v in y.items()})
+    model = TwoHeads(dtype=np.float64)
+    history = fit(model, X, y, loss=LOSSES, sample_weight=s, optimizer=Adam(model.parameters(), lr=0.01), epochs=2,
+                  validation_split=0.25, shuffle=False, progress=False)
+    scores = evaluate(model, X_val, y_val, loss=LOSSES, sample_weight=s[held_out])
+    for key in ("loss", "classes_loss", "value_loss", "classes_accuracy"):
+        assert history[f"val_{key}"][-1] == pytest.approx(scores[key], rel=1e-12)
+    outputs = predict(model, X_val)
+    assert scores["classes_accuracy"] == pytest.approx(
+        np.average(outputs["classes"].argmax(axis=1) == y_val["classes"], weights=s[held_out]), rel=1e-12)
+    on_dataset = evaluate(model, ArrayDataset(X_val, y_val), loss=LOSSES, sample_weight=s[held_out])
+    assert on_dataset == pytest.approx(scores, rel=1e-12)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"class_weight": "balanced"}, r"class_weight weighs the classes of a model with one output, but this model has "
+                                   r"the outputs \['classes', 'value'\]: weigh the samples with sample_weight"),
+    ({"sample_weight": {"value": np.ones(96), "classes": np.ones(96)}},
+     "sample_weight must be one weight per sample, which weighs every output's loss alike; a dict of weights per "
+     "output is not supported"),
+    ({"sample_weight": np.ones(96), "loss": {"value": lambda p, t: mse(p, t), "classes": "cross_entropy"}},
+     "the loss <lambda> takes no sample_weight"),
+])
+def test_weights_several_outputs_cannot_use_are_a_clear_error(settings, message):
+    X, y = _data()
+    model = TwoHeads()
+    settings = {"loss": LOSSES, **settings}
+    with pytest.raises(ValueError, match=message):
+        fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, progress=False, **settings)

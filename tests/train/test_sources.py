@@ -318,3 +318,145 @@ def test_shards_read_only_the_rows_asked_for(tmp_path):
     np.testing.assert_array_equal(X_batch, X[rows])
     np.testing.assert_array_equal(y_batch, y[rows])
     assert len(shards) == 61 and repr(shards) == "NpyShards(3 files, 61 samples)"
+
+
+# --- per-sample weights carried by the sources ---------------------------------------------------------------
+
+def _weights(n=61, seed=3):
+    return np.random.default_rng(seed).uniform(0.2, 3.0, n)
+
+
+class WeightedPairs(Pairs):
+    """A Dataset whose batches carry their weights: (X_batch, y_batch, w_batch)."""
+
+    def __init__(self, X, y, w):
+        super().__init__(X, y)
+        self.w = w
+
+    def __getitem__(self, indices):
+        return self.X[indices], self.y[indices], self.w[indices]
+
+
+class WeightedOneAtATime(WeightedPairs):
+    def __getitem__(self, i):
+        return self.X[i], int(self.y[i]), float(self.w[i])
+
+
+def _weighted_torch_dataset(tmp_path, X, y, w):
+    torch = pytest.importorskip("torch")
+    return torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(y), torch.tensor(w))
+
+
+@pytest.mark.parametrize("form", [
+    lambda tmp_path, X, y, w: ((Pairs(X, y),), {"sample_weight": w}),
+    lambda tmp_path, X, y, w: (_memory_mapped(tmp_path, X, y), {"sample_weight": w}),
+    lambda tmp_path, X, y, w: ((_shards(tmp_path, X, y),), {"sample_weight": w}),
+    lambda tmp_path, X, y, w: ((WeightedPairs(X, y, w),), {}),
+    lambda tmp_path, X, y, w: ((SampleDataset(WeightedOneAtATime(X, y, w)),), {}),
+    lambda tmp_path, X, y, w: ((_weighted_torch_dataset(tmp_path, X, y, w),), {}),
+], ids=["dataset+sample_weight", "memmap+sample_weight", "NpyShards+sample_weight", "dataset of triples",
+        "SampleDataset of triples", "torch TensorDataset(X, y, w)"])
+def test_weights_with_a_dataset_train_as_weights_with_its_arrays(tmp_path, form):
+    """fit's sample_weight beside a Dataset, or the Dataset's own weights: the same weighted steps as on the
+    arrays, bit for bit, validation_split holding out the same samples with their weights."""
+    X, y = _data()
+    w = _weights()
+    on_arrays, expected = _train(X, y, sample_weight=w, validation_split=0.25)
+    data, settings = form(tmp_path, X, y, w)
+    on_dataset, history = _train(*data, validation_split=0.25, **settings)
+    assert _same_weights(on_dataset, on_arrays)
+    assert history.history == expected.history
+    unweighted, _ = _train(X, y, validation_split=0.25)
+    assert not _same_weights(unweighted, on_arrays)
+
+
+def test_an_iterable_of_weighted_batches_trains_as_weighted_arrays():
+    X, y = _data()
+    w = _weights()
+    on_arrays, expected = _train(X, y, sample_weight=w, shuffle=False)
+    batches = [(X[start:start + 8], y[start:start + 8], w[start:start + 8]) for start in range(0, 61, 8)]
+    on_batches, history = _train(batches, validation_data=batches)
+    assert _same_weights(on_batches, on_arrays)
+    assert history["loss"] == expected["loss"] and history["accuracy"] == expected["accuracy"]
+    weighted = evaluate(on_batches, X, y, "cross_entropy", sample_weight=w)
+    assert history["val_loss"][-1] == pytest.approx(weighted["loss"], rel=1e-6)
+    assert history["val_accuracy"][-1] == pytest.approx(weighted["accuracy"], rel=1e-12)
+    assert evaluate(on_batches, batches, loss="cross_entropy") == pytest.approx(weighted, rel=1e-6)
+
+
+def test_validation_data_with_weights_from_memory_mapped_arrays(tmp_path):
+    X, y = _data()
+    w = _weights()
+    X_file, y_file = _memory_mapped(tmp_path, X[40:], y[40:])
+    model, history = _train(X[:40], y[:40], validation_data=(X_file, y_file, w[40:]))
+    expected = evaluate(model, X[40:], y[40:], "cross_entropy", sample_weight=w[40:])
+    assert history["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-6)
+    assert evaluate(model, X_file, y_file, "cross_entropy", sample_weight=w[40:]) == expected
+
+
+def test_a_dict_of_class_weights_on_a_dataset_is_applied_batch_by_batch():
+    X, y = _data()
+    w = _weights()
+    class_weight = {0: 0.5, 1: 2.0}
+    on_arrays, expected = _train(X, y, sample_weight=w, class_weight=class_weight, validation_split=0.25)
+    on_dataset, history = _train(WeightedPairs(X, y, w), class_weight=class_weight, validation_split=0.25)
+    assert _same_weights(on_dataset, on_arrays) and history.history == expected.history
+    batches = [(X[start:start + 8], y[start:start + 8]) for start in range(0, 61, 8)]
+    on_arrays, expected = _train(X, y, class_weight=class_weight, shuffle=False)
+    on_batches, history = _train(batches, class_weight=class_weight)
+    assert _same_weights(on_batches, on_arrays) and history["loss"] == expected["loss"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda X, y, w: _train(Pairs(X, y), class_weight="balanced"),
+     r"class_weight='balanced' counts the samples of each class in all of y, but X is read a batch at a time: give "
+     r"class_weight as a dict"),
+    (lambda X, y, w: _train([(X[:8], y[:8])], sample_weight=w[:8]),
+     r"sample_weight weighs the samples of arrays or of a Dataset, but X is an iterable of batches: let it give "
+     r"batches \(X_batch, y_batch, w_batch\)"),
+    (lambda X, y, w: _train(WeightedPairs(X, y, w), sample_weight=w),
+     r"X, a Dataset, gives weights with its batches \(X_batch, y_batch, w_batch\), so sample_weight must not be "
+     "given as well"),
+    (lambda X, y, w: _train([(X[:8], y[:8], w[:8]), (X[8:16], y[8:16])]),
+     r"X gives weights with some batches and not with others \(in batch 1 \(counting from 0\) of epoch 0: no "
+     r"weights\)"),
+    (lambda X, y, w: _train([(X[:8], y[:8], -w[:8])]),
+     r"sample_weight in its first batch must be non-negative"),
+    (lambda X, y, w: _train(WeightedPairs(X, y, np.zeros(61)), batch_size=61),
+     "every batch of epoch 0 had weights all zero, so no sample counted"),
+    (lambda X, y, w: _train(Pairs(X, y), sample_weight=w[:60]),
+     r"sample_weight must be a vector of one weight per sample, shape \(61,\)"),
+    (lambda X, y, w: _train((X, y, w)), r"each batch of X must be a pair \(X_batch, y_batch\), got an array of shape "
+                                        r"\(61, 4\) .*; a triple \(X_batch, y_batch, w_batch\) carries per-sample "
+                                        "weights"),
+])
+def test_weights_fit_cannot_use_are_a_clear_error(call, message):
+    X, y = _data()
+    with pytest.raises(ValueError, match=message):
+        call(X, y, _weights())
+
+
+def test_a_loss_that_cannot_weigh_is_refused_at_the_first_weighted_batch():
+    X, y = _data()
+
+    def unweighted_loss(predictions, targets):
+        return nn.functional.cross_entropy(predictions, targets)
+
+    model = _network()
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match="the loss unweighted_loss takes no sample_weight"):
+        fit(model, X[:40], y[:40], loss=unweighted_loss, optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+            validation_data=[(X[40:], y[40:], _weights()[40:])], progress=False)
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))  # refused before any step
+
+
+def test_weighted_datasets_are_refused_across_mpi_ranks(monkeypatch):
+    from nablanet.train import loop
+
+    class Collective:
+        collective = True
+
+    monkeypatch.setattr(loop, "parallel_training", lambda *arguments: Collective())
+    X, y = _data()
+    with pytest.raises(ValueError, match="distributed='mpi' does not take sample_weight or class_weight"):
+        _train(WeightedPairs(X, y, _weights()), distributed="mpi")

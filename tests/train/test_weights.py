@@ -296,3 +296,70 @@ def test_lbfgs_through_fit_weighs_its_closure():
     repeated = lbfgs_fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
     for mine, expected in zip(_parameters(weighted), _parameters(repeated)):
         np.testing.assert_allclose(mine, expected, rtol=1e-7, atol=1e-9)
+
+
+# --- sparse inputs with weights, several inputs and Datasets ------------------------------------------------
+
+def test_a_sparse_x_with_weights_and_a_validation_split_trains_as_the_dense_one():
+    X, y = _problem(n=30)
+    X[np.abs(X) < 0.8] = 0.0
+    weights = np.random.default_rng(11).uniform(0.0, 2.0, 30)
+    settings = dict(epochs=3, batch_size=8, seed=0, validation_split=0.2, sample_weight=weights,
+                    class_weight={1: 2.0}, metrics=("accuracy",))
+    dense, dense_history = _train(X, y, **settings)
+    from_sparse, sparse_history = _train(sparse.csr_matrix(X), y, **settings)
+    for mine, expected in zip(_parameters(from_sparse), _parameters(dense)):
+        np.testing.assert_array_equal(mine, expected)
+    assert sparse_history.history == dense_history.history
+    assert evaluate(from_sparse, sparse.csc_array(X), y, "cross_entropy", sample_weight=weights) == evaluate(
+        dense, X, y, "cross_entropy", sample_weight=weights)
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.words, self.numbers = _classifier(4, 3, 0), _classifier(2, 3, 2)
+
+    def forward(self, words, numbers):
+        return self.words(words) + self.numbers(numbers)
+
+
+def test_a_sparse_input_among_several_is_densified_a_batch_at_a_time(monkeypatch):
+    X, y = _problem(n=30)
+    X[np.abs(X) < 0.8] = 0.0
+    numbers = np.random.default_rng(12).standard_normal((30, 2))
+    runs = []
+    for words in (X, sparse.csr_array(X)):
+        model = _TwoInputs()
+        history = fit(model, {"words": words, "numbers": numbers}, y, loss="cross_entropy",
+                      optimizer=SGD(model.parameters(), lr=0.2), epochs=2, batch_size=8, seed=1, progress=False)
+        runs.append((model, history))
+    (dense, dense_history), (from_sparse, sparse_history) = runs
+    assert sparse_history.history == dense_history.history
+    monkeypatch.setattr(train_data, "_DENSE_ENTRIES", 8)  # predict in pieces of 2 rows of the 4-column sparse input
+    np.testing.assert_array_equal(predict(from_sparse, {"words": sparse.csr_array(X), "numbers": numbers}),
+                                  predict(dense, {"words": X, "numbers": numbers}))
+
+
+def test_a_dataset_of_sparse_batches_with_weights_trains_as_the_arrays():
+    X, y = _problem(n=30)
+    X[np.abs(X) < 0.8] = 0.0
+    weights = np.random.default_rng(13).uniform(0.5, 2.0, 30)
+
+    class SparseRows:
+        shape = X.shape  # for _train's network
+
+        def __init__(self):
+            self.X = sparse.csr_matrix(X)
+
+        def __len__(self):
+            return 30
+
+        def __getitem__(self, indices):
+            return self.X[indices], y[indices], weights[indices]
+
+    dense, expected = _train(X, y, epochs=2, batch_size=8, seed=3, sample_weight=weights)
+    from_dataset, history = _train(SparseRows(), None, epochs=2, batch_size=8, seed=3)
+    for mine, theirs in zip(_parameters(from_dataset), _parameters(dense)):
+        np.testing.assert_array_equal(mine, theirs)
+    assert history.history == expected.history

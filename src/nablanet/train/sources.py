@@ -196,8 +196,8 @@ class _LazySource:
             if given and self.outputs is not None:
                 self.outputs.check_takes_weights(self.metric_fns)
         elif given != self.weighted:
-            raise ValueError(f"{self.names[0]} gives weights with some batches and not with others (the batch {where} "
-                             f"has {'' if given else 'no '}weights): give (X_batch, y_batch, w_batch) every time or "
+            raise ValueError(f"{self.names[0]} gives weights with some batches and not with others ({where}: "
+                             f"{'weights' if given else 'no weights'}): give (X_batch, y_batch, w_batch) every time or "
                              "never")
         if given:
             w_batch = sample_weights(w_batch, n_rows, self.dtype, f"{self.names[2]} {where}")
