@@ -69,7 +69,7 @@ def append_row(path: Path, row: dict) -> None:
     text = io.StringIO()
     writer = csv.writer(text)
     with open(path, "a", newline="", encoding="utf-8") as handle:
-        with _locked(handle):
+        with locked(handle):
             if handle.seek(0, os.SEEK_END) == 0:
                 writer.writerow(list(row))
             writer.writerow([cell(value) for value in row.values()])
@@ -190,7 +190,7 @@ def holding(folder: Path, marker: str, *, exclusive: bool):
 
 
 @contextlib.contextmanager
-def _locked(handle):
+def locked(handle):
     """An exclusive flock on ``handle``'s file for the block, waited for."""
     if fcntl is None:
         yield
