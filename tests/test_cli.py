@@ -29,6 +29,25 @@ def run(argv) -> tuple[int, str, str]:
     return status, stdout.getvalue(), stderr.getvalue()
 
 
+def assert_saved_config_reruns(folder, config, tmp_path):
+    """The run in ``folder`` saved the config it ran (``config``, as load_config made it): its config.toml is
+    a config load_config reads back to the same values (the name filled in, a data file's path absolute),
+    and training from it again gives the same history and weights."""
+    saved = cfg.load_config(folder / "config.toml")
+    expected = dict(config.values, name=config.run_name)
+    if expected["data"]["source"] not in cfg.DATASETS:
+        expected["data"] = dict(expected["data"], source=str(Path(expected["data"]["source"]).expanduser().resolve()))
+    assert saved.values == expected
+    again = tmp_path / "again"
+    status, _, stderr = run(["train", folder / "config.toml", "--out", again, "--no-progress"])
+    assert status == 0, stderr
+    assert (again / "history.csv").read_text() == (folder / "history.csv").read_text()
+    weights, weights_again = (model_io.load(path / "model.npz").state_dict() for path in (folder, again))
+    assert weights.keys() == weights_again.keys()
+    for key, value in weights.items():
+        np.testing.assert_array_equal(weights_again[key], value, err_msg=key)
+
+
 def assert_one_line_error(status, stderr, *fragments):
     assert status == 1
     lines = stderr.strip().splitlines()
@@ -158,15 +177,17 @@ def test_every_example_config_is_tested():
 
 
 @pytest.mark.parametrize("name, overrides", EXAMPLES)
-def test_example_config_trains_one_epoch(name, overrides, tmp_path, fake_mnist):
+def test_example_config_trains_one_epoch_and_its_saved_config_reruns_it(name, overrides, tmp_path, fake_mnist):
     sets = [item.format(mnist=fake_mnist) for item in overrides + ["train.epochs=1"]]
-    argv = ["train", CONFIGS / name, "--out", tmp_path, "--no-progress"]
+    out = tmp_path / "run"
+    argv = ["train", CONFIGS / name, "--out", out, "--no-progress"]
     for item in sets:
         argv += ["--set", item]
     status, stdout, stderr = run(argv)
     assert status == 0, stderr
-    assert (tmp_path / "model.npz").is_file()
+    assert (out / "model.npz").is_file()
     assert "scores on" in stdout
+    assert_saved_config_reruns(out, cfg.load_config(CONFIGS / name, sets), tmp_path)
 
 
 def test_xor_example_solves_xor(tmp_path):

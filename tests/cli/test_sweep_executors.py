@@ -141,6 +141,58 @@ def test_two_joining_processes_share_the_trial_budget_and_run_no_trial_twice(tmp
     assert len(set(completed)) == len(completed)
 
 
+def test_a_trial_that_ask_starts_beyond_the_budget_is_failed_and_never_run(config, tmp_path, monkeypatch):
+    import optuna
+
+    from nablanet.cli.sweep_optuna import SURPLUS_ATTR
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    ask = optuna.study.Study.ask
+
+    def ask_after_another_process_took_the_queue(study):
+        # As a process on another machine (no lock in common) would between this one's look and its ask:
+        # it takes every waiting trial, so that ask() finds none and starts a new one.
+        monkeypatch.setattr(optuna.study.Study, "ask", ask)
+        other = optuna.load_study(study_name=study.study_name, storage=storage)
+        while other.get_trials(states=(optuna.trial.TrialState.WAITING,)):
+            other.tell(other.ask(), state=optuna.trial.TrialState.PRUNED)
+        return ask(study)
+
+    monkeypatch.setattr(optuna.study.Study, "ask", ask_after_another_process_took_the_queue)
+    status, _, stderr = run(["sweep", config, "--storage", storage, "--out", tmp_path / "out", "--no-progress"])
+    assert status == 0, stderr
+    trials = optuna.load_study(study_name="sweep", storage=storage).trials
+    assert [trial.state.name for trial in trials] == ["PRUNED"] * 4 + ["FAIL"]
+    surplus = trials[-1]
+    assert SURPLUS_ATTR in surplus.user_attrs and surplus.params == {} and not surplus.intermediate_values
+    assert "nablanet_row" not in surplus.user_attrs
+
+
+def test_a_study_queued_before_its_trials_were_marked_is_still_run(config, tmp_path):
+    import optuna
+
+    from nablanet import experiment as cfg
+    from nablanet.cli.runs import portable
+    from nablanet.cli.sweep_optuna import SWEEP_ATTR
+    from nablanet.cli.sweep_record import identity
+
+    # The study as nablanet made it before it marked the trials it queues: no mark on any trial.
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="sweep", direction="maximize")
+    settings = [(lr, l2) for lr in (1e-3, 1e-1) for l2 in (0.0, 1e-2)]
+    for lr, l2 in settings:
+        study.enqueue_trial({"optimizer.lr": str(lr), "train.l2": str(l2)})
+    ran = cfg.load_config(config, [("sweep.storage", storage)])
+    sweep = {"config": identity(portable(ran)), "keys": ["optimizer.lr", "train.l2"], "trials": 4}
+    study.set_user_attr(SWEEP_ATTR, sweep)
+    status, _, stderr = run(["sweep", config, "--storage", storage, "--join", "--out", tmp_path / "out",
+                             "--no-progress"])
+    assert status == 0, stderr
+    trials = optuna.load_study(study_name="sweep", storage=storage).trials
+    assert [trial.state.name for trial in trials] == ["COMPLETE"] * 4
+    assert [(float(row["optimizer.lr"]), float(row["train.l2"])) for row in table(tmp_path / "out")] == settings
+
+
 # ----------------------------------------------------------------------------------------------
 # A killed sweep, resumed
 # ----------------------------------------------------------------------------------------------
@@ -227,6 +279,8 @@ def test_no_dask_scheduler_at_the_address_is_one_line(config, tmp_path):
 @pytest.mark.parametrize("url, fragment", [
     ("sqlite:////no/such/folder/study.db", "cannot open the study's storage"),
     ("nosuchdatabase://host/db", "cannot open the study's storage"),
+    # What Optuna's own command line takes for a journal file.
+    ("journal.log", "is not a database URL"),
 ])
 def test_unreachable_storage_is_one_line(config, tmp_path, url, fragment):
     status, _, stderr = run(["sweep", config, "--storage", url, "--out", tmp_path / "out", "--no-progress"])

@@ -44,6 +44,46 @@ def test_a_layer_beyond_the_memory_available_is_refused_before_it_allocates(buil
     assert peak < 2**20  # nothing of the layer's size was allocated (NumPy reports its arrays to tracemalloc)
 
 
+# Wrong arguments of the layers that size their arrays before building them, each as the constructor names it.
+WRONG_ARGUMENTS = [
+    (lambda: nn.Dense(True, 3), "Dense: in_features must be a positive integer, got True (a bool)"),
+    (lambda: nn.Dense(4, 3.0), "Dense: out_features must be a positive integer, got 3.0 (a float)"),
+    (lambda: nn.Dense(4, 3, bias="yes"), "Dense: bias must be True or False, got 'yes' (a str)"),
+    (lambda: nn.Dense(4, 3, dtype="int32"), "Dense: dtype must be a floating-point dtype"),
+    (lambda: nn.RBF(-4, 3), "RBF: in_features must be a positive integer, got -4"),
+    (lambda: nn.RBF(4, 3, width=0.0), "RBF: width must be a positive finite number, got 0.0"),
+    (lambda: nn.BatchNorm(True), "BatchNorm: num_features must be a positive integer, got True (a bool)"),
+    (lambda: nn.BatchNorm(3, eps=-1.0), "BatchNorm: eps must be a positive finite number, got -1.0"),
+    (lambda: nn.BatchNorm(3, momentum=2.0), "BatchNorm: momentum must be a number in [0, 1], got 2.0"),
+    (lambda: nn.Conv2d(True, 4, 3), "Conv2d: in_channels must be a positive integer, got True (a bool)"),
+    (lambda: nn.Conv1d(2, 4, 3, stride=0), "Conv1d: stride"),
+    (lambda: nn.Conv2d(2, 4, 3, bias=1), "Conv2d: bias must be True or False, got 1 (an int)"),
+    (lambda: nn.GRU(True, 5), "GRU: input_size must be a positive integer, got True (a bool)"),
+    (lambda: nn.LSTM(4, 5, num_layers=True), "LSTM: num_layers must be a positive integer, got True (a bool)"),
+    (lambda: nn.RNN(4, 5, bidirectional="no"), "RNN: bidirectional must be True or False, got 'no' (a str)"),
+    (lambda: nn.LSTM(4, 5, return_state=1), "LSTM: return_state must be True or False, got 1 (an int)"),
+]
+
+
+@pytest.mark.parametrize("build, message", WRONG_ARGUMENTS)
+def test_a_wrong_argument_is_named_before_the_memory_is_counted(build, message, monkeypatch):
+    with pytest.raises((TypeError, ValueError)) as spare:
+        build()
+    assert str(spare.value).startswith(message)
+    # With no memory at all every array is too large, but the wrong argument is what the layer says.
+    _with_available(monkeypatch, 0)
+    with pytest.raises(type(spare.value)) as short:
+        build()
+    assert str(short.value) == str(spare.value)
+
+
+def test_a_wrong_first_size_of_a_layer_too_large_is_named():
+    with pytest.raises(TypeError, match=r"^Dense: in_features must be a positive integer, got True \(a bool\)$"):
+        nn.Dense(True, 10**12)
+    with pytest.raises(TypeError, match=r"^GRU: input_size must be a positive integer, got True \(a bool\)$"):
+        nn.GRU(True, 10**6)
+
+
 def test_the_error_is_a_memory_error():
     assert issubclass(nn.ModelTooLargeError, MemoryError)
     with pytest.raises(MemoryError):

@@ -114,14 +114,16 @@ def _release(folder: Path, made: bool) -> None:
 
 
 def portable(config) -> dict:
-    """The config's values to save with a run: its name filled in, a data file's path made absolute.
+    """The config's values to save with a run: its name filled in, a data file's path made absolute, and the
+    keys its other settings leave unread left out (a data set's n_samples for a CSV file), which load_config
+    would refuse: the saved copy reads back to the values of the run.
 
     Relative paths in a config are relative to the config file; the saved copy lives elsewhere (the run
     folder, the model file), so its path must not depend on where it is read from.
     """
     from nablanet.experiment import DATASETS
 
-    values = json.loads(json.dumps(config.values))
+    values = json.loads(json.dumps(config.used_values()))
     values["name"] = config.run_name
     if values["data"]["source"] not in DATASETS:
         values["data"]["source"] = str(Path(values["data"]["source"]).expanduser().resolve())

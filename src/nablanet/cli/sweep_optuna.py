@@ -4,22 +4,29 @@ The process that creates the study puts every trial of the budget in its queue (
 trials): grid and random search with their settings fixed, the very settings the other executors
 try; TPE search with nothing fixed, for the sampler to fill in when the trial starts. Every process
 (`nablanet sweep --join`, on any machine that reaches the storage) then takes waiting trials one at
-a time until none is left, so the budget is spent exactly and no trial runs twice. A running trial
-sends a heartbeat; one whose process died (killed, preempted) falls silent, and the next process to
-look marks it failed and queues it again with the same setting.
+a time, with Optuna's ``study.ask()``, until none is left, so the budget is spent exactly and no trial
+runs twice. A running trial sends a heartbeat; one whose process died (killed, preempted) falls silent,
+and the next process to look marks it failed and queues it again with the same setting. Everything
+goes through Optuna's public API: create_study / load_study, enqueue_trial, ask and tell, get_trials by
+state, fail_stale_trials and RetryHeartbeatStaleTrialCallback, and RDBStorage's own methods for a
+trial's id and its heartbeats.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 import warnings
+from pathlib import Path
 
 from nablanet.cli.sweep_executors import CONNECT_TIMEOUT, Executor
-from nablanet.cli.sweep_record import first_difference, trial_row
+from nablanet.cli.sweep_record import first_difference, locked, trial_row
 from nablanet.cli.sweep_worker import SweepFits
 
 # The study's user attributes: the sweep that made it (config, keys, trials); a trial's row once scored.
@@ -27,6 +34,11 @@ SWEEP_ATTR = "nablanet_sweep"
 ROW_ATTR = "nablanet_row"
 # Which process ran a trial, as host:pid.
 PROCESS_ATTR = "nablanet_process"
+# On each trial the sweep queues (and so on its retries, which copy it): the index of its setting. A trial
+# without it was started by ask() because no queued trial was left for it: beyond the budget, never run.
+QUEUED_ATTR = "nablanet_setting"
+# On such a trial, why it failed at once.
+SURPLUS_ATTR = "nablanet_surplus"
 # How long a joining process waits for the process creating the study to queue its trials.
 SETUP_WAIT = 60.0
 # Tries at opening a new storage that other processes are setting up at the same moment.
@@ -58,7 +70,10 @@ class OptunaStudy(Executor):
         self.direction = "maximize" if higher_is_better else "minimize"
         self.heartbeat = config.get("sweep.heartbeat")
         self.storage = _open_storage(self.optuna, storage, self.heartbeat)
-        self.study = None
+        self.claim_lock = _claim_lock_path(storage)
+        self.study = self.study_id = None
+        # Whether the study's queued trials carry QUEUED_ATTR (a study made before they did: every trial counts).
+        self.marked = True
         self.pruned = 0
 
     def describe(self) -> str:
@@ -69,8 +84,10 @@ class OptunaStudy(Executor):
         specs = {key: self.config.get("sweep")[key] for key in _keys(fits)}
         monitor = pruning_monitor(fits.config, fits.task, score)
         self.study = self._open_study(fits, todo, specs)
-        while (trial := self._next_trial()) is not None:
-            with _Heartbeat(self.storage, trial._trial_id, self.heartbeat):
+        self.study_id = self.storage.get_study_id_from_name(self.study_name)
+        while (taken := self._next_trial()) is not None:
+            trial, trial_id = taken
+            with _Heartbeat(self.storage, trial_id, self.heartbeat):
                 try:
                     row = self._run(trial, fits, specs, score, monitor)
                 except optuna.TrialPruned:
@@ -79,8 +96,7 @@ class OptunaStudy(Executor):
                     continue
                 except BaseException:
                     # Interrupted or failed: the trial goes back in the queue, for this or another process.
-                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    _requeue(optuna, self.study, self.storage.get_trial(trial._trial_id))
+                    _requeue(optuna, self.study, self.study.tell(trial, state=optuna.trial.TrialState.FAIL))
                     raise
             yield row
 
@@ -140,8 +156,10 @@ class OptunaStudy(Executor):
                 return study
         for index in todo:
             setting = fits.settings[index]
-            study.enqueue_trial({key: _encode(specs[key], value) for key, value in setting.items()})
-        study.set_user_attr(SWEEP_ATTR, {"config": self.identity, "keys": list(specs), "trials": len(todo)})
+            study.enqueue_trial({key: _encode(specs[key], value) for key, value in setting.items()},
+                                user_attrs={QUEUED_ATTR: index})
+        study.set_user_attr(SWEEP_ATTR, {"config": self.identity, "keys": list(specs), "trials": len(todo),
+                                         "marked": True})
         return study
 
     def _check_joined(self, study) -> None:
@@ -152,13 +170,22 @@ class OptunaStudy(Executor):
                 raise ValueError(f"the study {self.study_name!r} in {self.url} is not a nablanet sweep's, or its "
                                  f"creator stopped before queuing its trials; name another with --set sweep.study=NAME")
             time.sleep(0.5)
+        self.marked = attrs[SWEEP_ATTR].get("marked", False)
         difference = first_difference(attrs[SWEEP_ATTR]["config"], self.identity)
         if difference is not None:
             raise ValueError(f"the study {self.study_name!r} in {self.url} is another config's sweep ({difference}); "
                              f"join it with the config that made it, or name another with --set sweep.study=NAME")
 
     def _next_trial(self):
-        """A waiting trial of the study, now running in this process; None once every trial has finished.
+        """A waiting trial of the study, taken with ``study.ask()`` and now running in this process, with its id
+        in the storage (for its heartbeat); None once every trial has finished.
+
+        ask() takes the first waiting trial, but starts a new one when none is left (study.optimize runs
+        as many trials as it is told). So a process asks only once it has seen a waiting trial, and the
+        processes that share a lock file (those of one machine; for an SQLite database, those of its file
+        system) look and ask in turn: two that both saw the last waiting trial would otherwise ask at once,
+        and the one that lost would get a trial beyond the budget. Such a trial (processes on machines that
+        share no lock) is told failed at once, marked SURPLUS_ATTR, and never run: each setting runs once.
 
         While trials still run elsewhere and none waits, it looks again every POLL seconds: a trial whose
         process died comes back into the queue once its heartbeat is two intervals old, and must be run.
@@ -168,20 +195,28 @@ class OptunaStudy(Executor):
         while True:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # Silent trials failed and queued again (the storage's RetryHeartbeatStaleTrialCallback).
                 optuna.storages.fail_stale_trials(self.study)
-            # Read through the study, whose cache of the storage must know a trial before it runs it.
-            for waiting in self.study.get_trials(deepcopy=False, states=(states.WAITING,)):
-                # The storage changes WAITING to RUNNING for one process only (False, or an error, for the others).
-                try:
-                    if self.storage.set_trial_state_values(waiting._trial_id, state=states.RUNNING):
-                        # At once: a running trial with no heartbeat yet is never taken for a dead one.
-                        self.storage.record_heartbeat(waiting._trial_id)
-                        trial = optuna.Trial(self.study, waiting._trial_id)
-                        trial.set_user_attr(PROCESS_ATTR, f"{socket.gethostname()}:{os.getpid()}")
-                        return trial
-                except optuna.exceptions.UpdateFinishedTrialError:
+            trial = None
+            with _claim_lock(self.claim_lock):
+                if self.study.get_trials(deepcopy=False, states=(states.WAITING,)):
+                    with warnings.catch_warnings():
+                        # Optuna warns that heartbeats are meant for study.optimize; _Heartbeat sends this one's.
+                        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                        trial = self.study.ask()
+            if trial is not None:
+                trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
+                # At once: a running trial with no heartbeat yet is never taken for a dead one, and would stay
+                # running for ever if this process died now.
+                self.storage.record_heartbeat(trial_id)
+                if self.marked and QUEUED_ATTR not in trial.user_attrs:
+                    trial.set_user_attr(SURPLUS_ATTR, "started by ask() after another process took the last "
+                                                      "queued trial; not run")
+                    self.study.tell(trial, state=states.FAIL)
                     continue
-            if not self.study.get_trials(deepcopy=False, states=(states.RUNNING,)):
+                trial.set_user_attr(PROCESS_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+                return trial, trial_id
+            if not self.study.get_trials(deepcopy=False, states=(states.WAITING, states.RUNNING)):
                 return None
             time.sleep(min(self.heartbeat, POLL))
 
@@ -251,6 +286,35 @@ class _Heartbeat:
         self.thread.join()
 
 
+def _claim_lock_path(url: str) -> Path:
+    """The file that the processes of a storage's studies lock while they look for a waiting trial and ask for it:
+    beside an SQLite database (shared by the processes of every machine that shares its file system), else in
+    this machine's temporary folder."""
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        database = Path(parsed.database).resolve()
+        return database.with_name(f"{database.name}.nablanet-lock")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"nablanet-optuna-{digest}.lock"
+
+
+@contextlib.contextmanager
+def _claim_lock(path: Path):
+    """Hold the lock of ``path`` for the block; without one (a folder that cannot be written, a file system
+    without locks), run the block all the same: a lost race then costs a surplus trial, never a rerun."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(locked(stack.enter_context(open(path, "a", encoding="utf-8"))))
+        except OSError:
+            pass
+        yield
+
+
 def _keys(fits: SweepFits) -> list:
     from nablanet import experiment as cfg
 
@@ -289,9 +353,17 @@ def _import_optuna():
 
 
 def _open_storage(optuna, url: str, heartbeat: int):
-    """Optuna's RDBStorage at ``url``, with heartbeats; an SQLite file's transactions serialized (see below)."""
+    """Optuna's RDBStorage at ``url``, with heartbeats; an SQLite file's transactions serialized (see below).
+
+    A path, which Optuna's own command line takes for a journal file (JournalStorage), is refused: journals
+    record no heartbeats, so the trial of a killed process would stay running, and the study unfinished, for ever.
+    """
     import sqlalchemy
 
+    if "://" not in url:
+        raise ValueError(f"--storage {url}: is not a database URL; give one such as sqlite:///study.db or "
+                         f"postgresql://user@host/db (Optuna's journal files are not taken: they record no "
+                         f"heartbeats, so the trial of a killed process would never run again)")
     backend = url.split(":", 1)[0].split("+", 1)[0]
     if backend == "sqlite":
         # Python's sqlite3 then leaves transactions to the BEGIN IMMEDIATE that _serialize_sqlite sends.

@@ -69,7 +69,7 @@ def append_row(path: Path, row: dict) -> None:
     text = io.StringIO()
     writer = csv.writer(text)
     with open(path, "a", newline="", encoding="utf-8") as handle:
-        with _locked(handle):
+        with locked(handle):
             if handle.seek(0, os.SEEK_END) == 0:
                 writer.writerow(list(row))
             writer.writerow([cell(value) for value in row.values()])
@@ -126,8 +126,15 @@ def rows_done(path: Path, keys: list, settings: list) -> dict:
 
 
 def identity(values: dict) -> dict:
-    """The config values that decide what a sweep computes: a resumed sweep or a joined study must have the same."""
-    values = json.loads(json.dumps(values))
+    """The config values that decide what a sweep computes: a resumed sweep or a joined study must have the same.
+
+    A key the values leave out counts as its default, as load_config reads it: a saved config holds no keys
+    that its other settings leave unread (runs.portable), which the sweeps saved before that held at their
+    defaults, and those sweeps resume.
+    """
+    from nablanet.experiment.schema import with_defaults
+
+    values = with_defaults(json.loads(json.dumps(values)))
     for dotted in _WHERE_KEYS:
         *tables, key = dotted.split(".")
         node = values
@@ -183,7 +190,7 @@ def holding(folder: Path, marker: str, *, exclusive: bool):
 
 
 @contextlib.contextmanager
-def _locked(handle):
+def locked(handle):
     """An exclusive flock on ``handle``'s file for the block, waited for."""
     if fcntl is None:
         yield

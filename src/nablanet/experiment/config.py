@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nablanet.datasets.registry import DATASETS
-from nablanet.experiment.data import check_source
+from nablanet.experiment.data import check_source, unread_keys
 from nablanet.experiment.schema import check_values, set_path, with_defaults
 from nablanet.experiment.sweep import check_sweep, flatten_sweep
 from nablanet.experiment.toml import ConfigError, parse_override, read_toml
@@ -50,6 +50,28 @@ class Config:
         _finish(config)
         return config
 
+    def unused_keys(self) -> dict:
+        """The keys that the other settings leave unread, as ``{dotted key: why}``: the [data] keys the source
+        does not read (see :func:`~nablanet.experiment.data.unread_keys`), and beside model.layers the keys of
+        [model] that otherwise stand for the hidden layers. load_config refuses them when given, so here
+        they hold their defaults."""
+        unread = unread_keys(self.values)
+        if self.get("model.layers"):
+            for key in _HIDDEN_LAYER_KEYS:
+                unread[f"model.{key}"] = (f"model.{key} and model.layers both describe the hidden layers; give one "
+                                          f"of them (in model.layers, each layer takes its own settings)")
+        return unread
+
+    def used_values(self) -> dict:
+        """A copy of ``values`` without the :meth:`unused_keys`: what a run saves as its config, which
+        load_config reads back to ``values`` (the keys left out take their defaults again) where the whole
+        of ``values`` would be refused."""
+        values = copy.deepcopy(self.values)
+        for path in self.unused_keys():
+            table, key = path.split(".")
+            del values[table][key]
+        return values
+
     @property
     def run_name(self) -> str:
         if self.values["name"]:
@@ -57,6 +79,10 @@ class Config:
         if self.source is not None:
             return self.source.stem
         return Path(self.values["data"]["source"]).stem or "run"
+
+
+# The keys of [model] that stand for the hidden layers when model.layers does not list them.
+_HIDDEN_LAYER_KEYS = ("hidden", "activation", "initializer", "dropout", "batchnorm")
 
 
 def load_config(path=None, overrides=()) -> Config:
@@ -123,17 +149,15 @@ def _checked(values: dict, source: Path | None, overridden: frozenset) -> dict:
 
 
 def _finish(config: Config) -> None:
-    """The checks that need the whole config: the data keys that apply to the chosen source (and the
-    source's defaults), and hidden layers described once."""
+    """The checks that need the whole config: the source's own (and its defaults), and no key given that
+    the other settings leave unread (a data key of another source, hidden layers described twice)."""
 
     def where(key: str) -> str:
         if key in config.overridden or config.source is None:
             return "--set"
         return str(config.source)
 
-    check_source(config, where)
-    layered = "model.layers" in config.given and config.get("model.layers")
-    for key in ("hidden", "activation", "initializer", "dropout", "batchnorm"):
-        if layered and f"model.{key}" in config.given:
-            raise ConfigError(f"{where(f'model.{key}')}: model.{key} and model.layers both describe the hidden "
-                              "layers; give one of them (in model.layers, each layer takes its own settings)")
+    check_source(config)
+    for key, why in config.unused_keys().items():
+        if key in config.given:
+            raise ConfigError(f"{where(key)}: {why}")

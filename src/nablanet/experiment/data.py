@@ -17,7 +17,7 @@ from nablanet.experiment.toml import ConfigError
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
 
-__all__ = ["DATASETS", "Data", "read_source", "load_data", "encode_classes", "source_reader", "check_source"]
+__all__ = ["DATASETS", "Data", "read_source", "load_data", "encode_classes", "source_reader", "check_source", "unread_keys"]
 
 
 class _DatasetListing(Mapping):
@@ -123,35 +123,46 @@ def source_reader(source: str, data_format: str = "auto"):
                       + f", or set data.format to {or_list(registry.FILE_FORMATS)}")
 
 
-def check_source(config: Config, where) -> None:
-    """Refuse [data] keys that the chosen source does not read (they would be silently ignored), and
-    set the source's own default test_size (the gates' four samples are training and test data at once).
+def check_source(config: Config) -> None:
+    """Check that the chosen source's record reads only keys of [data], and set the source's own default
+    test_size (the gates' four samples are training and test data at once). The keys it does not read are
+    :func:`unread_keys`, which load_config refuses when given.
 
     Args:
         config: a Config whose values are checked against the schema.
-        where: ``where(dotted_key)``, where a value came from, for messages.
     """
-    source = config.get("data.source")
-    record = source_reader(source, config.get("data.format"))
-    records = [*registry.DATASETS.values(), *registry.FILE_FORMATS.values()]
+    record = source_reader(config.get("data.source"), config.get("data.format"))
     unknown = [key for key in record.options if key not in SCHEMA["data"]]
     if unknown:
         raise ConfigError(f"{record.name} reads data.{unknown[0]}, which is not a key of [data]; the keys are: "
                           f"{', '.join(SCHEMA['data'])}")
-    # Keys that only some sources read, in the order the records name them.
-    for key in dict.fromkeys(key for other in records for key in other.options):
-        if f"data.{key}" in config.given and key not in record.options:
-            readers = [other.name for other in records if key in other.options]
-            raise ConfigError(f"{where(f'data.{key}')}: data.{key} applies to {', '.join(readers)} data, not to "
-                              f"{record.name} (data.source = {source!r}); remove it")
-    if "data.test_size" in config.given and record.own_test_set:
-        raise ConfigError(f"{where('data.test_size')}: data.test_size does not apply to {record.name}, which has "
-                          "its own test set; remove it")
-    if "data.format" in config.given and source in registry.DATASETS:
-        raise ConfigError(f"{where('data.format')}: data.format applies to files, not to the built-in data set "
-                          f"{source!r}; remove it")
     if isinstance(record, registry.Dataset) and record.test_size is not None and "data.test_size" not in config.given:
         config.values["data"]["test_size"] = record.test_size
+
+
+def unread_keys(values: dict) -> dict:
+    """The [data] keys that the source of a config's ``values`` does not read, as ``{dotted key: why}``.
+
+    They are the keys that only other sources read (a generated data set's ``n_samples`` for a CSV file),
+    ``test_size`` for a source with its own test set, and ``format`` for a built-in data set. A config that
+    gives one is refused (it would be silently ignored), and a run's saved config leaves them out.
+    """
+    source = values["data"]["source"]
+    record = source_reader(source, values["data"]["format"])
+    records = [*registry.DATASETS.values(), *registry.FILE_FORMATS.values()]
+    unread = {}
+    # Keys that only some sources read, in the order the records name them.
+    for key in dict.fromkeys(key for other in records for key in other.options):
+        if key not in record.options:
+            readers = [other.name for other in records if key in other.options]
+            unread[f"data.{key}"] = (f"data.{key} applies to {', '.join(readers)} data, not to {record.name} "
+                                     f"(data.source = {source!r}); remove it")
+    if record.own_test_set:
+        unread["data.test_size"] = f"data.test_size does not apply to {record.name}, which has its own test set; remove it"
+    if source in registry.DATASETS:
+        unread["data.format"] = (f"data.format applies to files, not to the built-in data set {source!r}; "
+                                 f"remove it")
+    return unread
 
 
 def encode_classes(y, classes, source: str):

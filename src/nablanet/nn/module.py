@@ -106,7 +106,9 @@ class Module:
 
         A layer whose arrays grow with its arguments defines it, with its constructor's arguments
         (module arguments come as the (name, ArraySpec) pairs of their own state_spec); it may be a
-        generator. The base class returns None: unknown, so the module is built to find out (cheap for
+        generator. It checks the arguments first, with the constructor's own checks: a wrong one then
+        raises here, check_memory leaves it to the constructor, and ``Dense(True, 10**12)`` is refused
+        for its first argument, not for the memory it would take. The base class returns None: unknown, so the module is built to find out (cheap for
         a module without arrays of its own). A definition applies to the class that makes it and to
         subclasses that keep its ``__init__``.
         """

@@ -14,21 +14,28 @@ from nablanet.nn.module import ArraySpec, Module, Parameter
 __all__ = ["Conv1d", "Conv2d"]
 
 
-def _make_kernels(module, in_channels, out_channels, kernel, stride, padding, dilation, bias, init, rng, dtype):
-    """W and b of a convolution, after checking every argument (the geometry as F.conv will use it)."""
-    owner = type(module).__name__
+def _kernel_arguments(owner, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype) -> tuple:
+    """A convolution's channels, bias and dtype, checked with its geometry (as F.conv will use it): by the
+    constructor, and first by the state_spec, so that a wrong one is named before the memory of W is counted."""
     in_channels = check_int(owner, "in_channels", in_channels)
     out_channels = check_int(owner, "out_channels", out_channels)
     F.conv_geometry(kernel, stride, padding, dilation, owner)
-    bias = check_bool(owner, "bias", bias)
-    dtype = check_float_dtype(owner, dtype)
+    return in_channels, out_channels, check_bool(owner, "bias", bias), check_float_dtype(owner, dtype)
+
+
+def _make_kernels(module, in_channels, out_channels, kernel, stride, padding, dilation, bias, init, rng, dtype):
+    """W and b of a convolution, after checking every argument."""
+    in_channels, out_channels, bias, dtype = _kernel_arguments(type(module).__name__, in_channels, out_channels,
+                                                               kernel, stride, padding, dilation, bias, dtype)
     rng = make_rng(rng)
     module.W = Parameter(get_initializer(init)((out_channels, in_channels) + kernel, rng, dtype))
     module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
     module.stride, module.padding, module.dilation = stride, padding, dilation
 
 
-def _kernel_spec(in_channels, out_channels, kernel, bias, dtype):
+def _kernel_spec(owner, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype):
+    in_channels, out_channels, bias, dtype = _kernel_arguments(owner, in_channels, out_channels, kernel, stride,
+                                                               padding, dilation, bias, dtype)
     yield "W", ArraySpec((out_channels, in_channels) + kernel, np.dtype(dtype))
     if bias:
         yield "b", ArraySpec((out_channels,), np.dtype(dtype))
@@ -91,8 +98,10 @@ class Conv1d(Module):
         _set_activation(self, activation, alpha)
 
     @classmethod
-    def state_spec(cls, in_channels, out_channels, kernel_size, *, bias=True, dtype=np.float32, **options):
-        return _kernel_spec(in_channels, out_channels, _kernel_single(kernel_size), bias, dtype)
+    def state_spec(cls, in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1, bias=True,
+                   dtype=np.float32, **options):
+        return _kernel_spec(cls.__name__, in_channels, out_channels, _kernel_single(kernel_size), stride, padding,
+                            dilation, bias, dtype)
 
     def forward(self, x):
         return _convolve(self, x)
@@ -136,8 +145,10 @@ class Conv2d(Module):
         _set_activation(self, activation, alpha)
 
     @classmethod
-    def state_spec(cls, in_channels, out_channels, kernel_size, *, bias=True, dtype=np.float32, **options):
-        return _kernel_spec(in_channels, out_channels, _kernel_pair(kernel_size), bias, dtype)
+    def state_spec(cls, in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1, bias=True,
+                   dtype=np.float32, **options):
+        return _kernel_spec(cls.__name__, in_channels, out_channels, _kernel_pair(kernel_size), stride, padding,
+                            dilation, bias, dtype)
 
     def forward(self, x):
         return _convolve(self, x)

@@ -15,6 +15,20 @@ from nablanet.nn.module import ArraySpec, Module, Parameter
 __all__ = ["Dense", "RBF"]
 
 
+def _dense_arguments(in_features, out_features, bias, dtype) -> tuple:
+    """Dense's sizes, bias and dtype, checked: by its constructor, and first by its state_spec, so that a wrong
+    one is named before the memory of the arrays it would size is counted."""
+    return (check_int("Dense", "in_features", in_features), check_int("Dense", "out_features", out_features),
+            check_bool("Dense", "bias", bias), check_float_dtype("Dense", dtype))
+
+
+def _rbf_arguments(in_features, units, width, dtype) -> tuple:
+    """RBF's sizes, width and dtype, checked (as _dense_arguments, by its constructor and its state_spec)."""
+    # exp(-r^2 / (2 s^2)) is NaN for every input at s = 0, NaN or infinity.
+    return (check_int("RBF", "in_features", in_features), check_int("RBF", "units", units),
+            check_real("RBF", "width", width, low=0.0, low_open=True), check_float_dtype("RBF", dtype))
+
+
 @register_layer("dense", size_argument="in_features", size_axis=-1)
 class Dense(Module):
     """Fully connected layer: a = sigma(x W + b).
@@ -52,10 +66,7 @@ class Dense(Module):
 
     def __init__(self, in_features: int, out_features: int, activation=None, *, bias: bool = True, init=None,
                  bias_init="zeros", alpha: float | None = None, rng=None, dtype=np.float32):
-        in_features = check_int("Dense", "in_features", in_features)
-        out_features = check_int("Dense", "out_features", out_features)
-        bias = check_bool("Dense", "bias", bias)
-        dtype = check_float_dtype("Dense", dtype)
+        in_features, out_features, bias, dtype = _dense_arguments(in_features, out_features, bias, dtype)
         rng = make_rng(rng)
         self.activation = activation if activation is not None else "identity"
         self._fused, self._kernel_alpha, self.alpha, self._after = fusion(self.activation, alpha)
@@ -67,6 +78,7 @@ class Dense(Module):
 
     @classmethod
     def state_spec(cls, in_features, out_features, *args, bias=True, dtype=np.float32, **options):
+        in_features, out_features, bias, dtype = _dense_arguments(in_features, out_features, bias, dtype)
         yield "W", ArraySpec((in_features, out_features), np.dtype(dtype))
         if bias:
             yield "b", ArraySpec((out_features,), np.dtype(dtype))
@@ -101,11 +113,7 @@ class RBF(Module):
     """
 
     def __init__(self, in_features: int, units: int, *, centers=None, width: float = 1.0, rng=None, dtype=np.float32):
-        in_features = check_int("RBF", "in_features", in_features)
-        units = check_int("RBF", "units", units)
-        # exp(-r^2 / (2 s^2)) is NaN for every input at s = 0, NaN or infinity.
-        width = check_real("RBF", "width", width, low=0.0, low_open=True)
-        dtype = check_float_dtype("RBF", dtype)
+        in_features, units, width, dtype = _rbf_arguments(in_features, units, width, dtype)
         rng = make_rng(rng)
         if centers is None:
             centers = rng.standard_normal((units, in_features))
@@ -122,7 +130,8 @@ class RBF(Module):
         self.widths = Parameter(np.full(units, width, dtype=dtype), regularize=False)
 
     @classmethod
-    def state_spec(cls, in_features, units, *, dtype=np.float32, **options):
+    def state_spec(cls, in_features, units, *, width=1.0, dtype=np.float32, **options):
+        in_features, units, width, dtype = _rbf_arguments(in_features, units, width, dtype)
         return [("centers", ArraySpec((units, in_features), np.dtype(dtype))),
                 ("widths", ArraySpec((units,), np.dtype(dtype)))]
 

@@ -14,6 +14,16 @@ from nablanet.nn.module import ArraySpec, Module, Parameter
 __all__ = ["BatchNorm"]
 
 
+def _batchnorm_arguments(num_features, momentum, eps, dtype) -> tuple:
+    """BatchNorm's arguments, checked: by its constructor, and first by its state_spec, so that a wrong one is
+    named before the memory of its arrays is counted."""
+    # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
+    # 1 / sqrt(running_var + eps) is infinite or zero (eps).
+    return (check_int("BatchNorm", "num_features", num_features),
+            check_real("BatchNorm", "momentum", momentum, low=0.0, high=1.0),
+            check_real("BatchNorm", "eps", eps, low=0.0, low_open=True), check_float_dtype("BatchNorm", dtype))
+
+
 @register_layer("batchnorm", size_argument="num_features", size_axis=1)
 class BatchNorm(Module):
     """Batch normalization (Ioffe & Szegedy, 2015) over the feature axis 1.
@@ -50,12 +60,7 @@ class BatchNorm(Module):
     repr_always = ("momentum", "eps")
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
-        # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
-        # 1 / sqrt(running_var + eps) is infinite or zero (eps).
-        num_features = check_int("BatchNorm", "num_features", num_features)
-        momentum = check_real("BatchNorm", "momentum", momentum, low=0.0, high=1.0)
-        eps = check_real("BatchNorm", "eps", eps, low=0.0, low_open=True)
-        dtype = check_float_dtype("BatchNorm", dtype)
+        num_features, momentum, eps, dtype = _batchnorm_arguments(num_features, momentum, eps, dtype)
         self.num_features = num_features
         self.momentum = momentum
         self.eps = eps
@@ -65,7 +70,8 @@ class BatchNorm(Module):
         self.running_var = np.ones(num_features, dtype=dtype)
 
     @classmethod
-    def state_spec(cls, num_features, *, dtype=np.float32, **options):
+    def state_spec(cls, num_features, *, momentum=0.1, eps=1e-5, dtype=np.float32, **options):
+        num_features, momentum, eps, dtype = _batchnorm_arguments(num_features, momentum, eps, dtype)
         vector = ((num_features,), np.dtype(dtype))
         return [("gamma", ArraySpec(*vector)), ("beta", ArraySpec(*vector)), ("running_mean", ArraySpec(*vector)),
                 ("running_var", ArraySpec(*vector, nonnegative=True))]

@@ -72,6 +72,16 @@ def _lstm_cell(w, x_t, state, hidden_size):
     return o * ops.tanh(c_new), c_new
 
 
+def _recurrent_arguments(owner, input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state,
+                         dtype) -> tuple:
+    """A recurrent layer's arguments, checked: by its constructor, and first by its state_spec, so that a wrong
+    one is named before the memory of its weights is counted."""
+    return (check_int(owner, "input_size", input_size), check_int(owner, "hidden_size", hidden_size),
+            check_int(owner, "num_layers", num_layers), check_bool(owner, "bidirectional", bidirectional),
+            check_bool(owner, "return_sequences", return_sequences), check_bool(owner, "return_state", return_state),
+            check_float_dtype(owner, dtype))
+
+
 def _layer_input_size(layer, input_size, hidden_size, directions):
     """Features into stacked layer ``layer``: the input's, then the outputs of both directions below."""
     return input_size if layer == 0 else hidden_size * directions
@@ -86,14 +96,9 @@ class _Recurrent(Module):
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bidirectional: bool = False,
                  return_sequences: bool = True, return_state: bool = False, rng=None, dtype=np.float32):
-        owner = type(self).__name__
-        input_size = check_int(owner, "input_size", input_size)
-        hidden_size = check_int(owner, "hidden_size", hidden_size)
-        num_layers = check_int(owner, "num_layers", num_layers)
-        bidirectional = check_bool(owner, "bidirectional", bidirectional)
-        return_sequences = check_bool(owner, "return_sequences", return_sequences)
-        return_state = check_bool(owner, "return_state", return_state)
-        dtype = check_float_dtype(owner, dtype)
+        input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype = \
+            _recurrent_arguments(type(self).__name__, input_size, hidden_size, num_layers, bidirectional,
+                                 return_sequences, return_state, dtype)
         rng = make_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.directions = 2 if bidirectional else 1
@@ -106,8 +111,11 @@ class _Recurrent(Module):
         ]
 
     @classmethod
-    def state_spec(cls, input_size, hidden_size, *, num_layers=1, bidirectional=False, dtype=np.float32, **options):
+    def state_spec(cls, input_size, hidden_size, *, num_layers=1, bidirectional=False, return_sequences=True,
+                   return_state=False, dtype=np.float32, **options):
         # A generator: a file's reader takes only as many entries as the file has (num_layers may be huge).
+        input_size, hidden_size, num_layers, bidirectional, _, _, dtype = _recurrent_arguments(
+            cls.__name__, input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype)
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             size = _layer_input_size(layer, input_size, hidden_size, directions)
