@@ -3,12 +3,14 @@
 from nablanet.distributed.mpi import (
     DistributedOptimizer,
     MPITraining,
+    RankGroup,
     SingleProcess,
     broadcast_parameters,
+    convert_sync_batchnorm,
     mpi_world,
     parallel_training,
     under_mpi,
 )
 
-__all__ = ["DistributedOptimizer", "MPITraining", "SingleProcess", "broadcast_parameters", "mpi_world",
-           "parallel_training", "under_mpi"]
+__all__ = ["DistributedOptimizer", "MPITraining", "RankGroup", "SingleProcess", "broadcast_parameters",
+           "convert_sync_batchnorm", "mpi_world", "parallel_training", "under_mpi"]

@@ -15,12 +15,13 @@ or when the environment says the process was started by an MPI launcher (``under
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 
-__all__ = ["DistributedOptimizer", "MPITraining", "SingleProcess", "broadcast_parameters", "mpi_world",
-           "parallel_training", "under_mpi"]
+__all__ = ["DistributedOptimizer", "MPITraining", "RankGroup", "SingleProcess", "broadcast_parameters",
+           "convert_sync_batchnorm", "mpi_world", "parallel_training", "under_mpi"]
 
 # Set by the launchers of MPICH (Hydra), Intel MPI, Open MPI and SLURM's PMI/PMIx for each process.
 _LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK")
@@ -77,6 +78,74 @@ def _buffer_arrays(model) -> list:
     """The model's buffers (BatchNorm's running statistics), in module order."""
     buffers = [getattr(module, name) for module in model.modules() for name in getattr(module, "_buffers", ())]
     return [array for array in buffers if isinstance(array, np.ndarray)]
+
+
+class RankGroup:
+    """The ranks of an MPI communicator, as synchronized BatchNorm totals its statistics over them.
+
+    ``sum(v)`` is one MPI Allreduce (sum) of a small float64 vector, the same result on every rank;
+    ``nablanet.autodiff.ops.batch_norm`` calls it (``group=``) for the batch's sums in the forward
+    and the gradient's in the backward. Collective: every rank of ``comm`` must call it, in the same
+    order. Built by convert_sync_batchnorm; not saved with a model.
+    """
+
+    def __init__(self, comm=None):
+        self.comm = mpi_world(comm)
+
+    def sum(self, vector: np.ndarray) -> np.ndarray:
+        """The sum over the ranks of each rank's ``vector`` (float64, the same length on every rank)."""
+        in_place, total = _sum_op()
+        totals = np.array(vector, dtype=np.float64)
+        self.comm.Allreduce(in_place, totals, op=total)
+        return totals
+
+    def __repr__(self):
+        return f"RankGroup(ranks={self.comm.Get_size()})"
+
+
+def convert_sync_batchnorm(model, comm=None):
+    """Synchronize every BatchNorm of ``model`` over the ranks of ``comm`` (PyTorch's convert_sync_batchnorm).
+
+    Each BatchNorm layer then normalizes, in training mode, with the mean and variance of the global
+    batch (all ranks' shards together) and its gradient gets the matching totals, so that N ranks
+    training on shards of a global batch compute what one process computes on the whole batch,
+    running statistics included. Without it each rank normalizes with its own shard's statistics
+    (PyTorch DDP's default). The layers are changed in place (their ``process_group``; PyTorch's
+    returns new modules sharing the parameters); setting ``process_group = None`` undoes it. The
+    layers' gradients assume that each rank's loss is the mean over its shard's rows and that the
+    ranks' gradients are summed weighted by shard (DistributedOptimizer with ``set_shard``); with
+    equal shards that is PyTorch's average of the ranks' gradients.
+
+    Args:
+        model: a nablanet.nn.Module.
+        comm: an mpi4py communicator; default COMM_WORLD.
+
+    Returns:
+        ``model``.
+
+    Raises:
+        TypeError: ``model`` is not a Module.
+        ImportError: mpi4py is not installed (one line naming the extra).
+
+    Example (run under ``mpiexec -n 2``)::
+
+        model = convert_sync_batchnorm(nn.Sequential(nn.Dense(784, 256), nn.BatchNorm(256), ...))
+        optimizer = DistributedOptimizer(Adam(model.parameters(), lr=1e-3))
+    """
+    layers = _batchnorm_layers(model, "convert_sync_batchnorm")
+    group = RankGroup(comm)
+    for layer in layers:
+        layer.process_group = group
+    return model
+
+
+def _batchnorm_layers(model, caller: str) -> list:
+    from nablanet.nn.layers.norm import BatchNorm
+    from nablanet.nn.module import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"{caller} needs a nablanet.nn.Module, got {type(model).__name__}")
+    return [module for module in model.modules() if isinstance(module, BatchNorm)]
 
 
 class DistributedOptimizer:
@@ -190,13 +259,18 @@ class DistributedOptimizer:
         return f"DistributedOptimizer({self.optimizer!r}, ranks={self.comm.Get_size()})"
 
 
-def parallel_training(distributed, model, optimizer, rng: np.random.Generator):
+def parallel_training(distributed, model, optimizer, rng: np.random.Generator, sync_batchnorm: bool = False):
     """What fit's ``distributed`` asks for: SingleProcess for None, MPITraining (sharing ``rng``) for "mpi"."""
+    if not isinstance(sync_batchnorm, (bool, np.bool_)):
+        raise TypeError(f"sync_batchnorm must be True or False, got {sync_batchnorm!r}")
     if distributed is None:
+        if sync_batchnorm:
+            raise ValueError("sync_batchnorm=True synchronizes BatchNorm over MPI's ranks and needs distributed='mpi' "
+                             "(under mpiexec); in one process the batch statistics are already the whole batch's")
         return SingleProcess(optimizer)
     if distributed != "mpi":
         raise ValueError(f"distributed must be None or 'mpi', got {distributed!r}")
-    training = MPITraining(model, optimizer)
+    training = MPITraining(model, optimizer, sync_batchnorm=bool(sync_batchnorm))
     training.share_generator(rng)
     return training
 
@@ -222,6 +296,9 @@ class SingleProcess:
     def end_epoch(self) -> None:
         pass
 
+    def batch_statistics(self):
+        return contextlib.nullcontext()
+
 
 class MPITraining:
     """What ``fit(..., distributed="mpi")`` does on each rank: shards, the reduced step, rank 0's part.
@@ -234,20 +311,24 @@ class MPITraining:
     the callbacks that write files (ModelCheckpoint, CSVLogger); the others (EarlyStopping, ...) run
     on every rank and, seeing the same figures, decide alike. BatchNorm normalizes with each rank's
     own batch statistics (PyTorch DDP's default); its running statistics are rank 0's after each epoch.
+    With ``sync_batchnorm`` BatchNorm is synchronized while training (convert_sync_batchnorm, undone
+    when fit ends): the global batch's statistics, and the running statistics of one process.
 
     Args:
         model: the Module (the same architecture on every rank).
         optimizer: its nablanet optimizer.
         comm: an mpi4py communicator; default COMM_WORLD.
+        sync_batchnorm: synchronize the model's BatchNorm layers over the ranks during training.
     """
 
     collective = True
 
-    def __init__(self, model, optimizer, comm=None):
+    def __init__(self, model, optimizer, comm=None, *, sync_batchnorm: bool = False):
         self.comm = mpi_world(comm)
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.model = model
         self.step_optimizer = DistributedOptimizer(optimizer, self.comm)
+        self.sync_batchnorm = sync_batchnorm
 
     @property
     def is_root(self) -> bool:
@@ -294,6 +375,21 @@ class MPITraining:
         """BatchNorm's running statistics are per rank during the epoch (as PyTorch's DDP); rank 0's are kept."""
         for array in _buffer_arrays(self.model):
             self.comm.Bcast(array, root=0)
+
+    @contextlib.contextmanager
+    def batch_statistics(self):
+        """With sync_batchnorm, the model's BatchNorm layers synchronized inside the block and as they were after it."""
+        if not self.sync_batchnorm:
+            yield
+            return
+        layers = _batchnorm_layers(self.model, "sync_batchnorm=True")
+        groups = [layer.process_group for layer in layers]
+        convert_sync_batchnorm(self.model, self.comm)
+        try:
+            yield
+        finally:
+            for layer, group in zip(layers, groups):
+                layer.process_group = group
 
     def runs_here(self, callback) -> bool:
         """Callbacks that write files (ModelCheckpoint, CSVLogger) run on rank 0 only; the others on every rank."""

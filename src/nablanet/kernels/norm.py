@@ -73,20 +73,34 @@ class FeatureLayout:
         return out
 
 
-def batch_statistics(x):
-    """mu_B and sigma_B^2 (biased) of x over every axis but 1, each (C,), in x's dtype.
+def batch_statistics(x, total=None):
+    """mu_B and sigma_B^2 (biased) of x over every axis but 1, each (C,), in x's dtype; and m, the values per feature.
 
     Two passes (the variance from x - mu_B, not from E[x^2] - mu_B^2, which cancels catastrophically
     in float32 when |mu_B| is large against sigma_B), each followed by matrix-vector products for
     the sums, all in x's memory order.
+
+    ``total``, for a batch split over processes (synchronized batch normalization), sums a float64
+    vector over them and returns the sum, the same on every process (an MPI all-reduce). The
+    statistics are then the whole batch's, computed as one process computes them on all of it: the
+    per-feature sums and counts are totalled before mu_B is formed, and the squared deviations from
+    that mu_B before sigma_B^2 is (two reductions of C + 1 and C values). m is then the whole batch's.
     """
     layout = FeatureLayout(x)
     flat = layout.flat(x)
     count = flat.size // layout.channels
-    batch_mean = layout.sums(flat) / count
+    sums = layout.sums(flat)
+    if total is not None:
+        # The count travels with the sums; float64 keeps both exact and the totals free of float32 rounding.
+        totals = total(np.append(sums.astype(np.float64), count))
+        sums, count = totals[:-1].astype(x.dtype), int(totals[-1])
+    batch_mean = sums / count
     squares = layout.apply(np.subtract, flat, batch_mean, np.empty_like(flat))
     np.multiply(squares, squares, out=squares)
-    return batch_mean, layout.sums(squares) / count
+    square_sums = layout.sums(squares)
+    if total is not None:
+        square_sums = total(square_sums.astype(np.float64)).astype(x.dtype)
+    return batch_mean, square_sums / count, count
 
 
 def batch_norm(x, gamma, beta, eps, batch_mean, batch_var):
@@ -110,7 +124,7 @@ def batch_norm(x, gamma, beta, eps, batch_mean, batch_var):
     return layout.unflat(out), (layout, centred, inv_std)
 
 
-def batch_norm_vjp(grad_out, residual, gamma, needs):
+def batch_norm_vjp(grad_out, residual, gamma, needs, total=None):
     """(dC/dx, dC/dgamma, dC/dbeta) of batch_norm from g = dC/dy and batch_norm's residual.
 
         dC/dbeta = sum g,   dC/dgamma = sum g x_hat,
@@ -120,6 +134,19 @@ def batch_norm_vjp(grad_out, residual, gamma, needs):
     x's memory order (g (x - mu_B), the three terms of dC/dx and their sum) and matrix-vector
     products for the sums; a gradient not in ``needs`` (one flag per input x, gamma, beta) is None
     and costs nothing beyond what the others need.
+
+    With ``total`` (as in batch_statistics: the statistics were the whole batch's, over all
+    processes) each process holds m_p of the M values per feature, and its g is the gradient of its
+    own part's mean loss C_p; the whole batch's loss is C = sum_p (m_p / M) C_p, and each process's
+    gradients of the parameters are summed with the weights m_p / M (DistributedOptimizer's shares).
+    So that those weighted sums are dC/dW, each process's dC/dx is its part of dC/dx divided by its
+    weight: the two means become
+
+        mean(g) -> sum_p (m_p / M) sum_p g / m_p,   mean(g x_hat) -> likewise,
+
+    the weighted sums totalled over the processes (one reduction of 2C + 1 values, only when dC/dx
+    is needed: dC/dgamma and dC/dbeta stay this process's own sums, weighted with the others'
+    later). With equal parts this is PyTorch's SyncBatchNorm backward (its means over all N values).
     """
     layout, centred, inv_std = residual
     # grad_out arrives in the layout of the op after this one; once in x's order, every pass is in order.
@@ -133,12 +160,18 @@ def batch_norm_vjp(grad_out, residual, gamma, needs):
         sum_g_centred = layout.sums(product)
         grad_gamma = sum_g_centred * inv_std
     if needs[0]:
+        mean_g, mean_g_centred = sum_g / count, sum_g_centred / count
+        if total is not None:
+            # Each sum weighted by m_p travels with m_p; the totals over M give the weighted sums, / m_p the means.
+            totals = total(np.concatenate([sum_g, sum_g_centred, [1.0]]).astype(np.float64) * count)
+            weighted = totals[:-1] / totals[-1] / count
+            mean_g, mean_g_centred = np.split(weighted.astype(centred.dtype), 2)
         # dC/dx = a g - a mean(g) - (x - mu_B) a inv_std^2 mean(g (x - mu_B)), with a = gamma inv_std:
         # x_hat = (x - mu_B) inv_std folded into the factors.
         a = gamma * inv_std
         grad = layout.apply(np.multiply, g, a, np.empty_like(g))
-        layout.apply(np.multiply, centred, a * inv_std * inv_std * (sum_g_centred / count), product)
+        layout.apply(np.multiply, centred, a * inv_std * inv_std * mean_g_centred, product)
         grad -= product
-        layout.apply(np.subtract, grad, a * (sum_g / count), grad)
+        layout.apply(np.subtract, grad, a * mean_g, grad)
         grad_x = layout.unflat(grad)
     return grad_x, grad_gamma, sum_g if needs[2] else None

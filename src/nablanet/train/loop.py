@@ -80,7 +80,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
         progress: bool = True, dtype=None, fast_math: bool = False, flush_subnormals: bool = False,
         keep_freed_memory: bool = False, validation_metrics=(), divide_penalty_by_batch_size: bool = False,
         divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
-        distributed: str | None = None, loss_weights=None, steps_per_epoch: int | None = None) -> History:
+        distributed: str | None = None, sync_batchnorm: bool = False, loss_weights=None,
+        steps_per_epoch: int | None = None) -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -191,6 +192,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
             'nablanet[mpi]'``): each rank takes its shard of every global batch and steps from the whole
             batch's gradient; the History is global; rank 0 alone shows progress and runs ModelCheckpoint
             and CSVLogger (see nablanet.distributed.MPITraining). Default None: this process alone.
+        sync_batchnorm: with ``distributed="mpi"``, BatchNorm normalizes with the global batch's statistics
+            (PyTorch's SyncBatchNorm; nablanet.distributed.convert_sync_batchnorm, undone on return).
+            Default False: each rank's own shard's (PyTorch DDP's default).
         divergence_factor: an epoch whose monitored loss (``val_loss`` with validation data, else
             ``loss``) is more than this many times the lowest so far, and above the first, is
             diverging: the first such epoch gets a DivergenceWarning, and when the next epoch is
@@ -253,14 +257,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     divergence_factor = check_divergence_factor(divergence_factor)
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
-    parallel = parallel_training(distributed, model, optimizer, rng)
+    parallel = parallel_training(distributed, model, optimizer, rng, sync_batchnorm)
     data = data_source(X, y, dtype, sample_weight=sample_weight, steps_per_epoch=steps_per_epoch, epochs=epochs)
-    if validation_data is not None:
-        validation = validation_source(validation_data, dtype, epochs=epochs)
-    elif validation_split:
+    validation = None if validation_data is None else validation_source(validation_data, dtype, epochs=epochs)
+    if validation_data is None and validation_split:
         data, validation = data.split(validation_split, rng=rng if shuffle else None)
-    else:
-        validation = None
     one_sample = data.probe_inputs()
     if parallel.collective and (data.weighted or class_weight is not None):
         raise ValueError("distributed='mpi' does not take sample_weight or class_weight: a weighted batch's mean "
@@ -307,7 +308,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if validation is None else "val_loss")
 
     with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
-          _modes_kept(model)):
+          _modes_kept(model), parallel.batch_statistics()):
         try:
             for callback in callbacks:
                 callback.on_train_begin(run)

@@ -357,20 +357,29 @@ class BatchNorm(Op):
     recomputes x - mu_B (one pass) rather than take a full-size array as a setting: the settings stay
     two (C,) vectors. Like the residual, they are constants to the engine: the rules on Tensors
     (derivatives of derivatives) and the JVP recompute the statistics from x.
+
+    ``group`` (None: this process's batch is the whole batch) synchronizes the op across processes,
+    as PyTorch's SyncBatchNorm: an object whose ``sum(v)`` totals a float64 vector over the processes
+    (nablanet.distributed's all-reduce). mu_B and sigma_B^2 are then those of the union of all the
+    processes' batches, and the VJP totals its two means likewise (``kernels.norm.batch_norm_vjp``
+    says how, each process's loss being the mean over its own part). It has first-order reverse-mode
+    rules only: the recorded rules and the JVP would need the reduction as an op of their own.
     """
 
     name = "batch_norm"
     keeps_residual = True
 
-    def forward(x, gamma, beta, *, eps, batch_mean, batch_var):
+    def forward(x, gamma, beta, *, eps, batch_mean, batch_var, group):
         return norm_kernels.batch_norm(x, gamma, beta, eps, batch_mean, batch_var)
 
-    def vjp(grad_out, out, x, gamma, beta, *, eps, batch_mean, batch_var, residual, needs):
+    def vjp(grad_out, out, x, gamma, beta, *, eps, batch_mean, batch_var, group, residual, needs):
         if not all(isinstance(v, np.ndarray) for v in (grad_out, x, gamma)):
+            _first_order_only(group, "a derivative of its gradient")
             return _batch_norm_vjp_recorded(grad_out, x, gamma, eps, needs)
-        return norm_kernels.batch_norm_vjp(grad_out, residual, gamma, needs)
+        return norm_kernels.batch_norm_vjp(grad_out, residual, gamma, needs, None if group is None else group.sum)
 
-    def jvp(x_dot, gamma_dot, beta_dot, out, x, gamma, beta, *, eps, batch_mean, batch_var, residual, needs):
+    def jvp(x_dot, gamma_dot, beta_dot, out, x, gamma, beta, *, eps, batch_mean, batch_var, group, residual, needs):
+        _first_order_only(group, "forward mode (jvp)")
         # y_dot = gamma x_hat_dot + gamma_dot x_hat + beta_dot, where differentiating x_hat gives
         # x_hat_dot = inv_std (x_dot - mean(x_dot) - x_hat mean(x_dot x_hat)) (the statistics move with x).
         # The rule meets Tensors (the inputs carrying the tangent), so it recomputes x_hat.
@@ -393,6 +402,12 @@ class BatchNorm(Op):
         return 6 * int(np.size(out))
 
 
+def _first_order_only(group, what: str) -> None:
+    if group is not None:
+        raise NotImplementedError(f"batch_norm synchronized across processes (group=) has first-order reverse-mode "
+                                  f"derivatives only, not {what}")
+
+
 def _batch_norm_vjp_recorded(grad_out, x, gamma, eps, needs):
     """The VJP of BatchNorm written with nablanet's ops, recorded on Tensors (derivatives of derivatives)."""
     ndim = len(x.shape)
@@ -409,7 +424,7 @@ def _batch_norm_vjp_recorded(grad_out, x, gamma, eps, needs):
     return grad_x, grad_gamma, grad_beta
 
 
-def batch_norm(x, gamma, beta, eps: float = 1e-5, *, return_statistics: bool = False):
+def batch_norm(x, gamma, beta, eps: float = 1e-5, *, return_statistics: bool = False, group=None):
     """Batch normalization with the batch's own statistics (training mode), as one primitive (see BatchNorm).
 
     Args:
@@ -417,13 +432,19 @@ def batch_norm(x, gamma, beta, eps: float = 1e-5, *, return_statistics: bool = F
         gamma: scales, shape (C,).
         beta: shifts, shape (C,).
         eps: added to the variance for stability.
-        return_statistics: also return mu_B and sigma_B^2 (biased), each (C,), as plain ndarrays.
+        return_statistics: also return mu_B and sigma_B^2 (biased), each (C,), as plain ndarrays, and
+            m, the number of values per feature they are over.
+        group: None, or the processes whose batches together make the batch (synchronized batch
+            normalization, PyTorch's SyncBatchNorm): an object whose ``sum(v)`` totals a float64
+            vector over them, the same on every one, as nablanet.distributed's. Every process of
+            the group must call batch_norm with its part, in the same order.
 
     Returns:
-        y of x's shape (in x's memory layout), or (y, mu_B, sigma_B^2).
+        y of x's shape (in x's memory layout), or (y, mu_B, sigma_B^2, m).
 
     Raises:
-        ValueError: fewer than two dimensions, scales or shifts that are not (C,), or only one value per feature.
+        ValueError: fewer than two dimensions, scales or shifts that are not (C,), or only one value
+            per feature (over all the group's processes with ``group``).
 
     Example:
         >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
@@ -441,13 +462,21 @@ def batch_norm(x, gamma, beta, eps: float = 1e-5, *, return_statistics: bool = F
                              f"of an input of shape {shape} (expected ({shape[1]},))")
     if x_raw.dtype.kind != "f":
         raise ValueError(f"batch_norm: expected a floating-point input, got dtype {x_raw.dtype}")
-    if x_raw.size // max(shape[1], 1) < 2:
+    if group is None and x_raw.size // max(shape[1], 1) < 2:
         raise ValueError(f"batch_norm: an input of shape {shape} has one value per feature; the batch statistics "
                          "need at least two")
+    if group is not None and not callable(getattr(group, "sum", None)):
+        raise TypeError(f"batch_norm: group must be None or have a sum(vector) method totalling over the processes "
+                        f"(nablanet.distributed), got {type(group).__name__}")
     dtype = np.result_type(x_raw, _raw(gamma), _raw(beta))
-    batch_mean, batch_var = norm_kernels.batch_statistics(x_raw.astype(dtype, copy=False))
-    out = BatchNorm.apply(x, gamma, beta, eps=float(eps), batch_mean=batch_mean, batch_var=batch_var)
-    return (out, batch_mean, batch_var) if return_statistics else out
+    batch_mean, batch_var, count = norm_kernels.batch_statistics(x_raw.astype(dtype, copy=False),
+                                                                 None if group is None else group.sum)
+    if count < 2:
+        # Reached with a group only, on every process alike (the count is the total): none is left waiting.
+        raise ValueError(f"batch_norm: the group's inputs (this process's of shape {shape}) have {count} value per "
+                         "feature in all; the batch statistics need at least two")
+    out = BatchNorm.apply(x, gamma, beta, eps=float(eps), batch_mean=batch_mean, batch_var=batch_var, group=group)
+    return (out, batch_mean, batch_var, count) if return_statistics else out
 
 
 @register

@@ -38,6 +38,13 @@ class BatchNorm(Module):
     evaluation mode the running estimates are used instead: y = x * scale + shift with
     scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
 
+    Synchronized across processes (PyTorch's SyncBatchNorm): with ``process_group`` set, by
+    ``nablanet.distributed.convert_sync_batchnorm(model)`` or ``fit(..., distributed="mpi",
+    sync_batchnorm=True)``, mu_B and sigma_B^2 in training mode are those of the global batch (the
+    union of every rank's shard), the gradient gets the matching totals over the ranks, and the
+    running estimates are updated from the global batch's statistics on every rank, as one process
+    training on the whole batch would. Every rank must then run the layer's training forward together.
+
     Args:
         num_features: the size of axis 1 (features, or channels for (N, C, L) / (N, C, H, W)).
         momentum: weight of the current batch in the running estimates, in [0, 1].
@@ -47,6 +54,8 @@ class BatchNorm(Module):
     Attributes:
         gamma: scale, initially ones.  beta: shift, initially zeros.
         running_mean, running_var: buffers (saved in state_dict, not trained).
+        process_group: None (statistics of this process's batch), or the ranks whose shards make the
+            batch (set by nablanet.distributed.convert_sync_batchnorm; not saved with the model).
 
     Example:
         >>> bn = BatchNorm(3)
@@ -68,6 +77,7 @@ class BatchNorm(Module):
         self.beta = Parameter(np.zeros(num_features, dtype=dtype), regularize=False)
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
+        self.process_group = None
 
     @classmethod
     def state_spec(cls, num_features, *, momentum=0.1, eps=1e-5, dtype=np.float32, **options):
@@ -82,12 +92,15 @@ class BatchNorm(Module):
             raise ValueError(f"BatchNorm({self.num_features}): expected input of shape (N, {self.num_features}, ...), got {shape}")
         broadcast = (1, self.num_features) + (1,) * (len(shape) - 2)
         if self.training:
-            count = math.prod(shape) // self.num_features
-            if count < 2:
+            # Synchronized, one rank's shard may hold a single row: the global batch is what counts, and
+            # batch_norm checks it on every rank alike (one rank raising alone would leave the others waiting).
+            if self.process_group is None and math.prod(shape) // self.num_features < 2:
                 raise ValueError("BatchNorm in training mode needs more than one value per feature in a batch")
             # One primitive (ops.batch_norm) normalizes and differentiates; it also returns the batch
-            # statistics it computed, so the running estimates cost no second pass over x.
-            out, batch_mean, batch_var = ops.batch_norm(x, self.gamma, self.beta, self.eps, return_statistics=True)
+            # statistics it computed (the global batch's when synchronized), so the running estimates
+            # cost no second pass over x.
+            out, batch_mean, batch_var, count = ops.batch_norm(x, self.gamma, self.beta, self.eps,
+                                                               return_statistics=True, group=self.process_group)
             self.running_mean *= 1.0 - self.momentum
             self.running_mean += self.momentum * batch_mean
             self.running_var *= 1.0 - self.momentum
