@@ -6,6 +6,7 @@ import contextlib
 import csv
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -63,7 +64,11 @@ def _run_on_ranks(args) -> int:
             traceback.print_exc()
         else:
             print(f"nablanet train: error (rank {comm.Get_rank()}): {_one_line(error)}", file=sys.stderr)
+        sys.stdout.flush()
         sys.stderr.flush()
+        # MPI_Abort tears the whole job down at once, and mpiexec can drop output it has not yet forwarded: the
+        # pause lets the line reach the user's terminal first (it costs nothing on the way that succeeds).
+        time.sleep(0.5)
         comm.Abort(1)
         return 1
 
