@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from importlib import metadata
 
 # Each library reads its own variable; setting all of them limits every pool a peer might load.
@@ -39,6 +40,10 @@ _MESSAGE_PREFIX = "@@bench "
 
 class PeerUnavailable(Exception):
     """Raised by a worker's setup when its library is not installed: the peer is skipped with a note."""
+
+
+# The note of nablanet's compiled peers until issue 15's nablanet.jit exists (another branch builds it).
+NO_JIT = "this nablanet has no nablanet.jit yet (issue 15): eager styles only"
 
 
 class PeerFailed(RuntimeError):
@@ -188,7 +193,10 @@ def run_interleaved(script, peers, cases, repeats: int, threads: int, extra_args
     Args:
         script: path of the benchmark script (started once per peer with ``--peer NAME``).
         peers: peer names, in the order they should appear in tables.
-        cases: ``(case name, iterations per repeat, warm-up iterations per repeat)`` triples.
+        cases: ``(case name, iterations per repeat, warm-up iterations per repeat)`` triples, the
+            same for every peer; or a dict giving each peer its own triples, for peers whose one
+            iteration is a whole repeat (an epoch inside scikit-learn's or nablanet.fit's own loop),
+            so that they are timed in the same rounds as the peers that step batch by batch.
         repeats: the number of timed rounds.
         threads: the thread limit every worker runs under.
         extra_args: further command-line arguments passed to every worker.
@@ -201,6 +209,7 @@ def run_interleaved(script, peers, cases, repeats: int, threads: int, extra_args
     Raises:
         PeerFailed: a worker crashed or failed its correctness checks.
     """
+    cases_of = cases if isinstance(cases, dict) else {name: cases for name in peers}
     processes = [PeerProcess(script, name, threads, extra_args) for name in peers]
     try:
         infos, unavailable, running = {}, {}, []
@@ -216,11 +225,11 @@ def run_interleaved(script, peers, cases, repeats: int, threads: int, extra_args
                 failures.append(f"peer {process.name!r} failed its setup or checks:\n{message['reason']}")
         if failures:
             raise PeerFailed("\n".join(failures))
-        seconds = {process.name: {case: [] for case, _, _ in cases} for process in running}
+        seconds = {process.name: {case: [] for case, _, _ in cases_of[process.name]} for process in running}
         for round_index in range(warmup_rounds + repeats):
             shift = round_index % len(running) if running else 0
             for process in running[shift:] + running[:shift]:
-                for case, iterations, warmup in cases:
+                for case, iterations, warmup in cases_of[process.name]:
                     value = process.seconds_per_iteration(case, iterations, warmup)
                     if round_index >= warmup_rounds:
                         seconds[process.name][case].append(value)
@@ -228,6 +237,30 @@ def run_interleaved(script, peers, cases, repeats: int, threads: int, extra_args
     finally:
         for process in processes:
             process.close()
+
+
+@dataclass
+class Measurement:
+    """One workload's result as the summary of benchmarks/standard.py reads it.
+
+    Attributes:
+        workload: the workload's name in PERFORMANCE.md ("mlp-784", "op-overhead f'(x)", ...).
+        unit: the unit of ``samples`` ("samples/s", "us/call", ...).
+        higher_is_better: True for throughputs, False for times.
+        samples: peer name -> one value per timed repeat, for the peers that ran.
+        skipped: peer name -> why it did not run (not installed, no nablanet.jit yet).
+        env: the ``env:`` line of the run.
+    """
+
+    workload: str
+    unit: str
+    higher_is_better: bool
+    samples: dict
+    skipped: dict = field(default_factory=dict)
+    env: str = ""
+
+    def medians(self) -> dict:
+        return {peer: median(values) for peer, values in self.samples.items()}
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -261,6 +294,15 @@ def environment_line(threads: int, distributions) -> str:
         f"python {platform.python_version()} | {versions} | threads {threads} | "
         f"CPUs {os.cpu_count()} ({usable} usable, {_cpu_model()})"
     )
+
+
+def load_line() -> str:
+    """The load average over 1, 5 and 15 minutes, as ``uptime`` prints it: other work on the machine
+    slows every peer, and above about 0.5 on a 2-core machine the figures are those of a loaded one."""
+    if not hasattr(os, "getloadavg"):
+        return "load average: unknown on this platform"
+    one, five, fifteen = os.getloadavg()
+    return f"load average: {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
 
 
 def format_table(headers, rows) -> str:

@@ -48,25 +48,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _harness  # noqa: E402
+import _mlp  # noqa: E402
 import mlp_784  # noqa: E402  (the workload's data, weights and sizes, defined once there)
 
 CONFIGURATIONS = ((1, 1), (1, 2), (2, 1))  # (ranks, threads per rank)
 WAYS = ("fit", "loop")
 WARMUP_STEPS = 20
 ALLREDUCE_CALLS = 200
-
-
-def _model():
-    """mlp-784's network as a user builds it, from the workload's initial weights (the same on every rank)."""
-    import nablanet.nn as nn
-
-    sizes = (mlp_784.N_FEATURES, *mlp_784.HIDDEN, mlp_784.N_CLASSES)
-    layers = []
-    for i, (W, b) in enumerate(mlp_784.initial_weights()):
-        layer = nn.Dense(sizes[i], sizes[i + 1], activation="relu" if i < len(mlp_784.HIDDEN) else None)
-        layer.W.data[...], layer.b.data[...] = W, b
-        layers.append(layer)
-    return nn.Sequential(*layers)
 
 
 class _Timed:
@@ -108,8 +96,8 @@ def worker(way: str, steps: int, repeats: int, threads: int) -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     X, y = mlp_784.make_data()
     n_rows = min(mlp_784.N_SAMPLES, steps * mlp_784.BATCH)
-    model = _model()
-    adam = optim.Adam(model.parameters(), lr=mlp_784.LEARNING_RATE)
+    model = _mlp.network(mlp_784.MLP)
+    adam = optim.Adam(model.parameters(), lr=mlp_784.MLP.lr)
     timer = _Timed()
     rng = numpy.random.default_rng(2)  # the same seed on every rank: the same epochs
     distributed = DistributedOptimizer(adam, comm)
@@ -187,7 +175,7 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.steps, args.repeats, args.threads)
         return
-    parameters = sum(a.size + b.size for a, b in mlp_784.initial_weights())
+    parameters = mlp_784.MLP.parameters
     print(f"mlp-784, global batch {mlp_784.BATCH}, {parameters:,} float32 parameters "
           f"({4 * parameters / 2**20:.2f} MiB all-reduced per step), {args.steps} steps x {args.repeats} epochs "
           f"per launch x {args.rounds} rounds; load average {os.getloadavg()[0]:.2f} at the start", flush=True)

@@ -11,7 +11,9 @@ backward rules. Two cases, the standard workload "op-overhead":
   to the gradient out. Reported in microseconds per call.
 
 Every peer runs in its own process under the same thread limit (see _harness.py), and its
-gradients are checked against closed forms before anything is timed.
+gradients are checked against closed forms before anything is timed. Peers: nablanet's grad and
+Tensor styles (and nablanet.jit of grad once nablanet has it), PyTorch eager, HIPS autograd, and
+JAX un-jitted and jitted (optional: skipped with a note when JAX is not installed).
 
 Usage:
     python benchmarks/op_overhead.py                 # 7 interleaved repeats, 2 threads
@@ -41,8 +43,8 @@ SCALAR_X = 0.5
 CHAIN_RTOL = 1e-4
 SCALAR_RTOL = 1e-12
 
-PEERS = ("nablanet-grad", "nablanet-tensor", "torch", "autograd", "jax")
-NABLANET_PEERS = ("nablanet-grad", "nablanet-tensor")
+PEERS = ("nablanet-grad", "nablanet-tensor", "nablanet-jit", "torch", "autograd", "jax", "jax-jit")
+NABLANET_PEERS = ("nablanet-grad", "nablanet-tensor", "nablanet-jit")
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,13 @@ def nablanet_steps(style: str, threads: int) -> dict:
     x0, w = chain_inputs()
     chain_sum = make_chain(xp, w)
     f = make_scalar_function(xp)
-    if style == "grad":
+    if style in ("grad", "jit"):
         chain_grad = nablanet.grad(chain_sum)
         f_grad = nablanet.grad(f)
+        if style == "jit":
+            if not hasattr(nablanet, "jit"):
+                raise _harness.PeerUnavailable(_harness.NO_JIT)
+            chain_grad, f_grad = nablanet.jit(chain_grad), nablanet.jit(f_grad)
         return {"chain": lambda: chain_grad(x0), "scalar": lambda: f_grad(SCALAR_X)}
 
     # Tensor style, as in PyTorch: a fresh leaf per iteration, so every peer goes array in, gradient out.
@@ -182,20 +188,25 @@ def autograd_steps(threads: int) -> dict:
     return {"chain": lambda: chain_grad(x0), "scalar": lambda: f_grad(SCALAR_X)}
 
 
-def jax_steps(threads: int) -> dict:
-    try:
-        import jax
-    except ImportError:
-        raise _harness.PeerUnavailable("JAX is not installed; JAX (un-jitted) skipped") from None
-    import jax.numpy as jnp
+def jax_steps(threads: int, jitted: bool) -> dict:
+    """JAX's grad, un-jitted (per-op dispatch, the subject of this benchmark) or under jax.jit (one
+    compiled program per gradient: the compiled peer that nablanet.jit is measured against)."""
     import numpy
 
+    from _jax import import_jax
+
+    jax = import_jax(threads)
+    jnp = jax.numpy
     # Float64 for the scalar case, as for the other peers; the chain's arrays stay float32.
     jax.config.update("jax_enable_x64", True)
     x0, w = chain_inputs()
-    x0, w = jnp.asarray(x0), jnp.asarray(w)  # on the device once, not converted on every op
-    chain_grad = jax.grad(make_chain(jnp, w))  # un-jitted on purpose: per-op dispatch is the subject
+    w = jnp.asarray(w)  # a constant on the device once, not converted on every op
+    chain_grad = jax.grad(make_chain(jnp, w))
     f_grad = jax.grad(make_scalar_function(jnp))
+    if jitted:
+        chain_grad, f_grad = jax.jit(chain_grad), jax.jit(f_grad)
+    else:
+        x0 = jnp.asarray(x0)  # un-jitted, every op would otherwise convert the NumPy input again
     # numpy.asarray and float() wait for JAX's asynchronous dispatch to finish.
     return {"chain": lambda: numpy.asarray(chain_grad(x0)), "scalar": lambda: float(f_grad(SCALAR_X))}
 
@@ -203,9 +214,11 @@ def jax_steps(threads: int) -> dict:
 PEER_STEPS = {
     "nablanet-grad": lambda threads: nablanet_steps("grad", threads),
     "nablanet-tensor": lambda threads: nablanet_steps("tensor", threads),
+    "nablanet-jit": lambda threads: nablanet_steps("jit", threads),
     "torch": torch_steps,
     "autograd": autograd_steps,
-    "jax": jax_steps,
+    "jax": lambda threads: jax_steps(threads, jitted=False),
+    "jax-jit": lambda threads: jax_steps(threads, jitted=True),
 }
 
 
@@ -284,15 +297,24 @@ def report_target(medians: dict, case: Case) -> list[str]:
     return lines
 
 
-def main(argv=None) -> int:
-    arguments = parse_arguments(argv)
-    if arguments.peer:
-        _harness.limit_threads(arguments.threads)  # before NumPy or torch is imported
-        _harness.serve_peer(lambda: checked_steps(arguments.peer, arguments.threads))
-        return 0
+# The workloads' names in PERFORMANCE.md and the summary of benchmarks/standard.py, per case.
+WORKLOAD_NAMES = {"chain": "op-overhead chain", "scalar": "op-overhead f'(x)"}
 
+
+def measure(argv=None) -> list:
+    """Run the benchmark as the parent and print its report.
+
+    Returns:
+        One _harness.Measurement per case (microseconds per op, per call), for benchmarks/standard.py.
+
+    Raises:
+        PeerFailed: a peer crashed or its gradient was wrong.
+    """
+    arguments = parse_arguments(argv)
     print("op-overhead: autodiff bookkeeping per op on tiny inputs (PERFORMANCE.md)")
-    print("env: " + _harness.environment_line(arguments.threads, ["numpy", "torch", "autograd", "jax", "nablanet"]))
+    env = _harness.environment_line(arguments.threads, ["numpy", "torch", "autograd", "jax", "nablanet"])
+    print("env: " + env)
+    print(_harness.load_line())
     timed_cases = [
         (case.name, n, max(1, n // 10))
         for case in CASES
@@ -304,13 +326,9 @@ def main(argv=None) -> int:
           + (" (--quick)" if arguments.quick else ""))
     sys.stdout.flush()
 
-    try:
-        infos, unavailable, seconds = _harness.run_interleaved(
-            os.path.abspath(__file__), arguments.peers, timed_cases, arguments.repeats, arguments.threads
-        )
-    except _harness.PeerFailed as failure:
-        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
-        return 1
+    infos, unavailable, seconds = _harness.run_interleaved(
+        os.path.abspath(__file__), arguments.peers, timed_cases, arguments.repeats, arguments.threads
+    )
     for peer, reason in unavailable.items():
         print(f"skipped {peer}: {reason}")
 
@@ -320,7 +338,7 @@ def main(argv=None) -> int:
         [[peer, f"{info['chain_error']:.1e}", f"{info['scalar_error']:.1e}"] for peer, info in infos.items()],
     ))
 
-    target_lines = []
+    target_lines, measurements = [], []
     for case in CASES:
         per_unit = {
             peer: [s * 1e6 / case.ops_per_iteration for s in by_case[case.name]]
@@ -329,11 +347,27 @@ def main(argv=None) -> int:
         print(f"\n{case.name}: {case.description}")
         print(_harness.ratio_table(per_unit, case.unit, NABLANET_PEERS))
         target_lines += report_target({peer: _harness.median(v) for peer, v in per_unit.items()}, case)
+        measurements.append(_harness.Measurement(WORKLOAD_NAMES[case.name], case.unit, False, per_unit,
+                                                 unavailable, env))
 
     print("\n'vs X' = peer median / X's median: > 1 means nablanet (style X) is faster than that peer.")
     if target_lines:
         print("target (PERFORMANCE.md): no slower than PyTorch eager per op")
         print("\n".join(target_lines))
+    return measurements
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
+    if arguments.peer:
+        _harness.limit_threads(arguments.threads)  # before NumPy or torch is imported
+        _harness.serve_peer(lambda: checked_steps(arguments.peer, arguments.threads))
+        return 0
+    try:
+        measure(argv)
+    except _harness.PeerFailed as failure:
+        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 
