@@ -8,6 +8,7 @@ update, and the end-of-epoch rules ('invscaling', 'adaptive', tol / n_iter_no_ch
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -283,14 +284,37 @@ def test_the_no_improvement_count_carries_over_as_scikit_learns(how):
         assert ours.n_iter_ == 1
 
 
+@pytest.mark.parametrize("kind, data", [("classifier", "multiclass"), ("regressor", "regression")])
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_lbfgs_takes_scikit_learns_iterates(kind, data, activation):
+    # The same initial weights and scipy's L-BFGS-B with scikit-learn's options: the same run (stopped by
+    # max_fun but with identity units), so the same n_iter_, loss_, weights and ConvergenceWarning.
+    settings = dict(solver="lbfgs", hidden_layer_sizes=(7,), activation=activation, alpha=0.01, max_fun=25,
+                    random_state=0)
+    X, y = _dataset(data)
+    warned = []
+    for estimator_class in ESTIMATOR_PAIRS[kind]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            estimator_class(**settings).fit(X, y)
+        warned.append([type(w.message) for w in caught])
+    assert warned[0] == warned[1] == ([] if activation == "identity" else [ConvergenceWarning])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs, ours, X = _fit_both(kind, data, settings)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+    for our_W, their_W in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(our_W, their_W, rtol=1e-7, atol=1e-9)
+
+
 def test_lbfgs_reaches_scikit_learns_minimum_on_a_convex_problem():
-    # Without hidden layers the cost is convex: both L-BFGS implementations end at the same minimum.
-    # Both stop once the cost changes by less than about 2.2e-9 (scipy's ftol), at different points.
+    # Without hidden layers the cost is convex: both end at the same minimum, scipy's ftol (2.2e-9) stopping both.
     settings = dict(solver="lbfgs", hidden_layer_sizes=(), alpha=1.0, tol=1e-10, max_iter=500, random_state=0)
     theirs, ours, X = _fit_both("classifier", "multiclass", settings)
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
-    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], atol=1e-3)
-    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-7)
 
 
 def test_cost_is_scikit_learns_with_l1_in_alphas_convention():

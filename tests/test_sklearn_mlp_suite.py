@@ -4,7 +4,7 @@ The file is the installed scikit-learn's ``sklearn/neural_network/tests/test_mlp
 changed (the import of the two estimators), and run by pytest in a subprocess. Every test that uses only
 public API passes; the others, each with its reason below, are left out (those that read or set private
 attributes of scikit-learn's implementation) or must fail (a difference in what the public API promises).
-With scikit-learn 1.9.1 that is 50 tests passed (2 more skip without pandas), 6 left out and 1 failing
+With scikit-learn 1.9.1 that is 51 tests passed (2 more skip without pandas), 6 left out and none failing
 (57 of 59 on main before sample_weight and sparse input: 44 passed, 12 failed, 1 error).
 
 Its tests of sparse input and sample_weight are the reason it is here. It takes about 25 s of CPU time
@@ -39,13 +39,10 @@ PRIVATE = {
     "test_n_iter_no_change_inf": "reads the private _no_improvement_count",
 }
 
-# Run, and must fail: public API whose promise differs.
-DIFFERENT = {
-    "test_lbfgs_classification_maxfun[X1-y1]": (
-        "expects a ConvergenceWarning from max_fun=10 for every activation; with logistic units nablanet's L-BFGS "
-        "meets tol (max |g| 4e-6 < 1e-4) in 6 iterations, within the 10 evaluations, so there is nothing to warn "
-        "of, where scipy's L-BFGS-B needs more"),
-}
+# Run, and must fail: public API whose promise differs. None since the estimators' L-BFGS is scipy's, as
+# scikit-learn's (test_lbfgs_classification_maxfun[X1-y1] failed with nablanet's own L-BFGS, which met tol within
+# max_fun where scipy's L-BFGS-B warns).
+DIFFERENT = {}
 
 # The skips scikit-learn itself makes here.
 ALLOWED_SKIPS = ("could not import 'pandas'",)

@@ -282,10 +282,12 @@ class LBFGS:
 
     # A complex parameter is searched over as the pairs of its real and imaginary parts; its gradient
     # (JAX's dL/dx - i dL/dy from the engine) as the pairs (dL/dx, dL/dy): see optim/base.py.
-    def _flat(self) -> np.ndarray:
+    def flat_parameters(self) -> np.ndarray:
+        """The parameters as one float64 vector x (a complex entry as its real and imaginary parts)."""
         return np.concatenate([_real_pairs(p.data).astype(np.float64) for p in self.params])
 
-    def _unflatten_into_params(self, x) -> None:
+    def set_flat_parameters(self, x) -> None:
+        """Write the vector x (as ``flat_parameters`` lays it out) into the parameters, in place."""
         start = 0
         for p in self.params:
             pairs = np.atleast_1d(p.data).view(p.data.real.dtype) if np.iscomplexobj(p.data) else p.data
@@ -293,22 +295,31 @@ class LBFGS:
             np.copyto(pairs, x[start:stop].reshape(pairs.shape), casting="same_kind")
             start = stop
 
-    def step(self, closure) -> float:
-        """Run up to ``max_iter`` iterations; returns the cost at the new parameters."""
+    def objective(self, closure):
+        """The cost as a function of the flat parameter vector: x -> (C(x), dC/dx), both float64.
+
+        What ``step`` minimizes, also for an outside minimizer (``scipy.optimize.minimize(...,
+        jac=True)``, as nablanet.sklearn's estimators use, to take scikit-learn's iterates exactly).
+        """
 
         def fun(x):
-            self._unflatten_into_params(x)
+            self.set_flat_parameters(x)
             self.zero_grad()
             loss = float(closure())
             grads = [np.zeros(_real_pairs(p.data).size) if p.grad is None
                      else _real_pairs(np.conj(_as_value(p.grad))).astype(np.float64) for p in self.params]
             return loss, np.concatenate(grads)
 
+        return fun
+
+    def step(self, closure) -> float:
+        """Run up to ``max_iter`` iterations; returns the cost at the new parameters."""
         x, f, self.state = lbfgs_minimize(
-            fun, self._flat(), self.state, lr=self.lr, max_iter=self.max_iter, history_size=self.history_size,
-            tolerance_grad=self.tolerance_grad, tolerance_change=self.tolerance_change,
+            self.objective(closure), self.flat_parameters(), self.state, lr=self.lr, max_iter=self.max_iter,
+            history_size=self.history_size, tolerance_grad=self.tolerance_grad,
+            tolerance_change=self.tolerance_change,
         )
-        self._unflatten_into_params(x)
+        self.set_flat_parameters(x)
         return f
 
     def zero_grad(self) -> None:

@@ -21,7 +21,7 @@ import warnings
 from itertools import pairwise
 
 import numpy as np
-from scipy import sparse
+from scipy import optimize, sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
@@ -343,48 +343,47 @@ class _NetworkEstimator(BaseEstimator):
         return EarlyStopping(monitor, **settings)
 
     def _fit_lbfgs(self, X, targets, plan: _Plan, sample_weight) -> None:
-        """L-BFGS on the whole training set, at most max_iter iterations and about max_fun evaluations.
+        """L-BFGS on the whole training set, as scikit-learn runs it: scipy's L-BFGS-B with the same options.
 
         Not through nablanet.train.fit: L-BFGS is a full-batch method whose line search evaluates the cost
         as often as it needs, through a closure, where fit takes one step per minibatch. The closure is
         fit's step on one batch of all rows: the same loss, the same penalty (WeightPenalty, divided by n,
-        or by sum_i w_i with sample weights). Once max_fun evaluations are spent it reports an infinite cost
-        without computing it, so the line search rejects every further step and L-BFGS ends at its last
-        accepted point.
+        or by sum_i w_i with sample weights). The minimizer is scipy's, as scikit-learn's: from the same
+        initial weights, the same iterates, so n_iter_, loss_ and the ConvergenceWarning (max_iter or
+        max_fun reached, or the line search failing) are scikit-learn's.
         """
         _check_batch_norm_batches(plan, X.shape[0], X.shape[0])
         dtype = self.model_[0].W.data.dtype
         X = X.astype(dtype, copy=False) if sparse.issparse(X) else np.asarray(X, dtype=dtype)
         targets = targets if self._output.takes_labels else np.asarray(targets, dtype=dtype)
-        optimizer = optim.LBFGS(self.model_.parameters(), max_iter=plan.max_iter, tolerance_grad=plan.tol,
-                                tolerance_change=plan.lbfgs_tolerance_change)
+        solver = optim.LBFGS(self.model_.parameters())
         weight_penalty = WeightPenalty(self.model_.parameters(), l1=plan.l1, l2=plan.l2)
-        evaluations = 0
         n_rows = X.shape[0] if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         full_batch = _FullBatch(self._output.data_loss, X, targets, sample_weight, whole=plan.batch_norm)
         self.model_.train()
 
         def closure():
-            nonlocal evaluations
-            if evaluations >= plan.max_fun:
-                return math.inf
-            evaluations += 1
             data_loss = full_batch.loss(self.model_, backward=True)
             if weight_penalty:
                 weight_penalty.add_gradient(1.0 / n_rows)
             return data_loss + weight_penalty.value() / n_rows
 
-        optimizer.step(closure)
-        self.n_iter_ = optimizer.state.t
+        options = {"maxfun": plan.max_fun, "maxiter": plan.max_iter, "gtol": plan.tol,
+                   "ftol": plan.lbfgs_tolerance_change, "maxls": plan.lbfgs_line_search_steps}
+        result = optimize.minimize(solver.objective(closure), solver.flat_parameters(), method="L-BFGS-B", jac=True,
+                                   options=options)
+        solver.set_flat_parameters(result.x)
+        self.n_iter_ = min(int(result.nit), plan.max_iter)
         with no_grad():  # the cost at the accepted point, in scikit-learn's report
             data_loss = full_batch.loss(self.model_, backward=False)
         self.loss_ = self._output.reported_loss({"data_loss": data_loss, "penalty": weight_penalty.value() / n_rows})
         if plan.verbose:
-            print(f"L-BFGS: {self.n_iter_} iterations, {evaluations} evaluations, loss = {self.loss_:.8f}")
-        if self.n_iter_ >= plan.max_iter or evaluations >= plan.max_fun:
-            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) and {evaluations} "
-                          f"evaluations (max_iter={plan.max_iter}, max_fun={plan.max_fun}). Increase max_iter or "
-                          "max_fun, or scale the data.", ConvergenceWarning)
+            print(f"L-BFGS: {self.n_iter_} iterations, {result.nfev} evaluations, loss = {self.loss_:.8f}")
+        if result.status != 0:
+            message = result.message.decode() if isinstance(result.message, bytes) else str(result.message)
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) and {result.nfev} "
+                          f"evaluations (max_iter={plan.max_iter}, max_fun={plan.max_fun}): {message}. Increase "
+                          "max_iter or max_fun, or scale the data.", ConvergenceWarning)
 
     # --- predicting ------------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:

@@ -197,6 +197,7 @@ class LogisticRegression(_ClassifierNetwork):
                      optimizer=_OptimizerSettings(lr=self.learning_rate_init), alpha=1.0 / self.C,
                      max_iter=self.max_iter, tol=self.tol, init="zeros", fit_intercept=self.fit_intercept,
                      batch_size=self.batch_size, lbfgs_tolerance_change=64 * np.finfo(np.float64).eps,
+                     lbfgs_line_search_steps=50,
                      verbose=self.verbose)
 
     def _validate_input(self, X, y, incremental, reset, plan):
