@@ -216,7 +216,7 @@ class _Plan:
     max_fun: int = 15000
     # L-BFGS also stops when the cost changes by less than this: scipy's default ftol (factr 1e7 times
     # the float64 eps), which scikit-learn's MLP uses; its LogisticRegression asks for 64 eps.
-    lbfgs_tolerance_change: float = 1e7 * np.finfo(np.float64).eps  # scipy's ftol, as scikit-learn's MLP
+    lbfgs_tolerance_change: float = 1e7 * np.finfo(np.float64).eps
     lbfgs_line_search_steps: int = 20  # scipy's maxls (50 in scikit-learn's LogisticRegression)
     verbose: int = 0
     dtype: object = None
