@@ -123,14 +123,14 @@ def _problem(seed=0, dtype=np.float64, steps=STEPS, shapes=SHAPES):
     return thetas, grads
 
 
-def _run_torch(case, thetas, grads):
+def _run_torch(case, thetas, grads, dtype=torch.float64):
     _, make_torch, clip = CASES[case]
-    params = [torch.tensor(theta, dtype=torch.float64, requires_grad=True) for theta in thetas]
+    params = [torch.tensor(theta, dtype=dtype, requires_grad=True) for theta in thetas]
     optimizer, scheduler = make_torch(params)
     history = []
     for step_grads in grads:
         for p, g in zip(params, step_grads):
-            p.grad = torch.tensor(g, dtype=torch.float64)
+            p.grad = torch.tensor(g, dtype=dtype)
         if clip is not None and clip[0] in ("value", "both"):
             torch.nn.utils.clip_grad_value_(params, clip[1])
         if clip is not None and clip[0] in ("norm", "both"):

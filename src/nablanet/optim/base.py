@@ -1,12 +1,16 @@
 """The optimizer contract (init_state / pure update) and the stateful step() built on it.
 
-An optimizer is a rule theta_t = theta_{t-1} - (something of the gradients g_1..g_t). Each subclass
-writes that rule once, as a function of NumPy arrays that takes its output buffers (``out=``):
+An optimizer is a rule theta_t = decay theta_{t-1} - d_t, with the step d_t a function of the
+gradients g_1..g_t (decay is 1 but for AdamW). Each subclass writes that rule once, as a function of
+NumPy arrays that takes its output buffers (``out=``, in ``nablanet.kernels.optimizers``):
 
 * ``update(grads, state, params)`` calls it with freshly allocated outputs and mutates nothing
   (functional use, as optax);
 * ``step()`` calls the same rule with the state's and the parameters' own arrays as outputs, so a
-  training step allocates nothing (after the first, which creates one scratch array per parameter).
+  training step allocates nothing (after the first, which creates the flat arrays below). Over
+  the real floating parameters, all with a gradient, it runs the rule once per dtype on flat
+  arrays (``nablanet.optim.flat``): the state's arrays are then views of one flat array per
+  buffer, and each step gathers the gradients into one; ``p.data`` is never replaced.
 
 Scalars are combined in Python floats before the array passes (e.g. Adam's bias corrections), and
 Python floats never upcast arrays (NumPy 2, NEP 50): float32 parameters keep float32 state and updates.
@@ -18,8 +22,10 @@ import dataclasses
 
 import numpy as np
 
+from nablanet.kernels import optimizers as optimizer_kernels
 from nablanet.optim import clip as _clip
 from nablanet.optim import schedules as _schedules
+from nablanet.optim.flat import FlatGroups
 # flush_denormals lives with the other process-wide switches; this import path is the one it had.
 from nablanet.runtime import flush_denormals
 
@@ -87,7 +93,19 @@ class Optimizer:
       fields are tuples of arrays, one per parameter, or None when an option does not need them;
     * ``_buffer_names()``: the state fields in use with the current hyperparameters;
     * ``_scalars(t, lr)``: the Python-float coefficients of update number t + 1;
-    * ``_apply(g, theta, buffers, out_buffers, out_theta, scratch, scalars)``: calls the rule.
+    * ``_direction(g, buffers, out_buffers, out_step, scalars)``: calls the rule, which writes the
+      new state into ``out_buffers`` and the step d_t into ``out_step``; ``step()`` runs it on a
+      whole group's flat arrays at once (elementwise rules only). Or, instead,
+      ``_apply(g, theta, buffers, out_buffers, out_theta, scratch, scalars)``: the whole update of
+      one parameter, writing theta_t into ``out_theta`` (any rule; run parameter by parameter);
+    * ``_decay(lr)``: the factor of theta_{t-1} (default 1; AdamW's 1 - eta_t wd).
+
+    Subnormal numbers: every ``FLUSH_EVERY`` (16) updates, the entries of the state below the
+    smallest normal number of their dtype (1.2e-38 in float32, 2.2e-308 in float64) are set to 0
+    (``kernels.optimizers.flush_subnormals``). Arithmetic on them is slow on x86 CPUs, and the
+    state of a parameter whose gradient stays 0 decays into them and stays there; as 0 they change
+    no update by more than 1e-38 relative to eps. Nothing of the process changes (the CPU's FTZ/DAZ
+    bits are ``runtime.flush_denormals``'s, asked for separately), and the parameters are left alone.
 
     Args:
         params: iterable of Parameters (or None for purely functional use of ``init_state``/``update``).
@@ -111,6 +129,7 @@ class Optimizer:
         self.params = None if params is None else _as_param_list(params)
         self.state = None if self.params is None else self.init_state([p.data for p in self.params])
         self._scratch = {}
+        self._flat = None
 
     # --- to be provided by subclasses ------------------------------------------------------------
     def _buffer_names(self) -> tuple[str, ...]:
@@ -122,8 +141,18 @@ class Optimizer:
     def _scalars(self, t: int, lr: float) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define _scalars (its update rule's step-dependent scalars)")
 
-    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define _apply (its update rule)")
+    def _direction(self, g, buffers, out_buffers, out_step, scalars) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _direction or _apply (its update rule)")
+
+    # A subclass that defines _apply runs it instead of _direction (see _rule_by_direction).
+    _apply = None
+
+    def _rule_by_direction(self) -> bool:
+        """Whether the rule is ``_direction`` (then descend), not a subclass's own ``_apply``."""
+        return type(self)._apply is None
+
+    def _decay(self, lr: float) -> float:
+        return 1.0
 
     @property
     def _l2_weight_decay(self) -> float:
@@ -188,6 +217,13 @@ class Optimizer:
         names = self._buffer_names()
         active = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
         thetas = [p.data for _, p in active]
+        if names and len(active) == len(self.params) and self._rule_by_direction():
+            groups = self._flat_groups(thetas, names)
+            if groups is not None:
+                grads = [self._checked_grad(p.grad, theta, i) for (i, p), theta in zip(active, thetas)]
+                self._step_flat(groups, grads, thetas)
+                self.state = dataclasses.replace(self.state, t=state.t + 1)
+                return
         buffers = []
         for (i, _), theta in zip(active, thetas):
             own = [getattr(state, name)[i] for name in names]
@@ -216,7 +252,9 @@ class Optimizer:
         clip by global norm, add the L2 term, apply the rule. The clipped gradient goes to
         ``grad_buffers`` (one per parameter, kept by step()), never into the caller's arrays.
         """
-        scalars = self._scalars(t, self._lr_at(t))
+        lr = self._lr_at(t)
+        scalars, decay = self._scalars(t, lr), self._decay(lr)
+        by_direction = self._rule_by_direction()
         for k, theta in enumerate(thetas):
             if np.iscomplexobj(theta):
                 _as_real_pairs(k, grads, thetas, buffers, out_buffers, out_thetas, scratches, grad_buffers)
@@ -231,7 +269,58 @@ class Optimizer:
             if weight_decay != 0.0:
                 np.multiply(theta, weight_decay, out=scratch)
                 g = np.add(g, scratch, out=grad_buffers[k])
-            self._apply(g, theta, buffers[k], out_buffers[k], out_thetas[k], scratch, scalars)
+            if by_direction:
+                self._direction(g, buffers[k], out_buffers[k], scratch, scalars)
+                optimizer_kernels.descend(theta, scratch, out_thetas[k], decay)
+            else:
+                self._apply(g, theta, buffers[k], out_buffers[k], out_thetas[k], scratch, scalars)
+            if _flush_due(t):
+                for buffer in out_buffers[k]:
+                    optimizer_kernels.flush_subnormals(buffer, scratch, np.empty(buffer.shape, dtype=bool))
+
+    def _flat_groups(self, thetas, names):
+        """The flat arrays step() runs the rule on (built again when the parameters or the state's
+        arrays are no longer theirs); None when a parameter is not a real floating array."""
+        groups = self._flat
+        if groups is not None and groups.fits(thetas, self.state, names):
+            return groups
+        if not all(theta.dtype.kind == "f" for theta in thetas):
+            return None
+        for name in names:
+            for i, (buffer, theta) in enumerate(zip(getattr(self.state, name), thetas)):
+                if buffer.shape != theta.shape:
+                    raise ValueError(f"{name}[{i}] has shape {buffer.shape} but the parameter has shape "
+                                     f"{theta.shape}")
+        self._flat = groups = FlatGroups(thetas, self.state, names)
+        self.state = groups.adopt(self.state)
+        return groups
+
+    def _step_flat(self, groups, grads, thetas) -> None:
+        """The order of ``_update_arrays`` (clip by value, by global norm, the L2 term, the rule),
+        each pass over a whole group's flat arrays."""
+        t = self.state.t
+        lr = self._lr_at(t)
+        scalars, decay = self._scalars(t, lr), self._decay(lr)
+        groups.gather(grads, self.clip_value)
+        if self.clip_norm is not None:
+            coefficient = _clip.norm_clip_coefficient(groups.gradients_in_order(), self.clip_norm)[0]
+        else:
+            coefficient = 1.0
+        weight_decay = self._l2_weight_decay
+        for group in groups:
+            if coefficient != 1.0:
+                np.multiply(group.grad, coefficient, out=group.grad)
+            if weight_decay != 0.0:
+                for i, step_view in zip(group.indices, group.step_views):
+                    np.multiply(thetas[i], weight_decay, out=step_view)
+                np.add(group.grad, group.step, out=group.grad)
+            self._direction(group.grad, group.buffers, group.buffers, group.step, scalars)
+            for i, step_view in zip(group.indices, group.step_views):
+                optimizer_kernels.descend(thetas[i], step_view, thetas[i], decay)
+            if _flush_due(t):
+                for buffer in group.buffers:
+                    # The gathered gradient is no longer needed: it is the flush's scratch.
+                    optimizer_kernels.flush_subnormals(buffer, group.grad, group.mask)
 
     def zero_grad(self) -> None:
         """Set ``p.grad = None`` for every parameter (the next backward writes fresh gradients)."""
@@ -349,6 +438,11 @@ class Optimizer:
         return f"{type(self).__name__}({settings})"
 
 
+def _flush_due(t: int) -> bool:
+    """Whether update number t + 1 ends by flushing the state's subnormal numbers (see Optimizer)."""
+    return (t + 1) % optimizer_kernels.FLUSH_EVERY == 0
+
+
 def _each_part(value, theta):
     """A buffer's starting value; for a complex parameter, the value of each of its two real parts."""
     return complex(value, value) if np.iscomplexobj(theta) else value
@@ -374,6 +468,8 @@ def _as_real_pairs(k, grads, thetas, buffers, out_buffers, out_thetas, scratches
 
 def _as_array(x) -> np.ndarray:
     """The ndarray of a Tensor/Parameter (its value, without going through __array__), or asarray(x)."""
+    if type(x) is np.ndarray:
+        return x  # a gradient as backward() leaves it: the import below costs more than a small update
     from nablanet.autodiff.tensor import Tensor
 
     return x.data if isinstance(x, Tensor) else np.asarray(x)

@@ -5,9 +5,12 @@ Symbols (the lecture notes'): eta_t the learning rate at update t (a float or a 
 the update number; products, squares, square roots and divisions of arrays are elementwise.
 
 Each update rule is written once, in ``nablanet.kernels.optimizers``, on inputs and ``out_*``
-buffers: ``Optimizer.update`` passes fresh outputs (pure), ``Optimizer.step`` the state's and the
-parameter's own arrays (in place). Defaults and the placement of eps are PyTorch 2.13's; the test
-suite checks every rule step by step against ``torch.optim`` in float64.
+buffers, as the new state and the step d_t of theta_t = theta_{t-1} - d_t: ``Optimizer.update``
+passes fresh outputs (pure), ``Optimizer.step`` the state's own arrays (in place), for all the
+parameters of a dtype at once (``nablanet.optim.flat``). Defaults and the placement of eps are
+PyTorch 2.13's; the test suite checks every rule step by step against ``torch.optim`` in float64
+and float32. The one deviation all share: every 16 steps, state entries that have decayed below
+the smallest normal float become 0 (``Optimizer``'s docstring says why).
 
 Example (the stateful use; ``update`` is the functional one):
     >>> import numpy as np
@@ -135,9 +138,9 @@ class SGD(Optimizer):
         grad_coef = 1.0 if t == 0 else 1.0 - self.dampening
         return {"lr": lr, "momentum": self.momentum, "grad_coef": grad_coef, "nesterov": self.nesterov}
 
-    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+    def _direction(self, g, buffers, out_buffers, out_step, scalars):
         velocity, out_velocity = (buffers[0], out_buffers[0]) if buffers else (None, None)
-        optimizer_kernels.sgd_update(g, theta, velocity, out_velocity, out_theta, scratch, **scalars)
+        optimizer_kernels.sgd_step(g, velocity, out_velocity, out_step, **scalars)
 
 
 #: Full-batch gradient descent is SGD fed the whole training set: one update rule, two uses.
@@ -215,8 +218,8 @@ class Adagrad(Optimizer):
     def _scalars(self, t, lr):
         return {"lr": lr / (1.0 + t * self.lr_decay), "eps": self.eps}
 
-    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
-        optimizer_kernels.adagrad_update(g, theta, buffers[0], out_buffers[0], out_theta, scratch, **scalars)
+    def _direction(self, g, buffers, out_buffers, out_step, scalars):
+        optimizer_kernels.adagrad_step(g, buffers[0], out_buffers[0], out_step, **scalars)
 
 
 @register_optimizer("rmsprop", adaptive=True)
@@ -259,12 +262,12 @@ class RMSprop(Optimizer):
     def _scalars(self, t, lr):
         return {"lr": lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
 
-    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+    def _direction(self, g, buffers, out_buffers, out_step, scalars):
         named = dict(zip(self._buffer_names(), zip(buffers, out_buffers)))
         v, out_v = named["v"]
         m, out_m = named.get("m", (None, None))
         velocity, out_velocity = named.get("velocity", (None, None))
-        optimizer_kernels.rmsprop_update(g, theta, v, m, velocity, out_v, out_m, out_velocity, out_theta, scratch, **scalars)
+        optimizer_kernels.rmsprop_step(g, v, m, velocity, out_v, out_m, out_velocity, out_step, **scalars)
 
 
 @register_optimizer("adam", adaptive=True)
@@ -326,14 +329,13 @@ class Adam(Optimizer):
             "beta2": self.beta2,
             "step_size": lr * root_correction2 / (1.0 - self.beta1**t),
             "eps_hat": self.eps * root_correction2,
-            "decay": 1.0,
         }
 
-    def _apply(self, g, theta, buffers, out_buffers, out_theta, scratch, scalars):
+    def _direction(self, g, buffers, out_buffers, out_step, scalars):
         m, v, *v_max = buffers
         out_m, out_v, *out_v_max = out_buffers
-        optimizer_kernels.adam_update(g, theta, m, v, v_max[0] if v_max else None, out_m, out_v, out_v_max[0] if out_v_max else None,
-                   out_theta, scratch, **scalars)
+        optimizer_kernels.adam_step(g, m, v, v_max[0] if v_max else None, out_m, out_v,
+                                    out_v_max[0] if out_v_max else None, out_step, **scalars)
 
 
 @register_optimizer("adamw", adaptive=True)
@@ -366,7 +368,5 @@ class AdamW(Adam):
     def _l2_weight_decay(self):
         return 0.0
 
-    def _scalars(self, t, lr):
-        scalars = super()._scalars(t, lr)
-        scalars["decay"] = 1.0 - lr * self.weight_decay
-        return scalars
+    def _decay(self, lr):
+        return 1.0 - lr * self.weight_decay
