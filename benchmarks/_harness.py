@@ -182,6 +182,18 @@ class PeerProcess:
             self._process.wait()
 
 
+def run_and_report_skips(script, peers, cases, repeats: int, threads: int):
+    """``run_interleaved``, printing the peers skipped; on a failed check, prints why and returns None."""
+    try:
+        infos, unavailable, seconds = run_interleaved(script, peers, cases, repeats, threads)
+    except PeerFailed as failure:
+        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
+        return None
+    for peer, reason in unavailable.items():
+        print(f"skipped {peer}: {reason}")
+    return infos, seconds
+
+
 def run_interleaved(script, peers, cases, repeats: int, threads: int, extra_args=(), warmup_rounds: int = 1):
     """Time every case on every peer, ``repeats`` times, interleaving the peers round-robin.
 

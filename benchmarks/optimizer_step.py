@@ -219,14 +219,10 @@ def main(argv=None) -> int:
     print("optimizer-step: one Adam update of the standard workloads' parameters, float32")
     print("env: " + _harness.environment_line(arguments.threads, ["numpy", "torch", "numba", "numexpr", "nablanet"]))
     cases = [(case, n // 20 if arguments.quick else n, max(1, n // 10)) for case, n in ITERATIONS.items()]
-    try:
-        infos, unavailable, seconds = _harness.run_interleaved(os.path.abspath(__file__), peers, cases, repeats,
-                                                               arguments.threads)
-    except _harness.PeerFailed as failure:
-        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
+    result = _harness.run_and_report_skips(os.path.abspath(__file__), peers, cases, repeats, arguments.threads)
+    if result is None:
         return 1
-    for peer, reason in unavailable.items():
-        print(f"skipped {peer}: {reason}")
+    _, seconds = result
     for case in SHAPES:
         print(f"\n{case}: {sum(math.prod(shape) for shape in SHAPES[case]):,} parameters in {len(SHAPES[case])} arrays")
         per_step = {peer: [s * 1e6 for s in by_case[case]] for peer, by_case in seconds.items()}

@@ -161,14 +161,11 @@ def main(argv=None) -> int:
     print(f"per-example-grads: {SAMPLES} per-sample gradients of a {'-'.join(map(str, SIZES))} MLP (float32)")
     print("env: " + _harness.environment_line(arguments.threads, ["numpy", "torch", "nablanet"]))
     iterations = 2 if arguments.quick else 10
-    try:
-        infos, unavailable, seconds = _harness.run_interleaved(
-            os.path.abspath(__file__), peers, [("grads", iterations, 1)], repeats, arguments.threads)
-    except _harness.PeerFailed as failure:
-        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
+    result = _harness.run_and_report_skips(os.path.abspath(__file__), peers, [("grads", iterations, 1)], repeats,
+                                           arguments.threads)
+    if result is None:
         return 1
-    for peer, reason in unavailable.items():
-        print(f"skipped {peer}: {reason}")
+    infos, seconds = result
     print("\ngradients checked before timing (largest error relative to the largest reference entry):")
     print(_harness.format_table(["peer", "error"], [[peer, f"{info['error']:.1e}"] for peer, info in infos.items()]))
     per_call = {peer: [s * 1e3 for s in by_case["grads"]] for peer, by_case in seconds.items()}

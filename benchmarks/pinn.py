@@ -333,15 +333,11 @@ def main(argv=None) -> int:
           f"weight gradient, Adam); {iterations} steps per repeat")
     print("env: " + _harness.environment_line(arguments.threads, ["numpy", "torch", "nablanet"]))
     sys.stdout.flush()
-    try:
-        infos, unavailable, seconds = _harness.run_interleaved(
-            os.path.abspath(__file__), peers, [("step", iterations, max(1, iterations // 10))], repeats,
-            arguments.threads)
-    except _harness.PeerFailed as failure:
-        print(f"\nFAILED, nothing timed is reported: {failure}", file=sys.stderr)
+    cases = [("step", iterations, max(1, iterations // 10))]
+    result = _harness.run_and_report_skips(os.path.abspath(__file__), peers, cases, repeats, arguments.threads)
+    if result is None:
         return 1
-    for peer, reason in unavailable.items():
-        print(f"skipped {peer}: {reason}")
+    infos, seconds = result
     print("\nloss and weight gradient checked before timing (loss: relative error; gradient: largest error "
           "relative to the largest reference entry, against central differences of a NumPy chain rule):")
     print(_harness.format_table(["peer", "loss", "gradient"],

@@ -8,23 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optim.test_optimizers import CASES, STEPS, _problem, _run_torch, _run_update  # noqa: E402
+from optim.test_optimizers import CASES, STEPS, _problem, _run_step, _run_torch, _run_update  # noqa: E402
 
 from nablanet import Tensor  # noqa: E402
 from nablanet.kernels import optimizers as optimizer_kernels  # noqa: E402
 from nablanet.optim import SGD, Adam, AdamW, RMSprop  # noqa: E402
-
-
-def _stepped(case, thetas, grads):
-    params = [Tensor(theta.copy(), requires_grad=True) for theta in thetas]
-    optimizer = CASES[case][0](params)
-    history = []
-    for step_grads in grads:
-        for p, g in zip(params, step_grads):
-            p.grad = g.copy()
-        optimizer.step()
-        history.append([p.data.copy() for p in params])
-    return history, optimizer, params
 
 
 def _run_torch_float32(case, thetas, grads):
@@ -36,7 +24,7 @@ def _run_torch_float32(case, thetas, grads):
 def test_every_float32_step_matches_torch_in_float32(case):
     thetas, grads = _problem(dtype=np.float32)
     expected = _run_torch_float32(case, thetas, grads)
-    stepped, optimizer, _ = _stepped(case, thetas, grads)
+    stepped, optimizer, _ = _run_step(case, thetas, grads)
     assert optimizer._flat is not None or not optimizer._buffer_names()  # the flat path ran
     for t in range(STEPS):
         for ours, reference in zip(stepped[t], expected[t]):
@@ -54,7 +42,7 @@ def test_parameters_of_two_dtypes_step_in_two_groups_as_each_alone(case):
     rng = np.random.default_rng(7)
     thetas = [rng.standard_normal(s).astype(d) for s, d in zip(MIXED_SHAPES, MIXED_DTYPES)]
     grads = [[rng.standard_normal(s).astype(d) for s, d in zip(MIXED_SHAPES, MIXED_DTYPES)] for _ in range(STEPS)]
-    stepped, optimizer, params = _stepped(case, thetas, grads)
+    stepped, optimizer, params = _run_step(case, thetas, grads)
     updated, _ = _run_update(case, thetas, grads)
     for t in range(STEPS):
         for ours, reference in zip(stepped[t], updated[t]):
@@ -87,7 +75,7 @@ def test_step_keeps_p_data_and_a_reference_to_it_sees_every_update():
 
 def test_a_state_loaded_after_the_first_step_is_grouped_again_and_resumes_bit_for_bit():
     thetas, grads = _problem(steps=8)
-    straight, _, _ = _stepped("adam-amsgrad-l2", thetas, grads)
+    straight, _, _ = _run_step("adam-amsgrad-l2", thetas, grads)
     params = [Tensor(theta.copy(), requires_grad=True) for theta in thetas]
     optimizer = CASES["adam-amsgrad-l2"][0](params)
     for step_grads in grads[:4]:

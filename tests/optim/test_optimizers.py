@@ -151,7 +151,7 @@ def _run_step(case, thetas, grads):
             p.grad = g.copy()
         optimizer.step()
         history.append([p.data.copy() for p in params])
-    return history, optimizer
+    return history, optimizer, params
 
 
 def _run_update(case, thetas, grads):
@@ -168,7 +168,7 @@ def _run_update(case, thetas, grads):
 def test_every_step_matches_torch(case):
     thetas, grads = _problem()
     expected, torch_optimizer, torch_params = _run_torch(case, thetas, grads)
-    stepped, optimizer = _run_step(case, thetas, grads)
+    stepped, optimizer, _ = _run_step(case, thetas, grads)
     updated, state = _run_update(case, thetas, grads)
     for t in range(STEPS):
         for ours_step, ours_update, reference in zip(stepped[t], updated[t], expected[t]):
@@ -194,7 +194,7 @@ def test_every_step_matches_torch(case):
 @pytest.mark.parametrize("case", CASES)
 def test_float32_stays_float32(case):
     thetas, grads = _problem(dtype=np.float32)
-    stepped, optimizer = _run_step(case, thetas, grads)
+    stepped, optimizer, _ = _run_step(case, thetas, grads)
     updated, state = _run_update(case, thetas, grads)
     reference, _ = _run_update(case, [theta.astype(np.float64) for theta in thetas],
                                [[g.astype(np.float64) for g in gs] for gs in grads])
@@ -252,7 +252,7 @@ def test_update_is_pure(case):
 @pytest.mark.parametrize("case", CASES)
 def test_resume_from_state_dict_is_bit_for_bit(case, tmp_path):
     thetas, grads = _problem(steps=10)
-    straight, optimizer = _run_step(case, thetas, grads)
+    straight, optimizer, _ = _run_step(case, thetas, grads)
 
     params = [Tensor(theta.copy(), requires_grad=True) for theta in thetas]
     first = CASES[case][0](params)

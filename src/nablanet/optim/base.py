@@ -132,6 +132,7 @@ class Optimizer:
         self._flat = None
 
     # --- to be provided by subclasses ------------------------------------------------------------
+    # The defaults that raise are the contract itself: a new optimizer that forgets one is told which.
     def _buffer_names(self) -> tuple[str, ...]:
         return ()
 
