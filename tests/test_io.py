@@ -59,6 +59,11 @@ LAYER_CASES = {
     "lstm_last_step": (lambda dt: nn.LSTM(3, 4, return_sequences=False, dtype=dt), _sequences),
     "batchnorm": (lambda dt: nn.Sequential(nn.Dense(3, 4, dtype=dt), nn.BatchNorm(4, momentum=0.3, dtype=dt)),
                   lambda dt: np.random.default_rng(2).normal(size=(6, 3)).astype(dt)),
+    "layer_group_instance_norm": (
+        lambda dt: nn.Sequential(nn.Conv1d(2, 4, 3, dtype=dt), nn.GroupNorm(2, 4, dtype=dt),
+                                 nn.InstanceNorm1d(4, affine=True, track_running_stats=True, dtype=dt),
+                                 nn.LayerNorm(4, dtype=dt)),
+        lambda dt: np.random.default_rng(2).normal(size=(3, 2, 6)).astype(dt)),
     "dropout": (lambda dt: nn.Sequential(nn.Dense(3, 8, dtype=dt), nn.Dropout(0.5)),
                 lambda dt: np.ones((4, 3), dtype=dt)),
     "rbf": (lambda dt: nn.Sequential(nn.RBF(3, 5, width=0.7, dtype=dt), nn.Dense(5, 1, dtype=dt)),

@@ -47,6 +47,10 @@ CASES = {
     "rbf": Case((5, 2), dict(units=3)),
     "dropout": Case((4, 3), dict(p=0.3)),  # checked in evaluation mode, where it is the identity
     "batchnorm": Case((6, 3, 2)),  # num_features = 3 channels, axis 1
+    "layernorm": Case((2, 3, 4)),  # normalized_shape = 4, the last axis
+    "groupnorm": Case((2, 4, 3), dict(num_groups=2)),  # num_channels = 4, axis 1
+    "instancenorm1d": Case((2, 3, 5), dict(affine=True, track_running_stats=True)),
+    "instancenorm2d": Case((2, 2, 3, 3), dict(affine=True)),
     "maxpool1d": Case((2, 3, 6), dict(kernel_size=2)),
     "maxpool2d": Case((2, 2, 4, 4), dict(kernel_size=2)),
     "avgpool1d": Case((2, 3, 6), dict(kernel_size=3)),
