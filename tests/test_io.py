@@ -64,6 +64,8 @@ LAYER_CASES = {
                                  nn.InstanceNorm1d(4, affine=True, track_running_stats=True, dtype=dt),
                                  nn.LayerNorm(4, dtype=dt)),
         lambda dt: np.random.default_rng(2).normal(size=(3, 2, 6)).astype(dt)),
+    "embedding": (lambda dt: nn.Sequential(nn.Embedding(6, 3, padding_idx=0, dtype=dt), nn.Dense(3, 2, dtype=dt)),
+                  lambda dt: np.array([[0, 5, 2], [1, 1, 3]])),
     "dropout": (lambda dt: nn.Sequential(nn.Dense(3, 8, dtype=dt), nn.Dropout(0.5)),
                 lambda dt: np.ones((4, 3), dtype=dt)),
     "rbf": (lambda dt: nn.Sequential(nn.RBF(3, 5, width=0.7, dtype=dt), nn.Dense(5, 1, dtype=dt)),

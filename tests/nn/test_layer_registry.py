@@ -15,12 +15,19 @@ from nablanet.testing import check_grads
 
 class Case(NamedTuple):
     """A batch shape (N, ...), the arguments other than the inferred size (float64 and a seed are added
-    where the layer takes them), positional arguments, and whether gradients exist (Heaviside: none)."""
+    where the layer takes them), positional arguments, whether gradients exist (Heaviside: none), and for a
+    layer of integer inputs (Embedding) how many values they take (its gradients are its parameters')."""
 
     shape: tuple
     arguments: dict = {}
     args: tuple = ()
     gradients: bool = True
+    integers: int = 0
+
+
+def _input(case, seed):
+    rng = numpy.random.default_rng(seed)
+    return rng.integers(0, case.integers, case.shape) if case.integers else rng.standard_normal(case.shape)
 
 
 def _sequential_layers():
@@ -45,7 +52,8 @@ CASES = {
     "conv2d": Case((2, 2, 5, 5), dict(out_channels=3, kernel_size=2, stride=2)),
     "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
     "rbf": Case((5, 2), dict(units=3)),
-    "dropout": Case((4, 3), dict(p=0.3)),  # checked in evaluation mode, where it is the identity
+    "dropout": Case((4, 3), dict(p=0.3)),
+    "embedding": Case((2, 5), dict(num_embeddings=7, embedding_dim=3), integers=7),  # checked in evaluation mode, where it is the identity
     "batchnorm": Case((6, 3, 2)),  # num_features = 3 channels, axis 1
     "layernorm": Case((2, 3, 4)),  # normalized_shape = 4, the last axis
     "groupnorm": Case((2, 4, 3), dict(num_groups=2)),  # num_channels = 4, axis 1
@@ -87,11 +95,15 @@ def test_layer_built_from_its_record_reads_its_size_and_passes_a_gradient_check(
     if record.size_argument is not None:
         assert layer.config()["arguments"][record.size_argument] == case.shape[record.size_axis]
     layer.eval()
-    x = numpy.random.default_rng(3).standard_normal(case.shape)
+    x = _input(case, 3)
     if not case.gradients:
         assert numpy.asarray(layer(x).data).shape == case.shape
         return
     names = [parameter_name for parameter_name, _ in layer.named_parameters()]
+    if case.integers:
+        check_grads(lambda *values: nn.functional_call(layer, dict(zip(names, values)), x),
+                    [p.data for p in layer.parameters()], order=1, rtol=1e-6)
+        return
 
     def f(x_value, *values):
         return nn.functional_call(layer, dict(zip(names, values)), x_value)
@@ -106,7 +118,7 @@ def test_layer_round_trips_through_its_config(name):
     rebuilt.load_state_dict(layer.state_dict())
     layer.eval()
     rebuilt.eval()
-    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
+    x = _input(CASES[name], 4)
     numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
     assert repr(rebuilt) == repr(layer)
 
@@ -124,7 +136,7 @@ def test_repr_is_a_constructor_call_that_eval_turns_into_the_same_layer(name):
     assert {k: v.dtype for k, v in rebuilt.state_dict().items()} == {k: v.dtype for k, v in layer.state_dict().items()}
     layer.eval()
     rebuilt.eval()
-    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
+    x = _input(CASES[name], 4)
     numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
 
 
