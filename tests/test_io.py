@@ -29,7 +29,7 @@ _worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_worker)
 
 
-class Residual(nn.Module):
+class DenseSkip(nn.Module):
     """x + Dense(x): a module from outside nablanet.nn, loaded through custom_objects."""
 
     def __init__(self, features, *, rng=None, dtype=np.float32):
@@ -80,7 +80,7 @@ LAYER_CASES = {
                                  nn.Sequential(nn.Dense(4, 4, dtype=dt), nn.GELU("tanh"), nn.ELU(0.5)),
                                  nn.Softmax()),
         lambda dt: np.ones((2, 3), dtype=dt)),
-    "custom_module": (lambda dt: nn.Sequential(Residual(3, dtype=dt), nn.Dense(3, 1, dtype=dt)),
+    "custom_module": (lambda dt: nn.Sequential(DenseSkip(3, dtype=dt), nn.Dense(3, 1, dtype=dt)),
                       lambda dt: np.ones((2, 3), dtype=dt)),
 }
 
@@ -108,7 +108,7 @@ def test_round_trip_of_every_layer_family(case, dtype, tmp_path):
     x = make_input(dtype)
     model = _trained(make_model(dtype), x)
     path = nio.save(tmp_path / "model.npz", model)
-    loaded = nio.load(path, custom_objects={"Residual": Residual})
+    loaded = nio.load(path, custom_objects={"DenseSkip": DenseSkip})
 
     assert loaded.config() == json.loads(json.dumps(model.config()))
     saved, restored = model.state_dict(), loaded.state_dict()
@@ -556,7 +556,7 @@ def test_inconsistent_files_give_one_sentence_errors(case, tmp_path):
     change, options, message = ARRAY_PROBLEMS[case]
     bad = _changed(tmp_path, change, **options)
     with pytest.raises(nio.ModelFileError, match=message) as caught:
-        nio.load_checkpoint(bad, custom_objects={"Residual": Residual})
+        nio.load_checkpoint(bad, custom_objects={"DenseSkip": DenseSkip})
     _check_one_sentence(caught.value, bad)
 
 
@@ -567,10 +567,10 @@ def _check_one_sentence(error, path):
 
 
 def test_a_custom_class_needs_custom_objects(tmp_path):
-    path = nio.save(tmp_path / "model.npz", nn.Sequential(Residual(2, rng=0)))
-    with pytest.raises(nio.ModelFileError, match=r"unknown module class 'Residual'; pass it in custom_objects"):
+    path = nio.save(tmp_path / "model.npz", nn.Sequential(DenseSkip(2, rng=0)))
+    with pytest.raises(nio.ModelFileError, match=r"unknown module class 'DenseSkip'; pass it in custom_objects"):
         nio.load(path)
-    assert isinstance(nio.load(path, custom_objects={"Residual": Residual}).layers[0], Residual)
+    assert isinstance(nio.load(path, custom_objects={"DenseSkip": DenseSkip}).layers[0], DenseSkip)
 
 
 @pytest.mark.parametrize("cut", [0, 10, 0.5, -30, -1])

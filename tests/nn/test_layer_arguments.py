@@ -222,7 +222,7 @@ REQUIRED = {
     "rnn": dict(input_size=2, hidden_size=3), "gru": dict(input_size=2, hidden_size=3),
     "lstm": dict(input_size=2, hidden_size=3), "activation": dict(activation="relu"),
     "multiheadattention": dict(embed_dim=4, num_heads=2), "transformerencoderlayer": dict(d_model=4, nhead=2),
-    "layernorm": dict(normalized_shape=3), "embedding": dict(num_embeddings=4, embedding_dim=2), "groupnorm": dict(num_groups=1, num_channels=2),
+    "residual": dict(layer=nn.Identity()), "layernorm": dict(normalized_shape=3), "embedding": dict(num_embeddings=4, embedding_dim=2), "groupnorm": dict(num_groups=1, num_channels=2),
     "instancenorm1d": dict(num_features=3), "instancenorm2d": dict(num_features=3),
 }
 

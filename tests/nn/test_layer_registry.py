@@ -53,6 +53,8 @@ CASES = {
     "softmax": Case((3, 4)),
     "heaviside": Case((3, 4), gradients=False),
     "sequential": Case((4, 3), args=_sequential_layers()),
+    "residual": Case((4, 3), args=(nn.Dense(3, 3, activation="tanh", rng=0, dtype=numpy.float64),),
+                     arguments=dict(shortcut=nn.Dense(3, 3, bias=False, rng=1, dtype=numpy.float64))),
     "conv1d": Case((2, 3, 7), dict(out_channels=2, kernel_size=3, padding=1)),
     "conv2d": Case((2, 2, 5, 5), dict(out_channels=3, kernel_size=2, stride=2)),
     "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
@@ -166,8 +168,8 @@ def test_lookups_in_any_case_and_clear_errors():
     assert (nn.LAYERS["batchnorm"].size_argument, nn.LAYERS["batchnorm"].size_axis) == ("num_features", 1)
     assert nn.LAYERS["maxpool2d"].size_argument is None and "Module" not in nn.LAYERS
     assert nn.build_layer("Dense", (8, 5), 2, rng=0).W.shape == (5, 2)  # Dense(5, 2): positional after the size
-    with pytest.raises(ValueError, match="unknown layer 'Residual'; known: activation, identity"):
-        nn.build_layer("Residual", (2, 3))
+    with pytest.raises(ValueError, match="unknown layer 'ResidualBlock'; known: activation, identity"):
+        nn.build_layer("ResidualBlock", (2, 3))
     with pytest.raises(ValueError, match=r"layer 'dense' \(Dense\) needs out_features"):
         nn.build_layer("dense", (2, 3))
     with pytest.raises(ValueError, match=r"layer 'dropout' \(Dropout\) takes no argument 'rate'; it takes p, rng"):
