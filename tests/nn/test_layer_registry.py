@@ -60,6 +60,8 @@ CASES = {
     "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
     "rbf": Case((5, 2), dict(units=3)),
     "dropout": Case((4, 3), dict(p=0.3)),
+    "dropout1d": Case((2, 3, 4), dict(p=0.3)),
+    "dropout2d": Case((2, 3, 2, 2), dict(p=0.3)),
     "multiheadattention": Case((2, 3, 4), dict(num_heads=2, batch_first=True), pair=True),  # embed_dim = 4
     "transformerencoderlayer": Case((3, 2, 4), dict(nhead=2, dim_feedforward=5, activation="gelu")),
     "embedding": Case((2, 5), dict(num_embeddings=7, embedding_dim=3), integers=7),  # checked in evaluation mode, where it is the identity
