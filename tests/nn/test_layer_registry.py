@@ -75,6 +75,11 @@ CASES = {
     "avgpool1d": Case((2, 3, 6), dict(kernel_size=3)),
     "avgpool2d": Case((2, 2, 4, 4), dict(kernel_size=2, stride=1)),
     "globalavgpool": Case((2, 3, 4, 4)),
+    "adaptiveavgpool1d": Case((2, 3, 7), dict(output_size=3)),
+    "adaptiveavgpool2d": Case((2, 2, 5, 4), dict(output_size=3)),
+    "adaptivemaxpool1d": Case((2, 3, 6), dict(output_size=4)),
+    "adaptivemaxpool2d": Case((2, 2, 5, 5), dict(output_size=2)),
+    "upsample": Case((2, 2, 3, 3), dict(scale_factor=1.5, mode="bilinear")),
     "flatten": Case((2, 3, 4)),
     "rnn": Case((2, 4, 3), dict(hidden_size=2)),  # input_size = 3 features, the last axis
     "gru": Case((2, 4, 3), dict(hidden_size=2, bidirectional=True)),

@@ -19,7 +19,7 @@ from nablanet.nn.layers.norm import LayerNorm
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import ArraySpec, Module
 
-__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "scaled_dot_product_attention"]
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer"]
 
 
 def _values(x):
