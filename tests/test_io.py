@@ -71,6 +71,11 @@ LAYER_CASES = {
                     lambda dt: np.random.default_rng(2).normal(size=(2, 3, 4)).astype(dt)),
     "attention": (lambda dt: nn.MultiheadAttention(4, 2, dropout=0.2, bias=False, dtype=dt),
                   lambda dt: np.random.default_rng(2).normal(size=(3, 2, 4)).astype(dt)),
+    "grouped_and_transposed_conv": (
+        lambda dt: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2, dtype=dt),
+                                 nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, groups=2,
+                                                    activation="relu", dtype=dt)),
+        lambda dt: np.random.default_rng(2).normal(size=(2, 2, 6, 6)).astype(dt)),
     "resampling": (lambda dt: nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(1, 2, 3, dtype=dt),
                                             nn.Dropout2d(0.3), nn.AdaptiveMaxPool2d((3, 2)), nn.AdaptiveAvgPool2d(1),
                                             nn.Flatten(), nn.Dense(2, 1, dtype=dt)),

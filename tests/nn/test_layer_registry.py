@@ -55,8 +55,10 @@ CASES = {
     "sequential": Case((4, 3), args=_sequential_layers()),
     "residual": Case((4, 3), args=(nn.Dense(3, 3, activation="tanh", rng=0, dtype=numpy.float64),),
                      arguments=dict(shortcut=nn.Dense(3, 3, bias=False, rng=1, dtype=numpy.float64))),
-    "conv1d": Case((2, 3, 7), dict(out_channels=2, kernel_size=3, padding=1)),
+    "conv1d": Case((2, 3, 7), dict(out_channels=6, kernel_size=3, padding=1, groups=3)),
     "conv2d": Case((2, 2, 5, 5), dict(out_channels=3, kernel_size=2, stride=2)),
+    "convtranspose1d": Case((2, 2, 4), dict(out_channels=4, kernel_size=3, stride=2, groups=2)),
+    "convtranspose2d": Case((2, 3, 3, 2), dict(out_channels=2, kernel_size=2, stride=2, output_padding=1)),
     "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
     "rbf": Case((5, 2), dict(units=3)),
     "dropout": Case((4, 3), dict(p=0.3)),
