@@ -25,6 +25,16 @@ def _pairs(layer):
     return pairs
 
 
+def _assert_layer_matches_torch(classes, c_in, c_out, kernel, options, spatial, seed):
+    rng = numpy.random.default_rng(seed + 1)
+    ours_cls, theirs_cls = classes
+    ours = ours_cls(c_in, c_out, kernel, rng=seed, dtype=F64, **options)
+    if ours.b is not None:
+        ours.b.data[...] = rng.standard_normal(c_out)
+    theirs = theirs_cls(c_in, c_out, kernel, **options).double()
+    assert_matches_torch(ours, theirs, [rng.standard_normal((2, c_in) + spatial)], _pairs(ours), seed=seed)
+
+
 @DRAWN
 @given(dims=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2, 3]), per_group=st.tuples(st.integers(1, 2),
        st.integers(1, 3)), kernel=st.integers(1, 3), stride=st.integers(1, 2), padding=st.integers(0, 1),
@@ -37,12 +47,7 @@ def test_grouped_convolution_equals_torch(dims, groups, per_group, kernel, strid
     rng = numpy.random.default_rng(seed)
     spatial = tuple(rng.integers(dilation * (kernel - 1) + 1, 7, dims))
     options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias)
-    ours_cls, theirs_cls = GROUPED[dims]
-    ours = ours_cls(c_in, c_out, kernel, rng=seed, dtype=F64, **options)
-    if bias:
-        ours.b.data[...] = rng.standard_normal(c_out)
-    theirs = theirs_cls(c_in, c_out, kernel, **options).double()
-    assert_matches_torch(ours, theirs, [rng.standard_normal((2, c_in) + spatial)], _pairs(ours), seed=seed)
+    _assert_layer_matches_torch(GROUPED[dims], c_in, c_out, kernel, options, spatial, seed)
 
 
 @DRAWN
@@ -58,12 +63,7 @@ def test_transposed_convolution_equals_torch(dims, groups, per_group, kernel, st
     assume(all((m - 1) * stride + dilation * (kernel - 1) + 1 + output_padding - 2 * padding >= 1 for m in spatial))
     options = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, bias=bias,
                    dilation=dilation)
-    ours_cls, theirs_cls = TRANSPOSED[dims]
-    ours = ours_cls(c_in, c_out, kernel, rng=seed, dtype=F64, **options)
-    if bias:
-        ours.b.data[...] = rng.standard_normal(c_out)
-    theirs = theirs_cls(c_in, c_out, kernel, **options).double()
-    assert_matches_torch(ours, theirs, [rng.standard_normal((2, c_in) + spatial)], _pairs(ours), seed=seed)
+    _assert_layer_matches_torch(TRANSPOSED[dims], c_in, c_out, kernel, options, spatial, seed)
 
 
 GRADIENT_CASES = {
