@@ -223,9 +223,11 @@ REQUIRED = {
     "lstm": dict(input_size=2, hidden_size=3), "activation": dict(activation="relu"),
     "multiheadattention": dict(embed_dim=4, num_heads=2), "transformerencoderlayer": dict(d_model=4, nhead=2),
     "convtranspose1d": dict(in_channels=1, out_channels=2, kernel_size=3),
-    "convtranspose2d": dict(in_channels=1, out_channels=2, kernel_size=3), "residual": dict(layer=nn.Identity()), "adaptiveavgpool1d": dict(output_size=2),
+    "convtranspose2d": dict(in_channels=1, out_channels=2, kernel_size=3), "residual": dict(layer=nn.Identity()),
+    "graph": dict(inputs=["x"], nodes={}, outputs="x"), "adaptiveavgpool1d": dict(output_size=2),
     "adaptiveavgpool2d": dict(output_size=2), "adaptivemaxpool1d": dict(output_size=2),
-    "adaptivemaxpool2d": dict(output_size=2), "layernorm": dict(normalized_shape=3), "embedding": dict(num_embeddings=4, embedding_dim=2), "groupnorm": dict(num_groups=1, num_channels=2),
+    "adaptivemaxpool2d": dict(output_size=2), "layernorm": dict(normalized_shape=3),
+    "embedding": dict(num_embeddings=4, embedding_dim=2), "groupnorm": dict(num_groups=1, num_channels=2),
     "instancenorm1d": dict(num_features=3), "instancenorm2d": dict(num_features=3),
 }
 

@@ -285,8 +285,8 @@ def _group_norm_arguments(num_groups, num_channels, eps, affine, dtype) -> tuple
     channels = check_int(owner, "num_channels", num_channels)
     if channels % groups:
         raise ValueError(f"{owner}: num_channels ({channels}) must be divisible by num_groups ({groups})")
-    return (groups, channels, check_real(owner, "eps", eps, low=0.0, low_open=True), check_bool(owner, "affine", affine),
-            check_float_dtype(owner, dtype))
+    return (groups, channels, check_real(owner, "eps", eps, low=0.0, low_open=True),
+            check_bool(owner, "affine", affine), check_float_dtype(owner, dtype))
 
 
 class _InstanceNorm(Module):
