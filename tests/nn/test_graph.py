@@ -66,12 +66,13 @@ def test_a_graph_gradient_matches_finite_differences_to_second_order():
     check_grads(f, args, modes=("fwd", "rev"), order=2, rtol=1e-6)
 
 
-def _data(n=96, seed=0):
-    rng = numpy.random.default_rng(seed)
-    image, meta = rng.standard_normal((n, 4)), rng.standard_normal((n, 2))
-    value = image[:, :1] - meta[:, :1]
-    classes = (image[:, 1] > 0).astype(numpy.int64) + (meta[:, 1] > 0)
-    return {"image": image, "meta": meta}, {"value": value, "classes": classes}
+def _data(n=96):
+    """A value (the difference of two features, one per input) and 3 classes (how many of two features are > 0)."""
+    X = {"image": numpy.random.default_rng(0).standard_normal((n, 4)),
+         "meta": numpy.random.default_rng(1).standard_normal((n, 2))}
+    targets = {"value": X["image"][:, :1] - X["meta"][:, :1],
+               "classes": (X["image"][:, 1] > 0).astype(numpy.int64) + (X["meta"][:, 1] > 0)}
+    return X, targets
 
 
 def test_fit_trains_a_graph_from_a_dict_of_inputs_and_predicts_from_a_tuple(tmp_path):
