@@ -59,10 +59,26 @@ def test_embedding_refuses_bad_indices_and_arguments_in_its_own_words():
         layer(numpy.array([1, 12, 3]))
     with pytest.raises(IndexError, match=r"index -1 is out of range"):
         layer(numpy.array([[0], [-1]]))
-    with pytest.raises(TypeError, match=r"Embedding\(10, 4\): indices must be integers, got an array of dtype float64"):
-        layer(numpy.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"Embedding\(10, 4\): indices must be integers, got 2.5 in an array of dtype"):
+        layer(numpy.array([1.0, 2.5]))
+    with pytest.raises(TypeError, match=r"Embedding\(10, 4\): indices must be integers, got an array of dtype bool"):
+        layer(numpy.array([True, False]))
     with pytest.raises(ValueError, match=r"Embedding: padding_idx must be an index of the 10 embeddings, in \[-10, 10\), "
                                          r"got 10"):
         nn.Embedding(10, 4, padding_idx=10)
     with pytest.raises(ValueError, match="Embedding: max_norm must be a positive finite number, got -1"):
         nn.Embedding(10, 4, max_norm=-1)
+
+
+def test_fit_trains_an_embedding_from_the_float_inputs_it_gives_the_model():
+    from nablanet.optim import Adam
+    from nablanet.train import fit
+
+    rng = numpy.random.default_rng(0)
+    tokens = rng.integers(0, 10, (128, 5))
+    labels = (tokens >= 5).sum(axis=1) >= 3  # a majority of "high" tokens
+    model = nn.Sequential(nn.Embedding(10, 4, rng=0), nn.Flatten(), nn.Dense(20, 2, rng=1))
+    history = fit(model, tokens, labels.astype(numpy.int64), loss="cross_entropy",
+                  optimizer=Adam(model.parameters(), lr=0.05), epochs=20, seed=0, progress=False)
+    assert history["accuracy"][-1] > 0.9, history["accuracy"]
+    numpy.testing.assert_array_equal(model(tokens.astype(numpy.float32)).data, model(tokens).data)

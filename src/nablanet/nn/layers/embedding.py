@@ -47,7 +47,8 @@ class Embedding(Module):
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
     Shape:
-        integer indices (*) -> (*, D).
+        integer indices (*) -> (*, D). Floating-point arrays of whole numbers are taken as indices too (fit
+        gives the model its inputs in the model's float dtype); any other value is refused.
 
     Attributes:
         W: (V, D), N(0, 1) as PyTorch; the padding_idx row zeros.
@@ -89,7 +90,17 @@ class Embedding(Module):
     def _checked(self, indices):
         values = indices.data if hasattr(indices, "_data") else np.asarray(indices)
         owner = f"Embedding({self.num_embeddings}, {self.embedding_dim})"
-        if values.dtype.kind not in "iu":
+        if values.dtype.kind == "f":
+            # fit casts its inputs to the model's float dtype: whole numbers (exact in float32 up to 2^24) are
+            # indices still; any other value is refused, never rounded.
+            whole = np.isfinite(values) & (values == np.round(values))
+            if not whole.all():
+                raise TypeError(f"{owner}: indices must be integers, got {values[~whole].flat[0].item()!r} in an array of "
+                                f"dtype {values.dtype}")
+            if values.size and np.abs(values).max() > 2 ** 24:
+                raise TypeError(f"{owner}: indices beyond 2^24 as floats may have been rounded; give integer indices")
+            values = values.astype(np.intp)
+        elif values.dtype.kind not in "iu":
             raise TypeError(f"{owner}: indices must be integers, got an array of dtype {values.dtype}")
         if values.size and (values.min() < 0 or values.max() >= self.num_embeddings):
             bad = values[(values < 0) | (values >= self.num_embeddings)].flat[0]
