@@ -29,7 +29,7 @@ _worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_worker)
 
 
-class Residual(nn.Module):
+class DenseSkip(nn.Module):
     """x + Dense(x): a module from outside nablanet.nn, loaded through custom_objects."""
 
     def __init__(self, features, *, rng=None, dtype=np.float32):
@@ -59,6 +59,27 @@ LAYER_CASES = {
     "lstm_last_step": (lambda dt: nn.LSTM(3, 4, return_sequences=False, dtype=dt), _sequences),
     "batchnorm": (lambda dt: nn.Sequential(nn.Dense(3, 4, dtype=dt), nn.BatchNorm(4, momentum=0.3, dtype=dt)),
                   lambda dt: np.random.default_rng(2).normal(size=(6, 3)).astype(dt)),
+    "layer_group_instance_norm": (
+        lambda dt: nn.Sequential(nn.Conv1d(2, 4, 3, dtype=dt), nn.GroupNorm(2, 4, dtype=dt),
+                                 nn.InstanceNorm1d(4, affine=True, track_running_stats=True, dtype=dt),
+                                 nn.LayerNorm(4, dtype=dt)),
+        lambda dt: np.random.default_rng(2).normal(size=(3, 2, 6)).astype(dt)),
+    "embedding": (lambda dt: nn.Sequential(nn.Embedding(6, 3, padding_idx=0, dtype=dt), nn.Dense(3, 2, dtype=dt)),
+                  lambda dt: np.array([[0, 5, 2], [1, 1, 3]])),
+    "transformer": (lambda dt: nn.Sequential(nn.TransformerEncoderLayer(4, 2, 6, batch_first=True, dtype=dt),
+                                             nn.TransformerEncoderLayer(4, 1, 3, norm_first=True, dtype=dt)),
+                    lambda dt: np.random.default_rng(2).normal(size=(2, 3, 4)).astype(dt)),
+    "attention": (lambda dt: nn.MultiheadAttention(4, 2, dropout=0.2, bias=False, dtype=dt),
+                  lambda dt: np.random.default_rng(2).normal(size=(3, 2, 4)).astype(dt)),
+    "grouped_and_transposed_conv": (
+        lambda dt: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2, dtype=dt),
+                                 nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, groups=2,
+                                                    activation="relu", dtype=dt)),
+        lambda dt: np.random.default_rng(2).normal(size=(2, 2, 6, 6)).astype(dt)),
+    "resampling": (lambda dt: nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(1, 2, 3, dtype=dt),
+                                            nn.Dropout2d(0.3), nn.AdaptiveMaxPool2d((3, 2)), nn.AdaptiveAvgPool2d(1),
+                                            nn.Flatten(), nn.Dense(2, 1, dtype=dt)),
+                   lambda dt: np.random.default_rng(2).normal(size=(2, 1, 4, 3)).astype(dt)),
     "dropout": (lambda dt: nn.Sequential(nn.Dense(3, 8, dtype=dt), nn.Dropout(0.5)),
                 lambda dt: np.ones((4, 3), dtype=dt)),
     "rbf": (lambda dt: nn.Sequential(nn.RBF(3, 5, width=0.7, dtype=dt), nn.Dense(5, 1, dtype=dt)),
@@ -68,7 +89,7 @@ LAYER_CASES = {
                                  nn.Sequential(nn.Dense(4, 4, dtype=dt), nn.GELU("tanh"), nn.ELU(0.5)),
                                  nn.Softmax()),
         lambda dt: np.ones((2, 3), dtype=dt)),
-    "custom_module": (lambda dt: nn.Sequential(Residual(3, dtype=dt), nn.Dense(3, 1, dtype=dt)),
+    "custom_module": (lambda dt: nn.Sequential(DenseSkip(3, dtype=dt), nn.Dense(3, 1, dtype=dt)),
                       lambda dt: np.ones((2, 3), dtype=dt)),
 }
 
@@ -96,7 +117,7 @@ def test_round_trip_of_every_layer_family(case, dtype, tmp_path):
     x = make_input(dtype)
     model = _trained(make_model(dtype), x)
     path = nio.save(tmp_path / "model.npz", model)
-    loaded = nio.load(path, custom_objects={"Residual": Residual})
+    loaded = nio.load(path, custom_objects={"DenseSkip": DenseSkip})
 
     assert loaded.config() == json.loads(json.dumps(model.config()))
     saved, restored = model.state_dict(), loaded.state_dict()
@@ -544,7 +565,7 @@ def test_inconsistent_files_give_one_sentence_errors(case, tmp_path):
     change, options, message = ARRAY_PROBLEMS[case]
     bad = _changed(tmp_path, change, **options)
     with pytest.raises(nio.ModelFileError, match=message) as caught:
-        nio.load_checkpoint(bad, custom_objects={"Residual": Residual})
+        nio.load_checkpoint(bad, custom_objects={"DenseSkip": DenseSkip})
     _check_one_sentence(caught.value, bad)
 
 
@@ -555,10 +576,10 @@ def _check_one_sentence(error, path):
 
 
 def test_a_custom_class_needs_custom_objects(tmp_path):
-    path = nio.save(tmp_path / "model.npz", nn.Sequential(Residual(2, rng=0)))
-    with pytest.raises(nio.ModelFileError, match=r"unknown module class 'Residual'; pass it in custom_objects"):
+    path = nio.save(tmp_path / "model.npz", nn.Sequential(DenseSkip(2, rng=0)))
+    with pytest.raises(nio.ModelFileError, match=r"unknown module class 'DenseSkip'; pass it in custom_objects"):
         nio.load(path)
-    assert isinstance(nio.load(path, custom_objects={"Residual": Residual}).layers[0], Residual)
+    assert isinstance(nio.load(path, custom_objects={"DenseSkip": DenseSkip}).layers[0], DenseSkip)
 
 
 @pytest.mark.parametrize("cut", [0, 10, 0.5, -30, -1])

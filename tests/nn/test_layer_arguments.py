@@ -221,6 +221,14 @@ REQUIRED = {
     "maxpool2d": dict(kernel_size=2), "avgpool1d": dict(kernel_size=2), "avgpool2d": dict(kernel_size=2),
     "rnn": dict(input_size=2, hidden_size=3), "gru": dict(input_size=2, hidden_size=3),
     "lstm": dict(input_size=2, hidden_size=3), "activation": dict(activation="relu"),
+    "multiheadattention": dict(embed_dim=4, num_heads=2), "transformerencoderlayer": dict(d_model=4, nhead=2),
+    "convtranspose1d": dict(in_channels=1, out_channels=2, kernel_size=3),
+    "convtranspose2d": dict(in_channels=1, out_channels=2, kernel_size=3), "residual": dict(layer=nn.Identity()),
+    "graph": dict(inputs=["x"], nodes={}, outputs="x"), "adaptiveavgpool1d": dict(output_size=2),
+    "adaptiveavgpool2d": dict(output_size=2), "adaptivemaxpool1d": dict(output_size=2),
+    "adaptivemaxpool2d": dict(output_size=2), "layernorm": dict(normalized_shape=3),
+    "embedding": dict(num_embeddings=4, embedding_dim=2), "groupnorm": dict(num_groups=1, num_channels=2),
+    "instancenorm1d": dict(num_features=3), "instancenorm2d": dict(num_features=3),
 }
 
 
@@ -239,8 +247,8 @@ def _annotated_arguments():
 
 ANNOTATED = _annotated_arguments()
 # A value of the wrong type for each annotation; a bool is never an int nor a float.
-WRONG_TYPE = {int: [2.5, True, "2"], float: ["0.5", True], float | None: ["0.5", False], bool: [1, "yes"],
-              str: [3]}
+WRONG_TYPE = {int: [2.5, True, "2"], int | None: [2.5, True, "2"], float: ["0.5", True], float | None: ["0.5", False],
+              bool: [1, "yes"], bool | None: [1, "yes"], str: [3]}
 
 
 def test_every_shipped_layer_with_required_arguments_is_in_the_sweep():

@@ -15,12 +15,24 @@ from nablanet.testing import check_grads
 
 class Case(NamedTuple):
     """A batch shape (N, ...), the arguments other than the inferred size (float64 and a seed are added
-    where the layer takes them), positional arguments, and whether gradients exist (Heaviside: none)."""
+    where the layer takes them), positional arguments, whether gradients exist (Heaviside: none), and for a
+    layer of integer inputs (Embedding) how many values they take (its gradients are its parameters')."""
 
     shape: tuple
     arguments: dict = {}
     args: tuple = ()
     gradients: bool = True
+    integers: int = 0
+    pair: bool = False  # the layer returns (output, more): MultiheadAttention's (output, weights)
+
+
+def _first(case, output):
+    return output[0] if case.pair else output
+
+
+def _input(case, seed):
+    rng = numpy.random.default_rng(seed)
+    return rng.integers(0, case.integers, case.shape) if case.integers else rng.standard_normal(case.shape)
 
 
 def _sequential_layers():
@@ -41,17 +53,40 @@ CASES = {
     "softmax": Case((3, 4)),
     "heaviside": Case((3, 4), gradients=False),
     "sequential": Case((4, 3), args=_sequential_layers()),
-    "conv1d": Case((2, 3, 7), dict(out_channels=2, kernel_size=3, padding=1)),
+    "graph": Case((4, 3), args=(["x"], {"h": (nn.Dense(3, 3, activation="tanh", rng=2, dtype=numpy.float64), "x"),
+                                        "g": (nn.Dense(3, 2, rng=3, dtype=numpy.float64), "h"),
+                                        "y": (nn.Concatenate(), ["x", "h", "g"])}, "y")),
+    "add": Case((3, 4)),
+    "concatenate": Case((3, 4), dict(axis=0)),
+    "residual": Case((4, 3), args=(nn.Dense(3, 3, activation="tanh", rng=0, dtype=numpy.float64),),
+                     arguments=dict(shortcut=nn.Dense(3, 3, bias=False, rng=1, dtype=numpy.float64))),
+    "conv1d": Case((2, 3, 7), dict(out_channels=6, kernel_size=3, padding=1, groups=3)),
     "conv2d": Case((2, 2, 5, 5), dict(out_channels=3, kernel_size=2, stride=2)),
+    "convtranspose1d": Case((2, 2, 4), dict(out_channels=4, kernel_size=3, stride=2, groups=2)),
+    "convtranspose2d": Case((2, 3, 3, 2), dict(out_channels=2, kernel_size=2, stride=2, output_padding=1)),
     "dense": Case((2, 4, 3), dict(out_features=2, activation="elu")),  # in_features = 3, the last axis
     "rbf": Case((5, 2), dict(units=3)),
-    "dropout": Case((4, 3), dict(p=0.3)),  # checked in evaluation mode, where it is the identity
+    "dropout": Case((4, 3), dict(p=0.3)),
+    "dropout1d": Case((2, 3, 4), dict(p=0.3)),
+    "dropout2d": Case((2, 3, 2, 2), dict(p=0.3)),
+    "multiheadattention": Case((2, 3, 4), dict(num_heads=2, batch_first=True), pair=True),  # embed_dim = 4
+    "transformerencoderlayer": Case((3, 2, 4), dict(nhead=2, dim_feedforward=5, activation="gelu")),
+    "embedding": Case((2, 5), dict(num_embeddings=7, embedding_dim=3), integers=7),  # checked in evaluation mode, where it is the identity
     "batchnorm": Case((6, 3, 2)),  # num_features = 3 channels, axis 1
+    "layernorm": Case((2, 3, 4)),  # normalized_shape = 4, the last axis
+    "groupnorm": Case((2, 4, 3), dict(num_groups=2)),  # num_channels = 4, axis 1
+    "instancenorm1d": Case((2, 3, 5), dict(affine=True, track_running_stats=True)),
+    "instancenorm2d": Case((2, 2, 3, 3), dict(affine=True)),
     "maxpool1d": Case((2, 3, 6), dict(kernel_size=2)),
     "maxpool2d": Case((2, 2, 4, 4), dict(kernel_size=2)),
     "avgpool1d": Case((2, 3, 6), dict(kernel_size=3)),
     "avgpool2d": Case((2, 2, 4, 4), dict(kernel_size=2, stride=1)),
     "globalavgpool": Case((2, 3, 4, 4)),
+    "adaptiveavgpool1d": Case((2, 3, 7), dict(output_size=3)),
+    "adaptiveavgpool2d": Case((2, 2, 5, 4), dict(output_size=3)),
+    "adaptivemaxpool1d": Case((2, 3, 6), dict(output_size=4)),
+    "adaptivemaxpool2d": Case((2, 2, 5, 5), dict(output_size=2)),
+    "upsample": Case((2, 2, 3, 3), dict(scale_factor=1.5, mode="bilinear")),
     "flatten": Case((2, 3, 4)),
     "rnn": Case((2, 4, 3), dict(hidden_size=2)),  # input_size = 3 features, the last axis
     "gru": Case((2, 4, 3), dict(hidden_size=2, bidirectional=True)),
@@ -83,14 +118,18 @@ def test_layer_built_from_its_record_reads_its_size_and_passes_a_gradient_check(
     if record.size_argument is not None:
         assert layer.config()["arguments"][record.size_argument] == case.shape[record.size_axis]
     layer.eval()
-    x = numpy.random.default_rng(3).standard_normal(case.shape)
+    x = _input(case, 3)
     if not case.gradients:
         assert numpy.asarray(layer(x).data).shape == case.shape
         return
     names = [parameter_name for parameter_name, _ in layer.named_parameters()]
+    if case.integers:
+        check_grads(lambda *values: _first(case, nn.functional_call(layer, dict(zip(names, values)), x)),
+                    [p.data for p in layer.parameters()], order=1, rtol=1e-6)
+        return
 
     def f(x_value, *values):
-        return nn.functional_call(layer, dict(zip(names, values)), x_value)
+        return _first(case, nn.functional_call(layer, dict(zip(names, values)), x_value))
 
     check_grads(f, [x] + [p.data for p in layer.parameters()], order=1, rtol=1e-6)
 
@@ -102,8 +141,9 @@ def test_layer_round_trips_through_its_config(name):
     rebuilt.load_state_dict(layer.state_dict())
     layer.eval()
     rebuilt.eval()
-    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
-    numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
+    x = _input(CASES[name], 4)
+    case = CASES[name]
+    numpy.testing.assert_array_equal(_first(case, rebuilt(x)).data, _first(case, layer(x)).data)
     assert repr(rebuilt) == repr(layer)
 
 
@@ -120,8 +160,9 @@ def test_repr_is_a_constructor_call_that_eval_turns_into_the_same_layer(name):
     assert {k: v.dtype for k, v in rebuilt.state_dict().items()} == {k: v.dtype for k, v in layer.state_dict().items()}
     layer.eval()
     rebuilt.eval()
-    x = numpy.random.default_rng(4).standard_normal(CASES[name].shape)
-    numpy.testing.assert_array_equal(numpy.asarray(rebuilt(x).data), numpy.asarray(layer(x).data))
+    x = _input(CASES[name], 4)
+    case = CASES[name]
+    numpy.testing.assert_array_equal(_first(case, rebuilt(x)).data, _first(case, layer(x)).data)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -141,8 +182,8 @@ def test_lookups_in_any_case_and_clear_errors():
     assert (nn.LAYERS["batchnorm"].size_argument, nn.LAYERS["batchnorm"].size_axis) == ("num_features", 1)
     assert nn.LAYERS["maxpool2d"].size_argument is None and "Module" not in nn.LAYERS
     assert nn.build_layer("Dense", (8, 5), 2, rng=0).W.shape == (5, 2)  # Dense(5, 2): positional after the size
-    with pytest.raises(ValueError, match="unknown layer 'Residual'; known: activation, identity"):
-        nn.build_layer("Residual", (2, 3))
+    with pytest.raises(ValueError, match="unknown layer 'ResidualBlock'; known: activation, identity"):
+        nn.build_layer("ResidualBlock", (2, 3))
     with pytest.raises(ValueError, match=r"layer 'dense' \(Dense\) needs out_features"):
         nn.build_layer("dense", (2, 3))
     with pytest.raises(ValueError, match=r"layer 'dropout' \(Dropout\) takes no argument 'rate'; it takes p, rng"):

@@ -1,4 +1,5 @@
-"""Batch-normalization kernels: per-feature sums and scalings in one pass each, in an array's own memory order."""
+"""Normalization kernels: batch normalization's per-feature sums and scalings in one pass each, in an array's own
+memory order; the normalization of rows (layer, group and instance normalization) and its VJP."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 
 import numpy as np
 
-__all__ = ["FeatureLayout", "ROW_LENGTH", "batch_statistics", "batch_norm", "batch_norm_vjp"]
+__all__ = ["FeatureLayout", "ROW_LENGTH", "batch_statistics", "batch_norm", "batch_norm_vjp", "normalize_rows",
+           "normalize_rows_vjp"]
 
 # Per-feature vectors are applied to flat memory in rows of about this many values, the vector
 # repeated to fill a row: from this length on a scaling pass runs as fast as a plain product of two
@@ -175,3 +177,64 @@ def batch_norm_vjp(grad_out, residual, gamma, needs, total=None):
         layout.apply(np.subtract, grad, a * mean_g, grad)
         grad_x = layout.unflat(grad)
     return grad_x, grad_gamma, sum_g if needs[2] else None
+
+
+def _row_means(a):
+    """The mean of every row of a, as one matrix-vector product (NumPy's mean along short rows is 5 times slower)."""
+    return a @ np.full(a.shape[1], 1.0 / a.shape[1], dtype=a.dtype)
+
+
+def _row_dots(a, b):
+    """sum_j a[i, j] b[i, j] for every row i: one pass, no product array (einsum's sum of products)."""
+    return np.einsum("ij,ij->i", a, b)
+
+
+def normalize_rows(x, eps, gamma=None, beta=None):
+    """y = gamma x_hat + beta, x_hat = (x - mean(x)) / sqrt(var(x) + eps) along the last axis, and the residual.
+
+    Four passes over x for x_hat: the mean, x - mean (overwritten by x_hat), the sum of squares as one
+    sum of products (einsum forms no x^2), the scaling; two more for the scale and shift. The variance
+    is that of x - mean, never E[x^2] - mean^2, which cancels in float32 when |mean| is large against
+    the spread. The residual is (1/sqrt(var + eps) per row, x_hat when y is not x_hat itself).
+
+    Shape: x (..., K), gamma and beta (K,) or None -> y (..., K) (C order).
+    """
+    width = x.shape[-1]
+    rows = x.reshape(-1, width)
+    x_hat = rows - _row_means(rows)[:, None]
+    inv_std = 1.0 / np.sqrt(_row_dots(x_hat, x_hat) / width + eps)
+    x_hat *= inv_std[:, None]
+    if gamma is None:
+        return x_hat.reshape(x.shape), (inv_std, None)
+    y = x_hat * gamma
+    y += beta
+    return y.reshape(x.shape), (inv_std, x_hat)
+
+
+def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
+    """(dC/dx, dC/dgamma, dC/dbeta) of normalize_rows from g = dC/dy, its output and its residual.
+
+        dC/dbeta = sum g,   dC/dgamma = sum g x_hat         (sums over the rows)
+        dC/dx    = inv_std (h - mean(h) - x_hat mean(h x_hat)),   h = gamma g,   means along each row
+
+    Five passes for dC/dx (one more to form h), one each for dC/dgamma and dC/dbeta, products and sums
+    of products without intermediate arrays where einsum and matmul give them. A gradient not in
+    ``needs`` (x, gamma, beta) is None; without gamma, only dC/dx.
+    """
+    inv_std, x_hat = residual
+    width = out.shape[-1]
+    g = grad_out.reshape(-1, width)
+    x_hat = out.reshape(-1, width) if x_hat is None else x_hat
+    grad_x = grad_gamma = grad_beta = None
+    if gamma is not None and needs[1]:
+        grad_gamma = np.einsum("ij,ij->j", g, x_hat)
+    if gamma is not None and needs[2]:
+        grad_beta = np.ones(len(g), dtype=g.dtype) @ g
+    if needs[0]:
+        h = g if gamma is None else g * gamma
+        grad = x_hat * (_row_dots(h, x_hat) / width)[:, None]
+        np.subtract(h, grad, out=grad)
+        grad -= _row_means(h)[:, None]
+        grad *= inv_std[:, None]
+        grad_x = grad.reshape(out.shape)
+    return grad_x, grad_gamma, grad_beta

@@ -9,14 +9,16 @@ from nablanet.autodiff.ops.sorting import *  # noqa: F401,F403
 from nablanet.autodiff.ops.linalg import *  # noqa: F401,F403
 from nablanet.autodiff.ops.build import *  # noqa: F401,F403
 from nablanet.autodiff.ops.nn import *  # noqa: F401,F403
+from nablanet.autodiff.ops.norm import *  # noqa: F401,F403
 from nablanet.autodiff.ops.conv import *  # noqa: F401,F403
 from nablanet.autodiff.ops.recurrent import *  # noqa: F401,F403
 from nablanet.autodiff.ops.control import *  # noqa: F401,F403
-from nablanet.autodiff.ops import (build, control, conv, cumulative, elementwise, linalg, nn, recurrent, reduce,
-                                   shape, sorting, trig)
+from nablanet.autodiff.ops import (build, control, conv, cumulative, elementwise, linalg, nn, norm, recurrent,
+                                   reduce, shape, sorting, trig)
 
 # The families whose public functions are NumPy's top-level names (nablanet.numpy re-exports them).
-FAMILIES = (shape, elementwise, trig, reduce, cumulative, sorting, linalg, build, nn, conv, recurrent, control)
+FAMILIES = (shape, elementwise, trig, reduce, cumulative, sorting, linalg, build, nn, norm, conv, recurrent,
+            control)
 
 __all__ = [name for family in FAMILIES for name in family.__all__]
 

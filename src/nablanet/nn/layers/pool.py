@@ -1,15 +1,18 @@
-"""Pooling and reshaping layers: max and average pooling (1-D, 2-D), global average pooling, Flatten."""
+"""Pooling and reshaping layers: max and average pooling (1-D, 2-D), adaptive pooling to an output size, global
+average pooling, Flatten."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.checks import check_int
 from nablanet.nn import functional as F
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool", "Flatten"]
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "GlobalAvgPool", "Flatten"]
 
 
 @register_layer("maxpool1d")
@@ -71,6 +74,106 @@ class AvgPool2d(Module):
 
     def forward(self, x):
         return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
+
+
+def adaptive_windows(size: int, output_size: int) -> list:
+    """PyTorch's windows of adaptive pooling along one axis: output i pools [floor(i L / O), ceil((i + 1) L / O))."""
+    return [(i * size // output_size, -(-(i + 1) * size // output_size)) for i in range(output_size)]
+
+
+def adaptive_pool(x, output_size, reduce, owner: str = "adaptive_pool"):
+    """Pool (N, C, *spatial) or (C, *spatial) to ``output_size`` (one per spatial axis, None: the input's size),
+    each output over PyTorch's window (adaptive_windows), with ``reduce`` (ops.mean or ops.max).
+
+    A rectangular window's mean (or maximum) is that over one axis of that over the other, so the axes
+    are pooled one at a time: windows of equal size (L divisible by O) as one reshape and reduction, others
+    one slice each, joined.
+    """
+    shape = np.shape(x.data if hasattr(x, "_data") else x)
+    n_spatial = len(output_size)
+    if len(shape) not in (n_spatial + 1, n_spatial + 2):
+        axes = "L" if n_spatial == 1 else "H, W"
+        raise ValueError(f"{owner}: expected input of shape (N, C, {axes}) or (C, {axes}), got {shape}")
+    for k, out in enumerate(output_size):
+        axis = len(shape) - n_spatial + k
+        size = np.shape(x.data if hasattr(x, "_data") else x)[axis]
+        out = size if out is None else out
+        if out == size:
+            continue
+        if size % out == 0:
+            current = np.shape(x.data if hasattr(x, "_data") else x)
+            split = current[:axis] + (out, size // out) + current[axis + 1:]
+            x = reduce(ops.reshape(x, split), axis=axis + 1)
+            continue
+        index = (slice(None),) * axis
+        x = ops.concatenate([reduce(x[index + (slice(start, end),)], axis=axis, keepdims=True)
+                             for start, end in adaptive_windows(size, out)], axis=axis)
+    return x
+
+
+def _adaptive_output_size(owner, output_size, n_spatial: int) -> tuple:
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * n_spatial
+    if len(sizes) != n_spatial:
+        raise ValueError(f"{owner}: output_size must be one size or {n_spatial} of them, got {output_size!r}")
+    return tuple(None if size is None else check_int(owner, "output_size", size) for size in sizes)
+
+
+class _AdaptivePool(Module):
+    """Pooling to a given output size whatever the input's, as PyTorch's adaptive pools: output i along an axis
+    of length L pools the window [floor(i L / O), ceil((i + 1) L / O)) (windows overlap when O does not divide L).
+
+    Args:
+        output_size: O, an int or one per spatial axis (None keeps that axis's size).
+    """
+
+    _spatial = 1
+    _reduce = staticmethod(ops.mean)
+
+    def __init__(self, output_size):
+        self.output_size = output_size
+        self._sizes = _adaptive_output_size(type(self).__name__, output_size, self._spatial)
+
+    def forward(self, x):
+        return adaptive_pool(x, self._sizes, self._reduce, type(self).__name__)
+
+
+@register_layer("adaptiveavgpool1d")
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """Mean over adaptive windows: (N, C, L) -> (N, C, O); see _AdaptivePool.
+
+    Example:
+        >>> AdaptiveAvgPool1d(2)(np.arange(5.0).reshape(1, 1, 5)).tolist()
+        [[[1.0, 3.0]]]
+    """
+
+    _spatial = 1
+    _reduce = staticmethod(ops.mean)
+
+
+@register_layer("adaptiveavgpool2d")
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """Mean over adaptive windows: (N, C, H, W) -> (N, C, O_h, O_w); AdaptiveAvgPool2d(1) is global average
+    pooling keeping the spatial axes. See _AdaptivePool."""
+
+    _spatial = 2
+    _reduce = staticmethod(ops.mean)
+
+
+@register_layer("adaptivemaxpool1d")
+class AdaptiveMaxPool1d(_AdaptivePool):
+    """Maximum over adaptive windows: (N, C, L) -> (N, C, O); see _AdaptivePool. Tied maxima share the gradient
+    (the max reduction's rule), where PyTorch gives it to the first."""
+
+    _spatial = 1
+    _reduce = staticmethod(ops.max)
+
+
+@register_layer("adaptivemaxpool2d")
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """Maximum over adaptive windows: (N, C, H, W) -> (N, C, O_h, O_w); see AdaptiveMaxPool1d."""
+
+    _spatial = 2
+    _reduce = staticmethod(ops.max)
 
 
 @register_layer("globalavgpool")
