@@ -33,6 +33,8 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
+# Quotes and apostrophes typeset, but no dashes: "--out" in a usage line stays two hyphens.
+smartquotes_action = "qe"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "tutorials/*.ipynb", "gallery/*.ipynb"]
 templates_path = []
 
@@ -76,6 +78,7 @@ html_title = f"nablanet {version}"
 html_static_path = []
 html_theme_options = {
     "navbar_align": "left",
+    "header_links_before_dropdown": 4,
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
