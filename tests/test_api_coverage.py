@@ -71,6 +71,17 @@ def test_the_check_names_each_undocumented_public_name(fake_module):
     ]
 
 
+def test_the_check_names_each_public_name_no_page_shows(fake_module):
+    # Child is shown under another name (an alias documented elsewhere counts); bare and Layer are not shown.
+    fake_module.Alias = fake_module.Child
+    fake_module.__all__ = ["documented", "bare", "Layer", "Alias"]
+    shown = ["nablanet_fake_api.documented", "nablanet_fake_api.Child", "nablanet.fit"]
+    assert api_coverage.unrendered([fake_module.__name__], shown) == [
+        "nablanet_fake_api.bare is public but shown on no API page",
+        "nablanet_fake_api.Layer is public but shown on no API page",
+    ]
+
+
 def test_the_check_names_a_module_of_nablanet_without_a_page():
     problems = api_coverage.undocumented(["nablanet"])
     assert "nablanet.nn has no API page (add one in docs/api/, or name it in INTERNAL with why)" in problems

@@ -3,7 +3,8 @@
 The reference documents the modules named by the ``automodule`` directives of ``docs/api/*.rst``.
 For each of them, every name in its ``__all__`` (its public names when it has none) must have a
 docstring of its own, and so must each public method and property of a public class (a method may
-take its docstring from the method it overrides, as autodoc shows it). Every module directly under
+take its docstring from the method it overrides, as autodoc shows it), and each public class and
+function must be shown on a page (under its public name or another). Every module directly under
 ``nablanet`` must have a page or be named in ``INTERNAL`` with the reason.
 
 Run by the Sphinx build (a warning per problem, so ``sphinx-build -W`` fails) and by
@@ -109,6 +110,42 @@ def undocumented(modules: list[str]) -> list[str]:
     return problems
 
 
+def _resolve(full_name: str):
+    """The object a documented dotted name stands for (None if it is not importable, e.g. an attribute)."""
+    parts = full_name.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            value = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[split:]:
+                value = getattr(value, part)
+        except AttributeError:
+            return None
+        return value
+    return None
+
+
+def unrendered(modules: list[str], documented_names) -> list[str]:
+    """The public classes and functions of ``modules`` that no API page shows: neither under their public
+    name nor under another (``nablanet.MLPClassifier`` is shown as ``nablanet.sklearn.MLPClassifier``).
+
+    ``documented_names`` are the dotted names of the objects the pages describe (Sphinx's Python domain)."""
+    documented_names = set(documented_names)
+    shown = {id(value) for value in map(_resolve, documented_names) if value is not None}
+    problems = []
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name in public_names(module):
+            value = getattr(module, name, None)
+            if value is None or isinstance(value, types.ModuleType) or not (inspect.isclass(value) or callable(value)):
+                continue
+            if f"{module_name}.{name}" not in documented_names and id(value) not in shown:
+                problems.append(f"{module_name}.{name} is public but shown on no API page")
+    return problems
+
+
 def _check(app, env) -> None:
     from sphinx.util import logging
 
@@ -116,7 +153,8 @@ def _check(app, env) -> None:
     modules = documented_modules()
     if not modules:
         logger.warning("api_coverage: no automodule directive found in %s", API_PAGES)
-    for problem in undocumented(modules):
+    documented_names = [name for name, *_ in env.get_domain("py").get_objects()]
+    for problem in undocumented(modules) + unrendered(modules, documented_names):
         logger.warning("api_coverage: %s", problem)
 
 
