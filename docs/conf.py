@@ -36,7 +36,6 @@ root_doc = "index"
 # Quotes and apostrophes typeset, but no dashes: "--out" in a usage line stays two hyphens.
 smartquotes_action = "qe"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "tutorials/*.ipynb", "gallery/*.ipynb"]
-templates_path = []
 
 # --- Markdown (MyST) ---------------------------------------------------------------------------------
 # $...$ and $$...$$ are MathJax math in Markdown pages; headings get anchors so pages link to sections.
@@ -44,10 +43,10 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # --- API reference (autodoc + napoleon) ---------------------------------------------------------------
-# The docstrings are Google style (Args:, Returns:, Example:); Shape: and References: are ours.
+# The docstrings are Google style (Args:, Returns:, Example:), with a Shape: section of ours (PyTorch's).
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Shape", "notes_style"), ("Symbols", "notes_style")]
+napoleon_custom_sections = [("Shape", "notes_style")]
 napoleon_use_rtype = False
 napoleon_use_ivar = True  # Attributes: as fields of the class, not objects of their own (coef_ is also a property)
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
@@ -75,7 +74,6 @@ sphinx_gallery_conf = {
 # --- HTML ---------------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"nablanet {version}"
-html_static_path = []
 html_theme_options = {
     "navbar_align": "left",
     "header_links_before_dropdown": 4,
