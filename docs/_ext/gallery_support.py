@@ -18,7 +18,6 @@ _OUTPUT = tempfile.TemporaryDirectory(prefix="nablanet-gallery-")
 
 # What each example is run with: the demos' --quick runs show their claim in seconds, not minutes.
 _ARGUMENTS = {
-    "autodiff": [],
     "mnist1d": ["--quick", "--seed", "0"],
     "pinn": ["--quick", "--plot", "{out}/pinn.png"],
 }
