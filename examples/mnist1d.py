@@ -1,4 +1,5 @@
 """MNIST-1D with nablanet: logistic regression, an MLP, a CNN and a GRU, beside the paper's test accuracies.
+=========================================================================================================
 
 MNIST-1D (Greydanus, "Scaling down deep learning", 2020) is a 1-D analogue of MNIST: each digit is a
 template of 12 points, padded, scaled, translated, sheared, noised and resampled to 40 values. The
@@ -16,9 +17,9 @@ model       recipe (every model: batch 100, cosine decay of the learning rate to
 logistic    Dense 40 -> 10; Adam lr 1e-2 (the paper's model and optimizer)                      150
 mlp         the paper's network, 40-100-100-10 ReLU; Adam lr 1e-2; every epoch each training     150
             signal is shifted circularly by a random -5..5 samples (data augmentation)
-cnn         4 convolutions (32, 32, 64, 64 channels, kernels 5, 3, 3, 3, 'same' padding), each    40
-            followed by BatchNorm and ReLU, max-pooling by 2 after the last three, then Dense
-            320 -> 10; AdamW lr 3e-3, weight decay 1e-2
+cnn         4 convolutions (32, 32, 64, 64 channels, kernels 5, 3, 3, 3, 'same' padding),        40
+            each followed by BatchNorm and ReLU, max-pooling by 2 after the last three, then
+            Dense 320 -> 10; AdamW lr 3e-3, weight decay 1e-2
 gru         bidirectional GRU, hidden size 32, last states (64) -> Dense 10; Adam lr 1e-2,       60
             gradients clipped to global norm 1
 ==========  ================================================================================  =======
@@ -69,7 +70,8 @@ from nablanet.datasets import load_mnist1d
 
 # This file has the name of the package that nablanet.datasets imports: run as a script, its own
 # folder comes first on sys.path and `import mnist1d` would find this file instead of the package.
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# (The documentation build runs it with no __file__, its path in sys.argv[0].)
+_HERE = os.path.dirname(os.path.abspath(globals().get("__file__", sys.argv[0])))
 sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
 
 # Test accuracies of Greydanus (2020), table 1 ("Scaling down deep learning").
@@ -279,7 +281,7 @@ def format_table(results: list[RunResult], scored_on: str) -> str:
 # --- command line ----------------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--models", default=",".join(MODEL_NAMES),
                         help=f"comma-separated models to train, from {', '.join(MODEL_NAMES)} (default: all)")
     parser.add_argument("--seed", default="0,1,2",

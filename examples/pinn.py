@@ -1,4 +1,5 @@
 """Physics-informed neural networks with nablanet: Poisson and heat equations, functional and PyTorch-style.
+=========================================================================================================
 
 A physics-informed neural network (Raissi, Perdikaris & Karniadakis, 2019; Lagaris, Likas & Fotiadis,
 1998) is trained to satisfy a differential equation: its loss is the mean squared residual of the
@@ -43,7 +44,7 @@ squared error on 2 boundary points for Poisson, on 32 points of each of the thre
 weight 1) reached max errors of 1.9e-5 (Poisson) and 2.1e-3 (heat) with the same recipe, seed 0:
 heat misses 1e-3 twice over (7.4e-3 with Adam's lr at 1e-3), where the hard constraints reach 6e-5.
 
-Results of ``python examples/pinn.py --threads 1`` (max |u - u_exact| on a grid of 1,001 points for
+Results of ``python examples/pinn.py --threads 1`` (max ``|u - u_exact|`` on a grid of 1,001 points for
 Poisson, 101 x 101 for heat; ms per training step = one loss with its weight gradient plus the
 update, for Adam; per loss-and-gradient evaluation for L-BFGS; one BLAS thread; nablanet at the
 commit that added these figures)::
@@ -427,7 +428,7 @@ def plot(results: list[TrainResult], path: str) -> None:
 # --- command line ----------------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--problems", default=",".join(PROBLEMS),
                         help=f"comma-separated problems, from {', '.join(PROBLEMS)} (default: both)")
     parser.add_argument("--styles", default=",".join(STYLES),

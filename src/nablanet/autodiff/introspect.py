@@ -44,14 +44,17 @@ class OpCount:
 
     @property
     def forward_total(self) -> int:
+        """The number of operations of the forward pass, all kinds together."""
         return sum(self.forward.values())
 
     @property
     def reverse_total(self) -> int:
+        """The number of operations of the reverse (backward) pass, all kinds together."""
         return sum(self.reverse.values())
 
     @property
     def total(self) -> int:
+        """Forward and reverse operations together."""
         return self.forward_total + self.reverse_total
 
     def __str__(self):

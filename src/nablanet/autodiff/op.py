@@ -86,12 +86,15 @@ class Op:
     # Placeholders for the contract above: register() refuses an op without forward, and replaces a
     # missing vjp or jvp with a rule that names the op and the mode when a derivative is asked for.
     def forward(*inputs, **settings):
+        """The output computed from the inputs' values (ndarrays), as the class docstring says."""
         raise NotImplementedError("Op.forward")
 
     def vjp(grad_out, out, *inputs, needs, **settings):
+        """The reverse rule: one gradient per input, from the output's gradient ``grad_out`` (see the class docstring)."""
         raise NotImplementedError("Op.vjp")
 
     def jvp(*args, needs, **settings):
+        """The forward rule: the output's tangent from the inputs' tangents (see the class docstring)."""
         raise NotImplementedError("Op.jvp")
 
     def flops(out, *inputs, **settings):

@@ -317,6 +317,7 @@ class Tensor(ArrayMethods):
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this Tensor are recorded, so that gradients reach it."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -327,22 +328,27 @@ class Tensor(ArrayMethods):
 
     @property
     def is_leaf(self) -> bool:
+        """Whether no recorded operation made this Tensor (an input or a parameter, whose ``grad`` backward fills)."""
         return self._op is None
 
     @property
     def shape(self) -> tuple:
+        """The shape of the value, as ``numpy.shape``."""
         return np.shape(self._data)
 
     @property
     def ndim(self) -> int:
+        """The number of axes of the value."""
         return np.ndim(self._data)
 
     @property
     def size(self) -> int:
+        """The number of elements of the value."""
         return int(np.size(self._data))
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of the value."""
         return self._data.dtype
 
     def __repr__(self):
@@ -357,6 +363,7 @@ class Tensor(ArrayMethods):
         return self._data
 
     def item(self) -> float:
+        """The value of a one-element Tensor as a Python number (not recorded: no gradient flows through it)."""
         return self._data.item()
 
     def __float__(self):
@@ -402,6 +409,7 @@ class Tensor(ArrayMethods):
         backward(self, grad, create_graph=create_graph)
 
     def zero_grad_(self) -> None:
+        """Set ``grad`` to None (in place), before the next backward pass accumulates into it."""
         self.grad = None
 
     # --- NumPy protocols: np.exp(t), np.sum(t) ... dispatch to nablanet or fail loudly -------

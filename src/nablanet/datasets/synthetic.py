@@ -69,12 +69,12 @@ def make_polynomial(n: int = 100, *, grid: bool = False, noise: float = 0.0, rng
 def franke(x, y):
     """Franke's function, the standard test surface on the unit square (Franke, 1979).
 
-    f(x, y) = 3/4 exp(-(9x - 2)^2 / 4 - (9y - 2)^2 / 4)
-            + 3/4 exp(-(9x + 1)^2 / 49 - (9y + 1) / 10)
-            + 1/2 exp(-(9x - 7)^2 / 4 - (9y - 3)^2 / 4)
-            - 1/5 exp(-(9x - 4)^2 - (9y - 7)^2)
+    Two Gaussian peaks, a broad ridge and a dip; values lie in about [0, 1.22] on ``[0, 1]^2``::
 
-    Two Gaussian peaks, a broad ridge and a dip; values lie in about [0, 1.22] on ``[0, 1]^2``.
+        f(x, y) = 3/4 exp(-(9x - 2)^2 / 4 - (9y - 2)^2 / 4)
+                + 3/4 exp(-(9x + 1)^2 / 49 - (9y + 1) / 10)
+                + 1/2 exp(-(9x - 7)^2 / 4 - (9y - 3)^2 / 4)
+                - 1/5 exp(-(9x - 4)^2 - (9y - 7)^2)
 
     Args:
         x, y: arrays (or scalars) of the same or broadcastable shapes.

@@ -74,6 +74,7 @@ class GradcheckResult:
 
     @property
     def passed(self) -> bool:
+        """Whether every row passed."""
         return all(row.passed for row in self.table)
 
     @property

@@ -75,6 +75,7 @@ class ModelSummary:
 
     @property
     def total_ops(self) -> int:
+        """Operations per sample of the forward and the backward pass together."""
         return self.forward_ops + self.backward_ops
 
     def _header(self) -> str:

@@ -241,12 +241,15 @@ class DistributedOptimizer:
         self.optimizer.step()
 
     def zero_grad(self) -> None:
+        """The wrapped optimizer's zero_grad: every parameter's gradient to None."""
         self.optimizer.zero_grad()
 
     def state_dict(self) -> dict:
+        """The wrapped optimizer's state (the same on every rank)."""
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
+        """Load ``state`` into the wrapped optimizer."""
         self.optimizer.load_state_dict(state)
 
     def __getattr__(self, name):
@@ -285,18 +288,23 @@ class SingleProcess:
         self.step_optimizer = optimizer
 
     def prepare(self, n_samples: int, batch_size, callbacks: list, progress: bool):
+        """The callbacks and the progress setting, unchanged (MPITraining.prepare's hook)."""
         return callbacks, progress
 
     def shard(self, rows):
+        """The whole batch's ``rows`` and None: one process computes on all of them."""
         return rows, None
 
     def gather(self, array: np.ndarray) -> np.ndarray:
+        """``array`` itself: one process already holds every row."""
         return array
 
     def end_epoch(self) -> None:
+        """Nothing to synchronize at the end of an epoch in one process."""
         pass
 
     def batch_statistics(self):
+        """A block that changes nothing: BatchNorm's batch statistics are already the whole batch's."""
         return contextlib.nullcontext()
 
 
@@ -332,6 +340,7 @@ class MPITraining:
 
     @property
     def is_root(self) -> bool:
+        """Whether this process is rank 0 (it prints, shows progress and writes files)."""
         return self.rank == 0
 
     def share_generator(self, rng: np.random.Generator) -> None:

@@ -74,6 +74,7 @@ class Config:
 
     @property
     def run_name(self) -> str:
+        """The run's name: the config's ``name``, else the config file's stem, else the data source's stem, else ``"run"``."""
         if self.values["name"]:
             return self.values["name"]
         if self.source is not None:

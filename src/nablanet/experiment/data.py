@@ -70,6 +70,7 @@ class Data:
 
     @property
     def y_all(self) -> np.ndarray:
+        """The training targets followed by the test targets (the training targets alone when there is no test set)."""
         return self.y_train if self.y_test is None else np.concatenate([self.y_train, self.y_test])
 
 

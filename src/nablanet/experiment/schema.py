@@ -35,6 +35,7 @@ class Option:
     check: object = None
 
     def validate(self, value, path: str, source: str):
+        """``value`` if it is of this option's kind and passes its choices and check; else a ConfigError naming ``source`` and the key ``path``."""
         if self.kind == "any":
             return value
         kinds = {

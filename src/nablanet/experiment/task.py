@@ -37,10 +37,12 @@ class Task:
     metrics: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The task's fields as a plain dict (JSON-ready), as ``from_dict`` reads them."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Task:
+        """The Task whose fields are ``values`` (the dict ``to_dict`` wrote)."""
         return cls(**values)
 
 

@@ -115,6 +115,10 @@ class Module:
         return None
 
     def forward(self, *args, **kwargs):
+        """The module's computation, written with Tensor operations (autodiff records it; no backward code).
+
+        A subclass defines it; calling the module (``module(x)``) runs it, then any forward hooks.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -180,6 +184,7 @@ class Module:
             yield from child.modules()
 
     def num_parameters(self) -> int:
+        """The number of scalar parameters (the sizes of all Parameters added up)."""
         return sum(p.size for p in self.parameters())
 
     # --- modes ------------------------------------------------------------------------------
@@ -194,6 +199,7 @@ class Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None, before the next backward pass accumulates into it."""
         for p in self.parameters():
             p.grad = None
 

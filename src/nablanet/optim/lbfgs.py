@@ -278,6 +278,7 @@ class LBFGS:
 
     @property
     def lr_now(self) -> float:
+        """The learning rate of the next step: L-BFGS keeps ``lr`` fixed (no schedule)."""
         return self.lr
 
     # A complex parameter is searched over as the pairs of its real and imaginary parts; its gradient
@@ -323,6 +324,7 @@ class LBFGS:
         return f
 
     def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None."""
         for p in self.params:
             p.grad = None
 
@@ -339,6 +341,11 @@ class LBFGS:
         return out
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the settings and the search history from ``state`` (as ``state_dict`` wrote it).
+
+        Raises:
+            ValueError: the state was saved by another optimizer, or its history does not fit these parameters.
+        """
         if str(np.asarray(state.get("optimizer", ""))) != "LBFGS":
             raise ValueError(f"load_state_dict: the state was not saved by LBFGS but by {state.get('optimizer')}")
         self.lr = float(np.asarray(state["lr"]))

@@ -84,6 +84,7 @@ class OptimizerRecord:
 
     @property
     def needs_closure(self) -> bool:
+        """Whether ``step`` needs a closure that recomputes the loss (L-BFGS's line search does)."""
         return needs_closure(self.cls)
 
     def build(self, parameters=None, **hyperparameters):

@@ -56,10 +56,12 @@ class ScheduleRecord:
 
     @property
     def arguments(self) -> dict:
+        """The schedule's constructor arguments and their defaults (no default: inspect.Parameter.empty)."""
         return signature_defaults(self.cls)
 
     @property
     def takes_lr(self) -> bool:
+        """Whether the schedule takes the base learning rate ``lr`` among its arguments."""
         return "lr" in self.arguments
 
     def build(self, **arguments):

@@ -349,9 +349,9 @@ _MLP_CONSTRAINTS = {
     "threads": _THREADS_CONSTRAINT,
 }
 
-_MLP_DOC_PARAMETERS = """
-    Args (scikit-learn's, with its meaning and defaults):
-        hidden_layer_sizes: units of each hidden layer, e.g. (100,) or (64, 32); () for none.
+# Google sections napoleon reads: "Args" are scikit-learn's, with its meaning and defaults; "Keyword Args"
+# nablanet's additions, keyword-only. A class docstring opens its Args section before %(mlp_parameters)s.
+_MLP_DOC_PARAMETERS = """        hidden_layer_sizes: units of each hidden layer, e.g. (100,) or (64, 32); () for none.
         activation: hidden activation: 'identity', 'logistic', 'tanh', 'relu' (scikit-learn's), or any
             name of nablanet.nn.ACTIVATIONS ('sigmoid', 'leaky_relu', 'elu', 'gelu', 'softplus', one
             registered with nablanet.nn.register_activation); or a list with one per hidden layer.
@@ -382,7 +382,7 @@ _MLP_DOC_PARAMETERS = """
         beta_1, beta_2, epsilon: Adam's (and AdamW's; epsilon also for Adagrad and RMSprop).
         n_iter_no_change: see tol. max_fun: 'lbfgs' only: about this many cost evaluations at most.
 
-    Args (nablanet's additions, keyword-only):
+    Keyword Args:
         out_activation: the output layer's activation; None chooses scikit-learn's.
         l1: L1 strength, in alpha's convention: the cost gains l1 ||W||_1 / n (nablanet's lambda_1 = l1 / n).
         dropout: probability of dropping each hidden unit while training (one value, or one per hidden layer).

@@ -214,6 +214,7 @@ class LogisticRegression(_ClassifierNetwork):
 
     @property
     def intercept_(self) -> np.ndarray:
+        """The biases b of the linear model: ``intercepts_[0]``, as scikit-learn's LogisticRegression."""
         return self.intercepts_[0]
 
     def decision_function(self, X):

@@ -48,7 +48,10 @@ class MLPClassifier(_ClassifierNetwork):
     A drop-in replacement for ``sklearn.neural_network.MLPClassifier`` (same parameters, same meaning,
     same defaults, same fitted attributes, the same initial weights for a given random_state), plus
     nablanet's additions. It minimizes the log-loss of a softmax output (multi-class), or of logistic
-    outputs (binary, and multi-label: y a binary indicator matrix), plus alpha/2 ||W||^2 / n.
+    outputs (binary, and multi-label: y a binary indicator matrix), plus alpha/2 ||W||^2 / n. Args are
+    scikit-learn's, with its meaning and defaults; Keyword Args are nablanet's additions.
+
+    Args:
 %(mlp_parameters)s        loss: 'log_loss' (scikit-learn's), or 'squared_error': half the squared difference between the
             probabilities and the one-hot targets, summed over the classes and averaged over the samples;
             or any classification loss of nablanet.nn.LOSSES (one registered with register_loss too),
@@ -188,8 +191,10 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
     A drop-in replacement for ``sklearn.neural_network.MLPRegressor`` (same parameters, meaning, defaults,
     fitted attributes, initial weights), plus nablanet's additions. It minimizes half the mean squared
     error of a linear output (or the loss chosen) plus alpha/2 ||W||^2 / n; y may have several columns.
+    Args are scikit-learn's (loss first, as in scikit-learn), with its meaning and defaults; Keyword Args
+    are nablanet's additions.
 
-    Args (first, as in scikit-learn):
+    Args:
         loss: 'squared_error' (half the squared error, summed over the outputs and averaged over the
             samples, scikit-learn's; nablanet.sklearn._output says what loss_ reports), 'poisson' (half the
             Poisson deviance with an exp output, scikit-learn's; y >= 0), or 'absolute_error', 'huber'

@@ -57,6 +57,7 @@ class History:
         return key in self.history
 
     def keys(self):
+        """The names of the recorded figures (``loss``, ``val_loss``, metrics), as a dict's keys."""
         return self.history.keys()
 
     def __len__(self) -> int:

@@ -35,6 +35,7 @@ class Sequential(Module):
                 yield f"layers.{i}.{name}", spec
 
     def add(self, layer: Module) -> Sequential:
+        """Append ``layer`` after the last one and return this Sequential (so calls chain)."""
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.add: {type(layer).__name__} is not a Module")
         self.layers.append(layer)

@@ -51,10 +51,12 @@ class LayerRecord:
 
     @property
     def arguments(self) -> dict:
+        """The layer's constructor arguments and their defaults (no default: inspect.Parameter.empty)."""
         return signature_defaults(self.cls)
 
     @property
     def takes_options(self) -> bool:
+        """Whether the constructor takes ``**options`` (any keyword, passed on)."""
         return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.cls).parameters.values())
 
     def inferred_arguments(self, input_shape) -> dict:
