@@ -119,7 +119,7 @@ assert max(spread["tanh + Glorot"]) < 2.0
 # %%
 # What it does to training
 # ------------------------
-# The notes: "the GD update leaves the lower layer connection weights virtually unchanged". Two epochs
+# The notes: "the GD update leaves the lower layer connection weights virtually unchanged". One epoch
 # of plain SGD (:math:`\eta = 0.1`, batches of 32) from each start, and for each layer the relative
 # change :math:`\|W^l_{after} - W^l_{before}\|_F / \|W^l_{before}\|_F`.
 
@@ -128,7 +128,7 @@ with flush_denormals():
     for name, (activation, init) in SETUPS.items():
         model = deep_network(activation, init, depth=DEPTH, rng=0)
         before = [layer.W.data.copy() for layer in model.layers]
-        fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
+        fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
             batch_size=32, seed=0, progress=False, flush_subnormals=True)
         change[name] = [float(numpy.linalg.norm(layer.W.data - W0) / numpy.linalg.norm(W0))
                         for layer, W0 in zip(model.layers, before)]
@@ -139,7 +139,7 @@ figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 for name, values in change.items():
     ax.semilogy(range(1, DEPTH + 2), values, "o-", label=name)
 ax.set_xlabel("layer l")
-ax.set_ylabel("relative change of $W^l$ in two epochs")
+ax.set_ylabel("relative change of $W^l$ in one epoch")
 ax.set_title("how much each layer learned")
 ax.legend()
 
