@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy
 
 import nablanet
-from nablanet import datasets, nn, optim, plot
+from nablanet import datasets, nn, optim
 from nablanet.nn import functional as F
 from nablanet.preprocessing import StandardScaler
 from nablanet.train import r2
@@ -112,24 +112,28 @@ history = nablanet.fit(model, Z_train, t_train, loss="mse",
                        validation_split=0.2, seed=0, progress=False)
 r2_fit = float(r2(predict_original_units(model, X_test), y_test))
 print(f"test R^2 after fit: {r2_fit:.5f}")
-# nablanet's figures are matplotlib Figures that pyplot does not manage (a library should not open
-# windows); ``plt.figure(figure)`` hands one to pyplot, to show it (and for this page to collect it).
-plt.figure(plot.learning_curves(history, title="training and validation loss (mse on the scaled targets)"))
 assert r2_fit > 0.99
 
 # %%
-# Predictions against the truth
-# -----------------------------
-# On the 400 test points the network's outputs lie on the diagonal.
+# Learning curves, and predictions against the truth
+# --------------------------------------------------
+# ``history.history`` holds the loss of every epoch on the training and validation parts
+# (``nablanet.plot.learning_curves(history)`` draws them as a figure of its own). On the 400 test points
+# the network's outputs lie on the diagonal.
 
-figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+figure, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
 axes[0].semilogy(losses)
 axes[0].set_xlabel("step")
 axes[0].set_ylabel("C (scaled targets)")
 axes[0].set_title("the hand-written loop: gradient descent, eta = 0.5")
+axes[1].semilogy(history.history["loss"], label="training")
+axes[1].semilogy(history.history["val_loss"], label="validation")
+axes[1].set_xlabel("epoch")
+axes[1].set_title("fit: Adam, minibatches of 16")
+axes[1].legend()
 predicted = predict_original_units(model, X_test)
-axes[1].plot(y_test, predicted, ".", alpha=0.6)
-axes[1].plot([5, 10], [5, 10], "k--", lw=0.8)
-axes[1].set_xlabel("y = x0^2 + 3 x0 x1 + x1^2 + 5")
-axes[1].set_ylabel("network")
-axes[1].set_title(f"test points, R^2 = {r2_fit:.4f}")
+axes[2].plot(y_test, predicted, ".", alpha=0.6)
+axes[2].plot([5, 10], [5, 10], "k--", lw=0.8)
+axes[2].set_xlabel("y = x0^2 + 3 x0 x1 + x1^2 + 5")
+axes[2].set_ylabel("network")
+axes[2].set_title(f"test points, R^2 = {r2_fit:.4f}")
