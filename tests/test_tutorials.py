@@ -79,21 +79,23 @@ def _write_idx(path, array):
 
 def test_the_mnist_tutorial_reads_mnist_from_idx_files_when_they_are_there(monkeypatch, tmp_path):
     # Stand-in MNIST files: scikit-learn's 8x8 digits blown up to 28x28 (each pixel 3x3, a border of
-    # 2) with random shifts of up to 2 pixels, 10,000 for training like the tutorial's subset, the
-    # tail of the digits for testing.
+    # 2); for training, 10,000 draws (as many as the tutorial takes) from 1,500 of them, each shifted
+    # by up to a pixel; for testing, the other 297.
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = np.pad(np.kron(digits.images, np.ones((3, 3))), ((0, 0), (2, 2), (2, 2))) * (255 / 16)
     rng = np.random.default_rng(0)
-    picks = rng.integers(0, 1500, 10_000)
-    train = np.stack([np.roll(images[i], rng.integers(-2, 3, 2), axis=(0, 1)) for i in picks])
+    order = rng.permutation(len(images))
+    pool, test = order[:1500], order[1500:]
+    picks = rng.choice(pool, 10_000)
+    train = np.stack([np.roll(images[i], rng.integers(-1, 2, 2), axis=(0, 1)) for i in picks])
     folder = tmp_path / "mnist"
     folder.mkdir()
     _write_idx(folder / "train-images-idx3-ubyte.gz", train.round())
     _write_idx(folder / "train-labels-idx1-ubyte.gz", digits.target[picks])
-    _write_idx(folder / "t10k-images-idx3-ubyte.gz", images[1500:].round())
-    _write_idx(folder / "t10k-labels-idx1-ubyte.gz", digits.target[1500:])
+    _write_idx(folder / "t10k-images-idx3-ubyte.gz", images[test].round())
+    _write_idx(folder / "t10k-labels-idx1-ubyte.gz", digits.target[test])
 
     printed, _ = run_tutorial(TUTORIALS / "plot_11_mnist_and_mnist1d.py", monkeypatch, folder)
     assert f"MNIST from {folder}: 10000 training and 297 test images of 28x28 pixels" in printed
