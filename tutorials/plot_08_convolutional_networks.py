@@ -36,7 +36,8 @@ page builds :math:`T` and checks it against NumPy's convolution and nablanet's `
 # -----------------------------------
 # Row :math:`i` of :math:`T_f` holds the filter reversed, shifted by :math:`i`. The full convolution of a
 # filter of length :math:`k` with a signal of length :math:`n` has :math:`n + k - 1` values; the notes'
-# matrix is its interior, rows 1 to :math:`n`.
+# six-row matrix is :math:`T_f` without its first row, and NumPy's ``"same"`` mode keeps the middle
+# :math:`n` rows.
 
 import matplotlib.pyplot as plt
 import numpy
@@ -64,7 +65,7 @@ print("T_f =\n", T)
 print("T_f g            =", T @ g)
 print("numpy.convolve   =", numpy.convolve(f, g))
 assert numpy.allclose(T @ g, numpy.convolve(f, g))
-assert numpy.allclose(T[1:-1] @ g, numpy.convolve(f, g, mode="same"))      # the notes' six rows, h(2)..h(6)
+assert numpy.allclose(T[1:-1] @ g, numpy.convolve(f, g, mode="same"))      # the middle n = 5 rows
 
 # %%
 # What a convolutional layer computes
