@@ -35,7 +35,6 @@ minimum 0 at :math:`(1, 1)`, from :math:`(-1.5, 2)`, and draw their paths.
 import matplotlib.pyplot as plt
 import numpy
 
-import nablanet.numpy as np
 from nablanet import grad, optim
 
 

@@ -32,7 +32,6 @@ and gated cells (GRU, LSTM) were made for.
 import matplotlib.pyplot as plt
 import numpy
 
-import nablanet.numpy as np
 from nablanet import fit, grad, jacobian, nn, optim, predict
 from nablanet.train import r2
 

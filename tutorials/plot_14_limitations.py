@@ -33,10 +33,9 @@ This page gives each a small experiment.
 #
 # The test error is measured on 500 fresh points against the noiseless function.
 
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy
+from sklearn.ensemble import RandomForestRegressor
 
 from nablanet import LinearRegression, Ridge, fit, nn, optim, predict
 from nablanet.datasets import make_polynomial
@@ -129,8 +128,6 @@ assert errors["network"][1] < errors["network"][0] / 3
 # ten arbitrary levels. Encoding the category one-hot (one input per category) is the work a person must
 # do first.
 
-from sklearn.ensemble import RandomForestRegressor  # noqa: E402  (scikit-learn's forest, the notes' comparison)
-
 rng = numpy.random.default_rng(0)
 offsets = rng.permutation(numpy.linspace(-2.0, 2.0, 10))
 
@@ -200,7 +197,12 @@ def network_height(times):
 
 
 inside, outside = numpy.linspace(0.0, 1.0, 101), numpy.linspace(1.0, 1.8, 81)
-truth = lambda times: 20.0 - 0.5 * g * times ** 2        # noqa: E731  (the law, for the errors below)
+
+
+def truth(times):
+    return 20.0 - 0.5 * g * times ** 2
+
+
 fall_errors = {
     ("network", "inside"): numpy.abs(network_height(inside) - truth(inside)).max(),
     ("network", "outside"): numpy.abs(network_height(outside) - truth(outside)).max(),
