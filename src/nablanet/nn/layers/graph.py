@@ -75,7 +75,7 @@ def _outputs(owner, outputs):
 @register_layer("graph")
 class Graph(Module):
     """A network as a directed acyclic graph of named layers: several inputs, several outputs, branches that
-    split and join (skip connections, two-tower models, multi-task heads), as Keras' functional models.
+    split and join (skip connections, two-tower models, multi-task heads), as Keras' functional models::
 
         Graph(inputs=["image", "meta"],
               nodes={"a": (Dense(4, 8, activation="tanh"), "image"),

@@ -78,10 +78,12 @@ class Upsample(Module):
     (output size floor(L * scale_factor)).
 
     Modes (PyTorch's index rules, see ``_nearest_sources`` and ``_linear_weights``):
-        nearest: output j copies input floor(j / scale_factor) (floor(j L / O) with a size); any number of axes.
-        linear (1-D), bilinear (2-D): linear interpolation along each axis between neighbouring inputs; with
-            align_corners the first and last outputs sit on the first and last inputs, otherwise the
-            outputs' pixel centres are spread over the inputs' (PyTorch's default, align_corners=False).
+
+    - ``nearest``: output j copies input floor(j / scale_factor) (floor(j L / O) with a size); any number
+      of axes.
+    - ``linear`` (1-D), ``bilinear`` (2-D): linear interpolation along each axis between neighbouring
+      inputs; with align_corners the first and last outputs sit on the first and last inputs, otherwise
+      the outputs' pixel centres are spread over the inputs' (PyTorch's default, align_corners=False).
 
     Args:
         size: the output's spatial size, an int or one per axis.
