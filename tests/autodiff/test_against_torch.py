@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 
 import nablanet
 import nablanet.numpy as nnp
+from nablanet.autodiff.ops.nn import kernel_alpha
 import torch_cases
 
 # torch's forward mode loads its decompositions with torch.jit.script on first use, which warns
@@ -225,14 +226,15 @@ class TorchFunctions:
         return torch_functional.pad(x, flat, mode="constant", value=constant_values)
 
     @staticmethod
-    def dense(x, W, b=None, activation="identity", alpha=0.01):
+    def dense(x, W, b=None, activation="identity", alpha=None):
         z = torch.matmul(x, W) if b is None else torch.matmul(x, W) + b
-        return _torch_activation(z, activation, alpha)
+        return _torch_activation(z, activation, kernel_alpha(activation, alpha))
 
     @staticmethod
-    def convolution(x, W, b=None, stride=1, dilation=1, activation="identity", alpha=0.01):
+    def convolution(x, W, b=None, stride=1, dilation=1, activation="identity", alpha=None):
         conv = torch_functional.conv1d if x.ndim == 3 else torch_functional.conv2d
-        return _torch_activation(conv(x, W, b, stride=stride, dilation=dilation), activation, alpha)
+        return _torch_activation(conv(x, W, b, stride=stride, dilation=dilation), activation,
+                                 kernel_alpha(activation, alpha))
 
     @staticmethod
     def batch_norm(x, gamma, beta, eps=1e-5):

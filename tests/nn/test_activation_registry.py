@@ -172,6 +172,26 @@ def test_functional_and_layer_alpha_defaults_agree():
     numpy.testing.assert_allclose(F.dense(x, W, activation="gelu"), F.gelu(x), rtol=1e-15)
 
 
+def test_the_primitives_default_alpha_is_the_activations_own():
+    # The fused primitives (nablanet.numpy.dense, the convolution) once defaulted elu's scale to 0.01, a
+    # factor 100 below the layers': both now read DEFAULT_ALPHAS, as the functions and the registry do.
+    import nablanet.numpy as nnp
+    from nablanet.autodiff.ops.conv import convolution
+    from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS
+
+    assert DEFAULT_ALPHAS == {"leaky_relu": 0.01, "elu": 1.0}
+    x = numpy.linspace(-3.0, 2.0, 6).reshape(2, 3)
+    for name, reference in (("elu", torch.nn.functional.elu), ("leaky_relu", torch.nn.functional.leaky_relu)):
+        assert nn.activation_record(name).alpha == DEFAULT_ALPHAS[name]
+        expected = reference(torch.tensor(x)).numpy()
+        numpy.testing.assert_allclose(nnp.dense(x, numpy.eye(3), activation=name), expected, rtol=1e-15)
+        signal = x[:, None, :]
+        numpy.testing.assert_allclose(convolution(signal, numpy.ones((1, 1, 1)), activation=name)[:, 0], expected,
+                                      rtol=1e-15)
+        numpy.testing.assert_allclose(nnp.dense(x, numpy.eye(3), activation=name, alpha=0.5),
+                                      reference(torch.tensor(x), 0.5).numpy(), rtol=1e-15)
+
+
 def test_aliases_and_functions_find_their_record_and_its_kernel():
     assert nn.activation_record("logistic") is nn.activation_record(F.sigmoid) is nn.ACTIVATIONS.records["sigmoid"]
     # Given by alias or as the function itself, Dense fuses and initializes as by the name.

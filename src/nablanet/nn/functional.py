@@ -14,7 +14,7 @@ from scipy import special
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
-from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
+from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS, dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
 from nablanet.checks import check_choice, check_ints
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
 from nablanet.nn.losses import LOSSES, get_loss, register_loss, sample_weights
@@ -84,7 +84,7 @@ def _kink_at_zero_unless_alpha_is_one(alpha):
     return () if alpha == 1.0 else (0.0,)
 
 
-def leaky_relu(z, alpha: float = 0.01):
+def leaky_relu(z, alpha: float = DEFAULT_ALPHAS["leaky_relu"]):
     """sigma(z) = z for z > 0, alpha z otherwise.   sigma' = 1 for z > 0, alpha otherwise."""
     return ops.where(_values(z) > 0, z, alpha * z)
 
@@ -95,7 +95,7 @@ register_activation("leaky_relu", leaky_relu, fused="leaky_relu", init="he",
                     derivative=lambda z, alpha: np.where(z > 0, 1.0, alpha))
 
 
-def elu(z, alpha: float = 1.0):
+def elu(z, alpha: float = DEFAULT_ALPHAS["elu"]):
     """sigma(z) = z for z > 0, alpha (e^z - 1) otherwise (Clevert et al., 2015).   sigma' = 1 for z > 0, alpha e^z otherwise."""
     # expm1 of z only where z <= 0: the branch not taken must not overflow, or its zero gradient
     # becomes 0 * inf. A where (not minimum, which splits ties) keeps elu'(0) = alpha, as PyTorch.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff.op import Op, raw as _raw, register
-from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS
+from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, kernel_alpha
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
 from nablanet.kernels import conv as conv_kernels, pool as pool_kernels
 # The output size of a sliding window, for the functions and layers that pad and crop around these ops.
@@ -208,10 +208,11 @@ class Convolution(Op):
         return 2 * size * per_output + size * (len(bias) + (activation != "identity"))
 
 
-def convolution(x, W, b=None, *, stride=1, dilation=1, activation: str = "identity", alpha: float = 0.01):
+def convolution(x, W, b=None, *, stride=1, dilation=1, activation: str = "identity", alpha: float | None = None):
     """sigma(W * x + b): x (N, C_in, *spatial) convolved with W (C_out, C_in, *kernel), as one primitive.
 
-    No padding is added (pad x first); see Convolution for the computation and its rules.
+    No padding is added (pad x first); see Convolution for the computation and its rules. ``alpha``
+    (leaky_relu's slope, elu's scale) defaults to the kernel's, nablanet.autodiff.ops.nn.DEFAULT_ALPHAS.
 
     Returns:
         (N, C_out, *out_spatial), channels-last in memory.
@@ -235,7 +236,8 @@ def convolution(x, W, b=None, *, stride=1, dilation=1, activation: str = "identi
     if b is not None and np.shape(_raw(b)) != (W_shape[0],):
         raise ValueError(f"convolution: bias of shape {np.shape(_raw(b))} does not fit {W_shape[0]} output channels")
     inputs = (x, W) if b is None else (x, W, b)
-    return Convolution.apply(*inputs, stride=stride, dilation=dilation, activation=activation, alpha=float(alpha))
+    return Convolution.apply(*inputs, stride=stride, dilation=dilation, activation=activation,
+                             alpha=kernel_alpha(activation, alpha))
 
 
 # --- pooling over non-overlapping windows (kernel == stride), the common case ------------------------

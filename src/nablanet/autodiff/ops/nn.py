@@ -84,6 +84,18 @@ DENSE_ACTIVATIONS = {
 }
 
 
+#: The default alpha of each kernel that takes one: leaky_relu's slope (0.01, as PyTorch's LeakyReLU) and
+#: elu's scale (1.0, Clevert et al., 2015, as PyTorch's ELU). The one place these numbers are written: the
+#: primitives dense and convolution, nablanet.nn.functional's leaky_relu and elu (hence the activation
+#: registry, the layers and the functional API) all read them from here.
+DEFAULT_ALPHAS = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+def kernel_alpha(activation: str, alpha=None) -> float:
+    """``alpha`` as a float, or, when None, the default of kernel ``activation`` (0.0 for a kernel without alpha)."""
+    return float(DEFAULT_ALPHAS.get(activation, 0.0) if alpha is None else alpha)
+
+
 @register
 class Dense(Op):
     """The fused fully connected layer a = sigma(z), z = x W + b, with the notes' backpropagation as its VJP.
@@ -159,7 +171,7 @@ class Dense(Op):
         return matmul_flops + int(np.size(out)) * (len(bias) + (activation != "identity"))
 
 
-def dense(x, W, b=None, activation: str = "identity", alpha: float = 0.01):
+def dense(x, W, b=None, activation: str = "identity", alpha: float | None = None):
     """sigma(x W + b) as one fused primitive (see Dense); b may be None.
 
     Args:
@@ -167,7 +179,8 @@ def dense(x, W, b=None, activation: str = "identity", alpha: float = 0.01):
         W: weights, shape (n_in, n_out).
         b: biases, shape (n_out,), or None.
         activation: one of "identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh".
-        alpha: the slope of leaky_relu for z < 0, or the scale of elu.
+        alpha: the slope of leaky_relu for z < 0, or the scale of elu; None: the kernel's default
+            (DEFAULT_ALPHAS: 0.01 for leaky_relu, 1.0 for elu).
     """
     if activation not in DENSE_ACTIVATIONS:
         raise ValueError(f"dense: activation must be one of {sorted(DENSE_ACTIVATIONS)}, got {activation!r}")
@@ -176,7 +189,7 @@ def dense(x, W, b=None, activation: str = "identity", alpha: float = 0.01):
         raise ValueError(f"dense: inputs of shape {x_shape} do not fit weights of shape {W_shape} "
                          f"(expected inputs (..., {W_shape[0] if W_shape else '?'}))")
     inputs = (x, W) if b is None else (x, W, b)
-    return Dense.apply(*inputs, activation=activation, alpha=float(alpha))
+    return Dense.apply(*inputs, activation=activation, alpha=kernel_alpha(activation, alpha))
 
 
 @register
