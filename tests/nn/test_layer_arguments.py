@@ -80,12 +80,12 @@ BAD_CALLS = {
     "batchnorm-float-features": (lambda: nn.BatchNorm(2.5), TypeError, "num_features must be a positive integer, got 2.5"),
     "batchnorm-int-dtype": (lambda: nn.BatchNorm(3, dtype=int), ValueError, "BatchNorm: dtype must be a floating-point"),
     # Dropout
-    "dropout-2": (lambda: nn.Dropout(2), ValueError, "Dropout: p must be a number in [0, 1), got 2"),
-    "dropout-1": (lambda: nn.Dropout(1.0), ValueError, "Dropout: p must be a number in [0, 1), got 1.0"),
-    "dropout-negative": (lambda: nn.Dropout(-0.1), ValueError, "Dropout: p must be a number in [0, 1), got -0.1"),
-    "dropout-nan": (lambda: nn.Dropout(NAN), ValueError, "Dropout: p must be a number in [0, 1), got nan"),
-    "dropout-string": (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a number in [0, 1), got '0.5' (a str)"),
-    "dropout-bool": (lambda: nn.Dropout(True), TypeError, "Dropout: p must be a number in [0, 1), got True (a bool)"),
+    "dropout-2": (lambda: nn.Dropout(2), ValueError, "Dropout: p must be a number in [0, 1], got 2"),
+    "dropout-above-1": (lambda: nn.Dropout(1.001), ValueError, "Dropout: p must be a number in [0, 1], got 1.001"),
+    "dropout-negative": (lambda: nn.Dropout(-0.1), ValueError, "Dropout: p must be a number in [0, 1], got -0.1"),
+    "dropout-nan": (lambda: nn.Dropout(NAN), ValueError, "Dropout: p must be a number in [0, 1], got nan"),
+    "dropout-string": (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a number in [0, 1], got '0.5' (a str)"),
+    "dropout-bool": (lambda: nn.Dropout(True), TypeError, "Dropout: p must be a number in [0, 1], got True (a bool)"),
     "dropout-seed": (lambda: nn.Dropout(0.5, rng="a"), TypeError, "rng must be a numpy.random.Generator"),
     # Conv1d, Conv2d
     "conv2d-stride-0": (lambda: nn.Conv2d(1, 2, 3, stride=0), ValueError,

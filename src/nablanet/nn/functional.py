@@ -15,13 +15,14 @@ from scipy import special
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS, dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
-from nablanet.checks import check_choice, check_ints
+from nablanet.checks import check_bool, check_choice, check_ints, check_real
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
+from nablanet.nn.init import make_rng
 from nablanet.nn.losses import LOSSES, get_loss, register_loss, sample_weights
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
-    "heaviside", "dense", "get_activation", "ACTIVATIONS",
+    "heaviside", "dense", "get_activation", "ACTIVATIONS", "dropout",
     "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge",
     "weighted_mean", "get_loss", "LOSSES",
     "conv", "max_pool", "avg_pool", "global_avg_pool",
@@ -180,6 +181,48 @@ def dense(x, W, b=None, activation="identity", alpha=None):
     kernel, kernel_alpha, _, after = fusion(activation, alpha)
     a = _dense(x, W, b, activation=kernel, alpha=kernel_alpha)
     return a if after is None else after(a)
+
+
+# --- dropout -------------------------------------------------------------------------------------
+
+def dropout(x, p: float = 0.5, training: bool = True, *, rng=None, broadcast_axes=()):
+    """Inverted dropout (Srivastava et al., 2014): a = x m / (1 - p) with m_i ~ Bernoulli(1 - p), in training.
+
+    Each survivor is scaled by 1/(1 - p) so that E[a] = x and evaluation needs no rescaling; out of
+    training (``training=False``) and at p = 0 it returns x itself. At p = 1 every unit is dropped:
+    a = 0 x, whose gradient is 0, with no 1/(1 - p) formed (PyTorch's ``dropout(p=1.0)``). The
+    gradient goes through the same mask, da/dx = m / (1 - p).
+
+    Args:
+        x: any shape.
+        p: the probability of dropping a unit, in [0, 1].
+        training: False: the identity.
+        rng: numpy Generator or int seed for the mask (None: a generator from the library's seed).
+        broadcast_axes: axes along which the mask is the same draw (size 1, broadcast): the spatial
+            axes for dropping whole channels (Tompson et al., 2015; Dropout1d/2d), as Flax's
+            ``broadcast_dims``.
+
+    Returns:
+        a, of x's shape.
+
+    Example:
+        >>> dropout(np.ones(4), 1.0).tolist()
+        [0.0, 0.0, 0.0, 0.0]
+        >>> sorted(set(dropout(np.ones(6), 0.5, rng=0).tolist()))
+        [0.0, 2.0]
+    """
+    p = check_real("dropout", "p", p, low=0.0, high=1.0)
+    if not check_bool("dropout", "training", training) or p == 0.0:
+        return x
+    values = _values(x)
+    dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    axes = {axis % values.ndim for axis in broadcast_axes}
+    mask_shape = tuple(1 if axis in axes else size for axis, size in enumerate(values.shape))
+    if p == 1.0:
+        # No survivor to scale; multiplying (not a constant zero) keeps x's graph, and so a zero gradient.
+        return x * np.zeros(mask_shape, dtype=dtype)
+    keep = make_rng(rng).random(mask_shape, dtype=dtype) >= p
+    return x * (keep * dtype.type(1.0 / (1.0 - p)))
 
 
 # --- losses --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.checks import check_real
+from nablanet.nn import functional as F
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
@@ -15,12 +16,13 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 @register_layer("dropout")
 class Dropout(Module):
     """Inverted dropout (Srivastava et al., 2014): in training, each input is zeroed with probability p
-    and the survivors are scaled by 1/(1 - p), so evaluation needs no rescaling.
+    and the survivors are scaled by 1/(1 - p), so evaluation needs no rescaling (nablanet.nn.functional.dropout).
 
-    In evaluation mode (``model.eval()``) it is the identity.
+    In evaluation mode (``model.eval()``) it is the identity. At p = 1 it outputs zeros, with a zero
+    gradient, as PyTorch's.
 
     Args:
-        p: the probability of dropping a unit, in [0, 1).
+        p: the probability of dropping a unit, in [0, 1].
         rng: numpy Generator or int seed for the masks (kept by the layer, so runs are reproducible).
 
     Shape:
@@ -38,32 +40,22 @@ class Dropout(Module):
     repr_always = ("p",)
 
     def __init__(self, p: float = 0.5, *, rng=None):
-        # p = 1 would scale the (no) survivors by 1 / 0.
-        self.p = check_real("Dropout", "p", p, low=0.0, high=1.0, high_open=True)
+        self.p = check_real("Dropout", "p", p, low=0.0, high=1.0)
         self.rng = make_rng(rng)
 
     def forward(self, x):
-        return _dropped(self, x, lambda shape: shape)
-
-
-def _dropped(module, x, mask_shape):
-    """x times the inverted-dropout mask of ``mask_shape(x.shape)`` (broadcast over the rest) in training."""
-    if not module.training or module.p == 0.0:
-        return x
-    values = x.data if hasattr(x, "_data") else np.asarray(x)
-    dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
-    keep = module.rng.random(mask_shape(values.shape), dtype=dtype) >= module.p
-    return x * (keep * dtype.type(1.0 / (1.0 - module.p)))
+        return F.dropout(x, self.p, self.training, rng=self.rng)
 
 
 class _ChannelDropout(Module):
     """Dropout of whole channels (Tompson et al., 2015), as PyTorch's Dropout1d and Dropout2d: in training each
     channel of each sample is zeroed with probability p (all its positions together) and the others scaled
-    by 1/(1 - p); the identity in evaluation. Neighbouring positions of a feature map are strongly
-    correlated, so dropping single values regularizes little; dropping channels does.
+    by 1/(1 - p); the identity in evaluation; zeros (and a zero gradient) at p = 1. Neighbouring positions
+    of a feature map are strongly correlated, so dropping single values regularizes little; dropping
+    channels does.
 
     Args:
-        p: the probability of dropping a channel, in [0, 1).
+        p: the probability of dropping a channel, in [0, 1].
         rng: numpy Generator or int seed for the masks.
     """
 
@@ -71,7 +63,7 @@ class _ChannelDropout(Module):
     repr_always = ("p",)
 
     def __init__(self, p: float = 0.5, *, rng=None):
-        self.p = check_real(type(self).__name__, "p", p, low=0.0, high=1.0, high_open=True)
+        self.p = check_real(type(self).__name__, "p", p, low=0.0, high=1.0)
         self.rng = make_rng(rng)
 
     def forward(self, x):
@@ -80,8 +72,8 @@ class _ChannelDropout(Module):
             axes = "L" if self._spatial == 1 else "H, W"
             raise ValueError(f"{type(self).__name__}: expected input of shape (N, C, {axes}) or (C, {axes}), "
                              f"got {shape}")
-        channels = len(shape) - self._spatial  # the axes (N, C) or (C,) that the mask varies along
-        return _dropped(self, x, lambda shape: shape[:channels] + (1,) * self._spatial)
+        # One draw per channel: the mask is broadcast along the spatial axes.
+        return F.dropout(x, self.p, self.training, rng=self.rng, broadcast_axes=range(-self._spatial, 0))
 
 
 @register_layer("dropout1d")
