@@ -19,6 +19,11 @@ REAL = rng.standard_normal((6, 3))
 BINARY = rng.integers(0, 2, (6, 3)).astype(float)
 PROBABILITIES = 1 / (1 + numpy.exp(-PREDICTIONS))
 LABELS = numpy.array([0, 2, 1, 1, 0, 2])
+LOG_PROBABILITIES = PREDICTIONS - numpy.log(numpy.exp(PREDICTIONS).sum(axis=1, keepdims=True))
+SOFT = numpy.exp(REAL) / numpy.exp(REAL).sum(axis=1, keepdims=True)
+COUNTS = rng.poisson(2.0, (6, 3)).astype(float)
+VARIANCES = rng.uniform(0.5, 2.0, (6, 3))
+SIGNS = numpy.array([1, -1, -1, 1, 1, -1])
 
 # name -> (predictions, targets, the reference loss of torch tensors: torch's own or its formula, gradient-check order).
 # Adding a loss: its function and register_loss call in nn/functional.py + one line here.
@@ -31,7 +36,15 @@ CASES = {
     "binary_cross_entropy_with_logits": (PREDICTIONS, BINARY, TF.binary_cross_entropy_with_logits, 2),
     "cross_entropy": (PREDICTIONS, LABELS, TF.cross_entropy, 2),
     "hinge": (PREDICTIONS, BINARY, lambda y, t: torch.clamp(1 - (2 * t - 1) * y, min=0).mean(), 2),
+    "nll_loss": (LOG_PROBABILITIES, LABELS, TF.nll_loss, 2),
+    # torch's kl_div with its default 'mean' warns that 'batchmean' is the KL divergence: its formula instead.
+    "kl_div": (LOG_PROBABILITIES, SOFT, lambda y, t: (t * (t.log() - y)).mean(), 2),
+    "poisson_nll_loss": (PREDICTIONS, COUNTS, TF.poisson_nll_loss, 2),
+    "gaussian_nll_loss": (PREDICTIONS, REAL, lambda y, t: TF.gaussian_nll_loss(y, t, torch.tensor(VARIANCES)), 2),
+    "cosine_embedding_loss": (PREDICTIONS, REAL, lambda y, t: TF.cosine_embedding_loss(y, t, torch.tensor(SIGNS)), 2),
 }
+# The data a loss takes after (predictions, targets) (its record's inputs), constants here.
+INPUTS = {"gaussian_nll_loss": {"var": VARIANCES}, "cosine_embedding_loss": {"y": SIGNS}}
 SHIPPED = [name for name, record in nn.LOSSES.records.items() if record.function.__module__.startswith("nablanet.")]
 
 
@@ -43,7 +56,7 @@ def test_every_registered_loss_has_a_case():
 def test_value_and_gradient_equal_the_reference(name):
     predictions, targets, reference, _ = CASES[name]
     ours = Tensor(predictions, requires_grad=True)
-    value = nn.loss_record(name).function(ours, targets)
+    value = nn.loss_record(name).function(ours, targets, *INPUTS.get(name, {}).values())
     value.backward()
     theirs = torch.tensor(predictions, requires_grad=True)
     expected = reference(theirs, torch.tensor(targets))
@@ -55,13 +68,16 @@ def test_value_and_gradient_equal_the_reference(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_gradients_match_finite_differences(name):
     predictions, targets, _, order = CASES[name]
-    check_grads(lambda y: nn.loss_record(name).function(y, targets), [predictions], order=order, rtol=1e-6)
+    inputs = INPUTS.get(name, {}).values()
+    check_grads(lambda y: nn.loss_record(name).function(y, targets, *inputs), [predictions], order=order, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_the_records_targets_are_the_ones_the_loss_and_fit_take(name):
     record = nn.loss_record(name)
     predictions, targets, _, _ = CASES[name]
+    assert record.inputs == tuple(INPUTS.get(name, {}))
+    inputs = INPUTS.get(name, {}).values()
     if record.targets == "labels":
         # Integer labels (N,) against one output column per class, and one-hot rows alike.
         assert float(record.function(predictions, numpy.eye(3)[LABELS])) == pytest.approx(
@@ -69,9 +85,11 @@ def test_the_records_targets_are_the_ones_the_loss_and_fit_take(name):
     else:
         assert numpy.shape(targets) == numpy.shape(predictions)
         with pytest.raises(ValueError, match=f"{name}: targets of shape \\(6,\\) do not match"):
-            record.function(predictions, LABELS)
+            record.function(predictions, LABELS, *inputs)
         model = nn.Sequential(nn.Dense(2, 3, rng=0, dtype=numpy.float64))
-        with pytest.raises(ValueError, match=f"{name} needs targets of the predictions' shape"):
+        expected = (f"{name} takes {', '.join(record.inputs)} besides the predictions and targets" if record.inputs
+                    else f"{name} needs targets of the predictions' shape")
+        with pytest.raises(ValueError, match=expected):
             fit(model, numpy.zeros((6, 2)), LABELS, loss=name, optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
                 progress=False)
     for label in record.labels:
@@ -83,8 +101,17 @@ def test_the_records_targets_are_the_ones_the_loss_and_fit_take(name):
 def test_fit_reports_accuracy_for_classification_losses_only(name):
     record = nn.loss_record(name)
     predictions, targets, _, _ = CASES[name]
+    assert record.inputs == tuple(INPUTS.get(name, {}))
+    inputs = INPUTS.get(name, {}).values()
     if record.targets == "labels":
         targets = LABELS
+    if record.inputs:
+        # fit gives a loss (predictions, targets) only: one that needs more is refused by name.
+        model = nn.Sequential(nn.Dense(3, 3, rng=0, dtype=numpy.float64))
+        with pytest.raises(ValueError, match=f"{name} takes {record.inputs[0]} besides the predictions and targets"):
+            fit(model, PREDICTIONS, targets, loss=name, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
+                progress=False)
+        return
     model = nn.Sequential(nn.Dense(3, 3, activation="sigmoid" if record.outputs == "probabilities" else None, rng=0,
                                    dtype=numpy.float64))
     history = fit(model, PREDICTIONS, targets, loss=name, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
@@ -113,10 +140,14 @@ def test_lookups_aliases_and_the_old_mapping():
     assert list(F.LOSSES) == ["mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_cross_entropy",
                               "bce", "binary_crossentropy", "binary_cross_entropy_with_logits", "cross_entropy",
                               "categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy",
-                              "hinge"]
+                              "nll_loss", "nll", "negative_log_likelihood", "hinge", "kl_div", "kl_divergence",
+                              "kullback_leibler", "poisson_nll_loss", "poisson_nll", "gaussian_nll_loss", "gaussian_nll",
+                              "cosine_embedding_loss", "cosine_embedding"]
     assert F.LOSSES is nn.LOSSES and F.get_loss("bce") is F.binary_cross_entropy is nn.get_loss("bce")
     assert nn.loss_record("categorical_cross_entropy") is nn.loss_record(F.cross_entropy)
-    assert nn.loss_record("huber").options == {"delta": 1.0}
+    assert nn.loss_record("huber").options == {"delta": 1.0, "reduction": "mean"}
+    # A loss's inputs are data, not settings.
+    assert nn.loss_record("gaussian_nll_loss").options == {"full": False, "eps": 1e-6, "reduction": "mean"}
     with pytest.raises(ValueError, match="unknown loss 'msq'; choose one of"):
         F.get_loss("msq")
     with pytest.raises(ValueError, match="unknown loss 'msq'; known: mse, mae, huber"):
@@ -132,12 +163,16 @@ def test_register_loss_refuses_a_meaning_that_does_not_hold_together():
         nn.register_loss("squared", _squared, targets="classes", task="regression", outputs="values")
     with pytest.raises(ValueError, match="a regression loss takes outputs='values' and targets='values'"):
         nn.register_loss("squared", _squared, targets="values", task="regression", outputs="logits")
-    with pytest.raises(ValueError, match="a classification loss takes outputs='logits' or 'probabilities'"):
+    with pytest.raises(ValueError, match="a classification loss takes outputs='logits', 'probabilities' or "
+                                         "'log_probabilities'"):
         nn.register_loss("squared", _squared, targets="values", task="classification", outputs="values")
     with pytest.raises(ValueError, match="labels are the values of a classification loss's value targets"):
         nn.register_loss("squared", _squared, targets="values", task="regression", outputs="values", labels=(0, 1))
-    with pytest.raises(ValueError, match="the loss name 'mse' is taken by nablanet.nn.functional.mse"):
+    with pytest.raises(ValueError, match="the loss name 'mse' is taken by nablanet.nn.functional_losses.mse"):
         nn.register_loss("mse", _squared, targets="values", task="regression", outputs="values")
     with pytest.raises(TypeError, match="targets"):
         nn.register_loss("squared", _squared, task="regression", outputs="values")
+    with pytest.raises(ValueError, match=r"inputs \('var',\) must be the function's positional parameters after "
+                                         r"\(predictions, targets\), which are \(\)"):
+        nn.register_loss("squared", _squared, targets="values", task="regression", outputs="values", inputs=("var",))
     assert "squared" not in nn.LOSSES

@@ -138,7 +138,13 @@ def test_binary_cross_entropy_gradient_is_finite_at_saturated_probabilities():
 WEIGHTS = rng.uniform(0.0, 3.0, 6)
 TORCH_F = torch.nn.functional
 
-# name: (ours, torch's per-element (or per-row) losses with reduction='none', predictions, targets)
+LOG_PROBABILITIES = PREDICTIONS - numpy.log(numpy.exp(PREDICTIONS).sum(axis=1, keepdims=True))
+SOFT = numpy.exp(REAL_TARGETS) / numpy.exp(REAL_TARGETS).sum(axis=1, keepdims=True)
+VARIANCES = rng.uniform(0.5, 2.0, (6, 3))
+SIGNS = numpy.array([1, -1, -1, 1, 1, -1])
+
+# name: (ours, torch's per-element (or per-row) losses with reduction='none', predictions, targets[, the
+# further inputs, one row per sample])
 WEIGHTED_LOSSES = {
     "mse": (F.mse, lambda y, t: TORCH_F.mse_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
     "mae": (F.mae, lambda y, t: TORCH_F.l1_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
@@ -153,7 +159,22 @@ WEIGHTED_LOSSES = {
     "cross-entropy-one-hot": (F.cross_entropy, lambda y, t: TORCH_F.cross_entropy(y, t, reduction="none"),
                               PREDICTIONS, numpy.eye(3)[[0, 2, 1, 1, 0, 2]]),
     "hinge": (F.hinge, lambda y, t: torch.clamp(1 - (2 * t - 1) * y, min=0), PREDICTIONS, BINARY_TARGETS),
+    "nll": (F.nll_loss, lambda y, t: TORCH_F.nll_loss(y, t, reduction="none"), LOG_PROBABILITIES,
+            numpy.array([0, 2, 1, 1, 0, 2])),
+    "kl-div": (F.kl_div, lambda y, t: TORCH_F.kl_div(y, t, reduction="none"), LOG_PROBABILITIES, SOFT),
+    "poisson": (F.poisson_nll_loss, lambda y, t: TORCH_F.poisson_nll_loss(y, t, reduction="none"), PREDICTIONS,
+                numpy.round(2 * PROBABILITIES * 3)),
+    "gaussian": (F.gaussian_nll_loss, lambda y, t, v: TORCH_F.gaussian_nll_loss(y, t, v, reduction="none"), PREDICTIONS,
+                 REAL_TARGETS, (VARIANCES,)),
+    "cosine-embedding": (F.cosine_embedding_loss, lambda y, t, s: TORCH_F.cosine_embedding_loss(y, t, s, reduction="none"),
+                         PREDICTIONS, REAL_TARGETS, (SIGNS,)),
 }
+
+
+def _case(name):
+    """(loss, torch's terms, predictions, targets, inputs) of WEIGHTED_LOSSES[name]."""
+    loss, torch_terms, predictions, targets, *inputs = WEIGHTED_LOSSES[name]
+    return loss, torch_terms, predictions, targets, inputs[0] if inputs else ()
 
 
 def test_every_shipped_loss_takes_weights():
@@ -161,26 +182,26 @@ def test_every_shipped_loss_takes_weights():
                if record.function.__module__.startswith("nablanet.")}
     assert shipped == {case[0] for case in WEIGHTED_LOSSES.values()}
     assert all(nn.loss_record(function).weighted for function in shipped)
-    assert nn.loss_record("huber").options == {"delta": 1.0}  # a weight is data, not a setting
+    assert nn.loss_record("huber").options == {"delta": 1.0, "reduction": "mean"}  # a weight is data, not a setting
 
 
 @pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
 def test_weighted_loss_gradients_match_finite_differences(name):
-    loss, _, predictions, targets = WEIGHTED_LOSSES[name]
-    check_grads(lambda y: loss(y, targets, sample_weight=WEIGHTS), [predictions], order=2 if name != "bce" else 1,
-                rtol=1e-6)
+    loss, _, predictions, targets, inputs = _case(name)
+    check_grads(lambda y: loss(y, targets, *inputs, sample_weight=WEIGHTS), [predictions],
+                order=2 if name != "bce" else 1, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
 def test_weighted_loss_equals_torchs_weighted_mean(name):
     # torch: (loss(reduction='none'), each row's mean, times w).sum() / w.sum(), as
     # (cross_entropy(reduction='none') * w).sum() / w.sum() for the cross-entropy.
-    loss, torch_elements, predictions, targets = WEIGHTED_LOSSES[name]
+    loss, torch_elements, predictions, targets, inputs = _case(name)
     ours = Tensor(predictions, requires_grad=True)
-    value = loss(ours, targets, sample_weight=WEIGHTS)
+    value = loss(ours, targets, *inputs, sample_weight=WEIGHTS)
     value.backward()
     theirs = torch.tensor(predictions, requires_grad=True)
-    elements = torch_elements(theirs, torch.tensor(targets))
+    elements = torch_elements(theirs, torch.tensor(targets), *map(torch.tensor, inputs))
     per_row = elements if elements.ndim == 1 else elements.mean(dim=1)
     w = torch.tensor(WEIGHTS)
     reference = (per_row * w).sum() / w.sum()
@@ -191,18 +212,19 @@ def test_weighted_loss_equals_torchs_weighted_mean(name):
 
 @pytest.mark.parametrize("name", sorted(WEIGHTED_LOSSES))
 def test_equal_weights_are_the_mean_and_zero_weights_drop_a_row(name):
-    loss, _, predictions, targets = WEIGHTED_LOSSES[name]
-    unweighted = float(loss(predictions, targets))
-    assert float(loss(predictions, targets, sample_weight=numpy.full(6, 2.5))) == pytest.approx(unweighted, rel=1e-13)
+    loss, _, predictions, targets, inputs = _case(name)
+    unweighted = float(loss(predictions, targets, *inputs))
+    assert float(loss(predictions, targets, *inputs, sample_weight=numpy.full(6, 2.5))) == pytest.approx(unweighted,
+                                                                                                         rel=1e-13)
     kept = numpy.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
     rows = kept > 0
-    assert float(loss(predictions, targets, sample_weight=kept)) == pytest.approx(
-        float(loss(predictions[rows], targets[rows])), rel=1e-13)
+    assert float(loss(predictions, targets, *inputs, sample_weight=kept)) == pytest.approx(
+        float(loss(predictions[rows], targets[rows], *(v[rows] for v in inputs))), rel=1e-13)
     # A weight of 2 counts a row twice.
     twice = numpy.array([2.0, 1.0, 1.0, 1.0, 1.0, 1.0])
     repeated = [0, 0, 1, 2, 3, 4, 5]
-    assert float(loss(predictions, targets, sample_weight=twice)) == pytest.approx(
-        float(loss(predictions[repeated], targets[repeated])), rel=1e-13)
+    assert float(loss(predictions, targets, *inputs, sample_weight=twice)) == pytest.approx(
+        float(loss(predictions[repeated], targets[repeated], *(v[repeated] for v in inputs))), rel=1e-13)
 
 
 def test_all_zero_weights_give_zero_loss_and_no_gradient():

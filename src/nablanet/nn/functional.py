@@ -1,8 +1,12 @@
-"""Activations and losses as plain functions of Tensors, composed from the engine's primitives, each
-registered where it is defined (nablanet.nn.activations, nablanet.nn.losses); convolution and pooling.
+"""Activations, dropout and losses as plain functions of Tensors, composed from the engine's primitives, each
+activation and loss registered where it is defined (nablanet.nn.activations, nablanet.nn.losses); convolution
+and pooling.
 
-Losses average over samples (reduction "mean"); every one takes ``(predictions, targets)``, and per-sample
-weights as ``sample_weight=`` (the weighted mean over samples, see nablanet.nn.losses).
+The losses live in nablanet.nn.functional_losses (regression, binary and categorical) and
+nablanet.nn.functional_distributions (divergences, likelihoods, the cosine embedding loss) and are
+re-exported here. Every one takes ``(predictions, targets)`` (and its further inputs), a ``reduction``
+("mean", the default, "sum" or "none", as PyTorch's), and per-sample weights as ``sample_weight=`` (the
+weighted mean over samples, see nablanet.nn.losses).
 """
 
 from __future__ import annotations
@@ -14,17 +18,23 @@ from scipy import special
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
-from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS, dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
+from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS, dense as _dense, erf
 from nablanet.checks import check_bool, check_choice, check_ints, check_real
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
 from nablanet.nn.init import make_rng
-from nablanet.nn.losses import LOSSES, get_loss, register_loss, sample_weights
+from nablanet.nn.functional_distributions import (cosine_embedding_loss, gaussian_nll_loss, kl_div,
+                                                  poisson_nll_loss)
+from nablanet.nn.functional_losses import (REDUCTIONS, binary_cross_entropy, binary_cross_entropy_with_logits,
+                                           cross_entropy, hinge, huber, mae, mse, nll_loss, reduce_terms,
+                                           weighted_mean)
+from nablanet.nn.losses import LOSSES, get_loss
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
     "heaviside", "dense", "get_activation", "ACTIVATIONS", "dropout",
-    "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge",
-    "weighted_mean", "get_loss", "LOSSES",
+    "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "hinge", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
+    "weighted_mean", "reduce_terms", "REDUCTIONS", "get_loss", "LOSSES",
     "conv", "max_pool", "avg_pool", "global_avg_pool",
 ]
 
@@ -225,167 +235,8 @@ def dropout(x, p: float = 0.5, training: bool = True, *, rng=None, broadcast_axe
     return x * (keep * dtype.type(1.0 / (1.0 - p)))
 
 
-# --- losses --------------------------------------------------------------------------------------
-
 def _values(x):
     return x.data if hasattr(x, "_data") else np.asarray(x)
-
-
-def _matching_targets(predictions, targets, loss: str):
-    """Targets as an array of the predictions' shape and dtype, or a clear error."""
-    target_values = np.asarray(_values(targets))
-    shape = np.shape(_values(predictions))
-    if target_values.shape != shape:
-        if target_values.ndim == 1 and shape == (target_values.shape[0], 1):
-            target_values = target_values[:, None]
-        else:
-            raise ValueError(f"{loss}: targets of shape {target_values.shape} do not match predictions of shape {shape}")
-    return target_values.astype(_values(predictions).dtype, copy=False)
-
-
-def weighted_mean(terms, sample_weight=None, loss: str = "loss"):
-    """The losses' reduction of their terms (one per element of the predictions): the mean of all of them,
-    or with per-sample weights w_i (one per row) C = sum_i w_i l_i / sum_i w_i, l_i the mean of row i's terms.
-
-    With every w_i equal this is the mean; a batch whose weights are all zero has C = 0 (and no gradient)
-    rather than 0/0: it holds no data. A loss of one's own reduces its terms with it to take sample_weight
-    as the shipped losses do; ``loss`` names it in errors.
-
-    Example:
-        >>> float(weighted_mean(np.array([1.0, 3.0])))
-        2.0
-        >>> float(weighted_mean(np.array([[1.0, 1.0], [3.0, 5.0]]), sample_weight=np.array([3.0, 1.0])))
-        1.75
-    """
-    if sample_weight is None:
-        return ops.mean(terms)
-    shape = np.shape(_values(terms))
-    if len(shape) == 0:
-        raise ValueError(f"{loss}: sample_weight needs predictions with samples along axis 0, got a scalar")
-    w = sample_weights(sample_weight, shape[0], _values(terms).dtype, f"{loss}: sample_weight")
-    per_sample = ops.mean(terms, axis=tuple(range(1, len(shape)))) if len(shape) > 1 else terms
-    total = np.sum(w)
-    return ops.sum(per_sample * (w / total if total > 0 else w))
-
-
-def mse(predictions, targets, *, sample_weight=None):
-    """Mean squared error C = (1/n) sum_i (y_i - t_i)^2 over all n elements.
-
-    The 1/n convention (no factor 1/2), as the notes' "Regression MSE" and PyTorch's MSELoss; its
-    gradient is therefore (2/n)(y - t). With ``sample_weight`` w (one per row), the weighted mean over
-    the rows of each row's mean (see nablanet.nn.losses), here and in every loss below.
-    """
-    difference = predictions - _matching_targets(predictions, targets, "mse")
-    return weighted_mean(difference * difference, sample_weight, "mse")
-
-
-register_loss("mse", mse, aliases=("mean_squared_error",), targets="values", task="regression", outputs="values")
-
-
-def mae(predictions, targets, *, sample_weight=None):
-    """Mean absolute error C = (1/n) sum_i |y_i - t_i|."""
-    return weighted_mean(ops.abs(predictions - _matching_targets(predictions, targets, "mae")), sample_weight, "mae")
-
-
-register_loss("mae", mae, aliases=("mean_absolute_error",), targets="values", task="regression", outputs="values")
-
-
-def huber(predictions, targets, delta: float = 1.0, *, sample_weight=None):
-    """Huber loss: mean of r^2/2 where |r| <= delta, delta (|r| - delta/2) beyond (as PyTorch's HuberLoss)."""
-    residual = ops.abs(predictions - _matching_targets(predictions, targets, "huber"))
-    quadratic = ops.minimum(residual, delta)
-    return weighted_mean(0.5 * quadratic * quadratic + delta * (residual - quadratic), sample_weight, "huber")
-
-
-register_loss("huber", huber, targets="values", task="regression", outputs="values")
-
-
-def binary_cross_entropy(probabilities, targets, *, sample_weight=None):
-    """C = -(1/n) sum [t log p + (1 - t) log(1 - p)] from probabilities p in (0, 1).
-
-    Logarithms are floored at -100, as in PyTorch's BCELoss, so p = 0 or 1 gives a large finite
-    loss rather than inf. Prefer binary_cross_entropy_with_logits when the logits are at hand.
-    """
-    t = _check_binary(_matching_targets(probabilities, targets, "binary_cross_entropy"), "binary_cross_entropy")
-    p = _values(probabilities)
-    _check_probabilities(p)
-    # Logarithms only of positive numbers: at p = 0 or 1 the floored branch is taken, and the log's
-    # argument there is a harmless 1, so no 0/0 reaches the gradient (the double-where pattern).
-    log_p = ops.where(p > 0, ops.maximum(ops.log(ops.where(p > 0, probabilities, 1.0)), -100.0), -100.0)
-    log_not_p = ops.where(p < 1, ops.maximum(ops.log1p(-ops.where(p < 1, probabilities, 0.0)), -100.0), -100.0)
-    return -weighted_mean(t * log_p + (1.0 - t) * log_not_p, sample_weight, "binary_cross_entropy")
-
-
-# "binary_crossentropy" is Keras' name for the same loss on probabilities (its default from_logits=False):
-# a network ending in a sigmoid, as in Keras.
-register_loss("binary_cross_entropy", binary_cross_entropy, aliases=("bce", "binary_crossentropy"), targets="values",
-              task="classification", outputs="probabilities", labels=(0.0, 1.0))
-
-
-def binary_cross_entropy_with_logits(logits, targets, *, sample_weight=None):
-    """Binary cross-entropy of sigmoid(z) against t, computed from the logits z without overflow.
-
-    C = (1/n) sum [log(1 + e^z) - z t] = (1/n) sum [logaddexp(0, z) - z t]: through the logaddexp
-    primitive, so its Hessian is diag(sigmoid(z)(1 - sigmoid(z)))/n everywhere, z = 0 included.
-    """
-    t = _check_binary(_matching_targets(logits, targets, "binary_cross_entropy_with_logits"),
-                      "binary_cross_entropy_with_logits")
-    return weighted_mean(ops.logaddexp(0.0, logits) - logits * t, sample_weight, "binary_cross_entropy_with_logits")
-
-
-register_loss("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, targets="values",
-              task="classification", outputs="logits", labels=(0.0, 1.0))
-
-
-def cross_entropy(logits, targets, *, sample_weight=None):
-    """Categorical cross-entropy of softmax(logits): targets are integer labels (N,) or one-hot rows (N, K).
-
-    Fused with its gradient (softmax(z) - t)/N and stable for logits of magnitude 1e4; see
-    nablanet.autodiff.ops.nn.SoftmaxCrossEntropy. With ``sample_weight`` w, the per-row losses of
-    softmax_cross_entropy_rows weighted, whose gradient is w_n (softmax(z_n) - t_n) / sum w.
-    """
-    if sample_weight is None:
-        return softmax_cross_entropy(logits, targets)
-    return weighted_mean(softmax_cross_entropy_rows(logits, targets), sample_weight, "cross_entropy")
-
-
-# Keras' names: "sparse_categorical_crossentropy" (integer labels) and "categorical_crossentropy" (one-hot
-# rows); cross_entropy takes either. Unlike Keras' default (from_logits=False, a network ending in a softmax)
-# they mean the loss on logits, Keras' from_logits=True, the only one nablanet has: end the network
-# without a softmax, which this loss applies itself.
-register_loss("cross_entropy", cross_entropy, targets="labels", task="classification", outputs="logits",
-              aliases=("categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy"))
-
-
-def hinge(scores, targets, *, sample_weight=None):
-    """Hinge loss C = (1/n) sum max(0, 1 - t y) for labels t in {-1, +1} (labels 0/1 are mapped to -1/+1)."""
-    t = _matching_targets(scores, targets, "hinge")
-    values = np.unique(t)
-    if np.all(np.isin(values, (0.0, 1.0))):
-        t = 2.0 * t - 1.0
-    elif not np.all(np.isin(values, (-1.0, 1.0))):
-        raise ValueError(f"hinge: labels must be -1/+1 (or 0/1), got values {values[:5].tolist()}")
-    return weighted_mean(ops.maximum(1.0 - t * scores, 0.0), sample_weight, "hinge")
-
-
-# Labels -1/+1, or 0/1 read as -1/+1.
-register_loss("hinge", hinge, targets="values", task="classification", outputs="logits", labels=(-1.0, 0.0, 1.0))
-
-
-def _check_probabilities(p):
-    # Outside [0, 1] the floored logarithms give a loss that can go negative and a gradient that pushes
-    # further out, with no error: the usual cause is logits (no sigmoid at the output) given to this loss.
-    outside = (p < 0) | (p > 1)
-    if np.any(outside):
-        raise ValueError(f"binary_cross_entropy: the predictions must be probabilities in [0, 1], but they range from "
-                         f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}; for logits (a network without a sigmoid at its "
-                         "output) use binary_cross_entropy_with_logits")
-
-
-def _check_binary(t, loss: str):
-    if t.size and (t.min() < 0 or t.max() > 1):
-        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
-    return t
 
 
 # --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------

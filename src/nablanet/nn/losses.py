@@ -40,13 +40,14 @@ import numpy as np
 
 from nablanet.registry import Registry, signature_defaults
 
-__all__ = ["LossRecord", "LOSSES", "register_loss", "loss_record", "get_loss"]
+__all__ = ["LossRecord", "LOSSES", "register_loss", "loss_record", "get_loss", "training_loss"]
 
 #: What the targets of a loss are: class labels (N,) (or one-hot rows), or values of the predictions' shape.
 TARGET_KINDS = ("labels", "values")
 TASKS = ("classification", "regression")
-#: What the predictions a loss takes are: logits (or margins), probabilities, or values.
-OUTPUT_KINDS = ("logits", "probabilities", "values")
+#: What the predictions a loss takes are: logits (or margins), probabilities, log-probabilities (a network
+#: ending in log_softmax), or values.
+OUTPUT_KINDS = ("logits", "probabilities", "log_probabilities", "values")
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,20 @@ class LossRecord:
 
     Attributes:
         name: the name fit, configs and estimators use ("cross_entropy").
-        function: C, a function ``(predictions, targets) -> scalar Tensor`` written with the engine's ops.
+        function: C, a function ``(predictions, targets, *inputs) -> scalar Tensor`` written with the engine's ops.
         targets: "labels": integer class labels of shape (N,) (or one-hot rows of the predictions'
             shape) against one output column per class; "values": targets of the predictions' shape
             (a vector (N,) is read as a column against one output column).
         task: "classification" (fit reports accuracy by default) or "regression".
         outputs: what the predictions are: "logits" (or margins: a one-column output means class 1
-            above 0), "probabilities" (class 1 above 0.5), or "values" (regression).
+            above 0), "probabilities" (class 1 above 0.5), "log_probabilities" (log_softmax's, which
+            nll_loss and kl_div take), or "values" (regression).
         aliases: more names for it ("bce").
         labels: for a classification loss on value targets, the values a target may take
             ((0.0, 1.0) for the binary cross-entropies); empty otherwise.
+        inputs: the names of the data the function takes after (predictions, targets), positionally
+            (gaussian_nll_loss's ``var``, cosine_embedding_loss's ``y``); empty for most. ``fit``
+            gives a loss the predictions and targets only, so it refuses one with inputs.
 
     Derived: ``threshold``, where one output column is cut into two classes; ``applies``, the
     activation the loss puts on the logits itself; ``options``, the function's keyword options
@@ -78,6 +83,7 @@ class LossRecord:
     outputs: str
     aliases: tuple = ()
     labels: tuple = ()
+    inputs: tuple = ()
 
     @property
     def threshold(self):
@@ -97,10 +103,10 @@ class LossRecord:
 
     @property
     def options(self) -> dict:
-        """name -> default of the function's arguments after (predictions, targets), but sample_weight:
-        the settings a config may give it, not the data of one call."""
+        """name -> default of the function's arguments after (predictions, targets) and its inputs, but
+        sample_weight: the settings a config may give it, not the data of one call."""
         arguments = signature_defaults(self.function, skip=("sample_weight",))
-        return dict(list(arguments.items())[2:])
+        return dict(list(arguments.items())[2 + len(self.inputs):])
 
     @property
     def weighted(self) -> bool:
@@ -117,12 +123,13 @@ LOSSES = _REGISTRY.view("function", with_aliases=True)
 
 
 def register_loss(name: str, function: Callable | None = None, *, targets: str, task: str, outputs: str, aliases=(),
-                  labels=()):
+                  labels=(), inputs=()):
     """Make a loss known by ``name``, with what it means: as a decorator, or called with the function.
 
     Returns the function. ``fit(loss=name)`` and ``fit(loss=function)`` then take their defaults from
     the record (see LossRecord). Registering the same function again replaces its record; another
-    function under a name or alias already taken is refused.
+    function under a name or alias already taken is refused. ``inputs`` names the function's further
+    data arguments after (predictions, targets), which must be its next positional parameters.
 
     Example:
         >>> import numpy as np
@@ -137,13 +144,14 @@ def register_loss(name: str, function: Callable | None = None, *, targets: str, 
         >>> LOSSES.records.remove("log_cosh")
     """
     def add(function):
-        LOSSES.records.add(_make_record(name, function, targets, task, outputs, tuple(aliases), labels))
+        LOSSES.records.add(_make_record(name, function, targets, task, outputs, tuple(aliases), labels,
+                                        tuple(inputs)))
         return function
 
     return add if function is None else add(function)
 
 
-def _make_record(name, function, targets, task, outputs, aliases, labels) -> LossRecord:
+def _make_record(name, function, targets, task, outputs, aliases, labels, inputs) -> LossRecord:
     where = f"register_loss({name!r})"
     if not callable(function):
         raise TypeError(f"{where}: expected a function (predictions, targets) -> scalar, got {type(function).__name__}")
@@ -155,12 +163,28 @@ def _make_record(name, function, targets, task, outputs, aliases, labels) -> Los
         raise ValueError(f"{where}: a regression loss takes outputs='values' and targets='values', "
                          f"got outputs={outputs!r}, targets={targets!r}")
     if task == "classification" and outputs == "values":
-        raise ValueError(f"{where}: a classification loss takes outputs='logits' or 'probabilities'")
+        raise ValueError(f"{where}: a classification loss takes outputs='logits', 'probabilities' or "
+                         "'log_probabilities'")
     labels = tuple(float(label) for label in labels)
     if labels and (task != "classification" or targets != "values"):
         raise ValueError(f"{where}: labels are the values of a classification loss's value targets; "
                          f"this loss has task={task!r}, targets={targets!r}")
-    return LossRecord(name, function, targets, task, outputs, aliases, labels)
+    _check_inputs(where, function, inputs)
+    return LossRecord(name, function, targets, task, outputs, aliases, labels, inputs)
+
+
+def _check_inputs(where: str, function, inputs: tuple) -> None:
+    """The names ``inputs`` must be the function's positional parameters after (predictions, targets)."""
+    if not inputs:
+        return
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to compare with
+        return
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if tuple(positional[2:2 + len(inputs)]) != inputs:
+        raise ValueError(f"{where}: inputs {inputs} must be the function's positional parameters after "
+                         f"(predictions, targets), which are {tuple(positional[2:])}")
 
 
 def loss_record(spec) -> LossRecord:
@@ -195,6 +219,18 @@ def sample_weights(sample_weight, n_samples: int, dtype, what: str = "sample_wei
     if values.size and values.min() < 0:
         raise ValueError(f"{what} must be non-negative, got {values.min()} (at sample {int(values.argmin())})")
     return values
+
+
+def training_loss(spec):
+    """The loss function ``fit`` trains with (see get_loss), refusing a registered loss that takes inputs
+    besides (predictions, targets), which fit cannot give it."""
+    function = get_loss(spec)
+    record = LOSSES.records.get(function)
+    if record is not None and record.inputs:
+        raise ValueError(f"{record.name} takes {', '.join(record.inputs)} besides the predictions and targets, which "
+                         f"fit does not give a loss; call {record.function.__name__}(predictions, targets, "
+                         f"{', '.join(record.inputs)}) in a training step of your own")
+    return function
 
 
 def get_loss(spec):

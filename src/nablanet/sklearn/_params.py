@@ -62,9 +62,11 @@ _HIDDEN_ACTIVATIONS = _LiveNames(_elementwise_activations)
 #: The regressor's output activations: those and 'exp', the inverse of the Poisson loss's log link.
 _REGRESSION_OUTPUT_ACTIVATIONS = _LiveNames(lambda: _then(_elementwise_activations(), ("exp",)))
 #: The classifier's losses: scikit-learn's ('log_loss', and 'squared_error' on the probabilities) and
-#: every classification loss of nablanet.nn.LOSSES, one registered with register_loss included.
+#: every classification loss of nablanet.nn.LOSSES of logits or probabilities, one registered with
+#: register_loss included (the output layer gives no log-probabilities).
 _CLASSIFIER_LOSSES = _LiveNames(lambda: _then(("log_loss", "squared_error"), (
-    name for name in nn.LOSSES if nn.loss_record(name).task == "classification")))
+    name for name in nn.LOSSES if nn.loss_record(name).task == "classification"
+    and nn.loss_record(name).outputs in ("logits", "probabilities"))))
 
 
 def _output_activation(name: str):

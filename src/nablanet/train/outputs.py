@@ -47,7 +47,7 @@ import numpy as np
 from nablanet.autodiff.state import no_grad
 from nablanet.autodiff.tensor import Tensor
 from nablanet.autodiff.tree import tree_flatten, tree_map
-from nablanet.nn.losses import get_loss
+from nablanet.nn.losses import training_loss
 from nablanet.train.inputs import as_targets, described, resolve_metrics
 from nablanet.train.weights import check_takes_weights, class_sample_weights, weighting
 
@@ -181,7 +181,7 @@ def model_outputs(loss, probe_outputs, *, loss_weights=None, metrics=None, valid
         if isinstance(loss, (dict, list, tuple)):
             raise ValueError(f"loss is a {type(loss).__name__} of losses per output, but the model returns one array; "
                              "give one loss")
-        loss_fn = None if loss is None else get_loss(loss)
+        loss_fn = None if loss is None else training_loss(loss)
         head = _Head("", None, loss_fn, 1.0, tuple(np.shape(leaves[0])[1:]))
         metric_fns = resolve_metrics(metrics, loss_fn, (1,) + head.shape)
         validation_metric_fns = metric_fns + resolve_metrics(validation_metrics, loss_fn, (1,) + head.shape)
@@ -215,7 +215,7 @@ def _heads(structure, leaves: list, loss, loss_weights) -> list:
     losses = _per_output(loss, names, "loss",
                          single=lambda spec: spec is None or isinstance(spec, str) or callable(spec))
     weights = _loss_weights(loss_weights, names)
-    return [_Head(name, key, None if loss is None else get_loss(loss_k), weight, tuple(np.shape(leaf)[1:]))
+    return [_Head(name, key, None if loss is None else training_loss(loss_k), weight, tuple(np.shape(leaf)[1:]))
             for name, key, loss_k, weight, leaf in zip(names, keys, losses, weights, leaves)]
 
 
