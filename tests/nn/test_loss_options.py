@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nablanet import Tensor, value_and_grad
+from nablanet import Tensor, grad, hessian, value_and_grad
 from nablanet.nn import functional as F
 from nablanet.testing import check_grads
 
@@ -116,6 +116,23 @@ def test_nll_of_log_softmax_is_cross_entropy_and_soft_targets_are_the_one_hot_la
     assert float(F.nll_loss(log_p, one_hot)) == pytest.approx(float(F.nll_loss(log_p, labels)), rel=1e-14)
 
 
+def test_the_composed_cross_entropy_equals_the_fused_primitive_to_second_order():
+    # Unit class weights take the composition of log_softmax and the picked labels; without them the
+    # fused SoftmaxCrossEntropy runs (classes moved last for (N, C, d1)): the two agree to rounding.
+    rng = numpy.random.default_rng(6)
+    logits = rng.standard_normal((3, 4, 2))
+    for targets in (rng.integers(0, 4, (3, 2)), numpy.moveaxis(rng.dirichlet(numpy.ones(4), (3, 2)), -1, 1)):
+        def fused(z):
+            return F.cross_entropy(z, targets)
+
+        def composed(z):
+            return F.cross_entropy(z, targets, numpy.ones(4))
+
+        assert float(fused(logits)) == pytest.approx(float(composed(logits)), rel=1e-14)
+        numpy.testing.assert_allclose(grad(fused)(logits), grad(composed)(logits), rtol=1e-13, atol=1e-16)
+        numpy.testing.assert_allclose(hessian(fused)(logits), hessian(composed)(logits), rtol=1e-12, atol=1e-15)
+
+
 def test_every_label_ignored_gives_zero_and_no_gradient_where_torch_gives_nan():
     logits = numpy.random.default_rng(4).standard_normal((3, 4))
     labels = numpy.full(3, -100)
@@ -144,7 +161,7 @@ def test_cross_entropy_options_are_checked():
     logits, labels = numpy.zeros((3, 4)), numpy.array([0, 1, 2])
     with pytest.raises(ValueError, match=r"class indices in 0..3, got values from 0 to 7 \(besides ignore_index=-100\)"):
         F.cross_entropy(logits, numpy.array([0, 7, -100]))
-    with pytest.raises(ValueError, match=r"cross_entropy: weight of shape \(3,\) does not broadcast"):
+    with pytest.raises(ValueError, match=r"cross_entropy: weight of shape \(3,\) does not broadcast to one weight per class \(4,\)"):
         F.cross_entropy(logits, labels, numpy.ones(3))
     with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\], got 1.5"):
         F.cross_entropy(logits, labels, label_smoothing=1.5)
@@ -205,6 +222,10 @@ def test_regression_losses_and_hinge_reduce_as_torch(problem, delta):
         (lambda a: F.mae(a, t, reduction=reduction), lambda a: TF.l1_loss(a, torch.tensor(t), reduction=reduction)),
         (lambda a: F.huber(a, t, delta, reduction=reduction),
          lambda a: TF.huber_loss(a, torch.tensor(t), delta=delta, reduction=reduction)),
+        (lambda a: F.smooth_l1_loss(a, t, delta, reduction=reduction),
+         lambda a: TF.smooth_l1_loss(a, torch.tensor(t), beta=delta, reduction=reduction)),
+        (lambda a: F.smooth_l1_loss(a, t, 0.0, reduction=reduction),
+         lambda a: TF.smooth_l1_loss(a, torch.tensor(t), beta=0.0, reduction=reduction)),
         (lambda a: F.hinge(a, signs, reduction=reduction),
          lambda a: _reduced(torch.clamp(1 - (2 * torch.tensor(signs) - 1) * a, min=0), reduction)),
     ]

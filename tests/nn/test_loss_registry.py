@@ -31,6 +31,7 @@ CASES = {
     "mse": (PREDICTIONS, REAL, TF.mse_loss, 2),
     "mae": (PREDICTIONS, REAL, TF.l1_loss, 2),
     "huber": (2 * PREDICTIONS, REAL, TF.huber_loss, 2),
+    "smooth_l1_loss": (2 * PREDICTIONS, REAL, TF.smooth_l1_loss, 2),
     # Its floors of the logarithms at -100 make the second derivative a step function of p.
     "binary_cross_entropy": (PROBABILITIES, BINARY, TF.binary_cross_entropy, 1),
     "binary_cross_entropy_with_logits": (PREDICTIONS, BINARY, TF.binary_cross_entropy_with_logits, 2),
@@ -137,11 +138,12 @@ def test_one_output_column_is_cut_at_the_records_threshold(name):
 
 
 def test_lookups_aliases_and_the_old_mapping():
-    assert list(F.LOSSES) == ["mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "binary_cross_entropy",
-                              "bce", "binary_crossentropy", "binary_cross_entropy_with_logits", "cross_entropy",
-                              "categorical_cross_entropy", "sparse_categorical_crossentropy", "categorical_crossentropy",
-                              "nll_loss", "nll", "negative_log_likelihood", "hinge", "kl_div", "kl_divergence",
-                              "kullback_leibler", "poisson_nll_loss", "poisson_nll", "gaussian_nll_loss", "gaussian_nll",
+    assert list(F.LOSSES) == ["mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "smooth_l1_loss",
+                              "smooth_l1", "binary_cross_entropy", "bce", "binary_crossentropy",
+                              "binary_cross_entropy_with_logits", "cross_entropy", "categorical_cross_entropy",
+                              "sparse_categorical_crossentropy", "categorical_crossentropy", "nll_loss", "nll",
+                              "negative_log_likelihood", "hinge", "kl_div", "kl_divergence", "kullback_leibler",
+                              "poisson_nll_loss", "poisson_nll", "gaussian_nll_loss", "gaussian_nll",
                               "cosine_embedding_loss", "cosine_embedding"]
     assert F.LOSSES is nn.LOSSES and F.get_loss("bce") is F.binary_cross_entropy is nn.get_loss("bce")
     assert nn.loss_record("categorical_cross_entropy") is nn.loss_record(F.cross_entropy)

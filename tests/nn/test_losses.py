@@ -149,6 +149,8 @@ WEIGHTED_LOSSES = {
     "mse": (F.mse, lambda y, t: TORCH_F.mse_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
     "mae": (F.mae, lambda y, t: TORCH_F.l1_loss(y, t, reduction="none"), PREDICTIONS, REAL_TARGETS),
     "huber": (F.huber, lambda y, t: TORCH_F.huber_loss(y, t, reduction="none"), PREDICTIONS * 2, REAL_TARGETS),
+    "smooth-l1": (F.smooth_l1_loss, lambda y, t: TORCH_F.smooth_l1_loss(y, t, reduction="none"), PREDICTIONS * 2,
+                  REAL_TARGETS),
     "bce": (F.binary_cross_entropy, lambda y, t: TORCH_F.binary_cross_entropy(y, t, reduction="none"), PROBABILITIES,
             BINARY_TARGETS),
     "bce-logits": (F.binary_cross_entropy_with_logits,

@@ -26,13 +26,13 @@ from nablanet.nn.functional_distributions import (cosine_embedding_loss, gaussia
                                                   poisson_nll_loss)
 from nablanet.nn.functional_losses import (REDUCTIONS, binary_cross_entropy, binary_cross_entropy_with_logits,
                                            cross_entropy, hinge, huber, mae, mse, nll_loss, reduce_terms,
-                                           weighted_mean)
+                                           smooth_l1_loss, weighted_mean)
 from nablanet.nn.losses import LOSSES, get_loss
 
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
     "heaviside", "dense", "get_activation", "ACTIVATIONS", "dropout",
-    "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "mse", "mae", "huber", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "hinge", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
     "weighted_mean", "reduce_terms", "REDUCTIONS", "get_loss", "LOSSES",
     "conv", "max_pool", "avg_pool", "global_avg_pool",

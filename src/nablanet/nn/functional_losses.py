@@ -18,7 +18,7 @@ from nablanet.autodiff.ops.nn import softmax_cross_entropy, softmax_cross_entrop
 from nablanet.checks import check_choice, check_real
 from nablanet.nn.losses import register_loss, sample_weights
 
-__all__ = ["mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+__all__ = ["mse", "mae", "huber", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "nll_loss", "hinge", "weighted_mean", "reduce_terms", "REDUCTIONS"]
 
 #: How a loss reduces its terms l: their (weighted) mean, their sum, or none (l itself), as PyTorch's ``reduction``.
@@ -86,8 +86,9 @@ def _refuse_weights_unless_mean(sample_weight, reduction, loss: str) -> None:
                          f"reduction={reduction!r}")
 
 
-def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight"):
-    """``weight`` (None, or real finite numbers broadcastable to ``shape``) as an array of ``dtype`` of that shape."""
+def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight", fits: str = "the predictions' shape"):
+    """``weight`` (None, or real finite numbers broadcastable to ``shape``) as an array of ``dtype`` of that
+    shape; ``fits`` says what the shape is, in errors."""
     if weight is None:
         return None
     values = np.asarray(_values(weight))
@@ -96,7 +97,7 @@ def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight"):
     try:
         values = np.broadcast_to(values, shape)
     except ValueError:
-        raise ValueError(f"{loss}: {name} of shape {values.shape} does not broadcast to the predictions' shape "
+        raise ValueError(f"{loss}: {name} of shape {values.shape} does not broadcast to {fits} "
                          f"{tuple(shape)}") from None
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{loss}: {name} contains NaN or infinite values")
@@ -137,6 +138,26 @@ def huber(predictions, targets, delta: float = 1.0, *, reduction: str = "mean", 
 
 
 register_loss("huber", huber, targets="values", task="regression", outputs="values")
+
+
+def smooth_l1_loss(predictions, targets, beta: float = 1.0, *, reduction: str = "mean", sample_weight=None):
+    """Smooth L1 loss, as PyTorch's: mean of r^2 / (2 beta) where |r| < beta, |r| - beta/2 beyond, r = y - t.
+
+    It is huber with delta = beta, divided by beta (so its slope far out is 1, not delta); at beta = 0 it
+    is the mean absolute error.
+    """
+    beta = check_real("smooth_l1_loss", "beta", beta, low=0.0)
+    residual = ops.abs(predictions - _matching_targets(predictions, targets, "smooth_l1_loss"))
+    if beta == 0.0:
+        terms = residual
+    else:
+        quadratic = ops.minimum(residual, beta)
+        terms = quadratic * quadratic * (0.5 / beta) + (residual - quadratic)
+    return reduce_terms(terms, reduction, sample_weight, "smooth_l1_loss")
+
+
+register_loss("smooth_l1_loss", smooth_l1_loss, aliases=("smooth_l1",), targets="values", task="regression",
+              outputs="values")
 
 
 def binary_cross_entropy(probabilities, targets, weight=None, *, reduction: str = "mean", sample_weight=None):
@@ -248,7 +269,7 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     n_classes = shape[class_axis]
     label_smoothing = check_real("cross_entropy", "label_smoothing", label_smoothing, low=0.0, high=1.0)
     check_choice("cross_entropy", "reduction", reduction, REDUCTIONS)
-    class_weight = _constant_weights(weight, (n_classes,), dtype, "cross_entropy") if weight is not None else None
+    class_weight = _constant_weights(weight, (n_classes,), dtype, "cross_entropy", fits="one weight per class")
     plain = class_weight is None and not label_smoothing and reduction == "mean"
     if isinstance(targets, batching.BatchTracer) and not plain:
         raise batching.BatchingUnsupported("cross_entropy: targets batched by vmap with weights, smoothing or a "
@@ -301,7 +322,7 @@ def nll_loss(log_probabilities, targets, weight=None, *, ignore_index: int = -10
     shape, dtype = _class_shape(log_probabilities, "nll_loss")
     class_axis = 1 if len(shape) > 1 else 0
     check_choice("nll_loss", "reduction", reduction, REDUCTIONS)
-    class_weight = None if weight is None else _constant_weights(weight, (shape[class_axis],), dtype, "nll_loss")
+    class_weight = _constant_weights(weight, (shape[class_axis],), dtype, "nll_loss", fits="one weight per class")
     if np.asarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_probabilities, targets, class_weight, 0.0, class_axis, "nll_loss")
         return reduce_terms(terms, reduction, sample_weight, "nll_loss")
