@@ -84,7 +84,8 @@ BAD_CALLS = {
     "dropout-above-1": (lambda: nn.Dropout(1.001), ValueError, "Dropout: p must be a number in [0, 1], got 1.001"),
     "dropout-negative": (lambda: nn.Dropout(-0.1), ValueError, "Dropout: p must be a number in [0, 1], got -0.1"),
     "dropout-nan": (lambda: nn.Dropout(NAN), ValueError, "Dropout: p must be a number in [0, 1], got nan"),
-    "dropout-string": (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a number in [0, 1], got '0.5' (a str)"),
+    "dropout-string": (lambda: nn.Dropout("0.5"), TypeError,
+                       "Dropout: p must be a number in [0, 1], got '0.5' (a str)"),
     "dropout-bool": (lambda: nn.Dropout(True), TypeError, "Dropout: p must be a number in [0, 1], got True (a bool)"),
     "dropout-seed": (lambda: nn.Dropout(0.5, rng="a"), TypeError, "rng must be a numpy.random.Generator"),
     # Conv1d, Conv2d

@@ -15,7 +15,9 @@ from nablanet.testing import check_grads
 TF = torch.nn.functional
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 EXAMPLES = settings(max_examples=30, deadline=None)
-# Measured: the largest relative difference from torch over these tests is about 1e-15.
+# Measured over six runs of each test: values within 5e-13 of torch's, elementwise and relative (the smallest
+# terms of binary_cross_entropy_with_logits, where torch's own rounding shows), gradients within 3e-14 of the
+# largest entry.
 RTOL, ATOL = 1e-10, 1e-12
 # The finite-difference checks' tolerance: a loss's derivative along a random direction can cancel to a small
 # part of the loss (1e-5 of it where a softmax or sigmoid saturates), and the central difference's rounding,
@@ -159,9 +161,11 @@ def test_sample_weights_multiply_the_class_weights():
 
 def test_cross_entropy_options_are_checked():
     logits, labels = numpy.zeros((3, 4)), numpy.array([0, 1, 2])
-    with pytest.raises(ValueError, match=r"class indices in 0..3, got values from 0 to 7 \(besides ignore_index=-100\)"):
+    with pytest.raises(ValueError, match=r"class indices in 0..3, got values from 0 to 7 "
+                                         r"\(besides ignore_index=-100\)"):
         F.cross_entropy(logits, numpy.array([0, 7, -100]))
-    with pytest.raises(ValueError, match=r"cross_entropy: weight of shape \(3,\) does not broadcast to one weight per class \(4,\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: weight of shape \(3,\) does not broadcast to one weight "
+                                         r"per class \(4,\)"):
         F.cross_entropy(logits, labels, numpy.ones(3))
     with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\], got 1.5"):
         F.cross_entropy(logits, labels, label_smoothing=1.5)
@@ -209,6 +213,17 @@ def test_binary_cross_entropies_with_weights_equal_torch(problem, weighted, pos_
     # only: the floor of the logarithms at -100 makes the second derivative a step function.
     check_grads(lambda p: F.binary_cross_entropy(p, targets, weight, reduction=reduction),
                 [numpy.clip(probabilities, 0.05, 0.95)], order=1, rtol=GRAD_RTOL)
+
+
+def test_bce_with_logits_keeps_the_digits_of_confident_right_answers():
+    # -log sigmoid(z) = log1p(e^-z): written s(z) - t z, z = 10 and t = 1 had a relative error of 1.9e-11 (measured).
+    z = numpy.array([10.0, 30.0, -20.0, 0.0])
+    t = numpy.array([1.0, 1.0, 0.0, 1.0])
+    exact = numpy.log1p(numpy.exp(-numpy.abs(z)))
+    for pos_weight in (None, numpy.full(4, 3.0)):
+        terms = F.binary_cross_entropy_with_logits(z, t, pos_weight=pos_weight, reduction="none")
+        numpy.testing.assert_allclose(terms, exact * numpy.where((t == 1) & (pos_weight is not None), 3.0, 1.0),
+                                      rtol=1e-15)
 
 
 @EXAMPLES
@@ -305,8 +320,8 @@ def test_gaussian_nll_loss_clamps_the_variance_outside_its_derivative_as_torch()
     var = numpy.array([1e-9, 0.0, 0.5])
     _equal_to_torch(lambda m, v: F.gaussian_nll_loss(m, t, v, eps=1e-4),
                     lambda m, v: TF.gaussian_nll_loss(m, torch.tensor(t), v, eps=1e-4), [mu, var])
-    assert float(F.gaussian_nll_loss(mu, t, 0.5)) == pytest.approx(float(F.gaussian_nll_loss(mu, t, numpy.full(3, 0.5))),
-                                                                    rel=1e-15)
+    homoscedastic = float(F.gaussian_nll_loss(mu, t, numpy.full(3, 0.5)))
+    assert float(F.gaussian_nll_loss(mu, t, 0.5)) == pytest.approx(homoscedastic, rel=1e-15)
     with pytest.raises(ValueError, match="the variances must be non-negative, got a minimum of -1.0"):
         F.gaussian_nll_loss(mu, t, -var - 0.5)
     with pytest.raises(ValueError, match=r"var of shape \(2,\) does not fit predictions of shape \(3,\)"):

@@ -168,8 +168,9 @@ WEIGHTED_LOSSES = {
                 numpy.round(2 * PROBABILITIES * 3)),
     "gaussian": (F.gaussian_nll_loss, lambda y, t, v: TORCH_F.gaussian_nll_loss(y, t, v, reduction="none"), PREDICTIONS,
                  REAL_TARGETS, (VARIANCES,)),
-    "cosine-embedding": (F.cosine_embedding_loss, lambda y, t, s: TORCH_F.cosine_embedding_loss(y, t, s, reduction="none"),
-                         PREDICTIONS, REAL_TARGETS, (SIGNS,)),
+    "cosine-embedding": (F.cosine_embedding_loss,
+                         lambda y, t, s: TORCH_F.cosine_embedding_loss(y, t, s, reduction="none"), PREDICTIONS,
+                         REAL_TARGETS, (SIGNS,)),
 }
 
 

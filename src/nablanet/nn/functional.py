@@ -32,8 +32,8 @@ from nablanet.nn.losses import LOSSES, get_loss
 __all__ = [
     "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "softmax", "log_softmax",
     "heaviside", "dense", "get_activation", "ACTIVATIONS", "dropout",
-    "mse", "mae", "huber", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
-    "hinge", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
+    "mse", "mae", "huber", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "hinge", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
     "weighted_mean", "reduce_terms", "REDUCTIONS", "get_loss", "LOSSES",
     "conv", "max_pool", "avg_pool", "global_avg_pool",
 ]

@@ -126,7 +126,8 @@ def gaussian_nll_loss(predictions, targets, var, *, full: bool = False, eps: flo
 
     .. math::
 
-        l_i = \\frac{1}{2} \\left(\\log \\max(\\sigma_i^2, \\epsilon) + \\frac{(\\mu_i - t_i)^2}{\\max(\\sigma_i^2, \\epsilon)}\\right)
+        l_i = \\frac{1}{2} \\left(\\log \\max(\\sigma_i^2, \\epsilon)
+              + \\frac{(\\mu_i - t_i)^2}{\\max(\\sigma_i^2, \\epsilon)}\\right)
         \\quad \\left(+ \\frac{1}{2} \\log 2\\pi \\text{ with full}\\right)
 
     The clamp at eps is outside the derivative, as PyTorch's (done without gradient tracking): the
@@ -184,8 +185,10 @@ def cosine_embedding_loss(x1, x2, y, *, margin: float = 0.0, reduction: str = "m
 
     .. math::
 
-        \\cos_n = \\frac{\\sum_d x1_{nd} x2_{nd}}{\\sqrt{(\\sum_d x1_{nd}^2 + \\varepsilon)(\\sum_d x2_{nd}^2 + \\varepsilon)}},
-        \\qquad l_n = \\begin{cases} 1 - \\cos_n & y_n = 1 \\\\ \\max(0, \\cos_n - \\text{margin}) & y_n = -1 \\end{cases}
+        \\cos_n = \\frac{\\sum_d x1_{nd} x2_{nd}}
+                        {\\sqrt{(\\sum_d x1_{nd}^2 + \\varepsilon)(\\sum_d x2_{nd}^2 + \\varepsilon)}},
+        \\qquad l_n = \\begin{cases} 1 - \\cos_n & y_n = 1 \\\\
+                                  \\max(0, \\cos_n - \\text{margin}) & y_n = -1 \\end{cases}
 
     with varepsilon = 1e-12 (PyTorch's), so that a zero vector has cosine 0 rather than 0/0.
 
@@ -198,7 +201,8 @@ def cosine_embedding_loss(x1, x2, y, *, margin: float = 0.0, reduction: str = "m
     """
     shape = np.shape(_values(x1))
     if len(shape) not in (1, 2):
-        raise ValueError(f"cosine_embedding_loss: x1 must be embeddings (N, D) or one embedding (D,), got shape {shape}")
+        raise ValueError(f"cosine_embedding_loss: x1 must be embeddings (N, D) or one embedding (D,), got shape "
+                         f"{shape}")
     if np.shape(_values(x2)) != shape:
         raise ValueError(f"cosine_embedding_loss: targets of shape {np.shape(_values(x2))} do not match predictions of "
                          f"shape {shape} (x2 against x1: two embeddings of one shape)")
