@@ -122,8 +122,8 @@ class TrainingMonitor(Callback):
     Each cause is warned about once per run: vanishing and exploding gradients once for the network,
     dead and saturated units once per layer.
 
-    **Vanishing gradients.** Back-propagation carries the error :math:`\delta^L` of the output layer
-    down to the first layer, one factor per layer,
+    How vanishing gradients are judged: back-propagation carries the error :math:`\delta^L` of the
+    output layer down to the first layer, one factor per layer,
 
     .. math::
 
