@@ -34,7 +34,7 @@ def test_the_largest_gap_comes_first_with_the_notes_remedies(gap):
     first = report.findings[0]
     assert isinstance(first, Finding) and first.largest and first.gap == gap
     assert first.size == pytest.approx(sizes[gap]) and first.remedies == REMEDIES[gap]
-    assert str(first).startswith(f"{gap} is the largest gap ({sizes[gap]:.3g} = ")
+    assert str(first).startswith(f"{gap} is the largest gap ({sizes[gap]:.3f} = ")
     # The other gaps of these cases are at most the tolerance: no other finding.
     assert len(report.findings) == 1
     assert all(remedy in report.report() for remedy in REMEDIES[gap])
@@ -52,7 +52,7 @@ def test_other_gaps_above_the_tolerance_follow_in_order_of_size():
     report = bias_variance_report(optimal=0.0, train=0.05, train_dev=0.20, dev=0.30, test=0.31)
     assert [(f.gap, f.largest) for f in report.findings] == [
         ("variance", True), ("data mismatch", False), ("avoidable bias", False)]
-    assert report.findings[1].message == "data mismatch is also above the tolerance (0.1 = dev 0.3 - train-dev 0.2)"
+    assert report.findings[1].message == "data mismatch is also above the tolerance (0.100 = dev 0.300 - train-dev 0.200)"
 
 
 def test_a_gap_equal_to_the_tolerance_is_within_it_and_none_above_says_so():
@@ -90,7 +90,7 @@ def test_an_optimal_error_not_given_is_taken_as_zero_and_said_to_be():
 def test_a_negative_gap_is_noted_not_acted_on():
     report = bias_variance_report(optimal=0.0, train=0.0, train_dev=0.10, dev=0.04, test=0.04)
     assert report.data_mismatch == pytest.approx(-0.06) and report.largest == "variance"
-    assert report.notes == ("data mismatch is negative (-0.06): the dev set is easier than the train-dev set "
+    assert report.notes == ("data mismatch is negative (-0.060): the dev set is easier than the train-dev set "
                             "(sampling noise on small sets, or sets from different distributions)",)
 
 
@@ -106,7 +106,7 @@ def test_the_report_reads_as_tables_findings_and_notes():
     assert [line for line in lines if "<- largest" in line] == [
         "data mismatch   train-dev -> dev    +0.120  <- largest"]
     assert "findings:" in lines
-    assert "  1. data mismatch is the largest gap (0.12 = dev 0.15 - train-dev 0.03); what to do:" in lines
+    assert "  1. data mismatch is the largest gap (0.120 = dev 0.150 - train-dev 0.030); what to do:" in lines
     assert lines[-1] == "  - no test error: overfitting to the dev set is not measured"
 
 
@@ -130,6 +130,10 @@ def test_plot_draws_a_bar_per_set_and_an_arrow_per_gap_the_largest_in_red():
     red = [arrow for arrow in arrows if arrow.arrow_patch.get_edgecolor() == pytest.approx(to_rgba("C3"))]
     assert len(red) == 1 and red[0].xy == (2.5, 0.25)  # the mismatch arrow, between train-dev and dev
     assert ax.get_title() == "largest gap: data mismatch (0.220)"
+    gap_labels = ax.get_xticklabels(minor=True)
+    assert [label.get_text() for label in gap_labels] == [
+        "avoidable bias\n+0.010", "variance\n+0.010", "data mismatch\n+0.220", "overfitting to dev\n+0.010"]
+    assert [label.get_fontweight() for label in gap_labels] == ["normal", "normal", "bold", "normal"]
 
     existing = Figure()
     target = existing.add_subplot()

@@ -170,10 +170,10 @@ class BiasVarianceReport:
         if not above:
             return (Finding(None, 0.0, False,
                             f"no gap exceeds the tolerance {self.tolerance:.3g}: the errors are as close to the "
-                            f"optimal-error estimate {self.optimal:.3g} as these sets can tell"),)
+                            f"optimal-error estimate {self.optimal:.3f} as these sets can tell"),)
         findings = []
         for rank, (gap, start, end, size) in enumerate(above):
-            how = f"{size:.3g} = {end} {self.error(end):.3g} - {start} {self.error(start):.3g}"
+            how = f"{size:.3f} = {end} {self.error(end):.3f} - {start} {self.error(start):.3f}"
             if rank == 0:
                 message = f"{gap} is the largest gap ({how}); what to do:"
             else:
@@ -195,7 +195,7 @@ class BiasVarianceReport:
             notes.append("no test error: overfitting to the dev set is not measured")
         for gap, (start, end, size) in self.gaps.items():
             if size < -self.tolerance:
-                notes.append(f"{gap} is negative ({size:.3g}): the {end} set is easier than the {start} set "
+                notes.append(f"{gap} is negative ({size:.3f}): the {end} set is easier than the {start} set "
                              "(sampling noise on small sets, or sets from different distributions)")
         return tuple(notes)
 
