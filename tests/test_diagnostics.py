@@ -237,6 +237,23 @@ def test_the_vanishing_warning_fires_on_the_classic_case_only(name, make, warns,
     assert (rho < 1 / 64) == warns
 
 
+def test_rho_compares_the_first_and_last_layers_with_a_finite_gradient_norm():
+    X, y = _data(n=16, features=4)
+    model = nn.Sequential(nn.Dense(4, 6, activation="tanh", rng=0), nn.Dense(6, 5, activation="tanh", rng=1),
+                          nn.Dense(5, 1, rng=2))
+    monitor = TrainingMonitor(warn=False)
+    _fit(model, X, y, monitor, epochs=1)
+    norms = [monitor.history[f"layers.{k}"]["grad_norm.W"][-1] for k in range(3)]
+    assert monitor.rho == [pytest.approx(norms[0] / norms[2])]
+    # A layer that got no gradient (NaN) or whose norm overflowed is left out of the comparison.
+    monitor.history["layers.0"]["grad_norm.W"][-1] = math.nan
+    monitor._check_vanishing(0)
+    assert monitor.rho[-1] == pytest.approx(norms[1] / norms[2])
+    monitor.history["layers.2"]["grad_norm.W"][-1] = math.inf
+    monitor._check_vanishing(0)
+    assert math.isnan(monitor.rho[-1])  # one layer left: nothing to compare
+
+
 def test_vanishing_ratio_is_the_threshold_on_rho_and_is_checked():
     model = _deep("sigmoid", "normal")
     X, y = _digits()

@@ -132,7 +132,8 @@ class TrainingMonitor(Callback):
 
     so the notes' diagnosis is the share of the output's error signal that reaches the first layer.
     The monitor measures it with the weight gradients of the first and the last layer that have
-    weights (parameters with ``regularize=True``; BatchNorm's :math:`\gamma, \beta` are not weights),
+    weights (parameters with ``regularize=True``; BatchNorm's :math:`\gamma, \beta` are not weights)
+    and a finite gradient norm (a frozen layer has none),
 
     .. math::
 
@@ -168,7 +169,7 @@ class TrainingMonitor(Callback):
         history: dict layer name -> dict quantity -> list of per-epoch values.
         epochs: the epochs recorded.
         rho: per epoch, :math:`\rho = \|\partial C / \partial W^1\| / \|\partial C / \partial W^L\|`
-            (NaN when fewer than two layers have weights or a norm is not finite).
+            (NaN when fewer than two layers with weights have a finite gradient norm).
         steps: dict with lists ``step``, ``epoch`` and ``grad_norm`` (the global norm), one entry per
             sampled step.
         warnings: the TrainingWarning objects raised, in order.
@@ -416,21 +417,28 @@ class TrainingMonitor(Callback):
                     cause="saturated", layer=layer.name)
 
     def _weight_gradient_norms(self) -> list:
-        """(layer, ||dC/dW||) for the last epoch of every layer with weights, in order (l from 1 up)."""
+        """(layer, ||dC/dW||) for the last epoch of every layer with weights and a finite norm, l from 1 up.
+
+        A layer whose weights got no gradient (frozen: NaN) is left out, and so is one whose norm
+        overflowed: that is the exploding check's to report, not a share of the gradient.
+        """
         norms = []
         for layer in self.layers:
             record = self.history[layer.name]
             weights = [name for name, p in layer.parameters if getattr(p, "regularize", True)]
             if weights:
-                values = [record[f"grad_norm.{name}"][-1] for name in weights]
-                norms.append((layer, math.sqrt(sum(v * v for v in values))))
+                norm = math.sqrt(sum(record[f"grad_norm.{name}"][-1] ** 2 for name in weights))
+                if math.isfinite(norm):
+                    norms.append((layer, norm))
         return norms
 
     def _check_vanishing(self, epoch: int) -> None:
         norms = self._weight_gradient_norms()
-        finite = len(norms) >= 2 and all(math.isfinite(norm) for _, norm in norms)
-        (first, first_norm), (last, last_norm) = (norms[0], norms[-1]) if len(norms) >= 2 else ((None, 0), (None, 0))
-        rho = first_norm / last_norm if finite and last_norm > 0 else math.nan
+        if len(norms) < 2 or not norms[-1][1] > 0:
+            self.rho.append(math.nan)
+            return
+        (first, first_norm), (last, last_norm) = norms[0], norms[-1]
+        rho = first_norm / last_norm
         self.rho.append(rho)
         if not rho < self.vanishing_ratio:
             return
