@@ -1,0 +1,36 @@
+"""The scripts of examples/ imported as modules, for the tests of their claims."""
+
+import contextlib
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str):
+    """examples/<name>.py imported as the module ``<name>_example``, a generator for a pytest fixture.
+
+    The module is in sys.modules while it is in use (its dataclasses look their module up there) and
+    removed afterwards. Its own name is not used: examples/mnist1d.py would shadow the package mnist1d.
+
+    Yields:
+        The module.
+    """
+    spec = importlib.util.spec_from_file_location(f"{name}_example", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def run_quietly(main, argv):
+    """``main(argv)``'s result and what it printed."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        result = main(argv)
+    return result, output.getvalue()
