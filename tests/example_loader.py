@@ -6,6 +6,8 @@ import io
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -34,3 +36,18 @@ def run_quietly(main, argv):
     with contextlib.redirect_stdout(output):
         result = main(argv)
     return result, output.getvalue()
+
+
+def example_fixtures(name: str, quick_argv=("--quick",)):
+    """The fixtures ``example`` (the module) and ``quick_run`` (``main(quick_argv)``'s result and output), once
+    per test module; assign them as ``example, quick_run = example_fixtures("vae")``."""
+
+    @pytest.fixture(scope="module")
+    def example():
+        yield from load_example(name)
+
+    @pytest.fixture(scope="module")
+    def quick_run(example):
+        return run_quietly(example.main, list(quick_argv))
+
+    return example, quick_run

@@ -18,8 +18,10 @@ _OUTPUT = tempfile.TemporaryDirectory(prefix="nablanet-gallery-")
 
 # What each example is run with: the demos' --quick runs show their claim in seconds, not minutes.
 _ARGUMENTS = {
+    "autoencoder": ["--quick", "--plot", "{out}/autoencoder.png"],
     "mnist1d": ["--quick", "--seed", "0"],
     "pinn": ["--quick", "--plot", "{out}/pinn.png"],
+    "vae": ["--quick", "--plot", "{out}/vae.png"],
 }
 _DEMO_ARGUMENTS = ["--quick", "--out", "{out}"]
 
