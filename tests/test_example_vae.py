@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from example_loader import example_fixtures
 
-
+torch = pytest.importorskip("torch")
 
 example, quick_run = example_fixtures("vae")
 
