@@ -21,6 +21,7 @@ _ARGUMENTS = {
     "autoencoder": ["--quick", "--plot", "{out}/autoencoder.png"],
     "mnist1d": ["--quick", "--seed", "0"],
     "pinn": ["--quick", "--plot", "{out}/pinn.png"],
+    "transformer_sort": ["--quick", "--plot", "{out}/transformer_sort.png"],
     "vae": ["--quick", "--plot", "{out}/vae.png"],
 }
 _DEMO_ARGUMENTS = ["--quick", "--out", "{out}"]
