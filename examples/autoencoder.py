@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nablanet import nn, optim, plot
+from nablanet.demos import example_parser, save_example_figure
 from nablanet.train import fit, predict
 
 TEST_SIZE = 360
@@ -128,18 +129,15 @@ def draw(test: np.ndarray, result: Result, path: str, count: int = 10) -> None:
                               "autoencoder": result.autoencoder_reconstructions[:count]},
                              title=f"code size {k}, test MSE: PCA {result.pca_mse:.4f}, "
                                    f"autoencoder {result.autoencoder_mse:.4f}")
-    plot.save(figure, path)
+    save_example_figure(figure, path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser = example_parser(__doc__.partition("\n")[0], quick="30 epochs instead of 300",
+                            plot="test digits and their reconstructions (the last code size)")
     parser.add_argument("--codes", default="2,4,8,16", help="comma-separated code sizes (default 2,4,8,16)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 300, 30 with --quick)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batches")
     parser.add_argument("--linear", action="store_true", help="no activations: a linear autoencoder")
-    parser.add_argument("--quick", action="store_true", help="30 epochs instead of 300")
-    parser.add_argument("--plot", metavar="PATH", default=None,
-                        help="draw test digits and their reconstructions (the last code size) to PATH")
     args = parser.parse_args(argv)
     try:
         args.codes = [int(code) for code in args.codes.split(",")]
@@ -151,8 +149,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.epochs = 30 if args.quick else 300
     if args.epochs < 1:
         parser.error(f"--epochs must be positive, got {args.epochs}")
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
     return args
 
 
@@ -165,7 +161,6 @@ def main(argv=None) -> list[Result]:
     print(format_table(results))
     if args.plot:
         draw(test, results[-1], args.plot)
-        print(f"figure written to {args.plot}")
     return results
 
 

@@ -44,6 +44,7 @@ import numpy as np
 
 import nablanet
 from nablanet import nn, optim
+from nablanet.demos import example_parser, save_example_figure
 from nablanet.train import fit
 
 TRAIN_SIZE = 200
@@ -131,8 +132,6 @@ def draw(result: Result, path: str) -> None:
     """The data, the true function, the predictive mean and a band of two standard deviations."""
     from matplotlib.figure import Figure
 
-    from nablanet import plot
-
     figure = Figure(figsize=(8, 4), layout="constrained")
     ax = figure.add_subplot()
     ax.fill_between(result.grid, result.mean - 2 * result.std, result.mean + 2 * result.std, alpha=0.3,
@@ -145,18 +144,13 @@ def draw(result: Result, path: str) -> None:
     ax.set_title(f"predictive std: {result.std_on:.3f} on the data, {result.std_off:.3f} off it "
                  f"(ratio {result.ratio:.1f})")
     ax.legend(loc="lower left", fontsize="small")
-    plot.save(figure, path)
+    save_example_figure(figure, path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the dropout masks")
-    parser.add_argument("--quick", action="store_true", help="100 epochs instead of 300")
-    parser.add_argument("--plot", metavar="PATH", default=None, help="draw the data and the predictive band to PATH")
-    args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
-    return args
+    parser = example_parser(__doc__.partition("\n")[0], quick="100 epochs instead of 300",
+                            plot="the data and the predictive band")
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> Result:
@@ -170,7 +164,6 @@ def main(argv=None) -> Result:
     print(f"RMSE of the predictive mean against sin(3x) on the data: {result.rmse_on:.3f} (noise std {NOISE:g})")
     if args.plot:
         draw(result, args.plot)
-        print(f"figure written to {args.plot}")
     return result
 
 

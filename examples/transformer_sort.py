@@ -1,5 +1,5 @@
 """A small transformer that sorts sequences of digits.
-==================================================
+===================================================
 
 The task: given 8 digits (0-9, drawn uniformly and independently), output them in increasing order,
 one output token per input position. Output position i must find the i-th smallest digit, which
@@ -48,6 +48,7 @@ import numpy as np
 import nablanet
 import nablanet.numpy as nnp
 from nablanet import nn, optim, runtime
+from nablanet.demos import example_parser, save_example_figure
 
 LENGTH = 8
 DIGITS = 10
@@ -163,8 +164,6 @@ def draw(result: Result, path: str) -> None:
     """The training loss per step, and the attention (averaged over heads) of the first test sequence."""
     from matplotlib.figure import Figure
 
-    from nablanet import plot
-
     figure = Figure(figsize=(10, 4), layout="constrained")
     loss_ax, attention_ax = figure.subplots(1, 2)
     loss_ax.semilogy(np.arange(1, len(result.losses) + 1), result.losses)
@@ -184,22 +183,17 @@ def draw(result: Result, path: str) -> None:
     attention_ax.set_ylabel("query (input digit)")
     attention_ax.set_title(f"attention, sorted: {' '.join(map(str, np.sort(digits[0])))}")
     figure.colorbar(image, ax=attention_ax)
-    plot.save(figure, path)
+    save_example_figure(figure, path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser = example_parser(__doc__.partition("\n")[0], quick="200 steps instead of 2000",
+                            plot="the learning curve and one test sequence's attention")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default 2000, 200 with --quick)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of every sequence")
-    parser.add_argument("--quick", action="store_true", help="200 steps instead of 2000")
-    parser.add_argument("--plot", metavar="PATH", default=None,
-                        help="draw the learning curve and one test sequence's attention to PATH")
     args = parser.parse_args(argv)
     args.steps = args.steps if args.steps is not None else 200 if args.quick else 2000
-    for name in ("steps", "seed"):
-        low = 1 if name == "steps" else 0
-        if getattr(args, name) < low:
-            parser.error(f"--{name} must be at least {low}, got {getattr(args, name)}")
+    if args.steps < 1:
+        parser.error(f"--steps must be positive, got {args.steps}")
     return args
 
 
@@ -212,7 +206,6 @@ def main(argv=None) -> Result:
     print(format_table(result.checkpoints))
     if args.plot:
         draw(result, args.plot)
-        print(f"figure written to {args.plot}")
     return result
 
 

@@ -1,5 +1,5 @@
 """A variational autoencoder on the 8x8 digits, step for step beside PyTorch.
-===========================================================================
+==========================================================================
 
 A variational autoencoder (Kingma & Welling, 2014) is an autoencoder whose code is random: the
 encoder maps a digit x to the mean mu and the log-variance log s^2 of a Gaussian q(z | x) over k
@@ -48,6 +48,7 @@ import numpy as np
 import nablanet
 import nablanet.numpy as nnp
 from nablanet import nn, optim, plot, runtime
+from nablanet.demos import example_parser, save_example_figure
 from nablanet.train import minibatch_indices
 
 TEST_SIZE = 360
@@ -173,19 +174,14 @@ def draw(result: Result, X_test: np.ndarray, path: str, count: int = 10, seed: i
         samples = nn.functional.sigmoid(model.decoder(z)).data
     figure = plot.image_rows({"digit": X_test[:count], "reconstruction": reconstructions, "sample": samples},
                              title=f"VAE, k = {model.latent}: test ELBO {result.test_elbo:.1f} nats")
-    plot.save(figure, path)
+    save_example_figure(figure, path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights, batches and draws")
-    parser.add_argument("--quick", action="store_true", help="20 epochs instead of 200")
-    parser.add_argument("--plot", metavar="PATH", default=None,
-                        help="draw test digits, reconstructions and samples to PATH")
+    parser = example_parser(__doc__.partition("\n")[0], quick="20 epochs instead of 200",
+                            plot="test digits, their reconstructions and samples")
     args = parser.parse_args(argv)
     args.epochs = 20 if args.quick else 200
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
     return args
 
 
@@ -199,7 +195,6 @@ def main(argv=None) -> Result:
     print(f"test ELBO: {result.test_elbo:.2f} nats per digit")
     if args.plot:
         draw(result, X_test, args.plot, seed=args.seed)
-        print(f"figure written to {args.plot}")
     return result
 
 

@@ -51,3 +51,21 @@ def example_fixtures(name: str, quick_argv=("--quick",)):
         return run_quietly(example.main, list(quick_argv))
 
     return example, quick_run
+
+
+def assert_draws(draw, tmp_path):
+    """``draw(path)`` writes a PNG file there and nothing else, and says so."""
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "figure.png"
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        draw(str(path))
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and list(tmp_path.iterdir()) == [path]
+    assert output.getvalue() == f"figure written to {path}\n"
+
+
+def assert_refused(parse_args, capsys, argv, message):
+    """``parse_args(argv)`` exits with ``message`` on stderr."""
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert message in capsys.readouterr().err

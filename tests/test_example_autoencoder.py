@@ -3,7 +3,7 @@ PCA's; a linear autoencoder cannot beat PCA on its training set (Eckart-Young); 
 
 import numpy as np
 import pytest
-from example_loader import example_fixtures
+from example_loader import assert_draws, assert_refused, example_fixtures
 
 
 example, quick_run = example_fixtures("autoencoder")
@@ -52,19 +52,14 @@ def test_split_shares_the_digits_out_and_pixels_are_in_the_unit_interval(example
 
 
 def test_plot_draws_digits_and_both_reconstructions(example, quick_run, tmp_path):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / "ae.png"
-    example.draw(example.load_data(0)[1], quick_run[0][-1], str(path))
-    assert path.stat().st_size > 0
+    assert_draws(lambda path: example.draw(example.load_data(0)[1], quick_run[0][-1], path), tmp_path)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--codes", "2,x"], "comma-separated integers"),
     (["--codes", "64"], "--codes must lie in 1..63"),
     (["--epochs", "0"], "--epochs must be positive"),
-    (["--seed", "-1"], "--seed must be non-negative"),
+    (["--seed", "-1"], "argument --seed: must be non-negative, got -1"),
 ])
 def test_bad_arguments_are_refused_with_a_message(example, capsys, argv, message):
-    with pytest.raises(SystemExit):
-        example.parse_args(argv)
-    assert message in capsys.readouterr().err
+    assert_refused(example.parse_args, capsys, argv, message)

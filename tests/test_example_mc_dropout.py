@@ -3,7 +3,7 @@ training data than on it (the stated ratio), and the passes are random only thro
 
 import numpy as np
 import pytest
-from example_loader import example_fixtures
+from example_loader import assert_draws, assert_refused, example_fixtures
 
 example, quick_run = example_fixtures("mc_dropout")
 
@@ -39,13 +39,8 @@ def test_regions_on_and_off_the_data(example):
 
 
 def test_plot_draws_the_band(example, quick_run, tmp_path):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / "mc.png"
-    example.draw(quick_run[0], str(path))
-    assert path.stat().st_size > 0
+    assert_draws(lambda path: example.draw(quick_run[0], path), tmp_path)
 
 
 def test_a_negative_seed_is_refused_with_a_message(example, capsys):
-    with pytest.raises(SystemExit):
-        example.parse_args(["--seed", "-1"])
-    assert "--seed must be non-negative" in capsys.readouterr().err
+    assert_refused(example.parse_args, capsys, ["--seed", "-1"], "argument --seed: must be non-negative, got -1")

@@ -4,7 +4,7 @@ the negative ELBO, term by term."""
 
 import numpy as np
 import pytest
-from example_loader import example_fixtures
+from example_loader import assert_draws, assert_refused, example_fixtures
 
 torch = pytest.importorskip("torch")
 
@@ -100,15 +100,10 @@ def test_schedule_covers_every_training_digit_once_per_epoch_and_repeats(example
 
 
 def test_plot_draws_digits_reconstructions_and_samples(example, quick_run, tmp_path):
-    pytest.importorskip("matplotlib")
     result, _ = quick_run
-    path = tmp_path / "vae.png"
     _, X_test = example.load_data(0)
-    example.draw(result, X_test, str(path))
-    assert path.stat().st_size > 0
+    assert_draws(lambda path: example.draw(result, X_test, path), tmp_path)
 
 
 def test_a_negative_seed_is_refused_with_a_message(example, capsys):
-    with pytest.raises(SystemExit):
-        example.parse_args(["--seed", "-1"])
-    assert "--seed must be non-negative" in capsys.readouterr().err
+    assert_refused(example.parse_args, capsys, ["--seed", "-1"], "argument --seed: must be non-negative, got -1")

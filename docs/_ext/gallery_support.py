@@ -23,6 +23,7 @@ _ARGUMENTS = {
     "mnist1d": ["--quick", "--seed", "0"],
     "pinn": ["--quick", "--plot", "{out}/pinn.png"],
     "transformer_sort": ["--quick", "--plot", "{out}/transformer_sort.png"],
+    "unet_darcy": ["--quick", "--plot", "{out}/unet_darcy.png"],
     "vae": ["--quick", "--plot", "{out}/vae.png"],
 }
 _DEMO_ARGUMENTS = ["--quick", "--out", "{out}"]
