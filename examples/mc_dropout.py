@@ -23,9 +23,9 @@ Results of ``python examples/mc_dropout.py`` (nablanet at the commit that added 
 Seeds 1 and 2 give ratios of 5.0 and 3.7. After the 100 epochs of ``--quick`` the ratios are 4.9
 (seed 0; the test checks it above 3), 6.2 and 5.0: longer training makes the thinned networks agree
 more off the data too, though they stay 3.5 times less sure there than on it. Outside the data the
-mean is a straight continuation of the last stretch of sin(3x) (ReLU networks extrapolate linearly),
-and the band of two standard deviations does not always cover the truth: MC dropout's uncertainty is
-a rough guide, not a calibrated one.
+mean goes on in nearly straight lines (ReLU networks extrapolate linearly), away from sin(3x), and
+the band of two standard deviations does not always cover the truth: MC dropout's uncertainty is a
+rough guide, not a calibrated one.
 
 Run::
 

@@ -20,7 +20,8 @@ def test_quick_run_beats_pca_by_the_stated_ratio(example, quick_run):
     assert [r.pca_mse for r in results] == sorted((r.pca_mse for r in results), reverse=True)
     assert [r.autoencoder_mse for r in results] == sorted((r.autoencoder_mse for r in results), reverse=True)
     row = next(line for line in output.splitlines() if line.split()[:1] == ["8"])
-    assert row.split()[1:] == [f"{results[2].pca_mse:.4f}", f"{results[2].autoencoder_mse:.4f}", f"{results[2].ratio:.2f}"]
+    eight = results[2]
+    assert row.split()[1:] == [f"{eight.pca_mse:.4f}", f"{eight.autoencoder_mse:.4f}", f"{eight.ratio:.2f}"]
 
 
 def test_pca_baseline_is_the_projection_on_the_top_singular_vectors(example):
