@@ -1,8 +1,9 @@
 """Shape primitives and the functions built on them: reshaping, rearranging, joining, splitting, indexing.
 
 The primitives (reshape, transpose, broadcast_to, concatenate, pad and the transpose of its copying
-modes pad_transpose, getitem and its transpose scatter_add) move numbers without arithmetic; every other function here is a composite of them, so
-its derivatives, to any order and in both modes, are theirs. Each public function has NumPy's name
+modes pad_transpose, getitem and its transpose scatter_add) move numbers without arithmetic; every
+other function here is a composite of them, so its derivatives, to any order and in both modes, are
+theirs. Each public function has NumPy's name
 and signature and computes NumPy's result. Given no Tensor at all (plain arrays, as inside a
 derivative rule's first-order pass) it is NumPy's own function, called directly.
 
