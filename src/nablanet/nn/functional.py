@@ -15,7 +15,7 @@ from scipy import special
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
-from nablanet.checks import check_choice, check_ints
+from nablanet.checks import check_bool, check_choice, check_ints
 from nablanet.nn.activations import ACTIVATIONS, fusion, get_activation, register_activation
 from nablanet.nn.losses import LOSSES, get_loss, register_loss, sample_weights
 
@@ -495,20 +495,91 @@ def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
     return ops.reshape(reduce(rows, axis=2), (n, c) + out)
 
 
-def max_pool(x, kernel_size, stride=None, padding=0):
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over windows of each channel (N, C, *spatial); stride defaults to the kernel size.
 
     Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window: with
     non-overlapping windows (stride equal to the kernel, the default) the whole gradient goes to the
     first maximum in row-major order, as in PyTorch; with overlapping windows the tied elements share
-    it evenly (the max reduction's rule), where PyTorch still picks the first.
+    it evenly (the max reduction's rule), where PyTorch still picks the first. With any of PyTorch's
+    options below, the first maximum of each window is chosen and gathered (so the gradient goes to it,
+    as PyTorch's does).
+
+    Args:
+        dilation: the spacing of a window's elements (ints, one per spatial axis).
+        ceil_mode: round the number of windows up, as PyTorch: a last, partial window is kept when it
+            starts inside the input or its left padding.
+        return_indices: also return where each maximum is, as PyTorch's: an int64 array of the output's
+            shape holding the flat index into each channel's (unpadded) spatial axes.
     """
-    return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
+    dilation = check_ints("max_pool", "dilation", dilation, max(len(np.shape(_values(x))) - 2, 1))
+    if all(d == 1 for d in dilation) and not check_bool("max_pool", "ceil_mode", ceil_mode) \
+            and not check_bool("max_pool", "return_indices", return_indices):
+        return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
+    rows, (n, c, spatial, kernel, stride, widths, out) = _pool_rows(x, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode, -np.inf, "max_pool")
+    # np.argmax: the first maximum in row-major window order (a NaN, when there is one), as PyTorch's choice.
+    choice = np.argmax(_values(rows), axis=2)
+    y = ops.reshape(ops.take_along_axis(rows, choice[..., None], axis=2), (n, c) + out)
+    if not return_indices:
+        return y
+    offsets = np.unravel_index(choice.reshape((n, c) + out), kernel)
+    grid = np.indices(out)[(slice(None),) + (None, None)]
+    coordinates = tuple(g * s + k * d - before for g, k, s, d, (before, _) in zip(grid, offsets, stride, dilation,
+                                                                                widths))
+    return y, np.ravel_multi_index(coordinates, spatial).astype(np.int64)
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0):
-    """Mean over windows of each channel; padded zeros count in the mean (PyTorch's count_include_pad)."""
-    return _pool(x, kernel_size, stride, padding, ops.mean, avg_pool_windows, 0.0, "avg_pool")
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of each channel, as PyTorch's avg_pool: padded zeros count in the mean by default.
+
+    Args:
+        ceil_mode: round the number of windows up (see max_pool); a partial window's mean is over the
+            elements it covers of the input and its padding (never beyond the padding), as PyTorch's.
+        count_include_pad: with False, each mean is over the window's input elements only.
+    """
+    if not check_bool("avg_pool", "ceil_mode", ceil_mode) and check_bool("avg_pool", "count_include_pad",
+                                                                          count_include_pad):
+        return _pool(x, kernel_size, stride, padding, ops.mean, avg_pool_windows, 0.0, "avg_pool")
+    dilation = (1,) * max(len(np.shape(_values(x))) - 2, 1)
+    rows, (n, c, spatial, kernel, stride, widths, out) = _pool_rows(x, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode, 0.0, "avg_pool")
+    # What each window divides by: its count of input elements (and padding ones, with count_include_pad).
+    counted = np.zeros((1, 1) + tuple(m + before + after for m, (before, after) in zip(spatial, widths)))
+    # Pooling pads alike on both sides (before); the right side's growth in ceil mode never counts.
+    region = tuple(slice(0, m + 2 * before) if count_include_pad else slice(before, before + m)
+                   for m, (before, _) in zip(spatial, widths))
+    counted[(0, 0) + region] = 1.0
+    counts = np.sum(im2col(counted, kernel, stride, dilation), axis=2).reshape(out)
+    return ops.reshape(ops.sum(rows, axis=2), (n, c) + out) / counts.astype(_values(rows).dtype)
+
+
+def _pool_rows(x, kernel_size, stride, padding, dilation, ceil_mode, pad_value, name):
+    """Every window of x (N, C, *spatial) as a row of (N C, P, K), padded with ``pad_value``, with the
+    geometry (n, c, spatial, kernel, stride, widths, out) of the output. In ceil mode the last windows may
+    reach past the padding; the widths' right sides grow to hold them (PyTorch's output sizes)."""
+    x_shape = np.shape(_values(x))
+    n_spatial = len(x_shape) - 2
+    if n_spatial < 1:
+        raise ValueError(f"{name}: expected input of shape (N, C, *spatial), got {x_shape}")
+    kernel, stride, widths = pool_geometry(kernel_size, stride, padding, n_spatial, name)
+    n, c, spatial = x_shape[0], x_shape[1], x_shape[2:]
+    out = []
+    for m, k, s, d, (before, _) in zip(spatial, kernel, stride, dilation, widths):
+        span = m + 2 * before - d * (k - 1) - 1
+        if span < 0:
+            raise ValueError(f"{name}: an input of spatial shape {spatial} is smaller than the window (kernel "
+                             f"{kernel}, dilation {dilation}, padding {padding!r})")
+        count = (-(-span // s) if ceil_mode else span // s) + 1
+        # PyTorch's rule: the last window must start inside the input or its left padding.
+        out.append(count - 1 if ceil_mode and (count - 1) * s >= m + before else count)
+    out = tuple(out)
+    widths = tuple((before, max(after, (o - 1) * s + d * (k - 1) + 1 - m - before))
+                   for m, k, s, d, o, (before, after) in zip(spatial, kernel, stride, dilation, out, widths))
+    x = pad_spatial(x, widths, value=pad_value)
+    padded = tuple(m + before + after for m, (before, after) in zip(spatial, widths))
+    rows = im2col(ops.reshape(x, (n * c, 1) + padded), kernel, stride, dilation)
+    return rows, (n, c, spatial, kernel, stride, widths, out)
 
 
 def global_avg_pool(x):
