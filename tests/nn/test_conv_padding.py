@@ -39,17 +39,23 @@ def _spatial(rng, widths, kernel, dilation):
 
 @DRAWN
 @given(dims=st.sampled_from([1, 2]), mode=st.sampled_from(MODES), groups=st.sampled_from([1, 2]),
-       kernel=st.integers(1, 3), stride=st.integers(1, 2), dilation=st.integers(1, 2), padding=st.integers(0, 2),
-       bias=st.booleans(), seed=st.integers(0, 999))
+       kernel=st.integers(1, 3), stride=st.integers(1, 2), dilation=st.integers(1, 2),
+       padding=st.one_of(st.integers(0, 2), st.just("same")), bias=st.booleans(), seed=st.integers(0, 999))
 def test_padding_mode_equals_torch(dims, mode, groups, kernel, stride, dilation, padding, bias, seed):
     rng = numpy.random.default_rng(seed)
+    if padding == "same":
+        stride = 1  # as PyTorch, 'same' needs stride 1; an even total goes more to the right
+        total = dilation * (kernel - 1)
+        widths = ((total // 2, total - total // 2),) * dims
+    else:
+        widths = ((padding, padding),) * dims
     ours_cls, theirs_cls = CLASSES[dims]
     options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias, padding_mode=mode)
     ours = ours_cls(2, 2 * groups, kernel, rng=seed, dtype=F64, **options)
     if bias:
         ours.b.data[...] = rng.standard_normal(2 * groups)
     theirs = theirs_cls(2, 2 * groups, kernel, **options).double()
-    x = rng.standard_normal((2, 2) + _spatial(rng, ((padding, padding),) * dims, kernel, dilation))
+    x = rng.standard_normal((2, 2) + _spatial(rng, widths, kernel, dilation))
     assert_matches_torch(ours, theirs, [x], _pairs(ours), seed=seed)
 
 
