@@ -228,3 +228,14 @@ def test_autodiff_demo_reports_the_notes_counts_and_writes_graphs(tmp_path):
     assert result["counts"]["sqrt(x^2 + exp(x^2))"].forward_total == 4
     assert result["counts"]["exp(x^2)"].forward_total == 2
     assert all(path.read_text().startswith("digraph {") for path in result["files"])
+
+
+@pytest.mark.parametrize("seed, message", [("-1", "must be non-negative, got -1"), ("x", "must be an integer, got 'x'")])
+def test_example_parser_refuses_a_bad_seed(capsys, seed, message):
+    from nablanet.demos import example_parser
+
+    parser = example_parser("demo", quick="fewer epochs", plot="the curves")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seed", seed])
+    assert f"argument --seed: {message}" in capsys.readouterr().err
+    assert "draw the curves to PATH" in parser.format_help()

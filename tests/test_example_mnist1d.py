@@ -1,28 +1,14 @@
 """examples/mnist1d.py: its --quick run end to end (table printed, every model above chance), its
 shift augmentation, its validation split and its command-line checks."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist1d.py"
+from example_loader import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    # Loaded under its own name: "mnist1d" is the data package's. The module must be in sys.modules
-    # while it runs, for its dataclasses.
-    spec = importlib.util.spec_from_file_location("mnist1d_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    yield from load_example("mnist1d")
 
 
 def test_quick_run_prints_the_table_and_every_model_beats_chance(example, capsys):

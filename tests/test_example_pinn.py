@@ -3,42 +3,25 @@ against each other, the chain rule and finite differences, and the weight gradie
 (loss.backward() against nablanet.grad and finite differences: the derivative taken inside the loss must
 stay connected to the weights)."""
 
-import contextlib
-import importlib.util
-import io
-import sys
-from pathlib import Path
-
 import numpy
 import pytest
+from example_loader import load_example, run_quietly
 
 import nablanet
 import nablanet.numpy as np
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pinn.py"
 SMALL = (8, 8)
 
 
 @pytest.fixture(scope="module")
 def example():
-    # The module must be in sys.modules while it runs, for its dataclasses.
-    spec = importlib.util.spec_from_file_location("pinn_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    yield from load_example("pinn")
 
 
 @pytest.fixture(scope="module")
 def quick_run(example):
     """The results and printed output of ``--quick``, run once for the tests that read them."""
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        results = example.main(["--quick", "--threads", "1"])
-    return results, output.getvalue()
+    return run_quietly(example.main, ["--quick", "--threads", "1"])
 
 
 def small_params(example, inputs, seed=0):

@@ -57,6 +57,9 @@ FIGURES = [
         np.linspace(0, 1, 20), np.sin, {1: np.zeros(20), 4: np.sin(np.linspace(0, 1, 20)) + 0.1}, errors=True)),
     ("gradient_norms", lambda: plot.gradient_norms({"hidden.W": [1e-3, 1e-4, 1e-5], "output.W": [1.0, 0.5, 0.2]})),
     ("confusion_matrix", lambda: plot.confusion_matrix([[5, 1], [2, 7]], class_names=["cat", "dog"])),
+    ("image_rows", lambda: plot.image_rows({"digits": np.random.default_rng(0).uniform(size=(4, 64)),
+                                            "fields": np.random.default_rng(1).normal(size=(4, 8, 8))},
+                                           colorbar=True)),
 ]
 
 
@@ -497,3 +500,43 @@ def test_nablanet_and_its_plot_module_import_without_loading_matplotlib():
     code = "import sys, nablanet, nablanet.plot; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --- rows of images ------------------------------------------------------------------------------
+
+def test_image_rows_draws_each_image_in_its_row_and_column_on_the_row_scale():
+    rng = np.random.default_rng(0)
+    originals, fields = rng.uniform(size=(3, 16)), rng.normal(size=(3, 5, 6))
+    figure = plot.image_rows({"originals": originals, "fields": fields}, column_titles=[7, 8, 9])
+    assert len(figure.axes) == 6
+    assert [ax.get_title() for ax in figure.axes[:3]] == ["7", "8", "9"]
+    assert [ax.get_ylabel() for ax in figure.axes[::3]] == ["originals", "fields"]
+    for k, ax in enumerate(figure.axes):
+        row = originals.reshape(3, 4, 4) if k < 3 else fields
+        (image,) = ax.images
+        np.testing.assert_array_equal(image.get_array(), row[k % 3])
+        # One scale per row: the row's extremes, not the image's.
+        assert image.get_clim() == (row.min(), row.max())
+        assert not ax.get_xticks().size and not ax.get_yticks().size
+    own = plot.image_rows({"fields": fields}, shared_scale=False)
+    assert [ax.images[0].get_clim() for ax in own.axes] == [(f.min(), f.max()) for f in fields]
+
+
+def test_image_rows_colorbar_per_row():
+    figure = plot.image_rows({"a": np.zeros((2, 3, 3)), "b": np.ones((2, 3, 3))}, colorbar=True, title="t")
+    assert len(figure.axes) == 4 + 2 and figure.get_suptitle() == "t"
+
+
+@pytest.mark.parametrize("rows, options, message", [
+    ({}, {}, "non-empty mapping"),
+    ([np.zeros((2, 3, 3))], {}, "non-empty mapping"),
+    ({"a": np.zeros((2, 3, 3)), "b": np.zeros((3, 3, 3))}, {}, "same number of images"),
+    ({"a": np.zeros((0, 3, 3))}, {}, "at least one"),
+    ({"a": np.zeros((2, 10))}, {}, "not a square number"),
+    ({"a": np.zeros((2, 3, 3, 3))}, {}, "shape \\(K, H, W\\)"),
+    ({"a": [["x"]]}, {}, "array of images"),
+    ({"a": np.zeros((2, 3, 3))}, {"column_titles": ["one"]}, "1 column titles for 2 columns"),
+])
+def test_image_rows_bad_input_is_named(rows, options, message):
+    with pytest.raises(ValueError, match=message):
+        plot.image_rows(rows, **options)

@@ -37,6 +37,7 @@ import numpy
 from nablanet import elementwise_grad, fit, nn
 from nablanet.datasets import load_digits
 from nablanet.demos.glorot_bengio import SETUPS, deep_network, measure
+from nablanet.diagnostics import TrainingMonitor
 from nablanet.optim import SGD
 from nablanet.runtime import flush_denormals
 
@@ -133,15 +134,17 @@ assert max(spread["tanh + Glorot"]) < 2.0
 # ------------------------
 # The notes: "the GD update leaves the lower layer connection weights virtually unchanged". One epoch
 # of plain SGD (:math:`\eta = 0.1`, batches of 32) from each start, and for each layer the relative
-# change :math:`\|W^l_{after} - W^l_{before}\|_F / \|W^l_{before}\|_F`.
+# change :math:`\|W^l_{after} - W^l_{before}\|_F / \|W^l_{before}\|_F`. A ``TrainingMonitor`` rides along
+# on each run (its warnings collected rather than printed, ``warn=False``); we read it in the next section.
 
-change = {}
+change, monitors = {}, {}
 with flush_denormals():
     for name, (activation, init) in SETUPS.items():
         model = deep_network(activation, init, depth=DEPTH, rng=0)
         before = [layer.W.data.copy() for layer in model.layers]
+        monitors[name] = TrainingMonitor(warn=False)
         fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
-            batch_size=32, seed=0, progress=False, flush_subnormals=True)
+            batch_size=32, seed=0, progress=False, flush_subnormals=True, callbacks=[monitors[name]])
         change[name] = [float(numpy.linalg.norm(layer.W.data - W0) / numpy.linalg.norm(W0))
                         for layer, W0 in zip(model.layers, before)]
         print(f"{name:>18}: first layer's weights moved by {change[name][0]:.1e} of their norm, "
@@ -157,3 +160,31 @@ ax.legend()
 
 assert change["sigmoid + N(0,1)"][0] < 1e-3
 assert min(change["tanh + Glorot"][0], change["ReLU + He"][0]) > 30 * change["sigmoid + N(0,1)"][0]
+
+# %%
+# The monitor's warning
+# ---------------------
+# ``nablanet.diagnostics.TrainingMonitor`` watches for exactly this while ``fit`` runs. Its measure is the
+# share of the output layer's gradient that reaches the first layer,
+#
+# .. math::
+#
+#     \rho = \frac{\|\partial C / \partial W^1\|}{\|\partial C / \partial W^L\|},
+#
+# averaged over the epoch's steps, and it warns (a ``TrainingWarning`` with ``cause == "vanishing"``) when
+# :math:`\rho` falls below ``vanishing_ratio``, 1/64 by default: six halvings of the error signal
+# :math:`\delta` on its way down. The sigmoid network with :math:`N(0, 1)` weights is far below it; the
+# Glorot and He networks pass the first layer more gradient than the last.
+
+for name, monitor in monitors.items():
+    causes = sorted({warning.cause for warning in monitor.warnings})
+    print(f"{name:>18}: rho = {monitor.rho[0]:.2e}, warnings: {', '.join(causes) or 'none'}")
+vanishing = [w for w in monitors["sigmoid + N(0,1)"].warnings if w.cause == "vanishing"]
+print()
+print(vanishing[0])
+
+assert len(vanishing) == 1 and vanishing[0].layer == "layers.0"
+assert monitors["sigmoid + N(0,1)"].rho[0] < 1 / 64
+for name in ("tanh + Glorot", "ReLU + He"):
+    assert "vanishing" not in [warning.cause for warning in monitors[name].warnings]
+    assert monitors[name].rho[0] > 1.0

@@ -18,8 +18,13 @@ _OUTPUT = tempfile.TemporaryDirectory(prefix="nablanet-gallery-")
 
 # What each example is run with: the demos' --quick runs show their claim in seconds, not minutes.
 _ARGUMENTS = {
+    "autoencoder": ["--quick", "--plot", "{out}/autoencoder.png"],
+    "mc_dropout": ["--quick", "--plot", "{out}/mc_dropout.png"],
     "mnist1d": ["--quick", "--seed", "0"],
     "pinn": ["--quick", "--plot", "{out}/pinn.png"],
+    "transformer_sort": ["--quick", "--plot", "{out}/transformer_sort.png"],
+    "unet_darcy": ["--quick", "--plot", "{out}/unet_darcy.png"],
+    "vae": ["--quick", "--plot", "{out}/vae.png"],
 }
 _DEMO_ARGUMENTS = ["--quick", "--out", "{out}"]
 

@@ -12,11 +12,15 @@ Each demo is a module holding the experiment as plain functions and two entry po
 :data:`DEMOS` maps each demo's name to its module. Figures need matplotlib (``pip install
 'nablanet[plot]'``), imported only when a figure is drawn; the glorot_bengio demo reads
 scikit-learn's digits (``pip install 'nablanet[data]'``).
+
+The longer scripts of ``examples/`` (autoencoder, vae, transformer_sort, mc_dropout, unet_darcy) share
+:func:`example_parser` (``--seed``, ``--quick``, ``--plot PATH``) and :func:`save_example_figure`.
 """
 
 from __future__ import annotations
 
-__all__ = ["DEMOS", "DEFAULT_OUT", "command_line", "format_table", "output_directory", "save_figure"]
+__all__ = ["DEMOS", "DEFAULT_OUT", "command_line", "example_parser", "format_table", "output_directory", "save_figure",
+           "save_example_figure"]
 
 from nablanet.demos import (
     activations,
@@ -26,7 +30,8 @@ from nablanet.demos import (
     perceptron,
     universal_approximation,
 )
-from nablanet.demos._common import DEFAULT_OUT, command_line, format_table, output_directory, save_figure
+from nablanet.demos._common import (DEFAULT_OUT, command_line, example_parser, format_table, output_directory,
+                                    save_example_figure, save_figure)
 
 DEMOS = {
     "autodiff": autodiff,

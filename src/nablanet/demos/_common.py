@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_OUT", "command_line", "format_table", "output_directory", "progress_bar", "save_figure"]
+__all__ = ["DEFAULT_OUT", "command_line", "example_parser", "save_example_figure", "format_table", "output_directory",
+           "progress_bar", "save_figure"]
 
 DEFAULT_OUT = Path("nablanet-demos")
 
@@ -28,6 +29,52 @@ def command_line(run, argv=None, *, prog: str, description: str) -> int:
     args = parser.parse_args(argv)
     run(args.out, quick=args.quick, seed=args.seed)
     return 0
+
+
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be non-negative, got {seed}")
+    return seed
+
+
+def example_parser(description: str, *, quick: str, plot: str) -> argparse.ArgumentParser:
+    """The options the longer scripts of ``examples/`` share: ``--seed N``, ``--quick`` and ``--plot PATH``.
+
+    Each script adds its own options to the parser returned. A negative or non-integer seed is refused
+    with ``argument --seed: must be non-negative, got -1``.
+
+    Args:
+        description: the script's one-line summary, for ``--help``.
+        quick: what ``--quick`` runs instead of the full experiment (its help).
+        plot: what ``--plot PATH`` draws (its help).
+
+    Returns:
+        The argparse parser.
+
+    Example:
+        >>> parser = example_parser("demo", quick="fewer epochs", plot="the curves")
+        >>> args = parser.parse_args(["--quick", "--seed", "3"])
+        >>> args.seed, args.quick, args.plot
+        (3, True, None)
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of every random draw (default 0)")
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--plot", metavar="PATH", default=None, help=f"draw {plot} to PATH (needs matplotlib)")
+    return parser
+
+
+def save_example_figure(figure, path) -> Path:
+    """Write ``figure`` to the file ``path`` of an example's ``--plot`` (atomically) and say so."""
+    from nablanet import plot
+
+    written = plot.save(figure, path)
+    print(f"figure written to {path}")
+    return written
 
 
 def output_directory(out_dir) -> Path:

@@ -8,8 +8,11 @@
 - ``compare_modes``: operation counts of forward mode (n JVPs) and reverse mode (m VJPs) for a Jacobian.
 - ``lr_find``: the learning-rate range test (Smith, 2017), restoring the model and optimizer afterwards.
 - ``summarize``: the layers' output shapes, parameters and operations per sample (``Module.summary()``).
+- ``bias_variance_report``: the notes' train / train-dev / dev / test diagnosis (avoidable bias, variance,
+  data mismatch, overfitting to dev), the largest gap and its remedy, with a picture.
 """
 
+from nablanet.diagnostics.bias_variance import BiasVarianceReport, Finding, bias_variance_report
 from nablanet.diagnostics.gradcheck import GradcheckResult, GradcheckRow, GradcheckWarning, gradcheck
 from nablanet.diagnostics.lr_finder import LRFinderResult, lr_find
 from nablanet.diagnostics.monitor import TrainingMonitor, TrainingWarning
@@ -22,4 +25,5 @@ __all__ = [
     "chain_rule_trace", "ChainRuleTrace", "compare_modes", "ModeComparison", "flat_loss",
     "lr_find", "LRFinderResult",
     "summarize", "ModelSummary", "LayerSummary",
+    "bias_variance_report", "BiasVarianceReport", "Finding",
 ]

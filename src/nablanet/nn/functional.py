@@ -35,7 +35,7 @@ __all__ = [
     "mse", "mae", "huber", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "nll_loss", "hinge", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
     "weighted_mean", "reduce_terms", "REDUCTIONS", "get_loss", "LOSSES",
-    "conv", "max_pool", "avg_pool", "global_avg_pool",
+    "conv", "pad_spatial", "PADDING_MODES", "max_pool", "avg_pool", "global_avg_pool",
 ]
 
 _INF = math.inf
@@ -247,7 +247,8 @@ def conv_geometry(kernel: tuple, stride, padding, dilation, owner: str = "conv")
     Args:
         kernel: the kernel's spatial sizes, one per spatial axis.
         stride, dilation: positive ints, one for every axis or one per axis.
-        padding: 'valid', 'same' (stride 1, as PyTorch), or non-negative ints (zeros on both sides).
+        padding: 'valid', 'same' (stride 1, as PyTorch), non-negative ints (the same on both sides of
+            an axis), or one (before, after) pair per spatial axis (asymmetric padding).
         owner: who is asking, for messages (a layer's class name, or the function's).
 
     Returns:
@@ -256,7 +257,7 @@ def conv_geometry(kernel: tuple, stride, padding, dilation, owner: str = "conv")
     n = len(kernel)
     stride = check_ints(owner, "stride", stride, n)
     dilation = check_ints(owner, "dilation", dilation, n)
-    return stride, dilation, _padding_widths(padding, kernel, stride, dilation, owner)
+    return stride, dilation, _padding_widths(padding, kernel, stride, dilation, owner, pairs=True)
 
 
 def pool_geometry(kernel_size, stride, padding, n_spatial: int, owner: str = "pool") -> tuple:
@@ -273,8 +274,9 @@ def pool_geometry(kernel_size, stride, padding, n_spatial: int, owner: str = "po
     return kernel, stride, widths
 
 
-def _padding_widths(padding, kernel, stride, dilation, owner: str):
-    """(before, after) per spatial axis for an int, a tuple, 'valid' or 'same' (stride 1, as PyTorch)."""
+def _padding_widths(padding, kernel, stride, dilation, owner: str, pairs: bool = False):
+    """(before, after) per spatial axis for an int, a tuple, 'valid' or 'same' (stride 1, as PyTorch), and with
+    ``pairs`` one (before, after) pair per axis."""
     n = len(kernel)
     if isinstance(padding, str):
         if padding == "valid":
@@ -287,17 +289,45 @@ def _padding_widths(padding, kernel, stride, dilation, owner: str):
             totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
             return tuple((t // 2, t - t // 2) for t in totals)
         raise ValueError(f"{owner}: padding must be 'valid', 'same' or non-negative integers, got {padding!r}")
+    if pairs and isinstance(padding, (tuple, list)) and padding and all(isinstance(p, (tuple, list)) for p in padding):
+        if len(padding) != n:
+            raise ValueError(f"{owner}: padding as (before, after) pairs needs one pair per spatial axis ({n}), got "
+                             f"{padding!r}")
+        return tuple(check_ints(owner, "padding", pair, 2, minimum=0) for pair in padding)
     widths = check_ints(owner, "padding", padding, n, minimum=0)
     return tuple((w, w) for w in widths)
 
 
-def _pad_spatial(x, widths, value=0.0):
+#: PyTorch's padding_mode names and numpy.pad's modes (nablanet.numpy.pad) they are.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad_spatial(x, widths, padding_mode: str = "zeros", owner: str = "pad", value: float = 0.0):
+    """x (N, C, *spatial) padded by ``widths`` ((before, after) per spatial axis) as PyTorch's padding_mode:
+    'zeros' (or the constant ``value``), 'reflect' (about the edge element, which is not repeated),
+    'replicate' (the edge element repeated), 'circular' (the other end's elements), each the ``pad`` primitive.
+
+    Widths PyTorch refuses are refused as it does: reflect padding as wide as the axis or wider (an axis of
+    length n reflects at most n - 1 elements), circular padding wider than the axis (it would wrap around
+    more than once), and any but zeros on an empty axis.
+    """
+    check_choice(owner, "padding_mode", padding_mode, tuple(PADDING_MODES))
     if not any(before or after for before, after in widths):
         return x
-    return ops.pad(x, ((0, 0), (0, 0)) + tuple(widths), constant_values=value)
+    spatial = np.shape(_values(x))[2:]
+    for axis, (n, (before, after)) in enumerate(zip(spatial, widths)):
+        widest = {"zeros": None, "reflect": n - 1, "replicate": None if n else -1, "circular": n}[padding_mode]
+        if widest is not None and max(before, after) > widest:
+            raise ValueError(f"{owner}: padding_mode={padding_mode!r} pads spatial axis {axis} of length {n} by "
+                             f"{(before, after)}; it allows at most {max(widest, 0)} on each side (as in PyTorch)")
+    width = ((0, 0), (0, 0)) + tuple(widths)
+    if padding_mode == "zeros":
+        return ops.pad(x, width, constant_values=value)
+    return ops.pad(x, width, mode=PADDING_MODES[padding_mode])
 
 
-def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", alpha=None):
+def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", alpha=None, padding_mode="zeros", *,
+         owner: str = "conv"):
     """Convolution (cross-correlation, as PyTorch) of x (N, C_in, *spatial) with W (C_out, C_in, *kernel).
 
         z[n, o, p] = b[o] + sum_{c, k} W[o, c, k] x[n, c, p * stride + k * dilation]   (after padding)
@@ -314,11 +344,15 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", a
         W: kernels, (C_out, C_in, *kernel).
         b: biases (C_out,) or None.
         stride, dilation: ints or one per spatial axis.
-        padding: 'valid', 'same' (stride 1), or ints (zeros on both sides), one per spatial axis.
+        padding: 'valid', 'same' (stride 1), ints (the same on both sides), one per spatial axis, or one
+            (before, after) pair per spatial axis.
         activation: a name or alias of ACTIVATIONS, or a function; one with a fused kernel (relu,
             leaky_relu, elu, sigmoid, tanh, identity) runs inside the convolution's matrix product,
             any other is applied to its output.
         alpha: slope of leaky_relu or scale of elu; default: the activation's own (0.01, 1.0).
+        padding_mode: what the padding holds, as PyTorch's: 'zeros', 'reflect', 'replicate' or
+            'circular' (see pad_spatial).
+        owner: who is asking, for messages (a layer's class name).
 
     Returns:
         (N, C_out, *out_spatial).
@@ -329,7 +363,7 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, activation="identity", a
         raise ValueError(f"conv: input of shape {x_shape} does not fit kernels of shape {W_shape} "
                          f"(expected (N, {W_shape[1]}, {n_spatial} spatial dimensions))")
     stride, dilation, widths = conv_geometry(tuple(W_shape[2:]), stride, padding, dilation)
-    x = _pad_spatial(x, widths)
+    x = pad_spatial(x, widths, padding_mode, owner)
     kernel_name, kernel_alpha, _, after = fusion(activation, alpha)
     a = convolution(x, W, b, stride=stride, dilation=dilation, activation=kernel_name, alpha=kernel_alpha)
     return a if after is None else after(a)
@@ -344,7 +378,7 @@ def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
     n, c = x_shape[:2]
     spatial = tuple(m + before + after for m, (before, after) in zip(x_shape[2:], widths))
     out = tuple(conv_output_size(m, k, s, 1) for m, k, s in zip(spatial, kernel, stride))
-    x = _pad_spatial(x, widths, pad_value)
+    x = pad_spatial(x, widths, value=pad_value)
     if kernel == stride:
         # Non-overlapping windows: crop the remainder (floor mode, as PyTorch) and pool with the
         # window primitives; no patch matrix is copied.
@@ -355,20 +389,91 @@ def _pool(x, kernel, stride, padding, reduce, window_reduce, pad_value, name):
     return ops.reshape(reduce(rows, axis=2), (n, c) + out)
 
 
-def max_pool(x, kernel_size, stride=None, padding=0):
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over windows of each channel (N, C, *spatial); stride defaults to the kernel size.
 
     Padding counts as -inf (never the maximum), as in PyTorch. Ties within a window: with
     non-overlapping windows (stride equal to the kernel, the default) the whole gradient goes to the
     first maximum in row-major order, as in PyTorch; with overlapping windows the tied elements share
-    it evenly (the max reduction's rule), where PyTorch still picks the first.
+    it evenly (the max reduction's rule), where PyTorch still picks the first. With any of PyTorch's
+    options below, the first maximum of each window is chosen and gathered (so the gradient goes to it,
+    as PyTorch's does).
+
+    Args:
+        dilation: the spacing of a window's elements (ints, one per spatial axis).
+        ceil_mode: round the number of windows up, as PyTorch: a last, partial window is kept when it
+            starts inside the input or its left padding.
+        return_indices: also return where each maximum is, as PyTorch's: an int64 array of the output's
+            shape holding the flat index into each channel's (unpadded) spatial axes.
     """
-    return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
+    dilation = check_ints("max_pool", "dilation", dilation, max(len(np.shape(_values(x))) - 2, 1))
+    if all(d == 1 for d in dilation) and not check_bool("max_pool", "ceil_mode", ceil_mode) \
+            and not check_bool("max_pool", "return_indices", return_indices):
+        return _pool(x, kernel_size, stride, padding, ops.max, max_pool_windows, -np.inf, "max_pool")
+    rows, (n, c, spatial, kernel, stride, widths, out) = _pool_rows(x, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode, -np.inf, "max_pool")
+    # np.argmax: the first maximum in row-major window order (a NaN, when there is one), as PyTorch's choice.
+    choice = np.argmax(_values(rows), axis=2)
+    y = ops.reshape(ops.take_along_axis(rows, choice[..., None], axis=2), (n, c) + out)
+    if not return_indices:
+        return y
+    offsets = np.unravel_index(choice.reshape((n, c) + out), kernel)
+    grid = np.indices(out)[(slice(None),) + (None, None)]
+    coordinates = tuple(g * s + k * d - before for g, k, s, d, (before, _) in zip(grid, offsets, stride, dilation,
+                                                                                widths))
+    return y, np.ravel_multi_index(coordinates, spatial).astype(np.int64)
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0):
-    """Mean over windows of each channel; padded zeros count in the mean (PyTorch's count_include_pad)."""
-    return _pool(x, kernel_size, stride, padding, ops.mean, avg_pool_windows, 0.0, "avg_pool")
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over windows of each channel, as PyTorch's avg_pool: padded zeros count in the mean by default.
+
+    Args:
+        ceil_mode: round the number of windows up (see max_pool); a partial window's mean is over the
+            elements it covers of the input and its padding (never beyond the padding), as PyTorch's.
+        count_include_pad: with False, each mean is over the window's input elements only.
+    """
+    if not check_bool("avg_pool", "ceil_mode", ceil_mode) and check_bool("avg_pool", "count_include_pad",
+                                                                          count_include_pad):
+        return _pool(x, kernel_size, stride, padding, ops.mean, avg_pool_windows, 0.0, "avg_pool")
+    dilation = (1,) * max(len(np.shape(_values(x))) - 2, 1)
+    rows, (n, c, spatial, kernel, stride, widths, out) = _pool_rows(x, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode, 0.0, "avg_pool")
+    # What each window divides by: its count of input elements (and padding ones, with count_include_pad).
+    counted = np.zeros((1, 1) + tuple(m + before + after for m, (before, after) in zip(spatial, widths)))
+    # Pooling pads alike on both sides (before); the right side's growth in ceil mode never counts.
+    region = tuple(slice(0, m + 2 * before) if count_include_pad else slice(before, before + m)
+                   for m, (before, _) in zip(spatial, widths))
+    counted[(0, 0) + region] = 1.0
+    counts = np.sum(im2col(counted, kernel, stride, dilation), axis=2).reshape(out)
+    return ops.reshape(ops.sum(rows, axis=2), (n, c) + out) / counts.astype(_values(rows).dtype)
+
+
+def _pool_rows(x, kernel_size, stride, padding, dilation, ceil_mode, pad_value, name):
+    """Every window of x (N, C, *spatial) as a row of (N C, P, K), padded with ``pad_value``, with the
+    geometry (n, c, spatial, kernel, stride, widths, out) of the output. In ceil mode the last windows may
+    reach past the padding; the widths' right sides grow to hold them (PyTorch's output sizes)."""
+    x_shape = np.shape(_values(x))
+    n_spatial = len(x_shape) - 2
+    if n_spatial < 1:
+        raise ValueError(f"{name}: expected input of shape (N, C, *spatial), got {x_shape}")
+    kernel, stride, widths = pool_geometry(kernel_size, stride, padding, n_spatial, name)
+    n, c, spatial = x_shape[0], x_shape[1], x_shape[2:]
+    out = []
+    for m, k, s, d, (before, _) in zip(spatial, kernel, stride, dilation, widths):
+        span = m + 2 * before - d * (k - 1) - 1
+        if span < 0:
+            raise ValueError(f"{name}: an input of spatial shape {spatial} is smaller than the window (kernel "
+                             f"{kernel}, dilation {dilation}, padding {padding!r})")
+        count = (-(-span // s) if ceil_mode else span // s) + 1
+        # PyTorch's rule: the last window must start inside the input or its left padding.
+        out.append(count - 1 if ceil_mode and (count - 1) * s >= m + before else count)
+    out = tuple(out)
+    widths = tuple((before, max(after, (o - 1) * s + d * (k - 1) + 1 - m - before))
+                   for m, k, s, d, o, (before, after) in zip(spatial, kernel, stride, dilation, out, widths))
+    x = pad_spatial(x, widths, value=pad_value)
+    padded = tuple(m + before + after for m, (before, after) in zip(spatial, widths))
+    rows = im2col(ops.reshape(x, (n * c, 1) + padded), kernel, stride, dilation)
+    return rows, (n, c, spatial, kernel, stride, widths, out)
 
 
 def global_avg_pool(x):

@@ -8,18 +8,20 @@ the rest of nablanet works without it (``pip install nablanet[plot]`` installs i
 
 One family per module: ``training`` (learning curves, gradient norms per layer), ``sweeps``
 (hyperparameter heatmaps), ``activations`` (activation functions and their derivatives), ``fits``
-(decision boundaries, universal approximation), ``confusion`` (confusion matrices), ``saving``
+(decision boundaries, universal approximation), ``confusion`` (confusion matrices), ``images`` (rows
+of images: originals, reconstructions, fields), ``saving``
 (atomic writes); ``_figures`` holds what they share.
 """
 
 from nablanet.plot.activations import activation_functions
 from nablanet.plot.confusion import confusion_matrix
 from nablanet.plot.fits import decision_boundary, universal_approximation
+from nablanet.plot.images import image_rows
 from nablanet.plot.saving import save
 from nablanet.plot.sweeps import hyperparameter_heatmap
 from nablanet.plot.training import gradient_norms, learning_curves
 
 __all__ = [
     "learning_curves", "hyperparameter_heatmap", "activation_functions", "decision_boundary",
-    "universal_approximation", "gradient_norms", "confusion_matrix", "save",
+    "universal_approximation", "gradient_norms", "confusion_matrix", "image_rows", "save",
 ]

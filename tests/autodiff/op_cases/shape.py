@@ -10,6 +10,7 @@ import warnings
 import numpy
 
 import nablanet.numpy as np
+from nablanet.autodiff.ops.shape import pad_transpose
 from op_cases import Case
 
 
@@ -167,6 +168,14 @@ CASES = {
         Case(lambda x: np.pad(x, 2, mode="symmetric"), ((3,),), id="symmetric"),
         Case(lambda x: np.pad(x, (1, 3), mode="edge"), ((2, 3),), id="edge"),
         Case(lambda x: np.pad(x, 4, mode="wrap"), ((3,),), id="wrap"),
+        Case(lambda x: np.pad(x, ((2, 0), (1, 3), (0, 0)), mode="reflect"), ((3, 2, 2),), id="reflect-wider-than-axis"),
+    ],
+    # The transpose of the copying pads (their VJP): the padded shape folded back, each copy onto its source.
+    "pad_transpose": [
+        Case(lambda z: pad_transpose(z, ((1, 2), (2, 1)), "reflect"), ((6, 6),), id="reflect"),
+        Case(lambda z: pad_transpose(z, ((0, 0), (3, 1)), "edge"), ((2, 6),), id="edge"),
+        Case(lambda z: pad_transpose(z, ((4, 2),), "wrap"), ((9,),), id="wrap"),
+        Case(lambda z: pad_transpose(z, ((2, 1),), "symmetric"), ((5,),), id="symmetric"),
     ],
     "getitem": [
         Case(lambda x: x[1:, ::2], ((4, 5),), id="slices"),

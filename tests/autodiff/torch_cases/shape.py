@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as torch_functional
 
 import nablanet.numpy as np
+from nablanet.autodiff.ops.shape import pad_transpose
 from torch_cases import TorchCase
 
 INDICES = numpy.array([3, 0, 3, 1])
@@ -106,6 +107,11 @@ TORCH_CASES = [
               lambda x: torch_functional.pad(x[None], (2, 1), mode="replicate")[0], ((3, 4),), id="pad-edge"),
     TorchCase(("pad",), lambda x: np.pad(x, ((0, 0), (2, 1)), mode="wrap"),
               lambda x: torch_functional.pad(x[None], (2, 1), mode="circular")[0], ((3, 4),), id="pad-wrap"),
+    # pad_transpose is the VJP of a copying pad: torch's twin is the VJP of its pad, taken with torch.func.
+    TorchCase(("pad_transpose",), lambda z: pad_transpose(z, ((0, 0), (2, 1), (1, 2)), "reflect"),
+              lambda z: torch.func.vjp(lambda x: torch_functional.pad(x, (1, 2, 2, 1), mode="reflect"),
+                                       torch.zeros(2, 3, 4, dtype=z.dtype))[1](z)[0], ((2, 6, 7),),
+              id="pad-transpose-reflect"),
     TorchCase(("getitem",), lambda x: x[1:, ::2][:, INDICES[:2]], lambda x: x[1:, ::2][:, torch.as_tensor(INDICES[:2])],
               ((4, 7),), id="getitem"),
     TorchCase(("getitem",), lambda x: x[MASK], lambda x: x[torch.as_tensor(MASK)], ((3, 4),), dtype="complex",

@@ -1,13 +1,14 @@
 """Shape primitives and the functions built on them: reshaping, rearranging, joining, splitting, indexing.
 
-The primitives (reshape, transpose, broadcast_to, concatenate, pad, getitem and its transpose
-scatter_add) move numbers without arithmetic; every other function here is a composite of them, so
-its derivatives, to any order and in both modes, are theirs. Each public function has NumPy's name
+The primitives (reshape, transpose, broadcast_to, concatenate, pad and the transpose of its copying
+modes pad_transpose, getitem and its transpose scatter_add) move numbers without arithmetic; every
+other function here is a composite of them, so its derivatives, to any order and in both modes, are
+theirs. Each public function has NumPy's name
 and signature and computes NumPy's result. Given no Tensor at all (plain arrays, as inside a
 derivative rule's first-order pass) it is NumPy's own function, called directly.
 
-Functions that move or repeat elements in ways NumPy defines by many cases (insert, delete, pad's
-reflecting modes, per-element repeats) are computed as a gather: NumPy's own function applied to the
+Functions that move or repeat elements in ways NumPy defines by many cases (insert, delete,
+per-element repeats) are computed as a gather: NumPy's own function applied to the
 positions ``arange(x.size)`` says where each output element comes from, and ``x.ravel()[positions]``
 is the result, exactly NumPy's by construction, with the gather's derivative (a scatter-add).
 """
@@ -227,29 +228,103 @@ class Concatenate(_ShapeOp):
         return concatenate(dots_out_inputs[:n], axis=axis)
 
 
+def _pad_sources(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Where along an axis of length n each padded element comes from: numpy.pad of arange(n) in ``mode``
+    (so every width, even one wider than the axis, is NumPy's)."""
+    return np.pad(np.arange(n, dtype=np.intp), (before, after), mode=mode)
+
+
+def _padded_axes(pad_width):
+    return [axis for axis, (before, after) in enumerate(pad_width) if before or after]
+
+
 @register
 class Pad(_ShapeOp):
-    """z = x surrounded by a constant; the gradient is the inner slice."""
+    """z = x padded along each axis: with a constant, or (``mode`` 'reflect', 'symmetric', 'edge', 'wrap', NumPy's
+    names; PyTorch's 'reflect', 'replicate', 'circular') with copies of x's own elements.
 
-    def batch(cls, x, *, batched, batched_settings, pad_width, constant_values):
+    Constant padding's VJP is the inner slice. A copying mode is a gather along each axis in turn,
+    z = x[..., s_k, ...] with s_k = pad(arange(n_k)) (NumPy pads one axis after the other, so the
+    corners are copies of copies, as here); its VJP is the transpose, ``pad_transpose``, which adds each
+    copy's gradient back onto the element it copied. Both are linear, so each JVP is the op itself, and
+    the two are each other's VJP: derivatives of any order.
+    """
+
+    def batch(cls, x, *, batched, batched_settings, pad_width, constant_values, mode):
         if batched_settings:
             return None
-        return batching.call_op(cls, [x], {"pad_width": ((0, 0), *pad_width), "constant_values": constant_values})
+        return batching.call_op(cls, [x], {"pad_width": ((0, 0), *pad_width), "constant_values": constant_values,
+                                           "mode": mode})
 
-    def forward(x, *, pad_width, constant_values):
-        # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
+    def forward(x, *, pad_width, constant_values, mode):
         x = np.asarray(x)
+        if mode != "constant":
+            for axis in _padded_axes(pad_width):
+                x = np.take(x, _pad_sources(x.shape[axis], *pad_width[axis], mode), axis=axis)
+            return x
+        # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
         shape = tuple(n + before + after for n, (before, after) in zip(x.shape, pad_width))
         out = np.full_like(x, constant_values, shape=shape)
         out[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, pad_width))] = x
         return out
 
-    def vjp(grad_out, out, x, *, pad_width, constant_values, needs):
+    def vjp(grad_out, out, x, *, pad_width, constant_values, mode, needs):
+        if mode != "constant":
+            return (pad_transpose(grad_out, pad_width, mode),)
         inner = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(_raw(x))))
         return (getitem(grad_out, inner),)
 
-    def jvp(x_dot, out, x, *, pad_width, constant_values, needs):
+    def jvp(x_dot, out, x, *, pad_width, constant_values, mode, needs):
+        if mode != "constant":
+            return Pad.apply(x_dot, pad_width=pad_width, constant_values=0, mode=mode)
         return pad(x_dot, pad_width)
+
+
+@register
+class PadTranspose(_ShapeOp):
+    """The transpose of a copying ``pad``: each padded element's value added back onto the element of the
+    unpadded array it was copied from (the gradient of reflect, replicate or circular padding).
+
+    Axis by axis in reverse order: the inner slice, plus the border elements added at their sources.
+    Its VJP is ``pad`` with the same widths and mode, its JVP itself.
+
+    Shape: z padded by ``pad_width`` -> the unpadded shape.
+    """
+
+    name = "pad_transpose"
+
+    def batch(cls, z, *, batched, batched_settings, pad_width, mode):
+        if batched_settings:
+            return None
+        return batching.call_op(cls, [z], {"pad_width": ((0, 0), *pad_width), "mode": mode})
+
+    def forward(z, *, pad_width, mode):
+        z = np.asarray(z)
+        for axis in reversed(_padded_axes(pad_width)):
+            before, after = pad_width[axis]
+            n = z.shape[axis] - before - after
+            sources = _pad_sources(n, before, after, mode)
+            moved = np.moveaxis(z, axis, 0)
+            folded = moved[before:before + n].copy()
+            border = np.r_[0:before, before + n:before + n + after]
+            np.add.at(folded, sources[border], moved[border])
+            z = np.moveaxis(folded, 0, axis)
+        return z
+
+    def vjp(grad_out, out, z, *, pad_width, mode, needs):
+        return (Pad.apply(grad_out, pad_width=pad_width, constant_values=0, mode=mode),)
+
+    def jvp(z_dot, out, z, *, pad_width, mode, needs):
+        return pad_transpose(z_dot, pad_width, mode)
+
+    def flops(out, z, **settings):
+        return int(np.size(z)) - int(np.size(out))
+
+
+def pad_transpose(z, pad_width, mode: str):
+    """The transpose (the VJP) of ``pad(x, pad_width, mode)`` for a copying mode: z of the padded shape summed
+    back onto x's shape (see PadTranspose). ``pad_width`` is one (before, after) pair of ints per axis."""
+    return PadTranspose.apply(_operand(z), pad_width=tuple((int(b), int(a)) for b, a in pad_width), mode=mode)
 
 
 @register
@@ -1240,7 +1315,8 @@ def triu(m, k=0):
 
 # --- public functions: padding and indexing -----------------------------------------------------
 
-# Modes of numpy.pad that only copy elements of the array: computed as a gather.
+# Modes of numpy.pad that only copy elements of the array: the Pad primitive's gathers along each axis
+# (PyTorch's reflect, replicate and circular padding are reflect, edge and wrap).
 _COPYING_PAD_MODES = ("edge", "wrap", "reflect", "symmetric")
 
 
@@ -1268,18 +1344,28 @@ def pad(array, pad_width, mode="constant", **kwargs):
         constant_values = kwargs.get("constant_values", 0)
         if _has_tensor(constant_values) or np.size(constant_values) != 1:
             return _pad_with_values(array, pad_width, _operand(constant_values))
-        # NumPy reads pad widths as rounded integers, one (before, after) pair per axis.
-        widths = np.broadcast_to(np.round(np.asarray(pad_width)).astype(np.intp), (_ndim(array), 2))
-        if np.any(widths < 0):
-            raise ValueError("index can't contain negative values")
-        widths = tuple((int(before), int(after)) for before, after in widths)
-        return Pad.apply(array, pad_width=widths, constant_values=np.ravel(constant_values)[0])
+        return Pad.apply(array, pad_width=_pad_widths(array, pad_width), constant_values=np.ravel(constant_values)[0],
+                         mode="constant")
     if mode not in _COPYING_PAD_MODES:
         raise ValueError(f"pad: mode={mode!r} is not supported by nablanet (supported: 'constant', 'empty', "
                          f"{', '.join(repr(m) for m in _COPYING_PAD_MODES)})")
     if kwargs.get("reflect_type", "even") != "even":
         raise ValueError("pad: reflect_type='odd' is not supported by nablanet; use the default 'even'")
-    return _gather_flat(array, np.pad(_positions(array), pad_width, mode=mode, **kwargs))
+    unknown = set(kwargs) - {"reflect_type"} if mode in ("reflect", "symmetric") else set(kwargs)
+    if unknown:
+        raise ValueError(f"unsupported keyword arguments for mode '{mode}': {sorted(unknown)}")
+    widths = _pad_widths(array, pad_width)
+    if any(n == 0 and (before or after) for n, (before, after) in zip(_shape(array), widths)):
+        raise ValueError(f"can't extend empty axis using modes other than 'constant' or 'empty' (pad: mode={mode!r})")
+    return Pad.apply(array, pad_width=widths, constant_values=0, mode=mode)
+
+
+def _pad_widths(array, pad_width) -> tuple:
+    """One (before, after) pair of non-negative ints per axis, read as numpy.pad reads pad_width (rounded)."""
+    widths = np.broadcast_to(np.round(np.asarray(pad_width)).astype(np.intp), (_ndim(array), 2))
+    if np.any(widths < 0):
+        raise ValueError("index can't contain negative values")
+    return tuple((int(before), int(after)) for before, after in widths)
 
 
 def _as_pairs(values, ndim: int):

@@ -7,7 +7,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.autodiff.ops.conv import col2im, conv_output_size, im2col
-from nablanet.checks import check_bool, check_float_dtype, check_int, check_ints
+from nablanet.checks import check_bool, check_choice, check_float_dtype, check_int, check_ints
 from nablanet.nn import functional as F
 from nablanet.nn.activations import activation_record, fusion
 from nablanet.nn.init import get_initializer, make_rng
@@ -18,7 +18,7 @@ __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 def _kernel_arguments(owner, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype,
-                      groups=1) -> tuple:
+                      groups=1, padding_mode="zeros") -> tuple:
     """A convolution's channels, groups, bias and dtype, checked with its geometry (as F.conv will use it): by
     the constructor, and first by the state_spec, so that a wrong one is named before the memory of W is counted."""
     in_channels = check_int(owner, "in_channels", in_channels)
@@ -27,7 +27,12 @@ def _kernel_arguments(owner, in_channels, out_channels, kernel, stride, padding,
     for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
         if channels % groups:
             raise ValueError(f"{owner}: {name} ({channels}) must be divisible by groups ({groups})")
+    check_choice(owner, "padding_mode", padding_mode, tuple(F.PADDING_MODES))
     if owner.startswith("ConvTranspose"):
+        if padding_mode != "zeros":
+            # PyTorch's refusal too: the transposed convolution's padding crops its output, it adds nothing.
+            raise ValueError(f"{owner}: padding_mode must be 'zeros' for a transposed convolution, got "
+                             f"{padding_mode!r}")
         _transposed_geometry(owner, kernel, stride, padding, dilation, 0)
     else:
         F.conv_geometry(kernel, stride, padding, dilation, owner)
@@ -42,21 +47,25 @@ def _kernel_shape(owner, in_channels, out_channels, groups, kernel) -> tuple:
 
 
 def _make_kernels(module, in_channels, out_channels, kernel, stride, padding, dilation, bias, init, rng, dtype,
-                  groups=1):
+                  groups=1, padding_mode="zeros"):
     """W and b of a convolution, after checking every argument."""
     owner = type(module).__name__
     in_channels, out_channels, groups, bias, dtype = _kernel_arguments(owner, in_channels, out_channels, kernel,
-                                                                       stride, padding, dilation, bias, dtype, groups)
+                                                                       stride, padding, dilation, bias, dtype, groups,
+                                                                       padding_mode)
     rng = make_rng(rng)
     module.W = Parameter(get_initializer(init)(_kernel_shape(owner, in_channels, out_channels, groups, kernel), rng,
                                                dtype))
     module.b = Parameter(np.zeros(out_channels, dtype=dtype), regularize=False) if bias else None
     module.stride, module.padding, module.dilation, module.groups = stride, padding, dilation, groups
+    module.padding_mode = padding_mode
 
 
-def _kernel_spec(owner, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype, groups=1):
+def _kernel_spec(owner, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype, groups=1,
+                 padding_mode="zeros"):
     in_channels, out_channels, groups, bias, dtype = _kernel_arguments(owner, in_channels, out_channels, kernel,
-                                                                       stride, padding, dilation, bias, dtype, groups)
+                                                                       stride, padding, dilation, bias, dtype, groups,
+                                                                       padding_mode)
     yield "W", ArraySpec(_kernel_shape(owner, in_channels, out_channels, groups, kernel), np.dtype(dtype))
     if bias:
         yield "b", ArraySpec((out_channels,), np.dtype(dtype))
@@ -78,9 +87,9 @@ def _set_activation(module, activation, alpha):
 def _convolve(module, x):
     if module.groups > 1:
         return _activated(module, grouped_conv(x, module.W, module.b, module.stride, module.padding, module.dilation,
-                                               module.groups, type(module).__name__))
+                                               module.groups, type(module).__name__, module.padding_mode))
     a = F.conv(x, module.W, module.b, module.stride, module.padding, module.dilation, module._fused,
-               module._kernel_alpha)
+               module._kernel_alpha, module.padding_mode, owner=type(module).__name__)
     return a if module._after is None else module._after(a)
 
 
@@ -102,7 +111,7 @@ def _with_bias(z, b):
     return z if b is None else z + ops.reshape(b, (1, -1) + (1,) * (len(np.shape(_values(z))) - 2))
 
 
-def grouped_conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, owner="grouped_conv"):
+def grouped_conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, owner="grouped_conv", padding_mode="zeros"):
     """Convolution with the channels in ``groups`` groups, each group's outputs reading only its own inputs
     (groups = C_in: depthwise), as PyTorch's ``groups=``:
 
@@ -110,6 +119,8 @@ def grouped_conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, owner=
 
     The receptive fields as rows (im2col), split by group, and one einsum contracts each group's rows with
     its kernels; the gradients are the einsum's and im2col's.
+
+    The padding is F.conv's (ints, pairs, 'same', 'valid'), filled as ``padding_mode`` says (F.pad_spatial).
 
     Shape: x (N, C_in, *spatial), W (C_out, C_in / G, *kernel) -> (N, C_out, *out_spatial).
     """
@@ -119,8 +130,7 @@ def grouped_conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1, owner=
         raise ValueError(f"{owner}: input of shape {x_shape} does not fit kernels of shape {W_shape} in {groups} "
                          f"groups (expected (N, {W_shape[1] * groups}, {len(kernel)} spatial dimensions))")
     stride, dilation, widths = F.conv_geometry(kernel, stride, padding, dilation, owner)
-    if any(before or after for before, after in widths):
-        x = ops.pad(x, ((0, 0), (0, 0)) + tuple(widths))
+    x = F.pad_spatial(x, widths, padding_mode, owner)
     rows = im2col(x, kernel, stride, dilation)  # (N, P, K C_in), the kernel offset slowest
     n, positions = np.shape(_values(rows))[:2]
     size = int(np.prod(kernel))
@@ -195,7 +205,9 @@ class Conv1d(Module):
         in_channels, out_channels: C_in, C_out.
         kernel_size: K.
         stride, dilation: positive ints.
-        padding: 'valid', 'same' (stride 1) or an int of zeros on each side.
+        padding: 'valid', 'same' (stride 1), an int (each side), or ((before, after),) for asymmetric padding.
+        padding_mode: what the padding holds, as PyTorch's: 'zeros', 'reflect' (mirrored about the edge
+            element), 'replicate' (the edge element repeated) or 'circular' (the other end's elements).
         groups: G, dividing C_in and C_out: each group of C_out / G outputs reads only its C_in / G inputs
             (G = C_in: depthwise); see grouped_conv. W is then (C_out, C_in / G, K).
         bias: add a bias per output channel.
@@ -207,7 +219,8 @@ class Conv1d(Module):
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
     Shape:
-        (N, C_in, L) -> (N, C_out, L_out), L_out = floor((L + 2 padding - d (K - 1) - 1) / s) + 1.
+        (N, C_in, L) -> (N, C_out, L_out), L_out = floor((L + before + after - d (K - 1) - 1) / s) + 1, where
+        before = after = padding for an int.
 
     Attributes:
         W: (C_out, C_in, K).  b: (C_out,) zeros.
@@ -220,17 +233,17 @@ class Conv1d(Module):
     repr_always = ("kernel_size", "stride", "padding")  # as PyTorch prints a convolution
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding=0,
-                 dilation: int = 1, groups: int = 1, bias: bool = True, activation=None, alpha: float | None = None,
-                 init="he_uniform", rng=None, dtype=np.float32):
+                 dilation: int = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", activation=None,
+                 alpha: float | None = None, init="he_uniform", rng=None, dtype=np.float32):
         _make_kernels(self, in_channels, out_channels, _kernel_single(kernel_size, "Conv1d"), stride, padding,
-                      dilation, bias, init, rng, dtype, groups)
+                      dilation, bias, init, rng, dtype, groups, padding_mode)
         _set_activation(self, activation, alpha)
 
     @classmethod
     def state_spec(cls, in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1, groups=1,
-                   bias=True, dtype=np.float32, **options):
+                   bias=True, padding_mode="zeros", dtype=np.float32, **options):
         return _kernel_spec(cls.__name__, in_channels, out_channels, _kernel_single(kernel_size, cls.__name__),
-                            stride, padding, dilation, bias, dtype, groups)
+                            stride, padding, dilation, bias, dtype, groups, padding_mode)
 
     def forward(self, x):
         return _convolve(self, x)
@@ -246,7 +259,9 @@ class Conv2d(Module):
         in_channels, out_channels: C_in, C_out.
         kernel_size: an int or (K_h, K_w).
         stride, dilation: ints or pairs.
-        padding: 'valid', 'same' (stride 1), an int or a pair (zeros on both sides).
+        padding: 'valid', 'same' (stride 1), an int or a pair (the same on both sides), or one (before, after)
+            pair per axis, ((top, bottom), (left, right)), for asymmetric padding.
+        padding_mode: 'zeros', 'reflect', 'replicate' or 'circular', as in Conv1d.
         groups: G, dividing C_in and C_out, as in Conv1d; W is then (C_out, C_in / G, K_h, K_w).
         bias: add a bias per output channel.
         activation: applied to the output, fused as in Conv1d.
@@ -255,7 +270,8 @@ class Conv2d(Module):
         rng: numpy Generator or int seed.  dtype: parameter dtype.
 
     Shape:
-        (N, C_in, H, W) -> (N, C_out, H_out, W_out) with H_out = floor((H + 2 p_h - d_h (K_h - 1) - 1) / s_h) + 1.
+        (N, C_in, H, W) -> (N, C_out, H_out, W_out) with H_out = floor((H + top + bottom - d_h (K_h - 1) - 1) / s_h)
+        + 1 (top = bottom = p_h for an int or a pair of ints), W_out likewise.
 
     Attributes:
         W: (C_out, C_in, K_h, K_w).  b: (C_out,) zeros.
@@ -268,17 +284,17 @@ class Conv2d(Module):
     repr_always = ("kernel_size", "stride", "padding")  # as PyTorch prints a convolution
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, activation=None, alpha: float | None = None, init="he_uniform",
-                 rng=None, dtype=np.float32):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", activation=None,
+                 alpha: float | None = None, init="he_uniform", rng=None, dtype=np.float32):
         _make_kernels(self, in_channels, out_channels, _kernel_pair(kernel_size, "Conv2d"), stride, padding,
-                      dilation, bias, init, rng, dtype, groups)
+                      dilation, bias, init, rng, dtype, groups, padding_mode)
         _set_activation(self, activation, alpha)
 
     @classmethod
     def state_spec(cls, in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1, groups=1,
-                   bias=True, dtype=np.float32, **options):
+                   bias=True, padding_mode="zeros", dtype=np.float32, **options):
         return _kernel_spec(cls.__name__, in_channels, out_channels, _kernel_pair(kernel_size, cls.__name__),
-                            stride, padding, dilation, bias, dtype, groups)
+                            stride, padding, dilation, bias, dtype, groups, padding_mode)
 
     def forward(self, x):
         return _convolve(self, x)
@@ -298,6 +314,7 @@ class _ConvTranspose(Module):
             among the input sizes a strided convolution maps to the same output size.
         groups: dividing C_in and C_out; W is (C_in, C_out / groups, *K) as PyTorch's.
         bias: add a bias per output channel.
+        padding_mode: 'zeros' only, as PyTorch's (the padding crops the output rather than filling it).
         activation, alpha: applied to the output, a name or a function (not fused).
         init: kernel initializer (default "he_uniform", fan_in = C_out / groups * prod(K), as PyTorch's).
         rng: numpy Generator or int seed.  dtype: parameter dtype.
@@ -310,23 +327,23 @@ class _ConvTranspose(Module):
     repr_always = ("kernel_size", "stride", "padding")
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, activation=None, alpha: float | None = None,
-                 init="he_uniform", rng=None, dtype=np.float32):
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", activation=None,
+                 alpha: float | None = None, init="he_uniform", rng=None, dtype=np.float32):
         owner = type(self).__name__
         kernel = check_ints(owner, "kernel_size", kernel_size, self._spatial)
         _make_kernels(self, in_channels, out_channels, kernel, stride, padding, dilation, bias, init, rng, dtype,
-                      groups)
+                      groups, padding_mode)
         _transposed_geometry(owner, kernel, stride, padding, dilation, output_padding)
         self.output_padding = output_padding
         _set_activation(self, activation, alpha)
 
     @classmethod
     def state_spec(cls, in_channels, out_channels, kernel_size, *, stride=1, padding=0, output_padding=0, groups=1,
-                   bias=True, dilation=1, dtype=np.float32, **options):
+                   bias=True, dilation=1, padding_mode="zeros", dtype=np.float32, **options):
         kernel = check_ints(cls.__name__, "kernel_size", kernel_size, cls._spatial)
         _transposed_geometry(cls.__name__, kernel, stride, padding, dilation, output_padding)
         return _kernel_spec(cls.__name__, in_channels, out_channels, kernel, stride, padding, dilation, bias, dtype,
-                            groups)
+                            groups, padding_mode)
 
     def forward(self, x):
         shape = np.shape(_values(x))

@@ -16,29 +16,35 @@ from nablanet.nn.module import ArraySpec, Module, Parameter
 __all__ = ["BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d"]
 
 
-def _batchnorm_arguments(num_features, momentum, eps, dtype) -> tuple:
+def _batchnorm_arguments(num_features, momentum, eps, affine, track_running_stats, dtype) -> tuple:
     """BatchNorm's arguments, checked: by its constructor, and first by its state_spec, so that a wrong one is
     named before the memory of its arrays is counted."""
     # Outside these ranges the running estimates diverge (momentum) or the evaluation-mode scale
-    # 1 / sqrt(running_var + eps) is infinite or zero (eps).
-    return (check_int("BatchNorm", "num_features", num_features),
-            check_real("BatchNorm", "momentum", momentum, low=0.0, high=1.0),
-            check_real("BatchNorm", "eps", eps, low=0.0, low_open=True), check_float_dtype("BatchNorm", dtype))
+    # 1 / sqrt(running_var + eps) is infinite or zero (eps). momentum=None is PyTorch's cumulative average.
+    if momentum is not None:
+        momentum = check_real("BatchNorm", "momentum", momentum, low=0.0, high=1.0)
+    return (check_int("BatchNorm", "num_features", num_features), momentum,
+            check_real("BatchNorm", "eps", eps, low=0.0, low_open=True), check_bool("BatchNorm", "affine", affine),
+            check_bool("BatchNorm", "track_running_stats", track_running_stats), check_float_dtype("BatchNorm", dtype))
 
 
 @register_layer("batchnorm", size_argument="num_features", size_axis=1)
 class BatchNorm(Module):
-    """Batch normalization (Ioffe & Szegedy, 2015) over the feature axis 1.
+    """Batch normalization (Ioffe & Szegedy, 2015) over the feature axis 1, as PyTorch's BatchNorm1d/2d.
 
         x_hat = (x - mu_B) / sqrt(sigma_B^2 + eps),   y = gamma x_hat + beta
 
     In training mode mu_B and sigma_B^2 are the mean and (biased) variance of the batch over every
     axis but axis 1, and running estimates are updated: running = (1 - momentum) running +
-    momentum * batch (the variance with Bessel's correction, as PyTorch). The normalization and its
+    momentum * batch (the variance with Bessel's correction, as PyTorch); with ``momentum=None`` the
+    weight of the t-th training batch is 1 / t, so the running estimates are the plain (cumulative)
+    averages of the batches' statistics, as PyTorch's. The normalization and its
     gradient are one primitive (``batch_norm``, see ``nablanet.autodiff.ops.nn.BatchNorm``), which
     works in x's memory layout and keeps it (a convolution's channels-last output stays so). In
     evaluation mode the running estimates are used instead: y = x * scale + shift with
-    scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+    scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale. Without
+    ``track_running_stats`` there are no running estimates, and both modes normalize with the batch's
+    own statistics (PyTorch's behaviour).
 
     Synchronized across processes (PyTorch's SyncBatchNorm): with ``process_group`` set, by
     ``nablanet.distributed.convert_sync_batchnorm(model)`` or ``fit(..., distributed="mpi",
@@ -49,13 +55,20 @@ class BatchNorm(Module):
 
     Args:
         num_features: the size of axis 1 (features, or channels for (N, C, L) / (N, C, H, W)).
-        momentum: weight of the current batch in the running estimates, in [0, 1].
+        momentum: weight of the current batch in the running estimates, in [0, 1], or None for the
+            cumulative average (weight 1 / t at the t-th training batch).
         eps: added to the variance for stability; positive and finite.
+        affine: learn gamma and beta; without, y = x_hat.
+        track_running_stats: keep running estimates for evaluation mode; without, evaluation mode
+            normalizes with the batch's statistics too.
         dtype: parameter dtype.
 
     Attributes:
-        gamma: scale, initially ones.  beta: shift, initially zeros.
-        running_mean, running_var: buffers (saved in state_dict, not trained).
+        gamma: scale, initially ones.  beta: shift, initially zeros (both None without affine).
+        running_mean, running_var: buffers (saved in state_dict, not trained; None without
+            track_running_stats).
+        num_batches_tracked: with momentum=None and track_running_stats, the training batches seen so
+            far, a buffer (an int64 scalar array), as PyTorch's; None otherwise.
         process_group: None (statistics of this process's batch), or the ranks whose shards make the
             batch (set by nablanet.distributed.convert_sync_batchnorm; not saved with the model).
 
@@ -64,57 +77,93 @@ class BatchNorm(Module):
         >>> y = bn(np.random.default_rng(0).normal(5.0, 2.0, (64, 3)).astype(np.float32))
         >>> bool(abs(float(y.mean())) < 1e-5)
         True
+        >>> BatchNorm(3, affine=False, momentum=None).state_dict().keys()
+        odict_keys(['running_mean', 'running_var', 'num_batches_tracked'])
     """
-
-    _buffers = ("running_mean", "running_var")
 
     repr_always = ("momentum", "eps")
 
-    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32):
-        num_features, momentum, eps, dtype = _batchnorm_arguments(num_features, momentum, eps, dtype)
+    def __init__(self, num_features: int, *, momentum: float | None = 0.1, eps: float = 1e-5, affine: bool = True,
+                 track_running_stats: bool = True, dtype=np.float32):
+        num_features, momentum, eps, affine, track, dtype = _batchnorm_arguments(num_features, momentum, eps, affine,
+                                                                                 track_running_stats, dtype)
         self.num_features = num_features
         self.momentum = momentum
         self.eps = eps
-        self.gamma = Parameter(np.ones(num_features, dtype=dtype), regularize=False)
-        self.beta = Parameter(np.zeros(num_features, dtype=dtype), regularize=False)
-        self.running_mean = np.zeros(num_features, dtype=dtype)
-        self.running_var = np.ones(num_features, dtype=dtype)
+        self.affine, self.track_running_stats = affine, track
+        self.gamma = Parameter(np.ones(num_features, dtype=dtype), regularize=False) if affine else None
+        self.beta = Parameter(np.zeros(num_features, dtype=dtype), regularize=False) if affine else None
+        self.running_mean = np.zeros(num_features, dtype=dtype) if track else None
+        self.running_var = np.ones(num_features, dtype=dtype) if track else None
+        counting = track and momentum is None
+        self.num_batches_tracked = np.zeros((), dtype=np.int64) if counting else None
+        self._buffers = (("running_mean", "running_var") if track else ()) + (("num_batches_tracked",) if counting
+                                                                            else ())
+        self._dtype = dtype
         self.process_group = None
 
     @classmethod
-    def state_spec(cls, num_features, *, momentum=0.1, eps=1e-5, dtype=np.float32, **options):
-        num_features, momentum, eps, dtype = _batchnorm_arguments(num_features, momentum, eps, dtype)
-        vector = ((num_features,), np.dtype(dtype))
-        return [("gamma", ArraySpec(*vector)), ("beta", ArraySpec(*vector)), ("running_mean", ArraySpec(*vector)),
-                ("running_var", ArraySpec(*vector, nonnegative=True))]
+    def state_spec(cls, num_features, *, momentum=0.1, eps=1e-5, affine=True, track_running_stats=True,
+                   dtype=np.float32, **options):
+        num_features, momentum, eps, affine, track, dtype = _batchnorm_arguments(num_features, momentum, eps, affine,
+                                                                                 track_running_stats, dtype)
+        yield from _affine_and_running_spec(num_features, dtype, affine, track)
+        if track and momentum is None:
+            yield "num_batches_tracked", ArraySpec((), np.dtype(np.int64), nonnegative=True)
 
     def forward(self, x):
         shape = np.shape(x.data if hasattr(x, "_data") else x)
         if len(shape) < 2 or shape[1] != self.num_features:
             raise ValueError(f"BatchNorm({self.num_features}): expected input of shape (N, {self.num_features}, ...), got {shape}")
         broadcast = (1, self.num_features) + (1,) * (len(shape) - 2)
-        if self.training:
-            # Synchronized, one rank's shard may hold a single row: the global batch is what counts, and
-            # batch_norm checks it on every rank alike (one rank raising alone would leave the others waiting).
-            if self.process_group is None and math.prod(shape) // self.num_features < 2:
-                raise ValueError("BatchNorm in training mode needs more than one value per feature in a batch")
-            # One primitive (ops.batch_norm) normalizes and differentiates; it also returns the batch
-            # statistics it computed (the global batch's when synchronized), so the running estimates
-            # cost no second pass over x.
-            out, batch_mean, batch_var, count = ops.batch_norm(x, self.gamma, self.beta, self.eps,
-                                                               return_statistics=True, group=self.process_group)
-            self.running_mean *= 1.0 - self.momentum
-            self.running_mean += self.momentum * batch_mean
-            self.running_var *= 1.0 - self.momentum
-            unbiased_var = batch_var * (count / (count - 1))
-            self.running_var += self.momentum * unbiased_var
-            return out
+        if self.training or not self.track_running_stats:
+            return self._normalize_with_batch_statistics(x, shape)
         # Fixed statistics make the layer a per-feature affine map, gamma x_hat + beta = scale x + shift:
         # two passes over x instead of four. The gradient still reaches gamma and beta through scale and shift.
         inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        if not self.affine:
+            return x * np.reshape(inv_std, broadcast) - np.reshape(self.running_mean * inv_std, broadcast)
         scale = self.gamma * inv_std
         shift = self.beta - self.running_mean * scale
         return x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast)
+
+    def _normalize_with_batch_statistics(self, x, shape):
+        # Synchronized, one rank's shard may hold a single row: the global batch is what counts, and
+        # batch_norm checks it on every rank alike (one rank raising alone would leave the others waiting).
+        if self.process_group is None and math.prod(shape) // self.num_features < 2:
+            mode = "training mode" if self.training else "evaluation mode without track_running_stats"
+            raise ValueError(f"BatchNorm in {mode} needs more than one value per feature in a batch")
+        # Without affine, the primitive's gamma and beta are constants (no Parameter, so no gradient reaches them).
+        gamma = self.gamma if self.affine else np.ones(self.num_features, dtype=self._dtype)
+        beta = self.beta if self.affine else np.zeros(self.num_features, dtype=self._dtype)
+        # One primitive (ops.batch_norm) normalizes and differentiates; it also returns the batch
+        # statistics it computed (the global batch's when synchronized), so the running estimates
+        # cost no second pass over x.
+        out, batch_mean, batch_var, count = ops.batch_norm(x, gamma, beta, self.eps, return_statistics=True,
+                                                           group=self.process_group)
+        if self.training and self.track_running_stats:
+            if self.momentum is None:
+                self.num_batches_tracked += 1
+                momentum = 1.0 / float(self.num_batches_tracked)
+            else:
+                momentum = self.momentum
+            self.running_mean *= 1.0 - momentum
+            self.running_mean += momentum * batch_mean
+            self.running_var *= 1.0 - momentum
+            self.running_var += momentum * (batch_var * (count / (count - 1)))
+        return out
+
+
+def _affine_and_running_spec(features, dtype, affine, track):
+    """The arrays of a normalization over ``features`` channels: gamma and beta with ``affine``, the running
+    mean and variance with ``track`` (running statistics)."""
+    vector = ((features,), np.dtype(dtype))
+    if affine:
+        yield "gamma", ArraySpec(*vector)
+        yield "beta", ArraySpec(*vector)
+    if track:
+        yield "running_mean", ArraySpec(*vector)
+        yield "running_var", ArraySpec(*vector, nonnegative=True)
 
 
 def _shape_of(x) -> tuple:
@@ -332,13 +381,7 @@ class _InstanceNorm(Module):
                    dtype=np.float32):
         features, _, _, affine, track, dtype = _instance_norm_arguments(cls.__name__, num_features, eps, momentum,
                                                                         affine, track_running_stats, dtype)
-        vector = ((features,), dtype)
-        if affine:
-            yield "gamma", ArraySpec(*vector)
-            yield "beta", ArraySpec(*vector)
-        if track:
-            yield "running_mean", ArraySpec(*vector)
-            yield "running_var", ArraySpec(*vector, nonnegative=True)
+        return _affine_and_running_spec(features, dtype, affine, track)
 
     def forward(self, x):
         shape = _shape_of(x)

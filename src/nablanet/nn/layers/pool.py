@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.checks import check_int
+from nablanet.checks import check_bool, check_int, check_ints
 from nablanet.nn import functional as F
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
@@ -15,65 +15,111 @@ __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "GlobalAvgPool", "Flatten"]
 
 
+class _MaxPool(Module):
+    """Maximum over windows of each channel, as PyTorch's MaxPool1d/2d; stride defaults to kernel_size.
+
+    Args:
+        kernel_size, stride: ints (or one per spatial axis).
+        padding: -inf on both sides of each axis, at most half the kernel.
+        dilation: the spacing of a window's elements.
+        return_indices: return (output, indices) as PyTorch's: where each maximum is, as the flat index
+            into its channel's spatial axes (int64); MaxUnpool's argument.
+        ceil_mode: round the number of windows up (a last, partial window is kept), as PyTorch's.
+
+    Shape:
+        (N, C, *L) -> (N, C, *L_out), L_out = floor((L + 2 padding - dilation (kernel - 1) - 1) / stride) + 1
+        (ceil with ceil_mode, less one if the last window would start in the right padding).
+
+    Notes:
+        With the defaults, a 2x2 pool with stride 2 is a reshape and a maximum (no patch matrix is built);
+        see F.max_pool for how ties share the gradient.
+    """
+
+    _spatial = 1
+    repr_always = ("kernel_size", "stride", "padding")
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        _set_windows(self, kernel_size, stride, padding, self._spatial)
+        owner = type(self).__name__
+        self.dilation = dilation
+        self._dilation = check_ints(owner, "dilation", dilation, self._spatial)
+        self.return_indices = check_bool(owner, "return_indices", return_indices)
+        self.ceil_mode = check_bool(owner, "ceil_mode", ceil_mode)
+
+    def forward(self, x):
+        return F.max_pool(_checked_input(self, x), self._kernel, self._stride, self.padding, self._dilation,
+                          self.ceil_mode, self.return_indices)
+
+
 @register_layer("maxpool1d")
-class MaxPool1d(Module):
-    """Maximum over windows of length kernel_size of (N, C, L); stride defaults to kernel_size.
+class MaxPool1d(_MaxPool):
+    """Maximum over windows of length kernel_size of (N, C, L); see _MaxPool for the arguments.
 
     Example:
         >>> import numpy as np
         >>> MaxPool1d(2)(np.arange(6.0).reshape(1, 1, 6)).tolist()
         [[[1.0, 3.0, 5.0]]]
+        >>> MaxPool1d(2, ceil_mode=True, return_indices=True)(np.arange(5.0).reshape(1, 1, 5))[1].tolist()
+        [[[1, 3, 4]]]
     """
 
-    repr_always = ("kernel_size", "stride", "padding")
-
-    def __init__(self, kernel_size: int, stride=None, padding=0):
-        _set_windows(self, kernel_size, stride, padding, 1)
-
-    def forward(self, x):
-        return F.max_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
+    _spatial = 1
 
 
 @register_layer("maxpool2d")
-class MaxPool2d(Module):
-    """Maximum over kernel_size windows of (N, C, H, W); stride defaults to kernel_size.
+class MaxPool2d(_MaxPool):
+    """Maximum over kernel_size windows of (N, C, H, W); see _MaxPool for the arguments.
 
     A 2x2 pool with stride 2 is a reshape and a maximum (no patch matrix is built).
     """
 
+    _spatial = 2
+
+
+class _AvgPool(Module):
+    """Mean over windows of each channel, as PyTorch's AvgPool1d/2d; stride defaults to kernel_size.
+
+    Args:
+        kernel_size, stride: ints (or one per spatial axis).
+        padding: zeros on both sides of each axis, at most half the kernel.
+        ceil_mode: round the number of windows up (a last, partial window is kept), as PyTorch's; a
+            partial window's mean is over what it covers of the input and the padding.
+        count_include_pad: whether the padded zeros count in the means (PyTorch's default True); with
+            False each mean is over the window's input elements only.
+    """
+
+    _spatial = 1
     repr_always = ("kernel_size", "stride", "padding")
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        _set_windows(self, kernel_size, stride, padding, 2)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+        _set_windows(self, kernel_size, stride, padding, self._spatial)
+        owner = type(self).__name__
+        self.ceil_mode = check_bool(owner, "ceil_mode", ceil_mode)
+        self.count_include_pad = check_bool(owner, "count_include_pad", count_include_pad)
 
     def forward(self, x):
-        return F.max_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
+        return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
 
 
 @register_layer("avgpool1d")
-class AvgPool1d(Module):
-    """Mean over windows of length kernel_size of (N, C, L)."""
+class AvgPool1d(_AvgPool):
+    """Mean over windows of length kernel_size of (N, C, L); see _AvgPool for the arguments.
 
-    repr_always = ("kernel_size", "stride", "padding")
+    Example:
+        >>> AvgPool1d(2, padding=1, count_include_pad=False)(np.arange(4.0).reshape(1, 1, 4)).tolist()
+        [[[0.0, 1.5, 3.0]]]
+    """
 
-    def __init__(self, kernel_size: int, stride=None, padding=0):
-        _set_windows(self, kernel_size, stride, padding, 1)
-
-    def forward(self, x):
-        return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
+    _spatial = 1
 
 
 @register_layer("avgpool2d")
-class AvgPool2d(Module):
-    """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default)."""
+class AvgPool2d(_AvgPool):
+    """Mean over kernel_size windows of (N, C, H, W) (padding zeros count, as PyTorch's default); see _AvgPool."""
 
-    repr_always = ("kernel_size", "stride", "padding")
-
-    def __init__(self, kernel_size, stride=None, padding=0):
-        _set_windows(self, kernel_size, stride, padding, 2)
-
-    def forward(self, x):
-        return F.avg_pool(_checked_input(self, x), self._kernel, self._stride, self.padding)
+    _spatial = 2
 
 
 def adaptive_windows(size: int, output_size: int) -> list:

@@ -1,4 +1,4 @@
-"""Recurrent layers: RNN (Elman, tanh), GRU and LSTM, batch first; backpropagation through time is the engine's.
+"""Recurrent layers: RNN (Elman, tanh or ReLU), GRU and LSTM; backpropagation through time is the engine's.
 
 Weights follow the (in, out) layout of Dense, with the gates side by side in PyTorch's order
 ([r, z, n] for GRU, [i, f, g, o] for LSTM), so PyTorch weights copy across with a transpose.
@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
-from nablanet.checks import check_bool, check_float_dtype, check_int
+from nablanet.checks import check_bool, check_choice, check_float_dtype, check_int, check_real
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import ArraySpec, Module, Parameter
@@ -26,35 +26,52 @@ def _uniform(shape, bound, rng, dtype):
 
 
 class _Weights(Module):
-    """One direction of one layer: W_ih (in, G H), W_hh (H, G H), b_ih, b_hh (G H,), G = number of gates."""
+    """One direction of one layer: W_ih (in, G H), W_hh (H, G H), b_ih, b_hh (G H,) (None without bias), G = number
+    of gates."""
 
-    def __init__(self, input_size, hidden_size, gates, rng, dtype):
+    def __init__(self, input_size, hidden_size, gates, rng, dtype, bias=True):
         # U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as PyTorch's recurrent layers.
         bound = 1.0 / math.sqrt(hidden_size)
         self.W_ih = Parameter(_uniform((input_size, gates * hidden_size), bound, rng, dtype))
         self.W_hh = Parameter(_uniform((hidden_size, gates * hidden_size), bound, rng, dtype))
-        self.b_ih = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
-        self.b_hh = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False)
+        self.b_ih = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False) if bias else None
+        self.b_hh = Parameter(_uniform((gates * hidden_size,), bound, rng, dtype), regularize=False) if bias else None
 
     @classmethod
-    def state_spec(cls, input_size, hidden_size, gates, rng, dtype):
+    def state_spec(cls, input_size, hidden_size, gates, rng, dtype, bias=True):
         dtype = np.dtype(dtype)
-        return [("W_ih", ArraySpec((input_size, gates * hidden_size), dtype)),
-                ("W_hh", ArraySpec((hidden_size, gates * hidden_size), dtype)),
-                ("b_ih", ArraySpec((gates * hidden_size,), dtype)), ("b_hh", ArraySpec((gates * hidden_size,), dtype))]
+        weights = [("W_ih", ArraySpec((input_size, gates * hidden_size), dtype)),
+                   ("W_hh", ArraySpec((hidden_size, gates * hidden_size), dtype))]
+        biases = [("b_ih", ArraySpec((gates * hidden_size,), dtype)), ("b_hh", ArraySpec((gates * hidden_size,), dtype))]
+        return weights + biases if bias else weights
+
+
+def _preactivation(w, x_t, h):
+    """x W_ih + b_ih + h W_hh + b_hh (without the biases when the layer has none)."""
+    if w.b_ih is None:
+        return x_t @ w.W_ih + h @ w.W_hh
+    return x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh
 
 
 def _rnn_cell(w, x_t, state, hidden_size):
     """Elman: h' = tanh(x W_ih + b_ih + h W_hh + b_hh)."""
-    h = state
-    return ops.tanh(x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh)
+    return ops.tanh(_preactivation(w, x_t, state))
+
+
+def _rnn_relu_cell(w, x_t, state, hidden_size):
+    """Elman with nonlinearity="relu": h' = max(0, x W_ih + b_ih + h W_hh + b_hh)."""
+    return ops.relu(_preactivation(w, x_t, state))
 
 
 def _gru_cell(w, x_t, state, hidden_size):
     """GRU (Cho et al., 2014, as PyTorch), one fused primitive per step (see ops.recurrent.GRUCell):
         r = sigma(x W_ir + b_ir + h W_hr + b_hr),  z = sigma(x W_iz + b_iz + h W_hz + b_hz),
         n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h.
+    Without bias the primitive's biases are zeros (constants: no gradient is asked of them).
     """
+    if w.b_ih is None:
+        zeros = np.zeros(3 * hidden_size, dtype=w.W_ih.dtype)
+        return ops.gru_cell(x_t, state, w.W_ih, w.W_hh, zeros, zeros)
     return ops.gru_cell(x_t, state, w.W_ih, w.W_hh, w.b_ih, w.b_hh)
 
 
@@ -65,7 +82,7 @@ def _lstm_cell(w, x_t, state, hidden_size):
     """
     h, c = state
     H = hidden_size
-    gates = x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh
+    gates = _preactivation(w, x_t, h)
     ifo = ops.sigmoid(ops.concatenate([gates[:, : 2 * H], gates[:, 3 * H:]], axis=1))
     i, f, o = ifo[:, :H], ifo[:, H: 2 * H], ifo[:, 2 * H:]
     c_new = f * c + i * ops.tanh(gates[:, 2 * H: 3 * H])
@@ -73,18 +90,23 @@ def _lstm_cell(w, x_t, state, hidden_size):
 
 
 def _recurrent_arguments(owner, input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state,
-                         dtype) -> tuple:
+                         dtype, bias=True, batch_first=True, dropout=0.0) -> tuple:
     """A recurrent layer's arguments, checked: by its constructor, and first by its state_spec, so that a wrong
     one is named before the memory of its weights is counted."""
     return (check_int(owner, "input_size", input_size), check_int(owner, "hidden_size", hidden_size),
             check_int(owner, "num_layers", num_layers), check_bool(owner, "bidirectional", bidirectional),
             check_bool(owner, "return_sequences", return_sequences), check_bool(owner, "return_state", return_state),
-            check_float_dtype(owner, dtype))
+            check_float_dtype(owner, dtype), check_bool(owner, "bias", bias), check_bool(owner, "batch_first", batch_first),
+            check_real(owner, "dropout", dropout, low=0.0, high=1.0))
 
 
 def _layer_input_size(layer, input_size, hidden_size, directions):
     """Features into stacked layer ``layer``: the input's, then the outputs of both directions below."""
     return input_size if layer == 0 else hidden_size * directions
+
+
+def _values(x):
+    return x.data if hasattr(x, "_data") else x
 
 
 class _Recurrent(Module):
@@ -94,33 +116,38 @@ class _Recurrent(Module):
     _cell = staticmethod(_rnn_cell)
     _has_cell_state = False
 
-    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bidirectional: bool = False,
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  return_sequences: bool = True, return_state: bool = False, rng=None, dtype=np.float32):
-        input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype = \
-            _recurrent_arguments(type(self).__name__, input_size, hidden_size, num_layers, bidirectional,
-                                 return_sequences, return_state, dtype)
+        input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype, bias, batch_first, \
+            dropout = _recurrent_arguments(type(self).__name__, input_size, hidden_size, num_layers, bidirectional,
+                                           return_sequences, return_state, dtype, bias, batch_first, dropout)
         rng = make_rng(rng)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
         self.directions = 2 if bidirectional else 1
         self.return_sequences, self.return_state = return_sequences, return_state
         self.cells = [
             [_Weights(_layer_input_size(layer, input_size, hidden_size, self.directions), hidden_size, self._gates,
-                      rng, dtype)
+                      rng, dtype, bias)
              for _ in range(self.directions)]
             for layer in range(num_layers)
         ]
+        # After the weights: the masks of the dropout between stacked layers, drawn in training mode.
+        self.rng = rng
 
     @classmethod
-    def state_spec(cls, input_size, hidden_size, *, num_layers=1, bidirectional=False, return_sequences=True,
-                   return_state=False, dtype=np.float32, **options):
+    def state_spec(cls, input_size, hidden_size, *, num_layers=1, bias=True, batch_first=True, dropout=0.0,
+                   bidirectional=False, return_sequences=True, return_state=False, dtype=np.float32, **options):
         # A generator: a file's reader takes only as many entries as the file has (num_layers may be huge).
-        input_size, hidden_size, num_layers, bidirectional, _, _, dtype = _recurrent_arguments(
-            cls.__name__, input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype)
+        input_size, hidden_size, num_layers, bidirectional, _, _, dtype, bias, _, _ = _recurrent_arguments(
+            cls.__name__, input_size, hidden_size, num_layers, bidirectional, return_sequences, return_state, dtype,
+            bias, batch_first, dropout)
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             size = _layer_input_size(layer, input_size, hidden_size, directions)
             for direction in range(directions):
-                for name, spec in _Weights.state_spec(size, hidden_size, cls._gates, None, dtype):
+                for name, spec in _Weights.state_spec(size, hidden_size, cls._gates, None, dtype, bias):
                     yield f"cells.{layer}.{direction}.{name}", spec
 
     def _zero_state(self, batch, dtype):
@@ -128,35 +155,43 @@ class _Recurrent(Module):
         return (zeros, zeros) if self._has_cell_state else zeros
 
     def forward(self, x, initial_state=None):
-        """Run the sequence x (N, T, input_size).
+        """Run the sequence x: (N, T, input_size) with batch_first (the default), (T, N, input_size) without, as
+        PyTorch's; or one unbatched sequence (T, input_size).
 
         Args:
-            x: the input sequence, batch first.
+            x: the input sequence.
             initial_state: h0 (or (h0, c0) for LSTM) of shape (num_layers * directions, N, H), as in
-                PyTorch; zeros when None.
+                PyTorch ((num_layers * directions, H) for an unbatched sequence); zeros when None.
 
         Returns:
-            The outputs of the last layer, (N, T, directions * H) with return_sequences, else the last
-            step's (N, directions * H) (for the backward direction, its state after reading the whole
-            sequence). With return_state, also the final states, (num_layers * directions, N, H)
-            (a pair (h, c) for LSTM).
+            The outputs of the last layer, (N, T, directions * H) with return_sequences ((T, N, directions * H)
+            without batch_first, (T, directions * H) unbatched), else the last step's (N, directions * H)
+            (for the backward direction, its state after reading the whole sequence). With return_state,
+            also the final states, (num_layers * directions, N, H) (a pair (h, c) for LSTM).
         """
-        shape = np.shape(x.data if hasattr(x, "_data") else x)
+        shape = np.shape(_values(x))
+        if len(shape) == 2 and shape[1] == self.input_size:
+            return self._unbatched(x, initial_state)
         if len(shape) != 3 or shape[2] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: expected input of shape (N, T, {self.input_size}), got {shape}")
-        batch, steps = shape[0], shape[1]
+            axes = "N, T" if self.batch_first else "T, N"
+            raise ValueError(f"{type(self).__name__}: expected input of shape ({axes}, {self.input_size}), got {shape} "
+                             f"(or (T, {self.input_size}) for one unbatched sequence)")
+        time_axis = 1 if self.batch_first else 0
+        batch, steps = shape[1 - time_axis], shape[time_axis]
         dtype = self.cells[0][0].W_ih.dtype
         states = self._initial_states(initial_state, batch, dtype)
-        sequence = [x[:, t] for t in range(steps)]
+        sequence = [x[:, t] if self.batch_first else x[t] for t in range(steps)]
         final_states = []
         for layer, directions in enumerate(self.cells):
+            if layer:
+                sequence = self._dropped(sequence)
             outputs_by_direction = []
             for direction, weights in enumerate(directions):
                 state = states[layer * self.directions + direction]
                 order = range(steps) if direction == 0 else range(steps - 1, -1, -1)
                 outputs = [None] * steps
                 for t in order:
-                    state = self._cell(weights, sequence[t], state, self.hidden_size)
+                    state = self._step(weights, sequence[t], state)
                     outputs[t] = state[0] if self._has_cell_state else state
                 outputs_by_direction.append(outputs)
                 final_states.append(state)
@@ -165,7 +200,7 @@ class _Recurrent(Module):
             else:
                 sequence = [ops.concatenate([f, b], axis=1) for f, b in zip(*outputs_by_direction)]
         if self.return_sequences:
-            output = ops.stack(sequence, axis=1)
+            output = ops.stack(sequence, axis=time_axis)
         else:
             last = final_states[-self.directions:]
             hidden = [s[0] if self._has_cell_state else s for s in last]
@@ -176,6 +211,47 @@ class _Recurrent(Module):
             return output, (ops.stack([s[0] for s in final_states]), ops.stack([s[1] for s in final_states]))
         return output, ops.stack(final_states)
 
+    def _step(self, weights, x_t, state):
+        return self._cell(weights, x_t, state, self.hidden_size)
+
+    def _dropped(self, sequence):
+        """Inverted dropout of each step's input to a stacked layer (PyTorch's ``dropout``), in training mode only:
+        zeroed with probability p, the rest scaled by 1 / (1 - p); one mask per step, drawn in time order."""
+        if not self.training or self.dropout == 0.0:
+            return sequence
+        if self.dropout == 1.0:
+            return [x_t * 0.0 for x_t in sequence]
+        dropped = []
+        for x_t in sequence:
+            values = _values(x_t)
+            keep = self.rng.random(np.shape(values), dtype=values.dtype) >= self.dropout
+            dropped.append(x_t * (keep * values.dtype.type(1.0 / (1.0 - self.dropout))))
+        return dropped
+
+    def _unbatched(self, x, initial_state):
+        """One sequence (T, input_size), as PyTorch's unbatched input: run as a batch of one, which is then dropped."""
+        steps = np.shape(_values(x))[0]
+        x = ops.reshape(x, (1, steps, self.input_size) if self.batch_first else (steps, 1, self.input_size))
+        count = self.num_layers * self.directions
+        if initial_state is not None:
+            parts = initial_state if self._has_cell_state else (initial_state,)
+            for part in parts:
+                got = np.shape(_values(part))
+                if got != (count, self.hidden_size):
+                    raise ValueError(f"{type(self).__name__}: initial state of shape {got}, expected "
+                                     f"{(count, self.hidden_size)} for an unbatched sequence (num_layers * "
+                                     "directions, hidden_size)")
+            parts = [ops.reshape(part, (count, 1, self.hidden_size)) for part in parts]
+            initial_state = tuple(parts) if self._has_cell_state else parts[0]
+        result = self.forward(x, initial_state)
+        output, states = result if self.return_state else (result, None)
+        output = ops.reshape(output, (steps, -1) if self.return_sequences else (-1,))
+        if not self.return_state:
+            return output
+        if self._has_cell_state:
+            return output, tuple(ops.reshape(s, (count, self.hidden_size)) for s in states)
+        return output, ops.reshape(states, (count, self.hidden_size))
+
     def _initial_states(self, initial_state, batch, dtype):
         count = self.num_layers * self.directions
         if initial_state is None:
@@ -183,7 +259,7 @@ class _Recurrent(Module):
         expected = (count, batch, self.hidden_size)
         parts = initial_state if self._has_cell_state else (initial_state,)
         for part in parts:
-            got = np.shape(part.data if hasattr(part, "_data") else part)
+            got = np.shape(_values(part))
             if got != expected:
                 raise ValueError(f"{type(self).__name__}: initial state of shape {got}, expected {expected} "
                                  "(num_layers * directions, N, hidden_size)")
@@ -195,34 +271,65 @@ class _Recurrent(Module):
 
 @register_layer("rnn", size_argument="input_size", size_axis=-1)
 class RNN(_Recurrent):
-    """Elman recurrent layer: h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh).
+    """Elman recurrent layer: h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh) (or ReLU), as PyTorch's RNN.
 
     Args:
         input_size, hidden_size: feature sizes of x_t and h_t.
         num_layers: stacked layers (each reads the previous one's outputs).
+        nonlinearity: "tanh" or "relu", the activation of h_t.
+        bias: learn b_ih and b_hh (without, neither exists).
+        batch_first: inputs and output sequences are (N, T, features), the default here; False reads
+            PyTorch's default layout (T, N, features). The states are (num_layers * D, N, H) either way.
+        dropout: the probability of zeroing each input to the stacked layers above the first (their
+            predecessors' outputs), in training mode only, as PyTorch's; in [0, 1].
         bidirectional: also read the sequence backwards; outputs are [forward, backward] concatenated.
         return_sequences: output every step (N, T, D H) or only the last (N, D H).
         return_state: also return the final states (num_layers * D, N, H).
-        rng: numpy Generator or int seed; weights U(-1/sqrt(H), 1/sqrt(H)) as PyTorch.
+        rng: numpy Generator or int seed; weights U(-1/sqrt(H), 1/sqrt(H)) as PyTorch, then the dropout masks.
         dtype: parameter dtype.
 
     Shape:
-        (N, T, input_size) -> (N, T, D * hidden_size) or (N, D * hidden_size).
+        (N, T, input_size) -> (N, T, D * hidden_size) or (N, D * hidden_size); without batch_first
+        (T, N, input_size) -> (T, N, D * hidden_size); an unbatched sequence (T, input_size) ->
+        (T, D * hidden_size) or (D * hidden_size,), its states (num_layers * D, H).
+
+    Notes:
+        PyTorch's default is batch_first=False; nablanet's is True (its layers have always read
+        (N, T, features)). Code ported from PyTorch without batch_first=True passes batch_first=False.
 
     Example:
         >>> RNN(3, 5, rng=0)(np.zeros((2, 7, 3), dtype=np.float32)).shape
         (2, 7, 5)
+        >>> RNN(3, 5, nonlinearity="relu", batch_first=False, rng=0)(np.zeros((7, 2, 3), dtype=np.float32)).shape
+        (7, 2, 5)
     """
 
     _gates = 1
     _cell = staticmethod(_rnn_cell)
+
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 return_sequences: bool = True, return_state: bool = False, rng=None, dtype=np.float32):
+        self.nonlinearity = check_choice("RNN", "nonlinearity", nonlinearity, ("tanh", "relu"))
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         dropout=dropout, bidirectional=bidirectional, return_sequences=return_sequences,
+                         return_state=return_state, rng=rng, dtype=dtype)
+
+    @classmethod
+    def state_spec(cls, input_size, hidden_size, *, nonlinearity="tanh", **options):
+        check_choice("RNN", "nonlinearity", nonlinearity, ("tanh", "relu"))
+        return super().state_spec(input_size, hidden_size, **options)
+
+    def _step(self, weights, x_t, state):
+        cell = _rnn_relu_cell if self.nonlinearity == "relu" else _rnn_cell
+        return cell(weights, x_t, state, self.hidden_size)
 
 
 @register_layer("gru", size_argument="input_size", size_axis=-1)
 class GRU(_Recurrent):
     """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_cell for the equations).
 
-    Arguments and shapes as RNN.
+    Arguments and shapes as RNN (bias, batch_first, dropout, unbatched input too), without nonlinearity.
 
     Example:
         >>> GRU(1, 6, bidirectional=True, return_sequences=False, rng=0)(np.zeros((4, 40, 1), dtype=np.float32)).shape
@@ -237,7 +344,8 @@ class GRU(_Recurrent):
 class LSTM(_Recurrent):
     """Long short-term memory layer (gates [i, f, g, o] as PyTorch; see _lstm_cell for the equations).
 
-    Arguments and shapes as RNN; the state is a pair (h, c), and so is initial_state.
+    Arguments and shapes as RNN (bias, batch_first, dropout, unbatched input too), without nonlinearity; the
+    state is a pair (h, c), and so is initial_state.
 
     Example:
         >>> LSTM(2, 4, rng=0)(np.zeros((3, 5, 2), dtype=np.float32)).shape
