@@ -14,6 +14,7 @@ import numpy as np
 
 from nablanet.autodiff import ops
 from nablanet.checks import check_bool, check_choice, check_float_dtype, check_int, check_real
+from nablanet.nn import functional as F
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import ArraySpec, Module, Parameter
@@ -219,14 +220,7 @@ class _Recurrent(Module):
         zeroed with probability p, the rest scaled by 1 / (1 - p); one mask per step, drawn in time order."""
         if not self.training or self.dropout == 0.0:
             return sequence
-        if self.dropout == 1.0:
-            return [x_t * 0.0 for x_t in sequence]
-        dropped = []
-        for x_t in sequence:
-            values = _values(x_t)
-            keep = self.rng.random(np.shape(values), dtype=values.dtype) >= self.dropout
-            dropped.append(x_t * (keep * values.dtype.type(1.0 / (1.0 - self.dropout))))
-        return dropped
+        return [F.dropout(x_t, self.dropout, rng=self.rng) for x_t in sequence]
 
     def _unbatched(self, x, initial_state):
         """One sequence (T, input_size), as PyTorch's unbatched input: run as a batch of one, which is then dropped."""
