@@ -54,8 +54,8 @@ class MLPClassifier(_ClassifierNetwork):
     Args:
 %(mlp_parameters)s        loss: 'log_loss' (scikit-learn's), or 'squared_error': half the squared difference between the
             probabilities and the one-hot targets, summed over the classes and averaged over the samples;
-            or any classification loss of nablanet.nn.LOSSES (one registered with register_loss too),
-            given the logits or the probabilities as its record says.
+            or any classification loss of nablanet.nn.LOSSES of logits or probabilities (one registered
+            with register_loss too), given the one or the other as its record says.
         class_weight: None, 'balanced' or a dict class label -> weight (for multi-label y a list of dicts,
             one per label): each sample's weight (sample_weight, or 1) is multiplied by its class's, as
             scikit-learn's compute_sample_weight gives them ('balanced': n / (K n_k) for the n_k samples
