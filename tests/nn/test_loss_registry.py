@@ -7,6 +7,7 @@ import torch
 
 import nablanet.nn as nn
 from nablanet import Tensor
+from nablanet.experiment.vocabulary import LOSS_NAMES
 from nablanet.nn import functional as F
 from nablanet.optim import SGD
 from nablanet.testing import check_grads
@@ -112,6 +113,8 @@ def test_fit_reports_accuracy_for_classification_losses_only(name):
         with pytest.raises(ValueError, match=f"{name} takes {record.inputs[0]} besides the predictions and targets"):
             fit(model, PREDICTIONS, targets, loss=name, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
                 progress=False)
+        # Nor do configs offer it.
+        assert name not in LOSS_NAMES and all(alias not in LOSS_NAMES for alias in record.aliases)
         return
     model = nn.Sequential(nn.Dense(3, 3, activation="sigmoid" if record.outputs == "probabilities" else None, rng=0,
                                    dtype=numpy.float64))

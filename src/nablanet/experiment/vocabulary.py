@@ -93,9 +93,10 @@ _NOT_FROM_CONFIG = {"self", "rng", "dtype", "return_state"}
 
 
 def _loss_names() -> tuple:
-    from nablanet.nn import LOSSES
+    from nablanet.nn import LOSSES, loss_record
 
-    return ("auto", *LOSSES)
+    # Not a loss that takes inputs besides (predictions, targets): fit cannot give them.
+    return ("auto", *(name for name in LOSSES if not loss_record(name).inputs))
 
 
 def _activation_names() -> tuple:
@@ -129,5 +130,5 @@ def activation_record(name):
     return record_of(name)
 
 
-#: train.loss names: auto and nablanet.nn.LOSSES' names and aliases.
+#: train.loss names: auto and nablanet.nn.LOSSES' names and aliases (of the losses fit can train with).
 LOSS_NAMES = Names(_loss_names)
