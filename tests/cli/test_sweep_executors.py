@@ -132,8 +132,10 @@ def test_two_joining_processes_share_the_trial_budget_and_run_no_trial_twice(tmp
     assert sorted(trial.number for trial in trials) == list(range(6))
     states = [trial.state.name for trial in trials]
     assert set(states) <= {"COMPLETE", "PRUNED"} and states.count("COMPLETE") >= 5
+    # Every trial ran in one of the two; on a loaded machine the second can start after the first has
+    # claimed all six, so which of them ran trials is timing, not behaviour: the budget is the claim.
     runners = {trial.user_attrs["nablanet_process"] for trial in trials}
-    assert {f"{os.uname().nodename}:{process.pid}" for process in processes} == runners
+    assert runners and runners <= {f"{os.uname().nodename}:{process.pid}" for process in processes}
     # Both wrote into the one folder every joining process finds; its table has each completed trial once.
     rows = table(tmp_path / "nablanet-runs" / "tpe-sweep")
     completed = sorted(float(f"{trial.params['optimizer.lr']:.7g}") for trial in trials if trial.state.name == "COMPLETE")
