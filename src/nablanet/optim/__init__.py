@@ -28,6 +28,7 @@ from nablanet.optim.optimizers import (
     SGDState,
 )
 # After optimizers.py, so that the registry lists the optimizers in increasing complexity.
+from nablanet.optim.adaptive import Adamax, AdamaxState, Lion, LionState, NAdam, NAdamState, RAdam, RAdamState
 from nablanet.optim.lbfgs import LBFGS, LBFGSState, lbfgs_minimize
 from nablanet.optim.registry import (
     OPTIMIZERS,
@@ -54,6 +55,7 @@ __all__ = [
     "Optimizer", "flush_denormals",
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
     "SGDState", "AdagradState", "RMSpropState", "AdamState",
+    "NAdam", "RAdam", "Adamax", "Lion", "NAdamState", "RAdamState", "AdamaxState", "LionState",
     "LBFGS", "LBFGSState", "lbfgs_minimize",
     "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer", "as_optimizer",
     "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
