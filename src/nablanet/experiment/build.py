@@ -131,6 +131,8 @@ def build_optimizer(config: Config, parameters, steps: int):
     schedule_name = schedule.pop("name")
     if schedule_name == "cosine":
         schedule.setdefault("t_max", max(steps, 1))
+    if schedule_name == "one_cycle":
+        schedule.setdefault("total_steps", max(steps, 2))
     if schedule_name == "constant" and not schedule:
         learning_rate = lr
     else:

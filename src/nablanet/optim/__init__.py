@@ -50,6 +50,9 @@ from nablanet.optim.schedules import (
     register_schedule,
     schedule_record,
 )
+# After schedules.py, whose registry these schedules join.
+from nablanet.optim.cycles import CosineWarmRestarts, LinearWarmup, OneCycle, Sequential
+from nablanet.optim.plateau import Plateau, PlateauStep, ReduceLROnPlateau, improves
 
 __all__ = [
     "Optimizer", "flush_denormals",
@@ -59,6 +62,8 @@ __all__ = [
     "LBFGS", "LBFGSState", "lbfgs_minimize",
     "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer", "as_optimizer",
     "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
+    "LinearWarmup", "Sequential", "OneCycle", "CosineWarmRestarts",
+    "ReduceLROnPlateau", "Plateau", "PlateauStep", "improves",
     "SCHEDULES", "ScheduleRecord", "register_schedule", "schedule_record", "get_schedule",
     "global_norm", "clip_by_value", "clip_by_value_", "clip_by_global_norm", "clip_by_global_norm_",
 ]

@@ -383,15 +383,13 @@ class Lion(_DecoupledDecay, Optimizer):
 
     def _direction(self, g, buffers, out_buffers, out_step, scalars):
         (m,), (out_m,) = buffers, out_buffers
-        beta1, beta2 = scalars["beta1"], scalars["beta2"]
-        np.multiply(g, 1.0 - beta1, out=out_step)
-        if beta1 != 0.0:
-            # c_t / beta_1 = m + g (1 - beta_1) / beta_1 has c_t's sign and needs no temporary array.
-            np.multiply(out_step, 1.0 / beta1, out=out_step)
-            np.add(out_step, m, out=out_step)
+        # c_t = beta_1 (m - g) + g and m_t = beta_2 (m - g) + g: the paper's sums, without a temporary array.
+        np.subtract(m, g, out=out_step)
+        np.multiply(out_step, scalars["beta1"], out=out_step)
+        np.add(out_step, g, out=out_step)
         np.sign(out_step, out=out_step)
         np.multiply(out_step, scalars["lr"], out=out_step)
-        # m_t = (1 - beta_2) (g + m beta_2 / (1 - beta_2)), after the step has read m_{t-1}.
-        np.multiply(m, beta2 / (1.0 - beta2), out=out_m)
+        # After the step has read m_{t-1}.
+        np.subtract(m, g, out=out_m)
+        np.multiply(out_m, scalars["beta2"], out=out_m)
         np.add(out_m, g, out=out_m)
-        np.multiply(out_m, 1.0 - beta2, out=out_m)

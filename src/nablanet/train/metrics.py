@@ -34,7 +34,8 @@ import numpy as np
 
 from nablanet.nn.losses import sample_weights
 
-__all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric", "METRICS"]
+__all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric", "METRICS", "HIGHER_IS_BETTER",
+           "higher_is_better"]
 
 
 def accuracy(predictions, targets, *, threshold: float = 0.5, sample_weight=None) -> float:
@@ -168,6 +169,22 @@ METRICS = {
     "mae": mae, "mean_absolute_error": mae,
     "r2": r2, "r2_score": r2,
 }
+
+#: The metric names that are scores (higher is better); every other metric is an error (lower is better).
+HIGHER_IS_BETTER = ("accuracy", "acc", "r2", "r2_score")
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether the History key ``name`` is a score: a name of HIGHER_IS_BETTER, also as ``val_<name>``
+    and as one output's ``<output>_<name>`` (EarlyStopping's mode "auto", a sweep's ranking).
+
+    Example:
+        >>> higher_is_better("val_accuracy"), higher_is_better("head_r2"), higher_is_better("val_loss")
+        (True, True, False)
+    """
+    name = name[len("val_"):] if name.startswith("val_") else name
+    return name in HIGHER_IS_BETTER or name.endswith(tuple(f"_{score}" for score in HIGHER_IS_BETTER))
+
 
 # Metrics that read classes from one-column outputs and so need to know the decision threshold.
 _THRESHOLDED = (accuracy, confusion_matrix)
