@@ -247,3 +247,43 @@ def test_reduces_a_convex_quadratic(name):
 def test_validation(make, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+@settings(max_examples=30, deadline=None)
+@given(lr=lrs, beta1=beta1s, beta2=beta2s, eps=epss, weight_decay=decays, amsgrad=st.booleans(), n=steps, seed=seeds)
+def test_adamw_is_torchs_adam_with_decoupled_weight_decay_and_its_adamw(lr, beta1, beta2, eps, weight_decay, amsgrad,
+                                                                        n, seed):
+    # torch.optim's AdamW variants: AdamW, and Adam(decoupled_weight_decay=True), each with or without amsgrad.
+    from nablanet.optim import AdamW
+
+    settings_ = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    thetas, grads = _problem(seed, n)
+    for theirs in (lambda p: torch.optim.Adam(p, decoupled_weight_decay=True, **settings_),
+                   lambda p: torch.optim.AdamW(p, **settings_)):
+        stepped, updated, _, _ = _our_runs(lambda p: AdamW(p, **settings_), thetas, grads)
+        expected, _, _ = _torch_run(theirs, thetas, grads)
+        for t, (ours, reference) in enumerate(zip(stepped, expected)):
+            for a, ref in zip(ours, reference):
+                np.testing.assert_allclose(a, ref, **TOL, err_msg=f"AdamW {settings_}, step {t + 1}")
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_model_file_checkpoint_keeps_the_optimizer_and_a_one_cycle_schedule(name, tmp_path):
+    from nablanet import nn
+    from nablanet.io import load_checkpoint, save
+    from nablanet.optim import OneCycle
+
+    cls, hyper = OPTIMIZERS[name]
+    model = nn.Sequential(nn.Dense(3, 2, rng=np.random.default_rng(0)))
+    schedule = OneCycle(0.01, total_steps=20, anneal_strategy="linear", three_phase=True)
+    optimizer = cls(model.parameters(), **{**hyper, "lr": schedule})
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    optimizer.step()
+    save(tmp_path / "checkpoint.npz", model, optimizer=optimizer)
+    restored = load_checkpoint(tmp_path / "checkpoint.npz").optimizer
+    assert type(restored) is cls and restored.lr == schedule and restored.state.t == 1
+    for field in dataclasses.fields(restored.state):
+        if field.name != "t":
+            for ours, saved in zip(getattr(restored.state, field.name), getattr(optimizer.state, field.name)):
+                np.testing.assert_array_equal(ours, saved)

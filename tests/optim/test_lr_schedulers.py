@@ -234,3 +234,21 @@ def test_a_config_names_the_new_optimizers_and_schedules_and_one_cycle_spans_the
     restarts = load_config(overrides=['optimizer.schedule = {name = "cosine_restarts", t_0 = 5, t_mult = 2}'])
     assert build_optimizer(restarts, [Tensor(np.zeros(2), requires_grad=True)], steps=20).lr == CosineWarmRestarts(
         1e-3, t_0=5, t_mult=2)
+
+
+def test_a_model_file_keeps_a_sequential_schedule_and_refuses_a_broken_one(tmp_path):
+    from nablanet import nn
+    from nablanet.io import ModelFileError, load_checkpoint, save
+
+    model = nn.Sequential(nn.Dense(3, 2, rng=np.random.default_rng(0)))
+    schedule = Sequential((LinearWarmup(0.1, total_iters=3), CosineWarmRestarts(0.1, t_0=4)), milestones=(3,))
+    save(tmp_path / "run.npz", model, optimizer=SGD(model.parameters(), lr=schedule))
+    assert load_checkpoint(tmp_path / "run.npz").optimizer.lr == schedule
+    with np.load(tmp_path / "run.npz") as saved:
+        entries = dict(saved)
+    for broken, message in [("json:{not json", "JSONDecodeError"),
+                            ('json:[{"schedule": "LinearWarmup", "lr": -1}]', "learning rate must be positive"),
+                            ('json:[{"schedule": "Nope"}]', "unknown learning-rate schedule 'Nope'")]:
+        np.savez(tmp_path / "broken.npz", **{**entries, "optimizer/lr_schedule.schedules": np.array(broken)})
+        with pytest.raises(ModelFileError, match=message):
+            load_checkpoint(tmp_path / "broken.npz")
