@@ -252,3 +252,18 @@ def test_a_model_file_keeps_a_sequential_schedule_and_refuses_a_broken_one(tmp_p
         np.savez(tmp_path / "broken.npz", **{**entries, "optimizer/lr_schedule.schedules": np.array(broken)})
         with pytest.raises(ModelFileError, match=message):
             load_checkpoint(tmp_path / "broken.npz")
+
+
+def test_a_config_chains_warmup_and_cosine_each_part_over_its_own_span():
+    from nablanet.config import ConfigError, build_optimizer, load_config
+
+    table = ('{name = "sequential", milestones = [5], schedules = [{name = "warmup", start_factor = 0.1, '
+             'total_iters = 5}, {name = "cosine"}]}')
+    config = load_config(overrides=["optimizer.lr = 0.1", f"optimizer.schedule = {table}"])
+    optimizer = build_optimizer(config, [Tensor(np.zeros(2), requires_grad=True)], steps=100)
+    # The cosine part spans the 95 steps after the milestone.
+    assert optimizer.lr == Sequential((LinearWarmup(0.1, start_factor=0.1, total_iters=5), CosineDecay(0.1, t_max=95)),
+                                      milestones=(5,))
+    with pytest.raises(ConfigError, match=r"optimizer.schedule.schedules\[1\].name"):
+        load_config(overrides=['optimizer.schedule = {name = "sequential", milestones = [5], '
+                               'schedules = [{name = "warmup"}, {name = "warm_restarts"}]}'])
