@@ -63,11 +63,11 @@ class Scale(nn.Module):
 @pytest.fixture
 def registered():
     optim.register_optimizer("sign_descent", SignDescent)
-    optim.register_schedule("warmup", Warmup)
+    optim.register_schedule("ramp_up", Warmup)
     nn.register_layer("scale", size_argument="num_features", size_axis=-1)(Scale)
     yield
     optim.OPTIMIZERS.remove("sign_descent")
-    optim.SCHEDULES.records.remove("warmup")
+    optim.SCHEDULES.records.remove("ramp_up")
     nn.LAYERS.remove("scale")
 
 
@@ -84,7 +84,7 @@ lr = 0.05
 scale = 2.0
 
 [optimizer.schedule]
-name = "warmup"
+name = "ramp_up"
 steps = 3
 
 [train]

@@ -30,13 +30,19 @@ STEPS = 3
 def _torch_steps(make):
     """The oracle: STEPS steps of a torch.optim optimizer on C, as the parameter after each step."""
     def run():
-        theta = torch.tensor(THETA_0, requires_grad=True)
-        optimizer = make([theta])
-        history = []
-        for _ in range(STEPS):
-            theta.grad = theta.detach() - torch.tensor(CENTRE)
-            optimizer.step()
-            history.append(theta.detach().numpy().copy())
+        # torch keeps scalar state (NAdam's mu_product) in the default dtype: float64, as the parameters.
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            theta = torch.tensor(THETA_0, requires_grad=True)
+            optimizer = make([theta])
+            history = []
+            for _ in range(STEPS):
+                theta.grad = theta.detach() - torch.tensor(CENTRE)
+                optimizer.step()
+                history.append(theta.detach().numpy().copy())
+        finally:
+            torch.set_default_dtype(previous)
         return history
     return run
 
@@ -59,6 +65,13 @@ CASES = {
     "rmsprop": (dict(lr=0.01, centered=True), _torch_steps(lambda p: T.RMSprop(p, lr=0.01, centered=True))),
     "adam": (dict(lr=0.01, beta1=0.8), _torch_steps(lambda p: T.Adam(p, lr=0.01, betas=(0.8, 0.999)))),
     "adamw": (dict(lr=0.01), _torch_steps(lambda p: T.AdamW(p, lr=0.01))),  # weight_decay 1e-2, as torch's
+    "nadam": (dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1),
+              _torch_steps(lambda p: T.NAdam(p, lr=0.01, decoupled_weight_decay=True, weight_decay=0.1))),
+    "radam": (dict(lr=0.01, weight_decay=0.1), _torch_steps(lambda p: T.RAdam(p, lr=0.01, weight_decay=0.1))),
+    "adamax": (dict(lr=0.01), _torch_steps(lambda p: T.Adamax(p, lr=0.01))),
+    # Lion (not in torch.optim), worked by hand: g_t = theta_{t-1} - CENTRE starts at (1, -2, 1) and moves by
+    # 0.01 a step, so g_t, m_t and c_t keep the signs (+, -, +) and each step is -0.01 (1, -1, 1) exactly.
+    "lion": (dict(lr=0.01), lambda: [THETA_0 - 0.01 * k * np.array([1.0, -1.0, 1.0]) for k in (1, 2, 3)]),
     "lbfgs": (dict(max_iter=1), _lbfgs_first_step),
 }
 
@@ -113,8 +126,8 @@ def test_lookups_by_name_and_class_name_and_clear_errors():
     # GD is SGD under a second name: its class name finds the first record of the class.
     assert OPTIMIZERS["Adam"] is OPTIMIZERS["adam"] and OPTIMIZERS["SGD"].name == "sgd"
     assert optimizer_record(SGD).name == "sgd" and "LBFGS" in OPTIMIZERS and "Adam " not in OPTIMIZERS
-    with pytest.raises(ValueError, match="unknown optimizer 'adamax'; known: sgd, gd, momentum"):
-        get_optimizer("adamax")
+    with pytest.raises(ValueError, match="unknown optimizer 'adadelta'; known: sgd, gd, momentum"):
+        get_optimizer("adadelta")
     with pytest.raises(ValueError, match=r"optimizer 'adam' \(Adam\) takes no argument 'momentum'; it takes lr, beta1"):
         get_optimizer("adam", momentum=0.9)
     with pytest.raises(ValueError, match="learning rate must be positive, got -1"):

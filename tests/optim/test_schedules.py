@@ -98,6 +98,16 @@ RATES_BY_NAME = {
     "inverse_time": (dict(t0=5.0, t1=50.0), {0: 0.1, 50: 0.05, 150: 0.025}),  # 5 / (t + 50)
     # 0.2 + 0.8 (1 + cos(pi t / 4)) / 2: 1 at t = 0, 0.2 + 0.4 at t = 2, eta_min from t_max = 4 on
     "cosine": (dict(lr=1.0, t_max=4, eta_min=0.2), {0: 1.0, 2: 0.6, 4: 0.2, 9: 0.2}),
+    # 1 (1/4 + 3/4 min(t, 3) / 3)
+    "warmup": (dict(lr=1.0, start_factor=0.25, total_iters=3), {0: 0.25, 1: 0.5, 3: 1.0, 8: 1.0}),
+    # 0.5 for t < 2, then 1.0 0.5^(t - 2)
+    "sequential": (dict(schedules=[{"name": "constant", "lr": 0.5}, {"name": "exponential", "lr": 1.0, "gamma": 0.5}],
+                        milestones=[2]), {0: 0.5, 1: 0.5, 2: 1.0, 4: 0.25}),
+    # up from 1/5 to 1 over steps 0..4 (0.2 + 0.8 t / 4), down to 1/5/2 over 4..9 (1 - 0.9 (t - 4) / 5)
+    "one_cycle": (dict(lr=1.0, total_steps=10, pct_start=0.5, anneal_strategy="linear", div_factor=5.0,
+                       final_div_factor=2.0), {0: 0.2, 2: 0.6, 4: 1.0, 7: 0.46, 9: 0.1}),
+    # cycles of 2, 4, 8 steps from t = 0, 2, 6: (1 + cos(pi T_cur / T_i)) / 2
+    "cosine_restarts": (dict(lr=1.0, t_0=2, t_mult=2), {0: 1.0, 1: 0.5, 2: 1.0, 4: 0.5, 6: 1.0}),
 }
 
 
@@ -123,7 +133,8 @@ def test_schedule_built_by_name_gives_the_rates_worked_by_hand_and_saves(name):
 
 
 def test_schedules_are_keyed_by_config_name_and_found_by_class_name():
-    assert list(SCHEDULES) == ["constant", "step", "exponential", "inverse_time", "cosine"]
+    assert list(SCHEDULES) == ["constant", "step", "exponential", "inverse_time", "cosine", "warmup", "sequential",
+                               "one_cycle", "cosine_restarts"]
     assert "CosineDecay" in SCHEDULES and SCHEDULES["CosineDecay"] is CosineDecay is SCHEDULES["cosine"]
     assert schedule_record(StepDecay).name == "step"
     assert schedule_record("inverse_time").arguments == {"t0": inspect.Parameter.empty, "t1": inspect.Parameter.empty}
@@ -149,15 +160,15 @@ class _Warmup:
 
 @pytest.fixture
 def warmup_registered():
-    register_schedule("warmup", _Warmup, aliases=("linear_warmup",))
+    register_schedule("ramp_up", _Warmup, aliases=("linear_ramp",))
     yield
-    SCHEDULES.records.remove("warmup")
+    SCHEDULES.records.remove("ramp_up")
 
 
 def test_a_registered_schedule_is_built_by_name_and_saved(warmup_registered):
-    schedule = get_schedule("linear_warmup", lr=1.0, steps=4)
+    schedule = get_schedule("linear_ramp", lr=1.0, steps=4)
     assert [schedule(t) for t in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
-    assert list(SCHEDULES)[-1] == "warmup" and SCHEDULES["_Warmup"] is _Warmup
+    assert list(SCHEDULES)[-1] == "ramp_up" and SCHEDULES["_Warmup"] is _Warmup
     w = Tensor(np.zeros(1), requires_grad=True)
     fresh = SGD([w], lr=0.5)
     fresh.load_state_dict(SGD([w], lr=schedule).state_dict())

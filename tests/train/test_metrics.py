@@ -121,7 +121,7 @@ def test_get_metric_names_and_errors():
     assert get_metric(len) is len
     assert get_metric("confusion_matrix", from_logits=True).__name__ == "confusion_matrix"
     with pytest.raises(ValueError, match="unknown metric"):
-        get_metric("f1")
+        get_metric("f2")
 
 
 # --- weighted metrics: scikit-learn's sample_weight ------------------------------------------------------

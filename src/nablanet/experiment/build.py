@@ -129,15 +129,28 @@ def build_optimizer(config: Config, parameters, steps: int):
     lr = optimizer_config.pop("lr")
     schedule = dict(optimizer_config.pop("schedule"))
     schedule_name = schedule.pop("name")
-    if schedule_name == "cosine":
-        schedule.setdefault("t_max", max(steps, 1))
-    if schedule_name == "constant" and not schedule:
-        learning_rate = lr
-    else:
-        record = schedule_record(schedule_name)
-        # A schedule with no lr of its own (inverse_time's t0 / (t + t1)) sets the rate alone.
-        learning_rate = record.build(lr=lr, **schedule) if record.takes_lr else record.build(**schedule)
+    learning_rate = lr if schedule_name == "constant" and not schedule else _schedule(schedule_name, schedule, lr, steps)
     return optimizer.build(parameters, lr=learning_rate, **optimizer_config)
+
+
+def _schedule(name: str, arguments: dict, lr: float, steps: int):
+    """The schedule ``name`` at the rate ``lr``, over ``steps`` updates: cosine's t_max and one_cycle's
+    total_steps are the run's length where not given, and each part of a sequential schedule is built
+    alike over its own span (from its milestone to the next, the last to the end of the run)."""
+    arguments = dict(arguments)
+    if name == "cosine":
+        arguments.setdefault("t_max", max(steps, 1))
+    if name == "one_cycle":
+        arguments.setdefault("total_steps", max(steps, 2))
+    if name == "sequential":
+        milestones = list(arguments.get("milestones", ()))
+        starts, ends = [0, *milestones], [*milestones, max(steps, milestones[-1] + 1 if milestones else 1)]
+        arguments["schedules"] = [_schedule(part.get("name", "constant"), {k: v for k, v in part.items() if k != "name"},
+                                            lr, end - start)
+                                  for part, start, end in zip(arguments.get("schedules", ()), starts, ends)]
+    record = schedule_record(name)
+    # A schedule with no lr of its own (inverse_time's t0 / (t + t1), sequential's parts) sets the rate alone.
+    return record.build(lr=lr, **arguments) if record.takes_lr else record.build(**arguments)
 
 
 def _batch_size(config: Config):

@@ -322,10 +322,20 @@ def check_values(values: dict, source: Path | None, overridden: frozenset) -> di
         SCHEMA["optimizer"]["schedule"]["name"].validate(name, f"{path}.name", where(f"{path}.name"))
         arguments = schedule_record(name).arguments
         names = [n for n in arguments if n != "lr"]
+        # A field's TOML kind is its default's (OneCycle's anneal_strategy, three_phase), a sequential
+        # schedule's parts are tables (each checked as a schedule) and its milestones integers; numbers otherwise.
+        kinds = {str: "str", bool: "bool"}
+        fields = {"schedules": "table_list", "milestones": "int_list"}
         check_table(table, SCHEMA["optimizer"]["schedule"], f"{path}.",
-                    extra={n: Option(None, "float", "") for n in names}, what=f"the {name} schedule")
+                    extra={n: Option(None, fields.get(n, kinds.get(type(arguments[n]), "float")), "") for n in names},
+                    what=f"the {name} schedule")
+        if name == "sequential":
+            for i, part in enumerate(table.get("schedules", ())):
+                check_schedule(part, f"{path}.schedules[{i}]")
+        # The run's length fills t_max (cosine) and total_steps (one_cycle) when they are not given.
         required = [n for n, default in arguments.items()
-                    if n not in ("lr", "t_max") and default is inspect.Parameter.empty and n not in table]
+                    if n not in ("lr", "t_max", "total_steps") and default is inspect.Parameter.empty
+                    and n not in table]
         if required:
             raise ConfigError(f"{where(path)}: the {name} schedule needs {', '.join(required)} in [{path}]")
 

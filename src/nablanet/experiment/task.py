@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nablanet.experiment.vocabulary import loss_record
+from nablanet.train.metrics import HIGHER_IS_BETTER
 
 if TYPE_CHECKING:
     from nablanet.experiment.config import Config
@@ -107,4 +108,4 @@ def score_names(config: Config, task: Task) -> tuple[str, bool]:
     score = config.get("sweep.score")
     if score == "auto":
         score = "accuracy" if task.kind == "classification" else "r2"
-    return score, score in ("accuracy", "acc", "r2", "r2_score")
+    return score, score in HIGHER_IS_BETTER

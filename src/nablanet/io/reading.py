@@ -484,7 +484,9 @@ class _Reader:
                                          dtype=parameter.dtype)
             else:
                 state[key] = self._array(info, f"optimizer entry {key!r}", ndim=0)
-                expected_kind = "U" if key in ("optimizer", "lr_schedule") else "biuf"
+                # A schedule's field may be text too (OneCycle's anneal_strategy, Sequential's parts as JSON).
+                expected_kind = ("U" if key in ("optimizer", "lr_schedule")
+                                 else "Ubiuf" if key.startswith("lr_schedule.") else "biuf")
                 if state[key].dtype.kind not in expected_kind:
                     self.fail(f"its optimizer entry {key!r} has dtype {state[key].dtype}, not a "
                               f"{'string' if expected_kind == 'U' else 'number'}")

@@ -28,6 +28,7 @@ from nablanet.optim.optimizers import (
     SGDState,
 )
 # After optimizers.py, so that the registry lists the optimizers in increasing complexity.
+from nablanet.optim.adaptive import Adamax, AdamaxState, Lion, LionState, NAdam, NAdamState, RAdam, RAdamState
 from nablanet.optim.lbfgs import LBFGS, LBFGSState, lbfgs_minimize
 from nablanet.optim.registry import (
     OPTIMIZERS,
@@ -49,14 +50,20 @@ from nablanet.optim.schedules import (
     register_schedule,
     schedule_record,
 )
+# After schedules.py, whose registry these schedules join.
+from nablanet.optim.cycles import CosineWarmRestarts, LinearWarmup, OneCycle, Sequential
+from nablanet.optim.plateau import Plateau, PlateauStep, ReduceLROnPlateau, improves
 
 __all__ = [
     "Optimizer", "flush_denormals",
     "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
     "SGDState", "AdagradState", "RMSpropState", "AdamState",
+    "NAdam", "RAdam", "Adamax", "Lion", "NAdamState", "RAdamState", "AdamaxState", "LionState",
     "LBFGS", "LBFGSState", "lbfgs_minimize",
     "OPTIMIZERS", "OptimizerRecord", "register_optimizer", "optimizer_record", "get_optimizer", "as_optimizer",
     "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
+    "LinearWarmup", "Sequential", "OneCycle", "CosineWarmRestarts",
+    "ReduceLROnPlateau", "Plateau", "PlateauStep", "improves",
     "SCHEDULES", "ScheduleRecord", "register_schedule", "schedule_record", "get_schedule",
     "global_norm", "clip_by_value", "clip_by_value_", "clip_by_global_norm", "clip_by_global_norm_",
 ]

@@ -24,6 +24,7 @@ Each is registered by the name a config gives it ("constant", "step", "exponenti
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, fields
 
@@ -251,12 +252,57 @@ class CosineDecay:
 def schedule_to_arrays(schedule) -> dict:
     """The schedule's class name and fields as plain Python values, or {} for a callable that is not a
     registered dataclass schedule (the class name, not the registered name, so that files stay readable
-    by versions that knew schedules by class name only)."""
-    if _REGISTRY.of_class(type(schedule)) is None or not dataclasses.is_dataclass(schedule):
+    by versions that knew schedules by class name only).
+
+    A field that is not a number, a string or a bool (Sequential's parts and milestones) is written as
+    JSON text after the prefix ``json:``, each schedule in it as ``{"schedule": class name, **fields}``;
+    {} again if any part is not a registered dataclass schedule.
+    """
+    try:
+        return {"name": _registered_name(schedule),
+                **{f.name: _plain(getattr(schedule, f.name)) for f in fields(schedule)}}
+    except _NotSaved:
         return {}
-    return {"name": type(schedule).__name__, **{f.name: getattr(schedule, f.name) for f in fields(schedule)}}
 
 
 def schedule_from_arrays(name: str, values: dict):
     """Rebuild a schedule recorded by ``schedule_to_arrays`` (``name``: its class or registered name)."""
-    return schedule_record(name).cls(**values)
+    decoded = {key: _decoded(json.loads(value[len(_JSON):])) if isinstance(value, str) and value.startswith(_JSON)
+               else value for key, value in values.items()}
+    return schedule_record(name).cls(**decoded)
+
+
+_JSON = "json:"
+
+
+class _NotSaved(Exception):
+    """A schedule (or a part of one) that is not a registered dataclass schedule."""
+
+
+def _registered_name(schedule) -> str:
+    if _REGISTRY.of_class(type(schedule)) is None or not dataclasses.is_dataclass(schedule):
+        raise _NotSaved
+    return type(schedule).__name__
+
+
+def _plain(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return _JSON + json.dumps(_encoded(value))
+
+
+def _encoded(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_encoded(item) for item in value]
+    return {"schedule": _registered_name(value), **{f.name: _encoded(getattr(value, f.name)) for f in fields(value)}}
+
+
+def _decoded(value):
+    if isinstance(value, list):
+        return tuple(_decoded(item) for item in value)
+    if isinstance(value, dict):
+        arguments = {key: _decoded(item) for key, item in value.items() if key != "schedule"}
+        return schedule_record(value["schedule"]).cls(**arguments)
+    return value

@@ -20,7 +20,20 @@ from nablanet.train.divergence import DivergenceWarning, TrainingDivergedError
 from nablanet.train.history import History, TrainingRun
 from nablanet.train.loop import evaluate, fit, predict
 from nablanet.train.memory import keep_freed_memory
-from nablanet.train.metrics import accuracy, confusion_matrix, get_metric, mae, mse, r2
+from nablanet.train.metrics import (
+    accuracy,
+    confusion_matrix,
+    f1,
+    fbeta,
+    get_metric,
+    mae,
+    mse,
+    precision,
+    r2,
+    recall,
+    roc_auc,
+    top_k_accuracy,
+)
 from nablanet.train.tuning import OptunaPruning
 
 __all__ = [
@@ -30,6 +43,7 @@ __all__ = [
     "minibatch_indices", "iterate_minibatches", "train_validation_split",
     "ArrayDataset", "NpyShards", "SampleDataset",
     "accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric",
+    "precision", "recall", "f1", "fbeta", "roc_auc", "top_k_accuracy",
     "keep_freed_memory", "callbacks", "data", "datasets", "divergence", "history", "memory", "metrics", "outputs",
     "sources", "tuning",
 ]

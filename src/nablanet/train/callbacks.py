@@ -37,6 +37,10 @@ import warnings
 
 import numpy as np
 
+from nablanet.optim import plateau as optim_plateau
+from nablanet.optim.plateau import Plateau, PlateauStep, improves
+from nablanet.train.metrics import higher_is_better
+
 __all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
            "TerminateOnNaN", "ModelCheckpoint", "CSVLogger", "ProgressBar"]
 
@@ -98,13 +102,14 @@ class LambdaCallback(Callback):
 class _Monitoring(Callback):
     """What the callbacks that watch one quantity of the epoch's logs share (EarlyStopping,
     ReduceLROnPlateau, ModelCheckpoint): the monitor, whether lower or higher is better, the value read
-    from the logs, and the comparison with ``best``."""
+    from the logs, and the comparison with ``best`` (``nablanet.optim.plateau.improves``, the rule of
+    PyTorch's ReduceLROnPlateau)."""
 
     def __init__(self, monitor, mode: str):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
-            mode = "max" if isinstance(monitor, str) and _higher_is_better(monitor) else "min"
+            mode = "max" if isinstance(monitor, str) and higher_is_better(monitor) else "min"
         self.monitor = monitor
         self.mode = mode
 
@@ -114,9 +119,7 @@ class _Monitoring(Callback):
 
     def _better(self, value: float, by: float, *, or_equal: bool = False) -> bool:
         """Whether value beats best by more than ``by`` (by at least ``by`` with or_equal)."""
-        if self.mode == "min":
-            return value <= self.best - by if or_equal else value < self.best - by
-        return value >= self.best + by if or_equal else value > self.best + by
+        return improves(value, self.best, mode=self.mode, threshold=by, or_equal=or_equal)
 
     def _value(self, logs: dict) -> float:
         if callable(self.monitor):
@@ -138,7 +141,9 @@ class EarlyStopping(_Monitoring):
     ``reference="best"`` (scikit-learn's MLP, its ``tol``) ``best`` is the best value of any epoch so far,
     and an epoch improves if it is at least ``min_delta`` better than that: a run that keeps getting
     better by less than min_delta an epoch never improves. Training stops once ``patience`` epochs in a
-    row have not improved (``patience=0``: at the first epoch that does not improve).
+    row have not improved (``patience=0``: at the first epoch that does not improve). The counting is
+    ``nablanet.optim.plateau.Plateau``'s, the one rule of PyTorch's ReduceLROnPlateau (whose patience
+    p is Keras' and this one's p + 1).
 
     Args:
         monitor: a key of the History, e.g. ``"val_loss"`` (default), ``"loss"``, ``"val_accuracy"``; or a
@@ -146,8 +151,11 @@ class EarlyStopping(_Monitoring):
         patience: number of epochs without improvement to wait before stopping; ``math.inf`` never
             stops (to track ``best`` and restore the best weights only).
         min_delta: smallest change that counts as an improvement (>= 0).
-        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and r2 (also one output's,
-            ``<output>_accuracy``), "min" otherwise (and for a function).
+        threshold_mode: ``"abs"`` (default, Keras'): min_delta is a difference; ``"rel"`` (PyTorch's
+            default): a fraction of ``best``.
+        mode: ``"min"``, ``"max"``, or ``"auto"``: "max" for accuracy and the other scores
+            (``nablanet.train.metrics.HIGHER_IS_BETTER``, also one output's, ``<output>_accuracy``),
+            "min" otherwise (and for a function).
         restore_best_weights: when training ends (stopped early or not), load the model's state
             (parameters and buffers) from the end of the epoch where ``best`` was last set, as Keras 3.
         reference: ``"last_improvement"`` or ``"best"``, see above.
@@ -159,6 +167,7 @@ class EarlyStopping(_Monitoring):
         best: the best value seen; ``best_epoch``: the epoch it was seen at.
         wait: epochs since the last improvement.
         stopped_epoch: the epoch after which training was stopped, or None.
+        rule: the ``Plateau`` that counts.
 
     Example:
         >>> stopper = EarlyStopping("val_loss", patience=5, restore_best_weights=True)
@@ -173,13 +182,12 @@ class EarlyStopping(_Monitoring):
     """
 
     def __init__(self, monitor="val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = False, reference: str = "last_improvement", resume=None):
+                 restore_best_weights: bool = False, reference: str = "last_improvement", resume=None,
+                 threshold_mode: str = "abs"):
         if not patience >= 0:
             raise ValueError(f"patience must be >= 0, got {patience}")
         if min_delta < 0:
             raise ValueError(f"min_delta must be >= 0 (the direction comes from mode), got {min_delta}")
-        if reference not in ("last_improvement", "best"):
-            raise ValueError(f"reference must be 'last_improvement' or 'best', got {reference!r}")
         super().__init__(monitor, mode)
         if resume is not None and resume.mode != self.mode:
             raise ValueError(f"resume watched a quantity to {resume.mode}imize, this one is to {self.mode}imize")
@@ -187,46 +195,50 @@ class EarlyStopping(_Monitoring):
         self.min_delta = float(min_delta)
         self.restore_best_weights = restore_best_weights
         self.reference = reference
+        self.rule = self._make_rule(patience=max(self.patience - 1, 0), threshold=self.min_delta,
+                                    threshold_mode=threshold_mode, reference=reference)
         # The resumed state is copied, not referenced, so that a chain of resumed runs keeps one best state.
         self._start = None if resume is None else (resume.best, resume.best_epoch, resume.wait, resume.best_state)
         self._reset()
 
+    def _make_rule(self, **settings) -> Plateau:
+        return Plateau(self.mode, **settings)
+
+    @property
+    def best(self) -> float:
+        """The best value seen (the rule's)."""
+        return self.rule.best
+
+    @property
+    def wait(self) -> int:
+        """Epochs since the last improvement (the rule's count)."""
+        return self.rule.num_bad_epochs
+
     def _reset(self) -> None:
         if self._start is None:
-            self.best = self._worst()
-            self.best_epoch, self.wait, self.best_state = None, 0, None
+            self.rule.reset()
+            self.best_epoch, self.best_state = None, None
         else:
-            self.best, self.best_epoch, self.wait, self.best_state = self._start
+            best, self.best_epoch, wait, self.best_state = self._start
+            self.rule.reset(best, wait)
         self.stopped_epoch = None
 
     def on_train_begin(self, run) -> None:
         self._reset()
 
-    def _record(self, run, epoch: int, value: float) -> bool:
-        """Move ``best`` (and the best weights) if ``value`` is a new best; return whether it improves."""
-        if math.isnan(value):
-            improved = new_best = False
-        elif self.reference == "best":
-            improved = self._better(value, self.min_delta, or_equal=True)
-            new_best = self._better(value, 0.0)
-        else:
-            improved = new_best = self._better(value, self.min_delta)
-        if new_best:
-            self.best = value
+    def _observe(self, run, value: float) -> PlateauStep:
+        return self.rule.step(value)
+
+    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
+        observed = self._observe(run, self._value(logs))
+        if observed.new_best:
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_state = run.model.state_dict()
-        return improved
+        if observed.plateau:
+            self._on_plateau(run, epoch, observed)
 
-    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        if self._record(run, epoch, self._value(logs)):
-            self.wait = 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self._on_plateau(run, epoch)
-
-    def _on_plateau(self, run, epoch: int) -> None:
+    def _on_plateau(self, run, epoch: int, observed: PlateauStep) -> None:
         """``patience`` epochs without improvement: stop."""
         self.stopped_epoch = epoch
         run.stop_training = True
@@ -245,10 +257,12 @@ class ReduceLROnPlateau(EarlyStopping):
     follow do not count; at a plateau that finds eta at or below ``min_lr`` training stops if
     ``stop_at_min_lr``, else nothing changes. With ``clip_to_min_lr=False`` the new rate is factor eta
     even below min_lr, so it ends between factor * min_lr and min_lr: scikit-learn's 'adaptive' rate
-    (factor 1/5, min_lr 1e-6, stop).
+    (factor 1/5, min_lr 1e-6, stop). The rule and the reduction are those of
+    ``nablanet.optim.ReduceLROnPlateau`` (PyTorch's scheduler), which this callback drives once per epoch.
 
     Args:
-        monitor, patience, min_delta, mode, reference, restore_best_weights, resume: as EarlyStopping's.
+        monitor, patience, min_delta, threshold_mode, mode, reference, restore_best_weights, resume: as
+            EarlyStopping's.
         factor: the multiplier of the rate, in (0, 1).
         min_lr: the lower bound of the rate (>= 0); the rate is lowered only while it is above it.
         cooldown: epochs after a reduction that do not count towards ``patience`` (a new best among
@@ -257,7 +271,8 @@ class ReduceLROnPlateau(EarlyStopping):
         clip_to_min_lr: the new rate is at least min_lr (default, as Keras and PyTorch); False: factor eta.
 
     Attributes:
-        As EarlyStopping's, and ``cooldown_counter``: the cooldown epochs still to pass.
+        As EarlyStopping's, ``scheduler`` (the ``nablanet.optim.ReduceLROnPlateau``) and
+        ``cooldown_counter``: the cooldown epochs still to pass.
 
     Example:
         >>> reduce = ReduceLROnPlateau("loss", factor=0.5, patience=2, cooldown=1)
@@ -274,45 +289,36 @@ class ReduceLROnPlateau(EarlyStopping):
     def __init__(self, monitor="val_loss", *, factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,
                  mode: str = "auto", min_lr: float = 0.0, cooldown: int = 0, stop_at_min_lr: bool = False,
                  clip_to_min_lr: bool = True, reference: str = "last_improvement", restore_best_weights: bool = False,
-                 resume=None):
-        if not 0.0 < factor < 1.0:
-            raise ValueError(f"factor must be in (0, 1), got {factor}")
-        if min_lr < 0:
-            raise ValueError(f"min_lr must be >= 0, got {min_lr}")
-        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, np.integer)) or cooldown < 0:
-            raise ValueError(f"cooldown must be a number of epochs >= 0, got {cooldown!r}")
-        super().__init__(monitor, patience=patience, min_delta=min_delta, mode=mode,
-                         restore_best_weights=restore_best_weights, reference=reference, resume=resume)
-        self.factor = float(factor)
-        self.min_lr = float(min_lr)
-        self.cooldown = int(cooldown)
+                 resume=None, threshold_mode: str = "abs"):
+        self.factor, self.min_lr, self.cooldown, self.clip_to_min_lr = factor, min_lr, cooldown, clip_to_min_lr
         self.stop_at_min_lr = stop_at_min_lr
-        self.clip_to_min_lr = clip_to_min_lr
-        self.cooldown_counter = 0
+        super().__init__(monitor, patience=patience, min_delta=min_delta, mode=mode, threshold_mode=threshold_mode,
+                         restore_best_weights=restore_best_weights, reference=reference, resume=resume)
+        self.factor, self.min_lr, self.cooldown = self.scheduler.factor, self.scheduler.min_lr, self.rule.cooldown
+
+    def _make_rule(self, **settings) -> Plateau:
+        # eps = 0: any lower rate is applied, as Keras does.
+        self.scheduler = optim_plateau.ReduceLROnPlateau(
+            None, self.mode, factor=self.factor, min_lr=self.min_lr, cooldown=self.cooldown, eps=0.0,
+            clip_to_min_lr=self.clip_to_min_lr, **settings)
+        return self.scheduler.rule
+
+    @property
+    def cooldown_counter(self) -> int:
+        """Cooldown epochs still to pass."""
+        return self.rule.cooldown_counter
 
     def on_train_begin(self, run) -> None:
         _check_float_lr(run, self)
         super().on_train_begin(run)
-        self.cooldown_counter = 0
+        self.scheduler.optimizer = run.optimizer
 
-    def on_epoch_end(self, run, epoch: int, logs: dict) -> None:
-        if self.cooldown_counter == 0:
-            super().on_epoch_end(run, epoch, logs)
-            return
-        self.cooldown_counter -= 1
-        self._record(run, epoch, self._value(logs))
-        self.wait = 0
+    def _observe(self, run, value: float) -> PlateauStep:
+        return self.scheduler.step(value)
 
-    def _on_plateau(self, run, epoch: int) -> None:
-        if run.optimizer.lr > self.min_lr:
-            # Divided by 1 / factor, which is exact for factor = 1/2, 1/5, 1/10: lr / 5 is the correctly
-            # rounded fifth of lr, which lr * 0.2 is not always (and scikit-learn divides by 5).
-            lowered = run.optimizer.lr / (1.0 / self.factor)
-            run.optimizer.lr = max(lowered, self.min_lr) if self.clip_to_min_lr else lowered
-            self.wait = 0
-            self.cooldown_counter = self.cooldown
-        elif self.stop_at_min_lr:
-            super()._on_plateau(run, epoch)
+    def _on_plateau(self, run, epoch: int, observed: PlateauStep) -> None:
+        if not observed.reduced and self.stop_at_min_lr:
+            super()._on_plateau(run, epoch, observed)
 
 
 class LearningRateScheduler(Callback):
@@ -562,13 +568,6 @@ def _positional_arguments(function) -> int:
         return 2
     return sum(parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
                for parameter in parameters)
-
-
-def _higher_is_better(monitor: str) -> bool:
-    name = monitor[len("val_"):] if monitor.startswith("val_") else monitor
-    scores = ("accuracy", "acc", "r2", "r2_score")
-    # One output's metric of a model with several outputs is named <output>_<metric>.
-    return name in scores or name.endswith(tuple(f"_{score}" for score in scores))
 
 
 class ProgressBar(Callback):

@@ -14,7 +14,7 @@ from scipy import sparse
 
 from nablanet.autodiff.tensor import Tensor
 from nablanet.nn.losses import LOSSES
-from nablanet.train.metrics import get_metric
+from nablanet.train.metrics import get_metric, takes_keyword
 
 __all__ = ["as_array", "as_arrays", "as_inputs", "as_model_inputs", "as_targets", "call_model", "check_model",
            "check_optimizer", "check_real", "compute_dtype", "described", "has_several_arrays", "resolve_metrics",
@@ -332,7 +332,7 @@ def _refuse_unknown_threshold(spec: str, loss_name: str) -> None:
     # A metric that cuts one output column into classes needs to know where: 0.5 for probabilities,
     # 0 for logits. Only a loss's record says which; guessing 0.5 would be silently wrong for logits.
     # The library's thresholded metrics (accuracy, confusion_matrix) take it as a keyword-only argument.
-    if "threshold" in (get_metric(spec).__kwdefaults__ or {}):
+    if takes_keyword(get_metric(spec), "threshold"):
         raise ValueError(
             f"metric {spec!r} decides classes of one-column outputs at a threshold, but the loss {loss_name!r} "
             "is not registered, so whether its outputs are probabilities (threshold 0.5) or logits (0) is "

@@ -1,10 +1,12 @@
-"""Metrics on plain arrays: accuracy, confusion matrix, mean squared error, R^2 (NumPy only).
+"""Metrics on plain arrays: accuracy, confusion matrix, mean squared error, R^2 (NumPy only), and ``METRICS``,
+the names ``fit(metrics=...)``, ``evaluate`` and a config's metrics take (with precision, recall, F1, ROC
+AUC and top-k accuracy of ``train.classification``).
 
 Every metric takes ``(predictions, targets)``, the argument order of nablanet's losses (scikit-learn's
 metrics take ``(y_true, y_pred)``: mind the order when comparing). Predictions and targets may be
 ndarrays or Tensors; the result is a Python float (an int array for the confusion matrix).
 
-How class labels are read from predictions (accuracy and confusion matrix):
+How class labels are read from predictions (accuracy, confusion matrix, and the classification scores):
 
 - **several columns** ``(N, K)``, ``K >= 2``, logits or probabilities alike: the predicted class is
   the argmax of each row (softmax does not change the argmax, so logits need no conversion);
@@ -29,12 +31,15 @@ against ``sklearn.metrics``.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
-from nablanet.nn.losses import sample_weights
+from nablanet.train.classification import f1, fbeta, precision, recall, roc_auc, top_k_accuracy
+from nablanet.train.metric_inputs import array_of, checked_weights, class_labels, regression_pair, weighted_mean
 
-__all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "get_metric", "METRICS"]
+__all__ = ["accuracy", "confusion_matrix", "mse", "mae", "r2", "precision", "recall", "f1", "fbeta", "roc_auc",
+           "top_k_accuracy", "get_metric", "METRICS", "HIGHER_IS_BETTER", "higher_is_better", "takes_keyword"]
 
 
 def accuracy(predictions, targets, *, threshold: float = 0.5, sample_weight=None) -> float:
@@ -61,8 +66,8 @@ def accuracy(predictions, targets, *, threshold: float = 0.5, sample_weight=None
         >>> accuracy(np.array([1.3, -0.2, 0.4]), np.array([1, 0, 0]), threshold=0.0)  # logits
         0.6666666666666666
     """
-    predicted, true = _class_labels(predictions, targets, threshold)
-    return _mean(predicted == true, sample_weight, "accuracy")
+    predicted, true = class_labels(predictions, targets, threshold)
+    return weighted_mean(predicted == true, sample_weight, "accuracy")
 
 
 def confusion_matrix(predictions, targets, *, num_classes: int | None = None, threshold: float = 0.5,
@@ -89,8 +94,8 @@ def confusion_matrix(predictions, targets, *, num_classes: int | None = None, th
         array([[2, 1],
                [0, 1]])
     """
-    predicted, true = _class_labels(predictions, targets, threshold)
-    prediction_values = _values(predictions)
+    predicted, true = class_labels(predictions, targets, threshold)
+    prediction_values = array_of(predictions)
     columns = prediction_values.shape[1] if prediction_values.ndim == 2 else 1
     smallest = min(predicted.min(initial=0), true.min(initial=0))
     if smallest < 0:
@@ -101,7 +106,7 @@ def confusion_matrix(predictions, targets, *, num_classes: int | None = None, th
     elif num_classes < needed:
         raise ValueError(f"confusion_matrix: num_classes={num_classes} but labels up to {needed - 1} occur")
     # Each (true, predicted) pair becomes one index of a K*K histogram: one bincount, no Python loop.
-    weights = None if sample_weight is None else _weights(sample_weight, true.shape[0], "confusion_matrix")
+    weights = None if sample_weight is None else checked_weights(sample_weight, true.shape[0], "confusion_matrix")
     counts = np.bincount(true * num_classes + predicted, weights, minlength=num_classes * num_classes)
     counts = counts.reshape(num_classes, num_classes)
     return counts if weights is not None else counts.astype(np.int64, copy=False)
@@ -116,8 +121,8 @@ def mse(predictions, targets, *, sample_weight=None) -> float:
         >>> mse(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0]))
         0.3333333333333333
     """
-    predicted, true = _regression_pair(predictions, targets)
-    return _mean(np.square(predicted - true), sample_weight, "mse")
+    predicted, true = regression_pair(predictions, targets)
+    return weighted_mean(np.square(predicted - true), sample_weight, "mse")
 
 
 def mae(predictions, targets, *, sample_weight=None) -> float:
@@ -127,8 +132,8 @@ def mae(predictions, targets, *, sample_weight=None) -> float:
         >>> mae(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 2.0]))
         0.6666666666666666
     """
-    predicted, true = _regression_pair(predictions, targets)
-    return _mean(np.abs(predicted - true), sample_weight, "mae")
+    predicted, true = regression_pair(predictions, targets)
+    return weighted_mean(np.abs(predicted - true), sample_weight, "mae")
 
 
 def r2(predictions, targets, *, sample_weight=None) -> float:
@@ -147,12 +152,13 @@ def r2(predictions, targets, *, sample_weight=None) -> float:
         >>> r2(np.array([2.5, 0.0, 2.0, 8.0]), np.array([3.0, -0.5, 2.0, 7.0]))
         0.9486081370449679
     """
-    predicted, true = _regression_pair(predictions, targets)
+    predicted, true = regression_pair(predictions, targets)
     if predicted.shape[0] < 2:
         raise ValueError(f"r2 needs at least two samples, got {predicted.shape[0]}")
     predicted = predicted.reshape(predicted.shape[0], -1)
     true = true.reshape(true.shape[0], -1)
-    w = np.ones((true.shape[0], 1)) if sample_weight is None else _weights(sample_weight, true.shape[0], "r2")[:, None]
+    n = true.shape[0]
+    w = np.ones((n, 1)) if sample_weight is None else checked_weights(sample_weight, n, "r2")[:, None]
     residual = np.sum(w * np.square(true - predicted), axis=0)
     total = np.sum(w * np.square(true - np.sum(w * true, axis=0) / np.sum(w)), axis=0)
     constant = total == 0
@@ -161,16 +167,61 @@ def r2(predictions, targets, *, sample_weight=None) -> float:
     return float(np.mean(scores))
 
 
+def _variant(metric, name: str, **fixed):
+    """``metric`` with some keywords fixed, known by ``name`` (the History's key for it)."""
+    variant = functools.partial(metric, **fixed)
+    variant.__name__ = name
+    variant.__doc__ = f"``{metric.__name__}`` with " + ", ".join(f"{key}={value!r}" for key, value in fixed.items())
+    return variant
+
+
 METRICS = {
     "accuracy": accuracy, "acc": accuracy,
     "confusion_matrix": confusion_matrix,
     "mse": mse, "mean_squared_error": mse,
     "mae": mae, "mean_absolute_error": mae,
     "r2": r2, "r2_score": r2,
+    "precision": precision, "recall": recall, "f1": f1, "f1_score": f1,
+    # scikit-learn's scorer names: f1_macro, precision_micro, recall_weighted, ...
+    **{f"{metric.__name__}_{average}": _variant(metric, f"{metric.__name__}_{average}", average=average)
+       for metric in (precision, recall, f1) for average in ("macro", "micro", "weighted")},
+    "roc_auc": roc_auc, "roc_auc_ovr": _variant(roc_auc, "roc_auc_ovr"),
+    "roc_auc_ovr_weighted": _variant(roc_auc, "roc_auc_ovr_weighted", average="weighted"),
+    "top_k_accuracy": top_k_accuracy,
+    "top_3_accuracy": _variant(top_k_accuracy, "top_3_accuracy", k=3),
+    "top_5_accuracy": _variant(top_k_accuracy, "top_5_accuracy", k=5),
 }
 
-# Metrics that read classes from one-column outputs and so need to know the decision threshold.
-_THRESHOLDED = (accuracy, confusion_matrix)
+_SCORES = (accuracy, r2, precision, recall, f1, roc_auc, top_k_accuracy)
+
+#: The metric names that are scores (higher is better); every other metric is an error (lower is better).
+HIGHER_IS_BETTER = tuple(name for name, metric in METRICS.items() if getattr(metric, "func", metric) in _SCORES)
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether the History key ``name`` is a score: a name of HIGHER_IS_BETTER, also as ``val_<name>``
+    and as one output's ``<output>_<name>`` (EarlyStopping's mode "auto", a sweep's ranking).
+
+    Example:
+        >>> higher_is_better("val_accuracy"), higher_is_better("head_f1_macro"), higher_is_better("val_loss")
+        (True, True, False)
+    """
+    name = name[len("val_"):] if name.startswith("val_") else name
+    return name in HIGHER_IS_BETTER or name.endswith(tuple(f"_{score}" for score in HIGHER_IS_BETTER))
+
+
+def takes_keyword(metric, keyword: str) -> bool:
+    """Whether ``metric`` (a function or a partial of one) takes the keyword argument ``keyword``.
+
+    Example:
+        >>> takes_keyword(accuracy, "threshold"), takes_keyword(METRICS["f1_macro"], "threshold"), takes_keyword(r2, "k")
+        (True, True, False)
+    """
+    try:
+        parameters = inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        return False
+    return keyword in parameters and parameters[keyword].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def get_metric(spec, *, from_logits: bool = False):
@@ -178,8 +229,9 @@ def get_metric(spec, *, from_logits: bool = False):
 
     Args:
         spec: a name such as ``"accuracy"``, ``"r2"``, or a function ``(predictions, targets) -> value``.
-        from_logits: one-column outputs are logits or margin scores, so the class threshold of
-            accuracy and confusion_matrix is 0.0 instead of 0.5. Ignored by the other metrics.
+        from_logits: the outputs are logits or margin scores: the class threshold of one-column outputs
+            (accuracy, confusion_matrix, precision, recall, f1, top_k_accuracy) is 0.0 instead of 0.5, and
+            roc_auc takes the softmax of several columns. Ignored by the other metrics.
 
     Returns:
         A function ``(predictions, targets) -> value`` with a ``__name__``.
@@ -195,88 +247,10 @@ def get_metric(spec, *, from_logits: bool = False):
     if spec not in METRICS:
         raise ValueError(f"unknown metric {spec!r}; choose one of {sorted(METRICS)} or pass a function")
     metric = METRICS[spec]
-    if from_logits and metric in _THRESHOLDED:
-        with_threshold = functools.partial(metric, threshold=0.0)
-        functools.update_wrapper(with_threshold, metric)
-        return with_threshold
+    # Metrics that cut one output column into classes need the threshold of logits; roc_auc, the softmax.
+    bound = {key: value for key, value in (("threshold", 0.0), ("from_logits", True)) if takes_keyword(metric, key)}
+    if from_logits and bound:
+        for_logits = functools.partial(metric, **bound)
+        functools.update_wrapper(for_logits, metric)
+        return for_logits
     return metric
-
-
-# --- reading the inputs ------------------------------------------------------------------------------
-
-def _values(x) -> np.ndarray:
-    """The array behind a Tensor (or anything array-like), without copying."""
-    return np.asarray(x._data if hasattr(x, "_data") else x)
-
-
-def _class_labels(predictions, targets, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted classes, true classes) as two int arrays of shape (N,); rules in the module docstring."""
-    prediction_values = _values(predictions)
-    target_values = _values(targets)
-    if prediction_values.ndim == 2 and prediction_values.shape[1] > 1:
-        predicted = np.argmax(prediction_values, axis=1)
-        true = _integer_labels(target_values)
-    else:
-        prediction_values = _one_column(prediction_values, "predictions")
-        if np.issubdtype(prediction_values.dtype, np.integer) or prediction_values.dtype == bool:
-            predicted = prediction_values.astype(np.intp)
-            true = _integer_labels(target_values)
-        else:
-            predicted = (prediction_values > threshold).astype(np.intp)
-            true = (_one_column(target_values, "binary targets") > 0.5).astype(np.intp)
-    if predicted.shape != true.shape:
-        raise ValueError(
-            f"predictions give {predicted.shape[0]} classes but targets give {true.shape[0]}: "
-            f"shapes {np.shape(prediction_values)} and {np.shape(target_values)}"
-        )
-    return predicted, true
-
-
-def _one_column(values: np.ndarray, what: str) -> np.ndarray:
-    if values.ndim == 1:
-        return values
-    if values.ndim == 2 and values.shape[1] == 1:
-        return values[:, 0]
-    raise ValueError(f"expected {what} of shape (N,) or (N, 1), got {values.shape}")
-
-
-def _integer_labels(target_values: np.ndarray) -> np.ndarray:
-    """Class labels from integer labels (N,) / (N, 1) or one-hot rows (N, K)."""
-    if target_values.ndim == 2 and target_values.shape[1] > 1:
-        return np.argmax(target_values, axis=1)
-    labels = _one_column(target_values, "class labels")
-    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
-        if not np.all(labels == np.round(labels)):
-            raise ValueError("class labels must be whole numbers (or one-hot rows), got fractional values")
-    return labels.astype(np.intp)
-
-
-def _weights(sample_weight, n_samples: int, metric: str) -> np.ndarray:
-    weights = sample_weights(sample_weight, n_samples, np.float64, f"{metric}: sample_weight")
-    if not np.sum(weights) > 0:
-        raise ValueError(f"{metric}: the sample weights sum to zero, so no sample counts")
-    return weights
-
-
-def _mean(values: np.ndarray, sample_weight, metric: str) -> float:
-    """The mean of the values (one row per sample), or the weighted mean over the samples of each sample's mean."""
-    if sample_weight is None:
-        return float(np.mean(values))
-    per_sample = values.reshape(values.shape[0], -1).mean(axis=1)
-    return float(np.average(per_sample, weights=_weights(sample_weight, values.shape[0], metric)))
-
-
-def _regression_pair(predictions, targets) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and targets of one shape, in float64 so the reported figure is not rounded.
-
-    An (N,) against an (N, 1) is read as one output: NumPy would otherwise broadcast the pair to
-    (N, N) and return a meaningless number without complaint.
-    """
-    predicted = _values(predictions).astype(np.float64, copy=False)
-    true = _values(targets).astype(np.float64, copy=False)
-    if predicted.shape != true.shape:
-        if predicted.size == true.size and predicted.shape[:1] == true.shape[:1] and max(predicted.ndim, true.ndim) <= 2:
-            predicted, true = predicted.reshape(-1), true.reshape(-1)
-        else:
-            raise ValueError(f"predictions of shape {predicted.shape} and targets of shape {true.shape} differ")
-    return predicted, true
