@@ -355,7 +355,7 @@ BAD_LAYER_CONFIGS = [
     ('layers = [{type = "Dense", out_features = 8}, {type = "BatchNorm", momentum = 2}]',
      "model.layers[1] (BatchNorm): momentum must be a number in [0, 1], got 2"),
     ('layers = [{type = "Dense", out_features = 8}, {type = "Dropout", p = 2}]',
-     "model.layers[1] (Dropout): p must be a number in [0, 1), got 2"),
+     "model.layers[1] (Dropout): p must be a number in [0, 1], got 2"),
     ('layers = [{type = "Dense", out_features = 2.5}]',
      "model.layers[0] (Dense): out_features must be a positive integer, got 2.5 (a float)"),
     ('layers = [{type = "Dense", out_features = true}]',
