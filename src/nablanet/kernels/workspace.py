@@ -13,8 +13,8 @@ more: every array made from it (the returned array and every view of it, which N
 the block through ``base``) holds a reference, so the block's reference count is the pool's own
 while it is free. An array that a graph, a gradient or a user keeps is therefore never
 overwritten. ``empty`` gives uninitialised memory exactly as ``np.empty``; values computed into
-it are bit for bit those computed into a fresh array (same dtype, shape, strides; the blocks are
-aligned as NumPy's own). Each thread has its own pool; the pool holds at most ``MAX_POOLED_BYTES``
+it are bit for bit those computed into a fresh array (same dtype, shape, strides; every array
+starts on a 64-byte boundary, staggered within its page, see STAGGER). Each thread has its own pool; the pool holds at most ``MAX_POOLED_BYTES``
 of free blocks, and ``release()`` empties it.
 
 Example:
@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -42,8 +43,15 @@ __all__ = ["empty", "zeros", "empty_like", "release", "pooled_bytes", "MIN_POOLE
 #: Arrays smaller than this come from np.empty: malloc serves them from heap memory that it keeps
 #: (below glibc's initial mmap threshold of 128 KiB), so pooling them would only add bookkeeping.
 MIN_POOLED_BYTES = 1 << 17
-#: The most free memory the pool of one thread keeps; above it, the oldest free blocks are dropped.
+#: The most free memory the pool of one thread keeps; above it, free blocks are dropped, the largest first.
 MAX_POOLED_BYTES = 1 << 28
+
+# Blocks are allocated a page longer than asked, and each array starts at an offset within its
+# page that differs from block to block, a multiple of 64 bytes (a cache line): blocks that malloc
+# maps fresh all start 16 bytes into a page, and the operands of one ufunc, all at the same page
+# offset, then compete for the same cache sets (4K aliasing), which made pooled arrays slower than heap ones.
+PAGE = 4096
+STAGGER = 11 * 64
 
 _local = threading.local()
 
@@ -73,39 +81,51 @@ _FREE_REFCOUNT, _POOLING = _calibrate()
 
 
 def _blocks() -> dict:
-    """This thread's pool: byte size -> the blocks (1-D uint8 arrays) of that size, oldest first."""
+    """This thread's pool: byte size -> the blocks (1-D uint8 arrays) of that size, last handed out last."""
     blocks = getattr(_local, "blocks", None)
     if blocks is None:
         blocks = _local.blocks = {}
+        _local.starts = {}
     return blocks
 
 
 def _take(nbytes: int) -> np.ndarray:
-    """A block of ``nbytes`` that nothing uses, from the pool or new (then added to the pool)."""
+    """``nbytes`` of a block that nothing uses, from the pool or new (then added to the pool)."""
     blocks = _blocks()
     same_size = blocks.setdefault(nbytes, [])
-    for block, count in zip(same_size, _reference_counts(same_size)):
-        # The zip's tuple and the loop's name hold the block too while counting, not here: the
-        # counts are taken before, by the loop that was calibrated.
-        if count == _FREE_REFCOUNT:
-            return block
+    counts = _reference_counts(same_size)
+    # Newest first: the block handed out last is the likeliest to be freed last and still in cache
+    # (malloc's free lists are last-in first-out for the same reason).
+    for index in range(len(same_size) - 1, -1, -1):
+        if counts[index] == _FREE_REFCOUNT:
+            block = same_size.pop(index)
+            same_size.append(block)
+            start = _local.starts[id(block)]
+            return block[start:start + nbytes]
     _trim(blocks)
-    block = np.empty(nbytes, dtype=np.uint8)
+    block = np.empty(nbytes + PAGE, dtype=np.uint8)
+    # The n-th block's arrays start n * STAGGER bytes into a page (modulo the page).
+    target = len(_local.starts) * STAGGER % PAGE
+    start = (target - block.__array_interface__["data"][0]) % PAGE
+    _local.starts[id(block)] = start
     same_size.append(block)
-    return block
+    return block[start:start + nbytes]
 
 
 def _trim(blocks: dict) -> None:
     """Drop free blocks, largest sizes first, until the free ones fit in MAX_POOLED_BYTES."""
     free_flags = {nbytes: [count == _FREE_REFCOUNT for count in _reference_counts(same_size)]
                   for nbytes, same_size in blocks.items()}
-    free = sum(nbytes * sum(flags) for nbytes, flags in free_flags.items())
+    free = sum((nbytes + PAGE) * sum(flags) for nbytes, flags in free_flags.items())
     for nbytes in sorted(blocks, reverse=True):
         if free <= MAX_POOLED_BYTES:
             return
         flags = free_flags[nbytes]
+        for block, is_free in zip(blocks[nbytes], flags):
+            if is_free:
+                del _local.starts[id(block)]
         blocks[nbytes] = [block for block, is_free in zip(blocks[nbytes], flags) if not is_free]
-        free -= nbytes * sum(flags)
+        free -= (nbytes + PAGE) * sum(flags)
 
 
 def empty(shape, dtype, order="C") -> np.ndarray:
@@ -121,7 +141,7 @@ def empty(shape, dtype, order="C") -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_POOLED_BYTES or not _POOLING:
         return np.empty(shape, dtype=dtype, order=order)
     flat = _take(nbytes).view(dtype)
@@ -145,7 +165,7 @@ def empty_like(like, dtype=None, shape=None) -> np.ndarray:
     like = np.asarray(like)
     dtype = like.dtype if dtype is None else np.dtype(dtype)
     shape = like.shape if shape is None else tuple(shape)
-    if len(shape) != like.ndim or like.flags.c_contiguous and like.ndim <= 1:
+    if len(shape) != like.ndim or like.flags.c_contiguous:
         return empty(shape, dtype)
     # The axes from the largest stride to the smallest (ties in axis order), as NumPy's order "K".
     memory_order = sorted(range(like.ndim), key=lambda axis: -abs(like.strides[axis]))
@@ -156,8 +176,9 @@ def empty_like(like, dtype=None, shape=None) -> np.ndarray:
 def release() -> None:
     """Drop this thread's free blocks (blocks still in use are dropped from the pool and freed with their arrays)."""
     _blocks().clear()
+    _local.starts.clear()
 
 
 def pooled_bytes() -> int:
-    """Bytes of the blocks this thread's pool holds, in use or free."""
-    return sum(nbytes * len(same_size) for nbytes, same_size in _blocks().items())
+    """Bytes of the blocks this thread's pool holds, in use or free (each a page more than its arrays need)."""
+    return sum(block.nbytes for same_size in _blocks().values() for block in same_size)
