@@ -124,3 +124,16 @@ def test_pooled_training_gives_the_gradients_of_fresh_arrays(monkeypatch):
     fresh = _gradients(model, X, y)
     for a, b in zip(pooled, fresh):
         numpy.testing.assert_array_equal(a, b)
+
+
+def test_pad_and_a_copying_reshape_give_numpys_arrays_from_pooled_blocks():
+    import nablanet.numpy as nnp
+
+    x = numpy.random.default_rng(2).standard_normal((64, 14, 14, 16)).astype(numpy.float32).transpose(0, 3, 1, 2)
+    for _ in range(2):  # the second time from the blocks the first one freed
+        flat = nnp.reshape(x, (64, -1))
+        numpy.testing.assert_array_equal(flat, numpy.reshape(x, (64, -1)))
+        padded = nnp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=0.5)
+        numpy.testing.assert_array_equal(padded, numpy.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=0.5))
+        del flat, padded
+    assert workspace.pooled_bytes() > 0

@@ -164,6 +164,8 @@ class Reshape(_ShapeOp):
             return np.reshape(x, shape)
         try:
             return np.reshape(x, shape, copy=False)
+        except TypeError:  # NumPy before 2.1 has no copy=: its own copy, as before the pool
+            return np.reshape(x, shape)
         except ValueError:
             # A copy is needed (a channels-last activation flattened): into a pooled block, as np.reshape's.
             copied = workspace.empty(x.shape, x.dtype)
