@@ -2,8 +2,9 @@
 
 Why. glibc's malloc serves blocks above its mmap threshold (128 KiB at first) with fresh pages
 from the kernel and unmaps them on ``free``; every page of such a block then costs a page fault
-on its first write, in every step. On cnn-28 that was about 4,800 faults per step and the 23% by
-which a user's loop trailed ``fit`` inside ``runtime.keep_freed_memory()``. That switch changes
+on its first write, in every step. On cnn-28 that was about 4,900 faults per step and a third of
+a user's loop's time (21.4 ms of CPU per step, 13.6-14.4 inside ``runtime.keep_freed_memory()``,
+1 thread, benchmarks/README.md). That switch changes
 the whole process; this pool keeps the memory in the library instead, for the arrays that the
 kernels and the ops' rules allocate by the megabyte each step (the patch matrix of a convolution,
 its output, the masks and gradients of pooling).
@@ -14,8 +15,8 @@ the block through ``base``) holds a reference, so the block's reference count is
 while it is free. An array that a graph, a gradient or a user keeps is therefore never
 overwritten. ``empty`` gives uninitialised memory exactly as ``np.empty``; values computed into
 it are bit for bit those computed into a fresh array (same dtype, shape, strides; every array
-starts on a 64-byte boundary, staggered within its page, see STAGGER). Each thread has its own pool; the pool holds at most ``MAX_POOLED_BYTES``
-of free blocks, and ``release()`` empties it.
+starts on a 64-byte boundary, staggered within its page, see STAGGER). Each thread has its own
+pool; the pool holds at most ``MAX_POOLED_BYTES`` of free blocks, and ``release()`` empties it.
 
 Example:
     >>> a = empty((512, 256), np.float32)
@@ -49,7 +50,7 @@ MAX_POOLED_BYTES = 1 << 28
 # Blocks are allocated a page longer than asked, and each array starts at an offset within its
 # page that differs from block to block, a multiple of 64 bytes (a cache line): blocks that malloc
 # maps fresh all start 16 bytes into a page, and the operands of one ufunc, all at the same page
-# offset, then compete for the same cache sets (4K aliasing), which made pooled arrays slower than heap ones.
+# offset, then compete for the same cache sets (4K aliasing): cnn-28's step took 15.6 ms, not 14.5.
 PAGE = 4096
 STAGGER = 11 * 64
 
