@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import batching, ops, state
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -125,6 +126,19 @@ def _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph
     """The reverse pass proper over the collected graph (see run_backward)."""
     reaching = _reaching(nodes, target_ids) if needs_filter else None
     wrap = create_graph or box
+    tracer = state.tracer
+    if tracer is not None:
+        # nablanet.jit names what the reverse pass computes apart (printing, count_ops).
+        saved_phase, tracer.phase = tracer.phase, "reverse"
+        try:
+            return _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box)
+        finally:
+            tracer.phase = saved_phase
+    return _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box)
+
+
+def _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box) -> dict:
+    wrap = create_graph or box
     grads = {id(root): seed}
     for node in nodes:
         grad_out = grads.pop(id(node), None)
@@ -195,4 +209,9 @@ def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:
             g = g._data
         if isinstance(g, np.ndarray) and g.dtype != leaf.dtype:
             g = cast_gradient(g, leaf.dtype)
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        # Through the hook, a compiled step sets (or accumulates into) .grad at each replay too.
+        tracing.call(_accumulate_grad, leaf, g)
+
+
+def _accumulate_grad(leaf, g) -> None:
+    leaf.grad = g if leaf.grad is None else leaf.grad + g

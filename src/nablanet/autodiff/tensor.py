@@ -410,7 +410,9 @@ class Tensor(ArrayMethods):
 
     def zero_grad_(self) -> None:
         """Set ``grad`` to None (in place), before the next backward pass accumulates into it."""
-        self.grad = None
+        from nablanet.autodiff.jit import tracing
+
+        tracing.clear_grads([self])
 
     # --- NumPy protocols: np.exp(t), np.sum(t) ... dispatch to nablanet or fail loudly -------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import dense as _dense, erf, softmax_cross_entropy, softmax_cross_entropy_rows
 from nablanet.checks import check_choice, check_ints
@@ -185,12 +186,13 @@ def dense(x, W, b=None, activation="identity", alpha=None):
 # --- losses --------------------------------------------------------------------------------------
 
 def _values(x):
-    return x.data if hasattr(x, "_data") else np.asarray(x)
+    # isinstance, not asarray: a traced array of nablanet.jit stays one, so work on it is recorded.
+    return x.data if hasattr(x, "_data") else x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
 def _matching_targets(predictions, targets, loss: str):
     """Targets as an array of the predictions' shape and dtype, or a clear error."""
-    target_values = np.asarray(_values(targets))
+    target_values = np.asanyarray(_values(targets))  # asanyarray: nablanet.jit's traced targets stay traced
     shape = np.shape(_values(predictions))
     if target_values.shape != shape:
         if target_values.ndim == 1 and shape == (target_values.shape[0], 1):
@@ -317,11 +319,12 @@ register_loss("cross_entropy", cross_entropy, targets="labels", task="classifica
 def hinge(scores, targets, *, sample_weight=None):
     """Hinge loss C = (1/n) sum max(0, 1 - t y) for labels t in {-1, +1} (labels 0/1 are mapped to -1/+1)."""
     t = _matching_targets(scores, targets, "hinge")
-    values = np.unique(t)
-    if np.all(np.isin(values, (0.0, 1.0))):
-        t = 2.0 * t - 1.0
-    elif not np.all(np.isin(values, (-1.0, 1.0))):
+    values = tracing.peek(np.unique(t))
+    zero_one = np.all(np.isin(t, (0.0, 1.0)))
+    if not (np.all(np.isin(values, (0.0, 1.0))) or np.all(np.isin(values, (-1.0, 1.0)))):
         raise ValueError(f"hinge: labels must be -1/+1 (or 0/1), got values {values[:5].tolist()}")
+    # A where, not an if: a compiled loss maps each batch's labels by that batch's convention.
+    t = np.where(zero_one, 2.0 * t - 1.0, t)
     return weighted_mean(ops.maximum(1.0 - t * scores, 0.0), sample_weight, "hinge")
 
 
@@ -332,7 +335,7 @@ register_loss("hinge", hinge, targets="values", task="classification", outputs="
 def _check_probabilities(p):
     # Outside [0, 1] the floored logarithms give a loss that can go negative and a gradient that pushes
     # further out, with no error: the usual cause is logits (no sigmoid at the output) given to this loss.
-    outside = (p < 0) | (p > 1)
+    outside = tracing.peek((p < 0) | (p > 1))
     if np.any(outside):
         raise ValueError(f"binary_cross_entropy: the predictions must be probabilities in [0, 1], but they range from "
                          f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}; for logits (a network without a sigmoid at its "
@@ -340,6 +343,7 @@ def _check_probabilities(p):
 
 
 def _check_binary(t, loss: str):
+    t = tracing.peek(t)
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
     return t

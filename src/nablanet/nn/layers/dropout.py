@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.checks import check_real
+from nablanet.autodiff.jit import tracing
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
 from nablanet.nn.module import Module
@@ -52,8 +53,13 @@ def _dropped(module, x, mask_shape):
         return x
     values = x.data if hasattr(x, "_data") else np.asarray(x)
     dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
-    keep = module.rng.random(mask_shape(values.shape), dtype=dtype) >= module.p
+    # A random draw: through the hook, a compiled step draws a new mask at each replay.
+    keep = tracing.call(_keep_mask, module, mask_shape(values.shape), dtype)
     return x * (keep * dtype.type(1.0 / (1.0 - module.p)))
+
+
+def _keep_mask(module, shape, dtype):
+    return module.rng.random(shape, dtype=dtype) >= module.p
 
 
 class _ChannelDropout(Module):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.ops.norm import normalize
 from nablanet.checks import check_bool, check_float_dtype, check_int, check_ints, check_real
 from nablanet.nn.layers.registry import register_layer
@@ -88,6 +89,14 @@ class BatchNorm(Module):
         return [("gamma", ArraySpec(*vector)), ("beta", ArraySpec(*vector)), ("running_mean", ArraySpec(*vector)),
                 ("running_var", ArraySpec(*vector, nonnegative=True))]
 
+    def _update_running(self, batch_mean, batch_var, count) -> None:
+        """running = (1 - momentum) running + momentum batch statistic (the variance unbiased)."""
+        self.running_mean *= 1.0 - self.momentum
+        self.running_mean += self.momentum * batch_mean
+        self.running_var *= 1.0 - self.momentum
+        unbiased_var = batch_var * (count / (count - 1))
+        self.running_var += self.momentum * unbiased_var
+
     def forward(self, x):
         shape = np.shape(x.data if hasattr(x, "_data") else x)
         if len(shape) < 2 or shape[1] != self.num_features:
@@ -103,11 +112,8 @@ class BatchNorm(Module):
             # cost no second pass over x.
             out, batch_mean, batch_var, count = ops.batch_norm(x, self.gamma, self.beta, self.eps,
                                                                return_statistics=True, group=self.process_group)
-            self.running_mean *= 1.0 - self.momentum
-            self.running_mean += self.momentum * batch_mean
-            self.running_var *= 1.0 - self.momentum
-            unbiased_var = batch_var * (count / (count - 1))
-            self.running_var += self.momentum * unbiased_var
+            # In place on the module's buffers: a compiled step repeats it through the hook.
+            tracing.call(self._update_running, batch_mean, batch_var, count)
             return out
         # Fixed statistics make the layer a per-feature affine map, gamma x_hat + beta = scale x + shift:
         # two passes over x instead of four. The gradient still reaches gamma and beta through scale and shift.
@@ -356,7 +362,7 @@ class _InstanceNorm(Module):
             return _affine(x_hat, self.gamma, self.beta, broadcast)
         rows = ops.reshape(x, shape[:2] + (-1,))
         if self.track_running_stats:
-            self._update_running_statistics(np.asarray(rows.data if hasattr(rows, "_data") else rows))
+            tracing.call(self._update_running_statistics, np.asarray(rows.data if hasattr(rows, "_data") else rows))
         return _affine(ops.reshape(normalize(rows, eps=self.eps), shape), self.gamma, self.beta, broadcast)
 
     def _update_running_statistics(self, rows):
