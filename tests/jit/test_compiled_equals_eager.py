@@ -66,12 +66,7 @@ SPECIAL = {
 }
 # Layers of integer inputs: how many values they take (the gradient reaches the parameters only).
 INTEGER_INPUTS = {"embedding": 7}
-# Layers whose kernels or rules still compute on arrays the trace cannot see (NumPy on a plain array
-# made from a traced one): compiled differs from eager, so they must be run eagerly for now.
-KNOWN_DIFFERENT = {"batchnorm", "layernorm", "transformerencoderlayer", "gru"}
-LAYER_NAMES = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="NumPy work the trace does not see"))
-               if name in KNOWN_DIFFERENT else name
-               for name, record in nn.LAYERS.items() if record.cls.__module__.startswith("nablanet.")]
+LAYER_NAMES = [name for name, record in nn.LAYERS.items() if record.cls.__module__.startswith("nablanet.")]
 
 
 def _layer(name, dtype, seed=0):
@@ -152,9 +147,7 @@ def test_every_layer_forward_and_training_step(name, dtype):
     assert compiled_step.traces == 1
 
 
-LOSS_NAMES = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="NumPy work the trace does not see"))
-              if name == "binary_cross_entropy" else name
-              for name, record in nn.LOSSES.records.items() if record.function.__module__.startswith("nablanet.")]
+LOSS_NAMES = [name for name, record in nn.LOSSES.records.items() if record.function.__module__.startswith("nablanet.")]
 
 
 def _loss_data(name, dtype, k):

@@ -343,9 +343,9 @@ def _check_probabilities(p):
 
 
 def _check_binary(t, loss: str):
-    t = tracing.peek(t)
-    if t.size and (t.min() < 0 or t.max() > 1):
-        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
+    values = tracing.peek(t)
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {values.min()} to {values.max()}")
     return t
 
 

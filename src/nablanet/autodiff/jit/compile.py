@@ -70,10 +70,6 @@ def _trace(f, args, kwargs):
             spec.append(("tensor" if isinstance(leaf, Tensor) else "array", var))
             plain = data.view(np.ndarray)
             eager.append(new_tensor(plain) if isinstance(leaf, Tensor) else plain)
-        elif isinstance(leaf, Tensor):
-            tracer.note_tensor(leaf, leaf._data)
-            spec.append(("const", leaf))
-            eager.append(leaf)
         else:
             spec.append(("const", leaf))
             eager.append(leaf)

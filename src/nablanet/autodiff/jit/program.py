@@ -90,16 +90,21 @@ def _step(equation: Equation, free: tuple):
             for index in free:
                 env[index] = None
     else:
-        targets = [(k, v.index) for k, v in enumerate(outs) if v is not None]
-
         def run(env):
             args, kwargs = arguments(env)
-            result = fn(*args, **kwargs)
-            for k, index in targets:
-                env[index] = result[k]
+            _assign(outs, fn(*args, **kwargs), env)
             for index in free:
                 env[index] = None
     return run
+
+
+def _assign(pattern, result, env) -> None:
+    """Store a result's arrays in the variables of its pattern (nested tuples of Vars)."""
+    for item, value in zip(pattern, result):
+        if isinstance(item, Var):
+            env[item.index] = value
+        elif item is not None:
+            _assign(item, value, env)
 
 
 class Program:
@@ -231,6 +236,8 @@ class Program:
     def _name_vars(self):
         names = {}
         counters: dict = {}
+        self._live_names = {}
+        self._read_vars = []
 
         def fresh(prefix):
             counters[prefix] = counters.get(prefix, 0) + 1
@@ -240,6 +247,14 @@ class Program:
         for k, var in enumerate(self.inputs):
             names[var.index] = first[k] if k < len(first) and len(self.inputs) <= 2 else f"x{k + 1}"
         for equation in self.equations:
+            if equation.name == "read":
+                # A Parameter's value: W for a matrix (or kernel), b for a vector, as the notes name them.
+                var = equation.outs
+                prefix = "W" if len(var.shape) >= 2 else "b"
+                names[var.index] = fresh(prefix)
+                self._read_vars.append(var)
+                self._live_names[id(equation.args[0])] = (names[var.index], None)
+                continue
             for var in equation.out_vars():
                 if equation.phase == "reverse":
                     prefix = "g"
@@ -253,7 +268,6 @@ class Program:
                     prefix = "t"
                 names[var.index] = fresh(prefix)
         self._names = names
-        self._live_names = {}
 
     def _show(self, template) -> str:
         if isinstance(template, Var):
@@ -265,7 +279,7 @@ class Program:
             tensor = template.tensor
             key = id(tensor)
             if key not in self._live_names:
-                prefix = "W" if tensor._data.ndim >= 2 else "b"
+                prefix = "P"  # a tensor read in place (an empty one: nothing to read)
                 count = sum(1 for name, _ in self._live_names.values() if name[0] == prefix) + 1
                 self._live_names[key] = (f"{prefix}{count}", tensor)
             return self._live_names[key][0]
@@ -295,6 +309,8 @@ class Program:
         inputs = " ".join(f"{self._show(v)}:{_type(v.shape, v.dtype)}" for v in self.inputs)
         lines = []
         for equation in self.equations:
+            if equation.name == "read":
+                continue
             outs = equation.out_vars()
             left = " ".join(f"{self._show(v)}:{_type(v.shape, v.dtype)}" for v in outs) or "_"
             args = " ".join(self._show(a) for a in equation.args)
@@ -303,7 +319,8 @@ class Program:
         outputs = []
         for kind, value in self.output_spec:
             outputs.append(self._show(value) if kind in ("array", "tensor", "live") else repr(value))
-        live = " ".join(f"{name}:{_type(t.shape, t.dtype)}" for name, t in self._live_names.values())
+        live = " ".join([f"{self._show(v)}:{_type(v.shape, v.dtype)}" for v in self._read_vars] +
+                        [f"{name}:{_type(t.shape, t.dtype)}" for name, t in self._live_names.values() if t is not None])
         header = f"{{ lambda {inputs}" + (f" ; {live}" if live else "") + " ."
         return "\n".join([header, *lines, f"  in ({', '.join(outputs)}) }}"])
 

@@ -85,7 +85,8 @@ class Equation:
         fn: the callable replayed (an op's forward, a NumPy function, an opaque hook's function).
         name: what the printed program shows.
         args, kwargs: the call's arguments, Vars (and LiveData) where values of the program go.
-        outs: the Var, or tuple of Vars (None where an output is not an array), or None.
+        outs: the Var, or tuples of Vars nested as the result's (None where an output is not an
+            array), or None.
         pure: whether the result depends on the arguments alone (no side effect, no random draw).
         mutates: the Vars written in place (``out=``, item assignment, an impure call's arguments).
         phase: "forward", "reverse" (recorded by the reverse pass) or "update" (an opaque call).
@@ -102,11 +103,15 @@ class Equation:
 
     def out_vars(self) -> list:
         """The Vars this equation defines."""
-        if self.outs is None:
-            return []
-        if isinstance(self.outs, Var):
-            return [self.outs]
-        return [v for v in self.outs if isinstance(v, Var)]
+        return _flat_vars(self.outs)
+
+
+def _flat_vars(pattern) -> list:
+    if pattern is None:
+        return []
+    if isinstance(pattern, Var):
+        return [pattern]
+    return [v for item in pattern for v in _flat_vars(item)]
 
 
 def _plain(x):
@@ -309,9 +314,16 @@ class Tracer:
         return traced
 
     def note_tensor(self, tensor, data) -> None:
-        """Remember that ``data`` (not traced) is ``tensor``'s value: replays read the tensor's current one."""
-        if id(data) not in self._tensor_of:
-            self._tensor_of[id(data)] = (data, tensor)
+        """``data`` (not traced) is ``tensor``'s value (a Parameter's): a variable of the program that
+        each replay reads from the tensor, so that NumPy work on it (a rule's ``W.T @ h``) is recorded."""
+        if id(data) in self._tensor_of:
+            return
+        self._tensor_of[id(data)] = (data, tensor)
+        if data.size == 0 or self._by_memory.get(_memory_key(data)) is not None:
+            return  # nothing to read, or already a variable (a view of a traced value)
+        traced = self.new_var(data)
+        self.equations.append(Equation(_read_data, "read", (tensor,), {}, traced._var, False, (), self.phase, 0,
+                                       None, []))
 
     def ref(self, x, inputs: list):
         """x as an equation argument: a Var for a traced value, containers walked, the rest as it is."""
@@ -339,25 +351,21 @@ class Tracer:
             return slice(self.ref(x.start, inputs), self.ref(x.stop, inputs), self.ref(x.step, inputs))
         return x
 
-    def wrap(self, value, outs: list):
-        """The result of a recorded call, its arrays made program variables."""
+    def wrap(self, value):
+        """(The result of a recorded call with its arrays made program variables, its pattern: the
+        Var of each array, nested as the result's tuples are, None for anything else)."""
         if isinstance(value, (np.ndarray, np.generic)):
             traced = self.new_var(value)
-            outs.append(traced._var)
-            return traced
-        if isinstance(value, tuple):
-            wrapped = []
-            for item in value:
-                if isinstance(item, (np.ndarray, np.generic)):
-                    traced = self.new_var(item)
-                    outs.append(traced._var)
-                    wrapped.append(traced)
-                else:
-                    outs.append(None)
-                    wrapped.append(item)
-            return tuple(wrapped) if type(value) is tuple else type(value)(*wrapped)
-        outs.append(None)
-        return value
+            return traced, traced._var
+        if isinstance(value, (tuple, list)):
+            pairs = [self.wrap(item) for item in value]
+            items = [item for item, _ in pairs]
+            if type(value) in (tuple, list):
+                wrapped = type(value)(items)
+            else:
+                wrapped = type(value)(*items)  # a namedtuple
+            return wrapped, tuple(pattern for _, pattern in pairs)
+        return value, None
 
     # --- recording ---------------------------------------------------------------------------
     def record(self, fn, name, args, kwargs, *, mutated=(), returns_args=False, pure=True, op=None,
@@ -393,11 +401,9 @@ class Tracer:
                 return result
             outs = out_arg if isinstance(out_arg, tuple) else (out_arg,)
             return outs[0] if len(outs) == 1 and not isinstance(result, tuple) else tuple(outs)
-        outs: list = []
-        wrapped = self.wrap(result, outs)
-        out_spec = outs[0] if len(outs) == 1 and not isinstance(result, tuple) else tuple(outs)
+        wrapped, out_spec = self.wrap(result)
         if flops is None:
-            flops = sum(int(np.prod(v.shape)) for v in outs if v is not None)
+            flops = sum(int(np.prod(v.shape)) for v in _flat_vars(out_spec))
         self.equations.append(Equation(fn, name, arg_refs, kwarg_refs, out_spec, pure, mutates, self.phase,
                                        flops, op, inputs))
         return wrapped
@@ -449,6 +455,10 @@ class Tracer:
             data = getattr(a, "_data", None)
             if data is not None and not isinstance(data, Traced) and isinstance(data, np.ndarray):
                 self.note_tensor(a, data)
+
+
+def _read_data(tensor):
+    return tensor._data
 
 
 def _op_forward(cls, forward):
