@@ -22,6 +22,7 @@ import numpy as np
 from nablanet.autodiff import state
 from nablanet.autodiff.batching import BatchTracer
 from nablanet.autodiff.graph import collect, run_backward
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.jit.tracing import Traced
 from nablanet.autodiff.ops import reshape, stack
 from nablanet.autodiff.ops.elementwise import identity
@@ -101,8 +102,11 @@ def _as_output(value, like, nested: bool, connected: bool = False):
     if isinstance(value, BatchTracer):
         return value
     if isinstance(like, (float, int, complex)) and not isinstance(like, bool) and np.ndim(value) == 0:
-        return complex(value) if np.iscomplexobj(value) else float(value)
-    return np.asarray(value)
+        kind = complex if np.iscomplexobj(value) else float
+        if type(value) is Traced:
+            return tracing.as_python_number(value, kind)  # nablanet.jit: converted when the program returns it
+        return kind(value)
+    return value if type(value) is Traced else np.asarray(value)
 
 
 def _argnums_tuple(argnums) -> tuple[int, ...]:

@@ -37,6 +37,24 @@ def _signature(leaves, tree) -> tuple:
     return tuple(key)
 
 
+_PLAIN = (float, int, bool, str, type(None))
+
+
+def _fast_key(args):
+    """The signature of positional arguments that are all exact ndarrays or plain Python values,
+    computed without flattening (None for anything else: containers, Tensors, subclasses)."""
+    key = [state.grad_enabled]
+    for a in args:
+        kind = type(a)
+        if kind is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif kind in _PLAIN:
+            key.append((kind, a))
+        else:
+            return None
+    return tuple(key)
+
+
 def _trace(f, args, kwargs):
     """Run f once on traced arrays: (its result, as eager mode gives it; the Program)."""
     leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
@@ -66,7 +84,10 @@ def _trace(f, args, kwargs):
             found = []
             ref = tracer.ref(data, found)
             var = ref if found else None
-        if var is not None:
+        if var is not None and isinstance(leaf, Traced) and leaf._python is not None:
+            spec.append((leaf._python, var))
+            eager.append(leaf._python(leaf.view(np.ndarray)))
+        elif var is not None:
             spec.append(("tensor" if isinstance(leaf, Tensor) else "array", var))
             plain = data.view(np.ndarray)
             eager.append(new_tensor(plain) if isinstance(leaf, Tensor) else plain)
@@ -89,12 +110,19 @@ class Compiled:
         self.fn = fn
         self.traces = 0
         self._programs: dict = {}
+        self._fast: dict = {}
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
         if state.tracer is not None or state.batch_depth or state.jvp_levels or state.transform_depth:
             # Inside another trace or transform: the function's ops belong to that computation.
             return self.fn(*args, **kwargs)
+        fast_key = None if kwargs else _fast_key(args)
+        if fast_key is not None:
+            program = self._fast.get(fast_key)
+            if program is not None:
+                # Arguments that are arrays and plain Python values: their own leaves, in order.
+                return program.unflatten(program.run([a for a in args if type(a) is np.ndarray]))
         leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
         key = _signature(leaves, tree)
         program = self._programs.get(key)
@@ -102,9 +130,13 @@ class Compiled:
             result, program = _trace(self.fn, args, kwargs)
             self.traces += 1
             self._programs[key] = program
+            if fast_key is not None:
+                self._fast[fast_key] = program
             return result
+        if fast_key is not None:
+            self._fast[fast_key] = program
         outputs = program.run([leaf for leaf in leaves if isinstance(leaf, np.ndarray)])
-        return tree_unflatten(program.output_tree, outputs)
+        return program.unflatten(outputs)
 
     def program(self, *args, **kwargs) -> Program:
         """The Program these arguments run (traced now, running the function once, if new)."""

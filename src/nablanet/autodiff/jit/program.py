@@ -3,9 +3,13 @@ inputs with each value freed after its last use, and printed in the notes' notat
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from nablanet.autodiff.jit.tracing import Equation, LiveData, Traced, Var
+from nablanet.autodiff.jit.codegen import generate
+from nablanet.autodiff.tree import tree_unflatten
+from nablanet.autodiff.jit.tracing import LiveData, Traced, Var
 
 __all__ = ["Program"]
 
@@ -29,82 +33,8 @@ def _walk(template, found: list, kinds=(Var, LiveData)) -> None:
         _walk((template.start, template.stop, template.step), found, kinds)
 
 
-def _getter(template):
-    """A function env -> the argument's value at replay, or None when the argument is a constant."""
-    if isinstance(template, Var):
-        index = template.index
-        return lambda env: env[index]
-    if isinstance(template, LiveData):
-        tensor = template.tensor
-        return lambda env: tensor._data
-    kind = type(template)
-    if kind in (tuple, list):
-        parts = [_getter(item) for item in template]
-        if all(part is None for part in parts):
-            return None
-        parts = [part if part is not None else (lambda env, item=item: item) for part, item in zip(parts, template)]
-        return lambda env: kind(part(env) for part in parts)
-    if kind is dict:
-        parts = {key: _getter(value) for key, value in template.items()}
-        if all(part is None for part in parts.values()):
-            return None
-        parts = {key: part if part is not None else (lambda env, value=template[key]: value)
-                 for key, part in parts.items()}
-        return lambda env: {key: part(env) for key, part in parts.items()}
-    if kind is slice:
-        inner = _getter((template.start, template.stop, template.step))
-        if inner is None:
-            return None
-        return lambda env: slice(*inner(env))
-    return None
-
-
-def _step(equation: Equation, free: tuple):
-    """The replay of one equation as one closure env -> None (its outputs stored, dead values freed)."""
-    fn = equation.fn
-    getters = [_getter(a) for a in equation.args]
-    constants = list(equation.args)
-    dynamic = [(i, g) for i, g in enumerate(getters) if g is not None]
-    kwargs_getter = _getter(equation.kwargs)
-    static_kwargs = equation.kwargs
-    outs = equation.outs
-
-    def arguments(env):
-        args = list(constants)
-        for i, g in dynamic:
-            args[i] = g(env)
-        return args, (kwargs_getter(env) if kwargs_getter is not None else static_kwargs)
-
-    if outs is None:
-        def run(env):
-            args, kwargs = arguments(env)
-            fn(*args, **kwargs)
-            for index in free:
-                env[index] = None
-    elif isinstance(outs, Var):
-        target = outs.index
-
-        def run(env):
-            args, kwargs = arguments(env)
-            env[target] = fn(*args, **kwargs)
-            for index in free:
-                env[index] = None
-    else:
-        def run(env):
-            args, kwargs = arguments(env)
-            _assign(outs, fn(*args, **kwargs), env)
-            for index in free:
-                env[index] = None
-    return run
-
-
-def _assign(pattern, result, env) -> None:
-    """Store a result's arrays in the variables of its pattern (nested tuples of Vars)."""
-    for item, value in zip(pattern, result):
-        if isinstance(item, Var):
-            env[item.index] = value
-        elif item is not None:
-            _assign(item, value, env)
+def _first(outputs):
+    return outputs[0]
 
 
 class Program:
@@ -130,7 +60,7 @@ class Program:
         self._values = tracer._alive
         self._names = {}
         self._constant_ids = set(tracer.constants)
-        output_vars = {spec[1].index for spec in output_spec if spec[0] in ("array", "tensor")}
+        output_vars = {spec[1].index for spec in output_spec if spec[0] in ("array", "tensor", float, complex)}
         equations, constants = self._fold(tracer.equations, output_vars)
         self.folded = len(tracer.equations) - len(equations)
         equations = self._drop_dead(equations, output_vars)
@@ -199,30 +129,23 @@ class Program:
             if index not in output_vars and index not in constant:
                 frees[k].append(index)
         self._frees = frees
-        self._steps = [_step(equation, tuple(free)) for equation, free in zip(self.equations, frees)]
+        constants = {i: value for i, value in enumerate(self._env) if value is not None}
+        self._run = generate(self, constants, frees)
+        marker = object()
+        if len(self.output_spec) == 1 and tree_unflatten(self.output_tree, [marker]) is marker:
+            self.unflatten = _first
+        else:
+            self.unflatten = functools.partial(tree_unflatten, self.output_tree)
 
     # --- running -----------------------------------------------------------------------------
     def run(self, arrays):
         """Replay on the function's flattened array arguments; returns the output leaves."""
-        env = list(self._env)
-        for var, value in zip(self.inputs, arrays):
-            env[var.index] = value
-        for step in self._steps:
-            step(env)
-        return [self._output(spec, env) for spec in self.output_spec]
+        return self._run(*arrays)
 
-    @staticmethod
-    def _output(spec, env):
-        from nablanet.autodiff.tensor import new_tensor
-
-        kind, value = spec
-        if kind == "array":
-            return env[value.index]
-        if kind == "tensor":
-            return new_tensor(env[value.index])
-        if kind == "live":
-            return value.tensor._data
-        return value
+    @property
+    def source(self) -> str:
+        """The Python function the program runs as (one line per equation)."""
+        return self._run.source
 
     # --- looking at it -----------------------------------------------------------------------
     def count(self, phase: str | None = None) -> dict:
@@ -318,7 +241,7 @@ class Program:
             lines.append(f"  {left} = {equation.name} {args}{' ' + settings if settings else ''}".rstrip())
         outputs = []
         for kind, value in self.output_spec:
-            outputs.append(self._show(value) if kind in ("array", "tensor", "live") else repr(value))
+            outputs.append(self._show(value) if kind in ("array", "tensor", "live", float, complex) else repr(value))
         live = " ".join([f"{self._show(v)}:{_type(v.shape, v.dtype)}" for v in self._read_vars] +
                         [f"{name}:{_type(t.shape, t.dtype)}" for name, t in self._live_names.values() if t is not None])
         header = f"{{ lambda {inputs}" + (f" ; {live}" if live else "") + " ."

@@ -141,6 +141,7 @@ class Traced(np.ndarray):
     def __array_finalize__(self, obj):
         self._var = None
         self._tracer = None
+        self._python = None
 
     def _owned(self) -> bool:
         return self._tracer is not None and self._tracer is state.tracer
@@ -511,6 +512,14 @@ def peek(x):
     run no Python, do not repeat it. Anything else that reads a traced value in Python raises.
     """
     return x.view(np.ndarray) if isinstance(x, Traced) else x
+
+
+def as_python_number(x, kind):
+    """A traced 0-d array that the traced function returns as a Python number of ``kind`` (float,
+    complex): the program converts its value when it returns it, as eager mode does."""
+    traced = np.ndarray.view(x, Traced)  # the same variable, marked
+    traced._var, traced._tracer, traced._python = x._var, x._tracer, kind
+    return traced
 
 
 def _set_grads_none(params) -> None:
