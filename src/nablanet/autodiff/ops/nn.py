@@ -18,6 +18,7 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 # The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
 from nablanet.autodiff.ops.special import erf
 from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
+from nablanet.kernels.rows import last_axis_max, last_axis_sum
 
 # softmax_cross_entropy_rows is a composition for nablanet.nn.functional's weighted cross-entropy, not a
 # function of nablanet.numpy's.
@@ -208,8 +209,8 @@ class SoftmaxCrossEntropy(Op):
     name = "softmax_cross_entropy"
 
     def forward(logits, *, targets):
-        log_p = logits - logits.max(axis=-1, keepdims=True)
-        log_p = log_p - np.log(np.sum(np.exp(log_p), axis=-1, keepdims=True))
+        log_p = logits - last_axis_max(logits)
+        log_p = log_p - np.log(last_axis_sum(np.exp(log_p)))
         rows = log_p.size // log_p.shape[-1]
         if targets.dtype.kind in "iu":
             picked = np.take_along_axis(log_p.reshape(rows, -1), targets.reshape(rows, 1), axis=1)
