@@ -162,6 +162,10 @@ def _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_gra
             out, args = node._data, node._raw
         if state.batch_depth:
             input_grads = batching.call_rule(op.vjp, (grad_out, out, *args), {**node._settings, "needs": needs})
+        elif state.tracer is not None and not wrap:
+            # nablanet.jit: the rule on arrays is one equation of the program, replayed by calling it
+            # again, so the kernels it runs on its own buffers are repeated as they are.
+            input_grads = state.tracer.rule(op, (grad_out, out, *args), {**node._settings, "needs": needs})
         else:
             input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
         for parent, need, grad in zip(inputs, needs, input_grads):

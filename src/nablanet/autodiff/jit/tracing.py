@@ -169,8 +169,11 @@ class Traced(np.ndarray):
         if func in _SHAPE_ONLY:
             # Only the shape and dtype of the first argument matter: a value no variable feeds,
             # so constant folding can compute it once.
-            proto = args[0]
-            proto = np.broadcast_to(np.zeros((), np.asarray(proto).dtype), np.shape(proto))
+            proto = np.asarray(args[0])
+            if proto.flags.c_contiguous or proto.ndim < 2:
+                proto = np.broadcast_to(np.zeros((), proto.dtype), proto.shape)
+            else:
+                proto = np.empty_like(proto)  # its memory order, which the result keeps (order="K")
             tracer.constants[id(proto)] = proto
             args = (proto,) + tuple(args[1:])
         mutated = (args[0],) if func in _MUTATING else ()
@@ -442,6 +445,10 @@ class Tracer:
         except Exception:  # noqa: BLE001 - an op whose count needs more than its arrays keeps the element count
             pass
         return result
+
+    def rule(self, op, args, settings):
+        """An op's VJP rule on arrays (the first-order reverse pass), recorded as one equation."""
+        return self.record(op.vjp, f"{op.name}_vjp", args, settings)
 
     def _retraced(self, x):
         if type(x) is np.ndarray and x.size:
