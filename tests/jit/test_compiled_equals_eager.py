@@ -250,24 +250,13 @@ def _cnn(seed):
 
 
 def test_a_small_cnn_trains_as_in_eager_mode():
-    from nablanet.nn import functional as F
-
     models = [_cnn(0), _cnn(0)]
     optimizers = [optim.Adam(model.parameters(), lr=1e-2) for model in models]
-
-    def step_of(model, optimizer):
-        def step(X, y):
-            optimizer.zero_grad()
-            cost = F.cross_entropy(model(X), y)
-            cost.backward()
-            optimizer.step()
-            return cost
-        return step
-
-    eager, compiled = step_of(models[0], optimizers[0]), nablanet.jit(step_of(models[1], optimizers[1]))
+    eager = _optimizer_step("adam", models[0], optimizers[0])
+    compiled = nablanet.jit(_optimizer_step("adam", models[1], optimizers[1]))
     rng = numpy.random.default_rng(4)
     for k in range(STEPS):
-        X, y = rng.standard_normal((4, 1, 12, 12)).astype(numpy.float32), rng.integers(0, 10, 4)
+        X, y = rng.standard_normal((4, 1, 12, 12)).astype(numpy.float32), rng.standard_normal((4, 10)).astype(numpy.float32)
         _close(compiled(X, y).data, eager(X, y).data, numpy.float32, f"cnn loss, step {k + 1}")
         for p, q in zip(models[1].parameters(), models[0].parameters()):
             _close(p.data, q.data, numpy.float32, f"cnn parameters after step {k + 1}")
