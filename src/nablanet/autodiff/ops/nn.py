@@ -213,14 +213,19 @@ class SoftmaxCrossEntropy(Op):
         log_p = log_p - np.log(last_axis_sum(np.exp(log_p)))
         rows = log_p.size // log_p.shape[-1]
         if targets.dtype.kind in "iu":
-            picked = np.take_along_axis(log_p.reshape(rows, -1), targets.reshape(rows, 1), axis=1)
+            picked = log_p.reshape(rows, -1)[np.arange(rows), targets.reshape(rows)]
             return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
     def vjp(grad_out, out, logits, *, targets, needs):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
-        probabilities = exp(log_softmax(logits, axis=-1))
+        if type(logits) is np.ndarray and np.ndim(logits) >= 2:
+            # On arrays (the first-order pass) softmax in one exponential pass: exp(log_softmax) to rounding.
+            e = np.exp(logits - last_axis_max(logits))
+            probabilities = e / last_axis_sum(e)
+        else:
+            probabilities = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
             difference = probabilities - _one_hot(targets, logits_raw)
         else:
