@@ -185,11 +185,16 @@ def make_program(fn, *args, **kwargs) -> Program:
         >>> import numpy as np
         >>> import nablanet
         >>> from nablanet import numpy as nnp
-        >>> print(nablanet.make_program(lambda x: nnp.exp(x ** 2), np.array([1.0, 2.0])))
+        >>> def f(x):  # the notes' f(x) = sqrt(x^2 + exp(x^2)), a = x^2 computed once
+        ...     a = x ** 2
+        ...     return nnp.sqrt(a + nnp.exp(a))
+        >>> print(nablanet.make_program(f, np.array([1.0, 2.0])))
         { lambda x:f64[2] .
-          t1:f64[2] = power x 2
+          t1:f64[2] = square x
           a1:f64[2] = exp t1
-          in (a1) }
+          t2:f64[2] = add t1 a1
+          t3:f64[2] = sqrt t2
+          in (t3) }
     """
     result, program = _trace(fn, args, kwargs)
     return program
