@@ -37,3 +37,21 @@ def test_compiled_fit_equals_eager_fit(options, monkeypatch):
         numpy.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6, err_msg=name)
     # Batches of 32 rows and the last one of 26: two traces; with a penalty the step stays eager.
     assert programs[0].traces == (0 if options else 2)
+
+
+def test_a_diverging_compiled_fit_stops_where_eager_fit_does():
+    from nablanet.train.divergence import TrainingDivergedError
+
+    rng = numpy.random.default_rng(1)
+    X, y = rng.standard_normal((64, 3)) * 10, rng.standard_normal(64) * 10
+    outcomes = []
+    for compile in (False, True):
+        model = nn.Sequential(nn.Dense(3, 8, activation="relu", rng=0, dtype=numpy.float64),
+                              nn.Dense(8, 1, rng=1, dtype=numpy.float64))
+        with pytest.raises(TrainingDivergedError) as caught:
+            nablanet.fit(model, X, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=0.5), epochs=20,
+                         batch_size=16, shuffle=False, progress=False, compile=compile)
+        outcomes.append(((caught.value.epoch, caught.value.batch), [p.data.copy() for p in model.parameters()]))
+    assert outcomes[0][0] == outcomes[1][0]
+    for ours, theirs in zip(outcomes[1][1], outcomes[0][1]):
+        numpy.testing.assert_array_equal(ours, theirs)

@@ -4,6 +4,9 @@ A step compiles when its structure is fixed: no closure (L-BFGS), no L1/L2 penal
 read in Python), one process, no sample weights. Any other step, and any batch of a new shape (the
 last, partial one traces once more, then replays too), runs as ``nablanet.jit`` decides: the cache
 is keyed by the batch's shape and dtype.
+
+Not the default: a loss or a layer whose Python code does more than compute (a counter, a branch on
+a value; fit's own tests inject a NaN that way) runs once, when traced, and replays without it.
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ from nablanet.train.divergence import NonFinite
 
 
 class CompiledStep:
-    """A fit step (loop._Step) whose cost, backward pass, snapshot and update run as one traced program.
-
-    The loss is checked after the update (a compiled step cannot stop half-way), so a non-finite loss
-    is found one update later than eager mode finds it; the snapshot fit restores from is then the
-    one taken just before that update.
+    """A fit step (loop._Step) whose cost and backward pass run as one traced program; then, as in
+    eager mode, the loss is checked, the weights are saved for fit's divergence guard and the
+    optimizer updates them.
     """
 
     def __init__(self, step):
@@ -38,10 +39,10 @@ class CompiledStep:
 
     def _traced(self, X_batch, y_batch):
         step = self.step
+        # _cost sets each grad to None as Python assignments, which a replay would not repeat.
+        tracing.clear_grads(step.parameters)
         data_loss, _, _, predictions = step._cost(X_batch, y_batch)
         step._backward(data_loss, 0.0)
-        tracing.call(step.snapshot.save)
-        step.optimizer.step()
         return data_loss, predictions
 
     def __call__(self, X_batch, y_batch, global_rows=None, w_batch=None):
@@ -51,6 +52,10 @@ class CompiledStep:
         value = float(data_loss.data)
         if not math.isfinite(value):
             raise NonFinite(f"the loss became {value}", value)
+        # As the eager step: the snapshot, then the update (the optimizer's own step, which a traced
+        # step would run as one opaque call anyway), only for a finite loss.
+        self.step.snapshot.save()
+        self.step.optimizer.step()
         return value, 0.0, self.step._kept(predictions)
 
 
