@@ -260,3 +260,22 @@ def test_a_small_cnn_trains_as_in_eager_mode():
         _close(compiled(X, y).data, eager(X, y).data, numpy.float32, f"cnn loss, step {k + 1}")
         for p, q in zip(models[1].parameters(), models[0].parameters()):
             _close(p.data, q.data, numpy.float32, f"cnn parameters after step {k + 1}")
+
+
+def test_gradients_accumulated_over_calls_without_zero_grad_step_as_in_eager_mode():
+    def setup():
+        model = nn.Dense(3, 2, rng=0, dtype=numpy.float64)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            (model(x) ** 2).sum().backward()  # no zero_grad: .grad accumulates from call to call
+            optimizer.step()
+            return model.W.grad
+
+        return model, step
+
+    (eager_model, eager), (model, compiled) = setup(), setup()
+    compiled = nablanet.jit(compiled)
+    for k, x in enumerate(numpy.random.default_rng(5).standard_normal((STEPS + 1, 4, 3))):
+        _close(compiled(x), eager(x), numpy.float64, f"accumulated gradient, call {k + 1}")
+        _close(model.W.data, eager_model.W.data, numpy.float64, f"weights after call {k + 1}")

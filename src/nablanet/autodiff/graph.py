@@ -214,8 +214,10 @@ def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:
         if isinstance(g, np.ndarray) and g.dtype != leaf.dtype:
             g = cast_gradient(g, leaf.dtype)
         # Through the hook, a compiled step sets (or accumulates into) .grad at each replay too.
-        tracing.call(_accumulate_grad, leaf, g)
+        # Its result is a value of the program, so that a later step reading .grad reads this one.
+        leaf.grad = tracing.call(_accumulate_grad, leaf, g)
 
 
-def _accumulate_grad(leaf, g) -> None:
+def _accumulate_grad(leaf, g):
     leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return leaf.grad
