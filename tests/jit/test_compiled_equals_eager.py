@@ -279,3 +279,24 @@ def test_gradients_accumulated_over_calls_without_zero_grad_step_as_in_eager_mod
     for k, x in enumerate(numpy.random.default_rng(5).standard_normal((STEPS + 1, 4, 3))):
         _close(compiled(x), eager(x), numpy.float64, f"accumulated gradient, call {k + 1}")
         _close(model.W.data, eager_model.W.data, numpy.float64, f"weights after call {k + 1}")
+
+
+def test_grads_cleared_by_assignment_are_cleared_at_every_replay():
+    def setup():
+        model = nn.Dense(3, 2, rng=0, dtype=numpy.float64)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            for p in model.parameters():
+                p.grad = None  # a Python assignment, not zero_grad(): the replays repeat it too
+            (model(x) ** 2).sum().backward()
+            optimizer.step()
+            return model.W.grad
+
+        return model, step
+
+    (eager_model, eager), (model, compiled) = setup(), setup()
+    compiled = nablanet.jit(compiled)
+    for k, x in enumerate(numpy.random.default_rng(6).standard_normal((STEPS + 1, 4, 3))):
+        _close(compiled(x), eager(x), numpy.float64, f"gradient, call {k + 1}")
+        _close(model.W.data, eager_model.W.data, numpy.float64, f"weights after call {k + 1}")

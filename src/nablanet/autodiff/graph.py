@@ -215,7 +215,7 @@ def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:
             g = cast_gradient(g, leaf.dtype)
         # Through the hook, a compiled step sets (or accumulates into) .grad at each replay too.
         # Its result is a value of the program, so that a later step reading .grad reads this one.
-        leaf.grad = tracing.call(_accumulate_grad, leaf, g)
+        leaf._grad = tracing.call(_accumulate_grad, leaf, g)
 
 
 def _accumulate_grad(leaf, g):

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from nablanet.autodiff.jit import jit, tracing
+from nablanet.autodiff.jit import jit
 from nablanet.train.divergence import NonFinite
 
 
@@ -39,8 +39,6 @@ class CompiledStep:
 
     def _traced(self, X_batch, y_batch):
         step = self.step
-        # _cost sets each grad to None as Python assignments, which a replay would not repeat.
-        tracing.clear_grads(step.parameters)
         data_loss, _, _, predictions = step._cost(X_batch, y_batch)
         step._backward(data_loss, 0.0)
         return data_loss, predictions

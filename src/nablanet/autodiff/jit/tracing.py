@@ -8,7 +8,8 @@ such arrays (a comparison inside a VJP rule, the reverse pass's gradient accumul
 ``ones_like``) reaches ``Traced.__array_ufunc__`` / ``__array_function__`` and is recorded too, so the
 backward pass traces without any change to the rules. Work that touches only arrays from outside the
 trace (an optimizer's in-place update of its state, a random draw) cannot be seen this way: it goes
-through ``call(fn, *args, pure=False)``, which records one opaque call replayed every step.
+through ``call(fn, *args, pure=False)``, which records one opaque call replayed every step; so
+does an assignment to a Tensor's ``.grad`` (``p.grad = None``), through the property's setter.
 
 Asking for a traced value in Python (``bool``, ``float``, ``int``, ``.item()``) would bake one
 call's branch into every replay, so it raises ``TracingError`` naming the user's line.
