@@ -66,7 +66,7 @@ class FeatureLayout:
         C * inner) values long; rows of about ROW_LENGTH values run as fast as a plain product.
         """
         row = np.empty(self.row_shape, dtype=flat.dtype)
-        row[...] = v.reshape(-1, 1)
+        np.copyto(row, v.reshape(-1, 1))  # not row[...] = : NumPy's function is what nablanet.jit records
         row = row.reshape(-1)
         whole, size = self.whole, self.row_size
         ufunc(flat[:whole].reshape(-1, size), row, out=out[:whole].reshape(-1, size))

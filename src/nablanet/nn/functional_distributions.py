@@ -157,10 +157,10 @@ def gaussian_nll_loss(predictions, targets, var, *, full: bool = False, eps: flo
 
 def _variance(var, shape, dtype):
     """var shaped to broadcast against the predictions, as PyTorch's rules, or the error naming both shapes."""
-    values = np.asarray(_values(var))
+    values = np.asanyarray(_values(var))
     if values.ndim == 0:
         var = ops.broadcast_to(var, shape) if hasattr(var, "_data") else np.full(shape, float(values), dtype)
-        values = np.asarray(_values(var))
+        values = np.asanyarray(_values(var))
     if values.size and values.min() < 0:
         raise ValueError(f"gaussian_nll_loss: the variances must be non-negative, got a minimum of {values.min()}")
     if values.shape == shape:
@@ -207,7 +207,7 @@ def cosine_embedding_loss(x1, x2, y, *, margin: float = 0.0, reduction: str = "m
         raise ValueError(f"cosine_embedding_loss: targets of shape {np.shape(_values(x2))} do not match predictions of "
                          f"shape {shape} (x2 against x1: two embeddings of one shape)")
     margin = check_real("cosine_embedding_loss", "margin", margin, low=-1.0, high=1.0)
-    labels = np.asarray(_values(y))
+    labels = np.asanyarray(_values(y))
     if labels.shape != shape[:-1]:
         raise ValueError(f"cosine_embedding_loss: y of shape {labels.shape} does not fit embeddings of shape {shape} "
                          f"(expected {shape[:-1]})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import batching, ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.op import raw as _values
 from nablanet.autodiff.ops.nn import softmax_cross_entropy, softmax_cross_entropy_rows
 from nablanet.checks import check_choice, check_real
@@ -27,7 +28,7 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _matching_targets(predictions, targets, loss: str):
     """Targets as an array of the predictions' shape and dtype, or a clear error."""
-    target_values = np.asarray(_values(targets))
+    target_values = np.asanyarray(_values(targets))
     shape = np.shape(_values(predictions))
     if target_values.shape != shape:
         if target_values.ndim == 1 and shape == (target_values.shape[0], 1):
@@ -91,7 +92,7 @@ def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight", fit
     shape; ``fits`` says what the shape is, in errors."""
     if weight is None:
         return None
-    values = np.asarray(_values(weight))
+    values = np.asanyarray(_values(weight))
     if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
         raise ValueError(f"{loss}: {name} must be real numbers, got dtype {values.dtype}")
     try:
@@ -276,7 +277,7 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     if plain and (isinstance(targets, batching.BatchTracer) or _nothing_ignored(targets, ignore_index)):
         return _fused_cross_entropy(logits, targets, class_axis, sample_weight)
     log_p = ops.log_softmax(logits, axis=class_axis)
-    if np.asarray(_values(targets)).dtype.kind == "f":
+    if np.asanyarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_p, targets, class_weight, label_smoothing, class_axis, "cross_entropy")
         return reduce_terms(terms, reduction, sample_weight, "cross_entropy")
     terms, counted, kept = _picked(log_p, targets, class_weight, ignore_index, class_axis, "cross_entropy")
@@ -322,7 +323,7 @@ def nll_loss(log_probabilities, targets, weight=None, *, ignore_index: int = -10
     class_axis = 1 if len(shape) > 1 else 0
     check_choice("nll_loss", "reduction", reduction, REDUCTIONS)
     class_weight = _constant_weights(weight, (shape[class_axis],), dtype, "nll_loss", fits="one weight per class")
-    if np.asarray(_values(targets)).dtype.kind == "f":
+    if np.asanyarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_probabilities, targets, class_weight, 0.0, class_axis, "nll_loss")
         return reduce_terms(terms, reduction, sample_weight, "nll_loss")
     terms, counted, _ = _picked(log_probabilities, targets, class_weight, ignore_index, class_axis, "nll_loss")
@@ -349,7 +350,7 @@ def _along(vector, axis: int, ndim: int):
 def _soft_terms(log_p, targets, class_weight, label_smoothing: float, class_axis: int, loss: str):
     """-sum_c w_c t'_c log p_c per position, t' = (1 - epsilon) t + epsilon / K, for probability targets t."""
     shape = np.shape(_values(log_p))
-    t = np.asarray(_values(targets))
+    t = np.asanyarray(_values(targets))
     if t.shape != shape:
         raise ValueError(f"{loss}: probability targets of shape {t.shape} do not match predictions of shape {shape}; "
                          f"pass integer class labels (classes on axis {class_axis}) or probabilities of the "
@@ -364,7 +365,7 @@ def _soft_terms(log_p, targets, class_weight, label_smoothing: float, class_axis
 
 def _nothing_ignored(targets, ignore_index) -> bool:
     """Probability targets, or labels none of which is ignore_index."""
-    values = np.asarray(_values(targets))
+    values = np.asanyarray(_values(targets))
     return values.dtype.kind == "f" or not np.any(values == ignore_index)
 
 
@@ -373,7 +374,7 @@ def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight):
     if class_axis != last:
         # The fused op takes the classes last: (N, C, d1, ...) is viewed as rows (N, d1, ..., C).
         logits = ops.moveaxis(logits, class_axis, -1)
-        values = np.asarray(_values(targets))
+        values = np.asanyarray(_values(targets))
         targets = np.moveaxis(values, class_axis, -1) if values.dtype.kind == "f" else values
     if sample_weight is None:
         return softmax_cross_entropy(logits, targets)
@@ -387,7 +388,7 @@ def _picked(log_p, targets, class_weight, ignore_index, class_axis: int, loss: s
     shape = np.shape(_values(log_p))
     n_classes, dtype = shape[class_axis], _values(log_p).dtype
     expected = shape[:class_axis] + shape[class_axis + 1:]
-    labels = np.asarray(_values(targets))
+    labels = np.asanyarray(_values(targets))
     if labels.dtype.kind not in "iu":
         raise ValueError(f"{loss}: targets must be integer class labels or float probabilities, got dtype "
                          f"{labels.dtype}")
@@ -426,11 +427,12 @@ def _label_reduction(terms, counted, reduction: str, sample_weight, loss: str):
 def hinge(scores, targets, *, reduction: str = "mean", sample_weight=None):
     """Hinge loss C = (1/n) sum max(0, 1 - t y) for labels t in {-1, +1} (labels 0/1 are mapped to -1/+1)."""
     t = _matching_targets(scores, targets, "hinge")
-    values = np.unique(t)
-    if np.all(np.isin(values, (0.0, 1.0))):
-        t = 2.0 * t - 1.0
-    elif not np.all(np.isin(values, (-1.0, 1.0))):
+    values = tracing.peek(np.unique(t))
+    zero_one = np.all(np.isin(t, (0.0, 1.0)))
+    if not (np.all(np.isin(values, (0.0, 1.0))) or np.all(np.isin(values, (-1.0, 1.0)))):
         raise ValueError(f"hinge: labels must be -1/+1 (or 0/1), got values {values[:5].tolist()}")
+    # A where, not an if: a compiled loss maps each batch's labels by that batch's convention.
+    t = np.where(zero_one, 2.0 * t - 1.0, t)
     return reduce_terms(ops.maximum(1.0 - t * scores, 0.0), reduction, sample_weight, "hinge")
 
 
@@ -441,7 +443,7 @@ register_loss("hinge", hinge, targets="values", task="classification", outputs="
 def _check_probabilities(p):
     # Outside [0, 1] the floored logarithms give a loss that can go negative and a gradient that pushes
     # further out, with no error: the usual cause is logits (no sigmoid at the output) given to this loss.
-    outside = (p < 0) | (p > 1)
+    outside = tracing.peek((p < 0) | (p > 1))
     if np.any(outside):
         raise ValueError(f"binary_cross_entropy: the predictions must be probabilities in [0, 1], but they range from "
                          f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}; for logits (a network without a sigmoid at its "
@@ -449,6 +451,7 @@ def _check_probabilities(p):
 
 
 def _check_binary(t, loss: str):
-    if t.size and (t.min() < 0 or t.max() > 1):
-        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
+    values = tracing.peek(t)
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {values.min()} to {values.max()}")
     return t

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nablanet import runtime
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -200,8 +201,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None, before the next backward pass accumulates into it."""
-        for p in self.parameters():
-            p.grad = None
+        tracing.clear_grads(self.parameters())
 
     # --- state as plain arrays (saving, copying weights) --------------------------------------
     def state_dict(self) -> OrderedDict:

@@ -18,6 +18,7 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 # The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
 from nablanet.autodiff.ops.special import erf
 from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
+from nablanet.kernels.rows import last_axis_max, last_axis_sum
 
 # softmax_cross_entropy_rows is a composition for nablanet.nn.functional's weighted cross-entropy, not a
 # function of nablanet.numpy's.
@@ -221,18 +222,23 @@ class SoftmaxCrossEntropy(Op):
     name = "softmax_cross_entropy"
 
     def forward(logits, *, targets):
-        log_p = logits - logits.max(axis=-1, keepdims=True)
-        log_p = log_p - np.log(np.sum(np.exp(log_p), axis=-1, keepdims=True))
+        log_p = logits - last_axis_max(logits)
+        log_p = log_p - np.log(last_axis_sum(np.exp(log_p)))
         rows = log_p.size // log_p.shape[-1]
         if targets.dtype.kind in "iu":
-            picked = np.take_along_axis(log_p.reshape(rows, -1), targets.reshape(rows, 1), axis=1)
+            picked = log_p.reshape(rows, -1)[np.arange(rows), targets.reshape(rows)]
             return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
     def vjp(grad_out, out, logits, *, targets, needs):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
-        probabilities = exp(log_softmax(logits, axis=-1))
+        if type(logits) is np.ndarray and np.ndim(logits) >= 2:
+            # On arrays (the first-order pass) softmax in one exponential pass: exp(log_softmax) to rounding.
+            e = np.exp(logits - last_axis_max(logits))
+            probabilities = e / last_axis_sum(e)
+        else:
+            probabilities = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
             difference = probabilities - _one_hot(targets, logits_raw)
         else:
@@ -257,9 +263,9 @@ def _one_hot(labels, like):
     if isinstance(labels, batching.BatchTracer) or isinstance(like, batching.BatchTracer):
         classes = np.arange(np.shape(like)[-1])
         return astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), like.dtype)
-    one_hot = np.zeros(like.shape, dtype=like.dtype)
-    np.put_along_axis(one_hot.reshape(-1, like.shape[-1]), labels.reshape(-1, 1), 1, axis=1)
-    return one_hot
+    # A comparison with the class numbers: two passes and no scatter (labels were checked by the forward).
+    classes = np.arange(like.shape[-1])
+    return np.equal(labels.reshape(-1, 1), classes).astype(like.dtype).reshape(like.shape)
 
 
 def softmax_cross_entropy(logits, targets):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.ops.norm import normalize
 from nablanet.checks import check_bool, check_float_dtype, check_int, check_ints, check_real
 from nablanet.nn.layers.registry import register_layer
@@ -111,6 +112,19 @@ class BatchNorm(Module):
         if track and momentum is None:
             yield "num_batches_tracked", ArraySpec((), np.dtype(np.int64), nonnegative=True)
 
+    def _update_running(self, batch_mean, batch_var, count) -> None:
+        """running = (1 - momentum) running + momentum batch statistic (the variance unbiased); with
+        momentum None, momentum = 1/t for the t-th batch (the cumulative average)."""
+        if self.momentum is None:
+            self.num_batches_tracked += 1
+            momentum = 1.0 / float(self.num_batches_tracked)
+        else:
+            momentum = self.momentum
+        self.running_mean *= 1.0 - momentum
+        self.running_mean += momentum * batch_mean
+        self.running_var *= 1.0 - momentum
+        self.running_var += momentum * (batch_var * (count / (count - 1)))
+
     def forward(self, x):
         shape = np.shape(x.data if hasattr(x, "_data") else x)
         if len(shape) < 2 or shape[1] != self.num_features:
@@ -142,15 +156,8 @@ class BatchNorm(Module):
         out, batch_mean, batch_var, count = ops.batch_norm(x, gamma, beta, self.eps, return_statistics=True,
                                                            group=self.process_group)
         if self.training and self.track_running_stats:
-            if self.momentum is None:
-                self.num_batches_tracked += 1
-                momentum = 1.0 / float(self.num_batches_tracked)
-            else:
-                momentum = self.momentum
-            self.running_mean *= 1.0 - momentum
-            self.running_mean += momentum * batch_mean
-            self.running_var *= 1.0 - momentum
-            self.running_var += momentum * (batch_var * (count / (count - 1)))
+            # In place on the module's buffers: a compiled step repeats it through the hook.
+            tracing.call(self._update_running, batch_mean, batch_var, count)
         return out
 
 
@@ -399,7 +406,7 @@ class _InstanceNorm(Module):
             return _affine(x_hat, self.gamma, self.beta, broadcast)
         rows = ops.reshape(x, shape[:2] + (-1,))
         if self.track_running_stats:
-            self._update_running_statistics(np.asarray(rows.data if hasattr(rows, "_data") else rows))
+            tracing.call(self._update_running_statistics, np.asarray(rows.data if hasattr(rows, "_data") else rows))
         return _affine(ops.reshape(normalize(rows, eps=self.eps), shape), self.gamma, self.beta, broadcast)
 
     def _update_running_statistics(self, rows):

@@ -1,0 +1,287 @@
+"""nablanet.jit against eager mode: every registered layer, loss and optimizer gives the same values
+and, after training steps, the same parameters (1e-6 in float32, 1e-12 in float64).
+
+Each compiled function is traced on the first batch and replayed on later, different batches, so a
+value the trace wrongly froze (a mask, a one-hot, a random draw) shows up as a difference.
+"""
+
+import numpy
+import pytest
+
+import nablanet
+import nablanet.nn as nn
+from nablanet import optim
+from nablanet.optim import OPTIMIZERS, get_optimizer, optimizer_record
+
+TOLERANCE = {numpy.float32: 1e-6, numpy.float64: 1e-12}
+STEPS = 3
+
+
+def _dense(rng, dtype):
+    return nn.Dense(3, 3, activation="tanh", rng=rng, dtype=dtype)
+
+
+# Layers whose defaults do not fit a batch of shape (4, 3): the input shape and the arguments.
+# A new layer that builds from a (4, 3) batch with its defaults is covered with no line here.
+SPECIAL = {
+    "activation": ((3, 4), lambda rng, dtype: dict(activation="leaky_relu", alpha=0.2)),
+    "sequential": ((4, 3), lambda rng, dtype: dict(args=(_dense(rng, dtype), nn.Dense(3, 2, rng=rng + 1, dtype=dtype)))),
+    "graph": ((4, 3), lambda rng, dtype: dict(args=(["x"], {"h": (_dense(rng, dtype), "x"),
+                                                            "g": (nn.Dense(3, 2, rng=rng + 1, dtype=dtype), "h"),
+                                                            "y": (nn.Concatenate(), ["x", "h", "g"])}, "y"))),
+    "residual": ((4, 3), lambda rng, dtype: dict(args=(_dense(rng, dtype),))),
+    "concatenate": ((3, 4), lambda rng, dtype: dict(axis=0)),
+    "dense": ((2, 4, 3), lambda rng, dtype: dict(out_features=2, activation="elu")),
+    "rbf": ((5, 2), lambda rng, dtype: dict(units=3)),
+    "conv1d": ((2, 3, 7), lambda rng, dtype: dict(out_channels=6, kernel_size=3, padding=1, groups=3)),
+    "conv2d": ((2, 2, 5, 5), lambda rng, dtype: dict(out_channels=3, kernel_size=2, stride=2)),
+    "convtranspose1d": ((2, 2, 4), lambda rng, dtype: dict(out_channels=4, kernel_size=3, stride=2, groups=2)),
+    "convtranspose2d": ((2, 3, 3, 2), lambda rng, dtype: dict(out_channels=2, kernel_size=2, stride=2,
+                                                              output_padding=1)),
+    "dropout": ((4, 3), lambda rng, dtype: dict(p=0.3)),
+    "dropout1d": ((2, 3, 4), lambda rng, dtype: dict(p=0.3)),
+    "dropout2d": ((2, 3, 2, 2), lambda rng, dtype: dict(p=0.3)),
+    "multiheadattention": ((2, 3, 4), lambda rng, dtype: dict(num_heads=2, batch_first=True)),
+    "transformerencoderlayer": ((3, 2, 4), lambda rng, dtype: dict(nhead=2, dim_feedforward=5, activation="gelu")),
+    "embedding": ((2, 5), lambda rng, dtype: dict(num_embeddings=7, embedding_dim=3)),
+    "batchnorm": ((6, 3, 2), lambda rng, dtype: {}),
+    "layernorm": ((2, 3, 4), lambda rng, dtype: {}),
+    "groupnorm": ((2, 4, 3), lambda rng, dtype: dict(num_groups=2)),
+    "instancenorm1d": ((2, 3, 5), lambda rng, dtype: dict(affine=True, track_running_stats=True)),
+    "instancenorm2d": ((2, 2, 3, 3), lambda rng, dtype: dict(affine=True, track_running_stats=True)),
+    "maxpool1d": ((2, 3, 6), lambda rng, dtype: dict(kernel_size=2)),
+    "maxpool2d": ((2, 2, 4, 4), lambda rng, dtype: dict(kernel_size=2)),
+    "avgpool1d": ((2, 3, 6), lambda rng, dtype: dict(kernel_size=3)),
+    "avgpool2d": ((2, 2, 4, 4), lambda rng, dtype: dict(kernel_size=2, stride=1)),
+    "globalavgpool": ((2, 3, 4, 4), lambda rng, dtype: {}),
+    "adaptiveavgpool1d": ((2, 3, 7), lambda rng, dtype: dict(output_size=3)),
+    "adaptiveavgpool2d": ((2, 2, 5, 4), lambda rng, dtype: dict(output_size=3)),
+    "adaptivemaxpool1d": ((2, 3, 6), lambda rng, dtype: dict(output_size=4)),
+    "adaptivemaxpool2d": ((2, 2, 5, 5), lambda rng, dtype: dict(output_size=2)),
+    "upsample": ((2, 2, 3, 3), lambda rng, dtype: dict(scale_factor=1.5, mode="bilinear")),
+    "flatten": ((2, 3, 4), lambda rng, dtype: {}),
+    "rnn": ((2, 4, 3), lambda rng, dtype: dict(hidden_size=2)),
+    "gru": ((2, 4, 3), lambda rng, dtype: dict(hidden_size=2, bidirectional=True)),
+    "lstm": ((2, 4, 3), lambda rng, dtype: dict(hidden_size=2, return_sequences=False)),
+}
+# Layers of integer inputs: how many values they take (the gradient reaches the parameters only).
+INTEGER_INPUTS = {"embedding": 7}
+LAYER_NAMES = [name for name, record in nn.LAYERS.items() if record.cls.__module__.startswith("nablanet.")]
+
+
+def _layer(name, dtype, seed=0):
+    """The registered layer ``name`` (the same weights for the same seed) and its input shape."""
+    record = nn.layer_record(name)
+    shape, arguments = SPECIAL.get(name, ((4, 3), lambda rng, dtype: {}))
+    arguments = dict(arguments(seed, dtype))
+    args = arguments.pop("args", ())
+    if "rng" in record.arguments:
+        arguments["rng"] = seed
+    if "dtype" in record.arguments:
+        arguments["dtype"] = dtype
+    return record.build(shape, *args, **arguments), shape
+
+
+def _batches(name, shape, dtype):
+    rng = numpy.random.default_rng(7)
+    if name in INTEGER_INPUTS:
+        return [rng.integers(0, INTEGER_INPUTS[name], shape) for _ in range(STEPS)]
+    return [rng.standard_normal(shape).astype(dtype) for _ in range(STEPS)]
+
+
+def _output(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _close(actual, expected, dtype, what):
+    tolerance = TOLERANCE[dtype]
+    numpy.testing.assert_allclose(numpy.asarray(actual), numpy.asarray(expected), rtol=tolerance, atol=tolerance,
+                                  err_msg=what)
+
+
+def _training_step(layer, optimizer):
+    def step(x):
+        optimizer.zero_grad()
+        out = _output(layer(x))
+        loss = (out * out).mean()
+        loss.backward()
+        optimizer.step()
+        return loss, out
+
+    return step
+
+
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_every_layer_forward_and_training_step(name, dtype):
+    eager_layer, shape = _layer(name, dtype)
+    compiled_layer, _ = _layer(name, dtype)
+    batches = _batches(name, shape, dtype)
+    compiled_forward = nablanet.jit(lambda x: _output(compiled_layer(x)))
+    for x in batches:
+        _close(compiled_forward(x).data, _output(eager_layer(x)).data, dtype, f"{name} forward")
+    assert compiled_forward.traces == 1
+    if not list(eager_layer.parameters()):
+        # No parameters: the compiled input gradient against the eager one (where there is one).
+        loss = lambda x, layer: (_output(layer(x)) ** 2).sum()  # noqa: E731
+        compiled_grad = nablanet.jit(nablanet.grad(lambda x: loss(x, compiled_layer)))
+        for x in batches:
+            try:
+                expected = nablanet.grad(lambda x: loss(x, eager_layer))(x)
+            except (TypeError, ValueError) as no_gradient:  # Heaviside's, an integer input's
+                with pytest.raises(type(no_gradient)):
+                    compiled_grad(x)
+                return
+            _close(compiled_grad(x), expected, dtype, f"{name} gradient")
+        return
+    eager_step = _training_step(eager_layer, optim.SGD(eager_layer.parameters(), lr=0.1, momentum=0.5))
+    compiled_step = nablanet.jit(_training_step(compiled_layer, optim.SGD(compiled_layer.parameters(), lr=0.1,
+                                                                          momentum=0.5)))
+    for k, x in enumerate(batches):
+        eager_loss, eager_out = eager_step(x)
+        compiled_loss, compiled_out = compiled_step(x)
+        _close(compiled_loss.data, eager_loss.data, dtype, f"{name} loss, step {k + 1}")
+        _close(compiled_out.data, eager_out.data, dtype, f"{name} output, step {k + 1}")
+        for (key, ours), theirs in zip(compiled_layer.state_dict().items(), eager_layer.state_dict().values()):
+            _close(ours, theirs, dtype, f"{name} {key} after step {k + 1}")
+    assert compiled_step.traces == 1
+
+
+LOSS_NAMES = [name for name, record in nn.LOSSES.records.items() if record.function.__module__.startswith("nablanet.")]
+
+
+def _loss_data(name, dtype, k):
+    """Predictions (6, 3) and targets of the kind the loss expects, different for each k."""
+    rng = numpy.random.default_rng(20 + k)
+    predictions = rng.standard_normal((6, 3)).astype(dtype)
+    kind = nn.loss_record(name).targets
+    if kind == "labels" or name == "cross_entropy":
+        return predictions, rng.integers(0, 3, 6)
+    if name == "binary_cross_entropy":
+        return (1 / (1 + numpy.exp(-predictions))).astype(dtype), rng.integers(0, 2, (6, 3)).astype(dtype)
+    if name in ("binary_cross_entropy_with_logits", "hinge"):
+        return predictions, rng.integers(0, 2, (6, 3)).astype(dtype)
+    return predictions, rng.standard_normal((6, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_every_loss_value_and_gradient(name, dtype):
+    function = nn.loss_record(name).function
+    value_and_grad = nablanet.value_and_grad(lambda p, t: function(p, t))
+    compiled = nablanet.jit(value_and_grad)
+    for k in range(STEPS):
+        predictions, targets = _loss_data(name, dtype, k)
+        value, gradient = compiled(predictions, targets)
+        expected_value, expected_gradient = value_and_grad(predictions, targets)
+        _close(value, expected_value, dtype, f"{name} value, call {k + 1}")
+        _close(gradient, expected_gradient, dtype, f"{name} gradient, call {k + 1}")
+    assert compiled.traces == 1
+
+
+OPTIMIZER_NAMES = [name for name, record in OPTIMIZERS.items() if record.cls.__module__.startswith("nablanet.")]
+
+
+def _model_and_optimizer(name, dtype):
+    model = nn.Sequential(nn.Dense(3, 4, activation="tanh", rng=0, dtype=dtype), nn.Dense(4, 2, rng=1, dtype=dtype))
+    record = optimizer_record(name)
+    hyperparameters = {"max_iter": 2} if record.needs_closure else {}
+    return model, get_optimizer(name, model.parameters(), lr=record.lr * 5, **hyperparameters)
+
+
+def _optimizer_step(name, model, optimizer):
+    def cost(x, y):
+        difference = model(x) - y
+        return (difference * difference).mean()
+
+    if optimizer_record(name).needs_closure:
+        def step(x, y):
+            def closure():
+                optimizer.zero_grad()
+                loss = cost(x, y)
+                loss.backward()
+                return loss
+            return optimizer.step(closure)
+        return step
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = cost(x, y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def _value(loss):
+    return loss.data if isinstance(loss, nablanet.Tensor) else loss
+
+
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+def test_every_optimizer_training_steps(name, dtype):
+    eager_model, eager_optimizer = _model_and_optimizer(name, dtype)
+    model, optimizer = _model_and_optimizer(name, dtype)
+    if optimizer_record(name).needs_closure:
+        # Its line search evaluates the closure (traced values) a data-dependent number of times.
+        x = numpy.ones((5, 3), dtype)
+        with pytest.raises(TypeError, match=f"{type(optimizer).__name__}.step.*cannot be compiled"):
+            nablanet.jit(_optimizer_step(name, model, optimizer))(x, x[:, :2])
+        return
+    eager_step = _optimizer_step(name, eager_model, eager_optimizer)
+    compiled_step = nablanet.jit(_optimizer_step(name, model, optimizer))
+    rng = numpy.random.default_rng(3)
+    # More steps than the state's subnormal flush period (16), so that pass is replayed too.
+    for k in range(18):
+        x, y = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((5, 2)).astype(dtype)
+        _close(_value(compiled_step(x, y)), _value(eager_step(x, y)), dtype, f"{name} loss, step {k + 1}")
+        for p, q in zip(model.parameters(), eager_model.parameters()):
+            _close(p.data, q.data, dtype, f"{name} parameters after step {k + 1}")
+    assert compiled_step.traces == 1
+
+
+def _cnn(seed):
+    """Two convolutions (the second's input gradient is a kernel's col2im into its own buffers), pools
+    that gather channel runs, a dense head: cnn-28 of PERFORMANCE.md, smaller."""
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, rng=seed), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 8, 3, padding=1, rng=seed + 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Dense(72, 10, rng=seed + 2))
+
+
+def test_a_small_cnn_trains_as_in_eager_mode():
+    models = [_cnn(0), _cnn(0)]
+    optimizers = [optim.Adam(model.parameters(), lr=1e-2) for model in models]
+    eager = _optimizer_step("adam", models[0], optimizers[0])
+    compiled = nablanet.jit(_optimizer_step("adam", models[1], optimizers[1]))
+    rng = numpy.random.default_rng(4)
+    for k in range(STEPS):
+        X, y = rng.standard_normal((4, 1, 12, 12)).astype(numpy.float32), rng.standard_normal((4, 10)).astype(numpy.float32)
+        _close(compiled(X, y).data, eager(X, y).data, numpy.float32, f"cnn loss, step {k + 1}")
+        for p, q in zip(models[1].parameters(), models[0].parameters()):
+            _close(p.data, q.data, numpy.float32, f"cnn parameters after step {k + 1}")
+
+
+@pytest.mark.parametrize("clear", [False, True], ids=["accumulating", "cleared-by-assignment"])
+def test_grads_kept_or_cleared_by_hand_step_as_in_eager_mode(clear):
+    """Without zero_grad, .grad accumulates from call to call; cleared by a Python assignment
+    (p.grad = None), the replays clear it too."""
+    def setup():
+        model = nn.Dense(3, 2, rng=0, dtype=numpy.float64)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            for p in model.parameters():
+                if clear:
+                    p.grad = None
+            (model(x) ** 2).sum().backward()
+            optimizer.step()
+            return model.W.grad
+
+        return model, step
+
+    (eager_model, eager), (model, compiled) = setup(), setup()
+    compiled = nablanet.jit(compiled)
+    for k, x in enumerate(numpy.random.default_rng(5).standard_normal((STEPS + 1, 4, 3))):
+        _close(compiled(x), eager(x), numpy.float64, f"gradient, call {k + 1}")
+        _close(model.W.data, eager_model.W.data, numpy.float64, f"weights after call {k + 1}")
