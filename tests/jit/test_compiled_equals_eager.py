@@ -150,6 +150,13 @@ def test_every_layer_forward_and_training_step(name, dtype):
 LOSS_NAMES = [name for name, record in nn.LOSSES.records.items() if record.function.__module__.startswith("nablanet.")]
 
 
+def _loss_inputs(name, dtype, k):
+    """The data a loss takes after its predictions and targets (its record's inputs), different for each k."""
+    rng = numpy.random.default_rng(40 + k)
+    data = {"var": lambda: rng.uniform(0.5, 2.0, (6, 3)).astype(dtype), "y": lambda: rng.choice([-1, 1], 6)}
+    return tuple(data[name]() for name in nn.loss_record(name).inputs)
+
+
 def _loss_data(name, dtype, k):
     """Predictions (6, 3) and targets of the kind the loss expects, different for each k."""
     rng = numpy.random.default_rng(20 + k)
@@ -161,6 +168,11 @@ def _loss_data(name, dtype, k):
         return (1 / (1 + numpy.exp(-predictions))).astype(dtype), rng.integers(0, 2, (6, 3)).astype(dtype)
     if name in ("binary_cross_entropy_with_logits", "hinge"):
         return predictions, rng.integers(0, 2, (6, 3)).astype(dtype)
+    if name == "kl_div":
+        soft = numpy.exp(rng.standard_normal((6, 3)))
+        return predictions, (soft / soft.sum(axis=1, keepdims=True)).astype(dtype)
+    if name == "poisson_nll_loss":
+        return predictions, rng.poisson(2.0, (6, 3)).astype(dtype)
     return predictions, rng.standard_normal((6, 3)).astype(dtype)
 
 
@@ -168,12 +180,13 @@ def _loss_data(name, dtype, k):
 @pytest.mark.parametrize("name", LOSS_NAMES)
 def test_every_loss_value_and_gradient(name, dtype):
     function = nn.loss_record(name).function
-    value_and_grad = nablanet.value_and_grad(lambda p, t: function(p, t))
+    value_and_grad = nablanet.value_and_grad(lambda p, t, *inputs: function(p, t, *inputs))
     compiled = nablanet.jit(value_and_grad)
     for k in range(STEPS):
         predictions, targets = _loss_data(name, dtype, k)
-        value, gradient = compiled(predictions, targets)
-        expected_value, expected_gradient = value_and_grad(predictions, targets)
+        inputs = _loss_inputs(name, dtype, k)
+        value, gradient = compiled(predictions, targets, *inputs)
+        expected_value, expected_gradient = value_and_grad(predictions, targets, *inputs)
         _close(value, expected_value, dtype, f"{name} value, call {k + 1}")
         _close(gradient, expected_gradient, dtype, f"{name} gradient, call {k + 1}")
     assert compiled.traces == 1
@@ -285,3 +298,36 @@ def test_grads_kept_or_cleared_by_hand_step_as_in_eager_mode(clear):
     for k, x in enumerate(numpy.random.default_rng(5).standard_normal((STEPS + 1, 4, 3))):
         _close(compiled(x), eager(x), numpy.float64, f"gradient, call {k + 1}")
         _close(model.W.data, eager_model.W.data, numpy.float64, f"weights after call {k + 1}")
+
+
+LABEL_LOSS_OPTIONS = {"plain": {}, "weight": {"weight": numpy.array([0.5, 2.0, 1.5])}, "sum": {"reduction": "sum"},
+                      "sample-weight": {"sample_weight": numpy.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0])},
+                      "smoothing": {"label_smoothing": 0.2}}
+# nll_loss has no label_smoothing (nor has PyTorch's).
+LABEL_LOSS_CASES = [(name, options) for name in ("cross_entropy", "nll_loss") for options in LABEL_LOSS_OPTIONS
+                    if (name, options) != ("nll_loss", "smoothing")]
+
+
+@pytest.mark.parametrize("name, options", LABEL_LOSS_CASES)
+def test_ignored_labels_are_decided_per_batch(name, options):
+    """Traced on labels none of which is ignored, replayed on batches with some and with all of them
+    ignored: each call counts its own labels (C = 0 when none counts), as eager mode does."""
+    function, options = getattr(nn.functional, name), LABEL_LOSS_OPTIONS[options]
+    value_and_grad = nablanet.value_and_grad(lambda z, y: function(z, y, ignore_index=1, **options))
+    compiled = nablanet.jit(value_and_grad)
+    rng = numpy.random.default_rng(8)
+    for labels in ([0, 2, 0, 2, 2, 0], [0, 1, 2, 1, 1, 0], [1] * 6, [2, 0, 1, 2, 0, 1]):
+        logits, labels = rng.standard_normal((6, 3)), numpy.array(labels)
+        value, gradient = compiled(logits, labels)
+        expected_value, expected_gradient = value_and_grad(logits, labels)
+        _close(value, expected_value, numpy.float64, f"{name} value, labels {labels}")
+        _close(gradient, expected_gradient, numpy.float64, f"{name} gradient, labels {labels}")
+    assert compiled.traces == 1
+    if options == {}:
+        assert float(value) != 0.0 and float(compiled(logits, numpy.ones(6, int))[0]) == 0.0
+
+
+def test_labels_out_of_range_are_refused_while_tracing():
+    with pytest.raises(ValueError, match=r"class indices in 0..2, got values from 0 to 3 "
+                                         r"\(besides ignore_index=-100\)"):
+        nablanet.jit(nn.functional.cross_entropy)(numpy.zeros((3, 3)), numpy.array([0, 3, -100]))

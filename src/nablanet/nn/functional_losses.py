@@ -60,7 +60,8 @@ def weighted_mean(terms, sample_weight=None, loss: str = "loss"):
     w = sample_weights(sample_weight, shape[0], _values(terms).dtype, f"{loss}: sample_weight")
     per_sample = ops.mean(terms, axis=tuple(range(1, len(shape)))) if len(shape) > 1 else terms
     total = np.sum(w)
-    return ops.sum(per_sample * (w / total if total > 0 else w))
+    # A where, not an if: compiled with the weights as an argument, each batch decides for itself.
+    return ops.sum(per_sample * np.where(total > 0, w / np.where(total > 0, total, 1), w))
 
 
 def reduce_terms(terms, reduction: str = "mean", sample_weight=None, loss: str = "loss"):
@@ -274,8 +275,8 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     if isinstance(targets, batching.BatchTracer) and not plain:
         raise batching.BatchingUnsupported("cross_entropy: targets batched by vmap with weights, smoothing or a "
                                            "reduction other than the mean")
-    if plain and (isinstance(targets, batching.BatchTracer) or _nothing_ignored(targets, ignore_index)):
-        return _fused_cross_entropy(logits, targets, class_axis, sample_weight)
+    if plain and (sample_weight is None or isinstance(targets, batching.BatchTracer)):
+        return _fused_cross_entropy(logits, targets, class_axis, sample_weight, ignore_index)
     log_p = ops.log_softmax(logits, axis=class_axis)
     if np.asanyarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_p, targets, class_weight, label_smoothing, class_axis, "cross_entropy")
@@ -363,13 +364,7 @@ def _soft_terms(log_p, targets, class_weight, label_smoothing: float, class_axis
     return -ops.sum(log_p * t, axis=class_axis)
 
 
-def _nothing_ignored(targets, ignore_index) -> bool:
-    """Probability targets, or labels none of which is ignore_index."""
-    values = np.asanyarray(_values(targets))
-    return values.dtype.kind == "f" or not np.any(values == ignore_index)
-
-
-def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight):
+def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight, ignore_index):
     last = len(np.shape(_values(logits))) - 1
     if class_axis != last:
         # The fused op takes the classes last: (N, C, d1, ...) is viewed as rows (N, d1, ..., C).
@@ -377,7 +372,9 @@ def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight):
         values = np.asanyarray(_values(targets))
         targets = np.moveaxis(values, class_axis, -1) if values.dtype.kind == "f" else values
     if sample_weight is None:
-        return softmax_cross_entropy(logits, targets)
+        # The fused op skips the ignored labels itself: one compiled program serves every batch, some
+        # of whose labels may be ignored and others not.
+        return softmax_cross_entropy(logits, targets, ignore_index)
     return weighted_mean(softmax_cross_entropy_rows(logits, targets), sample_weight, "cross_entropy")
 
 
@@ -396,14 +393,20 @@ def _picked(log_p, targets, class_weight, ignore_index, class_axis: int, loss: s
         raise ValueError(f"{loss}: integer labels of shape {labels.shape} do not match predictions of shape {shape} "
                          f"(expected labels of shape {expected}: the classes are on axis {class_axis})")
     kept = labels != ignore_index
-    counted_labels = labels[kept]
+    # The traced call's labels (nablanet.jit): a check that only raises on bad input.
+    counted_labels = tracing.peek(labels)[tracing.peek(kept)]
     if counted_labels.size and (counted_labels.min() < 0 or counted_labels.max() >= n_classes):
         raise ValueError(f"{loss}: labels must be class indices in 0..{n_classes - 1}, got values from "
                          f"{counted_labels.min()} to {counted_labels.max()} (besides ignore_index={ignore_index})")
     safe = np.where(kept, labels, 0)
-    one_hot = np.expand_dims(safe, class_axis) == _along(np.arange(n_classes), class_axis, len(shape))
-    counted = kept.astype(dtype) if class_weight is None else class_weight[safe] * kept
-    return -ops.sum(log_p * one_hot.astype(dtype), axis=class_axis) * counted, counted, kept.astype(dtype)
+    one_hot = (np.expand_dims(safe, class_axis) == _along(np.arange(n_classes), class_axis, len(shape))).astype(dtype)
+    if class_weight is None:
+        counted = kept.astype(dtype)
+    else:
+        # w_y picked by the one-hot, not as class_weight[safe]: NumPy hands nablanet.jit a traced array used
+        # as an index (or np.take's) as a plain one, which a compiled loss would keep as the first batch's.
+        counted = np.sum(one_hot * _along(class_weight, class_axis, len(shape)), axis=class_axis) * kept
+    return -ops.sum(log_p * one_hot, axis=class_axis) * counted, counted, kept.astype(dtype)
 
 
 def _label_reduction(terms, counted, reduction: str, sample_weight, loss: str):
@@ -420,8 +423,10 @@ def _label_reduction(terms, counted, reduction: str, sample_weight, loss: str):
         terms, counted = terms * s, counted * s
     total = np.sum(counted)
     # Nothing counted (every label ignored, or every weight 0): C = 0 with a zero gradient, where PyTorch
-    # gives 0/0: the batch holds no data, and one such batch must not turn the weights into NaN.
-    return ops.sum(terms) / total if total != 0 else ops.sum(terms) * 0.0
+    # gives 0/0: the batch holds no data, and one such batch must not turn the weights into NaN. Wheres,
+    # not an if: a compiled loss decides per batch.
+    nonzero = total != 0
+    return ops.sum(terms) / np.where(nonzero, total, 1) * np.where(nonzero, total.dtype.type(1), total.dtype.type(0))
 
 
 def hinge(scores, targets, *, reduction: str = "mean", sample_weight=None):
