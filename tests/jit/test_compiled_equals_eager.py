@@ -11,6 +11,7 @@ import pytest
 import nablanet
 import nablanet.nn as nn
 from nablanet import optim
+from nablanet.autodiff.jit import TracingError
 from nablanet.optim import OPTIMIZERS, get_optimizer, optimizer_record
 
 TOLERANCE = {numpy.float32: 1e-6, numpy.float64: 1e-12}
@@ -331,3 +332,89 @@ def test_labels_out_of_range_are_refused_while_tracing():
     with pytest.raises(ValueError, match=r"class indices in 0..2, got values from 0 to 3 "
                                          r"\(besides ignore_index=-100\)"):
         nablanet.jit(nn.functional.cross_entropy)(numpy.zeros((3, 3)), numpy.array([0, 3, -100]))
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_every_loss_weighs_each_call_by_its_own_sample_weight(name):
+    """sample_weight given to the compiled function: each call's weights, not the first call's, weigh its mean."""
+    function = nn.loss_record(name).function
+    value_and_grad = nablanet.value_and_grad(lambda p, t, w, *inputs: function(p, t, *inputs, sample_weight=w))
+    compiled = nablanet.jit(value_and_grad)
+    for k in range(STEPS):
+        predictions, targets = _loss_data(name, numpy.float64, k)
+        weights = numpy.random.default_rng(60 + k).uniform(0.0, 2.0, 6)
+        inputs = _loss_inputs(name, numpy.float64, k)
+        value, gradient = compiled(predictions, targets, weights, *inputs)
+        expected_value, expected_gradient = value_and_grad(predictions, targets, weights, *inputs)
+        _close(value, expected_value, numpy.float64, f"{name} value, call {k + 1}")
+        _close(gradient, expected_gradient, numpy.float64, f"{name} gradient, call {k + 1}")
+    assert compiled.traces == 1
+
+
+# Layer options beyond the registry's defaults (the layer test above builds each layer with those).
+LAYER_OPTIONS = {
+    "conv1d-reflect": (lambda: nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect", rng=0, dtype=numpy.float64),
+                       (2, 2, 6)),
+    "conv2d-circular": (lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular", rng=0, dtype=numpy.float64),
+                        (2, 2, 5, 5)),
+    "conv2d-replicate": (lambda: nn.Conv2d(2, 3, 2, padding=1, padding_mode="replicate", rng=0,
+                                           dtype=numpy.float64), (2, 2, 4, 4)),
+    "maxpool2d-dilation-ceil": (lambda: nn.Sequential(nn.Conv2d(2, 2, 1, rng=0, dtype=numpy.float64),
+                                                      nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+                                (2, 2, 7, 7)),
+    "maxpool1d-return-indices": (lambda: nn.Sequential(nn.Conv1d(2, 2, 1, rng=0, dtype=numpy.float64),
+                                                       nn.MaxPool1d(2, return_indices=True)), (2, 2, 7)),
+    "avgpool1d-ceil-no-pad-count": (lambda: nn.Sequential(nn.Conv1d(2, 2, 1, rng=0, dtype=numpy.float64),
+                                                          nn.AvgPool1d(3, padding=1, ceil_mode=True,
+                                                                       count_include_pad=False)), (2, 2, 6)),
+    "batchnorm-momentum-none": (lambda: nn.BatchNorm(3, momentum=None, dtype=numpy.float64), (6, 3)),
+    "batchnorm-no-affine": (lambda: nn.Sequential(nn.Dense(3, 3, rng=0, dtype=numpy.float64),
+                                                  nn.BatchNorm(3, affine=False, dtype=numpy.float64)), (6, 3)),
+    "batchnorm-no-running-stats": (lambda: nn.BatchNorm(3, track_running_stats=False, dtype=numpy.float64), (6, 3)),
+    "rnn-no-bias-time-first": (lambda: nn.RNN(3, 2, bias=False, batch_first=False, rng=0, dtype=numpy.float64),
+                               (4, 2, 3)),
+    "gru-unbatched": (lambda: nn.GRU(3, 2, rng=0, dtype=numpy.float64), (4, 3)),
+    "lstm-dropout-bidirectional": (lambda: nn.LSTM(3, 2, num_layers=2, dropout=0.5, bidirectional=True, rng=0,
+                                                   dtype=numpy.float64), (2, 4, 3)),
+}
+
+
+@pytest.mark.parametrize("name", LAYER_OPTIONS)
+def test_layer_options_train_as_in_eager_mode(name):
+    """Padding modes, pool dilation/ceil_mode/return_indices, BatchNorm's options, recurrent options (a
+    dropout mask drawn at each replay): outputs and state after each step as eager mode's."""
+    build, shape = LAYER_OPTIONS[name]
+    eager_layer, compiled_layer = build(), build()
+    eager_step = _training_step(eager_layer, optim.SGD(eager_layer.parameters(), lr=0.1, momentum=0.5))
+    compiled_step = nablanet.jit(_training_step(compiled_layer, optim.SGD(compiled_layer.parameters(), lr=0.1,
+                                                                          momentum=0.5)))
+    for k, x in enumerate(_batches(name, shape, numpy.float64)):
+        eager_loss, eager_out = eager_step(x)
+        compiled_loss, compiled_out = compiled_step(x)
+        _close(compiled_out.data, eager_out.data, numpy.float64, f"{name} output, step {k + 1}")
+        for (key, ours), theirs in zip(compiled_layer.state_dict().items(), eager_layer.state_dict().values()):
+            _close(ours, theirs, numpy.float64, f"{name} {key} after step {k + 1}")
+    assert compiled_step.traces == 1
+
+
+@pytest.mark.parametrize("schedule", [optim.cycles.OneCycle(0.1, total_steps=10),
+                                      optim.cycles.CosineWarmRestarts(0.1, t_0=3)], ids=["one_cycle", "restarts"])
+def test_a_schedule_sets_each_replayed_steps_rate(schedule):
+    models = [nn.Dense(3, 2, rng=0, dtype=numpy.float64) for _ in range(2)]
+    steps = [_optimizer_step("nadam", model, optim.NAdam(model.parameters(), lr=schedule)) for model in models]
+    compiled = nablanet.jit(steps[1])
+    rng = numpy.random.default_rng(9)
+    for k in range(8):
+        x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+        _close(compiled(x, y).data, steps[0](x, y).data, numpy.float64, f"loss, step {k + 1}")
+        _close(models[1].W.data, models[0].W.data, numpy.float64, f"weights after step {k + 1}")
+
+
+def test_reduce_lr_on_plateau_inside_a_compiled_step_is_refused_by_name():
+    model = nn.Dense(3, 2, rng=0, dtype=numpy.float64)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = optim.plateau.ReduceLROnPlateau(optimizer)
+    step = _optimizer_step("sgd", model, optimizer)
+    with pytest.raises(TracingError, match=r"ReduceLROnPlateau\.step\(metric\) cannot be compiled.*outside the "
+                                           r"compiled function"):
+        nablanet.jit(lambda x, y: scheduler.step(step(x, y)))(numpy.ones((5, 3)), numpy.ones((5, 2)))

@@ -101,7 +101,8 @@ def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight", fit
     except ValueError:
         raise ValueError(f"{loss}: {name} of shape {values.shape} does not broadcast to {fits} "
                          f"{tuple(shape)}") from None
-    if not np.all(np.isfinite(values)):
+    # A check that only raises on bad input: while tracing, on the traced call's weights.
+    if not np.all(np.isfinite(tracing.peek(values))):
         raise ValueError(f"{loss}: {name} contains NaN or infinite values")
     return values.astype(dtype, copy=False)
 
