@@ -418,3 +418,13 @@ def test_reduce_lr_on_plateau_inside_a_compiled_step_is_refused_by_name():
     with pytest.raises(TracingError, match=r"ReduceLROnPlateau\.step\(metric\) cannot be compiled.*outside the "
                                            r"compiled function"):
         nablanet.jit(lambda x, y: scheduler.step(step(x, y)))(numpy.ones((5, 3)), numpy.ones((5, 2)))
+
+
+def test_batch_statistics_of_a_strided_input_are_each_batchs():
+    """A strided slice is copied into memory order for BatchNorm's statistics: recorded, not kept as the first
+    batch's statistics."""
+    layers = [nn.BatchNorm(3, dtype=numpy.float64) for _ in range(2)]
+    compiled = nablanet.jit(lambda x: layers[1](x))
+    for k, x in enumerate(numpy.random.default_rng(10).standard_normal((STEPS, 6, 3, 2))):
+        _close(compiled(x[:, :, 0]).data, layers[0](x[:, :, 0]).data, numpy.float64, f"output, call {k + 1}")
+        _close(layers[1].running_mean, layers[0].running_mean, numpy.float64, f"running mean after call {k + 1}")

@@ -98,3 +98,12 @@ def test_constants_are_folded_dead_equations_dropped_and_values_freed():
     assert [e.name for e in unused.equations] == ["multiply"] and unused.traced_equations == 2
     freed = [index for frees in program._frees for index in frees]
     assert len(freed) == len(set(freed)) and program.inputs[0].index in freed
+
+
+@pytest.mark.parametrize("reduce", ["mean", "var", "std"])
+def test_a_full_reduction_divided_in_place_replays(reduce):
+    """ndarray.mean (var, std) divides its 0-d sum with out=: replayed, that sum is still an array."""
+    compiled = nablanet.jit(lambda x: getattr(x * x, reduce)())
+    for x in numpy.random.default_rng(2).standard_normal((3, 4, 2)):
+        numpy.testing.assert_allclose(compiled(x), getattr(x * x, reduce)(), rtol=1e-14)
+    assert compiled.traces == 1

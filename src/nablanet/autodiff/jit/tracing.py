@@ -388,6 +388,9 @@ class Tracer:
         if out_arg is not None:
             targets.extend(out_arg if isinstance(out_arg, tuple) else (out_arg,))
         mutates = tuple(ref for ref in self.ref(tuple(targets), []) if isinstance(ref, Var))
+        for var in mutates:
+            if var.shape == ():
+                self._keep_array(var)
         for target in targets:
             if restore and isinstance(target, np.ndarray) and not isinstance(target, Traced) \
                     and self._by_memory.get(_memory_key(target)) is None:
@@ -412,6 +415,16 @@ class Tracer:
         self.equations.append(Equation(fn, name, arg_refs, kwarg_refs, out_spec, pure, mutates, self.phase,
                                        flops, op, inputs))
         return wrapped
+
+    def _keep_array(self, var) -> None:
+        """A 0-d value written in place (``ndarray.mean`` divides its sum with ``out=``): the trace made it
+        an array, but a full reduction replayed gives a NumPy scalar, which ``out=`` refuses; so its
+        defining call is replayed as giving an array."""
+        for equation in reversed(self.equations):
+            if var in equation.out_vars():
+                if equation.op is None and not isinstance(equation.fn, _ArrayResult):
+                    equation.fn = _ArrayResult(equation.fn)
+                return
 
     def _scratch(self, target) -> None:
         """A plain array written in place by recorded NumPy calls: a scratch buffer of the program (a
@@ -464,6 +477,18 @@ class Tracer:
             data = getattr(a, "_data", None)
             if data is not None and not isinstance(data, Traced) and isinstance(data, np.ndarray):
                 self.note_tensor(a, data)
+
+
+class _ArrayResult:
+    """A call whose result is given as an ndarray (a NumPy scalar as 0-d), named as the call it wraps."""
+
+    __slots__ = ("fn", "__name__")
+
+    def __init__(self, fn):
+        self.fn, self.__name__ = fn, getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, *args, **kwargs):
+        return np.asarray(self.fn(*args, **kwargs))
 
 
 def _read_data(tensor):
