@@ -252,8 +252,10 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     t' = (1 - epsilon) t + epsilon/K: l_n = -sum_c w_c t'_{n,c} log p_{n,c}, C = (1/N') sum_n l_n over
     the N' positions (not divided by the weights, as PyTorch's).
 
-    Without weights, smoothing or ignored labels, and with reduction "mean", this runs the fused
-    SoftmaxCrossEntropy primitive: gradient (softmax(z) - t)/N, stable for logits of magnitude 1e4.
+    Without weights, smoothing or sample weights, and with reduction "mean", this runs the fused
+    SoftmaxCrossEntropy primitive: gradient (softmax(z) - t)/N (N the counted labels: the primitive
+    skips ignored ones itself, so one compiled program serves batches with and without them), stable
+    for logits of magnitude 1e4.
     With ``sample_weight`` s (one per sample), the mean becomes sum_n s_n l_n / sum_n s_n w_{y_n} (for
     labels) or the weighted mean of the samples' mean terms (for probabilities).
 

@@ -233,10 +233,11 @@ class SoftmaxCrossEntropy(Op):
         rows = log_p.size // log_p.shape[-1]
         if targets.dtype.kind in "iu":
             labels = targets.reshape(rows)
-            if ignore_index is None:
+            kept = None if ignore_index is None else labels != ignore_index
+            # The forward runs on arrays (a compiled program replays it whole): a branch on the labels is safe.
+            if kept is None or kept.all():
                 picked = log_p.reshape(rows, -1)[np.arange(rows), labels]
                 return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
-            kept = labels != ignore_index
             picked = log_p.reshape(rows, -1)[np.arange(rows), np.where(kept, labels, 0)]
             return -np.sum(np.where(kept, picked, 0), dtype=log_p.dtype) / _counted(kept, log_p.dtype)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
@@ -280,6 +281,9 @@ def _unignored(difference, labels, ignore_index, rows):
     if ignore_index is None:
         return difference, rows
     kept = labels != ignore_index
+    if type(kept) is np.ndarray and kept.all():
+        # Nothing ignored (the first-order rule runs on arrays, replayed whole): the plain rule, one pass fewer.
+        return difference, rows
     dtype = _raw(difference).dtype
     return difference * kept[..., None].astype(dtype), _counted(kept, dtype)
 
