@@ -428,3 +428,17 @@ def test_batch_statistics_of_a_strided_input_are_each_batchs():
     for k, x in enumerate(numpy.random.default_rng(10).standard_normal((STEPS, 6, 3, 2))):
         _close(compiled(x[:, :, 0]).data, layers[0](x[:, :, 0]).data, numpy.float64, f"output, call {k + 1}")
         _close(layers[1].running_mean, layers[0].running_mean, numpy.float64, f"running mean after call {k + 1}")
+
+
+@pytest.mark.parametrize("pool, shape", [(lambda: nn.MaxPool2d(2, return_indices=True), (2, 2, 4, 4)),
+                                         (lambda: nn.MaxPool1d(3, stride=2, dilation=2, ceil_mode=True,
+                                                               return_indices=True), (2, 2, 9))],
+                         ids=["maxpool2d", "maxpool1d-dilation-ceil"])
+def test_pool_indices_are_each_batchs(pool, shape):
+    layer = pool()
+    compiled = nablanet.jit(lambda x: layer(x))
+    for k, x in enumerate(_batches("pool", shape, numpy.float64)):
+        (values, indices), (expected_values, expected_indices) = compiled(x), layer(x)
+        _close(values, expected_values, numpy.float64, f"pooled values, call {k + 1}")
+        numpy.testing.assert_array_equal(indices, expected_indices, err_msg=f"indices, call {k + 1}")
+    assert compiled.traces == 1
