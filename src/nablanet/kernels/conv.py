@@ -1,10 +1,15 @@
-"""Convolution kernels: the patch matrix (im2col) built by whole runs, its transpose, the input gradient by offsets."""
+"""Convolution kernels: the patch matrix (im2col) built by whole runs, its transpose, the input gradient by offsets.
+
+Their large arrays come from ``workspace`` (memory freed by earlier steps, not fresh pages).
+"""
 
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
+
+from nablanet.kernels import workspace
 
 __all__ = ["conv_output_size", "offset_slices", "patch_rows", "image_from_rows", "input_gradient"]
 
@@ -50,7 +55,7 @@ def patch_rows(x, kernel, stride, dilation, ones_column=False):
     extra = int(ones_column)
     itemsize = x.dtype.itemsize
     if c == 1 or x.strides[1] != itemsize:
-        columns = np.empty((width + extra, n) + out, dtype=x.dtype)
+        columns = workspace.empty((width + extra, n) + out, x.dtype)
         by_offset = columns[:width].reshape((-1, c, n) + out)
         for index, offset in enumerate(_offsets(kernel)):
             np.copyto(by_offset[index], np.moveaxis(x[(slice(None), slice(None)) + offset_slices(
@@ -58,7 +63,7 @@ def patch_rows(x, kernel, stride, dilation, ones_column=False):
         if ones_column:
             columns[-1] = 1
         return columns.reshape(len(columns), n, -1).transpose(1, 2, 0)
-    buffer = np.empty((n, int(np.prod(out)), width + extra), dtype=x.dtype)
+    buffer = workspace.empty((n, int(np.prod(out)), width + extra), x.dtype)
     if ones_column:
         buffer[..., -1] = 1
     # A view of buffer (splitting axes never copies) with one axis per kernel offset and channel.
@@ -114,10 +119,10 @@ def input_gradient(delta_rows, shape, W, stride, dilation):
     n, c_in = shape[:2]
     kernel = tuple(W.shape[2:])
     out = _output_shape(shape[2:], kernel, stride, dilation)
-    image = np.zeros((n,) + tuple(shape[2:]) + (c_in,), dtype=delta_rows.dtype)
+    image = workspace.zeros((n,) + tuple(shape[2:]) + (c_in,), delta_rows.dtype)
     # Per offset k, W_k^T as a (C_out, C_in) matrix: W (C_out, C_in, *kernel) with the offsets first.
     per_offset = np.moveaxis(W.reshape(W.shape[0], c_in, -1), -1, 0)
-    product = np.empty((delta_rows.shape[0], c_in), dtype=delta_rows.dtype)
+    product = workspace.empty((delta_rows.shape[0], c_in), delta_rows.dtype)
     for index, offset in enumerate(_offsets(kernel)):
         np.matmul(delta_rows, per_offset[index], out=product)
         image[(slice(None),) + offset_slices(offset, kernel, stride, dilation, out)] += product.reshape(

@@ -17,9 +17,14 @@ flat arrays: ``FlatLayout`` lays a group's gradients, states and steps end to en
 kind, with each parameter's part a view, so a rule is a dozen ufunc calls for the whole model
 instead of a dozen per parameter (measured in ``benchmarks/optimizer_step.py``: half of Adam's time
 for the 6 arrays of mlp-small, where each call costs more than its arithmetic). NumPy offers no
-fused multiply-add, so Adam takes 11 passes in its step and 1 in ``descend``; a compiled loop
-(numba) does it in one and was 3.4x faster at mlp-784's size, but numba pins NumPy's version and
-has no wheel for every platform NumPy has, so it is not a dependency (benchmarks/README.md).
+fused multiply-add, so Adam takes 11 passes in its step and 1 in ``descend``, the fewest NumPy
+ufuncs can do it in. Measured against fused kernels (2026-12-04, benchmarks/README.md, "Kernels"):
+a compiled loop (numba, one pass, bit for bit these results with float32 coefficients) is 2.9x
+faster at mlp-784's size and 3.4-3.6x at mlp-small's and cnn-28's, but numba pins NumPy's version
+and has no wheel for every platform NumPy has, so it is not a dependency; numexpr (three
+expressions) is 3-8x slower; running these passes in cache-sized chunks gains nothing reliable
+(the arrays of mlp-784 mostly stay in cache between passes already); SciPy's BLAS axpy would fuse
+a multiply-add but its second OpenBLAS thread pool spins against NumPy's.
 
 Subnormal numbers. A state entry whose gradient stays 0 (a dead ReLU's weights) decays by beta
 every step into the subnormal range (below 1.2e-38 in float32), where x86 arithmetic is slow, and

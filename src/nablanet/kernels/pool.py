@@ -1,10 +1,15 @@
-"""Pooling kernels over non-overlapping windows: strided passes in the input's memory order, whole runs moved at once."""
+"""Pooling kernels over non-overlapping windows: strided passes in the input's memory order, whole runs moved at once.
+
+Their large arrays come from ``workspace`` (memory freed by earlier steps, not fresh pages).
+"""
 
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
+
+from nablanet.kernels import workspace
 
 __all__ = ["window_slices", "max_pool", "avg_pool", "select", "first_max_choice", "spread", "run_axis",
            "SHORT_RUN_BYTES"]
@@ -27,7 +32,9 @@ def max_pool(x, kernel):
     is faster on a warm micro-benchmark and slower inside a training step.
     """
     slices = window_slices(kernel)
-    out = np.array(x[next(slices)], copy=True, order="K")
+    first = x[next(slices)]
+    out = workspace.empty_like(first)
+    np.copyto(out, first)
     for index in slices:
         np.maximum(out, x[index], out=out)
     return out
@@ -64,7 +71,7 @@ def in_memory_order_of(a, like):
     view of a padded image); a ufunc whose operands disagree on the memory order walks one of them
     against its grain in short runs. One copy of the small pooled array costs much less.
     """
-    arranged = np.empty_like(like, dtype=a.dtype)
+    arranged = workspace.empty_like(like, dtype=a.dtype)
     if a.strides == arranged.strides:
         return a
     np.copyto(arranged, a)
@@ -117,13 +124,14 @@ def first_max_choice(x, out, kernel):
     small integer array replaces a boolean mask per offset.
     """
     n_offsets = int(np.prod(kernel))
-    choice = np.zeros_like(out, dtype=np.min_scalar_type(n_offsets))
+    choice = workspace.empty_like(out, dtype=np.min_scalar_type(n_offsets))
+    choice.fill(0)
     slices = list(window_slices(kernel))
-    missed = np.empty_like(out, dtype=bool)
-    still_missed = np.empty_like(missed)
+    missed = workspace.empty_like(out, dtype=bool)
+    still_missed = workspace.empty_like(missed)
     axis = run_axis(x, out)
     if axis is not None:
-        gathered = np.empty_like(out)
+        gathered = workspace.empty_like(out)
         x_runs, gathered_runs = _runs(x, axis), _runs(gathered, axis)
     for k, index in enumerate(slices[:-1]):
         if axis is None:
@@ -155,11 +163,11 @@ def spread(g, choice, kernel, shape):
     place in whole runs (see _runs).
     """
     g = in_memory_order_of(g, choice)
-    result = np.empty_like(choice, dtype=g.dtype, shape=shape)
-    chosen = np.empty_like(choice, dtype=bool)
+    result = workspace.empty_like(choice, dtype=g.dtype, shape=shape)
+    chosen = workspace.empty_like(choice, dtype=bool)
     axis = run_axis(g, result)
     if axis is not None:
-        part = np.empty_like(g)
+        part = workspace.empty_like(g)
         part_runs, result_runs = _runs(part, axis), _runs(result, axis)
     for k, index in enumerate(window_slices(kernel)):
         np.equal(choice, k, out=chosen)

@@ -16,7 +16,7 @@ import numpy as np
 from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.nn import DENSE_ACTIVATIONS, kernel_alpha
 from nablanet.autodiff.ops.shape import broadcast_to, expand_dims, moveaxis, reshape
-from nablanet.kernels import conv as conv_kernels, pool as pool_kernels
+from nablanet.kernels import conv as conv_kernels, pool as pool_kernels, workspace
 # The output size of a sliding window, for the functions and layers that pad and crop around these ops.
 from nablanet.kernels.conv import conv_output_size
 
@@ -151,13 +151,22 @@ class Convolution(Op):
         if bias:
             # Rows end with a 1 and the kernels with the biases: the product adds them.
             kernels = np.concatenate([kernels, bias[0][None, :]])
-        a = DENSE_ACTIVATIONS[activation][0](rows @ kernels, alpha)
+        # The product into a pooled block: the largest array of the step after the rows themselves.
+        z = workspace.empty((rows.shape[0], kernels.shape[1]), np.result_type(rows, kernels))
+        a = DENSE_ACTIVATIONS[activation][0](np.matmul(rows, kernels, out=z), alpha)
         out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
         return np.moveaxis(a.reshape((n,) + out + (W.shape[0],)), -1, 1), rows
 
     def vjp(grad_out, out, x, W, *bias, stride, dilation, activation, alpha, needs, residual):
         slope = DENSE_ACTIVATIONS[activation][1]
-        delta = grad_out if slope is None else grad_out * slope(out, alpha)
+        if slope is None:
+            delta = grad_out
+        elif isinstance(grad_out, np.ndarray) and isinstance(out, np.ndarray):
+            slope_out = slope(out, alpha)
+            delta = np.multiply(grad_out, slope_out, out=workspace.empty_like(
+                out, dtype=np.result_type(grad_out, slope_out)))
+        else:
+            delta = grad_out * slope(out, alpha)
         c_out, kernel = W.shape[0], tuple(W.shape[2:])
         delta_rows = reshape(moveaxis(delta, 1, -1), (-1, c_out))
         if not all(isinstance(v, np.ndarray) for v in (delta, x, W)):

@@ -28,6 +28,7 @@ from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, raw as _raw, register, traced
 from nablanet.autodiff.ops.elementwise import astype, where
 from nablanet.autodiff.tensor import Tensor
+from nablanet.kernels import workspace
 
 __all__ = [
     "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis", "rollaxis",
@@ -159,7 +160,18 @@ class Reshape(_ShapeOp):
         return batching.call_op(cls, [x], {"shape": (np.shape(x)[0], *shape)})
 
     def forward(x, *, shape):
-        return np.reshape(x, shape)
+        x = np.asarray(x)
+        if x.flags.c_contiguous or x.nbytes < workspace.MIN_POOLED_BYTES:
+            return np.reshape(x, shape)
+        try:
+            return np.reshape(x, shape, copy=False)
+        except TypeError:  # NumPy before 2.1 has no copy=: its own copy, as before the pool
+            return np.reshape(x, shape)
+        except ValueError:
+            # A copy is needed (a channels-last activation flattened): into a pooled block, as np.reshape's.
+            copied = workspace.empty(x.shape, x.dtype)
+            np.copyto(copied, x)
+            return copied.reshape(shape)
 
     def vjp(grad_out, out, x, *, shape, needs):
         return (reshape(grad_out, np.shape(_raw(x))),)
@@ -264,7 +276,8 @@ class Pad(_ShapeOp):
             return x
         # In x's own memory order (np.pad always returns C order): a channels-last activation stays so.
         shape = tuple(n + before + after for n, (before, after) in zip(x.shape, pad_width))
-        out = np.full_like(x, constant_values, shape=shape)
+        out = workspace.empty_like(x, shape=shape)
+        out.fill(constant_values)
         out[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, pad_width))] = x
         return out
 
