@@ -24,7 +24,7 @@ import numpy as np
 
 from nablanet.autodiff import state
 
-__all__ = ["TracingError", "Traced", "Var", "LiveData", "Equation", "Tracer", "call", "clear_grads", "active", "peek"]
+__all__ = ["TracingError", "Traced", "Var", "LiveData", "Equation", "Tracer", "call", "clear_grads", "active", "peek", "varies"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -545,6 +545,20 @@ def peek(x):
     run no Python, do not repeat it. Anything else that reads a traced value in Python raises.
     """
     return x.view(np.ndarray) if isinstance(x, Traced) else x
+
+
+def varies(x) -> bool:
+    """Whether ``x`` is a value of the trace being recorded (an argument of the compiled function, or
+    computed from one), which each replay may give anew: a shortcut taken on its value now (skipping
+    a ``where`` when a mask has no True entry) would hold for the traced call only, so code that
+    takes one checks this first and takes the general path when it holds.
+
+    Example:
+        >>> import numpy as np
+        >>> varies(np.zeros(2))
+        False
+    """
+    return isinstance(x, Traced) and x._owned()
 
 
 def as_python_number(x, kind):
