@@ -144,3 +144,55 @@ def test_unbatched_key_padding_mask_is_each_calls():
         x, mask = rng.standard_normal((3, 4)), _bool_mask(rng, (3,), call, blocked=True)
         _close(compiled(x, mask).data, module(x, x, x, key_padding_mask=mask)[0].data, f"output, call {call + 1}")
     assert compiled.traces == 1
+
+
+EMBEDDINGS = {
+    "plain": {},
+    "padding": dict(padding_idx=2),
+    "padding-negative": dict(padding_idx=-1),
+    "max-norm": dict(max_norm=1.5),
+    "max-norm-1-padding": dict(max_norm=1.0, norm_type=1.0, padding_idx=0),
+}
+
+
+def _indices(rng, padding_idx, call):
+    """(3, 4) indices into 6 rows: the traced call's without padding_idx, then with it and without it in turn."""
+    indices = rng.integers(0, 6, (3, 4))
+    if padding_idx is not None:
+        padding_idx %= 6
+        indices[indices == padding_idx] = (padding_idx + 1) % 6
+        if call % 2:
+            indices[0, :2] = indices[2, 3] = padding_idx
+    return indices
+
+
+@pytest.mark.parametrize("as_float", [False, True], ids=["int", "float"])
+@pytest.mark.parametrize("options", EMBEDDINGS)
+def test_embedding_trains_as_in_eager_mode(options, as_float):
+    """padding_idx's row gets no gradient on the calls that look it up (and only those); max_norm rescales the
+    rows each call looks up, in the table; float indices (fit's) are each call's."""
+    def setup():
+        table = nn.Embedding(6, 3, rng=0, dtype=numpy.float64, **EMBEDDINGS[options])
+        optimizer = nablanet.optim.SGD(table.parameters(), lr=0.5, momentum=0.5)
+
+        def step(indices):
+            optimizer.zero_grad()
+            out = table(indices)
+            loss = nnp.sum(nnp.tanh(out) * nnp.arange(1.0, 4.0))
+            loss.backward()
+            optimizer.step()
+            return loss, out, table.W.grad
+
+        return table, step
+
+    (eager_table, eager), (table, compiled) = setup(), setup()
+    compiled = nablanet.jit(compiled)
+    rng = numpy.random.default_rng(3)
+    for call in range(CALLS):
+        indices = _indices(rng, EMBEDDINGS[options].get("padding_idx"), call)
+        indices = indices.astype(numpy.float64) if as_float else indices
+        results, expected = compiled(indices), eager(indices)
+        for what, ours, theirs in zip(("loss", "output", "gradient"), results, expected):
+            _close(ours.data, theirs.data, f"{what}, call {call + 1}")
+        _close(table.W.data, eager_table.W.data, f"table after call {call + 1}")
+    assert compiled.traces == 1
