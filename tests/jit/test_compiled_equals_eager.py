@@ -430,6 +430,42 @@ def test_batch_statistics_of_a_strided_input_are_each_batchs():
         _close(layers[1].running_mean, layers[0].running_mean, numpy.float64, f"running mean after call {k + 1}")
 
 
+RUNNING_STATISTICS = {
+    "batchnorm": (lambda: nn.BatchNorm(3, dtype=numpy.float64), (6, 3)),
+    "batchnorm-no-affine": (lambda: nn.BatchNorm(3, affine=False, dtype=numpy.float64), (6, 3, 2)),
+    "instancenorm1d": (lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True, dtype=numpy.float64),
+                       (2, 3, 5)),
+    "instancenorm2d": (lambda: nn.InstanceNorm2d(3, track_running_stats=True, dtype=numpy.float64), (2, 3, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", RUNNING_STATISTICS)
+def test_evaluation_reads_the_running_statistics_of_each_call(name):
+    """A compiled evaluation-mode forward, traced once, then replayed after eager training calls and a
+    load_state_dict changed the running statistics: each replay normalizes with the statistics of its call."""
+    build, shape = RUNNING_STATISTICS[name]
+    layer, other = build(), build()
+    rng = numpy.random.default_rng(11)
+
+    def evaluate(x):
+        layer.eval()
+        out = layer(x)
+        layer.train()
+        return out
+
+    compiled = nablanet.jit(evaluate)
+    for k in range(STEPS + 1):
+        x = rng.standard_normal(shape)
+        _close(numpy.asarray(_value(compiled(x))), numpy.asarray(_value(evaluate(x))), numpy.float64,
+               f"output, call {k + 1}")
+        if k == STEPS - 1:
+            other(3.0 * rng.standard_normal(shape) - 2.0)
+            layer.load_state_dict(other.state_dict())
+        else:
+            layer(2.0 * rng.standard_normal(shape) + 1.0)
+    assert compiled.traces == 1
+
+
 @pytest.mark.parametrize("pool, shape", [(lambda: nn.MaxPool2d(2, return_indices=True), (2, 2, 4, 4)),
                                          (lambda: nn.MaxPool1d(3, stride=2, dilation=2, ceil_mode=True,
                                                                return_indices=True), (2, 2, 9))],

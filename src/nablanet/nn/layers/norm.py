@@ -134,11 +134,11 @@ class BatchNorm(Module):
             return self._normalize_with_batch_statistics(x, shape)
         # Fixed statistics make the layer a per-feature affine map, gamma x_hat + beta = scale x + shift:
         # two passes over x instead of four. The gradient still reaches gamma and beta through scale and shift.
-        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        running_mean, inv_std = tracing.call(_running_statistics, self)
         if not self.affine:
-            return x * np.reshape(inv_std, broadcast) - np.reshape(self.running_mean * inv_std, broadcast)
+            return x * np.reshape(inv_std, broadcast) - np.reshape(running_mean * inv_std, broadcast)
         scale = self.gamma * inv_std
-        shift = self.beta - self.running_mean * scale
+        shift = self.beta - running_mean * scale
         return x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast)
 
     def _normalize_with_batch_statistics(self, x, shape):
@@ -159,6 +159,13 @@ class BatchNorm(Module):
             # In place on the module's buffers: a compiled step repeats it through the hook.
             tracing.call(self._update_running, batch_mean, batch_var, count)
         return out
+
+
+def _running_statistics(layer) -> tuple:
+    """(running_mean, 1 / sqrt(running_var + eps)) of a layer's buffers as they are now. Through tracing.call
+    in evaluation mode: a compiled function reads them at each replay, so statistics that training (or
+    load_state_dict) changed since the trace are the ones used."""
+    return layer.running_mean, 1.0 / np.sqrt(layer.running_var + layer.eps)
 
 
 def _affine_and_running_spec(features, dtype, affine, track):
@@ -401,8 +408,8 @@ class _InstanceNorm(Module):
             return ops.reshape(self.forward(ops.reshape(x, (1,) + shape)), shape)
         broadcast = (1, -1) + (1,) * self._spatial
         if self.track_running_stats and not self.training:
-            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
-            x_hat = (x - np.reshape(self.running_mean, broadcast)) * np.reshape(inv_std, broadcast)
+            running_mean, inv_std = tracing.call(_running_statistics, self)
+            x_hat = (x - np.reshape(running_mean, broadcast)) * np.reshape(inv_std, broadcast)
             return _affine(x_hat, self.gamma, self.beta, broadcast)
         rows = ops.reshape(x, shape[:2] + (-1,))
         if self.track_running_stats:
