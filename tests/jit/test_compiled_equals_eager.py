@@ -466,6 +466,23 @@ def test_evaluation_reads_the_running_statistics_of_each_call(name):
     assert compiled.traces == 1
 
 
+def test_a_mode_switched_between_calls_traces_again():
+    """Traced in training mode, then called after eval() (and train() again): each call runs the program of
+    its modes (dropout and batch statistics, or neither), two traces in all; with the modes of the eager twin."""
+    def build():
+        return nn.Sequential(nn.Dense(3, 4, rng=0, dtype=numpy.float64), nn.Dropout(0.5, rng=1),
+                             nn.BatchNorm(4, dtype=numpy.float64))
+
+    eager, model = build(), build()
+    compiled = nablanet.jit(lambda x: model(x))
+    for k, x in enumerate(numpy.random.default_rng(12).standard_normal((6, 5, 3))):
+        for m in (eager, model):
+            m.train(k % 3 != 1)
+        _close(compiled(x).data, eager(x).data, numpy.float64, f"output, call {k + 1} (training={model.training})")
+        _close(model[2].running_mean, eager[2].running_mean, numpy.float64, f"running mean after call {k + 1}")
+    assert compiled.traces == 2
+
+
 @pytest.mark.parametrize("pool, shape", [(lambda: nn.MaxPool2d(2, return_indices=True), (2, 2, 4, 4)),
                                          (lambda: nn.MaxPool1d(3, stride=2, dilation=2, ceil_mode=True,
                                                                return_indices=True), (2, 2, 9))],

@@ -120,16 +120,16 @@ class Compiled:
         fast_key = None if kwargs else _fast_key(args)
         if fast_key is not None:
             program = self._fast.get(fast_key)
-            if program is not None:
+            if program is not None and program.holds():
                 # Arguments that are arrays and plain Python values: their own leaves, in order.
                 return program.unflatten(program.run([a for a in args if type(a) is np.ndarray]))
         leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
         key = _signature(leaves, tree)
-        program = self._programs.get(key)
+        program = self._holding(key)
         if program is None:
             result, program = _trace(self.fn, args, kwargs)
             self.traces += 1
-            self._programs[key] = program
+            self._programs.setdefault(key, []).append(program)
             if fast_key is not None:
                 self._fast[fast_key] = program
             return result
@@ -138,13 +138,17 @@ class Compiled:
         outputs = program.run([leaf for leaf in leaves if isinstance(leaf, np.ndarray)])
         return program.unflatten(outputs)
 
+    def _holding(self, key):
+        """The program of this signature whose modules are in the modes it was traced in (None: none is)."""
+        return next((program for program in self._programs.get(key, ()) if program.holds()), None)
+
     def program(self, *args, **kwargs) -> Program:
         """The Program these arguments run (traced now, running the function once, if new)."""
         leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
         key = _signature(leaves, tree)
-        if key not in self._programs:
+        if self._holding(key) is None:
             self(*args, **kwargs)
-        return self._programs[key]
+        return self._holding(key)
 
 
 def jit(fn) -> Compiled:
@@ -157,7 +161,9 @@ def jit(fn) -> Compiled:
     exactly as eager mode does: parameters are read at each replay and updated in place.
 
     Array arguments are the program's inputs; Tensors passed or closed over are read by reference;
-    any other argument is a constant of the program (a new value traces again). Python use of a
+    any other argument is a constant of the program (a new value traces again), and so is the mode
+    (``training``) of each module the trace read: switched by ``train()``/``eval()``, the function
+    traces again (and keeps both programs). Python use of a
     traced value (``if`` on it, ``float()``) raises ``TracingError`` naming the line.
 
     Args:

@@ -50,6 +50,8 @@ class Program:
         inputs: the Vars of the function's array arguments, in the order of its flattened arguments.
         traced_equations: how many equations the trace recorded (before folding and dead-code removal).
         folded: how many equations were computed once, at compile time, from constants alone.
+        modes: (module, training) for each module whose mode the trace read: the program replays only
+            while they hold (``holds``).
     """
 
     def __init__(self, tracer, inputs, output_spec, output_tree, arg_tree):
@@ -57,6 +59,7 @@ class Program:
         self.n_vars = len(tracer.vars)
         self.output_spec, self.output_tree, self.arg_tree = output_spec, output_tree, arg_tree
         self.traced_equations = len(tracer.equations)
+        self.modes = tuple(guard for guard in tracer.modes.values() if guard is not None)
         self._values = tracer._alive
         self._names = {}
         self._constant_ids = set(tracer.constants)
@@ -138,6 +141,10 @@ class Program:
             self.unflatten = functools.partial(tree_unflatten, self.output_tree)
 
     # --- running -----------------------------------------------------------------------------
+    def holds(self) -> bool:
+        """Whether every module whose mode the trace read (``training``) is in that mode now."""
+        return all(module.training == mode for module, mode in self.modes)
+
     def run(self, arrays):
         """Replay on the function's flattened array arguments; returns the output leaves."""
         return self._run(*arrays)

@@ -24,7 +24,8 @@ import numpy as np
 
 from nablanet.autodiff import state
 
-__all__ = ["TracingError", "Traced", "Var", "LiveData", "Equation", "Tracer", "call", "clear_grads", "active", "peek", "varies"]
+__all__ = ["TracingError", "Traced", "Var", "LiveData", "Equation", "Tracer", "call", "clear_grads", "active", "peek", "varies",
+           "read_mode", "write_mode"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -304,6 +305,9 @@ class Tracer:
         self.mutated_ids: set = set()
         self._restored: set = set()
         self._traced_of: dict = {}
+        # id(module) -> (module, the mode it had when the trace first read it), or None when the traced
+        # function set the mode itself before reading it: the program's guards (read_mode).
+        self.modes: dict = {}
 
     # --- variables ---------------------------------------------------------------------------
     def new_var(self, value) -> Traced:
@@ -559,6 +563,24 @@ def varies(x) -> bool:
         False
     """
     return isinstance(x, Traced) and x._owned()
+
+
+def read_mode(module, mode: bool) -> bool:
+    """``mode``, a module's ``training`` being read; while tracing, a guard of the program: a replay runs
+    only while the module is in this mode again (a model traced in training mode, then switched to
+    eval(), traces once more instead of replaying the training program)."""
+    tracer = state.tracer
+    if tracer is not None and id(module) not in tracer.modes:
+        tracer.modes[id(module)] = (module, mode)
+    return mode
+
+
+def write_mode(module) -> None:
+    """A module's ``training`` being set: while tracing, before any read, the traced function decides the
+    mode itself, so no guard is kept for it."""
+    tracer = state.tracer
+    if tracer is not None and id(module) not in tracer.modes:
+        tracer.modes[id(module)] = None
 
 
 def as_python_number(x, kind):
