@@ -35,6 +35,8 @@ from nablanet.autodiff import (
     vmap,
 )
 
+from nablanet.autodiff.jit import jit, make_program
+
 from nablanet import datasets, diagnostics, nn, optim, preprocessing, runtime, train
 from nablanet.diagnostics import gradcheck
 from nablanet.nn.init import seed
@@ -46,7 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacrev", "jacfwd", "hessian",
     "count_ops", "to_dot", "OpCount", "no_grad", "enable_grad", "OPS", "Op", "register",
-    "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient", "vmap",
+    "elementwise_grad", "hvp", "hessian_vector_product", "checkpoint", "custom_vjp", "custom_jvp", "stop_gradient", "vmap", "jit", "make_program",
     "tree_flatten", "tree_unflatten", "tree_map", "nn", "optim", "datasets", "preprocessing", "runtime", "train", "fit", "predict", "evaluate", "save", "load", "load_checkpoint", "diagnostics", "gradcheck", "seed",
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import batching, ops, state
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -125,6 +126,19 @@ def _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph
     """The reverse pass proper over the collected graph (see run_backward)."""
     reaching = _reaching(nodes, target_ids) if needs_filter else None
     wrap = create_graph or box
+    tracer = state.tracer
+    if tracer is not None:
+        # nablanet.jit names what the reverse pass computes apart (printing, count_ops).
+        saved_phase, tracer.phase = tracer.phase, "reverse"
+        try:
+            return _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box)
+        finally:
+            tracer.phase = saved_phase
+    return _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box)
+
+
+def _propagate_nodes(root, seed, nodes, leaves, target_ids, reaching, create_graph, box) -> dict:
+    wrap = create_graph or box
     grads = {id(root): seed}
     for node in nodes:
         grad_out = grads.pop(id(node), None)
@@ -148,6 +162,10 @@ def _propagate(root, seed, nodes, leaves, target_ids, needs_filter, create_graph
             out, args = node._data, node._raw
         if state.batch_depth:
             input_grads = batching.call_rule(op.vjp, (grad_out, out, *args), {**node._settings, "needs": needs})
+        elif state.tracer is not None and not wrap:
+            # nablanet.jit: the rule on arrays is one equation of the program, replayed by calling it
+            # again, so the kernels it runs on its own buffers are repeated as they are.
+            input_grads = state.tracer.rule(op, (grad_out, out, *args), {**node._settings, "needs": needs})
         else:
             input_grads = op.vjp(grad_out, out, *args, needs=needs, **node._settings)
         for parent, need, grad in zip(inputs, needs, input_grads):
@@ -195,4 +213,11 @@ def backward(root: Tensor, grad=None, create_graph: bool = False) -> None:
             g = g._data
         if isinstance(g, np.ndarray) and g.dtype != leaf.dtype:
             g = cast_gradient(g, leaf.dtype)
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        # Through the hook, a compiled step sets (or accumulates into) .grad at each replay too.
+        # Its result is a value of the program, so that a later step reading .grad reads this one.
+        leaf._grad = tracing.call(_accumulate_grad, leaf, g)
+
+
+def _accumulate_grad(leaf, g):
+    leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return leaf.grad

@@ -9,6 +9,7 @@ import numpy as np
 
 from nablanet.autodiff import state
 from nablanet.autodiff.graph import collect, run_backward
+from nablanet.autodiff.jit.program import Program
 from nablanet.autodiff.tensor import Tensor, check_differentiable
 
 
@@ -86,6 +87,8 @@ def count_ops(f, *args, argnums=None) -> OpCount:
 
     Args:
         f: a function of arrays; a non-scalar output is differentiated as the sum of its elements.
+            Or a traced Program (``make_program``): its equations' counts, forward and reverse as
+            traced (after constant folding and dead-code removal; opaque update calls left out).
         *args: its arguments.
         argnums: the arguments to differentiate with respect to (default: all).
 
@@ -99,6 +102,8 @@ def count_ops(f, *args, argnums=None) -> OpCount:
         >>> count_ops(f, 0.5).forward_total
         4
     """
+    if isinstance(f, Program):
+        return _program_count(f)
     args, leaves = _leaves(args, argnums)
     counter = OpCounter()
     saved = state.counter
@@ -127,6 +132,8 @@ def to_dot(f, *args, argnums=None, names=None) -> str:
         digraph {
         ...
     """
+    if isinstance(f, Program):
+        return f.to_dot()
     args, leaves = _leaves(args, argnums)
     out = f(*args)
     labels = {id(leaf): (names[i] if names else f"x{i}") for i, leaf in enumerate(leaves)}
@@ -156,6 +163,19 @@ def to_dot(f, *args, argnums=None, names=None) -> str:
     lines.append(f'  {ids[id(out)]} [peripheries=2];')
     lines.append("}")
     return "\n".join(lines)
+
+
+def _program_count(program) -> OpCount:
+    """The counts of a traced program's equations: forward and reverse as traced (opaque updates left out)."""
+    count = OpCount()
+    for equation in program.equations:
+        if equation.phase == "update":
+            continue
+        flops, calls = (count.forward, count.forward_calls) if equation.phase == "forward" else \
+            (count.reverse, count.reverse_calls)
+        flops[equation.name] = flops.get(equation.name, 0) + equation.flops
+        calls[equation.name] = calls.get(equation.name, 0) + 1
+    return count
 
 
 def _constant_label(value) -> str:

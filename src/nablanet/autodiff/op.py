@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 
 from nablanet.autodiff import batching, state
+from nablanet.autodiff.jit.tracing import Traced as _Traced
 from nablanet.autodiff.tensor import Tensor, new_tensor
 
 OPS: dict[str, type[Op]] = {}
@@ -23,6 +24,8 @@ def raw(x):
     numpy.asarray of it. Rules and public functions read shapes and values through this."""
     if isinstance(x, Tensor) or type(x) is batching.BatchTracer:
         return x._data
+    if type(x) is _Traced:
+        return x  # nablanet.jit's traced array: NumPy work on it is recorded, as on the op's output
     return np.asarray(x)
 
 
@@ -144,6 +147,8 @@ class Op:
             else:
                 raw.append(a)
                 needs.append(False)
+        if state.tracer is not None:
+            state.tracer.note_tensors(args)
         out_data = _forward(cls, raw, settings)
         if cls.keeps_residual:
             out_data, residual = out_data
@@ -178,6 +183,13 @@ _sequence = itertools.count(1)
 def _forward(cls, raw, settings):
     if state.batch_depth and batching.has_tracer(raw, settings):
         return batching.apply_batched(cls, raw, settings)
+    if state.tracer is not None:
+        # nablanet.jit is tracing: the one place every primitive's forward runs records it.
+        return state.tracer.op(cls, raw, settings, _run_forward)
+    return _run_forward(cls, raw, settings)
+
+
+def _run_forward(cls, raw, settings):
     try:
         return cls.forward(*raw, **settings)
     except np.linalg.LinAlgError:

@@ -17,6 +17,8 @@ batch_depth = 0
 batch_level = 0
 # An OpCounter while count_ops runs, else None.
 counter = None
+# A jit Tracer while nablanet.jit records a call, else None.
+tracer = None
 
 
 @contextmanager

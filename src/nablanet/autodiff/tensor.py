@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from nablanet.autodiff import state as _state
 
 
 class ArrayMethods:
@@ -285,7 +286,7 @@ class Tensor(ArrayMethods):
     """
 
     __slots__ = ("_data", "_requires_grad", "_op", "_inputs", "_raw", "_needs", "_settings", "_seq", "_tangents",
-                 "_level", "grad", "__weakref__")
+                 "_level", "_grad", "__weakref__")
     # NumPy defers binary operators and ufuncs on (ndarray, Tensor) to Tensor.
     __array_priority__ = 1000
 
@@ -300,7 +301,7 @@ class Tensor(ArrayMethods):
         # The vmap level inside which the transform this Tensor belongs to began (0: none), so that
         # a batched value meeting it knows which of the two wraps the other (batching.py).
         self._level = 0
-        self.grad = None
+        self._grad = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -314,6 +315,21 @@ class Tensor(ArrayMethods):
     @data.setter
     def data(self, value):
         self._data = np.asarray(value)
+
+    @property
+    def grad(self):
+        """dC/d(self) as the last ``backward()`` left it (accumulated over calls), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if _state.tracer is not None:
+            # nablanet.jit is tracing: the assignment (say, p.grad = None) is a step its replays repeat.
+            from nablanet.autodiff.jit import tracing
+
+            tracing.call(_set_grad, self, value)
+        else:
+            self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -410,7 +426,9 @@ class Tensor(ArrayMethods):
 
     def zero_grad_(self) -> None:
         """Set ``grad`` to None (in place), before the next backward pass accumulates into it."""
-        self.grad = None
+        from nablanet.autodiff.jit import tracing
+
+        tracing.clear_grads([self])
 
     # --- NumPy protocols: np.exp(t), np.sum(t) ... dispatch to nablanet or fail loudly -------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -426,6 +444,10 @@ class Tensor(ArrayMethods):
 
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _set_grad(tensor, value) -> None:
+    tensor._grad = value
 
 
 def _restore(cls, data, requires_grad, attributes):
@@ -448,7 +470,7 @@ def new_tensor(data) -> Tensor:
     t._op = None
     t._tangents = NO_TANGENTS
     t._level = 0
-    t.grad = None
+    t._grad = None
     t._requires_grad = False
     return t
 

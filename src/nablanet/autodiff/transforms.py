@@ -22,6 +22,8 @@ import numpy as np
 from nablanet.autodiff import state
 from nablanet.autodiff.batching import BatchTracer
 from nablanet.autodiff.graph import collect, run_backward
+from nablanet.autodiff.jit import tracing
+from nablanet.autodiff.jit.tracing import Traced
 from nablanet.autodiff.ops import reshape, stack
 from nablanet.autodiff.ops.elementwise import identity
 from nablanet.autodiff.tensor import Tensor, check_differentiable
@@ -75,7 +77,8 @@ def _make_input_leaf(value, name: str) -> Tensor:
         return Tensor(value)
     if isinstance(value, (bool, np.bool_)):
         check_differentiable(np.asarray(value), name)
-    data = np.asarray(value)
+    # A traced array of nablanet.jit stays one: NumPy work on the input's values is then recorded.
+    data = value if type(value) is Traced else np.asarray(value)
     check_differentiable(data, name)
     return Tensor(data)
 
@@ -99,8 +102,11 @@ def _as_output(value, like, nested: bool, connected: bool = False):
     if isinstance(value, BatchTracer):
         return value
     if isinstance(like, (float, int, complex)) and not isinstance(like, bool) and np.ndim(value) == 0:
-        return complex(value) if np.iscomplexobj(value) else float(value)
-    return np.asarray(value)
+        kind = complex if np.iscomplexobj(value) else float
+        if type(value) is Traced:
+            return tracing.as_python_number(value, kind)  # nablanet.jit: converted when the program returns it
+        return kind(value)
+    return value if type(value) is Traced else np.asarray(value)
 
 
 def _argnums_tuple(argnums) -> tuple[int, ...]:
@@ -225,7 +231,8 @@ def _scalar_value(out, nested: bool, connected: bool):
     if nested or (connected and isinstance(out, Tensor)):
         return out
     out = out._data if isinstance(out, Tensor) else out
-    if isinstance(out, BatchTracer):
+    if isinstance(out, BatchTracer) or (state.tracer is not None and isinstance(out, np.ndarray)):
+        # Under vmap, or while nablanet.jit traces (a program's output, not a Python number).
         return out.reshape(())
     out = np.asarray(out)
     return complex(out.reshape(())) if np.iscomplexobj(out) else float(out.reshape(()))
@@ -273,7 +280,11 @@ def value_and_grad(f, argnums=0, has_aux: bool = False, holomorphic: bool = Fals
             else:
                 out, aux = result, None
             _check_grad_output(out, holomorphic)
-            seed = np.ones(out.shape if isinstance(out, Tensor) else np.shape(out), dtype=_dtype_of(out))
+            if state.tracer is not None and isinstance(out, Tensor):
+                # Made from the output's shape, so nablanet.jit folds it (and what follows) to a constant.
+                seed = np.ones_like(out._data, dtype=_dtype_of(out))
+            else:
+                seed = np.ones(out.shape if isinstance(out, Tensor) else np.shape(out), dtype=_dtype_of(out))
             outer = not nested and state.outer_grad_enabled
             # An argument that was itself a Tensor requiring gradients keeps the result connected to it.
             connected = outer and any(leaf._op is not None and leaf._inputs[0]._requires_grad for leaf in all_leaves)

@@ -46,8 +46,10 @@ class FeatureLayout:
 
     def flat(self, a):
         """The values of ``a`` (x's shape) as a flat array in this memory order: a view when a is laid out as x."""
-        moved = a.transpose(self.order)
-        return moved.reshape(-1) if moved.flags.c_contiguous else np.ascontiguousarray(moved).reshape(-1)
+        # reshape copies only when it must (a strided slice), in C order as np.ascontiguousarray would; and on
+        # nablanet.jit's traced arrays (batch statistics are computed outside the op) it is recorded, which
+        # np.ascontiguousarray, not dispatched to them, is not: the first batch's statistics would be replayed.
+        return a.transpose(self.order).reshape(-1)
 
     def unflat(self, flat):
         """A flat array in this memory order as an array of x's shape (a view)."""
@@ -66,7 +68,7 @@ class FeatureLayout:
         C * inner) values long; rows of about ROW_LENGTH values run as fast as a plain product.
         """
         row = np.empty(self.row_shape, dtype=flat.dtype)
-        row[...] = v.reshape(-1, 1)
+        np.copyto(row, v.reshape(-1, 1))  # not row[...] = : NumPy's function is what nablanet.jit records
         row = row.reshape(-1)
         whole, size = self.whole, self.row_size
         ufunc(flat[:whole].reshape(-1, size), row, out=out[:whole].reshape(-1, size))

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.ops.conv import avg_pool_windows, conv_output_size, convolution, im2col, max_pool_windows
 from nablanet.autodiff.ops.nn import DEFAULT_ALPHAS, dense as _dense, erf
 from nablanet.checks import check_bool, check_choice, check_ints, check_real
@@ -231,12 +232,18 @@ def dropout(x, p: float = 0.5, training: bool = True, *, rng=None, broadcast_axe
     if p == 1.0:
         # No survivor to scale; multiplying (not a constant zero) keeps x's graph, and so a zero gradient.
         return x * np.zeros(mask_shape, dtype=dtype)
-    keep = make_rng(rng).random(mask_shape, dtype=dtype) >= p
+    # A random draw: through the hook, a compiled step draws a new mask at each replay.
+    keep = tracing.call(_keep_mask, make_rng(rng), mask_shape, dtype, p)
     return x * (keep * dtype.type(1.0 / (1.0 - p)))
 
 
+def _keep_mask(rng, shape, dtype, p):
+    return rng.random(shape, dtype=dtype) >= p
+
+
 def _values(x):
-    return x.data if hasattr(x, "_data") else np.asarray(x)
+    # isinstance, not asarray: a traced array of nablanet.jit stays one, so work on it is recorded.
+    return x.data if hasattr(x, "_data") else x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
 # --- convolution and pooling (channels first: (N, C, L) or (N, C, H, W)) ----------------------------

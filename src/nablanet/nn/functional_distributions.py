@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.op import raw as _values
 from nablanet.checks import check_bool, check_choice, check_real
 from nablanet.nn.functional_losses import _matching_targets, reduce_terms, weighted_mean
@@ -53,9 +54,9 @@ def kl_div(log_q, targets, *, reduction: str = "mean", log_target: bool = False,
     if check_bool("kl_div", "log_target", log_target):
         terms = np.exp(t) * (t - log_q)
     else:
-        if t.size and t.min() < 0:
-            raise ValueError(f"kl_div: the targets must be probabilities (non-negative), got a minimum of {t.min()}; "
-                             "give log-probabilities with log_target=True")
+        if _minimum(t) < 0:
+            raise ValueError(f"kl_div: the targets must be probabilities (non-negative), got a minimum of "
+                             f"{_minimum(t)}; give log-probabilities with log_target=True")
         # xlogy: p log p is 0 at p = 0, as the limit (and PyTorch) has it.
         terms = special.xlogy(t, t) - t * log_q
     if reduction != "batchmean":
@@ -65,6 +66,13 @@ def kl_div(log_q, targets, *, reduction: str = "mean", log_target: bool = False,
     if sample_weight is not None:
         return weighted_mean(terms, sample_weight, "kl_div") * float(per_sample)
     return ops.sum(terms) / float(shape[0] if shape else 1)
+
+
+def _minimum(values) -> float:
+    """The smallest of ``values`` (inf for none), for a check that only raises on bad input: read once while
+    nablanet.jit traces (tracing.peek), as the replays run no Python."""
+    values = tracing.peek(values)
+    return np.min(values) if values.size else np.inf
 
 
 # Soft class targets (a teacher's probabilities, smoothed labels): a classification loss whose
@@ -98,15 +106,15 @@ def poisson_nll_loss(predictions, targets, *, log_input: bool = True, full: bool
     """
     t = _matching_targets(predictions, targets, "poisson_nll_loss")
     eps = check_real("poisson_nll_loss", "eps", eps, low=0.0)
-    if t.size and t.min() < 0:
-        raise ValueError(f"poisson_nll_loss: the targets must be counts (non-negative), got a minimum of {t.min()}")
+    if _minimum(t) < 0:
+        raise ValueError(f"poisson_nll_loss: the targets must be counts (non-negative), got a minimum of {_minimum(t)}")
     if check_bool("poisson_nll_loss", "log_input", log_input):
         terms = ops.exp(predictions) - t * predictions
     else:
-        rates = _values(predictions)
-        if rates.size and np.min(rates) + eps <= 0:
+        rates = _minimum(_values(predictions))
+        if rates + eps <= 0:
             raise ValueError(f"poisson_nll_loss: without log_input the predictions are rates, lambda + eps > 0, got a "
-                             f"minimum of {np.min(rates):.4g}; give log-rates with log_input=True")
+                             f"minimum of {rates:.4g}; give log-rates with log_input=True")
         terms = predictions - t * ops.log(predictions + eps)
     if check_bool("poisson_nll_loss", "full", full):
         # Only where t > 1, as PyTorch: elsewhere the approximation is poor and log t! is 0 anyway.
@@ -157,12 +165,12 @@ def gaussian_nll_loss(predictions, targets, var, *, full: bool = False, eps: flo
 
 def _variance(var, shape, dtype):
     """var shaped to broadcast against the predictions, as PyTorch's rules, or the error naming both shapes."""
-    values = np.asarray(_values(var))
+    values = np.asanyarray(_values(var))
     if values.ndim == 0:
         var = ops.broadcast_to(var, shape) if hasattr(var, "_data") else np.full(shape, float(values), dtype)
-        values = np.asarray(_values(var))
-    if values.size and values.min() < 0:
-        raise ValueError(f"gaussian_nll_loss: the variances must be non-negative, got a minimum of {values.min()}")
+        values = np.asanyarray(_values(var))
+    if _minimum(values) < 0:
+        raise ValueError(f"gaussian_nll_loss: the variances must be non-negative, got a minimum of {_minimum(values)}")
     if values.shape == shape:
         return var
     if values.shape == shape[:-1]:
@@ -207,13 +215,13 @@ def cosine_embedding_loss(x1, x2, y, *, margin: float = 0.0, reduction: str = "m
         raise ValueError(f"cosine_embedding_loss: targets of shape {np.shape(_values(x2))} do not match predictions of "
                          f"shape {shape} (x2 against x1: two embeddings of one shape)")
     margin = check_real("cosine_embedding_loss", "margin", margin, low=-1.0, high=1.0)
-    labels = np.asarray(_values(y))
+    labels = np.asanyarray(_values(y))
     if labels.shape != shape[:-1]:
         raise ValueError(f"cosine_embedding_loss: y of shape {labels.shape} does not fit embeddings of shape {shape} "
                          f"(expected {shape[:-1]})")
-    if not np.all(np.isin(labels, (-1, 1))):
+    if not np.all(np.isin(tracing.peek(labels), (-1, 1))):
         raise ValueError(f"cosine_embedding_loss: y must be 1 (similar) or -1 (dissimilar), got values "
-                         f"{np.unique(labels)[:5].tolist()}")
+                         f"{np.unique(tracing.peek(labels))[:5].tolist()}")
     epsilon = 1e-12
     dot = ops.sum(x1 * x2, axis=-1)
     cos = dot / ops.sqrt((ops.sum(x1 * x1, axis=-1) + epsilon) * (ops.sum(x2 * x2, axis=-1) + epsilon))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import batching, ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.op import raw as _values
 from nablanet.autodiff.ops.nn import softmax_cross_entropy, softmax_cross_entropy_rows
 from nablanet.checks import check_choice, check_real
@@ -27,7 +28,7 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _matching_targets(predictions, targets, loss: str):
     """Targets as an array of the predictions' shape and dtype, or a clear error."""
-    target_values = np.asarray(_values(targets))
+    target_values = np.asanyarray(_values(targets))
     shape = np.shape(_values(predictions))
     if target_values.shape != shape:
         if target_values.ndim == 1 and shape == (target_values.shape[0], 1):
@@ -59,7 +60,8 @@ def weighted_mean(terms, sample_weight=None, loss: str = "loss"):
     w = sample_weights(sample_weight, shape[0], _values(terms).dtype, f"{loss}: sample_weight")
     per_sample = ops.mean(terms, axis=tuple(range(1, len(shape)))) if len(shape) > 1 else terms
     total = np.sum(w)
-    return ops.sum(per_sample * (w / total if total > 0 else w))
+    # A where, not an if: compiled with the weights as an argument, each batch decides for itself.
+    return ops.sum(per_sample * np.where(total > 0, w / np.where(total > 0, total, 1), w))
 
 
 def reduce_terms(terms, reduction: str = "mean", sample_weight=None, loss: str = "loss"):
@@ -91,7 +93,7 @@ def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight", fit
     shape; ``fits`` says what the shape is, in errors."""
     if weight is None:
         return None
-    values = np.asarray(_values(weight))
+    values = np.asanyarray(_values(weight))
     if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
         raise ValueError(f"{loss}: {name} must be real numbers, got dtype {values.dtype}")
     try:
@@ -99,7 +101,8 @@ def _constant_weights(weight, shape, dtype, loss: str, name: str = "weight", fit
     except ValueError:
         raise ValueError(f"{loss}: {name} of shape {values.shape} does not broadcast to {fits} "
                          f"{tuple(shape)}") from None
-    if not np.all(np.isfinite(values)):
+    # A check that only raises on bad input: while tracing, on the traced call's weights.
+    if not np.all(np.isfinite(tracing.peek(values))):
         raise ValueError(f"{loss}: {name} contains NaN or infinite values")
     return values.astype(dtype, copy=False)
 
@@ -249,8 +252,10 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     t' = (1 - epsilon) t + epsilon/K: l_n = -sum_c w_c t'_{n,c} log p_{n,c}, C = (1/N') sum_n l_n over
     the N' positions (not divided by the weights, as PyTorch's).
 
-    Without weights, smoothing or ignored labels, and with reduction "mean", this runs the fused
-    SoftmaxCrossEntropy primitive: gradient (softmax(z) - t)/N, stable for logits of magnitude 1e4.
+    Without weights, smoothing or sample weights, and with reduction "mean", this runs the fused
+    SoftmaxCrossEntropy primitive: gradient (softmax(z) - t)/N (N the counted labels: the primitive
+    skips ignored ones itself, so one compiled program serves batches with and without them), stable
+    for logits of magnitude 1e4.
     With ``sample_weight`` s (one per sample), the mean becomes sum_n s_n l_n / sum_n s_n w_{y_n} (for
     labels) or the weighted mean of the samples' mean terms (for probabilities).
 
@@ -273,10 +278,10 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int = -100, lab
     if isinstance(targets, batching.BatchTracer) and not plain:
         raise batching.BatchingUnsupported("cross_entropy: targets batched by vmap with weights, smoothing or a "
                                            "reduction other than the mean")
-    if plain and (isinstance(targets, batching.BatchTracer) or _nothing_ignored(targets, ignore_index)):
-        return _fused_cross_entropy(logits, targets, class_axis, sample_weight)
+    if plain and (sample_weight is None or isinstance(targets, batching.BatchTracer)):
+        return _fused_cross_entropy(logits, targets, class_axis, sample_weight, ignore_index)
     log_p = ops.log_softmax(logits, axis=class_axis)
-    if np.asarray(_values(targets)).dtype.kind == "f":
+    if np.asanyarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_p, targets, class_weight, label_smoothing, class_axis, "cross_entropy")
         return reduce_terms(terms, reduction, sample_weight, "cross_entropy")
     terms, counted, kept = _picked(log_p, targets, class_weight, ignore_index, class_axis, "cross_entropy")
@@ -322,7 +327,7 @@ def nll_loss(log_probabilities, targets, weight=None, *, ignore_index: int = -10
     class_axis = 1 if len(shape) > 1 else 0
     check_choice("nll_loss", "reduction", reduction, REDUCTIONS)
     class_weight = _constant_weights(weight, (shape[class_axis],), dtype, "nll_loss", fits="one weight per class")
-    if np.asarray(_values(targets)).dtype.kind == "f":
+    if np.asanyarray(_values(targets)).dtype.kind == "f":
         terms = _soft_terms(log_probabilities, targets, class_weight, 0.0, class_axis, "nll_loss")
         return reduce_terms(terms, reduction, sample_weight, "nll_loss")
     terms, counted, _ = _picked(log_probabilities, targets, class_weight, ignore_index, class_axis, "nll_loss")
@@ -349,7 +354,7 @@ def _along(vector, axis: int, ndim: int):
 def _soft_terms(log_p, targets, class_weight, label_smoothing: float, class_axis: int, loss: str):
     """-sum_c w_c t'_c log p_c per position, t' = (1 - epsilon) t + epsilon / K, for probability targets t."""
     shape = np.shape(_values(log_p))
-    t = np.asarray(_values(targets))
+    t = np.asanyarray(_values(targets))
     if t.shape != shape:
         raise ValueError(f"{loss}: probability targets of shape {t.shape} do not match predictions of shape {shape}; "
                          f"pass integer class labels (classes on axis {class_axis}) or probabilities of the "
@@ -362,21 +367,17 @@ def _soft_terms(log_p, targets, class_weight, label_smoothing: float, class_axis
     return -ops.sum(log_p * t, axis=class_axis)
 
 
-def _nothing_ignored(targets, ignore_index) -> bool:
-    """Probability targets, or labels none of which is ignore_index."""
-    values = np.asarray(_values(targets))
-    return values.dtype.kind == "f" or not np.any(values == ignore_index)
-
-
-def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight):
+def _fused_cross_entropy(logits, targets, class_axis: int, sample_weight, ignore_index):
     last = len(np.shape(_values(logits))) - 1
     if class_axis != last:
         # The fused op takes the classes last: (N, C, d1, ...) is viewed as rows (N, d1, ..., C).
         logits = ops.moveaxis(logits, class_axis, -1)
-        values = np.asarray(_values(targets))
+        values = np.asanyarray(_values(targets))
         targets = np.moveaxis(values, class_axis, -1) if values.dtype.kind == "f" else values
     if sample_weight is None:
-        return softmax_cross_entropy(logits, targets)
+        # The fused op skips the ignored labels itself: one compiled program serves every batch, some
+        # of whose labels may be ignored and others not.
+        return softmax_cross_entropy(logits, targets, ignore_index)
     return weighted_mean(softmax_cross_entropy_rows(logits, targets), sample_weight, "cross_entropy")
 
 
@@ -387,7 +388,7 @@ def _picked(log_p, targets, class_weight, ignore_index, class_axis: int, loss: s
     shape = np.shape(_values(log_p))
     n_classes, dtype = shape[class_axis], _values(log_p).dtype
     expected = shape[:class_axis] + shape[class_axis + 1:]
-    labels = np.asarray(_values(targets))
+    labels = np.asanyarray(_values(targets))
     if labels.dtype.kind not in "iu":
         raise ValueError(f"{loss}: targets must be integer class labels or float probabilities, got dtype "
                          f"{labels.dtype}")
@@ -395,14 +396,20 @@ def _picked(log_p, targets, class_weight, ignore_index, class_axis: int, loss: s
         raise ValueError(f"{loss}: integer labels of shape {labels.shape} do not match predictions of shape {shape} "
                          f"(expected labels of shape {expected}: the classes are on axis {class_axis})")
     kept = labels != ignore_index
-    counted_labels = labels[kept]
+    # The traced call's labels (nablanet.jit): a check that only raises on bad input.
+    counted_labels = tracing.peek(labels)[tracing.peek(kept)]
     if counted_labels.size and (counted_labels.min() < 0 or counted_labels.max() >= n_classes):
         raise ValueError(f"{loss}: labels must be class indices in 0..{n_classes - 1}, got values from "
                          f"{counted_labels.min()} to {counted_labels.max()} (besides ignore_index={ignore_index})")
     safe = np.where(kept, labels, 0)
-    one_hot = np.expand_dims(safe, class_axis) == _along(np.arange(n_classes), class_axis, len(shape))
-    counted = kept.astype(dtype) if class_weight is None else class_weight[safe] * kept
-    return -ops.sum(log_p * one_hot.astype(dtype), axis=class_axis) * counted, counted, kept.astype(dtype)
+    one_hot = (np.expand_dims(safe, class_axis) == _along(np.arange(n_classes), class_axis, len(shape))).astype(dtype)
+    if class_weight is None:
+        counted = kept.astype(dtype)
+    else:
+        # w_y picked by the one-hot, not as class_weight[safe]: NumPy hands nablanet.jit a traced array used
+        # as an index (or np.take's) as a plain one, which a compiled loss would keep as the first batch's.
+        counted = np.sum(one_hot * _along(class_weight, class_axis, len(shape)), axis=class_axis) * kept
+    return -ops.sum(log_p * one_hot, axis=class_axis) * counted, counted, kept.astype(dtype)
 
 
 def _label_reduction(terms, counted, reduction: str, sample_weight, loss: str):
@@ -419,18 +426,21 @@ def _label_reduction(terms, counted, reduction: str, sample_weight, loss: str):
         terms, counted = terms * s, counted * s
     total = np.sum(counted)
     # Nothing counted (every label ignored, or every weight 0): C = 0 with a zero gradient, where PyTorch
-    # gives 0/0: the batch holds no data, and one such batch must not turn the weights into NaN.
-    return ops.sum(terms) / total if total != 0 else ops.sum(terms) * 0.0
+    # gives 0/0: the batch holds no data, and one such batch must not turn the weights into NaN. Wheres,
+    # not an if: a compiled loss decides per batch.
+    nonzero = total != 0
+    return ops.sum(terms) / np.where(nonzero, total, 1) * np.where(nonzero, total.dtype.type(1), total.dtype.type(0))
 
 
 def hinge(scores, targets, *, reduction: str = "mean", sample_weight=None):
     """Hinge loss C = (1/n) sum max(0, 1 - t y) for labels t in {-1, +1} (labels 0/1 are mapped to -1/+1)."""
     t = _matching_targets(scores, targets, "hinge")
-    values = np.unique(t)
-    if np.all(np.isin(values, (0.0, 1.0))):
-        t = 2.0 * t - 1.0
-    elif not np.all(np.isin(values, (-1.0, 1.0))):
+    values = tracing.peek(np.unique(t))
+    zero_one = np.all(np.isin(t, (0.0, 1.0)))
+    if not (np.all(np.isin(values, (0.0, 1.0))) or np.all(np.isin(values, (-1.0, 1.0)))):
         raise ValueError(f"hinge: labels must be -1/+1 (or 0/1), got values {values[:5].tolist()}")
+    # A where, not an if: a compiled loss maps each batch's labels by that batch's convention.
+    t = np.where(zero_one, 2.0 * t - 1.0, t)
     return reduce_terms(ops.maximum(1.0 - t * scores, 0.0), reduction, sample_weight, "hinge")
 
 
@@ -441,7 +451,7 @@ register_loss("hinge", hinge, targets="values", task="classification", outputs="
 def _check_probabilities(p):
     # Outside [0, 1] the floored logarithms give a loss that can go negative and a gradient that pushes
     # further out, with no error: the usual cause is logits (no sigmoid at the output) given to this loss.
-    outside = (p < 0) | (p > 1)
+    outside = tracing.peek((p < 0) | (p > 1))
     if np.any(outside):
         raise ValueError(f"binary_cross_entropy: the predictions must be probabilities in [0, 1], but they range from "
                          f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}; for logits (a network without a sigmoid at its "
@@ -449,6 +459,7 @@ def _check_probabilities(p):
 
 
 def _check_binary(t, loss: str):
-    if t.size and (t.min() < 0 or t.max() > 1):
-        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to {t.max()}")
+    values = tracing.peek(t)
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {values.min()} to {values.max()}")
     return t

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nablanet.autodiff.jit import tracing
 from nablanet.registry import Registry, signature_defaults
 
 __all__ = ["LossRecord", "LOSSES", "register_loss", "loss_record", "get_loss", "training_loss"]
@@ -206,18 +207,22 @@ def sample_weights(sample_weight, n_samples: int, dtype, what: str = "sample_wei
 
     The weights must be finite and non-negative, one per sample (a row of the predictions).
     """
-    values = np.asarray(sample_weight._data if hasattr(sample_weight, "_data") else sample_weight)
+    # asanyarray: weights given to a function nablanet.jit compiles stay traced, so each replay weighs
+    # its own batch (asarray would keep the first call's weights as constants).
+    values = np.asanyarray(sample_weight._data if hasattr(sample_weight, "_data") else sample_weight)
     if values.ndim != 1 or values.shape[0] != n_samples:
         raise ValueError(f"{what} must be a vector of one weight per sample, shape ({n_samples},), got shape "
                          f"{values.shape}")
     if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool) or np.iscomplexobj(values):
         raise ValueError(f"{what} must be real numbers, got dtype {values.dtype}")
-    values = values.astype(dtype, copy=False)
+    values = values if values.dtype == dtype else values.astype(dtype)
+    # Checks that only raise on bad input: while tracing, on the traced call's weights (tracing.peek).
+    checked = tracing.peek(values)
     # One sum is finite exactly when every weight is; only then is the minimum looked at.
-    if not np.isfinite(np.sum(values, dtype=np.float64)):
+    if not np.isfinite(np.sum(checked, dtype=np.float64)):
         raise ValueError(f"{what} contains NaN or infinite values")
-    if values.size and values.min() < 0:
-        raise ValueError(f"{what} must be non-negative, got {values.min()} (at sample {int(values.argmin())})")
+    if checked.size and checked.min() < 0:
+        raise ValueError(f"{what} must be non-negative, got {checked.min()} (at sample {int(checked.argmin())})")
     return values
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nablanet import runtime
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.tensor import Tensor
 
 
@@ -83,7 +84,16 @@ class Module:
         ['hidden.W', 'hidden.b', 'output.W', 'output.b']
     """
 
-    training: bool = True
+    @property
+    def training(self) -> bool:
+        """Training mode (``train()``) or evaluation mode (``eval()``). Read while nablanet.jit traces, it
+        becomes a guard of the program: called after the mode changed, the compiled function traces again."""
+        return tracing.read_mode(self, self.__dict__.get("_training", True))
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        tracing.write_mode(self)
+        self.__dict__["_training"] = mode
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -200,8 +210,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None, before the next backward pass accumulates into it."""
-        for p in self.parameters():
-            p.grad = None
+        tracing.clear_grads(self.parameters())
 
     # --- state as plain arrays (saving, copying weights) --------------------------------------
     def state_dict(self) -> OrderedDict:

@@ -22,6 +22,7 @@ import dataclasses
 
 import numpy as np
 
+from nablanet.autodiff.jit import tracing
 from nablanet.kernels import optimizers as optimizer_kernels
 from nablanet.optim import clip as _clip
 from nablanet.optim import schedules as _schedules
@@ -214,6 +215,11 @@ class Optimizer:
             name = type(self).__name__
             raise RuntimeError(f"{name}.step() needs the parameters: build it as {name}(model.parameters(), ...) "
                                "or use init_state()/update() for functional use")
+        if tracing.active():
+            # nablanet.jit: the update is one opaque call of the gradients, replayed each step (its
+            # scalars change with t); it runs this method again, outside the trace.
+            tracing.call(_step_with_grads, self, *[p.grad for p in self.params])
+            return
         state = self.state
         names = self._buffer_names()
         active = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
@@ -325,8 +331,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set ``p.grad = None`` for every parameter (the next backward writes fresh gradients)."""
-        for p in self.params or ():
-            p.grad = None
+        tracing.clear_grads(self.params or ())
 
     @property
     def lr_now(self) -> float:
@@ -437,6 +442,13 @@ class Optimizer:
     def __repr__(self):
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in ("lr", *self._hyper_names))
         return f"{type(self).__name__}({settings})"
+
+
+def _step_with_grads(optimizer, *grads) -> None:
+    """``optimizer.step()`` with these gradients as the parameters' ``grad`` (a compiled step's update)."""
+    for p, g in zip(optimizer.params, grads):
+        p.grad = g
+    optimizer.step()
 
 
 def _flush_due(t: int) -> bool:

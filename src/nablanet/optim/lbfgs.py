@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nablanet.autodiff.jit import tracing
 from nablanet.optim.base import _as_param_list, check_nonnegative, check_positive
 from nablanet.optim.registry import register_optimizer
 
@@ -315,6 +316,9 @@ class LBFGS:
 
     def step(self, closure) -> float:
         """Run up to ``max_iter`` iterations; returns the cost at the new parameters."""
+        if tracing.active():
+            raise TypeError(f"{type(self).__name__}.step(closure) cannot be compiled by nablanet.jit: its line "
+                            "search calls the closure a number of times that depends on the costs; run it eagerly")
         x, f, self.state = lbfgs_minimize(
             self.objective(closure), self.flat_parameters(), self.state, lr=self.lr, max_iter=self.max_iter,
             history_size=self.history_size, tolerance_grad=self.tolerance_grad,
@@ -325,8 +329,7 @@ class LBFGS:
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None."""
-        for p in self.params:
-            p.grad = None
+        tracing.clear_grads(self.params)
 
     def state_dict(self) -> dict:
         """Options, iteration count and the (s, y) history as plain arrays."""
@@ -363,3 +366,4 @@ class LBFGS:
             raise ValueError(f"load_state_dict: history vectors must have {size} entries "
                              "(the parameters' total size)")
         self.state = LBFGSState(s, y, int(np.asarray(state["t"])))
+

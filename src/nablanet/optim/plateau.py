@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from nablanet.autodiff.jit import tracing
+
 __all__ = ["improves", "Plateau", "PlateauStep", "ReduceLROnPlateau"]
 
 
@@ -197,6 +199,11 @@ class ReduceLROnPlateau:
 
     def step(self, metric) -> PlateauStep:
         """Observe this epoch's ``metric``; at a plateau lower the rate (if it can go lower) and restart the count."""
+        if tracing.active():
+            # Its count and the rate it sets are Python state a replay would not update: refused by name.
+            raise tracing.TracingError("ReduceLROnPlateau.step(metric) cannot be compiled by nablanet.jit: it follows "
+                                       "the metric's values in Python, which a compiled step's replays do not run; "
+                                       "call it outside the compiled function, once per epoch")
         self.last_epoch += 1
         observed = self.rule.step(metric)
         if not observed.plateau:

@@ -16,6 +16,8 @@ CASES = {
     "softmax_cross_entropy": [
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([0, 2, 1, 2])), ((4, 3),), id="labels"),
         Case(lambda z: np.softmax_cross_entropy(z, numpy.array([[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])), ((2, 3),), id="probabilities"),
+        Case(lambda z: np.softmax_cross_entropy(z, numpy.array([0, -100, 1, 2]), ignore_index=-100), ((4, 3),),
+             id="ignored-label"),
     ],
     # gamma and beta are drawn like x (standard normal): scales of either sign, shifts away from 0.
     "batch_norm": [

@@ -24,6 +24,7 @@ import numpy as np
 
 from nablanet.autodiff import batching
 from nablanet.autodiff.op import Op, register
+from nablanet.autodiff.jit.tracing import Traced as _Traced
 from nablanet.autodiff.tensor import Tensor
 
 __all__ = [
@@ -60,7 +61,9 @@ def _example_values(x, name: str) -> np.ndarray:
 
 def _any(mask) -> bool:
     """Whether a mask read off the values has a true entry; True for a batch of masks under vmap
-    (a BatchTracer), which then takes the general path of the rule."""
+    (a BatchTracer) or a traced one (nablanet.jit), which then takes the general path of the rule."""
+    if isinstance(mask, _Traced):
+        return True  # nablanet.jit traces the general path, right for every value
     if isinstance(mask, (np.ndarray, np.generic, bool)):
         return bool(np.any(mask))
     return True
@@ -71,7 +74,8 @@ def _as_mask(condition, like):
     so that masks never upcast float32."""
     if isinstance(condition, batching.BatchTracer):
         return astype(condition, like.dtype)
-    return np.asarray(condition).astype(like.dtype)
+    # asanyarray: nablanet.jit's traced mask stays traced, so the conversion is recorded.
+    return np.asanyarray(condition).astype(like.dtype)
 
 
 # NumPy's ufunc keywords and their defaults. At the default a keyword changes nothing, so it is

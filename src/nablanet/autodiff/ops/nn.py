@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import batching
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import _ufunc, astype, exp, multiply, sqrt, where
 from nablanet.autodiff.ops.linalg import matmul
@@ -18,6 +19,7 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 # The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
 from nablanet.autodiff.ops.special import erf
 from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
+from nablanet.kernels.rows import last_axis_max, last_axis_sum
 
 # softmax_cross_entropy_rows is a composition for nablanet.nn.functional's weighted cross-entropy, not a
 # function of nablanet.numpy's.
@@ -202,54 +204,88 @@ class SoftmaxCrossEntropy(Op):
     maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
     """
 
-    def batch(cls, logits, *, batched, batched_settings, targets):
+    def batch(cls, logits, *, batched, batched_settings, targets, ignore_index=None):
         # Each example's mean over its own rows: the composite with log_softmax, batch kept apart.
         if not batched[0]:
             return None
         log_p = log_softmax(logits, axis=-1)
         targets_batched = "targets" in batched_settings
+        rows = int(np.prod(np.shape(logits)[1:-1], dtype=np.int64))
         if targets.dtype.kind in "iu":
             labels = batching.align(targets, targets_batched, np.ndim(logits) - 2)
             classes = np.arange(np.shape(logits)[-1])
+            # An ignored label matches no class: its one-hot row is zero, and it is not counted.
             targets = astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), _raw(log_p).dtype)
+            if ignore_index is not None:
+                kept = np.not_equal(_raw(labels), ignore_index)
+                axes = tuple(range(1, np.ndim(kept))) if targets_batched else None
+                rows = np.maximum(np.sum(kept, axis=axes, dtype=_raw(log_p).dtype), 1)
         else:
             targets = batching.align(targets, targets_batched, np.ndim(logits) - 1)
-        rows = int(np.prod(np.shape(logits)[1:-1], dtype=np.int64))
         example_axes = tuple(range(1, np.ndim(logits)))
         return -sum(multiply(targets, log_p), axis=example_axes) / rows
 
     name = "softmax_cross_entropy"
 
-    def forward(logits, *, targets):
-        log_p = logits - logits.max(axis=-1, keepdims=True)
-        log_p = log_p - np.log(np.sum(np.exp(log_p), axis=-1, keepdims=True))
+    def forward(logits, *, targets, ignore_index=None):
+        log_p = logits - last_axis_max(logits)
+        log_p = log_p - np.log(last_axis_sum(np.exp(log_p)))
         rows = log_p.size // log_p.shape[-1]
         if targets.dtype.kind in "iu":
-            picked = np.take_along_axis(log_p.reshape(rows, -1), targets.reshape(rows, 1), axis=1)
-            return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
+            labels = targets.reshape(rows)
+            kept = None if ignore_index is None else labels != ignore_index
+            # The forward runs on arrays (a compiled program replays it whole): a branch on the labels is safe.
+            if kept is None or kept.all():
+                picked = log_p.reshape(rows, -1)[np.arange(rows), labels]
+                return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
+            picked = log_p.reshape(rows, -1)[np.arange(rows), np.where(kept, labels, 0)]
+            return -np.sum(np.where(kept, picked, 0), dtype=log_p.dtype) / _counted(kept, log_p.dtype)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
-    def vjp(grad_out, out, logits, *, targets, needs):
+    def vjp(grad_out, out, logits, *, targets, needs, ignore_index=None):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
-        probabilities = exp(log_softmax(logits, axis=-1))
+        if type(logits) is np.ndarray and np.ndim(logits) >= 2:
+            # On arrays (the first-order pass) softmax in one exponential pass: exp(log_softmax) to rounding.
+            e = np.exp(logits - last_axis_max(logits))
+            probabilities = e / last_axis_sum(e)
+        else:
+            probabilities = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
-            difference = probabilities - _one_hot(targets, logits_raw)
+            difference, rows = _unignored(probabilities - _one_hot(targets, logits_raw), targets, ignore_index, rows)
         else:
             difference = probabilities - targets
         return (difference * (grad_out / rows),)
 
-    def jvp(logits_dot, out, logits, *, targets, needs):
+    def jvp(logits_dot, out, logits, *, targets, needs, ignore_index=None):
         rows = _raw(logits).size // _raw(logits).shape[-1]
         difference = exp(log_softmax(logits, axis=-1))
         if targets.dtype.kind in "iu":
-            difference = difference - _one_hot(targets, _raw(logits))
+            difference, rows = _unignored(difference - _one_hot(targets, _raw(logits)), targets, ignore_index, rows)
         else:
             difference = difference - targets
         return sum(logits_dot * difference) / rows
 
-    def flops(out, logits, *, targets):
+    def flops(out, logits, *, targets, ignore_index=None):
         return 4 * int(np.size(logits))
+
+
+def _counted(kept, dtype):
+    """How many labels count, in ``dtype`` (at least 1: with every label ignored C is 0, not 0/0)."""
+    return np.maximum(np.sum(kept, dtype=dtype), 1)
+
+
+def _unignored(difference, labels, ignore_index, rows):
+    """(softmax(z) - t with the rows of ignored labels zeroed, the number of the others); without
+    ignore_index, (difference, rows) as they are."""
+    if ignore_index is None:
+        return difference, rows
+    kept = labels != ignore_index
+    if type(kept) is np.ndarray and kept.all():
+        # Nothing ignored (the first-order rule runs on arrays, replayed whole): the plain rule, one pass fewer.
+        return difference, rows
+    dtype = _raw(difference).dtype
+    return difference * kept[..., None].astype(dtype), _counted(kept, dtype)
 
 
 def _one_hot(labels, like):
@@ -257,13 +293,16 @@ def _one_hot(labels, like):
     if isinstance(labels, batching.BatchTracer) or isinstance(like, batching.BatchTracer):
         classes = np.arange(np.shape(like)[-1])
         return astype(np.equal(reshape(labels, (*np.shape(labels), 1)), classes), like.dtype)
-    one_hot = np.zeros(like.shape, dtype=like.dtype)
-    np.put_along_axis(one_hot.reshape(-1, like.shape[-1]), labels.reshape(-1, 1), 1, axis=1)
-    return one_hot
+    # A comparison with the class numbers: two passes and no scatter (labels were checked by the forward).
+    classes = np.arange(like.shape[-1])
+    return np.equal(labels.reshape(-1, 1), classes).astype(like.dtype).reshape(like.shape)
 
 
-def softmax_cross_entropy(logits, targets):
+def softmax_cross_entropy(logits, targets, ignore_index=None):
     """Mean cross-entropy of softmax(logits) against integer labels (N,) or probabilities (N, K).
+
+    With ``ignore_index``, labels equal to it count for nothing: the mean is over the others (0 when
+    every label is ignored), as PyTorch's ``cross_entropy(..., ignore_index=)``.
 
     Raises:
         ValueError: labels outside 0..K-1, non-integer labels, or probability targets of the wrong shape.
@@ -273,11 +312,15 @@ def softmax_cross_entropy(logits, targets):
         # Targets batched by vmap: checked as the whole batch, an example's shape against the logits'.
         if not isinstance(targets.value, np.ndarray):
             raise batching.BatchingUnsupported("cross-entropy: targets batched from a traced value")
-        batch = _checked_targets(targets.value, targets.shape, logits_shape, _raw(logits).dtype)
-        return SoftmaxCrossEntropy.apply(logits, targets=batching.BatchTracer(batch, targets.level, targets.length))
-    targets = np.asarray(_raw(targets))
-    return SoftmaxCrossEntropy.apply(logits, targets=_checked_targets(targets, targets.shape, logits_shape,
-                                                                     _raw(logits).dtype))
+        checked = _checked_targets(targets.value, targets.shape, logits_shape, _raw(logits).dtype, ignore_index)
+        targets = batching.BatchTracer(checked, targets.level, targets.length)
+    else:
+        # asanyarray: nablanet.jit's traced labels stay traced, so each replay reads its own batch's.
+        checked = np.asanyarray(_raw(targets))
+        checked = targets = _checked_targets(checked, checked.shape, logits_shape, _raw(logits).dtype, ignore_index)
+    if ignore_index is None or checked.dtype.kind not in "iu":
+        return SoftmaxCrossEntropy.apply(logits, targets=targets)
+    return SoftmaxCrossEntropy.apply(logits, targets=targets, ignore_index=int(ignore_index))
 
 
 def softmax_cross_entropy_rows(logits, targets):
@@ -299,20 +342,27 @@ def softmax_cross_entropy_rows(logits, targets):
     return -sum(multiply(targets, log_p), axis=-1)
 
 
-def _checked_targets(targets, shape, logits_shape, dtype):
+def _checked_targets(targets, shape, logits_shape, dtype, ignore_index=None):
     """Targets as the op takes them (labels as intp, probabilities in the logits' dtype), or the error.
 
-    ``shape`` is one example's shape of the targets: their own, or under vmap a batch member's.
+    ``shape`` is one example's shape of the targets: their own, or under vmap a batch member's. Labels
+    equal to ``ignore_index`` are not checked against the classes.
     """
     n_classes = logits_shape[-1]
     if targets.dtype.kind in "iu":
         if shape != logits_shape[:-1]:
             raise ValueError(f"cross-entropy: integer labels of shape {shape} do not match logits of "
                              f"shape {logits_shape} (expected labels of shape {logits_shape[:-1]})")
-        if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
+        # The traced call's labels (nablanet.jit): a check that only raises on bad input.
+        labels = tracing.peek(targets)
+        if ignore_index is not None:
+            labels = labels[labels != ignore_index]
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            besides = "" if ignore_index is None else f" (besides ignore_index={ignore_index})"
             raise ValueError(f"cross-entropy: labels must be class indices in 0..{n_classes - 1}, "
-                             f"got values from {targets.min()} to {targets.max()}")
-        return targets.astype(np.intp, copy=False)
+                             f"got values from {labels.min()} to {labels.max()}{besides}")
+        # Not astype(copy=False): on nablanet.jit's traced labels that records a cast even when there is none.
+        return targets if targets.dtype == np.intp else targets.astype(np.intp)
     if targets.dtype.kind == "f":
         if shape != logits_shape:
             raise ValueError(f"cross-entropy: probability targets of shape {shape} do not match logits of "

@@ -17,6 +17,7 @@ from nablanet.autodiff.op import Op, raw as _raw, register
 from nablanet.autodiff.ops.elementwise import _as_mask, add, astype, conj, exp, maximum, minimum, multiply, real, sqrt
 from nablanet.autodiff.ops.elementwise import where as _select
 from nablanet.autodiff.ops.shape import broadcast_to, reshape, transpose
+from nablanet.kernels.rows import last_axis_max, last_axis_sum
 
 __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "softmax", "log_softmax", "var", "std",
@@ -136,8 +137,24 @@ def _stable_shift(x, axis):
     For complex x the largest real part: a real shift leaves the phase of sum e^{x - shift} alone, so
     log sum e^{x - shift} + shift is the principal logarithm of sum e^x.
     """
-    shift = np.max(np.real(x), axis=axis, keepdims=True)
+    shift = last_axis_max(x) if _is_last_axis(x, axis) else np.max(np.real(x), axis=axis, keepdims=True)
     return np.where(np.isfinite(shift), shift, 0).astype(shift.dtype, copy=False)
+
+
+def _is_last_axis(x, axis) -> bool:
+    """Whether ``axis`` names the last axis alone of a real x (the classes of a batch of logits)."""
+    if isinstance(axis, tuple):
+        if len(axis) != 1:
+            return False
+        axis = axis[0]
+    ndim = np.ndim(x)
+    return isinstance(axis, (int, np.integer)) and ndim >= 2 and axis in (-1, ndim - 1) and not np.iscomplexobj(x)
+
+
+def _sum_exp(shifted, axis):
+    """sum e^shifted along axis, keepdims (a short last axis as one product)."""
+    e = np.exp(shifted)
+    return last_axis_sum(e) if _is_last_axis(e, axis) else np.sum(e, axis=axis, keepdims=True)
 
 
 @register
@@ -206,7 +223,7 @@ class LogSoftmax(Op):
 
     def forward(x, *, axis):
         shifted = x - _stable_shift(x, axis)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        return shifted - np.log(_sum_exp(shifted, axis))
 
     def vjp(grad_out, out, x, *, axis, needs):
         return (grad_out - exp(out) * sum(grad_out, axis=axis, keepdims=True),)

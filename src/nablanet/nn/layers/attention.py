@@ -9,6 +9,8 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
+from nablanet.autodiff.op import raw
 from nablanet.checks import check_bool, check_choice, check_float_dtype, check_int, check_real
 from nablanet.nn import functional as F
 from nablanet.nn import init as initializers
@@ -46,7 +48,8 @@ def _masked_scores(scores, masks):
             blocked = mask if blocked is None else blocked | mask
         else:
             scores = scores + mask.astype(_values(scores).dtype, copy=False)
-    if blocked is None or not blocked.all(axis=-1).any():
+    # A mask given to a compiled function (tracing.varies) may block whole rows at any replay: the general path.
+    if blocked is None or not (tracing.varies(blocked) or blocked.all(axis=-1).any()):
         return scores, None
     # Two wheres: a softmax of a row of -inf would be 0/0, whose gradient stays NaN even when not selected.
     empty = blocked.all(axis=-1, keepdims=True)
@@ -189,7 +192,7 @@ class MultiheadAttention(Module):
         self._check_inputs(shape, np.shape(_values(key)), np.shape(_values(value)))
         if not batched:
             query, key, value = (ops.expand_dims(t, 0) for t in (query, key, value))
-            key_padding_mask = None if key_padding_mask is None else np.asarray(key_padding_mask)[None]
+            key_padding_mask = None if key_padding_mask is None else raw(key_padding_mask)[None]
         elif not self.batch_first:
             query, key, value = (ops.swapaxes(t, 0, 1) for t in (query, key, value))
         n, length, E = np.shape(_values(query))
@@ -265,7 +268,8 @@ class MultiheadAttention(Module):
 
 
 def _mask_array(owner, name, mask):
-    mask = np.asarray(_values(mask))
+    # raw, not np.asarray: a mask given to a compiled function stays traced, so each replay reads its own.
+    mask = raw(mask)
     if mask.dtype != bool and mask.dtype.kind != "f":
         raise TypeError(f"{owner}: {name} must be boolean (True: blocked) or floating-point (added to the scores), "
                         f"got dtype {mask.dtype}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
+from nablanet.autodiff.op import raw
 from nablanet.checks import check_float_dtype, check_int, check_real
 from nablanet.nn.init import make_rng
 from nablanet.nn.layers.registry import register_layer
@@ -78,17 +80,22 @@ class Embedding(Module):
     def forward(self, indices):
         indices = self._checked(indices)
         if self.max_norm is not None:
-            self._renormalize(np.unique(indices))
+            # A step of its own in a compiled function (tracing.call): each replay renormalizes its rows.
+            tracing.call(self._renormalize, indices)
         out = self.W[indices]
         if self.padding_idx is not None:
             padded = indices == self.padding_idx
-            if padded.any():
+            # Indices given to a compiled function (tracing.varies) may hold padding_idx at any replay.
+            if tracing.varies(padded) or padded.any():
                 # The padding vector's outputs as constants: no gradient reaches its row.
                 out = ops.where(padded[..., None], ops.stop_gradient(out), out)
         return out
 
     def _checked(self, indices):
-        values = indices.data if hasattr(indices, "_data") else np.asarray(indices)
+        # raw, not np.asarray: indices given to a compiled function stay traced (their cast to integers is
+        # recorded); the checks, which only raise, read the traced call's values (tracing.peek).
+        indices = raw(indices)
+        values = tracing.peek(indices)
         owner = f"Embedding({self.num_embeddings}, {self.embedding_dim})"
         if values.dtype.kind == "f":
             # fit casts its inputs to the model's float dtype: whole numbers (exact in float32 up to 2^24) are
@@ -99,16 +106,18 @@ class Embedding(Module):
                                 f"dtype {values.dtype}")
             if values.size and np.abs(values).max() > 2 ** 24:
                 raise TypeError(f"{owner}: indices beyond 2^24 as floats may have been rounded; give integer indices")
-            values = values.astype(np.intp)
+            indices = indices.astype(np.intp)
+            values = tracing.peek(indices)
         elif values.dtype.kind not in "iu":
             raise TypeError(f"{owner}: indices must be integers, got an array of dtype {values.dtype}")
         if values.size and (values.min() < 0 or values.max() >= self.num_embeddings):
             bad = values[(values < 0) | (values >= self.num_embeddings)].flat[0]
             raise IndexError(f"{owner}: index {bad} is out of range; indices must be in [0, {self.num_embeddings})")
-        return values
+        return indices
 
-    def _renormalize(self, rows):
+    def _renormalize(self, indices):
         # In place and outside the graph, as torch.embedding_renorm_: the table itself changes.
+        rows = np.unique(indices)
         table = self.W.data
         norms = np.linalg.norm(table[rows], ord=self.norm_type, axis=1)
         too_long = norms > self.max_norm

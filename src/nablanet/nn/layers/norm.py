@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nablanet.autodiff import ops
+from nablanet.autodiff.jit import tracing
 from nablanet.autodiff.ops.norm import normalize
 from nablanet.checks import check_bool, check_float_dtype, check_int, check_ints, check_real
 from nablanet.nn.layers.registry import register_layer
@@ -111,6 +112,19 @@ class BatchNorm(Module):
         if track and momentum is None:
             yield "num_batches_tracked", ArraySpec((), np.dtype(np.int64), nonnegative=True)
 
+    def _update_running(self, batch_mean, batch_var, count) -> None:
+        """running = (1 - momentum) running + momentum batch statistic (the variance unbiased); with
+        momentum None, momentum = 1/t for the t-th batch (the cumulative average)."""
+        if self.momentum is None:
+            self.num_batches_tracked += 1
+            momentum = 1.0 / float(self.num_batches_tracked)
+        else:
+            momentum = self.momentum
+        self.running_mean *= 1.0 - momentum
+        self.running_mean += momentum * batch_mean
+        self.running_var *= 1.0 - momentum
+        self.running_var += momentum * (batch_var * (count / (count - 1)))
+
     def forward(self, x):
         shape = np.shape(x.data if hasattr(x, "_data") else x)
         if len(shape) < 2 or shape[1] != self.num_features:
@@ -120,11 +134,11 @@ class BatchNorm(Module):
             return self._normalize_with_batch_statistics(x, shape)
         # Fixed statistics make the layer a per-feature affine map, gamma x_hat + beta = scale x + shift:
         # two passes over x instead of four. The gradient still reaches gamma and beta through scale and shift.
-        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        running_mean, inv_std = tracing.call(_running_statistics, self)
         if not self.affine:
-            return x * np.reshape(inv_std, broadcast) - np.reshape(self.running_mean * inv_std, broadcast)
+            return x * np.reshape(inv_std, broadcast) - np.reshape(running_mean * inv_std, broadcast)
         scale = self.gamma * inv_std
-        shift = self.beta - self.running_mean * scale
+        shift = self.beta - running_mean * scale
         return x * ops.reshape(scale, broadcast) + ops.reshape(shift, broadcast)
 
     def _normalize_with_batch_statistics(self, x, shape):
@@ -142,16 +156,16 @@ class BatchNorm(Module):
         out, batch_mean, batch_var, count = ops.batch_norm(x, gamma, beta, self.eps, return_statistics=True,
                                                            group=self.process_group)
         if self.training and self.track_running_stats:
-            if self.momentum is None:
-                self.num_batches_tracked += 1
-                momentum = 1.0 / float(self.num_batches_tracked)
-            else:
-                momentum = self.momentum
-            self.running_mean *= 1.0 - momentum
-            self.running_mean += momentum * batch_mean
-            self.running_var *= 1.0 - momentum
-            self.running_var += momentum * (batch_var * (count / (count - 1)))
+            # In place on the module's buffers: a compiled step repeats it through the hook.
+            tracing.call(self._update_running, batch_mean, batch_var, count)
         return out
+
+
+def _running_statistics(layer) -> tuple:
+    """(running_mean, 1 / sqrt(running_var + eps)) of a layer's buffers as they are now. Through tracing.call
+    in evaluation mode: a compiled function reads them at each replay, so statistics that training (or
+    load_state_dict) changed since the trace are the ones used."""
+    return layer.running_mean, 1.0 / np.sqrt(layer.running_var + layer.eps)
 
 
 def _affine_and_running_spec(features, dtype, affine, track):
@@ -394,12 +408,12 @@ class _InstanceNorm(Module):
             return ops.reshape(self.forward(ops.reshape(x, (1,) + shape)), shape)
         broadcast = (1, -1) + (1,) * self._spatial
         if self.track_running_stats and not self.training:
-            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
-            x_hat = (x - np.reshape(self.running_mean, broadcast)) * np.reshape(inv_std, broadcast)
+            running_mean, inv_std = tracing.call(_running_statistics, self)
+            x_hat = (x - np.reshape(running_mean, broadcast)) * np.reshape(inv_std, broadcast)
             return _affine(x_hat, self.gamma, self.beta, broadcast)
         rows = ops.reshape(x, shape[:2] + (-1,))
         if self.track_running_stats:
-            self._update_running_statistics(np.asarray(rows.data if hasattr(rows, "_data") else rows))
+            tracing.call(self._update_running_statistics, np.asarray(rows.data if hasattr(rows, "_data") else rows))
         return _affine(ops.reshape(normalize(rows, eps=self.eps), shape), self.gamma, self.beta, broadcast)
 
     def _update_running_statistics(self, rows):
