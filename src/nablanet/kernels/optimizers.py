@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FlatLayout", "descend", "flush_subnormals", "FLUSH_EVERY",
+__all__ = ["FlatLayout", "adam_moments", "descend", "flush_subnormals", "FLUSH_EVERY",
            "sgd_step", "adagrad_step", "rmsprop_step", "adam_step"]
 
 #: Steps between two flushes of an optimizer's state (``flush_subnormals``): often enough that an
@@ -169,12 +169,9 @@ def rmsprop_step(g, v, m, velocity, out_v, out_m, out_velocity, out_step, *, lr,
         np.multiply(out_step, lr, out=out_step)
 
 
-def adam_step(g, m, v, v_max, out_m, out_v, out_v_max, out_step, *, beta1, beta2, step_size, eps_hat) -> None:
-    """Equations (2)-(4) of Adam and the step of (5), d_t = alpha_t m_t / (sqrt(v_t) + eps_hat_t);
-    ``v_max`` is None unless amsgrad.
-
-    11 passes (12 with amsgrad): 3 for m, 4 for v, 4 for the step; ``descend`` adds the 12th.
-    """
+def adam_moments(g, m, v, out_m, out_v, out_step, beta1, beta2) -> None:
+    """Equations (2)-(3) of Adam, m_t = beta_1 m_{t-1} + (1 - beta_1) g_t and v_t = beta_2 v_{t-1} +
+    (1 - beta_2) g_t^2, in 7 passes with ``out_step`` as scratch (nothing allocated); also NAdam's and RAdam's."""
     np.multiply(g, 1.0 - beta1, out=out_step)
     np.multiply(m, beta1, out=out_m)
     np.add(out_m, out_step, out=out_m)
@@ -182,6 +179,15 @@ def adam_step(g, m, v, v_max, out_m, out_v, out_v_max, out_step, *, beta1, beta2
     np.multiply(out_step, 1.0 - beta2, out=out_step)
     np.multiply(v, beta2, out=out_v)
     np.add(out_v, out_step, out=out_v)
+
+
+def adam_step(g, m, v, v_max, out_m, out_v, out_v_max, out_step, *, beta1, beta2, step_size, eps_hat) -> None:
+    """Equations (2)-(4) of Adam and the step of (5), d_t = alpha_t m_t / (sqrt(v_t) + eps_hat_t);
+    ``v_max`` is None unless amsgrad.
+
+    11 passes (12 with amsgrad): 3 for m, 4 for v, 4 for the step; ``descend`` adds the 12th.
+    """
+    adam_moments(g, m, v, out_m, out_v, out_step, beta1, beta2)
     second_moment = out_v
     if v_max is not None:
         np.maximum(v_max, out_v, out=out_v_max)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nablanet.kernels.optimizers import adam_moments
 from nablanet.optim.base import Optimizer, check_nonnegative, check_unit_interval
 from nablanet.optim.registry import register_optimizer
 
@@ -93,18 +94,6 @@ def _pair_of_betas(beta1, beta2, betas, defaults):
             raise ValueError(f"give either betas or beta1/beta2, got betas={betas} and beta1={beta1}, beta2={beta2}")
         beta1, beta2 = betas
     return check_unit_interval("beta1", beta1), check_unit_interval("beta2", beta2)
-
-
-def _moments(g, m, v, out_m, out_v, out_step, beta1, beta2) -> None:
-    """m_t = beta_1 m_{t-1} + (1 - beta_1) g_t and v_t = beta_2 v_{t-1} + (1 - beta_2) g_t^2, with
-    ``out_step`` as scratch (so the rule allocates nothing)."""
-    np.multiply(g, 1.0 - beta1, out=out_step)
-    np.multiply(m, beta1, out=out_m)
-    np.add(out_m, out_step, out=out_m)
-    np.multiply(g, g, out=out_step)
-    np.multiply(out_step, 1.0 - beta2, out=out_step)
-    np.multiply(v, beta2, out=out_v)
-    np.add(out_v, out_step, out=out_v)
 
 
 class _DecoupledDecay:
@@ -202,7 +191,7 @@ class NAdam(_DecoupledDecay, Optimizer):
 
     def _direction(self, g, buffers, out_buffers, out_step, scalars):
         (m, v), (out_m, out_v) = buffers, out_buffers
-        _moments(g, m, v, out_m, out_v, out_step, scalars["beta1"], scalars["beta2"])
+        adam_moments(g, m, v, out_m, out_v, out_step, scalars["beta1"], scalars["beta2"])
         np.multiply(out_v, scalars["inverse_correction2"], out=out_step)
         np.sqrt(out_step, out=out_step)
         np.add(out_step, scalars["eps"], out=out_step)
@@ -273,7 +262,7 @@ class RAdam(_DecoupledDecay, Optimizer):
 
     def _direction(self, g, buffers, out_buffers, out_step, scalars):
         (m, v), (out_m, out_v) = buffers, out_buffers
-        _moments(g, m, v, out_m, out_v, out_step, scalars["beta1"], scalars["beta2"])
+        adam_moments(g, m, v, out_m, out_v, out_step, scalars["beta1"], scalars["beta2"])
         if scalars["rectified"]:
             np.sqrt(out_v, out=out_step)
             np.add(out_step, scalars["eps"], out=out_step)
