@@ -106,7 +106,7 @@ class Workload:
         check_steps: steps run before timing whose losses are compared with nablanet's.
         loss_rtol: how far a peer's first losses may be from nablanet's (relative).
         parameters: the number of parameters every peer's model must have (None: only equal).
-        whole_repeat_peers: peers whose one iteration is a whole repeat (their own loop).
+        whole_repeat_peers: peers besides FIT_PEERS whose one iteration is a whole repeat (their own loop).
         unchecked: peers whose losses are not compared (different initial weights).
         distributions: the packages whose versions the env line names.
     """
@@ -134,21 +134,21 @@ _ENVIRONMENTS = []
 
 # --- nablanet ----------------------------------------------------------------------------------
 
-def nablanet_peers(setup: Callable[[Settings], NablanetModel], *, with_fit: bool = False) -> dict:
+def nablanet_peers(setup: Callable[[Settings], NablanetModel]) -> dict:
     """The nablanet peers of a workload, each building its model with ``setup``.
 
     - ``nablanet``: a user's own loop (``loss.backward()``, ``optimizer.step()``), in a process as the
       user has it: nothing process-wide is switched on.
     - ``nablanet-jit``: the same step function through ``nablanet.jit`` (issue 15's compiled step),
       skipped with a note while nablanet has no ``jit``.
-    - with ``with_fit``, ``nablanet-fit`` and ``nablanet-fit-jit``: ``nablanet.fit`` over the same
-      batches, as is and with ``compile=True`` (skipped while fit has no such argument).
+    - ``nablanet-fit`` and ``nablanet-fit-jit``: ``nablanet.fit`` over the same batches, as is and with
+      ``compile=True`` (skipped while fit has no such argument): every workload is timed in a user's
+      own loop and in fit.
     """
     peers = {"nablanet": lambda settings: _nablanet_loop(setup, settings, compiled=False),
-             "nablanet-jit": lambda settings: _nablanet_loop(setup, settings, compiled=True)}
-    if with_fit:
-        peers["nablanet-fit"] = lambda settings: _nablanet_fit(setup, settings, compiled=False)
-        peers["nablanet-fit-jit"] = lambda settings: _nablanet_fit(setup, settings, compiled=True)
+             "nablanet-jit": lambda settings: _nablanet_loop(setup, settings, compiled=True),
+             "nablanet-fit": lambda settings: _nablanet_fit(setup, settings, compiled=False),
+             "nablanet-fit-jit": lambda settings: _nablanet_fit(setup, settings, compiled=True)}
     return peers
 
 
@@ -203,8 +203,8 @@ def _nablanet_fit(setup, settings: Settings, compiled: bool) -> Peer:
     built = setup(settings)
     batches = built.batches
     if batches.n_samples % batches.batch_size:
-        raise ValueError(f"fit's batches match the stream's only when the batch size {batches.batch_size} "
-                         f"divides the {batches.n_samples} samples")
+        raise _harness.PeerUnavailable(f"fit's batches match the stream's only when the batch size "
+                                       f"{batches.batch_size} divides the {batches.n_samples} samples")
 
     def train(steps, callbacks=()):
         index = numpy.concatenate([batches.next() for _ in range(steps)])
@@ -391,7 +391,7 @@ def measure(script: str, workload: Workload, builders: dict, argv=None) -> _harn
     print("env: " + env)
     print(_harness.load_line())
     n_steps = workload.quick_steps if arguments.quick else workload.steps
-    whole = [peer for peer in arguments.peers if peer in workload.whole_repeat_peers]
+    whole = [peer for peer in arguments.peers if peer in workload.whole_repeat_peers + FIT_PEERS]
     print(f"settings: {arguments.repeats} timed repeats per peer after 1 warm-up round, interleaved round-robin, "
           f"one process per peer; a repeat = {n_steps} minibatch steps"
           + (f" ({', '.join(whole)}: one call of its own loop per repeat)" if whole else ""))

@@ -51,7 +51,7 @@ def test_fit_peer_trains_on_the_batches_of_the_users_loop():
         return _training.NablanetModel(model, optim.Adam(model.parameters(), lr=1e-2), X, y, _training.Batches(64, 16))
 
     settings = _training.Settings(threads=1, steps=4, check_steps=6)
-    peers = _training.nablanet_peers(setup, with_fit=True)
+    peers = _training.nablanet_peers(setup)
     loop, in_fit = peers["nablanet"](settings), peers["nablanet-fit"](settings)
     losses = [loop.step() for _ in range(6)]
     np.testing.assert_allclose(in_fit.check(), losses, rtol=1e-6)
