@@ -2,8 +2,9 @@
 
 Weights follow the (in, out) layout of Dense, with the gates side by side in PyTorch's order
 ([r, z, n] for GRU, [i, f, g, o] for LSTM), so PyTorch weights copy across with a transpose.
-Inside a layer a sequence is a list of (N, features) arrays, one per time step: no step slices a
-sequence-long array, so no step's gradient is scattered into one.
+Inside RNN and LSTM a sequence is a list of (N, features) arrays, one per time step: no step slices
+a sequence-long array, so no step's gradient is scattered into one. GRU runs each direction of each
+layer as one primitive (``ops.gru_sequence``), so inside it a sequence is one (T, N, features) array.
 """
 
 from __future__ import annotations
@@ -64,16 +65,22 @@ def _rnn_relu_cell(w, x_t, state, hidden_size):
     return ops.relu(_preactivation(w, x_t, state))
 
 
-def _gru_cell(w, x_t, state, hidden_size):
-    """GRU (Cho et al., 2014, as PyTorch), one fused primitive per step (see ops.recurrent.GRUCell):
-        r = sigma(x W_ir + b_ir + h W_hr + b_hr),  z = sigma(x W_iz + b_iz + h W_hz + b_hz),
-        n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h.
-    Without bias the primitive's biases are zeros (constants: no gradient is asked of them).
-    """
+def _gru_biases(w, hidden_size):
+    """b_ih and b_hh; without bias zeros (constants: no gradient is asked of them)."""
     if w.b_ih is None:
         zeros = np.zeros(3 * hidden_size, dtype=w.W_ih.dtype)
-        return ops.gru_cell(x_t, state, w.W_ih, w.W_hh, zeros, zeros)
-    return ops.gru_cell(x_t, state, w.W_ih, w.W_hh, w.b_ih, w.b_hh)
+        return zeros, zeros
+    return w.b_ih, w.b_hh
+
+
+def _gru_layer(directions, sequence, h0, hidden_size, batch_first):
+    """One stacked GRU layer (Cho et al., 2014, as PyTorch) over a whole sequence, one primitive (ops.gru_sequence):
+        r = sigma(x W_ir + b_ir + h W_hr + b_hr),  z = sigma(x W_iz + b_iz + h W_hz + b_hz),
+        n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h,
+    each direction's states side by side at every step; h0 (directions, N, H).
+    """
+    weights = [(w.W_ih, w.W_hh, *_gru_biases(w, hidden_size)) for w in directions]
+    return ops.gru_sequence(sequence, h0, weights, batch_first=batch_first)
 
 
 def _lstm_cell(w, x_t, state, hidden_size):
@@ -181,27 +188,16 @@ class _Recurrent(Module):
         batch, steps = shape[1 - time_axis], shape[time_axis]
         dtype = self.cells[0][0].W_ih.dtype
         states = self._initial_states(initial_state, batch, dtype)
-        sequence = [x[:, t] if self.batch_first else x[t] for t in range(steps)]
+        sequence = self._sequence(x, steps)
+        keep_final = self.return_state or not self.return_sequences
         final_states = []
         for layer, directions in enumerate(self.cells):
             if layer:
                 sequence = self._dropped(sequence)
-            outputs_by_direction = []
-            for direction, weights in enumerate(directions):
-                state = states[layer * self.directions + direction]
-                order = range(steps) if direction == 0 else range(steps - 1, -1, -1)
-                outputs = [None] * steps
-                for t in order:
-                    state = self._step(weights, sequence[t], state)
-                    outputs[t] = state[0] if self._has_cell_state else state
-                outputs_by_direction.append(outputs)
-                final_states.append(state)
-            if self.directions == 1:
-                sequence = outputs_by_direction[0]
-            else:
-                sequence = [ops.concatenate([f, b], axis=1) for f, b in zip(*outputs_by_direction)]
+            sequence, finals = self._layer(directions, sequence, states[layer], keep_final)
+            final_states += finals
         if self.return_sequences:
-            output = ops.stack(sequence, axis=time_axis)
+            output = self._output(sequence, time_axis)
         else:
             last = final_states[-self.directions:]
             hidden = [s[0] if self._has_cell_state else s for s in last]
@@ -212,14 +208,39 @@ class _Recurrent(Module):
             return output, (ops.stack([s[0] for s in final_states]), ops.stack([s[1] for s in final_states]))
         return output, ops.stack(final_states)
 
+    # How a sequence is held between layers: here a list of (N, features) steps (GRU overrides these).
+    def _sequence(self, x, steps):
+        return [x[:, t] if self.batch_first else x[t] for t in range(steps)]
+
+    def _layer(self, directions, sequence, states, keep_final):
+        """(the outputs of one stacked layer, its directions' final states), from its directions' initial states."""
+        steps = len(sequence)
+        outputs_by_direction, finals = [], []
+        for direction, (weights, state) in enumerate(zip(directions, states)):
+            outputs = [None] * steps
+            for t in (range(steps - 1, -1, -1) if direction else range(steps)):
+                state = self._step(weights, sequence[t], state)
+                outputs[t] = state[0] if self._has_cell_state else state
+            outputs_by_direction.append(outputs)
+            finals.append(state)
+        if len(outputs_by_direction) == 1:
+            return outputs_by_direction[0], finals
+        return [ops.concatenate([f, b], axis=1) for f, b in zip(*outputs_by_direction)], finals
+
+    def _output(self, sequence, time_axis):
+        return ops.stack(sequence, axis=time_axis)
+
     def _step(self, weights, x_t, state):
         return self._cell(weights, x_t, state, self.hidden_size)
 
     def _dropped(self, sequence):
         """Inverted dropout of each step's input to a stacked layer (PyTorch's ``dropout``), in training mode only:
-        zeroed with probability p, the rest scaled by 1 / (1 - p); one mask per step, drawn in time order."""
+        zeroed with probability p, the rest scaled by 1 / (1 - p); one mask per step, drawn in time order (for
+        a (T, N, features) sequence one draw of all the steps' masks, the same numbers)."""
         if not self.training or self.dropout == 0.0:
             return sequence
+        if not isinstance(sequence, list):
+            return F.dropout(sequence, self.dropout, rng=self.rng)
         return [F.dropout(x_t, self.dropout, rng=self.rng) for x_t in sequence]
 
     def _unbatched(self, x, initial_state):
@@ -247,20 +268,27 @@ class _Recurrent(Module):
         return output, ops.reshape(states, (count, self.hidden_size))
 
     def _initial_states(self, initial_state, batch, dtype):
+        """Each stacked layer's list of its directions' initial states."""
         count = self.num_layers * self.directions
         if initial_state is None:
-            return [self._zero_state(batch, dtype)] * count
-        expected = (count, batch, self.hidden_size)
+            states = [self._zero_state(batch, dtype)] * count
+        else:
+            self._check_initial_state(initial_state, batch)
+            if self._has_cell_state:
+                h0, c0 = initial_state
+                states = [(h0[k], c0[k]) for k in range(count)]
+            else:
+                states = [initial_state[k] for k in range(count)]
+        return [states[layer * self.directions: (layer + 1) * self.directions] for layer in range(self.num_layers)]
+
+    def _check_initial_state(self, initial_state, batch):
+        expected = (self.num_layers * self.directions, batch, self.hidden_size)
         parts = initial_state if self._has_cell_state else (initial_state,)
         for part in parts:
             got = np.shape(_values(part))
             if got != expected:
                 raise ValueError(f"{type(self).__name__}: initial state of shape {got}, expected {expected} "
                                  "(num_layers * directions, N, hidden_size)")
-        if self._has_cell_state:
-            h0, c0 = initial_state
-            return [(h0[k], c0[k]) for k in range(count)]
-        return [initial_state[k] for k in range(count)]
 
 
 @register_layer("rnn", size_argument="input_size", size_axis=-1)
@@ -321,9 +349,10 @@ class RNN(_Recurrent):
 
 @register_layer("gru", size_argument="input_size", size_axis=-1)
 class GRU(_Recurrent):
-    """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_cell for the equations).
+    """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_layer for the equations).
 
     Arguments and shapes as RNN (bias, batch_first, dropout, unbatched input too), without nonlinearity.
+    Each stacked layer, both its directions, is one primitive over the whole sequence (``ops.gru_sequence``).
 
     Example:
         >>> GRU(1, 6, bidirectional=True, return_sequences=False, rng=0)(np.zeros((4, 40, 1), dtype=np.float32)).shape
@@ -331,7 +360,37 @@ class GRU(_Recurrent):
     """
 
     _gates = 3
-    _cell = staticmethod(_gru_cell)
+
+    # A sequence is one array in the input's layout, (N, T, features) or (T, N, features), as gru_sequence
+    # reads and writes it; each stacked layer is one gru_sequence, its directions side by side.
+    def _sequence(self, x, steps):
+        return x
+
+    def _initial_states(self, initial_state, batch, dtype):
+        """Each stacked layer's initial states, (directions, N, H)."""
+        if initial_state is None:
+            return [np.zeros((self.directions, batch, self.hidden_size), dtype=dtype)] * self.num_layers
+        self._check_initial_state(initial_state, batch)
+        return [initial_state[layer * self.directions: (layer + 1) * self.directions]
+                for layer in range(self.num_layers)]
+
+    def _layer(self, directions, sequence, states, keep_final):
+        outputs = _gru_layer(directions, sequence, states, self.hidden_size, self.batch_first)
+        if not keep_final:
+            return outputs, []
+        H = self.hidden_size
+        # Each direction's state after its last step: the forward one's at step T - 1, the backward one's at 0.
+        ends = [(-1, slice(0, H)), (0, slice(H, 2 * H))][: self.directions]
+        return outputs, [outputs[:, t, part] if self.batch_first else outputs[t, :, part] for t, part in ends]
+
+    def _dropped(self, sequence):
+        if not self.batch_first:
+            return super()._dropped(sequence)
+        # The masks are drawn one step at a time, in time order (as RNN and LSTM draw them): time first here.
+        return ops.transpose(super()._dropped(ops.transpose(sequence, (1, 0, 2))), (1, 0, 2))
+
+    def _output(self, sequence, time_axis):
+        return sequence
 
 
 @register_layer("lstm", size_argument="input_size", size_axis=-1)
