@@ -12,7 +12,7 @@ the ops can import them without a cycle:
 - ``conv.py``: the patch matrix of a convolution (im2col), its transpose, the input gradient.
 - ``pool.py``: pooling over non-overlapping windows, its first-maximum choice and its spread.
 - ``linalg.py``: stacked outer products as one broadcast product, a triangular solve by LAPACK directly.
-- ``recurrent.py``: a GRU layer over a whole sequence, both directions in the same calls of each step.
+- ``recurrent.py``: a GRU or Elman RNN layer over a whole sequence, both directions in the same calls of each step.
 - ``optimizers.py``: the optimizers' update rules in place, with one scratch array.
 - ``workspace.py``: large arrays in memory freed by earlier steps (no fresh pages, no page faults).
 """

@@ -1,4 +1,5 @@
-"""Recurrent kernels: a GRU layer over a whole sequence and its backpropagation through time, few NumPy calls a step.
+"""Recurrent kernels: a GRU or Elman RNN layer over a whole sequence and its backpropagation through time, few
+NumPy calls a step.
 
 A small GRU (the MNIST-1D model: N = 100, H = 6) spends its time in the cost of each NumPy call, not in
 arithmetic. These kernels do every computation that does not depend on the recurrence outside the loop
@@ -26,7 +27,7 @@ import numpy as np
 from nablanet.kernels import workspace
 from nablanet.kernels.dense import column_sums
 
-__all__ = ["gru_sequence", "gru_sequence_vjp"]
+__all__ = ["gru_sequence", "gru_sequence_vjp", "rnn_sequence", "rnn_sequence_vjp"]
 
 
 def _time_major(a, batch_first: bool):
@@ -50,6 +51,54 @@ def _block_diagonal(blocks):
     return matrix.reshape(rows * directions, cols * directions)
 
 
+class _Run:
+    """What a layer's run shares between the GRU and the RNN: the input projections of every step, the
+    recurrent matrix of both directions, and the states, all feature-major, in the order of the iterations.
+
+    Attributes:
+        steps, batch, directions, hidden, dtype: the sizes of the run.
+        projected: (T, G H, D, N), x W_ih + b_ih of the step each iteration reads, times ``scale``.
+        recurrent: the block-diagonal [W_hh^T | b_hh] times ``scale``, ((G H) D, (H + 1) D).
+        states: (T + 1, H + 1, D, N), [h; 1] read by iteration k at k (h0 at 0), written at k + 1;
+            ``state_columns`` is the same memory as (T + 1, (H + 1) D, N), the recurrent product's operand.
+    """
+
+    def __init__(self, x, h0, weights, batch_first, scale):
+        x_steps = _time_major(x, batch_first)
+        steps, batch, n_in = x_steps.shape
+        self.steps, self.batch = steps, batch
+        self.directions = directions = len(weights)
+        self.hidden = hidden = weights[0][1].shape[0]
+        self.dtype = dtype = np.result_type(x, h0, *[w for direction in weights for w in direction])
+        width = scale.shape[0]
+        scale = scale.astype(dtype)
+        x_rows = np.reshape(x_steps, (steps * batch, n_in))
+        self.projected = workspace.empty((steps, width, directions, batch), dtype)
+        rows = workspace.empty((steps * batch, width), dtype)
+        for d, (W_ih, _, b_ih, _) in enumerate(weights):
+            np.matmul(x_rows, W_ih * scale, out=rows)
+            steps_rows = rows.reshape(steps, batch, width)
+            np.add(_in_steps(steps_rows, d).transpose(0, 2, 1), (b_ih * scale)[:, None], out=self.projected[:, :, d])
+        # [W_hh^T | b_hh] (G H, H + 1) of each direction times its [h; 1]: the product adds b_hh, and is one
+        # product for both directions.
+        self.recurrent = _block_diagonal([np.concatenate([W_hh.T, b_hh[:, None]], axis=1) * scale[:, None]
+                                          for _, W_hh, _, b_hh in weights])
+        self.states = workspace.empty((steps + 1, hidden + 1, directions, batch), dtype)
+        self.states[:, hidden] = 1.0
+        self.states[0, :hidden] = np.transpose(h0, (2, 0, 1))
+        self.state_columns = self.states.reshape(steps + 1, (hidden + 1) * directions, batch)
+
+    def outputs(self, batch_first):
+        """Every step's states, the directions' side by side, (T, N, D H) or (N, T, D H) with batch_first."""
+        steps, batch, hidden = self.steps, self.batch, self.hidden
+        width = self.directions * hidden
+        out = workspace.empty((batch, steps, width) if batch_first else (steps, batch, width), self.dtype)
+        out_steps = _time_major(out, batch_first)
+        for d in range(self.directions):
+            out_steps[:, :, d * hidden: (d + 1) * hidden] = _in_steps(self.states[1:, :hidden, d], d).transpose(0, 2, 1)
+        return out
+
+
 def gru_sequence(x, h0, weights, batch_first: bool):
     """The outputs of a GRU layer run over x, and the residual its VJP needs.
 
@@ -68,37 +117,20 @@ def gru_sequence(x, h0, weights, batch_first: bool):
         of the iterations, the gates [r, z, n] (T, 3H, D, N), h W_hn + b_hn (T, H, D, N) and the states
         (T + 1, H, D, N), h0 first.
     """
-    x_steps = _time_major(x, batch_first)
-    steps, batch, n_in = x_steps.shape
-    directions = len(weights)
     hidden = weights[0][1].shape[0]
-    dtype = np.result_type(x, h0, *[w for direction in weights for w in direction])
     # 1/2 for the r and z columns: tanh then gives tanh(a / 2), and sigma(a) = 1/2 + tanh(a / 2) / 2.
-    scale = np.ones(3 * hidden, dtype)
+    scale = np.ones(3 * hidden)
     scale[: 2 * hidden] = 0.5
-    x_rows = np.reshape(x_steps, (steps * batch, n_in))
-    projected = workspace.empty((steps, 3 * hidden, directions, batch), dtype)
-    rows = workspace.empty((steps * batch, 3 * hidden), dtype)
-    for d, (W_ih, _, b_ih, _) in enumerate(weights):
-        np.matmul(x_rows, W_ih * scale, out=rows)
-        steps_rows = rows.reshape(steps, batch, 3 * hidden)
-        np.add(_in_steps(steps_rows, d).transpose(0, 2, 1), (b_ih * scale)[:, None], out=projected[:, :, d])
-    # [W_hh^T | b_hh] (3H, H + 1) of each direction times its [h; 1]: the product adds b_hh, and is one
-    # product for both directions.
-    recurrent = _block_diagonal([np.concatenate([W_hh.T, b_hh[:, None]], axis=1) * scale[:, None]
-                                 for _, W_hh, _, b_hh in weights])
-    # states[k] is [h; 1] (H + 1, D, N) read by iteration k; iteration k writes states[k + 1].
-    states = workspace.empty((steps + 1, hidden + 1, directions, batch), dtype)
-    states[:, hidden] = 1.0
-    states[0, :hidden] = np.transpose(h0, (2, 0, 1))
+    run = _Run(x, h0, weights, batch_first, scale)
+    steps, directions, batch, dtype = run.steps, run.directions, run.batch, run.dtype
+    projected, states = run.projected, run.states
     products = workspace.empty((steps, 3 * hidden, directions, batch), dtype)
     gates = workspace.empty((steps, 3 * hidden, directions, batch), dtype)
     step = np.empty((hidden, directions, batch), dtype)
-    state_columns = states.reshape(steps + 1, (hidden + 1) * directions, batch)
     product_columns = products.reshape(steps, 3 * hidden * directions, batch)
     for k in range(steps):
         h = states[k, :hidden]
-        np.matmul(recurrent, state_columns[k], out=product_columns[k])
+        np.matmul(run.recurrent, run.state_columns[k], out=product_columns[k])
         product = products[k]
         rz = gates[k, : 2 * hidden]
         np.add(projected[k, : 2 * hidden], product[: 2 * hidden], out=rz)
@@ -113,12 +145,28 @@ def gru_sequence(x, h0, weights, batch_first: bool):
         np.subtract(h, n, out=step)
         np.multiply(step, rz[hidden:], out=step)
         np.add(n, step, out=states[k + 1, :hidden])
-    out = workspace.empty((batch, steps, directions * hidden) if batch_first else (steps, batch, directions * hidden),
-                          dtype)
-    out_steps = _time_major(out, batch_first)
-    for d in range(directions):
-        out_steps[:, :, d * hidden: (d + 1) * hidden] = _in_steps(states[1:, :hidden, d], d).transpose(0, 2, 1)
-    return out, (gates, products[:, 2 * hidden:], states[:, :hidden])
+    return run.outputs(batch_first), (gates, products[:, 2 * hidden:], states[:, :hidden])
+
+
+def rnn_sequence(x, h0, weights, nonlinearity: str, batch_first: bool):
+    """The outputs of an Elman RNN layer, h_t = f(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh) with f tanh or
+    ReLU, run over x as ``gru_sequence`` runs a GRU (the same arguments, W_ih (in, H), W_hh (H, H),
+    biases (H,)), and the residual its VJP needs: the states (T + 1, H, D, N), h0 first, feature-major in
+    the order of the iterations. Three NumPy calls a step."""
+    hidden = weights[0][1].shape[0]
+    run = _Run(x, h0, weights, batch_first, np.ones(hidden))
+    states = run.states
+    product = np.empty((hidden, run.directions, run.batch), run.dtype)
+    product_columns = product.reshape(hidden * run.directions, run.batch)
+    for k in range(run.steps):
+        np.matmul(run.recurrent, run.state_columns[k], out=product_columns)
+        h = states[k + 1, :hidden]
+        np.add(run.projected[k], product, out=h)
+        if nonlinearity == "tanh":
+            np.tanh(h, out=h)
+        else:
+            np.maximum(h, 0.0, out=h)
+    return run.outputs(batch_first), states[:, :hidden]
 
 
 def _rows(a):
@@ -126,6 +174,56 @@ def _rows(a):
     rows = workspace.empty(a.shape, a.dtype)
     np.copyto(rows, a)
     return rows.reshape(-1, a.shape[-1])
+
+
+def _incoming(grad_out, batch_first, shape, dtype):
+    """The gradient of the outputs as (T, H, D, N), feature-major in the order of the iterations."""
+    steps, hidden, directions, batch = shape
+    incoming = workspace.empty(shape, dtype)
+    grad_steps = _time_major(grad_out, batch_first)
+    for d in range(directions):
+        incoming[:, :, d] = _in_steps(grad_steps[:, :, d * hidden: (d + 1) * hidden], d).transpose(0, 2, 1)
+    return incoming
+
+
+def _gradients(carried, d_hidden, d_inputs, before, x, weights, batch_first, needs):
+    """dC/dx, dC/dh0 and each direction's four weight gradients, from the gradients of every step.
+
+    Args:
+        carried: dC/dh0, (H, D, N).
+        d_hidden: (T, G H, D, N), the gradient of h W_hh + b_hh at every iteration.
+        d_inputs: per direction the parts (T, ., N) whose concatenation is the gradient of x W_ih + b_ih
+            at every iteration.
+        before: (T, H, D, N), the state each iteration read.
+        x, weights, batch_first, needs: as the VJP has them.
+    """
+    steps, width, _, batch = d_hidden.shape
+    x_steps = _time_major(x, batch_first)
+    x_rows = np.reshape(x_steps, (steps * batch, x_steps.shape[2]))
+    grad_x_rows = None
+    grads = []
+    for d, (W_ih, *_) in enumerate(weights):
+        wanted = needs[2 + 4 * d: 6 + 4 * d]
+        # Back to rows (T N, features) once: then each gradient over all steps is one product or sum.
+        hidden_rows = _rows(d_hidden[:, :, d].transpose(0, 2, 1))
+        input_rows = None
+        if needs[0] or wanted[0] or wanted[2]:
+            # In time order, as x_rows: the backward direction's iterations run backwards in time.
+            input_rows = workspace.empty((steps, batch, width), d_hidden.dtype)
+            np.concatenate([_in_steps(part, d).transpose(0, 2, 1) for part in d_inputs[d]], axis=2, out=input_rows)
+            input_rows = input_rows.reshape(steps * batch, width)
+        if needs[0]:
+            term = input_rows @ W_ih.T
+            grad_x_rows = term if grad_x_rows is None else grad_x_rows + term
+        before_rows = _rows(before[:, :, d].transpose(0, 2, 1)) if wanted[1] else None
+        grads += [x_rows.T @ input_rows if wanted[0] else None,
+                  before_rows.T @ hidden_rows if wanted[1] else None,
+                  column_sums(input_rows) if wanted[2] else None,
+                  column_sums(hidden_rows) if wanted[3] else None]
+    grad_x = None
+    if needs[0]:
+        grad_x = _time_major(grad_x_rows.reshape(x_steps.shape), batch_first)
+    return (grad_x, np.transpose(carried, (1, 2, 0)) if needs[1] else None, *grads)
 
 
 def gru_sequence_vjp(grad_out, residual, x, weights, batch_first: bool, needs):
@@ -163,10 +261,7 @@ def gru_sequence_vjp(grad_out, residual, x, weights, batch_first: bool, needs):
     np.multiply(through_r, r, out=through_r)
     np.multiply(through_r, hidden_n, out=through_r)
     del slope
-    incoming = workspace.empty(shape, dtype)
-    grad_steps = _time_major(grad_out, batch_first)
-    for d in range(directions):
-        incoming[:, :, d] = _in_steps(grad_steps[:, :, d * hidden: (d + 1) * hidden], d).transpose(0, 2, 1)
+    incoming = _incoming(grad_out, batch_first, shape, dtype)
     # [da_r, da_z, r da_n]: the gradient of h W_hh + b_hh; da_n beside it, for x W_ih + b_ih.
     d_hidden = workspace.empty((steps, 3 * hidden, directions, batch), dtype)
     d_n = workspace.empty(shape, dtype)
@@ -186,30 +281,35 @@ def gru_sequence_vjp(grad_out, residual, x, weights, batch_first: bool, needs):
         np.matmul(W_hh, hidden_columns[k], out=carried_columns)
         np.multiply(g, z[k], out=direct)
         np.add(carried, direct, out=carried)
-    x_steps = _time_major(x, batch_first)
-    x_rows = np.reshape(x_steps, (steps * batch, x_steps.shape[2]))
-    grad_x_rows = None
-    grads = []
-    for d, (W_ih, *_) in enumerate(weights):
-        wanted = needs[2 + 4 * d: 6 + 4 * d]
-        # Back to rows (T N, features) once: then each gradient over all steps is one product or sum.
-        hidden_rows = _rows(d_hidden[:, :, d].transpose(0, 2, 1))
-        input_rows = None
-        if needs[0] or wanted[0] or wanted[2]:
-            # In time order, as x_rows: the backward direction's iterations run backwards in time.
-            input_rows = workspace.empty((steps, batch, 3 * hidden), dtype)
-            np.concatenate([_in_steps(d_hidden[:, : 2 * hidden, d], d).transpose(0, 2, 1),
-                            _in_steps(d_n[:, :, d], d).transpose(0, 2, 1)], axis=2, out=input_rows)
-            input_rows = input_rows.reshape(steps * batch, 3 * hidden)
-        if needs[0]:
-            term = input_rows @ W_ih.T
-            grad_x_rows = term if grad_x_rows is None else grad_x_rows + term
-        before_rows = _rows(before[:, :, d].transpose(0, 2, 1)) if wanted[1] else None
-        grads += [x_rows.T @ input_rows if wanted[0] else None,
-                  before_rows.T @ hidden_rows if wanted[1] else None,
-                  column_sums(input_rows) if wanted[2] else None,
-                  column_sums(hidden_rows) if wanted[3] else None]
-    grad_x = None
-    if needs[0]:
-        grad_x = _time_major(grad_x_rows.reshape(x_steps.shape), batch_first)
-    return (grad_x, np.transpose(carried, (1, 2, 0)) if needs[1] else None, *grads)
+    d_inputs = [(d_hidden[:, : 2 * hidden, d], d_n[:, :, d]) for d in range(directions)]
+    return _gradients(carried, d_hidden, d_inputs, before, x, weights, batch_first, needs)
+
+
+def rnn_sequence_vjp(grad_out, residual, x, weights, nonlinearity: str, batch_first: bool, needs):
+    """The gradients of ``rnn_sequence`` as ``gru_sequence_vjp`` gives them: the slope f'(a) of every step
+    from its state (1 - h^2, or h > 0 for ReLU) at once, then three calls a step: g = dC/dh, da = g f'(a),
+    dC/dh_prev = da W_hh^T."""
+    states = residual
+    steps = states.shape[0] - 1
+    _, hidden, directions, batch = shape = (steps,) + states.shape[1:]
+    dtype = states.dtype
+    after = states[1:]
+    slope = workspace.empty(shape, dtype)
+    if nonlinearity == "tanh":
+        np.multiply(after, after, out=slope)
+        np.subtract(1.0, slope, out=slope)
+    else:
+        np.greater(after, 0.0, out=slope)
+    incoming = _incoming(grad_out, batch_first, shape, dtype)
+    d_hidden = workspace.empty(shape, dtype)
+    W_hh = _block_diagonal([direction[1].astype(dtype, copy=False) for direction in weights])
+    g = np.empty((hidden, directions, batch), dtype)
+    carried = np.zeros((hidden, directions, batch), dtype)
+    hidden_columns = d_hidden.reshape(steps, hidden * directions, batch)
+    carried_columns = carried.reshape(hidden * directions, batch)
+    for k in range(steps - 1, -1, -1):
+        np.add(incoming[k], carried, out=g)
+        np.multiply(g, slope[k], out=d_hidden[k])
+        np.matmul(W_hh, hidden_columns[k], out=carried_columns)
+    d_inputs = [(d_hidden[:, :, d],) for d in range(directions)]
+    return _gradients(carried, d_hidden, d_inputs, states[:steps], x, weights, batch_first, needs)

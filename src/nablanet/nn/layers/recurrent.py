@@ -2,9 +2,10 @@
 
 Weights follow the (in, out) layout of Dense, with the gates side by side in PyTorch's order
 ([r, z, n] for GRU, [i, f, g, o] for LSTM), so PyTorch weights copy across with a transpose.
-Inside RNN and LSTM a sequence is a list of (N, features) arrays, one per time step: no step slices
-a sequence-long array, so no step's gradient is scattered into one. GRU runs each direction of each
-layer as one primitive (``ops.gru_sequence``), so inside it a sequence is one (T, N, features) array.
+RNN and GRU run each stacked layer, both its directions, as one primitive over the whole sequence
+(``ops.rnn_sequence``, ``ops.gru_sequence``): inside them a sequence is one array. Inside LSTM it is a
+list of (N, features) arrays, one per time step: no step slices a sequence-long array, so no step's
+gradient is scattered into one.
 """
 
 from __future__ import annotations
@@ -55,20 +56,10 @@ def _preactivation(w, x_t, h):
     return x_t @ w.W_ih + w.b_ih + h @ w.W_hh + w.b_hh
 
 
-def _rnn_cell(w, x_t, state, hidden_size):
-    """Elman: h' = tanh(x W_ih + b_ih + h W_hh + b_hh)."""
-    return ops.tanh(_preactivation(w, x_t, state))
-
-
-def _rnn_relu_cell(w, x_t, state, hidden_size):
-    """Elman with nonlinearity="relu": h' = max(0, x W_ih + b_ih + h W_hh + b_hh)."""
-    return ops.relu(_preactivation(w, x_t, state))
-
-
-def _gru_biases(w, hidden_size):
-    """b_ih and b_hh; without bias zeros (constants: no gradient is asked of them)."""
+def _biases(w, width):
+    """b_ih and b_hh; without bias zeros of ``width`` (constants: no gradient is asked of them)."""
     if w.b_ih is None:
-        zeros = np.zeros(3 * hidden_size, dtype=w.W_ih.dtype)
+        zeros = np.zeros(width, dtype=w.W_ih.dtype)
         return zeros, zeros
     return w.b_ih, w.b_hh
 
@@ -79,8 +70,17 @@ def _gru_layer(directions, sequence, h0, hidden_size, batch_first):
         n = tanh(x W_in + b_in + r * (h W_hn + b_hn)),  h' = (1 - z) * n + z * h,
     each direction's states side by side at every step; h0 (directions, N, H).
     """
-    weights = [(w.W_ih, w.W_hh, *_gru_biases(w, hidden_size)) for w in directions]
+    weights = [(w.W_ih, w.W_hh, *_biases(w, 3 * hidden_size)) for w in directions]
     return ops.gru_sequence(sequence, h0, weights, batch_first=batch_first)
+
+
+def _rnn_layer(directions, sequence, h0, hidden_size, batch_first, nonlinearity):
+    """One stacked Elman layer over a whole sequence, one primitive (ops.rnn_sequence):
+        h' = f(x W_ih + b_ih + h W_hh + b_hh), f = tanh or ReLU (nonlinearity="relu"),
+    each direction's states side by side at every step; h0 (directions, N, H).
+    """
+    weights = [(w.W_ih, w.W_hh, *_biases(w, hidden_size)) for w in directions]
+    return ops.rnn_sequence(sequence, h0, weights, nonlinearity=nonlinearity, batch_first=batch_first)
 
 
 def _lstm_cell(w, x_t, state, hidden_size):
@@ -121,7 +121,7 @@ class _Recurrent(Module):
     """Shared driver of RNN, GRU and LSTM: layers, directions, initial states, outputs."""
 
     _gates = 1
-    _cell = staticmethod(_rnn_cell)
+    _cell = None  # the step function of a layer run step by step (LSTM's)
     _has_cell_state = False
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, bias: bool = True,
@@ -208,7 +208,8 @@ class _Recurrent(Module):
             return output, (ops.stack([s[0] for s in final_states]), ops.stack([s[1] for s in final_states]))
         return output, ops.stack(final_states)
 
-    # How a sequence is held between layers: here a list of (N, features) steps (GRU overrides these).
+    # How a sequence is held between layers: here a list of (N, features) steps (_WholeSequence overrides
+    # these for RNN and GRU).
     def _sequence(self, x, steps):
         return [x[:, t] if self.batch_first else x[t] for t in range(steps)]
 
@@ -291,9 +292,49 @@ class _Recurrent(Module):
                                  "(num_layers * directions, N, hidden_size)")
 
 
+class _WholeSequence(_Recurrent):
+    """The driver of RNN and GRU, whose stacked layers are each one primitive over the whole sequence
+    (``_run_layer``): a sequence is one array in the input's layout, (N, T, features) or (T, N, features), as
+    the primitives read and write it, the directions' states side by side."""
+
+    def _run_layer(self, directions, sequence, h0):
+        raise NotImplementedError(type(self).__name__)
+
+    def _sequence(self, x, steps):
+        return x
+
+    def _initial_states(self, initial_state, batch, dtype):
+        """Each stacked layer's initial states, (directions, N, H)."""
+        if initial_state is None:
+            return [np.zeros((self.directions, batch, self.hidden_size), dtype=dtype)] * self.num_layers
+        self._check_initial_state(initial_state, batch)
+        return [initial_state[layer * self.directions: (layer + 1) * self.directions]
+                for layer in range(self.num_layers)]
+
+    def _layer(self, directions, sequence, states, keep_final):
+        outputs = self._run_layer(directions, sequence, states)
+        if not keep_final:
+            return outputs, []
+        H = self.hidden_size
+        # Each direction's state after its last step: the forward one's at step T - 1, the backward one's at 0.
+        ends = [(-1, slice(0, H)), (0, slice(H, 2 * H))][: self.directions]
+        return outputs, [outputs[:, t, part] if self.batch_first else outputs[t, :, part] for t, part in ends]
+
+    def _dropped(self, sequence):
+        if not self.batch_first:
+            return super()._dropped(sequence)
+        # The masks are drawn one step at a time, in time order (as RNN and LSTM draw them): time first here.
+        return ops.transpose(super()._dropped(ops.transpose(sequence, (1, 0, 2))), (1, 0, 2))
+
+    def _output(self, sequence, time_axis):
+        return sequence
+
+
 @register_layer("rnn", size_argument="input_size", size_axis=-1)
-class RNN(_Recurrent):
+class RNN(_WholeSequence):
     """Elman recurrent layer: h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh) (or ReLU), as PyTorch's RNN.
+
+    Each stacked layer, both its directions, is one primitive over the whole sequence (``ops.rnn_sequence``).
 
     Args:
         input_size, hidden_size: feature sizes of x_t and h_t.
@@ -327,7 +368,6 @@ class RNN(_Recurrent):
     """
 
     _gates = 1
-    _cell = staticmethod(_rnn_cell)
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
@@ -342,13 +382,12 @@ class RNN(_Recurrent):
         check_choice("RNN", "nonlinearity", nonlinearity, ("tanh", "relu"))
         return super().state_spec(input_size, hidden_size, **options)
 
-    def _step(self, weights, x_t, state):
-        cell = _rnn_relu_cell if self.nonlinearity == "relu" else _rnn_cell
-        return cell(weights, x_t, state, self.hidden_size)
+    def _run_layer(self, directions, sequence, h0):
+        return _rnn_layer(directions, sequence, h0, self.hidden_size, self.batch_first, self.nonlinearity)
 
 
 @register_layer("gru", size_argument="input_size", size_axis=-1)
-class GRU(_Recurrent):
+class GRU(_WholeSequence):
     """Gated recurrent unit layer (gates [r, z, n] as PyTorch; see _gru_layer for the equations).
 
     Arguments and shapes as RNN (bias, batch_first, dropout, unbatched input too), without nonlinearity.
@@ -361,37 +400,8 @@ class GRU(_Recurrent):
 
     _gates = 3
 
-    # A sequence is one array in the input's layout, (N, T, features) or (T, N, features), as gru_sequence
-    # reads and writes it; each stacked layer is one gru_sequence, its directions side by side.
-    def _sequence(self, x, steps):
-        return x
-
-    def _initial_states(self, initial_state, batch, dtype):
-        """Each stacked layer's initial states, (directions, N, H)."""
-        if initial_state is None:
-            return [np.zeros((self.directions, batch, self.hidden_size), dtype=dtype)] * self.num_layers
-        self._check_initial_state(initial_state, batch)
-        return [initial_state[layer * self.directions: (layer + 1) * self.directions]
-                for layer in range(self.num_layers)]
-
-    def _layer(self, directions, sequence, states, keep_final):
-        outputs = _gru_layer(directions, sequence, states, self.hidden_size, self.batch_first)
-        if not keep_final:
-            return outputs, []
-        H = self.hidden_size
-        # Each direction's state after its last step: the forward one's at step T - 1, the backward one's at 0.
-        ends = [(-1, slice(0, H)), (0, slice(H, 2 * H))][: self.directions]
-        return outputs, [outputs[:, t, part] if self.batch_first else outputs[t, :, part] for t, part in ends]
-
-    def _dropped(self, sequence):
-        if not self.batch_first:
-            return super()._dropped(sequence)
-        # The masks are drawn one step at a time, in time order (as RNN and LSTM draw them): time first here.
-        return ops.transpose(super()._dropped(ops.transpose(sequence, (1, 0, 2))), (1, 0, 2))
-
-    def _output(self, sequence, time_axis):
-        return sequence
-
+    def _run_layer(self, directions, sequence, h0):
+        return _gru_layer(directions, sequence, h0, self.hidden_size, self.batch_first)
 
 @register_layer("lstm", size_argument="input_size", size_axis=-1)
 class LSTM(_Recurrent):

@@ -1,6 +1,7 @@
-"""gru_sequence, the GRU layer's primitive: equal to the loop of gru_cell ops it replaces (values, both modes, second
-order), finite differences in both modes to second order, nn.GRU against torch.nn.GRU to 1e-10 in float64 over drawn
-configurations, one equation of a compiled program each way, and its errors."""
+"""gru_sequence and rnn_sequence, the primitives of nn.GRU and nn.RNN: equal to the loops of ops they replace (gru_cell
+per step; matmul, add and tanh or relu), values, both modes, second order; finite differences in both modes to second
+order; the layers against torch.nn.GRU and torch.nn.RNN to 1e-10 in float64 over drawn configurations; one equation
+of a compiled program each way; their errors."""
 
 import numpy
 import pytest
@@ -17,37 +18,48 @@ from nablanet.testing import check_grads
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 
 
-def cell_loop(x, h0, *weights, batch_first=False):
-    """The GRU layer as it was computed before gru_sequence: one gru_cell op per step and direction."""
+# Each kind's step as it was computed before its sequence primitive, and its gates G.
+STEPS = {"gru": (np.gru_cell, 3),
+         "rnn-tanh": (lambda x, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x @ W_ih + b_ih + h @ W_hh + b_hh), 1),
+         "rnn-relu": (lambda x, h, W_ih, W_hh, b_ih, b_hh: np.relu(x @ W_ih + b_ih + h @ W_hh + b_hh), 1)}
+
+
+def step_loop(kind, x, h0, *weights, batch_first=False):
+    """The layer as it was computed before its primitive: its step's ops, step by step and direction by direction."""
+    cell = STEPS[kind][0]
     steps = x.shape[1 if batch_first else 0]
     outputs = []
     for d in range(len(weights) // 4):
         states = [None] * steps
         h = h0[d]
         for t in (range(steps - 1, -1, -1) if d else range(steps)):
-            h = np.gru_cell(x[:, t] if batch_first else x[t], h, *weights[4 * d: 4 * d + 4])
+            h = cell(x[:, t] if batch_first else x[t], h, *weights[4 * d: 4 * d + 4])
             states[t] = h
         outputs.append(np.stack(states, axis=1 if batch_first else 0))
     return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
 
 
-def sequence(x, h0, *weights, batch_first=False):
-    return np.gru_sequence(x, h0, [weights[k: k + 4] for k in range(0, len(weights), 4)], batch_first=batch_first)
+def sequence(kind, x, h0, *weights, batch_first=False):
+    directions = [weights[k: k + 4] for k in range(0, len(weights), 4)]
+    if kind == "gru":
+        return np.gru_sequence(x, h0, directions, batch_first=batch_first)
+    return np.rnn_sequence(x, h0, directions, nonlinearity=kind[4:], batch_first=batch_first)
 
 
-def arguments(rng, steps, batch, n_in, hidden, directions, batch_first):
+def arguments(rng, kind, steps, batch, n_in, hidden, directions, batch_first):
+    width = STEPS[kind][1] * hidden
     x = (batch, steps, n_in) if batch_first else (steps, batch, n_in)
-    shapes = [x, (directions, batch, hidden)] + [(n_in, 3 * hidden), (hidden, 3 * hidden), (3 * hidden,),
-                                                 (3 * hidden,)] * directions
+    shapes = [x, (directions, batch, hidden)] + [(n_in, width), (hidden, width), (width,), (width,)] * directions
     return [rng.standard_normal(s) for s in shapes]
 
 
+@pytest.mark.parametrize("kind", sorted(STEPS))
 @pytest.mark.parametrize("directions, batch_first", [(1, False), (1, True), (2, False), (2, True)])
-def test_gru_sequence_equals_the_loop_of_gru_cells_to_second_order(directions, batch_first):
+def test_sequence_primitives_equal_the_loop_of_steps_to_second_order(kind, directions, batch_first):
     rng = numpy.random.default_rng(directions + 2 * batch_first)
-    args = arguments(rng, 4, 3, 2, 2, directions, batch_first)
-    fused = lambda *a: sequence(*a, batch_first=batch_first)  # noqa: E731
-    plain = lambda *a: cell_loop(*a, batch_first=batch_first)  # noqa: E731
+    args = arguments(rng, kind, 4, 3, 2, 2, directions, batch_first)
+    fused = lambda *a: sequence(kind, *a, batch_first=batch_first)  # noqa: E731
+    plain = lambda *a: step_loop(kind, *a, batch_first=batch_first)  # noqa: E731
     numpy.testing.assert_allclose(fused(*args), plain(*args), rtol=1e-13, atol=1e-15)
     weights = rng.standard_normal(numpy.shape(plain(*args)))
     for i in range(len(args)):
@@ -63,12 +75,13 @@ def test_gru_sequence_equals_the_loop_of_gru_cells_to_second_order(directions, b
                                   rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.parametrize("kind", sorted(STEPS))
 @pytest.mark.parametrize("directions, batch_first", [(1, True), (2, False)])
-def test_gru_sequence_matches_finite_differences_to_second_order(directions, batch_first):
+def test_sequence_primitives_match_finite_differences_to_second_order(kind, directions, batch_first):
     rng = numpy.random.default_rng(11)
-    args = arguments(rng, 3, 2, 2, 2, directions, batch_first)
-    check_grads(lambda *a: sequence(*a, batch_first=batch_first), args, modes=("fwd", "rev"), order=2, rtol=1e-6,
-                rng=rng)
+    args = arguments(rng, kind, 3, 2, 2, 2, directions, batch_first)
+    check_grads(lambda *a: sequence(kind, *a, batch_first=batch_first), args, modes=("fwd", "rev"), order=2,
+                rtol=1e-6, rng=rng)
 
 
 def _torch_pairs(ours, theirs):
@@ -85,16 +98,19 @@ def _torch_pairs(ours, theirs):
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(bias=st.booleans(), batch_first=st.booleans(), num_layers=st.integers(1, 3), bidirectional=st.booleans(),
+@given(kind=st.sampled_from(sorted(STEPS)), bias=st.booleans(), batch_first=st.booleans(), num_layers=st.integers(1, 3), bidirectional=st.booleans(),
        with_initial_state=st.booleans(), sizes=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 3),
                                                        st.integers(1, 5)),
        seed=st.integers(0, 999))
-def test_gru_layer_equals_torch_to_1e_10(bias, batch_first, num_layers, bidirectional, with_initial_state, sizes,
-                                         seed):
+def test_layers_equal_torch_to_1e_10(kind, bias, batch_first, num_layers, bidirectional, with_initial_state, sizes,
+                                     seed):
     steps, batch, n_in, hidden = sizes
     options = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional)
-    ours = nn.GRU(n_in, hidden, return_state=True, rng=seed, dtype=numpy.float64, **options)
-    theirs = torch.nn.GRU(n_in, hidden, **options).double()
+    if kind != "gru":
+        options["nonlinearity"] = kind[4:]
+    ours_cls, theirs_cls = (nn.GRU, torch.nn.GRU) if kind == "gru" else (nn.RNN, torch.nn.RNN)
+    ours = ours_cls(n_in, hidden, return_state=True, rng=seed, dtype=numpy.float64, **options)
+    theirs = theirs_cls(n_in, hidden, **options).double()
     pairs = _torch_pairs(ours, theirs)
     with torch.no_grad():
         for mine, its, transposed in pairs:
@@ -118,8 +134,9 @@ def test_gru_layer_equals_torch_to_1e_10(bias, batch_first, num_layers, bidirect
         numpy.testing.assert_allclose(mine.grad, its.grad.numpy().T if transposed else its.grad.numpy(), **TIGHT)
 
 
-def test_a_compiled_gru_step_runs_each_layer_as_one_equation_each_way():
-    model = nn.Sequential(nn.GRU(1, 3, num_layers=2, bidirectional=True, rng=0), nn.Flatten(), nn.Dense(5 * 6, 2, rng=1))
+@pytest.mark.parametrize("layer, name", [(nn.GRU, "gru_sequence"), (nn.RNN, "rnn_sequence")])
+def test_a_compiled_step_runs_each_layer_as_one_equation_each_way(layer, name):
+    model = nn.Sequential(layer(1, 3, num_layers=2, bidirectional=True, rng=0), nn.Flatten(), nn.Dense(5 * 6, 2, rng=1))
 
     def step(X, y):
         model.zero_grad()
@@ -129,8 +146,8 @@ def test_a_compiled_gru_step_runs_each_layer_as_one_equation_each_way():
 
     X, y = numpy.ones((4, 5, 1), numpy.float32), numpy.array([0, 1, 1, 0])
     names = [equation.name for equation in nablanet.make_program(step, X, y).equations]
-    assert names.count("gru_sequence") == 2 and names.count("gru_sequence_vjp") == 2
-    assert "gru_cell" not in names
+    assert names.count(name) == 2 and names.count(f"{name}_vjp") == 2
+    assert "gru_cell" not in names and "matmul" not in names
     compiled = nablanet.jit(step)
     for _ in range(2):
         eager_cost = float(step(X, y))
@@ -141,7 +158,7 @@ def test_a_compiled_gru_step_runs_each_layer_as_one_equation_each_way():
         X = X + 0.5
 
 
-def test_gru_sequence_names_its_errors():
+def test_sequence_primitives_name_their_errors():
     W_ih, W_hh, b = numpy.ones((2, 6)), numpy.ones((2, 6)), numpy.zeros(6)
     x, h0 = numpy.zeros((4, 3, 2)), numpy.zeros((1, 3, 2))
     with pytest.raises(ValueError, match=r"gru_sequence: x must be \(T, N, in\) with at least one step"):
@@ -153,3 +170,7 @@ def test_gru_sequence_names_its_errors():
         np.gru_sequence(x, h0, [(W_ih, numpy.ones((3, 6)), b, b)])
     with pytest.raises(ValueError, match=r"gru_sequence: weights must be one or two"):
         np.gru_sequence(x, h0, [(W_ih, W_hh, b)])
+    with pytest.raises(ValueError, match=r"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
+        np.rnn_sequence(x, h0, [(W_ih, W_hh, b, b)], nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"rnn_sequence: W_hh has shape \(2, 6\), expected \(6, 6\)"):
+        np.rnn_sequence(x, numpy.zeros((1, 3, 6)), [(W_ih, W_hh, b, b)])
