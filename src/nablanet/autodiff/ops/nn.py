@@ -260,6 +260,21 @@ class SoftmaxCrossEntropy(Op):
             difference = probabilities - targets
         return (difference * (grad_out / rows),)
 
+    def forward_with_vjp(logits, *, targets, grad_out, needs, ignore_index=None):
+        """(forward, vjp) of one call at once, on arrays: what a compiled step whose program runs both
+        on the same logits calls instead (``nablanet.jit`` fuses the two equations). With integer labels
+        none of which is ignored, the softmax's parts are computed once for both; the results are
+        forward's and vjp's bit for bit."""
+        if targets.dtype.kind in "iu" and np.ndim(logits) >= 2 and \
+                (ignore_index is None or not (targets == ignore_index).any()):
+            parts = row_kernels.softmax_parts(logits)
+            out = row_kernels.label_cross_entropy(logits, targets, None, parts)
+            scale = grad_out / (logits.size // logits.shape[-1])
+            return out, (row_kernels.softmax_minus_labels(logits, targets, scale, parts),)
+        out = SoftmaxCrossEntropy.forward(logits, targets=targets, ignore_index=ignore_index)
+        return out, SoftmaxCrossEntropy.vjp(grad_out, out, logits, targets=targets, needs=needs,
+                                            ignore_index=ignore_index)
+
     def jvp(logits_dot, out, logits, *, targets, needs, ignore_index=None):
         rows = _raw(logits).size // _raw(logits).shape[-1]
         difference = exp(log_softmax(logits, axis=-1))
