@@ -1,5 +1,6 @@
 """nablanet.jit's programs: retracing on a new signature, the error on data-dependent control flow,
-the printed program in the notes' notation, count_ops and to_dot on a program, folding and freeing."""
+the printed program in the notes' notation, count_ops and to_dot on a program, folding and freeing,
+a loss fused with its VJP."""
 
 import numpy
 import pytest
@@ -56,13 +57,9 @@ def test_the_program_prints_in_the_notes_notation():
     ])
 
 
-def test_a_training_step_prints_with_z_and_a_and_the_parameters_as_inputs():
-    import nablanet.nn as nn
-    from nablanet import optim
+def _training_step(model, optimizer):
+    """A user's training step with softmax cross-entropy: (X, y) -> the batch's cost."""
     from nablanet.nn import functional as F
-
-    model = nn.Sequential(nn.Dense(4, 3, activation="relu", rng=0), nn.Dense(3, 2, rng=1))
-    optimizer = optim.Adam(model.parameters(), lr=1e-2)
 
     def step(X, y):
         model.zero_grad()
@@ -70,10 +67,44 @@ def test_a_training_step_prints_with_z_and_a_and_the_parameters_as_inputs():
         cost.backward()
         return optimizer.step() or cost
 
+    return step
+
+
+def test_a_training_step_prints_with_z_and_a_and_the_parameters_as_inputs():
+    import nablanet.nn as nn
+    from nablanet import optim
+
+    model = nn.Sequential(nn.Dense(4, 3, activation="relu", rng=0), nn.Dense(3, 2, rng=1))
+    step = _training_step(model, optim.Adam(model.parameters(), lr=1e-2))
     text = str(nablanet.make_program(step, numpy.ones((5, 4), numpy.float32), numpy.array([0, 1, 0, 1, 1])))
     assert text.splitlines()[0] == "{ lambda x:f32[5,4] y:i64[5] ; W1:f32[4,3] b1:f32[3] W2:f32[3,2] b2:f32[2] ."
     assert "  z1:f32[5,3] = dense x W1 b1 activation='relu' alpha=0.0" in text
     assert "  _ = _step_with_grads Adam" in text and text.endswith("in (t1) }")
+    # The loss and its VJP (seeded with 1) are one call, which computes the softmax once.
+    assert "  t1:f32[] t2:f32[5,2] = softmax_cross_entropy+vjp z2 targets=y" in text
+    assert "softmax_cross_entropy_vjp" not in text
+
+
+@pytest.mark.parametrize("labels", [[0, 2, 1, 2, 0, 1], [0, -100, 1, 2, -100, 1]])
+def test_a_loss_fused_with_its_vjp_gives_eager_values_bit_for_bit(labels):
+    """The fused call of softmax cross-entropy and its VJP (with ignored labels: the two rules one after
+    the other) gives the losses, gradients and updated weights of eager steps exactly."""
+    import nablanet.nn as nn
+    from nablanet import optim
+
+    eager_model, model = nn.Dense(4, 3, rng=0), nn.Dense(4, 3, rng=0)
+    eager = _training_step(eager_model, optim.Adam(eager_model.parameters(), lr=1e-1))
+    compiled = _training_step(model, optim.Adam(model.parameters(), lr=1e-1))
+    compiled = nablanet.jit(compiled)
+    rng = numpy.random.default_rng(3)
+    for k in range(4):
+        # Logits far apart late on: the gradient's subnormal entries are flushed in both.
+        X = (rng.standard_normal((6, 4)) * (1 + 30 * k)).astype(numpy.float32)
+        y = numpy.array(labels if k % 2 else sorted(labels, reverse=True))
+        assert float(compiled(X, y)) == float(eager(X, y))
+        numpy.testing.assert_array_equal(model.W.data, eager_model.W.data)
+        numpy.testing.assert_array_equal(model.b.data, eager_model.b.data)
+    assert compiled.traces == 1
 
 
 def test_count_ops_and_to_dot_accept_a_program():

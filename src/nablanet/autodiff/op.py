@@ -77,6 +77,11 @@ class Op:
     taking the inputs as one list (it declines batched settings unless it takes ``batched_settings``,
     as before). Every op of nablanet is written in the one signature.
 
+    An op may define ``forward_with_vjp(*inputs, grad_out, needs, **settings)``, returning ``(out,
+    vjp's result)`` computed together on arrays, equal to ``forward`` then ``vjp`` bit for bit: a compiled
+    program that runs the op's forward and then its VJP on the same inputs with a constant ``grad_out`` (a
+    loss and its seed) calls it once instead (``nablanet.autodiff.jit.program``).
+
     ``differentiable = False`` marks ops whose output is piecewise constant (comparisons, sign):
     their results are never traced.
     """

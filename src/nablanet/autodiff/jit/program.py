@@ -9,7 +9,7 @@ import numpy as np
 
 from nablanet.autodiff.jit.codegen import generate
 from nablanet.autodiff.tree import tree_unflatten
-from nablanet.autodiff.jit.tracing import LiveData, Traced, Var
+from nablanet.autodiff.jit.tracing import Equation, LiveData, Traced, Var
 
 __all__ = ["Program"]
 
@@ -35,6 +35,61 @@ def _walk(template, found: list, kinds=(Var, LiveData)) -> None:
 
 def _first(outputs):
     return outputs[0]
+
+
+def _same(a, b) -> bool:
+    """Whether two equation arguments are the same value: the same Var (or object), or equal settings."""
+    if a is b:
+        return True
+    plain = (str, int, float, bool, type(None))
+    if type(a) in plain and type(b) is type(a):
+        return a == b
+    if type(a) in (tuple, list) and type(b) is type(a):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return False
+
+
+def _fuse_rules(equations, constants):
+    """A primitive's forward and, later, its VJP rule on the same inputs with a constant upstream gradient
+    (a loss and its seed), as one call of the op's ``forward_with_vjp`` where it has one: the two share
+    their work (softmax cross-entropy computes the softmax once). Only when nothing between the two
+    writes in place, so the inputs the rule reads are the ones the forward read."""
+    fused = list(equations)
+    for k, equation in enumerate(fused):
+        op = equation.op if equation is not None else None
+        both = getattr(op, "forward_with_vjp", None) if op is not None else None
+        if both is None or not isinstance(equation.outs, Var):
+            continue
+        for j in range(k + 1, len(fused)):
+            rule = fused[j]
+            if rule is None:
+                continue
+            if rule.fn is op.vjp and _rule_of(rule, equation, constants):
+                settings = {key: value for key, value in rule.kwargs.items()}
+                settings["grad_out"] = rule.args[0]
+                fused[k] = Equation(both, f"{op.name}+vjp", equation.args, settings, (equation.outs, rule.outs), True,
+                                    (), equation.phase, equation.flops + rule.flops, None,
+                                    list(equation.inputs) + list(rule.inputs))
+                fused[j] = None
+                break
+            if rule.mutates or not rule.pure:
+                break
+    return [equation for equation in fused if equation is not None]
+
+
+def _rule_of(rule, equation, constants) -> bool:
+    """Whether ``rule`` is the VJP of ``equation``'s call: its arguments (grad_out, out, *inputs) with out
+    the forward's result, the forward's inputs and settings, and grad_out a constant."""
+    if len(rule.args) != 2 + len(equation.args) or rule.args[1] is not equation.outs:
+        return False
+    grad_out = rule.args[0]
+    if isinstance(grad_out, Var) and grad_out.index not in constants:
+        return False
+    if not all(_same(a, b) for a, b in zip(rule.args[2:], equation.args)):
+        return False
+    settings = {key: value for key, value in rule.kwargs.items() if key != "needs"}
+    return settings.keys() == equation.kwargs.keys() and all(_same(settings[key], equation.kwargs[key])
+                                                              for key in settings)
 
 
 class Program:
@@ -67,7 +122,7 @@ class Program:
         equations, constants = self._fold(tracer.equations, output_vars)
         self.folded = len(tracer.equations) - len(equations)
         equations = self._drop_dead(equations, output_vars)
-        self.equations = equations
+        self.equations = _fuse_rules(equations, constants)
         self._env = [None] * self.n_vars
         for index, value in constants.items():
             self._env[index] = value

@@ -19,6 +19,7 @@ from nablanet.autodiff.ops.shape import broadcast_to, reshape
 # The error function is defined with the other special functions; nablanet.numpy.erf (GELU's) is exported from here.
 from nablanet.autodiff.ops.special import erf
 from nablanet.kernels import dense as dense_kernels, norm as norm_kernels
+from nablanet.kernels import rows as row_kernels
 from nablanet.kernels.rows import last_axis_max, last_axis_sum
 
 # softmax_cross_entropy_rows is a composition for nablanet.nn.functional's weighted cross-entropy, not a
@@ -201,7 +202,10 @@ class SoftmaxCrossEntropy(Op):
     dC/dz = (softmax(z) - t) / N: the notes' output error delta^L for softmax with cross-entropy,
     never forming the softmax Jacobian. Targets are constants: integer class labels of shape (N,)
     or class probabilities (one-hot or soft) of shape (N, K). The log-softmax is computed with the
-    maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients.
+    maximum subtracted, so logits of magnitude 1e4 give finite losses and gradients. With integer labels
+    the first-order gradient on arrays has its subnormal entries set to 0, less than the smallest normal
+    number away from the exact value: they would slow every product of the next layer's VJP
+    (``nablanet.kernels.rows.softmax_minus_labels``).
     """
 
     def batch(cls, logits, *, batched, batched_settings, targets, ignore_index=None):
@@ -228,24 +232,23 @@ class SoftmaxCrossEntropy(Op):
     name = "softmax_cross_entropy"
 
     def forward(logits, *, targets, ignore_index=None):
+        if targets.dtype.kind in "iu":
+            kept = None if ignore_index is None else targets != ignore_index
+            # The forward runs on arrays (a compiled program replays it whole): a branch on the labels is safe.
+            return row_kernels.label_cross_entropy(logits, targets, None if kept is None or kept.all() else kept)
         log_p = logits - last_axis_max(logits)
         log_p = log_p - np.log(last_axis_sum(np.exp(log_p)))
         rows = log_p.size // log_p.shape[-1]
-        if targets.dtype.kind in "iu":
-            labels = targets.reshape(rows)
-            kept = None if ignore_index is None else labels != ignore_index
-            # The forward runs on arrays (a compiled program replays it whole): a branch on the labels is safe.
-            if kept is None or kept.all():
-                picked = log_p.reshape(rows, -1)[np.arange(rows), labels]
-                return -np.sum(picked, dtype=log_p.dtype) / log_p.dtype.type(rows)
-            picked = log_p.reshape(rows, -1)[np.arange(rows), np.where(kept, labels, 0)]
-            return -np.sum(np.where(kept, picked, 0), dtype=log_p.dtype) / _counted(kept, log_p.dtype)
         return -np.sum(targets * log_p, dtype=log_p.dtype) / log_p.dtype.type(rows)
 
     def vjp(grad_out, out, logits, *, targets, needs, ignore_index=None):
         logits_raw = _raw(logits)
         rows = logits_raw.size // logits_raw.shape[-1]
-        if type(logits) is np.ndarray and np.ndim(logits) >= 2:
+        is_array = type(logits) is np.ndarray and np.ndim(logits) >= 2
+        if is_array and targets.dtype.kind in "iu" and (ignore_index is None or not (targets == ignore_index).any()):
+            # The first-order pass on arrays, no label ignored (replayed whole when compiled): in the fewest passes.
+            return (row_kernels.softmax_minus_labels(logits, targets, grad_out / rows),)
+        if is_array:
             # On arrays (the first-order pass) softmax in one exponential pass: exp(log_softmax) to rounding.
             e = np.exp(logits - last_axis_max(logits))
             probabilities = e / last_axis_sum(e)
@@ -256,6 +259,21 @@ class SoftmaxCrossEntropy(Op):
         else:
             difference = probabilities - targets
         return (difference * (grad_out / rows),)
+
+    def forward_with_vjp(logits, *, targets, grad_out, needs, ignore_index=None):
+        """(forward, vjp) of one call at once, on arrays: what a compiled step whose program runs both
+        on the same logits calls instead (``nablanet.jit`` fuses the two equations). With integer labels
+        none of which is ignored, the softmax's parts are computed once for both; the results are
+        forward's and vjp's bit for bit."""
+        if targets.dtype.kind in "iu" and np.ndim(logits) >= 2 and \
+                (ignore_index is None or not (targets == ignore_index).any()):
+            parts = row_kernels.softmax_parts(logits)
+            out = row_kernels.label_cross_entropy(logits, targets, None, parts)
+            scale = grad_out / (logits.size // logits.shape[-1])
+            return out, (row_kernels.softmax_minus_labels(logits, targets, scale, parts),)
+        out = SoftmaxCrossEntropy.forward(logits, targets=targets, ignore_index=ignore_index)
+        return out, SoftmaxCrossEntropy.vjp(grad_out, out, logits, targets=targets, needs=needs,
+                                            ignore_index=ignore_index)
 
     def jvp(logits_dot, out, logits, *, targets, needs, ignore_index=None):
         rows = _raw(logits).size // _raw(logits).shape[-1]
