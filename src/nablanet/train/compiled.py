@@ -22,10 +22,14 @@ that, and runs it eagerly otherwise:
 Within a compiled fit the program is the cost and backward pass, taking each batch (and its sample
 weights) as arguments. The loss it returns is checked every step, the L1/L2 penalty, the snapshot
 for the divergence guard and the optimizer's update run after it as in eager mode, so the weights and
-losses are eager mode's (to rounding: the same operations in the same order). A batch of a new shape
-(the last, partial one) traces once more, then replays too; a parameter whose ``requires_grad`` a
-callback switched traces anew; a module switched by ``train()``/``eval()`` too (nablanet.jit's
-guard). The model's structure is fixed during fit, compiled or not.
+losses are eager mode's (to rounding: the same operations in the same order). A batch of another
+shape than the first traced (the last, partial one) runs eagerly until its eager steps have cost as
+much time as that trace, then is traced and replayed (a trace costs several eager steps, a replay saves
+a fraction of one). A parameter whose ``requires_grad`` a callback switched traces anew; so does a
+module switched by ``train()``/``eval()`` (nablanet.jit's guard) and, when a callback of the user's
+runs, a module whose attributes it changed (a Dropout's ``p``): up to 8 versions of the model, then
+the step runs eagerly with a warning. Forward hooks are looked for at the first step, after the
+callbacks' ``on_train_begin``. The model's structure is otherwise fixed during fit, compiled or not.
 
 ``compile=True`` compiles whenever point 2 holds, code of yours included; a failed trace raises, and
 a step that cannot compile (point 2) runs eagerly with a warning. ``compile=False`` runs every step
