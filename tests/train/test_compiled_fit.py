@@ -15,10 +15,14 @@ from nablanet import optim
 from nablanet.autodiff.jit import TracingError
 from nablanet.nn import functional as F
 from nablanet.optim import OPTIMIZERS
-from nablanet.train import LambdaCallback, compiled
+from nablanet.train import LambdaCallback, loop
 from nablanet.train.divergence import TrainingDivergedError
 
 TOLERANCE = {numpy.float32: 1e-6, numpy.float64: 1e-12}
+# The CompiledStep fit uses and its module's globals, patched through fit's own reference (pytest's doctest
+# collection of src/ may import nablanet.train.compiled a second time).
+STEP = loop.CompiledStep
+COMPILED = STEP.__init__.__globals__
 
 
 class _Clock:
@@ -36,15 +40,15 @@ class _Clock:
 def steps(monkeypatch):
     """The CompiledStep of every fit in the test, in order; steps and traces timed by _Clock, so a batch of
     another shape than the first (the last, partial one) runs eagerly once, then is traced."""
-    monkeypatch.setattr(compiled, "_clock", _Clock())
+    monkeypatch.setitem(COMPILED, "_clock", _Clock())
     made = []
-    original = compiled.CompiledStep.__init__
+    original = STEP.__init__
 
     def recording(self, *args, **kwargs):
         original(self, *args, **kwargs)
         made.append(self)
 
-    monkeypatch.setattr(compiled.CompiledStep, "__init__", recording)
+    monkeypatch.setattr(STEP, "__init__", recording)
     return made
 
 
@@ -288,7 +292,7 @@ def _loss_branching_on_its_value(predictions, targets):
 def test_a_failed_trace_falls_back_to_eager_with_one_warning_naming_the_line(steps, monkeypatch):
     # As if the loss were nablanet's: the trace is attempted, fails after the forward pass (dropout drawn,
     # batch statistics updated) and is undone, so the eager steps that follow are eager fit's exactly.
-    monkeypatch.setattr(compiled, "foreign_code", lambda model, loss: None)
+    monkeypatch.setitem(COMPILED, "foreign_code", lambda model, loss: None)
     X, y = _data(numpy.float64)
     with pytest.warns(RuntimeWarning) as warned:
         step = _assert_same_training(lambda: _mlp(numpy.float64), X, y, numpy.float64, steps,
@@ -306,7 +310,7 @@ def test_compile_true_raises_the_tracing_error():
 
 
 def test_an_error_eager_fit_raises_too_is_raised_without_a_warning(monkeypatch):
-    monkeypatch.setattr(compiled, "foreign_code", lambda model, loss: None)
+    monkeypatch.setitem(COMPILED, "foreign_code", lambda model, loss: None)
     X, y = _data(numpy.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
