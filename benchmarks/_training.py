@@ -128,7 +128,7 @@ class Workload:
 # The peer that trains in nablanet.runtime.fast_math() (--fast-math): the same builder as "nablanet".
 FAST_MATH_PEER = "nablanet-fast-math"
 # nablanet.fit's peers: one iteration is one call of fit over a repeat's batches.
-FIT_PEERS = ("nablanet-fit", "nablanet-fit-jit")
+FIT_PEERS = ("nablanet-fit", "nablanet-fit-eager", "nablanet-fit-jit")
 _ENVIRONMENTS = []
 
 
@@ -141,13 +141,15 @@ def nablanet_peers(setup: Callable[[Settings], NablanetModel]) -> dict:
       user has it: nothing process-wide is switched on.
     - ``nablanet-jit``: the same step function through ``nablanet.jit`` (issue 15's compiled step),
       skipped with a note while nablanet has no ``jit``.
-    - ``nablanet-fit`` and ``nablanet-fit-jit``: ``nablanet.fit`` over the same batches, as is and with
-      ``compile=True`` (skipped while fit has no such argument): every workload is timed in a user's
-      own loop and in fit.
+    - ``nablanet-fit``, ``nablanet-fit-eager`` and ``nablanet-fit-jit``: ``nablanet.fit`` over the same
+      batches, as is (its default, ``compile="auto"``), with ``compile=False`` and with ``compile=True``
+      (the last two skipped while fit has no such argument): every workload is timed in a user's own
+      loop and in fit.
     """
     peers = {"nablanet": lambda settings: _nablanet_loop(setup, settings, compiled=False),
              "nablanet-jit": lambda settings: _nablanet_loop(setup, settings, compiled=True),
-             "nablanet-fit": lambda settings: _nablanet_fit(setup, settings, compiled=False),
+             "nablanet-fit": lambda settings: _nablanet_fit(setup, settings, compiled=None),
+             "nablanet-fit-eager": lambda settings: _nablanet_fit(setup, settings, compiled=False),
              "nablanet-fit-jit": lambda settings: _nablanet_fit(setup, settings, compiled=True)}
     return peers
 
@@ -183,7 +185,7 @@ def _nablanet_loop(setup, settings: Settings, compiled: bool) -> Peer:
     return Peer(step, batches.batch_size, _nablanet_parameter_count(model))
 
 
-def _nablanet_fit(setup, settings: Settings, compiled: bool) -> Peer:
+def _nablanet_fit(setup, settings: Settings, compiled: bool | None) -> Peer:
     """One timed iteration: one call of ``nablanet.fit`` (one epoch, no shuffling) over the next
     ``settings.steps`` batches of the stream, so its batches are the other peers' batches.
 
@@ -196,10 +198,10 @@ def _nablanet_fit(setup, settings: Settings, compiled: bool) -> Peer:
     from nablanet.train.callbacks import Callback
 
     options = {}
-    if compiled:
+    if compiled is not None:  # None: fit's default
         if "compile" not in inspect.signature(nablanet.fit).parameters:
             raise _harness.PeerUnavailable("this nablanet's fit has no compile= yet (issue 15): eager fit only")
-        options["compile"] = True
+        options["compile"] = compiled
     built = setup(settings)
     batches = built.batches
     if batches.n_samples % batches.batch_size:

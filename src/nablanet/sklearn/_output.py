@@ -60,8 +60,9 @@ def _huber(output, z, targets, **weighted):
 
 def _half_poisson_deviance(output, z, targets, sample_weight=None):
     # With mu = exp(z): t log(t / mu) - t + mu = (mu - t z) + (t log t - t); the bracket without z is a
-    # constant of the data, added so that the value equals scikit-learn's.
-    constant = float(F.weighted_mean(np.sum(xlogy(targets, targets) - targets, axis=1), sample_weight, "poisson"))
+    # constant of the data, added so that the value equals scikit-learn's. Kept an array (not float()), so
+    # that fit's compiled step computes it from each batch's targets.
+    constant = F.weighted_mean(np.sum(xlogy(targets, targets) - targets, axis=1), sample_weight, "poisson")
     return output.n_outputs * F.weighted_mean(ops.exp(z) - z * targets, sample_weight, "poisson") + constant
 
 

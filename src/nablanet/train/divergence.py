@@ -112,6 +112,12 @@ class NonFinite(Exception):
         self.what, self.value = what, value
 
 
+def check_finite(cost_value: float) -> None:
+    """Raise NonFinite if a step's cost is NaN or infinite (eager and compiled steps alike)."""
+    if not math.isfinite(cost_value):
+        raise NonFinite(f"the loss became {cost_value}", cost_value)
+
+
 class StateSnapshot:
     """Copies of the model's parameters and buffers in preallocated arrays, to undo a divergent step.
 

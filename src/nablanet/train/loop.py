@@ -44,10 +44,10 @@ from nablanet.nn.init import make_rng
 from nablanet.nn.regularizers import WeightPenalty
 from nablanet.optim.registry import as_optimizer, needs_closure
 from nablanet.train.callbacks import Callback, ProgressBar
-from nablanet.train.compiled import CompiledStep
+from nablanet.train.compiled import CompiledStep, check_compile
 from nablanet.train.data import concatenate_rows, num_rows
 from nablanet.train.divergence import (DEFAULT_DIVERGENCE_FACTOR, DivergenceGuard, NonFinite, StateSnapshot,
-                                       TrainingDivergedError, check_divergence_factor, non_finite_error)
+                                       TrainingDivergedError, check_divergence_factor, check_finite, non_finite_error)
 from nablanet.train.history import History, TrainingRun
 from nablanet.train.inputs import call_model, check_model, check_optimizer, compute_dtype
 from nablanet.train.output_check import warn_if_activation_applied_twice
@@ -75,7 +75,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
         keep_freed_memory: bool = False, validation_metrics=(), divide_penalty_by_batch_size: bool = False,
         divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR, threads: int | None = None,
         distributed: str | None = None, sync_batchnorm: bool = False, loss_weights=None,
-        steps_per_epoch: int | None = None, compile: bool = False) -> History:
+        steps_per_epoch: int | None = None, compile: bool | str = "auto") -> History:
     """Train ``model`` by minibatch gradient descent on ``(X, y)``; return the per-epoch History.
 
     Each epoch shuffles the rows (if ``shuffle``), cuts them into batches of ``batch_size``, and for
@@ -125,8 +125,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
         batch_size: samples per step; ``None`` = all of them (full-batch gradient descent). Default 32,
             and None for a closure optimizer (L-BFGS), which always steps on all the rows: a smaller
             batch size given with it is ignored with a warning.
-        compile: run each minibatch step as a program traced by nablanet.jit (train/compiled.py says
-            when a step compiles); the same weights as eager mode, fewer Python operations per step.
+        compile: ``"auto"``: each minibatch step runs as a program traced by nablanet.jit where fit knows
+            its replays compute what eager mode would (nablanet's own layers and losses, arrays; the rules
+            are nablanet.train.compiled's), else eagerly; ``True``: compiled with code of yours too (its
+            Python runs once, when traced, as under jax.jit); ``False``: eager. The same weights either way.
         steps_per_epoch: the batches of an epoch read from an iterable of batches (as Keras);
             default: one pass.
         shuffle: reshuffle the samples every epoch (and split the validation set at random).
@@ -250,7 +252,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     check_model(model)
     optimizer = as_optimizer(optimizer, model.parameters(), **({} if lr is None else {"lr": lr}))
     check_optimizer(optimizer, model.parameters())
-    divergence_factor = check_divergence_factor(divergence_factor)
+    divergence_factor, compile = check_divergence_factor(divergence_factor), check_compile(compile)
     dtype = compute_dtype(model, dtype)
     rng = make_rng(seed)
     parallel = parallel_training(distributed, model, optimizer, rng, sync_batchnorm)
@@ -301,7 +303,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs: int, lr=None, batch_size: 
     run = TrainingRun(model, optimizer, history, int(epochs), steps_per_epoch, callbacks=callbacks)
     step = _Step(model, optimizer, loss_fn, WeightPenalty(model.parameters(), l1, l2), divide_penalty_by_batch_size,
                  keep_predictions=bool(metric_fns), takes_closure=takes_closure, parallel=parallel)
-    step = CompiledStep(step) if compile else step
+    step = CompiledStep(step, compile, callbacks) if compile else step
     guard = DivergenceGuard(step.snapshot, divergence_factor, monitor="loss" if validation is None else "val_loss")
 
     with (_training_environment(fast_math, flush_subnormals, keep_freed_memory), runtime.blas_threads(threads),
@@ -406,17 +408,18 @@ class _Step:
         """
         if self.takes_closure:
             return self._closure_step(X_batch, y_batch, w_batch)
-        data_loss, penalty_value, penalty_scale, predictions = self._cost(X_batch, y_batch, global_rows, w_batch)
+        data_loss, predictions = self._cost(X_batch, y_batch, w_batch)
+        penalty_value, penalty_scale = self._penalty(X_batch, global_rows, w_batch)
         data_loss_value = data_loss.item()
         if not self.parallel.collective:
             # Checked before backward(): a NaN cost would only fill the gradients with NaN.
-            _check_finite(data_loss_value + penalty_value)
+            check_finite(data_loss_value + penalty_value)
         self._backward(data_loss, penalty_scale)
         if self.parallel.collective:
             # After the all-reduce, on the global loss: all ranks stop together (one alone would leave
             # the others waiting in their next all-reduce).
             data_loss_value = self.optimizer.allreduce_gradients(data_loss_value)
-            _check_finite(data_loss_value + penalty_value)
+            check_finite(data_loss_value + penalty_value)
         self.snapshot.save()
         self.optimizer.step()
         return data_loss_value, penalty_value, self._kept(predictions)
@@ -426,12 +429,12 @@ class _Step:
         first = []
 
         def closure():
-            data_loss, penalty_value, penalty_scale, predictions = self._cost(X_all, y_all, w_batch=w_all)
+            data_loss, predictions = self._cost(X_all, y_all, w_all)
+            penalty_value, penalty_scale = self._penalty(X_all, w_batch=w_all)
             data_loss_value = data_loss.item()
             cost_value = data_loss_value + penalty_value
             if not first:
-                if not math.isfinite(cost_value):
-                    raise NonFinite(f"the loss became {cost_value}", cost_value)
+                check_finite(cost_value)
                 self.snapshot.save()  # the optimizer has not moved the weights yet
                 first.append((data_loss_value, penalty_value, self._kept(predictions)))
             # A non-finite cost at a trial point of a line search is its signal to shrink the step.
@@ -442,20 +445,21 @@ class _Step:
         self.optimizer.step(closure)
         return first[0]
 
-    def _cost(self, X_batch, y_batch, global_rows=None, w_batch=None):
-        """(data loss Tensor, penalty value, the penalty's gradient scale, predictions) at the current weights."""
+    def _cost(self, X_batch, y_batch, w_batch=None):
+        """(data loss Tensor, predictions) at the current weights: what a compiled step traces."""
         for parameter in self.parameters:
             parameter.grad = None
         predictions = call_model(self.model, X_batch)
-        data_loss = self.loss_fn(predictions, y_batch, **_weighting(w_batch))
-        penalty_value = penalty_scale = 0.0
-        if self.weight_penalty:
-            # With weights a batch counts as its total weight (scikit-learn's sw_sum).
-            size = global_rows or (num_rows(X_batch) if w_batch is None else float(np.sum(w_batch, dtype=np.float64)))
-            rows = size if self.divide_penalty_by_batch_size else 1
-            penalty_value = self.weight_penalty.value() / rows
-            penalty_scale = 1.0 / rows
-        return data_loss, penalty_value, penalty_scale, predictions
+        return self.loss_fn(predictions, y_batch, **_weighting(w_batch)), predictions
+
+    def _penalty(self, X_batch, global_rows=None, w_batch=None) -> tuple[float, float]:
+        """(The penalty's value, its gradient's scale) at the current weights, in NumPy; (0, 0) without one."""
+        if not self.weight_penalty:
+            return 0.0, 0.0
+        # With weights a batch counts as its total weight (scikit-learn's sw_sum).
+        size = global_rows or (num_rows(X_batch) if w_batch is None else float(np.sum(w_batch, dtype=np.float64)))
+        rows = size if self.divide_penalty_by_batch_size else 1
+        return self.weight_penalty.value() / rows, 1.0 / rows
 
     def _backward(self, data_loss, penalty_scale: float) -> None:
         data_loss.backward()
@@ -475,11 +479,6 @@ class _Step:
             # One float64 sum is finite exactly when every entry is, without an N-sized temporary.
             if not np.isfinite(np.sum(parameter.data, dtype=np.float64)):
                 raise NonFinite("a parameter became NaN or infinite after the optimizer step", math.nan)
-
-
-def _check_finite(cost_value: float) -> None:
-    if not math.isfinite(cost_value):
-        raise NonFinite(f"the loss became {cost_value}", cost_value)
 
 
 def _train_one_epoch(run, step: _Step, guard: DivergenceGuard, batches, metric_fns) -> dict:
