@@ -65,6 +65,13 @@ def patch_rows(x, kernel, stride, dilation, ones_column=False):
     or one channel), the matrix is built column by column instead, one copy per kernel offset moving
     whole image rows of every channel, and returned as the transposed view: the same matrix, in
     column order, which BLAS multiplies as readily.
+
+    Measured and not taken (cnn-28, 1 thread): copying each run of k * C values as one NumPy void
+    element, or as bytes, moves the 7.3 MB patch matrix of the second layer no faster (0.93-0.99
+    ms against 0.96-1.03); building it in batch chunks, each multiplied while still in cache, made
+    the training step 1-8% slower. For one channel, nine shifted multiply-adds over the output
+    would make nine passes over an array as large as the product's; a strided view of x cannot
+    stand in for the matrix (its rows would overlap, which BLAS does not accept).
     """
     n, c = x.shape[:2]
     out = _output_shape(x.shape[2:], kernel, stride, dilation)
@@ -134,6 +141,12 @@ def input_gradient(delta_rows, shape, W, stride, dilation):
     Faster than image_from_rows(delta W^T): the (N P, prod(kernel) C_in) matrix delta W^T is never
     formed, and with the image built channels-last each add covers whole image rows of channels
     (runs of out_width * C_in values for stride 1) where col2im would move runs of C_in.
+
+    Alternatives measured at cnn-28's second layer (delta (12544, 32), W (32, 16, 3, 3), 1 thread,
+    loaded machine) and slower: one GEMM (12544, 32) @ (32, 144) runs at 1.26 ms against 1.65 ms for
+    the nine narrow ones, but adding its strided column blocks back costs 2.75 ms against 0.8 ms
+    for the nine contiguous products; three GEMMs of width 48 took 4.1 ms against 3.0 ms; nine
+    products on shifted contiguous views of a zero-padded delta, accumulated contiguously, 3.7 ms.
     """
     n, c_in = shape[:2]
     kernel = tuple(W.shape[2:])
