@@ -3,6 +3,8 @@ pooled arrays gives bit for bit what it gives on fresh ones."""
 
 import numpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nablanet.nn as nn
 from nablanet import Tensor
@@ -72,6 +74,20 @@ def test_empty_like_lays_out_memory_as_numpy_does(like):
     shape = tuple(2 * n for n in like.shape)
     made = workspace.empty_like(like, shape=shape)
     assert made.strides == numpy.empty_like(like, shape=shape).strides
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(2, 9), min_size=1, max_size=5).flatmap(
+    lambda sizes: st.tuples(st.just(tuple(sizes)), st.permutations(range(len(sizes))),
+                            st.permutations(range(len(sizes))))))
+def test_empty_like_follows_any_permuted_layout_as_numpy_does(case):
+    # Every axis longer than 1, so no two strides tie and NumPy's order "K" is the one memory order.
+    sizes, layout, view = case
+    like = numpy.zeros(tuple(sizes[axis] for axis in layout), numpy.float32).transpose(view)
+    made = workspace.empty_like(like, dtype=numpy.float64)
+    assert made.shape == like.shape and made.strides == numpy.empty_like(like, dtype=numpy.float64).strides
+    shape = tuple(n + 1 for n in like.shape)
+    assert workspace.empty_like(like, shape=shape).strides == numpy.empty_like(like, shape=shape).strides
 
 
 def test_zeros_are_zeros_in_a_reused_block():

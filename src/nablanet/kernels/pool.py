@@ -5,6 +5,7 @@ Their large arrays come from ``workspace`` (memory freed by earlier steps, not f
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -15,11 +16,13 @@ __all__ = ["window_slices", "max_pool", "avg_pool", "select", "first_max_choice"
            "SHORT_RUN_BYTES"]
 
 
-def window_slices(kernel):
+@functools.lru_cache(maxsize=64)
+def window_slices(kernel) -> tuple:
     """For every offset inside a window (row-major), the strided slice of x (N, C, *spatial) holding
-    that offset of every window."""
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        yield (slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offset, kernel))
+    that offset of every window. Computed once per kernel: the pooling kernels ask for them a few
+    times per step."""
+    return tuple((slice(None), slice(None)) + tuple(slice(o, None, k) for o, k in zip(offset, kernel))
+                 for offset in itertools.product(*(range(k) for k in tuple(kernel))))
 
 
 def max_pool(x, kernel):
@@ -31,7 +34,7 @@ def max_pool(x, kernel):
     has longer contiguous runs but writes and rereads an intermediate half the size of x, which
     is faster on a warm micro-benchmark and slower inside a training step.
     """
-    slices = window_slices(kernel)
+    slices = iter(window_slices(tuple(kernel)))
     first = x[next(slices)]
     out = workspace.empty_like(first)
     np.copyto(out, first)
@@ -42,7 +45,7 @@ def max_pool(x, kernel):
 
 def avg_pool(x, kernel):
     """The mean of each window of x (N, C, *spatial): a sum of the strided slices, as max_pool."""
-    slices = window_slices(kernel)
+    slices = iter(window_slices(tuple(kernel)))
     out = np.array(x[next(slices)], copy=True, order="K")
     for index in slices:
         out += x[index]
@@ -58,7 +61,7 @@ def select(x, kernel, choice):
     """
     selected = np.zeros_like(choice, dtype=x.dtype)
     term = np.empty_like(selected)
-    for k, index in enumerate(window_slices(kernel)):
+    for k, index in enumerate(window_slices(tuple(kernel))):
         np.multiply(x[index], np.equal(choice, k).view(np.uint8), out=term)
         selected += term
     return selected
@@ -105,7 +108,7 @@ def _runs(a, axis):
 
     Shape: (N, C, *spatial) -> the other axes in order, (N, *spatial) for axis 1.
     """
-    moved = np.moveaxis(a, axis, -1)
+    moved = a.transpose([other for other in range(a.ndim) if other != axis] + [axis])
     return moved.view(np.dtype((np.void, moved.shape[-1] * a.itemsize)))[..., 0]
 
 
@@ -126,7 +129,7 @@ def first_max_choice(x, out, kernel):
     n_offsets = int(np.prod(kernel))
     choice = workspace.empty_like(out, dtype=np.min_scalar_type(n_offsets))
     choice.fill(0)
-    slices = list(window_slices(kernel))
+    slices = window_slices(tuple(kernel))
     missed = workspace.empty_like(out, dtype=bool)
     still_missed = workspace.empty_like(missed)
     axis = run_axis(x, out)
@@ -169,7 +172,7 @@ def spread(g, choice, kernel, shape):
     if axis is not None:
         part = workspace.empty_like(g)
         part_runs, result_runs = _runs(part, axis), _runs(result, axis)
-    for k, index in enumerate(window_slices(kernel)):
+    for k, index in enumerate(window_slices(tuple(kernel))):
         np.equal(choice, k, out=chosen)
         # Booleans viewed as uint8: float * uint8 is converted faster than float * bool.
         if axis is None:

@@ -163,15 +163,27 @@ def empty_like(like, dtype=None, shape=None) -> np.ndarray:
 
     With ``shape`` (same number of axes as like), the new array's axes follow like's memory order.
     """
-    like = np.asarray(like)
+    if not isinstance(like, np.ndarray):
+        like = np.asarray(like)
     dtype = like.dtype if dtype is None else np.dtype(dtype)
     shape = like.shape if shape is None else tuple(shape)
     if len(shape) != like.ndim or like.flags.c_contiguous:
         return empty(shape, dtype)
-    # The axes from the largest stride to the smallest (ties in axis order), as NumPy's order "K".
-    memory_order = sorted(range(like.ndim), key=lambda axis: -abs(like.strides[axis]))
+    memory_order, inverse = _memory_order(like.strides)
     permuted = empty(tuple(shape[axis] for axis in memory_order), dtype)
-    return permuted.transpose(np.argsort(memory_order))
+    return permuted.transpose(inverse)
+
+
+def _memory_order(strides) -> tuple:
+    """The axes from the largest stride to the smallest (ties in axis order), as NumPy's order "K",
+    and the inverse permutation. Plain Python: a pooling step asks for a dozen layouts, and
+    np.argsort's call costs more than the sort of four axes."""
+    sizes = [-abs(stride) for stride in strides]
+    memory_order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    inverse = [0] * len(sizes)
+    for position, axis in enumerate(memory_order):
+        inverse[axis] = position
+    return memory_order, inverse
 
 
 def release() -> None:

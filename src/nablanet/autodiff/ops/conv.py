@@ -147,7 +147,7 @@ class Convolution(Op):
         rows = conv_kernels.patch_rows(x, kernel, stride, dilation, ones_column=bool(bias))
         n, positions, width = rows.shape
         rows = rows.reshape(n * positions, width)  # a view: rows are contiguous, or columns are
-        kernels = _kernel_matrix(W)
+        kernels = conv_kernels.kernel_matrix(W)
         if bias:
             # Rows end with a 1 and the kernels with the biases: the product adds them.
             kernels = np.concatenate([kernels, bias[0][None, :]])
@@ -155,7 +155,7 @@ class Convolution(Op):
         z = workspace.empty((rows.shape[0], kernels.shape[1]), np.result_type(rows, kernels))
         a = DENSE_ACTIVATIONS[activation][0](np.matmul(rows, kernels, out=z), alpha)
         out = tuple(conv_output_size(m, k, s, d) for m, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
-        return np.moveaxis(a.reshape((n,) + out + (W.shape[0],)), -1, 1), rows
+        return conv_kernels.channels_first(a.reshape((n,) + out + (W.shape[0],))), rows
 
     def vjp(grad_out, out, x, W, *bias, stride, dilation, activation, alpha, needs, residual):
         slope = DENSE_ACTIVATIONS[activation][1]
@@ -168,8 +168,8 @@ class Convolution(Op):
         else:
             delta = grad_out * slope(out, alpha)
         c_out, kernel = W.shape[0], tuple(W.shape[2:])
-        delta_rows = reshape(moveaxis(delta, 1, -1), (-1, c_out))
         if not all(isinstance(v, np.ndarray) for v in (delta, x, W)):
+            delta_rows = reshape(moveaxis(delta, 1, -1), (-1, c_out))
             # Recorded: rows and the input gradient as functions of x and W, so that a second
             # derivative sees how they depend on them.
             grad_b = delta_rows.sum(axis=0) if bias and needs[2] else None
@@ -183,6 +183,7 @@ class Convolution(Op):
                 grad_matrix = reshape(rows, (-1, rows.shape[-1])).T @ delta_rows
                 grad_W = moveaxis(reshape(grad_matrix.T, (c_out,) + kernel + (x.shape[1],)), -1, 1)
             return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
+        delta_rows = conv_kernels.channels_last(delta).reshape(-1, c_out)
         grad_W = grad_b = None
         if needs[1] or (bias and needs[2]):
             # With a bias the rows end with a 1, and the product's last row is dC/db.
@@ -190,7 +191,7 @@ class Convolution(Op):
             if bias:
                 grad_b = grad_matrix[-1]
                 grad_matrix = grad_matrix[:-1]
-            grad_W = np.moveaxis(grad_matrix.T.reshape((c_out,) + kernel + (x.shape[1],)), -1, 1)
+            grad_W = conv_kernels.channels_first(grad_matrix.T.reshape((c_out,) + kernel + (x.shape[1],)))
         grad_x = conv_kernels.input_gradient(delta_rows, x.shape, W, stride, dilation) if needs[0] else None
         return (grad_x, grad_W, grad_b)[: 2 + len(bias)]
 
