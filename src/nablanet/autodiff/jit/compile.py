@@ -57,8 +57,16 @@ def _fast_key(args):
 
 def _trace(f, args, kwargs):
     """Run f once on traced arrays: (its result, as eager mode gives it; the Program)."""
-    leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
     tracer = Tracer()
+    try:
+        return _record(tracer, f, args, kwargs)
+    finally:
+        tracer.close()
+
+
+def _record(tracer, f, args, kwargs):
+    """_trace's work, recorded by ``tracer``."""
+    leaves, tree = tree_flatten((tuple(args), dict(kwargs)))
     traced_leaves, inputs = [], []
     for leaf in leaves:
         if isinstance(leaf, np.ndarray):
