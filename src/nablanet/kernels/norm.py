@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from nablanet.kernels import parallel
+
 __all__ = ["FeatureLayout", "ROW_LENGTH", "batch_statistics", "batch_norm", "batch_norm_vjp", "normalize_rows",
            "normalize_rows_vjp"]
 
@@ -187,30 +189,45 @@ def _row_means(a):
 
 
 def _row_dots(a, b):
-    """sum_j a[i, j] b[i, j] for every row i: one pass, no product array (einsum's sum of products)."""
-    return np.einsum("ij,ij->i", a, b)
+    """sum_j a[i, j] b[i, j] for every row i: one pass, no product array (NumPy 2's vecdot, einsum before it)."""
+    return np.vecdot(a, b) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", a, b)
 
 
 def normalize_rows(x, eps, gamma=None, beta=None):
     """y = gamma x_hat + beta, x_hat = (x - mean(x)) / sqrt(var(x) + eps) along the last axis, and the residual.
 
-    Four passes over x for x_hat: the mean, x - mean (overwritten by x_hat), the sum of squares as one
-    sum of products (einsum forms no x^2), the scaling; two more for the scale and shift. The variance
-    is that of x - mean, never E[x^2] - mean^2, which cancels in float32 when |mean| is large against
-    the spread. The residual is (1/sqrt(var + eps) per row, x_hat when y is not x_hat itself).
+    Four passes over x for x_hat: the mean (a matrix-vector product), x - mean (overwritten by
+    x_hat), the sum of squares as one sum of products (no x^2 is formed), the scaling; two more
+    for the scale and shift. The variance is that of x - mean, never E[x^2] - mean^2, which cancels
+    in float32 when |mean| is large against the spread. The passes after the mean run on the rows
+    split over ``parallel.thread_limit()`` threads. The residual is (1/sqrt(var + eps) per row, x_hat
+    when y is not x_hat itself).
 
     Shape: x (..., K), gamma and beta (K,) or None -> y (..., K) (C order).
     """
     width = x.shape[-1]
     rows = x.reshape(-1, width)
-    x_hat = rows - _row_means(rows)[:, None]
-    inv_std = 1.0 / np.sqrt(_row_dots(x_hat, x_hat) / width + eps)
-    x_hat *= inv_std[:, None]
-    if gamma is None:
-        return x_hat.reshape(x.shape), (inv_std, None)
-    y = x_hat * gamma
-    y += beta
-    return y.reshape(x.shape), (inv_std, x_hat)
+    mean = _row_means(rows)
+    x_hat = np.empty(rows.shape, dtype=np.result_type(rows, mean))
+    inv_std = np.empty(len(rows), dtype=x_hat.dtype)
+    y = x_hat if gamma is None else np.empty(rows.shape, dtype=np.result_type(x_hat, gamma, beta))
+
+    def work(start, stop):
+        part, scale = x_hat[start:stop], inv_std[start:stop]
+        np.subtract(rows[start:stop], mean[start:stop, None], out=part)
+        np.divide(_row_dots(part, part), width, out=scale)
+        scale += eps
+        np.sqrt(scale, out=scale)
+        np.divide(1.0, scale, out=scale)
+        part *= scale[:, None]
+        if gamma is not None:
+            # gamma and beta repeated along long rows (FeatureLayout.apply): NumPy's loop is then not K values long.
+            layout, flat = FeatureLayout(part), y[start:stop].reshape(-1)
+            layout.apply(np.multiply, part.reshape(-1), gamma, flat)
+            layout.apply(np.add, flat, beta, flat)
+
+    parallel.split_rows(work, len(rows), rows.size)
+    return y.reshape(x.shape), (inv_std, None if gamma is None else x_hat)
 
 
 def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
@@ -219,24 +236,41 @@ def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
         dC/dbeta = sum g,   dC/dgamma = sum g x_hat         (sums over the rows)
         dC/dx    = inv_std (h - mean(h) - x_hat mean(h x_hat)),   h = gamma g,   means along each row
 
-    Five passes for dC/dx (one more to form h), one each for dC/dgamma and dC/dbeta, products and sums
-    of products without intermediate arrays where einsum and matmul give them. A gradient not in
-    ``needs`` (x, gamma, beta) is None; without gamma, only dC/dx.
+    Five passes for dC/dx (one more to form h), one each for dC/dgamma and dC/dbeta, sums of products
+    without intermediate arrays (row dots, einsum, matrix-vector products for dC/dbeta and mean(h) =
+    g gamma / K on the whole array); the passes over rows run split over ``parallel.thread_limit()``
+    threads, each range's part of dC/dgamma summed after. A gradient not in ``needs`` (x, gamma,
+    beta) is None; without gamma, only dC/dx.
     """
     inv_std, x_hat = residual
     width = out.shape[-1]
     g = grad_out.reshape(-1, width)
     x_hat = out.reshape(-1, width) if x_hat is None else x_hat
-    grad_x = grad_gamma = grad_beta = None
-    if gamma is not None and needs[1]:
-        grad_gamma = np.einsum("ij,ij->j", g, x_hat)
-    if gamma is not None and needs[2]:
-        grad_beta = np.ones(len(g), dtype=g.dtype) @ g
+    affine = gamma is not None
+    grad_beta = np.ones(len(g), dtype=g.dtype) @ g if affine and needs[2] else None
+    wants_gamma = affine and needs[1]
+    if not (needs[0] or wants_gamma):
+        return None, None, grad_beta
     if needs[0]:
-        h = g if gamma is None else g * gamma
-        grad = x_hat * (_row_dots(h, x_hat) / width)[:, None]
-        np.subtract(h, grad, out=grad)
-        grad -= _row_means(h)[:, None]
-        grad *= inv_std[:, None]
-        grad_x = grad.reshape(out.shape)
-    return grad_x, grad_gamma, grad_beta
+        weights = np.full(width, 1.0 / width, dtype=g.dtype) if gamma is None else gamma / width
+        mean_h = g @ weights
+        grad = np.empty(g.shape, dtype=np.result_type(g, x_hat, weights))
+
+    def work(start, stop):
+        g_part, x_hat_part = g[start:stop], x_hat[start:stop]
+        part_gamma = np.einsum("ij,ij->j", g_part, x_hat_part) if wants_gamma else None
+        if needs[0]:
+            h = grad[start:stop]
+            if affine:
+                FeatureLayout(h).apply(np.multiply, g_part.reshape(-1), gamma, h.reshape(-1))
+            else:
+                np.copyto(h, g_part)
+            mean_hx = _row_dots(h, x_hat_part) / width
+            h -= np.multiply(x_hat_part, mean_hx[:, None])
+            h -= mean_h[start:stop, None]
+            h *= inv_std[start:stop, None]
+        return part_gamma
+
+    parts = parallel.split_rows(work, len(g), g.size)
+    grad_gamma = np.add.reduce(parts) if wants_gamma else None
+    return grad.reshape(out.shape) if needs[0] else None, grad_gamma, grad_beta
