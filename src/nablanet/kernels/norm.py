@@ -1,5 +1,10 @@
 """Normalization kernels: batch normalization's per-feature sums and scalings in one pass each, in an array's own
-memory order; the normalization of rows (layer, group and instance normalization) and its VJP."""
+memory order; the normalization of rows (layer, group and instance normalization) and its VJP.
+
+The normalization of rows takes its arrays from ``workspace`` (memory freed by earlier steps): a
+user's loop of LayerNorm(128) forward + backward on (64, 32, 128) float32 took 1,248 page faults and
+3.2 ms of CPU per step with fresh arrays, none and 1.6 ms with pooled ones (1 thread, in a process
+that had allocated nothing larger, so glibc unmapped each freed array)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import math
 
 import numpy as np
 
-from nablanet.kernels import parallel
+from nablanet.kernels import parallel, workspace
 
 __all__ = ["FeatureLayout", "ROW_LENGTH", "batch_statistics", "batch_norm", "batch_norm_vjp", "normalize_rows",
            "normalize_rows_vjp"]
@@ -208,9 +213,9 @@ def normalize_rows(x, eps, gamma=None, beta=None):
     width = x.shape[-1]
     rows = x.reshape(-1, width)
     mean = _row_means(rows)
-    x_hat = np.empty(rows.shape, dtype=np.result_type(rows, mean))
+    x_hat = workspace.empty(rows.shape, np.result_type(rows, mean))
     inv_std = np.empty(len(rows), dtype=x_hat.dtype)
-    y = x_hat if gamma is None else np.empty(rows.shape, dtype=np.result_type(x_hat, gamma, beta))
+    y = x_hat if gamma is None else workspace.empty(rows.shape, np.result_type(x_hat, gamma, beta))
 
     def work(start, stop):
         part, scale = x_hat[start:stop], inv_std[start:stop]
@@ -254,7 +259,7 @@ def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
     if needs[0]:
         weights = np.full(width, 1.0 / width, dtype=g.dtype) if gamma is None else gamma / width
         mean_h = g @ weights
-        grad = np.empty(g.shape, dtype=np.result_type(g, x_hat, weights))
+        grad = workspace.empty(g.shape, np.result_type(g, x_hat, weights))
 
     def work(start, stop):
         g_part, x_hat_part = g[start:stop], x_hat[start:stop]
@@ -266,7 +271,7 @@ def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
             else:
                 np.copyto(h, g_part)
             mean_hx = _row_dots(h, x_hat_part) / width
-            h -= np.multiply(x_hat_part, mean_hx[:, None])
+            h -= np.multiply(x_hat_part, mean_hx[:, None], out=workspace.empty(h.shape, h.dtype))
             h -= mean_h[start:stop, None]
             h *= inv_std[start:stop, None]
         return part_gamma
