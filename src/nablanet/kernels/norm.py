@@ -241,11 +241,11 @@ def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
         dC/dbeta = sum g,   dC/dgamma = sum g x_hat         (sums over the rows)
         dC/dx    = inv_std (h - mean(h) - x_hat mean(h x_hat)),   h = gamma g,   means along each row
 
-    Five passes for dC/dx (one more to form h), one each for dC/dgamma and dC/dbeta, sums of products
-    without intermediate arrays (row dots, einsum, matrix-vector products for dC/dbeta and mean(h) =
-    g gamma / K on the whole array); the passes over rows run split over ``parallel.thread_limit()``
-    threads, each range's part of dC/dgamma summed after. A gradient not in ``needs`` (x, gamma,
-    beta) is None; without gamma, only dC/dx.
+    Five passes for dC/dx (inv_std gamma^T, times g, the two row terms, their difference), one for
+    dC/dgamma, sums of products without intermediate arrays (row dots, einsum, matrix-vector products
+    for dC/dbeta and mean(h) = g gamma / K on the whole array); the passes over rows run split over
+    ``parallel.thread_limit()`` threads, each range's part of dC/dgamma summed after. A gradient not
+    in ``needs`` (x, gamma, beta) is None; without gamma, only dC/dx.
     """
     inv_std, x_hat = residual
     width = out.shape[-1]
@@ -265,15 +265,19 @@ def normalize_rows_vjp(grad_out, out, residual, gamma, needs):
         g_part, x_hat_part = g[start:stop], x_hat[start:stop]
         part_gamma = np.einsum("ij,ij->j", g_part, x_hat_part) if wants_gamma else None
         if needs[0]:
-            h = grad[start:stop]
+            # inv_std h first: the outer product inv_std gamma^T written, then times g, in place (two passes
+            # over one array instead of h = gamma g and a scaling at the end).
+            scaled, scale = grad[start:stop], inv_std[start:stop, None]
             if affine:
-                FeatureLayout(h).apply(np.multiply, g_part.reshape(-1), gamma, h.reshape(-1))
+                np.multiply(scale, gamma, out=scaled)
+                scaled *= g_part
             else:
-                np.copyto(h, g_part)
-            mean_hx = _row_dots(h, x_hat_part) / width
-            h -= np.multiply(x_hat_part, mean_hx[:, None], out=workspace.empty(h.shape, h.dtype))
-            h -= mean_h[start:stop, None]
-            h *= inv_std[start:stop, None]
+                np.multiply(g_part, scale, out=scaled)
+            # inv_std mean(h x_hat) and inv_std mean(h) per row, subtracted as one term.
+            term = np.multiply(x_hat_part, (_row_dots(scaled, x_hat_part) / width)[:, None],
+                               out=workspace.empty(scaled.shape, scaled.dtype))
+            term += (mean_h[start:stop] * inv_std[start:stop])[:, None]
+            scaled -= term
         return part_gamma
 
     parts = parallel.split_rows(work, len(g), g.size)
