@@ -2,6 +2,7 @@
 order, within the thread limit; a split kernel computes what the plain formulas do."""
 
 import threading
+import time
 
 import numpy
 import pytest
@@ -19,19 +20,35 @@ def three_threads(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_VALUES", 0)
 
 
-def test_the_ranges_cover_the_rows_once_in_order_one_per_thread_of_the_limit(three_threads):
+def test_the_ranges_cover_the_rows_once_in_order_on_the_threads_of_the_limit(three_threads):
     calls = []
 
     def work(start, stop):
         calls.append((start, stop, threading.current_thread().name))
+        time.sleep(0.01)  # long enough that every thread takes a range
         return start, stop
 
-    results = parallel.split_rows(work, 10, 10)
-    assert [r[0] for r in results] == [0, 3, 6] and [r[1] for r in results] == [3, 6, 10]
-    names = {start: name for start, _, name in calls}
-    assert names[0] == threading.current_thread().name
-    assert names[3].startswith("nablanet-kernels") and names[6].startswith("nablanet-kernels")
-    assert parallel.split_rows(work, 2, 2) == [(0, 1), (1, 2)]  # never more ranges than rows
+    chunks = 3 * parallel.CHUNKS_PER_THREAD
+    results = parallel.split_rows(work, 60, 60)
+    assert results == [(60 * i // chunks, 60 * (i + 1) // chunks) for i in range(chunks)]
+    assert sorted(start for start, _, _ in calls) == [start for start, _ in results]
+    names = {name for _, _, name in calls}
+    assert threading.current_thread().name in names and len(names) == 3
+    assert parallel.split_rows(lambda a, b: (a, b), 2, 2) == [(0, 1), (1, 2)]  # never more ranges than rows
+
+
+def test_the_caller_does_every_range_a_busy_pool_thread_has_not_taken(monkeypatch):
+    monkeypatch.setattr(parallel, "thread_limit", lambda: 2)
+    monkeypatch.setattr(parallel, "MIN_VALUES", 0)
+    release = threading.Event()
+    executor = parallel._executor(1)
+    for _ in range(parallel._pool[1]):  # every thread of the pool is busy until released
+        executor.submit(release.wait)
+    try:
+        names = parallel.split_rows(lambda a, b: threading.current_thread().name, 8, 8)
+    finally:
+        release.set()
+    assert names == [threading.current_thread().name] * 2 * parallel.CHUNKS_PER_THREAD
 
 
 def test_one_thread_small_arrays_and_nested_splits_run_on_the_calling_thread(monkeypatch):
@@ -42,7 +59,8 @@ def test_one_thread_small_arrays_and_nested_splits_run_on_the_calling_thread(mon
     assert parallel.split_rows(lambda a, b: (a, b), 8, parallel.MIN_VALUES - 1) == [(0, 8)]
     monkeypatch.setattr(parallel, "MIN_VALUES", 0)
     nested = parallel.split_rows(lambda a, b: parallel.split_rows(lambda c, d: (c, d), b - a, 1 << 30), 8, 1 << 30)
-    assert nested == [[(0, 4)], [(0, 4)]]
+    chunks = 2 * parallel.CHUNKS_PER_THREAD
+    assert nested == [[(0, 8 // chunks)]] * chunks  # each range's inner split: one call over its rows
 
 
 def test_an_error_in_any_range_is_raised_after_every_range_has_run(three_threads):
@@ -55,7 +73,7 @@ def test_an_error_in_any_range_is_raised_after_every_range_has_run(three_threads
 
     with pytest.raises(ValueError, match="range starting at 4"):
         parallel.split_rows(work, 12, 12)
-    assert sorted(finished) == [0, 8]
+    assert sorted(finished) == [start for start in range(0, 12, 12 // (3 * parallel.CHUNKS_PER_THREAD)) if start != 4]
 
 
 def test_the_thread_limit_is_the_blas_limit_and_never_more_than_the_cpus(monkeypatch):
