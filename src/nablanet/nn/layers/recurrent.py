@@ -297,8 +297,7 @@ class _WholeSequence(_Recurrent):
     (``_run_layer``): a sequence is one array in the input's layout, (N, T, features) or (T, N, features), as
     the primitives read and write it, the directions' states side by side."""
 
-    def _run_layer(self, directions, sequence, h0):
-        raise NotImplementedError(type(self).__name__)
+    _run_layer = None  # one stacked layer over the whole sequence, (directions, sequence, h0) -> outputs: RNN's, GRU's
 
     def _sequence(self, x, steps):
         return x
